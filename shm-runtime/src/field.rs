@@ -1,0 +1,265 @@
+//! Typed access to single fields of a mapped value.
+//!
+//! A [`Field`] is a pointer into a mapping together with the type of what it
+//! points to. It never creates `&T` or `&mut T` to the shared bytes: scalars
+//! are read and written with relaxed atomic operations of their own width,
+//! so a field that another process writes at the same time is read as either
+//! the old or the new value, never as undefined behaviour.
+//!
+//! `A` is the access mode: [`ReadOnly`] handles have getters only, and
+//! [`ReadWrite`] handles (handed out inside a write, see
+//! `Shared::update`) add setters.
+
+use core::marker::PhantomData;
+use core::ptr::NonNull;
+use core::sync::atomic::{
+    AtomicI8, AtomicI16, AtomicI32, AtomicI64, AtomicU8, AtomicU16, AtomicU32, AtomicU64,
+    Ordering,
+};
+
+use crate::layout::{ShmSafe, SharedLayout};
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// Access mode of a [`Field`]: [`ReadOnly`] or [`ReadWrite`].
+pub trait Access: sealed::Sealed + Copy + 'static {}
+
+/// Getters only.
+#[derive(Clone, Copy, Debug)]
+pub struct ReadOnly;
+/// Getters and setters.
+#[derive(Clone, Copy, Debug)]
+pub struct ReadWrite;
+impl sealed::Sealed for ReadOnly {}
+impl sealed::Sealed for ReadWrite {}
+impl Access for ReadOnly {}
+impl Access for ReadWrite {}
+
+/// A typed pointer to a `T` inside a mapping that lives for `'a`.
+pub struct Field<'a, T, A> {
+    ptr: NonNull<T>,
+    _life: PhantomData<(&'a T, A)>,
+}
+
+impl<T, A> Clone for Field<'_, T, A> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T, A> Copy for Field<'_, T, A> {}
+
+impl<T, A> core::fmt::Debug for Field<'_, T, A> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Field")
+            .field("type", &core::any::type_name::<T>())
+            .field("ptr", &self.ptr)
+            .finish()
+    }
+}
+
+// SAFETY: a `Field` only performs atomic operations on the memory it points
+// to, so sharing or sending it between threads cannot cause a data race.
+unsafe impl<T, A> Send for Field<'_, T, A> {}
+// SAFETY: as above; every access through `&Field` is atomic.
+unsafe impl<T, A> Sync for Field<'_, T, A> {}
+
+impl<'a, T: ShmSafe, A: Access> Field<'a, T, A> {
+    /// Wraps a raw pointer.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must be aligned for `T` (and at least to `T`'s size for
+    /// primitive fields) and point to `size_of::<T>()` bytes that stay mapped
+    /// for `'a`, and that no Rust code accesses non-atomically while a
+    /// `Field` to them exists. If `A` is [`ReadWrite`] the bytes must be
+    /// writable and the caller must hold the segment's write protocol (so
+    /// readers using snapshots detect the change).
+    pub const unsafe fn from_raw(ptr: NonNull<T>) -> Self {
+        Field {
+            ptr,
+            _life: PhantomData,
+        }
+    }
+
+    /// The raw pointer to the field.
+    pub const fn as_ptr(self) -> *mut T {
+        self.ptr.as_ptr()
+    }
+
+    /// A handle to the field of type `F` at `offset` bytes into this value.
+    ///
+    /// # Safety
+    ///
+    /// There must be a field of type `F` at `offset` within `T` (as
+    /// `core::mem::offset_of!` reports it).
+    pub unsafe fn project<F: ShmSafe>(self, offset: usize) -> Field<'a, F, A> {
+        // SAFETY: the caller guarantees a field of type `F` at `offset`
+        // inside the `T` this handle points to, so the result is in bounds,
+        // non-null and aligned for `F`; it lives in the same mapping for 'a.
+        unsafe { Field::from_raw(self.ptr.byte_add(offset).cast::<F>()) }
+    }
+
+    /// The same field with getters only.
+    pub const fn read_only(self) -> Field<'a, T, ReadOnly> {
+        Field {
+            ptr: self.ptr,
+            _life: PhantomData,
+        }
+    }
+}
+
+/// Scalar field types, read and written with an atomic of the same width.
+pub trait Scalar: ShmSafe + Copy + sealed::Sealed {
+    #[doc(hidden)]
+    /// # Safety
+    /// `p` is valid and aligned to `size_of::<Self>()`, and only accessed atomically.
+    unsafe fn load(p: *mut Self) -> Self;
+    #[doc(hidden)]
+    /// # Safety
+    /// As for `load`, and the memory is writable.
+    unsafe fn store(p: *mut Self, v: Self);
+}
+
+macro_rules! scalar {
+    ($($t:ty => $atomic:ty, $bits:ty);* $(;)?) => {$(
+        impl sealed::Sealed for $t {}
+        impl Scalar for $t {
+            unsafe fn load(p: *mut Self) -> Self {
+                // SAFETY: the caller guarantees `p` is valid, aligned to the
+                // atomic's size and only accessed atomically.
+                let bits = unsafe { <$atomic>::from_ptr(p.cast::<$bits>()) }.load(Ordering::Relaxed);
+                <$t>::from_ne_bytes(bits.to_ne_bytes())
+            }
+            unsafe fn store(p: *mut Self, v: Self) {
+                let bits = <$bits>::from_ne_bytes(v.to_ne_bytes());
+                // SAFETY: as for `load`; the caller also guarantees the
+                // memory is writable.
+                unsafe { <$atomic>::from_ptr(p.cast::<$bits>()) }.store(bits, Ordering::Relaxed);
+            }
+        }
+    )*};
+}
+
+scalar! {
+    u8 => AtomicU8, u8; i8 => AtomicU8, u8;
+    u16 => AtomicU16, u16; i16 => AtomicU16, u16;
+    u32 => AtomicU32, u32; i32 => AtomicU32, u32;
+    u64 => AtomicU64, u64; i64 => AtomicU64, u64;
+    f32 => AtomicU32, u32; f64 => AtomicU64, u64;
+}
+
+impl<T: Scalar, A: Access> Field<'_, T, A> {
+    /// Reads the field (one relaxed atomic load).
+    pub fn get(self) -> T {
+        // SAFETY: `from_raw`'s contract: valid, aligned, atomically accessed.
+        unsafe { T::load(self.ptr.as_ptr()) }
+    }
+}
+
+impl<T: Scalar> Field<'_, T, ReadWrite> {
+    /// Writes the field (one relaxed atomic store).
+    pub fn set(self, v: T) {
+        // SAFETY: `from_raw`'s contract for `ReadWrite`: valid, aligned,
+        // writable, atomically accessed, inside the write protocol.
+        unsafe { T::store(self.ptr.as_ptr(), v) }
+    }
+}
+
+impl<'a, T: ShmSafe, const N: usize, A: Access> Field<'a, [T; N], A> {
+    /// The number of elements, `N`.
+    pub const fn len(self) -> usize {
+        N
+    }
+
+    /// Whether the array has no elements.
+    pub const fn is_empty(self) -> bool {
+        N == 0
+    }
+
+    /// A handle to element `i`, or `None` if `i >= N`.
+    pub fn at(self, i: usize) -> Option<Field<'a, T, A>> {
+        if i < N {
+            // SAFETY: element `i < N` of a `[T; N]` is a `T` at offset
+            // `i * size_of::<T>()`.
+            Some(unsafe { self.project::<T>(i * core::mem::size_of::<T>()) })
+        } else {
+            None
+        }
+    }
+}
+
+impl<T: Scalar, const N: usize, A: Access> Field<'_, [T; N], A> {
+    /// Element `i`, or `None` if `i >= N`.
+    pub fn get(self, i: usize) -> Option<T> {
+        self.at(i).map(|f| f.get())
+    }
+
+    /// Every element, each read with its own atomic load (not a snapshot of
+    /// the array as a whole: use `Shared::read` for that).
+    pub fn to_array(self) -> [T; N] {
+        core::array::from_fn(|i| match self.at(i) {
+            Some(f) => f.get(),
+            None => unreachable!("i < N"),
+        })
+    }
+}
+
+impl<T: Scalar, const N: usize> Field<'_, [T; N], ReadWrite> {
+    /// Sets element `i`.
+    ///
+    /// # Panics
+    ///
+    /// If `i >= N`, like indexing a slice.
+    pub fn set(self, i: usize, v: T) {
+        match self.at(i) {
+            Some(f) => f.set(v),
+            None => panic!("index {i} out of range for an array field of length {N}"),
+        }
+    }
+
+    /// Sets every element from `values`.
+    pub fn set_all(self, values: &[T; N]) {
+        for (i, v) in values.iter().enumerate() {
+            self.set(i, *v);
+        }
+    }
+}
+
+impl<'a, T: SharedLayout, A: Access> Field<'a, T, A> {
+    /// The generated accessors of a nested schema struct.
+    pub fn fields(self) -> T::Fields<'a, A> {
+        T::Fields::from(self)
+    }
+}
+
+macro_rules! atomic_field {
+    ($($atomic:ident => $int:ty),* $(,)?) => {$(
+        impl<'a, A: Access> Field<'a, $atomic, A> {
+            /// Atomically loads the value with the given ordering.
+            pub fn load(self, order: Ordering) -> $int {
+                // SAFETY: `from_raw` guarantees a valid, aligned, mapped
+                // atomic; atomics may be shared through `&`.
+                unsafe { self.ptr.as_ref() }.load(order)
+            }
+        }
+
+        impl<'a> Field<'a, $atomic, ReadWrite> {
+            /// The atomic itself, for every atomic operation.
+            ///
+            /// Sharing `&Atomic*` to memory other processes write is sound:
+            /// atomics are interior-mutable and every access is atomic.
+            pub fn atomic(self) -> &'a $atomic {
+                // SAFETY: `from_raw` guarantees a valid, aligned, writable
+                // atomic mapped for 'a; `&Atomic*` permits only atomic access.
+                unsafe { self.ptr.as_ref() }
+            }
+        }
+    )*};
+}
+
+atomic_field! {
+    AtomicU8 => u8, AtomicI8 => i8, AtomicU16 => u16, AtomicI16 => i16,
+    AtomicU32 => u32, AtomicI32 => i32, AtomicU64 => u64, AtomicI64 => i64,
+}

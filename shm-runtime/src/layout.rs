@@ -1,0 +1,391 @@
+//! Compile-time layout descriptions, the [`ShmSafe`] and [`SharedLayout`]
+//! traits, and the schema descriptor encoding that the fingerprint is
+//! computed from.
+//!
+//! Everything here is `const`-evaluable: the derive emits a [`LayoutDesc`]
+//! as an associated constant and the fingerprint is computed by rustc.
+
+/// The primitive kinds a field may have. The discriminant is the type code
+/// written into a segment's schema descriptor (see `docs/FORMAT.md`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+#[allow(missing_docs)]
+pub enum Prim {
+    U8 = 1,
+    I8 = 2,
+    U16 = 3,
+    I16 = 4,
+    U32 = 5,
+    I32 = 6,
+    U64 = 7,
+    I64 = 8,
+    F32 = 9,
+    F64 = 10,
+    AtomicU8 = 11,
+    AtomicI8 = 12,
+    AtomicU16 = 13,
+    AtomicI16 = 14,
+    AtomicU32 = 15,
+    AtomicI32 = 16,
+    AtomicU64 = 17,
+    AtomicI64 = 18,
+}
+
+impl Prim {
+    /// Every primitive kind, in type-code order.
+    pub const ALL: [Prim; 18] = [
+        Prim::U8,
+        Prim::I8,
+        Prim::U16,
+        Prim::I16,
+        Prim::U32,
+        Prim::I32,
+        Prim::U64,
+        Prim::I64,
+        Prim::F32,
+        Prim::F64,
+        Prim::AtomicU8,
+        Prim::AtomicI8,
+        Prim::AtomicU16,
+        Prim::AtomicI16,
+        Prim::AtomicU32,
+        Prim::AtomicI32,
+        Prim::AtomicU64,
+        Prim::AtomicI64,
+    ];
+
+    /// The type code of this kind in a descriptor.
+    pub const fn code(self) -> u8 {
+        self as u8
+    }
+
+    /// The kind with type code `code`, if there is one.
+    pub const fn from_code(code: u8) -> Option<Prim> {
+        if code >= 1 && code <= 18 {
+            Some(Prim::ALL[(code - 1) as usize])
+        } else {
+            None
+        }
+    }
+
+    /// Size in bytes (also its alignment: every primitive is naturally aligned).
+    pub const fn size(self) -> usize {
+        match self {
+            Prim::U8 | Prim::I8 | Prim::AtomicU8 | Prim::AtomicI8 => 1,
+            Prim::U16 | Prim::I16 | Prim::AtomicU16 | Prim::AtomicI16 => 2,
+            Prim::U32 | Prim::I32 | Prim::F32 | Prim::AtomicU32 | Prim::AtomicI32 => 4,
+            Prim::U64 | Prim::I64 | Prim::F64 | Prim::AtomicU64 | Prim::AtomicI64 => 8,
+        }
+    }
+
+    /// The Rust spelling of the type, e.g. `u16` or `AtomicU32`.
+    pub const fn rust_name(self) -> &'static str {
+        match self {
+            Prim::U8 => "u8",
+            Prim::I8 => "i8",
+            Prim::U16 => "u16",
+            Prim::I16 => "i16",
+            Prim::U32 => "u32",
+            Prim::I32 => "i32",
+            Prim::U64 => "u64",
+            Prim::I64 => "i64",
+            Prim::F32 => "f32",
+            Prim::F64 => "f64",
+            Prim::AtomicU8 => "AtomicU8",
+            Prim::AtomicI8 => "AtomicI8",
+            Prim::AtomicU16 => "AtomicU16",
+            Prim::AtomicI16 => "AtomicI16",
+            Prim::AtomicU32 => "AtomicU32",
+            Prim::AtomicI32 => "AtomicI32",
+            Prim::AtomicU64 => "AtomicU64",
+            Prim::AtomicI64 => "AtomicI64",
+        }
+    }
+}
+
+/// The type of a field: a primitive, a fixed-length array, or a nested schema struct.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum TypeDesc {
+    /// A fixed-width integer, float or atomic.
+    Prim(Prim),
+    /// `[elem; len]`.
+    Array {
+        /// The element type.
+        elem: &'static TypeDesc,
+        /// The number of elements.
+        len: usize,
+    },
+    /// A nested `#[derive(SharedLayout)]` struct.
+    Struct(&'static LayoutDesc),
+}
+
+impl TypeDesc {
+    /// Size in bytes of a value of this type.
+    pub const fn size(&self) -> usize {
+        match self {
+            TypeDesc::Prim(p) => p.size(),
+            TypeDesc::Array { elem, len } => elem.size() * *len,
+            TypeDesc::Struct(l) => l.size,
+        }
+    }
+}
+
+/// One field of a schema struct.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FieldDesc {
+    /// The field's name as written in the Rust source.
+    pub name: &'static str,
+    /// Byte offset from the start of the struct.
+    pub offset: usize,
+    /// Size in bytes.
+    pub size: usize,
+    /// The field's type.
+    pub ty: TypeDesc,
+}
+
+/// The compile-time description of a schema struct.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LayoutDesc {
+    /// Stable schema name (`#[shm(name = "...")]`, default: the type name).
+    pub name: &'static str,
+    /// Schema version (`#[shm(version = N)]`, default 1).
+    pub version: u32,
+    /// `size_of` the struct.
+    pub size: usize,
+    /// `align_of` the struct.
+    pub align: usize,
+    /// The fields in declaration order.
+    pub fields: &'static [FieldDesc],
+}
+
+/// Marker for types that may live in memory shared with other processes.
+///
+/// # Safety
+///
+/// Implementors guarantee that
+/// - every bit pattern of `size_of::<Self>()` bytes is a valid `Self`
+///   (so bytes written by any other process can be read as `Self`);
+/// - `Self` contains no pointers or references and has no drop glue;
+/// - `Self` has no padding bytes (padding would carry uninitialised memory
+///   from one process to another);
+/// - `Self` has the same size, alignment and field offsets on 32- and 64-bit
+///   targets, and [`ShmSafe::TYPE`] describes it exactly.
+///
+/// Use `#[derive(SharedLayout)]` for structs; primitives, atomics and arrays
+/// of them are implemented here.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be placed in shared memory",
+    label = "`{Self}` is not a shared-memory-safe type",
+    note = "shared memory holds only types for which every bit pattern is valid, with no pointers and the same layout in 32- and 64-bit processes",
+    note = "use u8..u64, i8..i64, f32, f64, `[T; N]` of those, `AtomicU8`..`AtomicI64`, or a struct with `#[derive(SharedLayout)]`; instead of `bool` use `u8`, instead of `char` use `u32` (or `u16` for UTF-16), instead of `usize`/`isize` use `u64`/`i64`, instead of `String`/`Vec`/`Box`/pointers use a fixed-size array `[u8; N]` / `[T; N]` plus a length field"
+)]
+pub unsafe trait ShmSafe: Sized + 'static {
+    /// The description of this type written into the schema descriptor.
+    const TYPE: TypeDesc;
+}
+
+macro_rules! prim_impls {
+    ($($t:ty => $p:ident),* $(,)?) => {$(
+        // SAFETY: fixed-width integers, floats and the fixed-width atomics
+        // accept every bit pattern, hold no pointers, have no drop glue or
+        // padding, and are the same size on every supported target; `Prim`
+        // names exactly this type.
+        unsafe impl ShmSafe for $t {
+            const TYPE: TypeDesc = TypeDesc::Prim(Prim::$p);
+        }
+    )*};
+}
+
+prim_impls! {
+    u8 => U8, i8 => I8, u16 => U16, i16 => I16, u32 => U32, i32 => I32,
+    u64 => U64, i64 => I64, f32 => F32, f64 => F64,
+    core::sync::atomic::AtomicU8 => AtomicU8,
+    core::sync::atomic::AtomicI8 => AtomicI8,
+    core::sync::atomic::AtomicU16 => AtomicU16,
+    core::sync::atomic::AtomicI16 => AtomicI16,
+    core::sync::atomic::AtomicU32 => AtomicU32,
+    core::sync::atomic::AtomicI32 => AtomicI32,
+    core::sync::atomic::AtomicU64 => AtomicU64,
+    core::sync::atomic::AtomicI64 => AtomicI64,
+}
+
+// SAFETY: an array of `ShmSafe` elements has no padding between elements
+// (size is a multiple of alignment), accepts every bit pattern because each
+// element does, and has the same layout everywhere because `T` does.
+unsafe impl<T: ShmSafe, const N: usize> ShmSafe for [T; N] {
+    const TYPE: TypeDesc = TypeDesc::Array {
+        elem: &T::TYPE,
+        len: N,
+    };
+}
+
+/// A `#[repr(C)]` struct whose layout has been checked by
+/// `#[derive(SharedLayout)]` and that can be mapped over a segment.
+///
+/// # Safety
+///
+/// Implement only through `#[derive(SharedLayout)]`, which proves that
+/// [`SharedLayout::LAYOUT`] describes `Self` exactly (size, alignment and
+/// every field's offset, size and type) and that `Self` is [`ShmSafe`].
+pub unsafe trait SharedLayout: ShmSafe {
+    /// The layout of this struct.
+    const LAYOUT: LayoutDesc;
+    /// 64-bit fingerprint of the layout: FNV-1a over the schema descriptor.
+    const FINGERPRINT: u64 = fingerprint(&Self::LAYOUT);
+    /// The generated typed field accessors over a mapped value.
+    type Fields<'a, A: crate::field::Access>: From<crate::field::Field<'a, Self, A>>;
+}
+
+/// Version of the schema descriptor encoding.
+pub const DESCRIPTOR_VERSION: u16 = 1;
+/// Magic at the start of a schema descriptor: `b"SHMD"`.
+pub const DESCRIPTOR_MAGIC: [u8; 4] = *b"SHMD";
+
+/// FNV-1a 64-bit offset basis.
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+/// FNV-1a 64-bit prime.
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+/// Writes a descriptor, hashing every byte and (when given a buffer) storing it.
+///
+/// One encoder serves both the compile-time fingerprint (no buffer) and the
+/// runtime encoding (a buffer sized by a first pass), so the two can never
+/// disagree.
+pub struct Encoder<'b> {
+    hash: u64,
+    len: usize,
+    out: Option<&'b mut [u8]>,
+}
+
+impl<'b> Encoder<'b> {
+    /// An encoder that only hashes and counts.
+    pub const fn hashing() -> Encoder<'static> {
+        Encoder {
+            hash: FNV_OFFSET,
+            len: 0,
+            out: None,
+        }
+    }
+
+    /// An encoder that writes into `out`, which must be at least as long as
+    /// the encoding (bytes past its end are counted and hashed, not stored).
+    pub const fn writing(out: &'b mut [u8]) -> Encoder<'b> {
+        Encoder {
+            hash: FNV_OFFSET,
+            len: 0,
+            out: Some(out),
+        }
+    }
+
+    /// The FNV-1a hash of everything written so far.
+    pub const fn hash(&self) -> u64 {
+        self.hash
+    }
+
+    /// The number of bytes written so far.
+    pub const fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether nothing has been written.
+    pub const fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    const fn byte(&mut self, b: u8) {
+        self.hash = (self.hash ^ b as u64).wrapping_mul(FNV_PRIME);
+        if let Some(out) = &mut self.out
+            && self.len < out.len()
+        {
+            out[self.len] = b;
+        }
+        self.len += 1;
+    }
+
+    const fn bytes(&mut self, bs: &[u8]) {
+        let mut i = 0;
+        while i < bs.len() {
+            self.byte(bs[i]);
+            i += 1;
+        }
+    }
+
+    const fn u16(&mut self, v: u16) {
+        self.bytes(&v.to_le_bytes());
+    }
+
+    const fn u32(&mut self, v: u32) {
+        self.bytes(&v.to_le_bytes());
+    }
+
+    const fn u64(&mut self, v: u64) {
+        self.bytes(&v.to_le_bytes());
+    }
+
+    const fn str(&mut self, s: &str) {
+        self.u16(s.len() as u16);
+        self.bytes(s.as_bytes());
+    }
+
+    const fn ty(&mut self, t: &TypeDesc) {
+        match t {
+            TypeDesc::Prim(p) => self.byte(p.code()),
+            TypeDesc::Array { elem, len } => {
+                self.byte(TYPE_TAG_ARRAY);
+                self.u64(*len as u64);
+                self.ty(elem);
+            }
+            TypeDesc::Struct(l) => {
+                self.byte(TYPE_TAG_STRUCT);
+                self.layout(l);
+            }
+        }
+    }
+
+    const fn layout(&mut self, l: &LayoutDesc) {
+        self.str(l.name);
+        self.u32(l.version);
+        self.u64(l.size as u64);
+        self.u32(l.align as u32);
+        self.u32(l.fields.len() as u32);
+        let mut i = 0;
+        while i < l.fields.len() {
+            let f = &l.fields[i];
+            self.str(f.name);
+            self.u64(f.offset as u64);
+            self.u64(f.size as u64);
+            self.ty(&f.ty);
+            i += 1;
+        }
+    }
+
+    /// Encodes a whole descriptor: magic, version, then the root struct.
+    pub const fn descriptor(&mut self, l: &LayoutDesc) {
+        self.bytes(&DESCRIPTOR_MAGIC);
+        self.u16(DESCRIPTOR_VERSION);
+        self.u16(0);
+        self.layout(l);
+    }
+}
+
+/// Type tag of an array in a descriptor.
+pub const TYPE_TAG_ARRAY: u8 = 0x20;
+/// Type tag of a nested struct in a descriptor.
+pub const TYPE_TAG_STRUCT: u8 = 0x30;
+
+/// The 64-bit fingerprint of a layout: FNV-1a over its descriptor encoding.
+pub const fn fingerprint(l: &LayoutDesc) -> u64 {
+    let mut e = Encoder::hashing();
+    e.descriptor(l);
+    e.hash()
+}
+
+/// The descriptor encoding of a layout (see `docs/FORMAT.md`).
+pub fn encode_descriptor(l: &LayoutDesc) -> Vec<u8> {
+    let mut e = Encoder::hashing();
+    e.descriptor(l);
+    let mut out = vec![0u8; e.len()];
+    let mut w = Encoder::writing(&mut out);
+    w.descriptor(l);
+    out
+}
