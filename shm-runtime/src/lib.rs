@@ -1,13 +1,27 @@
 //! Typed, validated shared memory.
 #![doc = include_str!("../README.md")]
 
+mod backend;
+pub mod error;
 pub mod field;
+pub mod header;
 pub mod layout;
+pub mod name;
+pub mod protocol;
+mod segment;
+pub mod status;
 
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
 
+pub use backend::Disposition;
+pub use error::{Error, Result};
 pub use field::{Access, Field, ReadOnly, ReadWrite, Scalar};
 pub use layout::{FieldDesc, LayoutDesc, Prim, SharedLayout, ShmSafe, TypeDesc};
+pub use name::SegmentId;
+pub use segment::{
+    DEFAULT_MODE, DEFAULT_OPEN_TIMEOUT, DEFAULT_READ_TIMEOUT, Options, Shared,
+};
 pub use shm_derive::SharedLayout;
+pub use status::{HeaderStatus, Status};

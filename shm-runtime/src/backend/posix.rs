@@ -1,0 +1,232 @@
+//! POSIX shared-memory objects: [`shm_open(3)`], [`ftruncate(2)`],
+//! [`mmap(2)`], through rustix.
+//!
+//! Objects have kernel persistence: they outlive every process that maps
+//! them until [`remove`] ([`shm_unlink(3)`]) or a reboot. On Linux they are
+//! files in `/dev/shm` (a tmpfs), which is why `ls -la /dev/shm` shows them.
+//!
+//! [`shm_open(3)`]: https://man7.org/linux/man-pages/man3/shm_open.3.html
+//! [`shm_unlink(3)`]: https://man7.org/linux/man-pages/man3/shm_unlink.3.html
+//! [`ftruncate(2)`]: https://man7.org/linux/man-pages/man2/ftruncate.2.html
+//! [`mmap(2)`]: https://man7.org/linux/man-pages/man2/mmap.2.html
+
+use std::os::fd::OwnedFd;
+use std::ptr::NonNull;
+use std::time::Instant;
+
+use rustix::fs::Mode;
+use rustix::mm::{MapFlags, ProtFlags};
+use rustix::shm::OFlags;
+
+use super::{Backing, Disposition, Request, pause};
+use crate::error::{Error, Result};
+use crate::header::HEADER_SIZE;
+use crate::status::{Status, epoch_time};
+
+pub(crate) struct Posix {
+    fd: OwnedFd,
+    ptr: NonNull<u8>,
+    len: usize,
+    created: bool,
+    display: String,
+}
+
+// SAFETY: the mapping is owned by this value; the segment layer accesses it
+// only atomically, so sending or sharing it across threads is sound.
+unsafe impl Send for Posix {}
+// SAFETY: as above.
+unsafe impl Sync for Posix {}
+
+fn io(display: &str, op: &'static str, e: rustix::io::Errno) -> Error {
+    Error::from_io(display, op, e.into())
+}
+
+/// Creates or opens `/name` as `req` says and maps it.
+pub(crate) fn open(name: &str, req: &Request<'_>) -> Result<Posix> {
+    let d = req.display;
+    let access = if req.read_only {
+        OFlags::RDONLY
+    } else {
+        OFlags::RDWR
+    };
+    loop {
+        if req.disposition != Disposition::OpenExisting {
+            // shm_open(3) with O_CREAT|O_EXCL: exactly one racer creates.
+            match rustix::shm::open(
+                name,
+                OFlags::CREATE | OFlags::EXCL | OFlags::RDWR,
+                Mode::from_bits_truncate(req.mode),
+            ) {
+                Ok(fd) => {
+                    // A half-made object must not be left behind under the name.
+                    return create(fd, req).inspect_err(|_| {
+                        let _ = rustix::shm::unlink(name);
+                    });
+                }
+                Err(rustix::io::Errno::EXIST) if req.disposition == Disposition::CreateOrOpen => {}
+                Err(e) => return Err(io(d, "shm_open (create)", e)),
+            }
+        }
+        match rustix::shm::open(name, access, Mode::empty()) {
+            Ok(fd) => return map_existing(fd, req),
+            // The object was removed between our create and open attempts:
+            // try to create it again.
+            Err(rustix::io::Errno::NOENT) if req.disposition == Disposition::CreateOrOpen => {
+                if Instant::now() > req.deadline {
+                    return Err(io(d, "shm_open", rustix::io::Errno::NOENT));
+                }
+            }
+            Err(e) => return Err(io(d, "shm_open", e)),
+        }
+    }
+}
+
+/// Sizes a freshly created object and maps it.
+fn create(fd: OwnedFd, req: &Request<'_>) -> Result<Posix> {
+    let d = req.display;
+    // fchmod(2): the mode asked for, whatever the umask took away.
+    rustix::fs::fchmod(&fd, Mode::from_bits_truncate(req.mode))
+        .map_err(|e| io(d, "fchmod", e))?;
+    // ftruncate(2): the pages are allocated lazily, on first touch.
+    rustix::fs::ftruncate(&fd, req.size as u64).map_err(|e| match e {
+        rustix::io::Errno::FBIG | rustix::io::Errno::NOSPC | rustix::io::Errno::INVAL => {
+            Error::NoSpace {
+                name: d.to_owned(),
+                size: req.size as u64,
+                reason: format!("ftruncate: {e}"),
+            }
+        }
+        e => io(d, "ftruncate", e),
+    })?;
+    let ptr = map(&fd, req.size, false, d)?;
+    Ok(Posix {
+        fd,
+        ptr,
+        len: req.size,
+        created: true,
+        display: d.to_owned(),
+    })
+}
+
+/// Waits (bounded) until a racing creator has sized the object, then maps
+/// all of it. The size comes from fstat(2) *before* mapping, so a short or
+/// foreign object is reported, never touched past its end.
+fn map_existing(fd: OwnedFd, req: &Request<'_>) -> Result<Posix> {
+    let d = req.display;
+    let start = Instant::now();
+    let size = loop {
+        let st = rustix::fs::fstat(&fd).map_err(|e| io(d, "fstat", e))?;
+        let size = u64::try_from(st.st_size).unwrap_or(0);
+        if size > 0 || Instant::now() >= req.deadline {
+            break size;
+        }
+        pause(start);
+    };
+    if size < HEADER_SIZE as u64 {
+        return Err(Error::TooSmall {
+            name: d.to_owned(),
+            needed: HEADER_SIZE as u64,
+            actual: size,
+            what: "the segment header",
+        });
+    }
+    let len = usize::try_from(size).map_err(|_| Error::Corrupt {
+        name: d.to_owned(),
+        what: format!("object size {size} does not fit this process's address space"),
+    })?;
+    let ptr = map(&fd, len, req.read_only, d)?;
+    Ok(Posix {
+        fd,
+        ptr,
+        len,
+        created: false,
+        display: d.to_owned(),
+    })
+}
+
+fn map(fd: &OwnedFd, len: usize, read_only: bool, d: &str) -> Result<NonNull<u8>> {
+    let prot = if read_only {
+        ProtFlags::READ
+    } else {
+        ProtFlags::READ | ProtFlags::WRITE
+    };
+    // SAFETY: a fresh shared mapping at an address the kernel chooses cannot
+    // overlap any Rust object; `len` is the object's size (checked by the
+    // caller with fstat or set by ftruncate), so no page lies past its end.
+    let p = unsafe { rustix::mm::mmap(std::ptr::null_mut(), len, prot, MapFlags::SHARED, fd, 0) }
+        .map_err(|e| match e {
+            rustix::io::Errno::NOMEM => Error::NoSpace {
+                name: d.to_owned(),
+                size: len as u64,
+                reason: "mmap: not enough address space or memory".into(),
+            },
+            e => io(d, "mmap", e),
+        })?;
+    NonNull::new(p.cast::<u8>()).ok_or_else(|| Error::Corrupt {
+        name: d.to_owned(),
+        what: "mmap returned a null pointer".into(),
+    })
+}
+
+/// Removes the name (`shm_unlink(3)`); processes that have it mapped keep
+/// their mapping until they unmap it.
+pub(crate) fn remove(name: &str, display: &str) -> Result<()> {
+    rustix::shm::unlink(name).map_err(|e| io(display, "shm_unlink", e))
+}
+
+impl Drop for Posix {
+    fn drop(&mut self) {
+        // SAFETY: `ptr`/`len` are exactly the mapping made in `map`, and no
+        // `Field` or reference into it outlives the owning segment handle.
+        let _ = unsafe { rustix::mm::munmap(self.ptr.as_ptr().cast(), self.len) };
+    }
+}
+
+impl Backing for Posix {
+    fn base(&self) -> NonNull<u8> {
+        self.ptr
+    }
+    fn len(&self) -> usize {
+        self.len
+    }
+    fn created(&self) -> bool {
+        self.created
+    }
+    fn os_status(&self, status: &mut Status) -> Result<()> {
+        // fstat(2) on the object.
+        let st = rustix::fs::fstat(&self.fd).map_err(|e| io(&self.display, "fstat", e))?;
+        status.size = u64::try_from(st.st_size).unwrap_or(0);
+        status.mode = Some(st.st_mode & 0o7777);
+        status.owner_user = Some(st.st_uid);
+        status.owner_group = Some(st.st_gid);
+        status.last_change_time = epoch_time(st.st_ctime, st.st_ctime_nsec as i64);
+        Ok(())
+    }
+    fn lock_in_ram(&self, lock: bool) -> Result<()> {
+        // SAFETY: the range is exactly our own live mapping; mlock/munlock do
+        // not change its contents.
+        let r = unsafe {
+            if lock {
+                rustix::mm::mlock(self.ptr.as_ptr().cast(), self.len)
+            } else {
+                rustix::mm::munlock(self.ptr.as_ptr().cast(), self.len)
+            }
+        };
+        r.map_err(|e| match e {
+            rustix::io::Errno::PERM | rustix::io::Errno::NOMEM if lock => {
+                Error::PermissionDenied {
+                    name: self.display.clone(),
+                    op: "lock the segment in RAM (mlock; raise RLIMIT_MEMLOCK or grant CAP_IPC_LOCK)",
+                }
+            }
+            e => io(&self.display, if lock { "mlock" } else { "munlock" }, e),
+        })
+    }
+    fn flush(&self) -> Result<()> {
+        Ok(())
+    }
+    fn current_size(&self) -> Result<u64> {
+        let st = rustix::fs::fstat(&self.fd).map_err(|e| io(&self.display, "fstat", e))?;
+        Ok(u64::try_from(st.st_size).unwrap_or(0))
+    }
+}

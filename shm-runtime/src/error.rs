@@ -1,0 +1,214 @@
+//! The one error type of the runtime.
+
+use std::time::Duration;
+
+/// What went wrong, with the segment's name and the facts.
+///
+/// Every variant carries `name`, the segment as the user named it, shown
+/// with its backend (`posix:/MyShare`, `sysv:key=10`, `file:/tmp/x`,
+/// `windows:Local\MyShare`, `memory:<anon>`).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The segment does not exist.
+    #[error("{name}: no such shared-memory segment (create it first, or use create-or-open)")]
+    NotFound {
+        /// The segment.
+        name: String,
+    },
+    /// Create-new was asked for and the segment exists.
+    #[error("{name}: the segment already exists (open it, use create-or-open, or remove it first)")]
+    AlreadyExists {
+        /// The segment.
+        name: String,
+    },
+    /// The operating system refused access.
+    #[error("{name}: permission denied while trying to {op} (check the segment's mode and owner)")]
+    PermissionDenied {
+        /// The segment.
+        name: String,
+        /// What was being done.
+        op: &'static str,
+    },
+    /// The name cannot be used on this backend.
+    #[error("{name}: invalid segment name: {reason}")]
+    InvalidName {
+        /// The segment.
+        name: String,
+        /// Why.
+        reason: String,
+    },
+    /// The object exists but does not start with this project's header.
+    #[error(
+        "{name}: not a typed shared-memory segment (magic is {found:02x?}, expected {expected:02x?}); \
+         another program may use this name"
+    )]
+    NotASegment {
+        /// The segment.
+        name: String,
+        /// The magic this crate writes.
+        expected: [u8; 8],
+        /// The first bytes of the object.
+        found: [u8; 8],
+    },
+    /// The header was written by an incompatible version of this crate.
+    #[error("{name}: segment header version {found} is not supported (this program reads version {expected})")]
+    UnsupportedVersion {
+        /// The segment.
+        name: String,
+        /// The version this crate writes.
+        expected: u32,
+        /// The version in the segment.
+        found: u32,
+    },
+    /// The segment holds a different schema than this program expects.
+    #[error("{name}: layout mismatch: this program expects {expected}, the segment has {found}{}", detail.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    LayoutMismatch {
+        /// The segment.
+        name: String,
+        /// The schema this program was compiled with (name, version, size, fingerprint).
+        expected: String,
+        /// The schema recorded in the segment.
+        found: String,
+        /// The first difference, when the segment's descriptor tells it.
+        detail: Option<String>,
+    },
+    /// The object is smaller than its header says or than the schema needs.
+    #[error("{name}: the object is {actual} bytes, but {needed} bytes are needed ({what})")]
+    TooSmall {
+        /// The segment.
+        name: String,
+        /// Bytes needed.
+        needed: u64,
+        /// Bytes the object has.
+        actual: u64,
+        /// What needs them.
+        what: &'static str,
+    },
+    /// The creator has not finished initialising the header in time.
+    #[error(
+        "{name}: the segment was not initialised within {waited:?} (its creator may have died \
+         before finishing; remove it, or open with create-or-open and `reinit_abandoned`)"
+    )]
+    NotInitialized {
+        /// The segment.
+        name: String,
+        /// How long this process waited.
+        waited: Duration,
+    },
+    /// A header or descriptor field is out of range.
+    #[error("{name}: corrupt segment: {what}")]
+    Corrupt {
+        /// The segment.
+        name: String,
+        /// Which field and how it is wrong.
+        what: String,
+    },
+    /// A write was attempted through a read-only attachment.
+    #[error("{name}: the segment is attached read-only")]
+    ReadOnly {
+        /// The segment.
+        name: String,
+    },
+    /// Another live process holds write access.
+    #[error("{name}: another process (pid {pid}) holds write access")]
+    WriterBusy {
+        /// The segment.
+        name: String,
+        /// The writer's process id.
+        pid: u32,
+    },
+    /// The writer stopped in the middle of a write and no longer exists.
+    #[error(
+        "{name}: the writer (pid {pid}) died in the middle of a write; the value is incomplete \
+         until a new writer takes over"
+    )]
+    WriterDied {
+        /// The segment.
+        name: String,
+        /// The dead writer's process id.
+        pid: u32,
+    },
+    /// A bounded wait ran out.
+    #[error("{name}: timed out after {waited:?} waiting for {what}")]
+    Timeout {
+        /// The segment.
+        name: String,
+        /// What was awaited.
+        what: &'static str,
+        /// How long.
+        waited: Duration,
+    },
+    /// The operation is not available on this backend or platform.
+    #[error("{name}: {what} is not supported here")]
+    Unsupported {
+        /// The segment.
+        name: String,
+        /// What was asked for.
+        what: String,
+    },
+    /// The system has not enough room for the segment.
+    #[error("{name}: cannot allocate {size} bytes for the segment: {reason}")]
+    NoSpace {
+        /// The segment.
+        name: String,
+        /// Bytes asked for.
+        size: u64,
+        /// What limit was hit.
+        reason: String,
+    },
+    /// Any other operating-system error.
+    #[error("{name}: {op} failed: {source}")]
+    Io {
+        /// The segment.
+        name: String,
+        /// The system call or step.
+        op: &'static str,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// `Result<T, Error>`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// The segment the error is about.
+    pub fn segment_name(&self) -> &str {
+        match self {
+            Error::NotFound { name }
+            | Error::AlreadyExists { name }
+            | Error::PermissionDenied { name, .. }
+            | Error::InvalidName { name, .. }
+            | Error::NotASegment { name, .. }
+            | Error::UnsupportedVersion { name, .. }
+            | Error::LayoutMismatch { name, .. }
+            | Error::TooSmall { name, .. }
+            | Error::NotInitialized { name, .. }
+            | Error::Corrupt { name, .. }
+            | Error::ReadOnly { name }
+            | Error::WriterBusy { name, .. }
+            | Error::WriterDied { name, .. }
+            | Error::Timeout { name, .. }
+            | Error::Unsupported { name, .. }
+            | Error::NoSpace { name, .. }
+            | Error::Io { name, .. } => name,
+        }
+    }
+
+    /// Maps an OS error from `op` to the matching variant.
+    pub(crate) fn from_io(name: &str, op: &'static str, e: std::io::Error) -> Error {
+        let name = name.to_owned();
+        match e.kind() {
+            std::io::ErrorKind::NotFound => Error::NotFound { name },
+            std::io::ErrorKind::AlreadyExists => Error::AlreadyExists { name },
+            std::io::ErrorKind::PermissionDenied => Error::PermissionDenied { name, op },
+            _ => Error::Io {
+                name,
+                op,
+                source: e,
+            },
+        }
+    }
+}

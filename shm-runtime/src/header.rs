@@ -1,0 +1,420 @@
+//! The segment header: 256 bytes at offset 0 of every segment.
+//!
+//! `docs/FORMAT.md` documents every byte. The header is never accessed in
+//! place through a Rust reference: [`Header::load`] copies it out with atomic
+//! loads and everything is validated on the private copy, so another process
+//! changing the bytes meanwhile cannot cause undefined behaviour or a
+//! time-of-check/time-of-use bug.
+
+use crate::error::{Error, Result};
+use crate::layout::LayoutDesc;
+
+/// `b"SHMTYPE\0"`: the first eight bytes of every segment.
+pub const MAGIC: [u8; 8] = *b"SHMTYPE\0";
+/// The header format this crate reads and writes.
+pub const HEADER_VERSION: u16 = 1;
+/// Size of the header in bytes (four 64-byte cache lines).
+pub const HEADER_SIZE: usize = 256;
+/// Capacity of the schema-name field.
+pub const NAME_CAPACITY: usize = 48;
+/// The payload starts at a multiple of this (a cache line), or of the
+/// schema's alignment if larger.
+pub const PAYLOAD_ALIGN_MIN: usize = 64;
+/// Upper bound on the descriptor length accepted from a segment.
+pub const MAX_DESCRIPTOR_LEN: u32 = 1 << 20;
+
+/// `state` before the creator has finished writing the header.
+pub const STATE_INITIALIZING: u32 = 0;
+/// `state` once the header and the initial payload are complete.
+pub const STATE_READY: u32 = 1;
+
+/// Byte offsets of the header fields (see `docs/FORMAT.md`).
+pub mod off {
+    /// `[u8; 8]` magic.
+    pub const MAGIC: usize = 0;
+    /// `u16` header format version.
+    pub const HEADER_VERSION: usize = 8;
+    /// `u16` header size.
+    pub const HEADER_SIZE: usize = 10;
+    /// `u32` initialisation state (atomic; `1` = ready, stored last with release).
+    pub const STATE: usize = 12;
+    /// `u64` layout fingerprint.
+    pub const FINGERPRINT: usize = 16;
+    /// `u32` schema version.
+    pub const SCHEMA_VERSION: usize = 24;
+    /// `u32` payload alignment.
+    pub const PAYLOAD_ALIGN: usize = 28;
+    /// `u64` payload offset.
+    pub const PAYLOAD_OFFSET: usize = 32;
+    /// `u64` payload size.
+    pub const PAYLOAD_SIZE: usize = 40;
+    /// `u64` total segment size written by the creator.
+    pub const SEGMENT_SIZE: usize = 48;
+    /// `u32` descriptor offset.
+    pub const DESCRIPTOR_OFFSET: usize = 56;
+    /// `u32` descriptor length.
+    pub const DESCRIPTOR_LEN: usize = 60;
+    /// `[u8; 48]` schema name, UTF-8, NUL-padded.
+    pub const SCHEMA_NAME: usize = 64;
+    /// `u32` creator process id.
+    pub const CREATOR_PID: usize = 112;
+    /// `u32` flags (reserved, zero).
+    pub const FLAGS: usize = 116;
+    /// `u64` creation time, nanoseconds since the Unix epoch.
+    pub const CREATED_NANOS: usize = 120;
+    /// `u64` sequence counter (atomic; odd while a write is in progress).
+    pub const SEQ: usize = 128;
+    /// `u32` number of processes waiting for a change (atomic).
+    pub const WAITERS: usize = 136;
+    /// `u32` change counter used as the futex word (atomic).
+    pub const NOTIFY: usize = 140;
+    /// `u64` write-access owner (atomic; 0 = none, see the concurrency docs).
+    pub const WRITER: usize = 144;
+    /// `u64` start time of the owner process (atomic; pid-reuse guard).
+    pub const WRITER_START: usize = 152;
+}
+
+/// The header, as copied out of (or to be written into) a segment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Header {
+    /// Must equal [`MAGIC`].
+    pub magic: [u8; 8],
+    /// Header format version.
+    pub header_version: u16,
+    /// Header size in bytes.
+    pub header_size: u16,
+    /// Initialisation state.
+    pub state: u32,
+    /// Layout fingerprint of the schema.
+    pub fingerprint: u64,
+    /// Schema version.
+    pub schema_version: u32,
+    /// Alignment of the payload.
+    pub payload_align: u32,
+    /// Offset of the payload from the start of the segment.
+    pub payload_offset: u64,
+    /// Size of the payload (the schema struct).
+    pub payload_size: u64,
+    /// Total size the creator gave the segment.
+    pub segment_size: u64,
+    /// Offset of the schema descriptor.
+    pub descriptor_offset: u32,
+    /// Length of the schema descriptor.
+    pub descriptor_len: u32,
+    /// Schema name bytes (NUL-padded).
+    pub schema_name: [u8; NAME_CAPACITY],
+    /// Process id of the creator.
+    pub creator_pid: u32,
+    /// Reserved flags.
+    pub flags: u32,
+    /// Creation time in nanoseconds since the Unix epoch.
+    pub created_nanos: u64,
+}
+
+/// Where the parts of a segment go, computed from a schema.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Plan {
+    /// Descriptor offset (right after the header).
+    pub descriptor_offset: usize,
+    /// Descriptor length.
+    pub descriptor_len: usize,
+    /// Payload offset.
+    pub payload_offset: usize,
+    /// Payload size.
+    pub payload_size: usize,
+    /// Payload alignment.
+    pub payload_align: usize,
+    /// Total segment size.
+    pub segment_size: usize,
+}
+
+impl Plan {
+    /// The plan for a schema whose encoded descriptor is `descriptor_len` bytes.
+    pub fn new(layout: &LayoutDesc, descriptor_len: usize) -> Plan {
+        let payload_align = layout.align.max(PAYLOAD_ALIGN_MIN);
+        let descriptor_offset = HEADER_SIZE;
+        let payload_offset = (descriptor_offset + descriptor_len).next_multiple_of(payload_align);
+        Plan {
+            descriptor_offset,
+            descriptor_len,
+            payload_offset,
+            payload_size: layout.size,
+            payload_align,
+            segment_size: payload_offset + layout.size,
+        }
+    }
+}
+
+fn get<const N: usize>(b: &[u8; HEADER_SIZE], at: usize) -> [u8; N] {
+    let mut out = [0u8; N];
+    out.copy_from_slice(&b[at..at + N]);
+    out
+}
+
+impl Header {
+    /// A fresh header for `layout` laid out by `plan`, in state initialising.
+    pub fn new(layout: &LayoutDesc, fingerprint: u64, plan: &Plan, pid: u32, now: u64) -> Header {
+        let mut schema_name = [0u8; NAME_CAPACITY];
+        let n = layout.name.len().min(NAME_CAPACITY);
+        schema_name[..n].copy_from_slice(&layout.name.as_bytes()[..n]);
+        Header {
+            magic: MAGIC,
+            header_version: HEADER_VERSION,
+            header_size: HEADER_SIZE as u16,
+            state: STATE_INITIALIZING,
+            fingerprint,
+            schema_version: layout.version,
+            payload_align: plan.payload_align as u32,
+            payload_offset: plan.payload_offset as u64,
+            payload_size: plan.payload_size as u64,
+            segment_size: plan.segment_size as u64,
+            descriptor_offset: plan.descriptor_offset as u32,
+            descriptor_len: plan.descriptor_len as u32,
+            schema_name,
+            creator_pid: pid,
+            flags: 0,
+            created_nanos: now,
+        }
+    }
+
+    /// The header's bytes (the concurrency words of line 2 are zero).
+    pub fn encode(&self) -> [u8; HEADER_SIZE] {
+        let mut b = [0u8; HEADER_SIZE];
+        let mut put = |at: usize, bytes: &[u8]| b[at..at + bytes.len()].copy_from_slice(bytes);
+        put(off::MAGIC, &self.magic);
+        put(off::HEADER_VERSION, &self.header_version.to_ne_bytes());
+        put(off::HEADER_SIZE, &self.header_size.to_ne_bytes());
+        put(off::STATE, &self.state.to_ne_bytes());
+        put(off::FINGERPRINT, &self.fingerprint.to_ne_bytes());
+        put(off::SCHEMA_VERSION, &self.schema_version.to_ne_bytes());
+        put(off::PAYLOAD_ALIGN, &self.payload_align.to_ne_bytes());
+        put(off::PAYLOAD_OFFSET, &self.payload_offset.to_ne_bytes());
+        put(off::PAYLOAD_SIZE, &self.payload_size.to_ne_bytes());
+        put(off::SEGMENT_SIZE, &self.segment_size.to_ne_bytes());
+        put(off::DESCRIPTOR_OFFSET, &self.descriptor_offset.to_ne_bytes());
+        put(off::DESCRIPTOR_LEN, &self.descriptor_len.to_ne_bytes());
+        put(off::SCHEMA_NAME, &self.schema_name);
+        put(off::CREATOR_PID, &self.creator_pid.to_ne_bytes());
+        put(off::FLAGS, &self.flags.to_ne_bytes());
+        put(off::CREATED_NANOS, &self.created_nanos.to_ne_bytes());
+        b
+    }
+
+    /// Parses header bytes without validating them.
+    pub fn decode(b: &[u8; HEADER_SIZE]) -> Header {
+        Header {
+            magic: get(b, off::MAGIC),
+            header_version: u16::from_ne_bytes(get(b, off::HEADER_VERSION)),
+            header_size: u16::from_ne_bytes(get(b, off::HEADER_SIZE)),
+            state: u32::from_ne_bytes(get(b, off::STATE)),
+            fingerprint: u64::from_ne_bytes(get(b, off::FINGERPRINT)),
+            schema_version: u32::from_ne_bytes(get(b, off::SCHEMA_VERSION)),
+            payload_align: u32::from_ne_bytes(get(b, off::PAYLOAD_ALIGN)),
+            payload_offset: u64::from_ne_bytes(get(b, off::PAYLOAD_OFFSET)),
+            payload_size: u64::from_ne_bytes(get(b, off::PAYLOAD_SIZE)),
+            segment_size: u64::from_ne_bytes(get(b, off::SEGMENT_SIZE)),
+            descriptor_offset: u32::from_ne_bytes(get(b, off::DESCRIPTOR_OFFSET)),
+            descriptor_len: u32::from_ne_bytes(get(b, off::DESCRIPTOR_LEN)),
+            schema_name: get(b, off::SCHEMA_NAME),
+            creator_pid: u32::from_ne_bytes(get(b, off::CREATOR_PID)),
+            flags: u32::from_ne_bytes(get(b, off::FLAGS)),
+            created_nanos: u64::from_ne_bytes(get(b, off::CREATED_NANOS)),
+        }
+    }
+
+    /// The schema name, if it is valid UTF-8.
+    pub fn schema_name(&self) -> Option<&str> {
+        let end = self
+            .schema_name
+            .iter()
+            .position(|&c| c == 0)
+            .unwrap_or(NAME_CAPACITY);
+        std::str::from_utf8(&self.schema_name[..end]).ok()
+    }
+
+    /// A one-line summary for error messages: name, version, size, fingerprint.
+    pub fn summary(&self) -> String {
+        format!(
+            "schema `{}` v{} ({} bytes, fingerprint {:016x})",
+            self.schema_name().unwrap_or("<invalid UTF-8>"),
+            self.schema_version,
+            self.payload_size,
+            self.fingerprint
+        )
+    }
+
+    /// Checks the header on its own against the real object size: magic,
+    /// version, sizes, offsets and alignment, with no arithmetic overflow.
+    pub fn validate(&self, name: &str, object_size: u64) -> Result<()> {
+        let corrupt = |what: String| Error::Corrupt {
+            name: name.to_owned(),
+            what,
+        };
+        if self.magic != MAGIC {
+            return Err(Error::NotASegment {
+                name: name.to_owned(),
+                expected: MAGIC,
+                found: self.magic,
+            });
+        }
+        if self.header_version != HEADER_VERSION {
+            return Err(Error::UnsupportedVersion {
+                name: name.to_owned(),
+                expected: HEADER_VERSION.into(),
+                found: self.header_version.into(),
+            });
+        }
+        if usize::from(self.header_size) != HEADER_SIZE {
+            return Err(corrupt(format!(
+                "header size is {}, expected {HEADER_SIZE}",
+                self.header_size
+            )));
+        }
+        if self.state != STATE_READY {
+            return Err(corrupt(format!("state is {}, expected {STATE_READY}", self.state)));
+        }
+        if self.schema_name().is_none_or(str::is_empty) {
+            return Err(corrupt("schema name is empty or not UTF-8".into()));
+        }
+        let align = u64::from(self.payload_align);
+        if !align.is_power_of_two() || align < PAYLOAD_ALIGN_MIN as u64 || align > 1 << 16 {
+            return Err(corrupt(format!(
+                "payload alignment {align} is not a power of two in 64..=65536"
+            )));
+        }
+        if self.payload_offset % align != 0 {
+            return Err(corrupt(format!(
+                "payload offset {} is not a multiple of its alignment {align}",
+                self.payload_offset
+            )));
+        }
+        let desc_end = u64::from(self.descriptor_offset) + u64::from(self.descriptor_len);
+        if (self.descriptor_offset as usize) < HEADER_SIZE
+            || self.descriptor_len > MAX_DESCRIPTOR_LEN
+            || desc_end > self.payload_offset
+        {
+            return Err(corrupt(format!(
+                "descriptor at {}..{desc_end} is not between the header and the payload at {}",
+                self.descriptor_offset, self.payload_offset
+            )));
+        }
+        let payload_end = self
+            .payload_offset
+            .checked_add(self.payload_size)
+            .ok_or_else(|| corrupt("payload offset + size overflows".into()))?;
+        if payload_end > self.segment_size {
+            return Err(corrupt(format!(
+                "payload ends at {payload_end}, past the segment size {} in the header",
+                self.segment_size
+            )));
+        }
+        if self.segment_size > object_size {
+            return Err(Error::TooSmall {
+                name: name.to_owned(),
+                needed: self.segment_size,
+                actual: object_size,
+                what: "the segment size recorded in its header",
+            });
+        }
+        Ok(())
+    }
+
+    /// Checks that the header describes exactly the schema `layout`.
+    pub fn check_schema(&self, name: &str, layout: &LayoutDesc, fingerprint: u64) -> Result<()> {
+        let same = self.schema_name() == Some(layout.name)
+            && self.schema_version == layout.version
+            && self.fingerprint == fingerprint
+            && self.payload_size == layout.size as u64
+            && u64::from(self.payload_align) >= layout.align as u64;
+        if same {
+            return Ok(());
+        }
+        Err(Error::LayoutMismatch {
+            name: name.to_owned(),
+            expected: format!(
+                "schema `{}` v{} ({} bytes, fingerprint {fingerprint:016x})",
+                layout.name, layout.version, layout.size
+            ),
+            found: self.summary(),
+            detail: None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static LAYOUT: LayoutDesc = LayoutDesc {
+        name: "Test",
+        version: 3,
+        size: 208,
+        align: 4,
+        fields: &[],
+    };
+
+    fn ready() -> Header {
+        let plan = Plan::new(&LAYOUT, 40);
+        let mut h = Header::new(&LAYOUT, 0xfeed, &plan, 42, 7);
+        h.state = STATE_READY;
+        h
+    }
+
+    #[test]
+    fn plan_puts_payload_on_a_cache_line_after_the_descriptor() {
+        let plan = Plan::new(&LAYOUT, 40);
+        assert_eq!(plan.descriptor_offset, 256);
+        assert_eq!(plan.payload_offset, 320);
+        assert_eq!(plan.segment_size, 528);
+    }
+
+    #[test]
+    fn encode_decode_round_trip() {
+        let h = ready();
+        let b = h.encode();
+        assert_eq!(&b[..8], b"SHMTYPE\0");
+        assert_eq!(Header::decode(&b), h);
+        assert_eq!(h.schema_name(), Some("Test"));
+    }
+
+    #[test]
+    fn valid_header_passes() {
+        let h = ready();
+        h.validate("t", 528).unwrap();
+        h.check_schema("t", &LAYOUT, 0xfeed).unwrap();
+    }
+
+    #[test]
+    fn each_bad_field_is_reported() {
+        let cases: Vec<(fn(&mut Header), &str)> = vec![
+            (|h| h.magic = *b"NOTOURS!", "not a typed"),
+            (|h| h.header_version = 9, "version 9"),
+            (|h| h.header_size = 100, "header size"),
+            (|h| h.state = 0, "state"),
+            (|h| h.schema_name = [0xff; NAME_CAPACITY], "UTF-8"),
+            (|h| h.payload_align = 48, "alignment"),
+            (|h| h.payload_offset = 328, "multiple"),
+            (|h| h.descriptor_len = 1000, "descriptor"),
+            (|h| h.payload_size = u64::MAX, "overflows"),
+            (|h| h.segment_size = 4096, "4096 bytes"),
+        ];
+        for (mutate, needle) in cases {
+            let mut h = ready();
+            mutate(&mut h);
+            let err = h.validate("t", 528).unwrap_err().to_string();
+            assert!(err.contains(needle), "{err:?} should mention {needle:?}");
+        }
+    }
+
+    #[test]
+    fn other_schema_is_a_layout_mismatch() {
+        let h = ready();
+        let err = h.check_schema("t", &LAYOUT, 0xbeef).unwrap_err();
+        assert!(matches!(err, Error::LayoutMismatch { .. }), "{err}");
+        let other = LayoutDesc {
+            version: 4,
+            ..LAYOUT
+        };
+        assert!(h.check_schema("t", &other, 0xfeed).is_err());
+    }
+}

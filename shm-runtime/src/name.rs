@@ -1,0 +1,147 @@
+//! Segment identities and their validation, done before any system call.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::error::{Error, Result};
+
+/// Which kind of named segment, and its name.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum SegmentId {
+    /// A POSIX shared-memory object (`shm_open`), stored normalised with one
+    /// leading `/`.
+    Posix(String),
+    /// A System V segment identified by a key.
+    SysV(i32),
+    /// A Win32 named file mapping backed by the paging file.
+    Windows(String),
+    /// A mapping over a regular file.
+    File(PathBuf),
+    /// Process-private memory (tests, Miri, loom).
+    Memory,
+}
+
+impl fmt::Display for SegmentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SegmentId::Posix(n) => write!(f, "posix:{n}"),
+            SegmentId::SysV(k) => write!(f, "sysv:key={k}"),
+            SegmentId::Windows(n) => write!(f, "windows:{n}"),
+            SegmentId::File(p) => write!(f, "file:{}", p.display()),
+            SegmentId::Memory => f.write_str("memory:<anonymous>"),
+        }
+    }
+}
+
+/// Longest POSIX name accepted, not counting the leading `/`.
+///
+/// Linux allows `NAME_MAX` (255) bytes; macOS only 31 including the slash.
+pub const POSIX_NAME_MAX: usize = if cfg!(target_vendor = "apple") { 30 } else { 255 };
+
+/// Longest Win32 object name accepted (`MAX_PATH`).
+pub const WINDOWS_NAME_MAX: usize = 260;
+
+/// Normalises and validates a POSIX name: `MyShare` and `/MyShare` both
+/// become `/MyShare`.
+pub fn posix(name: &str) -> Result<String> {
+    let bare = name.strip_prefix('/').unwrap_or(name);
+    let invalid = |reason: String| Error::InvalidName {
+        name: format!("posix:{name}"),
+        reason,
+    };
+    if bare.is_empty() {
+        return Err(invalid("the name is empty".into()));
+    }
+    if bare == "." || bare == ".." {
+        return Err(invalid("`.` and `..` are not object names".into()));
+    }
+    if bare.contains('/') {
+        return Err(invalid(
+            "a POSIX name may not contain `/` after the leading one".into(),
+        ));
+    }
+    if bare.contains('\0') {
+        return Err(invalid("the name contains a NUL byte".into()));
+    }
+    if bare.len() > POSIX_NAME_MAX {
+        return Err(invalid(format!(
+            "the name is {} bytes; at most {POSIX_NAME_MAX} are allowed here",
+            bare.len()
+        )));
+    }
+    Ok(format!("/{bare}"))
+}
+
+/// Validates a Win32 mapping name: an optional `Local\` or `Global\`
+/// namespace prefix, then a name without `\`.
+pub fn windows(name: &str) -> Result<String> {
+    let invalid = |reason: String| Error::InvalidName {
+        name: format!("windows:{name}"),
+        reason,
+    };
+    let bare = name
+        .strip_prefix("Local\\")
+        .or_else(|| name.strip_prefix("Global\\"))
+        .unwrap_or(name);
+    if bare.is_empty() {
+        return Err(invalid("the name is empty".into()));
+    }
+    if bare.contains('\\') {
+        return Err(invalid(
+            "only the namespace prefix (`Local\\` or `Global\\`) may contain `\\`".into(),
+        ));
+    }
+    if bare.contains('\0') {
+        return Err(invalid("the name contains a NUL byte".into()));
+    }
+    if name.encode_utf16().count() > WINDOWS_NAME_MAX {
+        return Err(invalid(format!(
+            "the name is longer than {WINDOWS_NAME_MAX} UTF-16 units"
+        )));
+    }
+    Ok(name.to_owned())
+}
+
+/// Validates a System V key: `IPC_PRIVATE` (0) names no shared segment.
+pub fn sysv(key: i32) -> Result<i32> {
+    if key == 0 {
+        return Err(Error::InvalidName {
+            name: "sysv:key=0".into(),
+            reason: "key 0 is IPC_PRIVATE, which other processes cannot find; use a non-zero key or ftok".into(),
+        });
+    }
+    Ok(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn posix_names() {
+        assert_eq!(posix("MyShare").unwrap(), "/MyShare");
+        assert_eq!(posix("/MyShare").unwrap(), "/MyShare");
+        for bad in ["", "/", "a/b", "/a/b", "..", "a\0b"] {
+            assert!(matches!(posix(bad), Err(Error::InvalidName { .. })), "{bad:?}");
+        }
+        assert!(posix(&"x".repeat(POSIX_NAME_MAX)).is_ok());
+        let err = posix(&"x".repeat(POSIX_NAME_MAX + 1)).unwrap_err().to_string();
+        assert!(err.contains("at most"), "{err}");
+    }
+
+    #[test]
+    fn windows_names() {
+        assert!(windows("Local\\MyShare").is_ok());
+        assert!(windows("Global\\MyShare").is_ok());
+        assert!(windows("MyShare").is_ok());
+        for bad in ["", "Local\\", "Local\\a\\b", "Other\\x"] {
+            assert!(windows(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn sysv_keys() {
+        assert!(sysv(0).is_err());
+        assert_eq!(sysv(10).unwrap(), 10);
+    }
+}

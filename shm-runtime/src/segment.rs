@@ -1,0 +1,550 @@
+//! Opening segments ([`Options`]) and using them ([`Shared`]).
+
+use std::marker::PhantomData;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::backend::{self, Backing, Disposition, Request};
+use crate::error::{Error, Result};
+use crate::field::{Access, Field, ReadOnly, ReadWrite};
+use crate::header::{self, HEADER_SIZE, Header, Plan, STATE_READY, off};
+use crate::layout::{SharedLayout, encode_descriptor};
+use crate::name::{self, SegmentId};
+use crate::protocol;
+use crate::status::{HeaderStatus, Status};
+
+/// Default permission bits of a new segment (owner read/write only).
+pub const DEFAULT_MODE: u32 = 0o600;
+/// Default bound on waiting for a racing creator to finish initialising.
+pub const DEFAULT_OPEN_TIMEOUT: Duration = Duration::from_secs(2);
+/// Default bound on waiting for a write in progress during `read`.
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// How to create or open a segment, in the spirit of `std::fs::OpenOptions`.
+///
+/// ```no_run
+/// # use shm_runtime::{Options, SharedLayout};
+/// # #[derive(SharedLayout)] #[repr(C)] struct Counter { n: u64 }
+/// let seg = Options::posix("MyCounter").create_or_open().mode(0o640).open::<Counter>()?;
+/// seg.update(|f| f.n().set(f.n().get() + 1))?;
+/// # Ok::<(), shm_runtime::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Options {
+    id: SegmentId,
+    disposition: Disposition,
+    mode: u32,
+    open_timeout: Duration,
+    read_timeout: Duration,
+}
+
+impl Options {
+    fn new(id: SegmentId) -> Options {
+        Options {
+            id,
+            disposition: Disposition::OpenExisting,
+            mode: DEFAULT_MODE,
+            open_timeout: DEFAULT_OPEN_TIMEOUT,
+            read_timeout: DEFAULT_READ_TIMEOUT,
+        }
+    }
+
+    /// A POSIX shared-memory object (`shm_open`); `name` with or without
+    /// its leading `/`.
+    pub fn posix(name: &str) -> Options {
+        Options::new(SegmentId::Posix(name.to_owned()))
+    }
+
+    /// Process-private memory with the same header and API (for tests).
+    /// Always creates.
+    pub fn memory() -> Options {
+        Options {
+            disposition: Disposition::CreateNew,
+            ..Options::new(SegmentId::Memory)
+        }
+    }
+
+    /// The segment this describes.
+    pub fn id(&self) -> &SegmentId {
+        &self.id
+    }
+
+    /// Create the segment; fail with [`Error::AlreadyExists`] if it exists.
+    pub fn create_new(mut self) -> Options {
+        self.disposition = Disposition::CreateNew;
+        self
+    }
+
+    /// Create the segment if it does not exist, otherwise open it. Safe
+    /// when several processes race: exactly one creates and initialises it,
+    /// the others wait (bounded) for the initialisation and then open it.
+    pub fn create_or_open(mut self) -> Options {
+        self.disposition = Disposition::CreateOrOpen;
+        self
+    }
+
+    /// Open an existing segment; fail with [`Error::NotFound`] otherwise
+    /// (the default).
+    pub fn open_existing(mut self) -> Options {
+        self.disposition = Disposition::OpenExisting;
+        self
+    }
+
+    /// Permission bits for a new segment (default `0o600`), applied exactly,
+    /// regardless of the process's umask.
+    pub fn mode(mut self, mode: u32) -> Options {
+        self.mode = mode & 0o7777;
+        self
+    }
+
+    /// How long an opener waits for a racing creator (default 2 s).
+    pub fn open_timeout(mut self, t: Duration) -> Options {
+        self.open_timeout = t;
+        self
+    }
+
+    /// How long [`Shared::read`] waits for a write in progress (default 1 s).
+    pub fn read_timeout(mut self, t: Duration) -> Options {
+        self.read_timeout = t;
+        self
+    }
+
+    /// Opens (or creates, as set) the segment for reading and writing. A
+    /// new segment's payload is all zeroes.
+    pub fn open<T: SharedLayout>(&self) -> Result<Shared<T, ReadWrite>> {
+        self.open_impl(false, None)
+    }
+
+    /// Like [`Options::open`], but if this call creates the segment its
+    /// payload starts as `initial`, before any other process can see it.
+    pub fn open_with<T: SharedLayout>(&self, initial: &T) -> Result<Shared<T, ReadWrite>> {
+        self.open_impl(false, Some(initial))
+    }
+
+    /// Opens an existing segment read-only: the mapping is read-only and
+    /// the returned handle has no write methods.
+    pub fn open_read_only<T: SharedLayout>(&self) -> Result<Shared<T, ReadOnly>> {
+        let opts = Options {
+            disposition: Disposition::OpenExisting,
+            ..self.clone()
+        };
+        opts.open_impl(true, None)
+    }
+
+    /// Removes the named segment. Processes that have it open keep using it;
+    /// the name is free at once (POSIX) and the memory goes when the last
+    /// one closes it.
+    pub fn remove(&self) -> Result<()> {
+        let display = self.id.to_string();
+        match &self.id {
+            #[cfg(unix)]
+            SegmentId::Posix(n) => backend::posix::remove(&name::posix(n)?, &display),
+            SegmentId::Memory => Ok(()),
+            _ => Err(Error::Unsupported {
+                name: display,
+                what: "this backend".into(),
+            }),
+        }
+    }
+
+    fn open_impl<T: SharedLayout, A: Access>(
+        &self,
+        read_only: bool,
+        initial: Option<&T>,
+    ) -> Result<Shared<T, A>> {
+        let display = self.id.to_string();
+        let descriptor = encode_descriptor(&T::LAYOUT);
+        let plan = Plan::new(&T::LAYOUT, descriptor.len());
+        let req = Request {
+            display: &display,
+            disposition: self.disposition,
+            mode: self.mode,
+            size: plan.segment_size,
+            read_only,
+            deadline: Instant::now() + self.open_timeout,
+        };
+        let backing: Box<dyn Backing> = match &self.id {
+            #[cfg(unix)]
+            SegmentId::Posix(n) => Box::new(backend::posix::open(&name::posix(n)?, &req)?),
+            SegmentId::Memory => Box::new(backend::memory::open(&display, plan.segment_size)?),
+            _ => {
+                return Err(Error::Unsupported {
+                    name: display,
+                    what: "this backend".into(),
+                });
+            }
+        };
+        let header = if backing.created() {
+            initialise::<T>(&*backing, &plan, &descriptor, initial)
+        } else {
+            attach::<T>(&*backing, &display, req.deadline, self.open_timeout)?
+        };
+        let payload = payload_ptr::<T>(&*backing, &header, &display)?;
+        Ok(Shared {
+            backing,
+            display,
+            id: self.id.clone(),
+            header,
+            payload,
+            read_timeout: self.read_timeout,
+            _marker: PhantomData,
+        })
+    }
+}
+
+/// Writes the header, descriptor and initial payload of a segment this
+/// process just created, then publishes it with a release store of `state`.
+fn initialise<T: SharedLayout>(
+    backing: &dyn Backing,
+    plan: &Plan,
+    descriptor: &[u8],
+    initial: Option<&T>,
+) -> Header {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let header = Header::new(&T::LAYOUT, T::FINGERPRINT, plan, std::process::id(), now);
+    let base = backing.base().as_ptr();
+    let bytes = header.encode();
+    // SAFETY: the mapping is `plan.segment_size` bytes (the backend sized it
+    // so), which covers the header, the descriptor and the payload; other
+    // processes may already have it mapped, so every store is atomic.
+    unsafe {
+        protocol::store_bytes(base, bytes.as_ptr(), HEADER_SIZE);
+        protocol::store_bytes(base.add(plan.descriptor_offset), descriptor.as_ptr(), descriptor.len());
+        if let Some(v) = initial {
+            protocol::store_bytes(
+                base.add(plan.payload_offset),
+                (v as *const T).cast::<u8>(),
+                plan.payload_size,
+            );
+        }
+    }
+    state_word(backing).store(STATE_READY, Ordering::Release);
+    Header {
+        state: STATE_READY,
+        ..header
+    }
+}
+
+fn state_word(backing: &dyn Backing) -> &AtomicU32 {
+    // SAFETY: the mapping is at least HEADER_SIZE bytes (checked by every
+    // backend before mapping) and page-aligned, so the u32 at offset 12 is
+    // in bounds and aligned; it is only ever accessed atomically.
+    unsafe { AtomicU32::from_ptr(backing.base().as_ptr().add(off::STATE).cast()) }
+}
+
+/// Waits (bounded) for the creator to publish the header, then copies it out
+/// and validates it against the object's real size and the schema `T`.
+fn attach<T: SharedLayout>(
+    backing: &dyn Backing,
+    display: &str,
+    deadline: Instant,
+    waited: Duration,
+) -> Result<Header> {
+    let start = Instant::now();
+    let mut first = [0u8; 8];
+    // SAFETY: the mapping has at least HEADER_SIZE bytes; atomic loads only.
+    unsafe { protocol::load_bytes(backing.base().as_ptr(), first.as_mut_ptr(), 8) };
+    // A foreign object is reported at once, not after the wait.
+    if first != header::MAGIC && first != [0; 8] {
+        return Err(Error::NotASegment {
+            name: display.to_owned(),
+            expected: header::MAGIC,
+            found: first,
+        });
+    }
+    while state_word(backing).load(Ordering::Acquire) != STATE_READY {
+        if Instant::now() >= deadline {
+            return Err(Error::NotInitialized {
+                name: display.to_owned(),
+                waited,
+            });
+        }
+        backend::pause(start);
+    }
+    let mut bytes = [0u8; HEADER_SIZE];
+    // SAFETY: as above; `bytes` is private.
+    unsafe { protocol::load_bytes(backing.base().as_ptr(), bytes.as_mut_ptr(), HEADER_SIZE) };
+    let header = Header::decode(&bytes);
+    header.validate(display, backing.len() as u64)?;
+    header.check_schema(display, &T::LAYOUT, T::FINGERPRINT)?;
+    Ok(header)
+}
+
+fn payload_ptr<T: SharedLayout>(
+    backing: &dyn Backing,
+    header: &Header,
+    display: &str,
+) -> Result<NonNull<T>> {
+    // `validate` proved payload_offset + size_of::<T>() <= segment_size <= len.
+    let offset = usize::try_from(header.payload_offset).map_err(|_| Error::Corrupt {
+        name: display.to_owned(),
+        what: "payload offset does not fit in usize".into(),
+    })?;
+    // SAFETY: `offset < len` (validated), so the result is inside the mapping.
+    let p = unsafe { backing.base().byte_add(offset) }.cast::<T>();
+    if !p.as_ptr().is_aligned() {
+        return Err(Error::Corrupt {
+            name: display.to_owned(),
+            what: format!(
+                "payload at offset {offset} is not aligned to {}",
+                align_of::<T>()
+            ),
+        });
+    }
+    Ok(p)
+}
+
+/// A typed segment holding one `T`, mapped in this process.
+///
+/// `A` is [`ReadWrite`] or [`ReadOnly`]; a read-only handle has no write
+/// methods and its mapping is read-only. Dropping the handle unmaps the
+/// segment; it never removes it (POSIX and System V segments persist until
+/// removed or the machine restarts).
+pub struct Shared<T: SharedLayout, A: Access = ReadWrite> {
+    backing: Box<dyn Backing>,
+    display: String,
+    id: SegmentId,
+    header: Header,
+    payload: NonNull<T>,
+    read_timeout: Duration,
+    _marker: PhantomData<(fn() -> T, A)>,
+}
+
+// SAFETY: every access to the mapping through `Shared` is atomic (the
+// snapshot protocol, `Field`s, the header words), and the backing is
+// `Send + Sync`.
+unsafe impl<T: SharedLayout, A: Access> Send for Shared<T, A> {}
+// SAFETY: as above.
+unsafe impl<T: SharedLayout, A: Access> Sync for Shared<T, A> {}
+
+impl<T: SharedLayout, A: Access> std::fmt::Debug for Shared<T, A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("segment", &self.display)
+            .field("schema", &T::LAYOUT.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: SharedLayout, A: Access> Shared<T, A> {
+    /// The segment's display name, e.g. `posix:/MyShare`.
+    pub fn name(&self) -> &str {
+        &self.display
+    }
+
+    /// The segment's identity.
+    pub fn id(&self) -> &SegmentId {
+        &self.id
+    }
+
+    /// The validated header copied at open.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// The sequence counter (odd while a write is in progress).
+    pub(crate) fn seq(&self) -> &AtomicU64 {
+        // SAFETY: offset 128 is inside the validated header, 8-aligned in a
+        // page-aligned mapping, and only ever accessed atomically.
+        unsafe { AtomicU64::from_ptr(self.backing.base().as_ptr().add(off::SEQ).cast()) }
+    }
+
+    /// A consistent snapshot: a value that one complete write produced,
+    /// never a mix of two. Waits at most the read timeout for a write in
+    /// progress.
+    pub fn read(&self) -> Result<T> {
+        let mut out = std::mem::MaybeUninit::<T>::uninit();
+        let start = Instant::now();
+        let mut spins = 0u32;
+        loop {
+            // SAFETY: the payload is `size_of::<T>()` bytes inside the
+            // mapping (validated at open) and only accessed atomically;
+            // `out` is private and as large.
+            let done = unsafe {
+                protocol::try_read(
+                    self.seq(),
+                    self.payload.as_ptr().cast(),
+                    out.as_mut_ptr().cast(),
+                    size_of::<T>(),
+                )
+            };
+            if done.is_some() {
+                // SAFETY: every byte of `out` was written, and `T: ShmSafe`
+                // accepts every bit pattern.
+                return Ok(unsafe { out.assume_init() });
+            }
+            spins += 1;
+            if spins < 100 {
+                std::hint::spin_loop();
+            } else if start.elapsed() > self.read_timeout {
+                return Err(Error::Timeout {
+                    name: self.display.clone(),
+                    what: "a write in progress to finish",
+                    waited: self.read_timeout,
+                });
+            } else {
+                std::thread::yield_now();
+            }
+        }
+    }
+
+    /// Typed accessors to the live fields, each read with one atomic load
+    /// (for a consistent view of several fields, use [`Shared::read`]).
+    pub fn fields(&self) -> T::Fields<'_, ReadOnly> {
+        // SAFETY: the payload is a `T` inside the mapping, aligned (checked
+        // at open), mapped while `self` lives, and only accessed atomically.
+        T::Fields::from(unsafe { Field::from_raw(self.payload) })
+    }
+
+    /// The operating-system status and the header facts.
+    pub fn status(&self) -> Result<Status> {
+        let h = &self.header;
+        let writer = {
+            // SAFETY: offset 144 is inside the header, 8-aligned; atomic only.
+            let w = unsafe { AtomicU64::from_ptr(self.backing.base().as_ptr().add(off::WRITER).cast()) };
+            w.load(Ordering::Relaxed)
+        };
+        let mut st = Status {
+            name: self.display.clone(),
+            backend: match self.id {
+                SegmentId::Posix(_) => "posix",
+                SegmentId::SysV(_) => "sysv",
+                SegmentId::Windows(_) => "windows",
+                SegmentId::File(_) => "file",
+                SegmentId::Memory => "memory",
+            },
+            header: Some(HeaderStatus {
+                schema_name: h.schema_name().unwrap_or_default().to_owned(),
+                schema_version: h.schema_version,
+                fingerprint: h.fingerprint,
+                payload_offset: h.payload_offset,
+                payload_size: h.payload_size,
+                creator_pid: h.creator_pid,
+                created: UNIX_EPOCH.checked_add(Duration::from_nanos(h.created_nanos)),
+                seq: self.seq().load(Ordering::Relaxed),
+                writer_pid: (writer != 0).then_some(writer as u32),
+            }),
+            ..Status::default()
+        };
+        self.backing.os_status(&mut st)?;
+        Ok(st)
+    }
+
+    /// Locks the segment's pages in RAM (`mlock`), so they are never swapped.
+    pub fn lock_in_ram(&self) -> Result<()> {
+        self.backing.lock_in_ram(true)
+    }
+
+    /// Undoes [`Shared::lock_in_ram`].
+    pub fn unlock_in_ram(&self) -> Result<()> {
+        self.backing.lock_in_ram(false)
+    }
+
+    /// Writes dirty pages back to the backing file (`msync`); a no-op for
+    /// memory-only backends.
+    pub fn flush(&self) -> Result<()> {
+        self.backing.flush()
+    }
+
+    /// Checks that the object is still as large as its header says (another
+    /// process may have truncated it; touching pages past the end of a
+    /// shrunk POSIX object raises SIGBUS).
+    pub fn check_size(&self) -> Result<()> {
+        let actual = self.backing.current_size()?;
+        if actual < self.header.segment_size {
+            return Err(Error::TooSmall {
+                name: self.display.clone(),
+                needed: self.header.segment_size,
+                actual,
+                what: "the segment size recorded in its header (the object was truncated)",
+            });
+        }
+        Ok(())
+    }
+
+    /// Removes the segment's name (see [`Options::remove`]); this handle
+    /// stays usable until dropped.
+    pub fn unlink(&self) -> Result<()> {
+        Options::new(self.id.clone()).remove()
+    }
+}
+
+/// Ends a write when dropped, even if the writing closure panics, so the
+/// counter never stays odd because of this process.
+struct WriteGuard<'a> {
+    seq: &'a AtomicU64,
+    s: u64,
+}
+
+impl Drop for WriteGuard<'_> {
+    fn drop(&mut self) {
+        protocol::end_write(self.seq, self.s);
+    }
+}
+
+impl<T: SharedLayout> Shared<T, ReadWrite> {
+    fn begin_write(&self) -> Result<WriteGuard<'_>> {
+        let seq = self.seq();
+        let start = Instant::now();
+        loop {
+            if let Some(s) = protocol::try_begin_write(seq) {
+                return Ok(WriteGuard { seq, s });
+            }
+            if start.elapsed() > self.read_timeout {
+                return Err(Error::Timeout {
+                    name: self.display.clone(),
+                    what: "another write in progress to finish",
+                    waited: self.read_timeout,
+                });
+            }
+            std::thread::yield_now();
+        }
+    }
+
+    /// Replaces the whole value, atomically for snapshot readers.
+    pub fn write(&self, value: &T) -> Result<()> {
+        let _guard = self.begin_write()?;
+        // SAFETY: the payload is `size_of::<T>()` writable bytes inside the
+        // mapping, accessed only atomically; `value` is a private `T`.
+        unsafe {
+            protocol::store_bytes(
+                self.payload.as_ptr().cast(),
+                (value as *const T).cast(),
+                size_of::<T>(),
+            )
+        };
+        Ok(())
+    }
+
+    /// Changes fields in place through the typed accessors, as one write:
+    /// snapshot readers see all of the changes or none.
+    pub fn update<R>(&self, f: impl FnOnce(T::Fields<'_, ReadWrite>) -> R) -> Result<R> {
+        let _guard = self.begin_write()?;
+        // SAFETY: writable mapping (opened read-write), aligned `T`, atomic
+        // access only, and we are inside the write protocol (`_guard`).
+        let fields = T::Fields::from(unsafe { Field::from_raw(self.payload) });
+        Ok(f(fields))
+    }
+
+    /// Reads the value, lets `f` change the copy, and writes it back as one
+    /// write.
+    pub fn modify<R>(&self, f: impl FnOnce(&mut T) -> R) -> Result<R> {
+        let _guard = self.begin_write()?;
+        let mut v = std::mem::MaybeUninit::<T>::uninit();
+        // SAFETY: we hold the write protocol, so nobody else changes the
+        // payload; atomic loads of `size_of::<T>()` mapped bytes into `v`.
+        let mut v = unsafe {
+            protocol::load_bytes(self.payload.as_ptr().cast(), v.as_mut_ptr().cast(), size_of::<T>());
+            v.assume_init()
+        };
+        let r = f(&mut v);
+        // SAFETY: as in `write`.
+        unsafe {
+            protocol::store_bytes(self.payload.as_ptr().cast(), (&v as *const T).cast(), size_of::<T>())
+        };
+        Ok(r)
+    }
+}

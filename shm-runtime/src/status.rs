@@ -1,0 +1,137 @@
+//! What a segment reports about itself: operating-system facts from the
+//! backend (`fstat`, `IPC_STAT`, `VirtualQuery`) and the facts in its header.
+
+use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The status of a segment. Facts a backend cannot know are `None` and
+/// print as `unknown (...)` rather than an invented value.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Status {
+    /// The segment, e.g. `posix:/MyShare`.
+    pub name: String,
+    /// `posix`, `sysv`, `windows`, `file` or `memory`.
+    pub backend: &'static str,
+    /// Size of the object in bytes, as the OS reports it.
+    pub size: u64,
+    /// Permission bits.
+    pub mode: Option<u32>,
+    /// Owner user id.
+    pub owner_user: Option<u32>,
+    /// Owner group id.
+    pub owner_group: Option<u32>,
+    /// Creator user id.
+    pub creator_user: Option<u32>,
+    /// Creator group id.
+    pub creator_group: Option<u32>,
+    /// Number of attached processes.
+    pub number_attached: Option<u64>,
+    /// Process id of the creator, as the OS records it.
+    pub creator_process: Option<u32>,
+    /// Process id of the last attach/detach.
+    pub last_op_process: Option<u32>,
+    /// Time of the last attach.
+    pub last_attach_time: Option<SystemTime>,
+    /// Time of the last detach.
+    pub last_detach_time: Option<SystemTime>,
+    /// Time of the last change (to the object's metadata or contents).
+    pub last_change_time: Option<SystemTime>,
+    /// System V key.
+    pub key: Option<i32>,
+    /// Facts from the header, when the segment has a valid one.
+    pub header: Option<HeaderStatus>,
+}
+
+/// The facts a segment's header records.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HeaderStatus {
+    /// Schema name.
+    pub schema_name: String,
+    /// Schema version.
+    pub schema_version: u32,
+    /// Layout fingerprint.
+    pub fingerprint: u64,
+    /// Offset of the payload.
+    pub payload_offset: u64,
+    /// Size of the payload.
+    pub payload_size: u64,
+    /// Process id of the creator (from the header).
+    pub creator_pid: u32,
+    /// Creation time (from the header).
+    pub created: Option<SystemTime>,
+    /// Current value of the sequence counter (number of writes × 2).
+    pub seq: u64,
+    /// Process id of the process holding write access, if any.
+    pub writer_pid: Option<u32>,
+}
+
+/// Seconds and nanoseconds since the epoch, as a time, if positive.
+pub(crate) fn epoch_time(secs: i64, nanos: i64) -> Option<SystemTime> {
+    if secs < 0 || !(0..1_000_000_000).contains(&nanos) {
+        return None;
+    }
+    UNIX_EPOCH.checked_add(Duration::new(secs as u64, nanos as u32))
+}
+
+fn opt<T: fmt::Display>(v: &Option<T>, why: &str) -> String {
+    match v {
+        Some(v) => v.to_string(),
+        None => format!("unknown ({why})"),
+    }
+}
+
+fn time(t: &Option<SystemTime>, why: &str) -> String {
+    match t.and_then(|t| t.duration_since(UNIX_EPOCH).ok()) {
+        Some(d) if d.is_zero() => "never".into(),
+        Some(d) => format!("{}.{:09} (Unix time)", d.as_secs(), d.subsec_nanos()),
+        None => format!("unknown ({why})"),
+    }
+}
+
+impl fmt::Display for Status {
+    /// One `name: value` line per item, with the item names the `status`
+    /// example uses.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let nb = match self.backend {
+            "sysv" => "",
+            "windows" => "Win32 does not report it",
+            _ => "this backend does not record it",
+        };
+        writeln!(f, "segment: {}", self.name)?;
+        writeln!(f, "size: {}", self.size)?;
+        writeln!(f, "number_attached: {}", opt(&self.number_attached, nb))?;
+        writeln!(f, "creator_process: {}", opt(&self.creator_process, nb))?;
+        writeln!(f, "last_op_process: {}", opt(&self.last_op_process, nb))?;
+        writeln!(f, "last_attach_time: {}", time(&self.last_attach_time, nb))?;
+        writeln!(f, "last_detach_time: {}", time(&self.last_detach_time, nb))?;
+        writeln!(f, "last_change_time: {}", time(&self.last_change_time, nb))?;
+        writeln!(f, "creator_user: {}", opt(&self.creator_user, nb))?;
+        writeln!(f, "creator_group: {}", opt(&self.creator_group, nb))?;
+        writeln!(f, "owner_user: {}", opt(&self.owner_user, nb))?;
+        writeln!(f, "owner_group: {}", opt(&self.owner_group, nb))?;
+        match self.mode {
+            Some(m) => writeln!(f, "mode: {m:o}")?,
+            None => writeln!(f, "mode: unknown ({nb})")?,
+        }
+        write!(f, "key: {}", opt(&self.key, "only System V segments have keys"))?;
+        if let Some(h) = &self.header {
+            write!(
+                f,
+                "\nschema: {} v{} (fingerprint {:016x})\npayload: {} bytes at offset {}\nheader_creator_pid: {}\ncreated: {}\nwrites: {}\nwriter: {}",
+                h.schema_name,
+                h.schema_version,
+                h.fingerprint,
+                h.payload_size,
+                h.payload_offset,
+                h.creator_pid,
+                time(&h.created, "not recorded"),
+                h.seq / 2,
+                opt(&h.writer_pid, "none")
+                    .replace("unknown (none)", "none"),
+            )?;
+        }
+        Ok(())
+    }
+}
