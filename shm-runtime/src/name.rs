@@ -1,7 +1,7 @@
 //! Segment identities and their validation, done before any system call.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
@@ -113,6 +113,35 @@ pub fn sysv(key: i32) -> Result<i32> {
     Ok(key)
 }
 
+/// Validates the path of a file-backed segment: not empty, no NUL byte, no
+/// trailing `/` (a directory), and at most [`FILE_PATH_MAX`] bytes.
+pub fn file(path: &Path) -> Result<PathBuf> {
+    let invalid = |reason: &str| Error::InvalidName {
+        name: format!("file:{}", path.display()),
+        reason: reason.to_owned(),
+    };
+    let bytes = path.as_os_str().as_encoded_bytes();
+    if bytes.is_empty() {
+        return Err(invalid("the path is empty"));
+    }
+    if bytes.contains(&0) {
+        return Err(invalid("the path contains a NUL byte"));
+    }
+    if bytes.ends_with(b"/") {
+        return Err(invalid(
+            "the path ends with `/`: it names a directory, not a file",
+        ));
+    }
+    if bytes.len() > FILE_PATH_MAX {
+        return Err(invalid("the path is longer than 4095 bytes (PATH_MAX)"));
+    }
+    Ok(path.to_owned())
+}
+
+/// Longest path of a file-backed segment accepted (Linux `PATH_MAX` less
+/// the terminating NUL).
+pub const FILE_PATH_MAX: usize = 4095;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,6 +166,19 @@ mod tests {
         for bad in ["", "Local\\", "Local\\a\\b", "Other\\x"] {
             assert!(windows(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn file_paths() {
+        assert!(file(Path::new("/tmp/seg")).is_ok());
+        assert!(file(Path::new("seg")).is_ok());
+        for bad in ["", "/tmp/", "a\0b"] {
+            assert!(
+                matches!(file(Path::new(bad)), Err(Error::InvalidName { .. })),
+                "{bad:?}"
+            );
+        }
+        assert!(file(Path::new(&"x".repeat(FILE_PATH_MAX + 1))).is_err());
     }
 
     #[test]

@@ -23,6 +23,20 @@ pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// How to create or open a segment, in the spirit of `std::fs::OpenOptions`.
 ///
+/// # Backends and lifetimes
+///
+/// | Constructor | Segment | Lives until |
+/// |---|---|---|
+/// | [`Options::posix`] | POSIX object (`shm_open`; `/dev/shm` on Linux) | [`Options::remove`] (`shm_unlink`) or reboot |
+/// | [`Options::sysv`], [`Options::sysv_ftok`] | System V segment (`shmget`), by key | [`Options::remove`] (`IPC_RMID`) *and* the last detach, or reboot |
+/// | `Options::windows` | Win32 named file mapping (paging file) | the last handle to it closes |
+/// | [`Options::file`] | mapping over a regular file | the file is deleted: survives reboot |
+/// | [`Options::memory`] | process-private heap memory (tests) | the handle is dropped |
+///
+/// Dropping a [`Shared`] handle unmaps (or detaches) the segment but never
+/// removes it. [`Options::default_for_os`] picks POSIX on Unix and Win32 on
+/// Windows.
+///
 /// ```no_run
 /// # use shm_runtime::{Options, SharedLayout};
 /// # #[derive(SharedLayout)] #[repr(C)] struct Counter { n: u64 }
@@ -54,6 +68,42 @@ impl Options {
     /// its leading `/`.
     pub fn posix(name: &str) -> Options {
         Options::new(SegmentId::Posix(name.to_owned()))
+    }
+
+    /// A System V segment identified by `key` (`shmget`); key 0
+    /// (`IPC_PRIVATE`) is rejected. See [`Options::sysv_ftok`] to derive a
+    /// key from a path. Available on Linux, macOS and FreeBSD.
+    pub fn sysv(key: i32) -> Options {
+        Options::new(SegmentId::SysV(key))
+    }
+
+    /// A System V segment whose key is `ftok(path, id)`: programs that agree
+    /// on an existing file and a non-zero `id` find the same segment. Fails
+    /// if the file does not exist or `id` is 0.
+    pub fn sysv_ftok(path: impl AsRef<std::path::Path>, id: u8) -> Result<Options> {
+        let path = path.as_ref();
+        #[cfg(any(target_os = "linux", target_vendor = "apple", target_os = "freebsd"))]
+        return Ok(Options::sysv(backend::sysv::ftok(path, id)?));
+        #[cfg(not(any(target_os = "linux", target_vendor = "apple", target_os = "freebsd")))]
+        return Err(Error::Unsupported {
+            name: format!("sysv:ftok({}, {id})", path.display()),
+            what: "System V shared memory".into(),
+        });
+    }
+
+    /// A mapping over the regular file at `path` (created with the mode, like
+    /// any other segment). The file survives a reboot.
+    pub fn file(path: impl Into<std::path::PathBuf>) -> Options {
+        Options::new(SegmentId::File(path.into()))
+    }
+
+    /// This operating system's usual kind of named segment: a POSIX object
+    /// on Unix, a Win32 named file mapping on Windows.
+    pub fn default_for_os(name: &str) -> Options {
+        #[cfg(windows)]
+        return Options::new(SegmentId::Windows(name.to_owned()));
+        #[cfg(not(windows))]
+        return Options::posix(name);
     }
 
     /// Process-private memory with the same header and API (for tests).
@@ -133,13 +183,19 @@ impl Options {
     }
 
     /// Removes the named segment. Processes that have it open keep using it;
-    /// the name is free at once (POSIX) and the memory goes when the last
-    /// one closes it.
+    /// the name is free at once and the memory goes when the last one
+    /// closes it: `shm_unlink` (POSIX), `shmctl(IPC_RMID)` (System V),
+    /// `unlink` (file). A Win32 mapping has no name to remove: it goes when
+    /// its last handle closes.
     pub fn remove(&self) -> Result<()> {
         let display = self.id.to_string();
         match &self.id {
             #[cfg(unix)]
             SegmentId::Posix(n) => backend::posix::remove(&name::posix(n)?, &display),
+            #[cfg(any(target_os = "linux", target_vendor = "apple", target_os = "freebsd"))]
+            SegmentId::SysV(k) => backend::sysv::remove(name::sysv(*k)?, &display),
+            #[cfg(unix)]
+            SegmentId::File(p) => backend::file::remove(&name::file(p)?, &display),
             SegmentId::Memory => Ok(()),
             _ => Err(Error::Unsupported {
                 name: display,
@@ -167,6 +223,10 @@ impl Options {
         let backing: Box<dyn Backing> = match &self.id {
             #[cfg(unix)]
             SegmentId::Posix(n) => Box::new(backend::posix::open(&name::posix(n)?, &req)?),
+            #[cfg(any(target_os = "linux", target_vendor = "apple", target_os = "freebsd"))]
+            SegmentId::SysV(k) => Box::new(backend::sysv::open(name::sysv(*k)?, &req)?),
+            #[cfg(unix)]
+            SegmentId::File(p) => Box::new(backend::file::open(&name::file(p)?, &req)?),
             SegmentId::Memory => Box::new(backend::memory::open(&display, plan.segment_size)?),
             _ => {
                 return Err(Error::Unsupported {
@@ -433,7 +493,11 @@ impl<T: SharedLayout, A: Access> Shared<T, A> {
         Ok(st)
     }
 
-    /// Locks the segment's pages in RAM (`mlock`), so they are never swapped.
+    /// Locks the segment's pages in RAM, so they are never swapped: `mlock`
+    /// of this mapping (POSIX, file), `shmctl(SHM_LOCK)` of the whole
+    /// segment for every process (System V on Linux), `VirtualLock`
+    /// (Win32). Without the privilege or the memlock limit it fails with
+    /// [`Error::PermissionDenied`].
     pub fn lock_in_ram(&self) -> Result<()> {
         self.backing.lock_in_ram(true)
     }

@@ -11,9 +11,13 @@ use std::time::{Duration, Instant};
 use crate::error::Result;
 use crate::status::Status;
 
+#[cfg(unix)]
+pub(crate) mod file;
 pub(crate) mod memory;
 #[cfg(unix)]
 pub(crate) mod posix;
+#[cfg(any(target_os = "linux", target_vendor = "apple", target_os = "freebsd"))]
+pub(crate) mod sysv;
 
 /// What to do when the segment does or does not exist.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -81,8 +81,9 @@ pub(crate) fn open(name: &str, req: &Request<'_>) -> Result<Posix> {
     }
 }
 
-/// Sizes a freshly created object and maps it.
-fn create(fd: OwnedFd, req: &Request<'_>) -> Result<Posix> {
+/// Sizes a freshly created object and maps it (also used by the file
+/// backend).
+pub(super) fn create(fd: OwnedFd, req: &Request<'_>) -> Result<Posix> {
     let d = req.display;
     // fchmod(2): the mode asked for, whatever the umask took away.
     rustix::fs::fchmod(&fd, Mode::from_bits_truncate(req.mode))
@@ -110,8 +111,9 @@ fn create(fd: OwnedFd, req: &Request<'_>) -> Result<Posix> {
 
 /// Waits (bounded) until a racing creator has sized the object, then maps
 /// all of it. The size comes from fstat(2) *before* mapping, so a short or
-/// foreign object is reported, never touched past its end.
-fn map_existing(fd: OwnedFd, req: &Request<'_>) -> Result<Posix> {
+/// foreign object is reported, never touched past its end. (Also used by
+/// the file backend.)
+pub(super) fn map_existing(fd: OwnedFd, req: &Request<'_>) -> Result<Posix> {
     let d = req.display;
     let start = Instant::now();
     let size = loop {
@@ -172,6 +174,13 @@ fn map(fd: &OwnedFd, len: usize, read_only: bool, d: &str) -> Result<NonNull<u8>
 /// their mapping until they unmap it.
 pub(crate) fn remove(name: &str, display: &str) -> Result<()> {
     rustix::shm::unlink(name).map_err(|e| io(display, "shm_unlink", e))
+}
+
+impl Posix {
+    /// The segment's display name, for errors.
+    pub(super) fn display(&self) -> &str {
+        &self.display
+    }
 }
 
 impl Drop for Posix {

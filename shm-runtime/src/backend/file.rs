@@ -1,0 +1,139 @@
+//! File-backed segments: a shared mapping over a regular file, with
+//! [`open(2)`], [`ftruncate(2)`], [`mmap(2)`] and [`msync(2)`], through rustix.
+//!
+//! Lifetime: the file is the segment. It outlives every process that maps
+//! it and, unlike POSIX and System V segments, survives a reboot when it is
+//! on a disk (not on a tmpfs such as `/tmp` on some systems or `/dev/shm`).
+//! [`remove`] unlinks the path; processes that have it mapped keep their
+//! mapping until they unmap it. Changes reach the file when the kernel writes
+//! the dirty pages back, or at once with `Shared::flush` (`msync(MS_SYNC)`).
+//! Note that a header written before a reboot may name a writer process
+//! that no longer exists.
+//!
+//! [`open(2)`]: https://man7.org/linux/man-pages/man2/open.2.html
+//! [`ftruncate(2)`]: https://man7.org/linux/man-pages/man2/ftruncate.2.html
+//! [`mmap(2)`]: https://man7.org/linux/man-pages/man2/mmap.2.html
+//! [`msync(2)`]: https://man7.org/linux/man-pages/man2/msync.2.html
+
+use std::os::fd::OwnedFd;
+use std::path::Path;
+use std::ptr::NonNull;
+use std::time::Instant;
+
+use rustix::fs::{FileType, Mode, OFlags};
+
+use super::posix::{self, Posix};
+use super::{Backing, Disposition, Request};
+use crate::error::{Error, Result};
+use crate::status::Status;
+
+/// A mapped regular file: the POSIX mapping code over a file descriptor,
+/// plus `msync` for [`Backing::flush`].
+pub(crate) struct File(Posix);
+
+fn io(display: &str, op: &'static str, e: rustix::io::Errno) -> Error {
+    Error::from_io(display, op, e.into())
+}
+
+/// `open(path, flags, mode)` with `O_CLOEXEC|O_NOCTTY` added.
+///
+/// [`open(2)`](https://man7.org/linux/man-pages/man2/open.2.html).
+fn open_file(path: &Path, flags: OFlags, mode: u32) -> rustix::io::Result<OwnedFd> {
+    rustix::fs::open(
+        path,
+        flags | OFlags::CLOEXEC | OFlags::NOCTTY,
+        Mode::from_raw_mode(mode as rustix::fs::RawMode),
+    )
+}
+
+/// Creates or opens the file at `path` as `req` says and maps it.
+pub(crate) fn open(path: &Path, req: &Request<'_>) -> Result<File> {
+    let d = req.display;
+    let access = if req.read_only {
+        OFlags::RDONLY
+    } else {
+        OFlags::RDWR
+    };
+    loop {
+        if req.disposition != Disposition::OpenExisting {
+            // O_CREAT|O_EXCL: exactly one racer creates.
+            match open_file(path, OFlags::CREATE | OFlags::EXCL | OFlags::RDWR, req.mode) {
+                Ok(fd) => {
+                    // A half-made file must not be left behind at the path.
+                    return posix::create(fd, req).map(File).inspect_err(|_| {
+                        let _ = rustix::fs::unlink(path);
+                    });
+                }
+                Err(rustix::io::Errno::EXIST) if req.disposition == Disposition::CreateOrOpen => {}
+                Err(rustix::io::Errno::NOENT) => {
+                    return Err(io(
+                        d,
+                        "open (O_CREAT): the directory does not exist",
+                        rustix::io::Errno::NOENT,
+                    ));
+                }
+                Err(e) => return Err(io(d, "open (O_CREAT)", e)),
+            }
+        }
+        // O_NONBLOCK: opening a FIFO at the path must not hang; it has no
+        // effect on regular files.
+        match open_file(path, access | OFlags::NONBLOCK, 0) {
+            Ok(fd) => {
+                let st = rustix::fs::fstat(&fd).map_err(|e| io(d, "fstat", e))?;
+                let kind = FileType::from_raw_mode(st.st_mode);
+                if kind != FileType::RegularFile {
+                    return Err(Error::InvalidName {
+                        name: d.to_owned(),
+                        reason: format!("the path is a {kind:?}, not a regular file"),
+                    });
+                }
+                return posix::map_existing(fd, req).map(File);
+            }
+            // Removed between our create and open attempts: create again.
+            Err(rustix::io::Errno::NOENT)
+                if req.disposition == Disposition::CreateOrOpen
+                    && Instant::now() <= req.deadline => {}
+            Err(e) => return Err(io(d, "open", e)),
+        }
+    }
+}
+
+/// Removes the file (`unlink(2)`); processes that have it mapped keep their
+/// mapping until they unmap it.
+pub(crate) fn remove(path: &Path, display: &str) -> Result<()> {
+    rustix::fs::unlink(path).map_err(|e| io(display, "unlink", e))
+}
+
+impl Backing for File {
+    fn base(&self) -> NonNull<u8> {
+        self.0.base()
+    }
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn created(&self) -> bool {
+        self.0.created()
+    }
+    fn os_status(&self, status: &mut Status) -> Result<()> {
+        self.0.os_status(status)
+    }
+    fn lock_in_ram(&self, lock: bool) -> Result<()> {
+        self.0.lock_in_ram(lock)
+    }
+    fn flush(&self) -> Result<()> {
+        // msync(2) with MS_SYNC: returns once the pages are written to the file.
+        // SAFETY: the range is exactly this value's own live mapping; msync
+        // does not change its contents.
+        unsafe {
+            rustix::mm::msync(
+                self.base().as_ptr().cast(),
+                self.len(),
+                rustix::mm::MsyncFlags::SYNC,
+            )
+        }
+        .map_err(|e| io(self.0.display(), "msync", e))
+    }
+    fn current_size(&self) -> Result<u64> {
+        self.0.current_size()
+    }
+}
