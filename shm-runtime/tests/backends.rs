@@ -94,7 +94,9 @@ pub const POSIX: Backend = Backend {
     make: |tag| Options::posix(&unique(tag)),
     persistent: true,
     make_short: Some(|opts| {
-        let shm_runtime::SegmentId::Posix(name) = opts.id() else { unreachable!() };
+        let shm_runtime::SegmentId::Posix(name) = opts.id() else {
+            unreachable!()
+        };
         let fd = rustix::shm::open(
             format!("/{}", name.trim_start_matches('/')).as_str(),
             rustix::shm::OFlags::CREATE | rustix::shm::OFlags::EXCL | rustix::shm::OFlags::RDWR,
@@ -111,7 +113,9 @@ pub const SYSV: Backend = Backend {
     make: |tag| Options::sysv(unique_key(tag)),
     persistent: true,
     make_short: Some(|opts| {
-        let shm_runtime::SegmentId::SysV(key) = *opts.id() else { unreachable!() };
+        let shm_runtime::SegmentId::SysV(key) = *opts.id() else {
+            unreachable!()
+        };
         // SAFETY: shmget takes no pointers.
         let id = unsafe { libc::shmget(key, 10, libc::IPC_CREAT | libc::IPC_EXCL | 0o600) };
         assert!(id >= 0, "shmget: {}", std::io::Error::last_os_error());
@@ -124,7 +128,9 @@ pub const FILE: Backend = Backend {
     make: |tag| Options::file(std::env::temp_dir().join(unique(tag))),
     persistent: true,
     make_short: Some(|opts| {
-        let shm_runtime::SegmentId::File(path) = opts.id() else { unreachable!() };
+        let shm_runtime::SegmentId::File(path) = opts.id() else {
+            unreachable!()
+        };
         std::fs::write(path, b"0123456789").expect("write");
     }),
 };
@@ -182,20 +188,47 @@ pub fn open_existing_not_found(b: &Backend) {
 
 pub fn open_existing_shares_the_data(b: &Backend) {
     let c = Cleanup::fresh(b, "open_existing");
-    let a = c.0.clone().create_new().open_with(&Rec::sample(123)).unwrap();
+    let a =
+        c.0.clone()
+            .create_new()
+            .open_with(&Rec::sample(123))
+            .unwrap();
     let other = c.0.clone().open_existing().open::<Rec>().unwrap();
     let v = other.read().unwrap();
-    assert_eq!((v.value, v.letter, v.numbers[3]), (123, u16::from(b'X'), 1.45));
+    assert_eq!(
+        (v.value, v.letter, v.numbers[3]),
+        (123, u16::from(b'X'), 1.45)
+    );
     other.update(|f| f.value().set(456)).unwrap();
-    assert_eq!(a.fields().value().get(), 456, "both handles map the same memory");
+    assert_eq!(
+        a.fields().value().get(),
+        456,
+        "both handles map the same memory"
+    );
 }
 
 pub fn create_or_open_creates_then_opens(b: &Backend) {
     let c = Cleanup::fresh(b, "create_or_open");
-    let first = c.0.clone().create_or_open().open_with(&Rec::sample(1)).unwrap();
-    assert_eq!(first.read().unwrap().value, 1, "the creator's initial value");
-    let second = c.0.clone().create_or_open().open_with(&Rec::sample(2)).unwrap();
-    assert_eq!(second.read().unwrap().value, 1, "an opener does not reinitialise");
+    let first =
+        c.0.clone()
+            .create_or_open()
+            .open_with(&Rec::sample(1))
+            .unwrap();
+    assert_eq!(
+        first.read().unwrap().value,
+        1,
+        "the creator's initial value"
+    );
+    let second =
+        c.0.clone()
+            .create_or_open()
+            .open_with(&Rec::sample(2))
+            .unwrap();
+    assert_eq!(
+        second.read().unwrap().value,
+        1,
+        "an opener does not reinitialise"
+    );
     second.write(&Rec::sample(3)).unwrap();
     assert_eq!(first.read().unwrap().value, 3);
 }
@@ -206,16 +239,28 @@ pub fn read_only_open(b: &Backend) {
     let ro: Shared<Rec, ReadOnly> = c.0.open_read_only::<Rec>().unwrap();
     assert_eq!(ro.read().unwrap().value, 5);
     rw.update(|f| f.numbers().set(7, 2.5)).unwrap();
-    assert_eq!(ro.fields().numbers().get(7), Some(2.5), "a read-only handle sees writes");
+    assert_eq!(
+        ro.fields().numbers().get(7),
+        Some(2.5),
+        "a read-only handle sees writes"
+    );
     assert_eq!(ro.status().unwrap().backend, b.kind);
     // The mapping itself is read-only (the child-process test shows that a
     // forced write kills the process).
     #[cfg(target_os = "linux")]
     {
         let p = shm_runtime::Field::from(ro.fields()).as_ptr() as usize;
-        assert_eq!(mapping_perms(p).as_deref(), Some("r--s"), "read-only mapping");
+        assert_eq!(
+            mapping_perms(p).as_deref(),
+            Some("r--s"),
+            "read-only mapping"
+        );
         let p = shm_runtime::Field::from(rw.fields()).as_ptr() as usize;
-        assert_eq!(mapping_perms(p).as_deref(), Some("rw-s"), "read-write mapping");
+        assert_eq!(
+            mapping_perms(p).as_deref(),
+            Some("rw-s"),
+            "read-write mapping"
+        );
     }
 }
 
@@ -226,8 +271,13 @@ pub fn mapping_perms(addr: usize) -> Option<String> {
     maps.lines().find_map(|line| {
         let mut parts = line.split_whitespace();
         let (lo, hi) = parts.next()?.split_once('-')?;
-        let (lo, hi) = (usize::from_str_radix(lo, 16).ok()?, usize::from_str_radix(hi, 16).ok()?);
-        (lo..hi).contains(&addr).then(|| parts.next().map(str::to_owned))?
+        let (lo, hi) = (
+            usize::from_str_radix(lo, 16).ok()?,
+            usize::from_str_radix(hi, 16).ok()?,
+        );
+        (lo..hi)
+            .contains(&addr)
+            .then(|| parts.next().map(str::to_owned))?
     })
 }
 
@@ -273,7 +323,9 @@ pub fn schema_mismatch(b: &Backend) {
 }
 
 pub fn short_foreign_object(b: &Backend) {
-    let Some(make_short) = b.make_short else { return };
+    let Some(make_short) = b.make_short else {
+        return;
+    };
     let c = Cleanup::fresh(b, "short");
     make_short(&c.0);
     for err in [
@@ -298,11 +350,24 @@ pub fn status_reports(b: &Backend) {
     assert!(st.size >= h.payload_offset + h.payload_size, "{st}");
     let text = st.to_string();
     for item in [
-        "size", "number_attached", "creator_process", "last_op_process", "last_attach_time",
-        "last_detach_time", "last_change_time", "creator_user", "creator_group", "owner_user",
-        "owner_group", "mode", "key",
+        "size",
+        "number_attached",
+        "creator_process",
+        "last_op_process",
+        "last_attach_time",
+        "last_detach_time",
+        "last_change_time",
+        "creator_user",
+        "creator_group",
+        "owner_user",
+        "owner_group",
+        "mode",
+        "key",
     ] {
-        assert!(text.lines().any(|l| l.starts_with(&format!("{item}: "))), "{item} in {text}");
+        assert!(
+            text.lines().any(|l| l.starts_with(&format!("{item}: "))),
+            "{item} in {text}"
+        );
     }
     if b.kind == "memory" {
         return;
@@ -322,7 +387,9 @@ pub fn status_reports(b: &Backend) {
         assert_eq!(st.creator_user, st.owner_user);
         assert_eq!(st.creator_group, st.owner_group);
         assert!(st.last_attach_time.is_some());
-        let shm_runtime::SegmentId::SysV(key) = *c.0.id() else { unreachable!() };
+        let shm_runtime::SegmentId::SysV(key) = *c.0.id() else {
+            unreachable!()
+        };
         assert_eq!(st.key, Some(key));
         let second = c.0.open_read_only::<Rec>().unwrap();
         assert_eq!(seg.status().unwrap().number_attached, Some(2));
@@ -350,7 +417,12 @@ pub fn mode_ignores_umask(b: &Backend) {
     assert_eq!(seg.unwrap().status().unwrap().mode, Some(0o644));
     // A mode without owner write still lets the creator initialise it.
     let c2 = Cleanup::fresh(b, "umask_ro");
-    let seg = c2.0.clone().create_new().mode(0o440).open_with(&Rec::sample(8)).unwrap();
+    let seg =
+        c2.0.clone()
+            .create_new()
+            .mode(0o440)
+            .open_with(&Rec::sample(8))
+            .unwrap();
     assert_eq!(seg.status().unwrap().mode, Some(0o440));
     assert_eq!(seg.read().unwrap().value, 8);
 }
@@ -361,7 +433,9 @@ pub fn lock_in_ram(b: &Backend) {
     for r in [seg.lock_in_ram(), seg.unlock_in_ram()] {
         match r {
             Ok(()) => {}
-            Err(Error::PermissionDenied { op, .. }) => assert!(op.contains("RAM") || op.contains("unlock")),
+            Err(Error::PermissionDenied { op, .. }) => {
+                assert!(op.contains("RAM") || op.contains("unlock"))
+            }
             Err(Error::Unsupported { .. }) if b.kind == "memory" => {}
             Err(e) => panic!("lock_in_ram: {e}"),
         }
@@ -372,7 +446,11 @@ pub fn lock_in_ram(b: &Backend) {
 
 pub fn remove_and_lifetime(b: &Backend) {
     let c = Cleanup::fresh(b, "remove");
-    let seg = c.0.clone().create_new().open_with(&Rec::sample(11)).unwrap();
+    let seg =
+        c.0.clone()
+            .create_new()
+            .open_with(&Rec::sample(11))
+            .unwrap();
     drop(seg);
     // Dropping the last handle unmaps but does not remove, where the
     // backend persists.
@@ -406,7 +484,8 @@ pub fn shared_across_threads(b: &Backend) {
         for _ in 0..4 {
             s.spawn(|| {
                 for _ in 0..100 {
-                    seg.update(|f| f.hits().atomic().fetch_add(1, Ordering::Relaxed)).unwrap();
+                    seg.update(|f| f.hits().atomic().fetch_add(1, Ordering::Relaxed))
+                        .unwrap();
                 }
             });
         }
@@ -422,7 +501,11 @@ pub fn shared_across_threads(b: &Backend) {
 pub fn read_only_write_faults(b: &Backend) {
     use std::os::unix::process::ExitStatusExt;
     let c = Cleanup::fresh(b, "fault");
-    let rw = c.0.clone().create_new().open_with(&Rec::sample(21)).unwrap();
+    let rw =
+        c.0.clone()
+            .create_new()
+            .open_with(&Rec::sample(21))
+            .unwrap();
     let name = match c.0.id() {
         shm_runtime::SegmentId::Posix(n) => n.clone(),
         shm_runtime::SegmentId::SysV(k) => k.to_string(),
@@ -430,16 +513,33 @@ pub fn read_only_write_faults(b: &Backend) {
         other => panic!("no child test for {other}"),
     };
     let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "read_only_write_child", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "read_only_write_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD_ENV, format!("{}:{name}", b.kind))
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stdout.contains("child: attached read-only"), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("child: attached read-only"),
+        "{stdout}\n{stderr}"
+    );
     assert!(!stdout.contains("child: survived"), "{stdout}\n{stderr}");
-    assert_eq!(out.status.signal(), Some(libc::SIGSEGV), "{:?}\n{stdout}\n{stderr}", out.status);
-    assert_eq!(rw.read().unwrap().value, 21, "the forced write changed nothing");
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGSEGV),
+        "{:?}\n{stdout}\n{stderr}",
+        out.status
+    );
+    assert_eq!(
+        rw.read().unwrap().value,
+        21,
+        "the forced write changed nothing"
+    );
 }
 
 /// Environment variable that turns [`read_only_write_child`] into the child
@@ -451,7 +551,9 @@ const CHILD_ENV: &str = "SHM_TEST_READ_ONLY_CHILD";
 #[cfg(unix)]
 #[test]
 fn read_only_write_child() {
-    let Ok(spec) = std::env::var(CHILD_ENV) else { return };
+    let Ok(spec) = std::env::var(CHILD_ENV) else {
+        return;
+    };
     let (kind, name) = spec.split_once(':').unwrap();
     let opts = match kind {
         "posix" => Options::posix(name),
@@ -460,11 +562,17 @@ fn read_only_write_child() {
         _ => panic!("unknown backend {kind}"),
     };
     // No core file for the expected crash.
-    let no_core = rustix::process::Rlimit { current: Some(0), maximum: None };
+    let no_core = rustix::process::Rlimit {
+        current: Some(0),
+        maximum: None,
+    };
     let _ = rustix::process::setrlimit(rustix::process::Resource::Core, no_core);
     let seg = opts.open_read_only::<Rec>().unwrap();
     let p = seg.fields().value().as_ptr();
-    println!("child: attached read-only, value {}", seg.fields().value().get());
+    println!(
+        "child: attached read-only, value {}",
+        seg.fields().value().get()
+    );
     // SAFETY: deliberately unsound in the sense of the API (this handle is
     // read-only); `p` is aligned and mapped, and the point of the test is
     // that the kernel refuses the store with SIGSEGV.
@@ -538,7 +646,10 @@ fn ftok_keys() {
     let other = Options::sysv_ftok(&path, b'B').unwrap();
     assert_eq!(a.id(), b.id(), "same path and id, same key");
     assert_ne!(a.id(), other.id());
-    assert!(matches!(Options::sysv_ftok(&path, 0), Err(Error::InvalidName { .. })));
+    assert!(matches!(
+        Options::sysv_ftok(&path, 0),
+        Err(Error::InvalidName { .. })
+    ));
     std::fs::remove_file(&path).unwrap();
     let err = Options::sysv_ftok(&path, b'A').unwrap_err();
     assert!(matches!(err, Error::Io { .. }), "{err}");
