@@ -53,7 +53,11 @@ impl<'a> Input<'a> {
                     fields
                         .named
                         .iter()
-                        .map(|f| Field::from_syn(cx, f))
+                        .enumerate()
+                        .map(|(i, f)| {
+                            cx.set_field(Some(i));
+                            Field::from_syn(cx, f)
+                        })
                         .collect(),
                 ),
                 Fields::Unnamed(fields) => Shape::Tuple(fields),
@@ -62,6 +66,7 @@ impl<'a> Input<'a> {
             Data::Enum(data) => Shape::Enum(&data.enum_token),
             Data::Union(data) => Shape::Union(&data.union_token),
         };
+        cx.set_field(None);
         Input {
             original: node,
             attrs: attr::Container::from_attrs(cx, &node.attrs),

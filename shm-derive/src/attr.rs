@@ -53,7 +53,7 @@ pub struct Field {
 #[derive(Default)]
 pub struct Repr {
     /// The first `#[repr(...)]` attribute, if any.
-    pub first_attr: Option<Span>,
+    pub first_attr: Option<Attribute>,
     /// The `C` token.
     pub c: Option<Span>,
     /// Representations `SharedLayout` rejects: (name as written, span).
@@ -132,7 +132,7 @@ impl Repr {
     pub fn from_attrs(attrs: &[Attribute]) -> Self {
         let mut out = Repr::default();
         for attr in attrs.iter().filter(|a| a.path().is_ident("repr")) {
-            out.first_attr.get_or_insert(attr.span());
+            out.first_attr.get_or_insert_with(|| attr.clone());
             // A parse error here is a malformed `repr`, which rustc reports
             // itself; whatever was read before it is still used.
             let _ = attr.parse_nested_meta(|meta| {
@@ -182,7 +182,37 @@ fn unknown_message(key: &str, expected: &[&str]) -> String {
         .map(|k| format!("`{k}`"))
         .collect::<Vec<_>>()
         .join(", ");
-    format!("unknown attribute `{key}`; expected one of {list}")
+    format!(
+        "unknown attribute `{key}`; expected one of {list}{}",
+        did_you_mean(key, expected)
+    )
+}
+
+/// " (did you mean `size`?)" if `key` looks like a misspelling of one of
+/// `expected`, else "".
+fn did_you_mean(key: &str, expected: &[&str]) -> String {
+    expected
+        .iter()
+        .map(|k| (edit_distance(key, k), k))
+        .filter(|(d, k)| *d <= 2 && *d < k.len())
+        .min()
+        .map(|(_, k)| format!(" (did you mean `{k}`?)"))
+        .unwrap_or_default()
+}
+
+/// Levenshtein distance between `a` and `b`, by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitute = prev[j] + usize::from(ca != *cb);
+            cur.push(substitute.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
 }
 
 /// Parses `key = <integer>` into `slot`, reporting duplicates and non-integers.
@@ -265,5 +295,22 @@ pub fn path_to_string(path: &Path) -> String {
         format!("::{segments}")
     } else {
         segments
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{did_you_mean, edit_distance};
+
+    #[test]
+    fn suggestions() {
+        assert_eq!(edit_distance("sise", "size"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("ofset", "offset"), 1);
+        assert_eq!(
+            did_you_mean("sise", &["size", "align"]),
+            " (did you mean `size`?)"
+        );
+        assert_eq!(did_you_mean("colour", &["size", "align"]), "");
     }
 }

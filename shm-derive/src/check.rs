@@ -20,11 +20,8 @@ pub fn check(cx: &Ctxt, input: &Input) {
         Shape::Enum(token) => {
             cx.error_spanned_by(
                 token,
-                format!(
-                    "SharedLayout cannot be derived for an enum: another process may write a discriminant that is not a valid variant; \
-                     use a `#[repr(C)]` struct with an integer tag field (e.g. `kind: u8`) and constants for the variants, \
-                     instead of `enum {name}`"
-                ),
+                "SharedLayout cannot be derived for an enum: another process may write a discriminant that is not a valid variant; \
+                 store the variant in an integer field of a `#[repr(C)]` struct (e.g. `mode: u8`) and decode it with `match`",
             );
             // Nothing else about an enum is worth reporting.
             return;
@@ -58,9 +55,11 @@ pub fn check(cx: &Ctxt, input: &Input) {
             ),
         ),
         Shape::Named(fields) => {
-            for field in fields {
+            for (i, field) in fields.iter().enumerate() {
+                cx.set_field(Some(i));
                 check_field(cx, field);
             }
+            cx.set_field(None);
         }
     }
     check_repr(cx, input);
@@ -92,10 +91,10 @@ fn check_repr(cx: &Ctxt, input: &Input) {
         reported = true;
     }
     if repr.c.is_none() && !reported {
-        match repr.first_attr {
+        match &repr.first_attr {
             // e.g. `#[repr(align(64))]` alone.
-            Some(span) => cx.error_at(
-                span,
+            Some(attr) => cx.error_spanned_by(
+                attr,
                 "SharedLayout needs `#[repr(C)]`: add `C` to this attribute, e.g. `#[repr(C, align(64))]`",
             ),
             None => cx.error_spanned_by(

@@ -292,10 +292,13 @@ fn layout_checks(input: &Input, fields: &[Field]) -> Vec<TokenStream> {
             last.ident.span(),
             quote!(#p::size_of::<#ident>() != #end),
             &[
+                Piece::Str("trailing padding: ".into()),
                 Piece::Num(gap.clone()),
                 Piece::Str(format!(
-                    " byte(s) of trailing padding after `{a}`, the last field (the size of `{name}` is rounded up to its alignment); add `{pad}: [u8; "
+                    " byte(s) after `{a}`, the last field (the size of `{name}` is rounded up to a multiple of its alignment, "
                 )),
+                Piece::Num(quote!(#p::align_of::<#ident>())),
+                Piece::Str(format!("); add `{pad}: [u8; ")),
                 Piece::Num(gap),
                 Piece::Str(format!("]` after `{a}`{why}")),
             ],
@@ -313,7 +316,9 @@ enum Piece {
 /// `const _: () = if failed { panic!("{}", message) };`, spanned at `span`
 /// so that rustc reports a failure at the user's token.
 fn assert_const(span: Span, failed: TokenStream, pieces: &[Piece]) -> TokenStream {
-    let p = private();
+    // The whole `panic!` invocation, path included, must carry `span`: rustc
+    // reports a const panic at the span of the macro call.
+    let p = quote_spanned!(span=> ::shm_runtime::__private);
     let parts = pieces.iter().map(|piece| match piece {
         Piece::Str(s) => quote!(.str(#s)),
         Piece::Num(n) => quote!(.num(#n)),
