@@ -380,6 +380,14 @@ pub const fn fingerprint(l: &LayoutDesc) -> u64 {
     e.hash()
 }
 
+/// FNV-1a 64-bit hash of `bytes`: the fingerprint of a descriptor whose
+/// encoding is `bytes` (the same hash [`Encoder`] computes as it writes).
+pub const fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut e = Encoder::hashing();
+    e.bytes(bytes);
+    e.hash()
+}
+
 /// The descriptor encoding of a layout (see `docs/FORMAT.md`).
 pub fn encode_descriptor(l: &LayoutDesc) -> Vec<u8> {
     let mut e = Encoder::hashing();

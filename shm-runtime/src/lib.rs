@@ -2,6 +2,7 @@
 #![doc = include_str!("../README.md")]
 
 mod backend;
+pub mod descriptor;
 pub mod error;
 pub mod field;
 pub mod header;
@@ -21,7 +22,7 @@ pub use field::{Access, Field, ReadOnly, ReadWrite, Scalar};
 pub use layout::{FieldDesc, LayoutDesc, Prim, SharedLayout, ShmSafe, TypeDesc};
 pub use name::SegmentId;
 pub use segment::{
-    DEFAULT_MODE, DEFAULT_OPEN_TIMEOUT, DEFAULT_READ_TIMEOUT, Options, Shared,
+    DEFAULT_MODE, DEFAULT_OPEN_TIMEOUT, DEFAULT_READ_TIMEOUT, Options, RawSegment, Shared,
 };
 pub use shm_derive::SharedLayout;
 pub use status::{HeaderStatus, Status};

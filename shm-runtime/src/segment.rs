@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::backend::{self, Backing, Disposition, Request};
+use crate::descriptor;
 use crate::error::{Error, Result};
 use crate::field::{Access, Field, ReadOnly, ReadWrite};
 use crate::header::{self, HEADER_SIZE, Header, Plan, STATE_READY, off};
@@ -13,6 +14,9 @@ use crate::layout::{SharedLayout, encode_descriptor};
 use crate::name::{self, SegmentId};
 use crate::protocol;
 use crate::status::{HeaderStatus, Status};
+
+mod raw;
+pub use raw::RawSegment;
 
 /// Default permission bits of a new segment (owner read/write only).
 pub const DEFAULT_MODE: u32 = 0o600;
@@ -204,6 +208,26 @@ impl Options {
         }
     }
 
+    /// Creates or opens (as `req` says) and maps the object this names.
+    fn open_backing(&self, req: &Request<'_>) -> Result<Box<dyn Backing>> {
+        let display = req.display;
+        Ok(match &self.id {
+            #[cfg(unix)]
+            SegmentId::Posix(n) => Box::new(backend::posix::open(&name::posix(n)?, req)?),
+            #[cfg(any(target_os = "linux", target_vendor = "apple", target_os = "freebsd"))]
+            SegmentId::SysV(k) => Box::new(backend::sysv::open(name::sysv(*k)?, req)?),
+            #[cfg(unix)]
+            SegmentId::File(p) => Box::new(backend::file::open(&name::file(p)?, req)?),
+            SegmentId::Memory => Box::new(backend::memory::open(display, req.size)?),
+            _ => {
+                return Err(Error::Unsupported {
+                    name: display.to_owned(),
+                    what: "this backend".into(),
+                });
+            }
+        })
+    }
+
     fn open_impl<T: SharedLayout, A: Access>(
         &self,
         read_only: bool,
@@ -220,21 +244,7 @@ impl Options {
             read_only,
             deadline: Instant::now() + self.open_timeout,
         };
-        let backing: Box<dyn Backing> = match &self.id {
-            #[cfg(unix)]
-            SegmentId::Posix(n) => Box::new(backend::posix::open(&name::posix(n)?, &req)?),
-            #[cfg(any(target_os = "linux", target_vendor = "apple", target_os = "freebsd"))]
-            SegmentId::SysV(k) => Box::new(backend::sysv::open(name::sysv(*k)?, &req)?),
-            #[cfg(unix)]
-            SegmentId::File(p) => Box::new(backend::file::open(&name::file(p)?, &req)?),
-            SegmentId::Memory => Box::new(backend::memory::open(&display, plan.segment_size)?),
-            _ => {
-                return Err(Error::Unsupported {
-                    name: display,
-                    what: "this backend".into(),
-                });
-            }
-        };
+        let backing = self.open_backing(&req)?;
         let header = if backing.created() {
             initialise::<T>(&*backing, &plan, &descriptor, initial)
         } else {
@@ -295,9 +305,73 @@ fn state_word(backing: &dyn Backing) -> &AtomicU32 {
     unsafe { AtomicU32::from_ptr(backing.base().as_ptr().add(off::STATE).cast()) }
 }
 
+/// The status of a mapped segment (shared by [`Shared::status`] and
+/// [`RawSegment::status`]).
+fn segment_status(
+    backing: &dyn Backing,
+    id: &SegmentId,
+    display: &str,
+    h: &Header,
+) -> Result<Status> {
+    let writer = {
+        // SAFETY: offset 144 is inside the header, 8-aligned; atomic only.
+        let w = unsafe { AtomicU64::from_ptr(backing.base().as_ptr().add(off::WRITER).cast()) };
+        w.load(Ordering::Relaxed)
+    };
+    let mut st = Status {
+        name: display.to_owned(),
+        backend: match id {
+            SegmentId::Posix(_) => "posix",
+            SegmentId::SysV(_) => "sysv",
+            SegmentId::Windows(_) => "windows",
+            SegmentId::File(_) => "file",
+            SegmentId::Memory => "memory",
+        },
+        header: Some(HeaderStatus {
+            schema_name: h.schema_name().unwrap_or_default().to_owned(),
+            schema_version: h.schema_version,
+            fingerprint: h.fingerprint,
+            payload_offset: h.payload_offset,
+            payload_size: h.payload_size,
+            creator_pid: h.creator_pid,
+            created: UNIX_EPOCH.checked_add(Duration::from_nanos(h.created_nanos)),
+            seq: seq_word(backing).load(Ordering::Relaxed),
+            writer_pid: (writer != 0).then_some(writer as u32),
+        }),
+        ..Status::default()
+    };
+    backing.os_status(&mut st)?;
+    Ok(st)
+}
+
+/// The sequence counter of a mapped segment.
+fn seq_word(backing: &dyn Backing) -> &AtomicU64 {
+    // SAFETY: offset 128 is inside the header (every backend maps at least
+    // HEADER_SIZE bytes), 8-aligned in a page-aligned mapping, and only ever
+    // accessed atomically.
+    unsafe { AtomicU64::from_ptr(backing.base().as_ptr().add(off::SEQ).cast()) }
+}
+
 /// Waits (bounded) for the creator to publish the header, then copies it out
-/// and validates it against the object's real size and the schema `T`.
+/// and validates it against the object's real size and the schema `T`
+/// (header and descriptor; a mismatch names the first difference).
 fn attach<T: SharedLayout>(
+    backing: &dyn Backing,
+    display: &str,
+    deadline: Instant,
+    waited: Duration,
+) -> Result<Header> {
+    let header = attach_header(backing, display, deadline, waited)?;
+    // SAFETY: the mapping is `backing.len()` bytes and accessed atomically only.
+    let desc = unsafe { descriptor::load(backing.base().as_ptr(), backing.len(), &header) }
+        .map_err(|e| e.into_error(display))?;
+    descriptor::check_open(display, &header, &desc, &T::LAYOUT, T::FINGERPRINT)?;
+    Ok(header)
+}
+
+/// The schema-independent part of [`attach`]: wait for the header to be
+/// published, copy it out, validate it against the object's real size.
+fn attach_header(
     backing: &dyn Backing,
     display: &str,
     deadline: Instant,
@@ -329,7 +403,6 @@ fn attach<T: SharedLayout>(
     unsafe { protocol::load_bytes(backing.base().as_ptr(), bytes.as_mut_ptr(), HEADER_SIZE) };
     let header = Header::decode(&bytes);
     header.validate(display, backing.len() as u64)?;
-    header.check_schema(display, &T::LAYOUT, T::FINGERPRINT)?;
     Ok(header)
 }
 
@@ -355,6 +428,44 @@ fn payload_ptr<T: SharedLayout>(
         });
     }
     Ok(p)
+}
+
+/// The retry loop around [`protocol::try_read`], shared by [`Shared::read`]
+/// and [`RawSegment::read_bytes`]: copies `len` bytes at `src` into `dst`
+/// until a copy is consistent, waiting at most `timeout` for a write in
+/// progress. Returns the counter value of the copy.
+///
+/// # Safety
+///
+/// As for [`protocol::try_read`].
+unsafe fn read_snapshot(
+    seq: &AtomicU64,
+    src: *const u8,
+    dst: *mut u8,
+    len: usize,
+    display: &str,
+    timeout: Duration,
+) -> Result<u64> {
+    let start = Instant::now();
+    let mut spins = 0u32;
+    loop {
+        // SAFETY: forwarded from the caller.
+        if let Some(s) = unsafe { protocol::try_read(seq, src, dst, len) } {
+            return Ok(s);
+        }
+        spins += 1;
+        if spins < 100 {
+            std::hint::spin_loop();
+        } else if start.elapsed() > timeout {
+            return Err(Error::Timeout {
+                name: display.to_owned(),
+                what: "a write in progress to finish",
+                waited: timeout,
+            });
+        } else {
+            std::thread::yield_now();
+        }
+    }
 }
 
 /// A typed segment holding one `T`, mapped in this process.
@@ -417,38 +528,22 @@ impl<T: SharedLayout, A: Access> Shared<T, A> {
     /// progress.
     pub fn read(&self) -> Result<T> {
         let mut out = std::mem::MaybeUninit::<T>::uninit();
-        let start = Instant::now();
-        let mut spins = 0u32;
-        loop {
-            // SAFETY: the payload is `size_of::<T>()` bytes inside the
-            // mapping (validated at open) and only accessed atomically;
-            // `out` is private and as large.
-            let done = unsafe {
-                protocol::try_read(
-                    self.seq(),
-                    self.payload.as_ptr().cast(),
-                    out.as_mut_ptr().cast(),
-                    size_of::<T>(),
-                )
-            };
-            if done.is_some() {
-                // SAFETY: every byte of `out` was written, and `T: ShmSafe`
-                // accepts every bit pattern.
-                return Ok(unsafe { out.assume_init() });
-            }
-            spins += 1;
-            if spins < 100 {
-                std::hint::spin_loop();
-            } else if start.elapsed() > self.read_timeout {
-                return Err(Error::Timeout {
-                    name: self.display.clone(),
-                    what: "a write in progress to finish",
-                    waited: self.read_timeout,
-                });
-            } else {
-                std::thread::yield_now();
-            }
+        // SAFETY: the payload is `size_of::<T>()` bytes inside the mapping
+        // (validated at open) and only accessed atomically; `out` is private
+        // and as large.
+        unsafe {
+            read_snapshot(
+                self.seq(),
+                self.payload.as_ptr().cast(),
+                out.as_mut_ptr().cast(),
+                size_of::<T>(),
+                &self.display,
+                self.read_timeout,
+            )?;
         }
+        // SAFETY: every byte of `out` was written, and `T: ShmSafe` accepts
+        // every bit pattern.
+        Ok(unsafe { out.assume_init() })
     }
 
     /// Typed accessors to the live fields, each read with one atomic load
@@ -461,36 +556,7 @@ impl<T: SharedLayout, A: Access> Shared<T, A> {
 
     /// The operating-system status and the header facts.
     pub fn status(&self) -> Result<Status> {
-        let h = &self.header;
-        let writer = {
-            // SAFETY: offset 144 is inside the header, 8-aligned; atomic only.
-            let w = unsafe { AtomicU64::from_ptr(self.backing.base().as_ptr().add(off::WRITER).cast()) };
-            w.load(Ordering::Relaxed)
-        };
-        let mut st = Status {
-            name: self.display.clone(),
-            backend: match self.id {
-                SegmentId::Posix(_) => "posix",
-                SegmentId::SysV(_) => "sysv",
-                SegmentId::Windows(_) => "windows",
-                SegmentId::File(_) => "file",
-                SegmentId::Memory => "memory",
-            },
-            header: Some(HeaderStatus {
-                schema_name: h.schema_name().unwrap_or_default().to_owned(),
-                schema_version: h.schema_version,
-                fingerprint: h.fingerprint,
-                payload_offset: h.payload_offset,
-                payload_size: h.payload_size,
-                creator_pid: h.creator_pid,
-                created: UNIX_EPOCH.checked_add(Duration::from_nanos(h.created_nanos)),
-                seq: self.seq().load(Ordering::Relaxed),
-                writer_pid: (writer != 0).then_some(writer as u32),
-            }),
-            ..Status::default()
-        };
-        self.backing.os_status(&mut st)?;
-        Ok(st)
+        segment_status(&*self.backing, &self.id, &self.display, &self.header)
     }
 
     /// Locks the segment's pages in RAM, so they are never swapped: `mlock`

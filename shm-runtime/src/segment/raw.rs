@@ -1,0 +1,158 @@
+//! Opening a segment without knowing its Rust type (for tools such as the
+//! `shm` command): everything comes from the header and the descriptor.
+
+use std::time::{Duration, Instant};
+
+use super::{Options, attach_header, read_snapshot, segment_status, seq_word};
+use crate::backend::{Backing, Disposition, Request};
+use crate::descriptor::{self, Schema, Value};
+use crate::error::{Error, Result};
+use crate::header::{HEADER_SIZE, Header};
+use crate::name::SegmentId;
+use crate::status::Status;
+
+/// A segment opened read-only by its header and schema descriptor, without
+/// its Rust type.
+///
+/// Opening validates the header against the object's real size, and the
+/// descriptor (decoded, strictly checked, and hashed against the header's
+/// fingerprint). The payload is read only through consistent snapshots
+/// ([`RawSegment::read_bytes`]), with the same protocol as `Shared::read`.
+pub struct RawSegment {
+    backing: Box<dyn Backing>,
+    display: String,
+    id: SegmentId,
+    header: Header,
+    descriptor: Vec<u8>,
+    schema: Schema,
+    read_timeout: Duration,
+}
+
+impl std::fmt::Debug for RawSegment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawSegment")
+            .field("segment", &self.display)
+            .field("schema", &self.schema.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RawSegment {
+    /// Opens the existing segment `opts` names, read-only (the disposition
+    /// and mode of `opts` are ignored; its timeouts apply).
+    ///
+    /// ```no_run
+    /// let seg = shm_runtime::RawSegment::open(&shm_runtime::Options::posix("MyShare"))?;
+    /// println!("{} = {}", seg.schema().name, seg.read_value()?);
+    /// # Ok::<(), shm_runtime::Error>(())
+    /// ```
+    pub fn open(opts: &Options) -> Result<RawSegment> {
+        let display = opts.id.to_string();
+        if opts.id == SegmentId::Memory {
+            return Err(Error::Unsupported {
+                name: display,
+                what: "opening process-private memory by name".into(),
+            });
+        }
+        let req = Request {
+            display: &display,
+            disposition: Disposition::OpenExisting,
+            mode: opts.mode,
+            size: HEADER_SIZE,
+            read_only: true,
+            deadline: Instant::now() + opts.open_timeout,
+        };
+        let backing = opts.open_backing(&req)?;
+        let header = attach_header(&*backing, &display, req.deadline, opts.open_timeout)?;
+        // SAFETY: the mapping is `backing.len()` bytes, accessed atomically only.
+        let descriptor =
+            unsafe { descriptor::load(backing.base().as_ptr(), backing.len(), &header) }
+                .map_err(|e| e.into_error(&display))?;
+        let schema =
+            descriptor::from_segment(&header, &descriptor).map_err(|e| e.into_error(&display))?;
+        Ok(RawSegment {
+            backing,
+            display,
+            id: opts.id.clone(),
+            header,
+            descriptor,
+            schema,
+            read_timeout: opts.read_timeout,
+        })
+    }
+
+    /// The segment's display name, e.g. `posix:/MyShare`.
+    pub fn name(&self) -> &str {
+        &self.display
+    }
+
+    /// The segment's identity.
+    pub fn id(&self) -> &SegmentId {
+        &self.id
+    }
+
+    /// The validated header copied at open.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// The validated schema from the segment's descriptor.
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    /// The descriptor's bytes as found in the segment (validated).
+    pub fn descriptor_bytes(&self) -> &[u8] {
+        &self.descriptor
+    }
+
+    /// The current value of the sequence counter (even when no write is in
+    /// progress; it grows by two with every write).
+    pub fn seq(&self) -> u64 {
+        seq_word(&*self.backing).load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// A consistent snapshot of the payload bytes and the counter value it
+    /// belongs to.
+    pub fn read_bytes_with_seq(&self) -> Result<(u64, Vec<u8>)> {
+        // `Header::validate` proved payload_offset + payload_size <=
+        // segment_size <= the mapping's length, so both fit in usize.
+        let offset = self.header.payload_offset as usize;
+        let len = self.header.payload_size as usize;
+        let mut out = vec![0u8; len];
+        // SAFETY: `offset..offset + len` lies inside the mapping (above) and
+        // is only accessed atomically; `out` is private and `len` bytes long.
+        let seq = unsafe {
+            read_snapshot(
+                seq_word(&*self.backing),
+                self.backing.base().as_ptr().add(offset),
+                out.as_mut_ptr(),
+                len,
+                &self.display,
+                self.read_timeout,
+            )?
+        };
+        Ok((seq, out))
+    }
+
+    /// A consistent snapshot of the payload bytes.
+    pub fn read_bytes(&self) -> Result<Vec<u8>> {
+        Ok(self.read_bytes_with_seq()?.1)
+    }
+
+    /// A consistent snapshot decoded by field name.
+    pub fn read_value(&self) -> Result<Value> {
+        let bytes = self.read_bytes()?;
+        self.schema
+            .decode_value(&bytes)
+            .ok_or_else(|| Error::Corrupt {
+                name: self.display.clone(),
+                what: "payload is smaller than its schema".into(),
+            })
+    }
+
+    /// The operating-system status and the header facts.
+    pub fn status(&self) -> Result<Status> {
+        segment_status(&*self.backing, &self.id, &self.display, &self.header)
+    }
+}
