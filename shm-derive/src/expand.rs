@@ -348,3 +348,14 @@ fn pad_name(taken: &[String]) -> String {
         .find(|n| !taken.contains(n))
         .expect("some name is free")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::pad_name;
+
+    #[test]
+    fn pad_names_avoid_existing_fields() {
+        assert_eq!(pad_name(&["a".into()]), "_pad");
+        assert_eq!(pad_name(&["_pad".into(), "_pad1".into()]), "_pad2");
+    }
+}

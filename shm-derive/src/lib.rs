@@ -97,3 +97,6 @@ pub fn derive_shared_layout(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
     expand::derive(&input).into()
 }
+
+#[cfg(test)]
+mod tests;
