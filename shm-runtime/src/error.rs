@@ -52,7 +52,9 @@ pub enum Error {
         found: [u8; 8],
     },
     /// The header was written by an incompatible version of this crate.
-    #[error("{name}: segment header version {found} is not supported (this program reads version {expected})")]
+    #[error(
+        "{name}: segment header version {found} is not supported (this program reads version {expected})"
+    )]
     UnsupportedVersion {
         /// The segment.
         name: String,

@@ -13,11 +13,10 @@
 use core::marker::PhantomData;
 use core::ptr::NonNull;
 use core::sync::atomic::{
-    AtomicI8, AtomicI16, AtomicI32, AtomicI64, AtomicU8, AtomicU16, AtomicU32, AtomicU64,
-    Ordering,
+    AtomicI8, AtomicI16, AtomicI32, AtomicI64, AtomicU8, AtomicU16, AtomicU32, AtomicU64, Ordering,
 };
 
-use crate::layout::{ShmSafe, SharedLayout};
+use crate::layout::{SharedLayout, ShmSafe};
 
 mod sealed {
     pub trait Sealed {}

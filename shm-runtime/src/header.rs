@@ -191,7 +191,10 @@ impl Header {
         put(off::PAYLOAD_OFFSET, &self.payload_offset.to_ne_bytes());
         put(off::PAYLOAD_SIZE, &self.payload_size.to_ne_bytes());
         put(off::SEGMENT_SIZE, &self.segment_size.to_ne_bytes());
-        put(off::DESCRIPTOR_OFFSET, &self.descriptor_offset.to_ne_bytes());
+        put(
+            off::DESCRIPTOR_OFFSET,
+            &self.descriptor_offset.to_ne_bytes(),
+        );
         put(off::DESCRIPTOR_LEN, &self.descriptor_len.to_ne_bytes());
         put(off::SCHEMA_NAME, &self.schema_name);
         put(off::CREATOR_PID, &self.creator_pid.to_ne_bytes());
@@ -271,7 +274,10 @@ impl Header {
             )));
         }
         if self.state != STATE_READY {
-            return Err(corrupt(format!("state is {}, expected {STATE_READY}", self.state)));
+            return Err(corrupt(format!(
+                "state is {}, expected {STATE_READY}",
+                self.state
+            )));
         }
         if self.schema_name().is_none_or(str::is_empty) {
             return Err(corrupt("schema name is empty or not UTF-8".into()));
@@ -282,7 +288,7 @@ impl Header {
                 "payload alignment {align} is not a power of two in 64..=65536"
             )));
         }
-        if self.payload_offset % align != 0 {
+        if !self.payload_offset.is_multiple_of(align) {
             return Err(corrupt(format!(
                 "payload offset {} is not a multiple of its alignment {align}",
                 self.payload_offset
@@ -386,7 +392,8 @@ mod tests {
 
     #[test]
     fn each_bad_field_is_reported() {
-        let cases: Vec<(fn(&mut Header), &str)> = vec![
+        type Mutation = fn(&mut Header);
+        let cases: Vec<(Mutation, &str)> = vec![
             (|h| h.magic = *b"NOTOURS!", "not a typed"),
             (|h| h.header_version = 9, "version 9"),
             (|h| h.header_size = 100, "header size"),

@@ -24,7 +24,8 @@ pub enum SegmentId {
 impl fmt::Display for SegmentId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SegmentId::Posix(n) => write!(f, "posix:{n}"),
+            SegmentId::Posix(n) if n.starts_with('/') => write!(f, "posix:{n}"),
+            SegmentId::Posix(n) => write!(f, "posix:/{n}"),
             SegmentId::SysV(k) => write!(f, "sysv:key={k}"),
             SegmentId::Windows(n) => write!(f, "windows:{n}"),
             SegmentId::File(p) => write!(f, "file:{}", p.display()),
@@ -36,7 +37,11 @@ impl fmt::Display for SegmentId {
 /// Longest POSIX name accepted, not counting the leading `/`.
 ///
 /// Linux allows `NAME_MAX` (255) bytes; macOS only 31 including the slash.
-pub const POSIX_NAME_MAX: usize = if cfg!(target_vendor = "apple") { 30 } else { 255 };
+pub const POSIX_NAME_MAX: usize = if cfg!(target_vendor = "apple") {
+    30
+} else {
+    255
+};
 
 /// Longest Win32 object name accepted (`MAX_PATH`).
 pub const WINDOWS_NAME_MAX: usize = 260;
@@ -151,10 +156,15 @@ mod tests {
         assert_eq!(posix("MyShare").unwrap(), "/MyShare");
         assert_eq!(posix("/MyShare").unwrap(), "/MyShare");
         for bad in ["", "/", "a/b", "/a/b", "..", "a\0b"] {
-            assert!(matches!(posix(bad), Err(Error::InvalidName { .. })), "{bad:?}");
+            assert!(
+                matches!(posix(bad), Err(Error::InvalidName { .. })),
+                "{bad:?}"
+            );
         }
         assert!(posix(&"x".repeat(POSIX_NAME_MAX)).is_ok());
-        let err = posix(&"x".repeat(POSIX_NAME_MAX + 1)).unwrap_err().to_string();
+        let err = posix(&"x".repeat(POSIX_NAME_MAX + 1))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("at most"), "{err}");
     }
 

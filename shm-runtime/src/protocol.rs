@@ -40,23 +40,30 @@ use core::sync::atomic::{AtomicU8, AtomicU64, Ordering, fence};
 /// for writes and not overlap `src`.
 pub unsafe fn load_bytes(src: *const u8, dst: *mut u8, len: usize) {
     let mut i = 0;
-    while i < len && (src as usize + i) % 8 != 0 {
+    while i < len && !(src as usize + i).is_multiple_of(8) {
         // SAFETY: `i < len`, so both pointers are in bounds (caller's contract).
-        unsafe { dst.add(i).write(AtomicU8::from_ptr(src.add(i).cast_mut()).load(Ordering::Relaxed)) };
+        unsafe {
+            dst.add(i)
+                .write(AtomicU8::from_ptr(src.add(i).cast_mut()).load(Ordering::Relaxed))
+        };
         i += 1;
     }
     while i + 8 <= len {
         // SAFETY: `src + i` is 8-aligned and `i + 8 <= len`, so the word is in
         // bounds; `dst` may be unaligned, hence `write_unaligned`.
         unsafe {
-            let w = AtomicU64::from_ptr(src.add(i).cast::<u64>().cast_mut()).load(Ordering::Relaxed);
+            let w =
+                AtomicU64::from_ptr(src.add(i).cast::<u64>().cast_mut()).load(Ordering::Relaxed);
             dst.add(i).cast::<u64>().write_unaligned(w);
         }
         i += 8;
     }
     while i < len {
         // SAFETY: `i < len`, in bounds as above.
-        unsafe { dst.add(i).write(AtomicU8::from_ptr(src.add(i).cast_mut()).load(Ordering::Relaxed)) };
+        unsafe {
+            dst.add(i)
+                .write(AtomicU8::from_ptr(src.add(i).cast_mut()).load(Ordering::Relaxed))
+        };
         i += 1;
     }
 }
@@ -72,7 +79,7 @@ pub unsafe fn load_bytes(src: *const u8, dst: *mut u8, len: usize) {
 /// overlap `dst`.
 pub unsafe fn store_bytes(dst: *mut u8, src: *const u8, len: usize) {
     let mut i = 0;
-    while i < len && (dst as usize + i) % 8 != 0 {
+    while i < len && !(dst as usize + i).is_multiple_of(8) {
         // SAFETY: `i < len`, in bounds (caller's contract).
         unsafe { AtomicU8::from_ptr(dst.add(i)).store(src.add(i).read(), Ordering::Relaxed) };
         i += 1;

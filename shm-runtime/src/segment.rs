@@ -282,7 +282,11 @@ fn initialise<T: SharedLayout>(
     // processes may already have it mapped, so every store is atomic.
     unsafe {
         protocol::store_bytes(base, bytes.as_ptr(), HEADER_SIZE);
-        protocol::store_bytes(base.add(plan.descriptor_offset), descriptor.as_ptr(), descriptor.len());
+        protocol::store_bytes(
+            base.add(plan.descriptor_offset),
+            descriptor.as_ptr(),
+            descriptor.len(),
+        );
         if let Some(v) = initial {
             protocol::store_bytes(
                 base.add(plan.payload_offset),
@@ -667,13 +671,21 @@ impl<T: SharedLayout> Shared<T, ReadWrite> {
         // SAFETY: we hold the write protocol, so nobody else changes the
         // payload; atomic loads of `size_of::<T>()` mapped bytes into `v`.
         let mut v = unsafe {
-            protocol::load_bytes(self.payload.as_ptr().cast(), v.as_mut_ptr().cast(), size_of::<T>());
+            protocol::load_bytes(
+                self.payload.as_ptr().cast(),
+                v.as_mut_ptr().cast(),
+                size_of::<T>(),
+            );
             v.assume_init()
         };
         let r = f(&mut v);
         // SAFETY: as in `write`.
         unsafe {
-            protocol::store_bytes(self.payload.as_ptr().cast(), (&v as *const T).cast(), size_of::<T>())
+            protocol::store_bytes(
+                self.payload.as_ptr().cast(),
+                (&v as *const T).cast(),
+                size_of::<T>(),
+            )
         };
         Ok(r)
     }

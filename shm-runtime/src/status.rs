@@ -115,7 +115,11 @@ impl fmt::Display for Status {
             Some(m) => writeln!(f, "mode: {m:o}")?,
             None => writeln!(f, "mode: unknown ({nb})")?,
         }
-        write!(f, "key: {}", opt(&self.key, "only System V segments have keys"))?;
+        write!(
+            f,
+            "key: {}",
+            opt(&self.key, "only System V segments have keys")
+        )?;
         if let Some(h) = &self.header {
             write!(
                 f,
@@ -128,8 +132,7 @@ impl fmt::Display for Status {
                 h.creator_pid,
                 time(&h.created, "not recorded"),
                 h.seq / 2,
-                opt(&h.writer_pid, "none")
-                    .replace("unknown (none)", "none"),
+                opt(&h.writer_pid, "none").replace("unknown (none)", "none"),
             )?;
         }
         Ok(())

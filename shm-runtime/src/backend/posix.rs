@@ -86,8 +86,7 @@ pub(crate) fn open(name: &str, req: &Request<'_>) -> Result<Posix> {
 pub(super) fn create(fd: OwnedFd, req: &Request<'_>) -> Result<Posix> {
     let d = req.display;
     // fchmod(2): the mode asked for, whatever the umask took away.
-    rustix::fs::fchmod(&fd, Mode::from_bits_truncate(req.mode))
-        .map_err(|e| io(d, "fchmod", e))?;
+    rustix::fs::fchmod(&fd, Mode::from_bits_truncate(req.mode)).map_err(|e| io(d, "fchmod", e))?;
     // ftruncate(2): the pages are allocated lazily, on first touch.
     rustix::fs::ftruncate(&fd, req.size as u64).map_err(|e| match e {
         rustix::io::Errno::FBIG | rustix::io::Errno::NOSPC | rustix::io::Errno::INVAL => {
@@ -157,13 +156,13 @@ fn map(fd: &OwnedFd, len: usize, read_only: bool, d: &str) -> Result<NonNull<u8>
     // caller with fstat or set by ftruncate), so no page lies past its end.
     let p = unsafe { rustix::mm::mmap(std::ptr::null_mut(), len, prot, MapFlags::SHARED, fd, 0) }
         .map_err(|e| match e {
-            rustix::io::Errno::NOMEM => Error::NoSpace {
-                name: d.to_owned(),
-                size: len as u64,
-                reason: "mmap: not enough address space or memory".into(),
-            },
-            e => io(d, "mmap", e),
-        })?;
+        rustix::io::Errno::NOMEM => Error::NoSpace {
+            name: d.to_owned(),
+            size: len as u64,
+            reason: "mmap: not enough address space or memory".into(),
+        },
+        e => io(d, "mmap", e),
+    })?;
     NonNull::new(p.cast::<u8>()).ok_or_else(|| Error::Corrupt {
         name: d.to_owned(),
         what: "mmap returned a null pointer".into(),
@@ -222,12 +221,10 @@ impl Backing for Posix {
             }
         };
         r.map_err(|e| match e {
-            rustix::io::Errno::PERM | rustix::io::Errno::NOMEM if lock => {
-                Error::PermissionDenied {
-                    name: self.display.clone(),
-                    op: "lock the segment in RAM (mlock; raise RLIMIT_MEMLOCK or grant CAP_IPC_LOCK)",
-                }
-            }
+            rustix::io::Errno::PERM | rustix::io::Errno::NOMEM if lock => Error::PermissionDenied {
+                name: self.display.clone(),
+                op: "lock the segment in RAM (mlock; raise RLIMIT_MEMLOCK or grant CAP_IPC_LOCK)",
+            },
             e => io(&self.display, if lock { "mlock" } else { "munlock" }, e),
         })
     }
