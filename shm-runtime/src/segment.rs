@@ -178,6 +178,22 @@ impl Options {
 
     /// Opens an existing segment read-only: the mapping is read-only and
     /// the returned handle has no write methods.
+    ///
+    /// ```compile_fail,E0599
+    /// # use shm_runtime::{Options, SharedLayout};
+    /// # #[derive(SharedLayout)] #[repr(C)] struct Counter { n: u64 }
+    /// let seg = Options::posix("MyCounter").open_read_only::<Counter>()?;
+    /// seg.write(&Counter { n: 1 })?; // no method `write` on a read-only handle
+    /// # Ok::<(), shm_runtime::Error>(())
+    /// ```
+    ///
+    /// ```compile_fail,E0599
+    /// # use shm_runtime::{Options, SharedLayout};
+    /// # #[derive(SharedLayout)] #[repr(C)] struct Counter { n: u64 }
+    /// let seg = Options::posix("MyCounter").open_read_only::<Counter>()?;
+    /// seg.fields().n().set(1); // nor `set` on its fields
+    /// # Ok::<(), shm_runtime::Error>(())
+    /// ```
     pub fn open_read_only<T: SharedLayout>(&self) -> Result<Shared<T, ReadOnly>> {
         let opts = Options {
             disposition: Disposition::OpenExisting,

@@ -95,8 +95,10 @@ impl fmt::Display for Status {
     /// example uses.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let nb = match self.backend {
-            "sysv" => "",
+            "sysv" => "IPC_STAT did not report it",
             "windows" => "Win32 does not report it",
+            "posix" => "POSIX shared-memory objects do not record it",
+            "file" => "regular files do not record it",
             _ => "this backend does not record it",
         };
         writeln!(f, "segment: {}", self.name)?;
