@@ -33,9 +33,9 @@
 //! do not survive `quote!`), so they are allowed
 //! `clippy::undocumented_unsafe_blocks`; the argument is the one above.
 
-use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
-use syn::{DeriveInput, Ident, LitInt, LitStr};
+use proc_macro2::{Span, TokenStream, TokenTree};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
+use syn::{DeriveInput, Ident, LitInt, LitStr, Type};
 
 use crate::ast::{Field, Input, Shape, unraw};
 use crate::check;
@@ -72,6 +72,7 @@ fn expand(input: &Input) -> TokenStream {
     let ident = input.ident();
     let vis = input.vis();
     let fields_ident = fields_ident(ident);
+    let access = access_param(ident, fields.iter().map(|f| f.ty));
     let fields_name = unraw(&fields_ident);
     let name = unraw(ident);
     let schema_name = LitStr::new(&input.schema_name(), ident.span());
@@ -103,12 +104,12 @@ fn expand(input: &Input) -> TokenStream {
         .iter()
         .enumerate()
         .filter(|(_, f)| !f.is_padding())
-        .map(|(i, f)| accessor(input, i, f));
+        .map(|(i, f)| accessor(input, i, f, &access));
     let checks = layout_checks(input, fields);
 
     quote! {
         #[doc = #fields_doc]
-        #vis struct #fields_ident<'a, A: #p::Access = #p::ReadOnly>(#p::Field<'a, #ident, A>);
+        #vis struct #fields_ident<'a, #access: #p::Access = #p::ReadOnly>(#p::Field<'a, #ident, #access>);
 
         #[allow(unsafe_code, clippy::undocumented_unsafe_blocks)]
         const _: () = {
@@ -132,23 +133,23 @@ fn expand(input: &Input) -> TokenStream {
             }
 
             #[automatically_derived]
-            impl<'__a, __A: #p::Access> #p::From<#p::Field<'__a, #ident, __A>> for #fields_ident<'__a, __A> {
+            impl<'a, #access: #p::Access> #p::From<#p::Field<'a, #ident, #access>> for #fields_ident<'a, #access> {
                 #[inline]
-                fn from(field: #p::Field<'__a, #ident, __A>) -> Self {
+                fn from(field: #p::Field<'a, #ident, #access>) -> Self {
                     #fields_ident(field)
                 }
             }
 
             #[automatically_derived]
-            impl<'__a, __A: #p::Access> #p::From<#fields_ident<'__a, __A>> for #p::Field<'__a, #ident, __A> {
+            impl<'a, #access: #p::Access> #p::From<#fields_ident<'a, #access>> for #p::Field<'a, #ident, #access> {
                 #[inline]
-                fn from(fields: #fields_ident<'__a, __A>) -> Self {
+                fn from(fields: #fields_ident<'a, #access>) -> Self {
                     fields.0
                 }
             }
 
             #[automatically_derived]
-            impl<'__a, __A: #p::Access> #p::Clone for #fields_ident<'__a, __A> {
+            impl<'a, #access: #p::Access> #p::Clone for #fields_ident<'a, #access> {
                 #[inline]
                 fn clone(&self) -> Self {
                     *self
@@ -156,17 +157,17 @@ fn expand(input: &Input) -> TokenStream {
             }
 
             #[automatically_derived]
-            impl<'__a, __A: #p::Access> #p::Copy for #fields_ident<'__a, __A> {}
+            impl<'a, #access: #p::Access> #p::Copy for #fields_ident<'a, #access> {}
 
             #[automatically_derived]
-            impl<'__a, __A: #p::Access> #p::Debug for #fields_ident<'__a, __A> {
+            impl<'a, #access: #p::Access> #p::Debug for #fields_ident<'a, #access> {
                 fn fmt(&self, f: &mut #p::Formatter<'_>) -> #p::FmtResult {
                     f.debug_tuple(#fields_name).field(&self.0).finish()
                 }
             }
 
             #[allow(dead_code)]
-            impl<'__a, __A: #p::Access> #fields_ident<'__a, __A> {
+            impl<'a, #access: #p::Access> #fields_ident<'a, #access> {
                 #(#accessors)*
             }
 
@@ -176,7 +177,7 @@ fn expand(input: &Input) -> TokenStream {
 }
 
 /// `fn field(self) -> Field<'a, FieldTy, A>`.
-fn accessor(input: &Input, index: usize, field: &Field) -> TokenStream {
+fn accessor(input: &Input, index: usize, field: &Field, access: &Ident) -> TokenStream {
     let p = private();
     let ident = input.ident();
     let fident = field.ident;
@@ -197,10 +198,29 @@ fn accessor(input: &Input, index: usize, field: &Field) -> TokenStream {
     quote! {
         #docs
         #[inline]
-        #vis fn #fident(self) -> #p::Field<'__a, #ty, __A> {
-            #p::project_field::<#ident, __A, #index>(self.0)
+        #vis fn #fident(self) -> #p::Field<'a, #ty, #access> {
+            #p::project_field::<#ident, #access, #index>(self.0)
         }
     }
+}
+
+/// The name of the access-mode parameter of `{Name}Fields` and its impls:
+/// `A`, as in the documentation, unless the struct or a field's type is
+/// called `A` too. (The lifetime is always `'a`: a schema struct has no
+/// lifetimes, so its field types cannot mention one.)
+pub fn access_param<'t>(ident: &Ident, field_types: impl IntoIterator<Item = &'t Type>) -> Ident {
+    fn mentions_a(tokens: TokenStream) -> bool {
+        tokens.into_iter().any(|tt| match tt {
+            TokenTree::Ident(i) => i == "A",
+            TokenTree::Group(g) => mentions_a(g.stream()),
+            _ => false,
+        })
+    }
+    let clash = ident == "A"
+        || field_types
+            .into_iter()
+            .any(|ty| mentions_a(ty.to_token_stream()));
+    Ident::new(if clash { "__A" } else { "A" }, Span::call_site())
 }
 
 /// One `const` per layout fact; see the module docs.

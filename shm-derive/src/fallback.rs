@@ -16,7 +16,7 @@ use quote::quote;
 use syn::{DeriveInput, LitStr};
 
 use crate::ast::unraw;
-use crate::expand::{fields_ident, private};
+use crate::expand::{access_param, fields_ident, private};
 
 /// `compile_error!`s for `errors`, plus the stub impls.
 pub fn expand(node: &DeriveInput, errors: &[syn::Error]) -> TokenStream {
@@ -37,11 +37,13 @@ fn stub(node: &DeriveInput) -> TokenStream {
     let ident = &node.ident;
     let vis = &node.vis;
     let fields_ident = fields_ident(ident);
+    // The struct's own fields do not appear in the stub.
+    let access = access_param(ident, []);
     let name = LitStr::new(&unraw(ident), ident.span());
     quote! {
         #[doc(hidden)]
         #[allow(dead_code)]
-        #vis struct #fields_ident<'a, A: #p::Access = #p::ReadOnly>(#p::Field<'a, #ident, A>);
+        #vis struct #fields_ident<'a, #access: #p::Access = #p::ReadOnly>(#p::Field<'a, #ident, #access>);
 
         #[allow(unsafe_code, clippy::undocumented_unsafe_blocks)]
         const _: () = {
@@ -58,8 +60,8 @@ fn stub(node: &DeriveInput) -> TokenStream {
                 };
                 type Fields<'a, A: #p::Access> = #fields_ident<'a, A>;
             }
-            impl<'__a, __A: #p::Access> #p::From<#p::Field<'__a, #ident, __A>> for #fields_ident<'__a, __A> {
-                fn from(field: #p::Field<'__a, #ident, __A>) -> Self {
+            impl<'a, #access: #p::Access> #p::From<#p::Field<'a, #ident, #access>> for #fields_ident<'a, #access> {
+                fn from(field: #p::Field<'a, #ident, #access>) -> Self {
                     #fields_ident(field)
                 }
             }

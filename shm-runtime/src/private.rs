@@ -5,7 +5,7 @@
 //! so it never depends on what the user has imported.
 
 pub use crate::field::{Access, Field, ReadOnly, ReadWrite};
-pub use crate::layout::{FieldDesc, LayoutDesc, ShmSafe, SharedLayout, TypeDesc};
+pub use crate::layout::{FieldDesc, LayoutDesc, SharedLayout, ShmSafe, TypeDesc};
 pub use core::clone::Clone;
 pub use core::convert::From;
 pub use core::fmt::{Debug, Formatter, Result as FmtResult};
@@ -138,10 +138,7 @@ mod tests {
     fn msg_formats_numbers_and_truncates() {
         const M: Msg = Msg::new().str("size ").num(208).str(", zero ").num(0);
         assert_eq!(M.as_str(), "size 208, zero 0");
-        assert_eq!(
-            Msg::new().num(usize::MAX).as_str(),
-            usize::MAX.to_string()
-        );
+        assert_eq!(Msg::new().num(usize::MAX).as_str(), usize::MAX.to_string());
         let long = "é".repeat(400);
         let m = Msg::new().str("x").str(&long);
         assert!(m.as_str().len() <= 512);

@@ -92,6 +92,25 @@ struct Private {
     b: u16,
 }
 
+/// A schema called `A`, like the accessors' access-mode parameter.
+#[derive(SharedLayout)]
+#[repr(C)]
+pub struct A {
+    /// x.
+    pub x: u32,
+}
+
+/// Uses `A` as a field type: the generated accessors must not confuse it
+/// with their own `A`.
+#[derive(SharedLayout)]
+#[repr(C)]
+pub struct UsesA {
+    /// One `A`.
+    pub a: A,
+    /// Two more.
+    pub more: [A; 2],
+}
+
 /// An aligned, zeroed heap buffer standing in for a mapped segment.
 struct Buffer<T> {
     ptr: NonNull<T>,
@@ -276,4 +295,21 @@ fn generic_use() {
     assert_eq!(first_field_offset::<Point>(), 0);
     fn assert_shm_safe<T: ShmSafe>() {}
     assert_shm_safe::<[Point; 3]>();
+}
+
+#[test]
+fn field_types_named_like_generated_parameters() {
+    let mut buf = Buffer::<UsesA>::new();
+    buf.write().fields().a().fields().x().set(1);
+    buf.write()
+        .fields()
+        .more()
+        .at(1)
+        .expect("in range")
+        .fields()
+        .x()
+        .set(2);
+    let r = buf.read().fields();
+    assert_eq!(r.a().fields().x().get(), 1);
+    assert_eq!(r.more().at(1).expect("in range").fields().x().get(), 2);
 }
