@@ -662,6 +662,6 @@ fn default_for_os() {
     if cfg!(windows) {
         assert_eq!(id, "windows:MyShare");
     } else {
-        assert_eq!(id, "posix:MyShare");
+        assert_eq!(id, "posix:/MyShare");
     }
 }
