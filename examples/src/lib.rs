@@ -15,17 +15,27 @@ pub const DEFAULT_NAME: &str = "MyShare";
 pub enum Backend {
     /// A POSIX shared-memory object (`/dev/shm` on Linux).
     Posix,
+    /// A System V segment, identified by `--key`.
+    Sysv,
+    /// A mapping over the regular file at path `--name`.
+    File,
 }
+
+/// Default System V key (`--backend sysv` without `--key`).
+pub const DEFAULT_KEY: i32 = 10;
 
 /// Where the segment is: backend plus name or key.
 #[derive(Clone, Debug, clap::Args)]
 pub struct Target {
-    /// Segment name.
+    /// Segment name (or file path, with `--backend file`).
     #[arg(long, default_value = DEFAULT_NAME)]
     pub name: String,
     /// Kind of segment.
     #[arg(long, value_enum, default_value_t = Backend::Posix)]
     pub backend: Backend,
+    /// System V key, with `--backend sysv` (default 10).
+    #[arg(long)]
+    pub key: Option<i32>,
 }
 
 impl Target {
@@ -38,18 +48,24 @@ impl Target {
             .to_possible_value()
             .map(|v| v.get_name().to_owned())
             .unwrap_or_default();
-        vec![
+        let mut args = vec![
             "--name".into(),
             self.name.clone(),
             "--backend".into(),
             backend,
-        ]
+        ];
+        if let Some(key) = self.key {
+            args.extend(["--key".into(), key.to_string()]);
+        }
+        args
     }
 
     /// The options that name this segment.
     pub fn options(&self) -> Options {
         match self.backend {
             Backend::Posix => Options::posix(&self.name),
+            Backend::Sysv => Options::sysv(self.key.unwrap_or(DEFAULT_KEY)),
+            Backend::File => Options::file(&self.name),
         }
     }
 }

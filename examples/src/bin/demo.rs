@@ -19,6 +19,7 @@ fn role(args: &[String]) -> bool {
     let target = examples::Target {
         name: NAME.into(),
         backend: examples::Backend::Posix,
+        key: None,
     };
     match args.get(1).map(String::as_str) {
         Some("__writer") => examples::exit_on_error("writer", || {
