@@ -1,6 +1,7 @@
 //! The writer/reader pair and the alphabet example over System V and
 //! file-backed segments, as real processes.
 
+#![cfg(unix)]
 #![allow(missing_docs)]
 
 use std::io::{BufRead, BufReader, Write};

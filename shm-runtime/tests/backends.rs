@@ -117,7 +117,13 @@ pub const SYSV: Backend = Backend {
             unreachable!()
         };
         // SAFETY: shmget takes no pointers.
-        let id = unsafe { libc::shmget(key, 10, libc::IPC_CREAT | libc::IPC_EXCL | 0o600) };
+        let id = unsafe {
+            libc::shmget(
+                key as libc::key_t,
+                10,
+                libc::IPC_CREAT | libc::IPC_EXCL | 0o600,
+            )
+        };
         assert!(id >= 0, "shmget: {}", std::io::Error::last_os_error());
     }),
 };
@@ -621,6 +627,7 @@ suite!(file, FILE);
 suite!(anonymous memory, MEMORY);
 
 /// Names are validated before any system call, per backend.
+#[cfg(unix)]
 #[test]
 fn invalid_names() {
     for (opts, what) in [
