@@ -587,6 +587,74 @@ fn read_only_write_child() {
     std::process::exit(0);
 }
 
+/// Without the privilege, locking in RAM is a clear `PermissionDenied`:
+/// a child process without `CAP_IPC_LOCK` (run as `nobody` through
+/// `setpriv` when the tests run as root) and with `RLIMIT_MEMLOCK` 0
+/// creates a segment and tries.
+#[cfg(unix)]
+pub fn lock_in_ram_without_privilege(b: &Backend) {
+    let exe = std::env::current_exe().unwrap();
+    let child_args = [
+        "--exact",
+        "lock_in_ram_child",
+        "--nocapture",
+        "--test-threads=1",
+    ];
+    let mut cmd = if rustix::process::geteuid().is_root() {
+        let mut c = std::process::Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(exe);
+        c
+    } else {
+        std::process::Command::new(exe)
+    };
+    let out = cmd
+        .args(child_args)
+        .env(LOCK_CHILD_ENV, b.kind)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{}\n{stdout}\n{stderr}", out.status);
+    assert!(
+        stdout.contains("child: PermissionDenied"),
+        "{stdout}\n{stderr}"
+    );
+}
+
+/// Environment variable that turns [`lock_in_ram_child`] into the child of
+/// [`lock_in_ram_without_privilege`]: the backend's kind.
+#[cfg(unix)]
+const LOCK_CHILD_ENV: &str = "SHM_TEST_LOCK_CHILD";
+
+/// The child of [`lock_in_ram_without_privilege`]; does nothing as a normal
+/// test.
+#[cfg(unix)]
+#[test]
+fn lock_in_ram_child() {
+    let Ok(kind) = std::env::var(LOCK_CHILD_ENV) else {
+        return;
+    };
+    let b = match kind.as_str() {
+        "posix" => &POSIX,
+        #[cfg(any(target_os = "linux", target_vendor = "apple", target_os = "freebsd"))]
+        "sysv" => &SYSV,
+        "file" => &FILE,
+        _ => panic!("unknown backend {kind}"),
+    };
+    let none = rustix::process::Rlimit {
+        current: Some(0),
+        maximum: Some(0),
+    };
+    rustix::process::setrlimit(rustix::process::Resource::Memlock, none).unwrap();
+    let c = Cleanup::fresh(b, "lock_child");
+    let seg = create_new(&c.0);
+    match seg.lock_in_ram() {
+        Err(e @ Error::PermissionDenied { .. }) => println!("child: PermissionDenied: {e}"),
+        other => panic!("lock_in_ram without the privilege: {other:?}"),
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Instantiation.
 // ---------------------------------------------------------------------------
@@ -613,7 +681,8 @@ macro_rules! suite {
                 read_write_update_fields, schema_mismatch, short_foreign_object, status_reports,
                 lock_in_ram, remove_and_lifetime, shared_across_threads);
             #[cfg(unix)]
-            suite!(@tests super::$b; mode_ignores_umask, read_only_write_faults);
+            suite!(@tests super::$b; mode_ignores_umask, read_only_write_faults,
+                lock_in_ram_without_privilege);
         }
     };
 }
