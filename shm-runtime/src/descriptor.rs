@@ -575,7 +575,7 @@ pub fn from_segment(header: &Header, bytes: &[u8]) -> std::result::Result<Schema
     }
     let s = decode(bytes)?;
     let bad = |what: String| Err(DescriptorError { at: 8, what });
-    if header.schema_name() != Some(s.name.as_str()) {
+    if header.schema_name() != Some(crate::header::stored_name(&s.name)) {
         return bad(format!(
             "root schema `{}` is not the header's schema `{}`",
             s.name,
@@ -603,32 +603,29 @@ pub fn from_segment(header: &Header, bytes: &[u8]) -> std::result::Result<Schema
     Ok(s)
 }
 
-/// Copies a segment's descriptor out of its mapping with atomic loads.
-///
-/// # Safety
-///
-/// `base..base + len` must be a live mapping of the segment whose header
-/// is `header` (only ever accessed atomically by Rust code).
-pub(crate) unsafe fn load(
-    base: *const u8,
-    len: usize,
+/// Copies a segment's descriptor out of an object of `len` bytes, where
+/// `read(at, dst)` copies `at..at + dst.len()` (returning `false` if that
+/// is not inside the object). The copy is at most
+/// [`MAX_DESCRIPTOR_LEN`](crate::header::MAX_DESCRIPTOR_LEN) bytes and never
+/// larger than the object.
+pub(crate) fn copy_out(
     header: &Header,
+    len: u64,
+    read: &mut dyn FnMut(usize, &mut [u8]) -> bool,
 ) -> std::result::Result<Vec<u8>, DescriptorError> {
-    let off = header.descriptor_offset as usize;
-    let n = header.descriptor_len as usize;
-    match off.checked_add(n) {
-        Some(end) if end <= len && n <= crate::header::MAX_DESCRIPTOR_LEN as usize => {}
-        _ => {
-            return Err(DescriptorError {
-                at: 0,
-                what: format!("{n} bytes at offset {off} lie outside the {len}-byte mapping"),
-            });
-        }
+    let off = u64::from(header.descriptor_offset);
+    let n = header.descriptor_len;
+    let outside = || DescriptorError {
+        at: 0,
+        what: format!("{n} bytes at offset {off} lie outside the {len}-byte object"),
+    };
+    if off + u64::from(n) > len || n > crate::header::MAX_DESCRIPTOR_LEN {
+        return Err(outside());
     }
-    let mut out = vec![0u8; n];
-    // SAFETY: `off + n <= len` (checked above), so the source range is inside
-    // the mapping (caller's contract); `out` is private and `n` bytes long.
-    unsafe { crate::protocol::load_bytes(base.add(off), out.as_mut_ptr(), n) };
+    let mut out = vec![0u8; n as usize];
+    if !read(off as usize, &mut out) {
+        return Err(outside());
+    }
     Ok(out)
 }
 

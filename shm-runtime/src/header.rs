@@ -27,6 +27,9 @@ pub const MAX_DESCRIPTOR_LEN: u32 = 1 << 20;
 pub const STATE_INITIALIZING: u32 = 0;
 /// `state` once the header and the initial payload are complete.
 pub const STATE_READY: u32 = 1;
+/// The `flags` bits this version understands (none yet): a segment with any
+/// other bit set was written by a newer or foreign program.
+pub const KNOWN_FLAGS: u32 = 0;
 
 /// Byte offsets of the header fields (see `docs/FORMAT.md`).
 pub mod off {
@@ -151,12 +154,23 @@ fn get<const N: usize>(b: &[u8; HEADER_SIZE], at: usize) -> [u8; N] {
     out
 }
 
+/// The part of a schema name the header stores: at most [`NAME_CAPACITY`]
+/// bytes, cut at a character boundary so it stays valid UTF-8. (The full
+/// name is in the descriptor and in the fingerprint.)
+pub fn stored_name(name: &str) -> &str {
+    let mut n = name.len().min(NAME_CAPACITY);
+    while !name.is_char_boundary(n) {
+        n -= 1;
+    }
+    &name[..n]
+}
+
 impl Header {
     /// A fresh header for `layout` laid out by `plan`, in state initialising.
     pub fn new(layout: &LayoutDesc, fingerprint: u64, plan: &Plan, pid: u32, now: u64) -> Header {
         let mut schema_name = [0u8; NAME_CAPACITY];
-        let n = layout.name.len().min(NAME_CAPACITY);
-        schema_name[..n].copy_from_slice(&layout.name.as_bytes()[..n]);
+        let stored = stored_name(layout.name).as_bytes();
+        schema_name[..stored.len()].copy_from_slice(stored);
         Header {
             magic: MAGIC,
             header_version: HEADER_VERSION,
@@ -225,13 +239,17 @@ impl Header {
         }
     }
 
-    /// The schema name, if it is valid UTF-8.
+    /// The schema name, if it is valid UTF-8 and NUL-padded (every byte
+    /// after the first NUL is NUL too).
     pub fn schema_name(&self) -> Option<&str> {
         let end = self
             .schema_name
             .iter()
             .position(|&c| c == 0)
             .unwrap_or(NAME_CAPACITY);
+        if self.schema_name[end..].iter().any(|&c| c != 0) {
+            return None;
+        }
         std::str::from_utf8(&self.schema_name[..end]).ok()
     }
 
@@ -247,7 +265,10 @@ impl Header {
     }
 
     /// Checks the header on its own against the real object size: magic,
-    /// version, sizes, offsets and alignment, with no arithmetic overflow.
+    /// version, state, flags, name, sizes, offsets and alignment, with no
+    /// arithmetic overflow. Every field an opener uses is checked here
+    /// (see `docs/FORMAT.md`, "How a segment is opened"); a `state` of 0 is
+    /// [`Error::NotInitialized`] (`waited` zero: this function never waits).
     pub fn validate(&self, name: &str, object_size: u64) -> Result<()> {
         let corrupt = |what: String| Error::Corrupt {
             name: name.to_owned(),
@@ -273,14 +294,28 @@ impl Header {
                 self.header_size
             )));
         }
+        if self.state == STATE_INITIALIZING {
+            return Err(Error::NotInitialized {
+                name: name.to_owned(),
+                waited: std::time::Duration::ZERO,
+            });
+        }
         if self.state != STATE_READY {
             return Err(corrupt(format!(
                 "state is {}, expected {STATE_READY}",
                 self.state
             )));
         }
+        if self.flags & !KNOWN_FLAGS != 0 {
+            return Err(corrupt(format!(
+                "unknown flags {:#x} (written by a newer or foreign program)",
+                self.flags & !KNOWN_FLAGS
+            )));
+        }
         if self.schema_name().is_none_or(str::is_empty) {
-            return Err(corrupt("schema name is empty or not UTF-8".into()));
+            return Err(corrupt(
+                "schema name is empty, not UTF-8, or not NUL-padded".into(),
+            ));
         }
         let align = u64::from(self.payload_align);
         if !align.is_power_of_two() || align < PAYLOAD_ALIGN_MIN as u64 || align > 1 << 16 {
@@ -327,7 +362,7 @@ impl Header {
 
     /// Checks that the header describes exactly the schema `layout`.
     pub fn check_schema(&self, name: &str, layout: &LayoutDesc, fingerprint: u64) -> Result<()> {
-        let same = self.schema_name() == Some(layout.name)
+        let same = self.schema_name() == Some(stored_name(layout.name))
             && self.schema_version == layout.version
             && self.fingerprint == fingerprint
             && self.payload_size == layout.size as u64
@@ -397,7 +432,13 @@ mod tests {
             (|h| h.magic = *b"NOTOURS!", "not a typed"),
             (|h| h.header_version = 9, "version 9"),
             (|h| h.header_size = 100, "header size"),
-            (|h| h.state = 0, "state"),
+            (|h| h.state = 0, "not initialised"),
+            (|h| h.state = 7, "state is 7"),
+            (|h| h.flags = 0x80, "unknown flags"),
+            (|h| h.schema_name[10] = b'x', "NUL-padded"),
+            (|h| h.descriptor_offset = 8, "descriptor"),
+            (|h| h.payload_align = 1 << 20, "alignment"),
+            (|h| h.payload_align = 0, "alignment"),
             (|h| h.schema_name = [0xff; NAME_CAPACITY], "UTF-8"),
             (|h| h.payload_align = 48, "alignment"),
             (|h| h.payload_offset = 328, "multiple"),
@@ -411,6 +452,22 @@ mod tests {
             let err = h.validate("t", 528).unwrap_err().to_string();
             assert!(err.contains(needle), "{err:?} should mention {needle:?}");
         }
+    }
+
+    #[test]
+    fn long_names_are_cut_at_a_character_boundary_and_still_match() {
+        // One ASCII byte, then two-byte characters: byte 48 is inside one.
+        let long = LayoutDesc {
+            name: "xÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄ",
+            ..LAYOUT
+        };
+        assert_eq!(stored_name(long.name).len(), 47);
+        assert_eq!(stored_name("short"), "short");
+        let plan = Plan::new(&long, 40);
+        let mut h = Header::new(&long, 1, &plan, 1, 1);
+        h.state = STATE_READY;
+        h.validate("t", 528).unwrap();
+        h.check_schema("t", &long, 1).unwrap();
     }
 
     #[test]

@@ -24,5 +24,6 @@ pub use name::SegmentId;
 pub use segment::{
     DEFAULT_MODE, DEFAULT_OPEN_TIMEOUT, DEFAULT_READ_TIMEOUT, Options, RawSegment, Shared,
 };
+pub use segment::{open_image, segment_image, validate_bytes, validate_bytes_untyped};
 pub use shm_derive::SharedLayout;
 pub use status::{HeaderStatus, Status};

@@ -266,16 +266,112 @@ impl Options {
         } else {
             attach::<T>(&*backing, &display, req.deadline, self.open_timeout)?
         };
-        let payload = payload_ptr::<T>(&*backing, &header, &display)?;
-        Ok(Shared {
-            backing,
-            display,
-            id: self.id.clone(),
-            header,
-            payload,
-            read_timeout: self.read_timeout,
-            _marker: PhantomData,
-        })
+        Shared::from_backing(backing, display, self.id.clone(), header, self.read_timeout)
+    }
+}
+
+/// Validates `bytes` as if they were a mapped segment holding a `T`, with
+/// exactly the checks [`Options::open`] makes on a real mapping (the same
+/// code): size, magic, header version, state, flags, schema name, every
+/// offset and size against `bytes.len()`, the schema (name, version,
+/// fingerprint, size, alignment) and the descriptor. Returns the header.
+///
+/// It never waits: a header whose `state` is still 0 gives
+/// [`Error::NotInitialized`]. It never panics and allocates at most a
+/// copy of the descriptor (bounded by `bytes.len()` and
+/// [`header::MAX_DESCRIPTOR_LEN`]), whatever the bytes say.
+pub fn validate_bytes<T: SharedLayout>(bytes: &[u8]) -> Result<Header> {
+    check_image::<T>(IMAGE_NAME, bytes.len() as u64, &mut slice_reader(bytes))
+}
+
+/// Like [`validate_bytes`] without a Rust type, as [`RawSegment::open`]
+/// checks a segment: the header, then the descriptor (decoded, strictly
+/// validated, hashed against the header's fingerprint). Returns both.
+pub fn validate_bytes_untyped(bytes: &[u8]) -> Result<(Header, descriptor::Schema)> {
+    let mut read = slice_reader(bytes);
+    let header = check_header(IMAGE_NAME, bytes.len() as u64, &mut read)?;
+    let desc = descriptor::copy_out(&header, bytes.len() as u64, &mut read)
+        .map_err(|e| e.into_error(IMAGE_NAME))?;
+    let schema = descriptor::from_segment(&header, &desc).map_err(|e| e.into_error(IMAGE_NAME))?;
+    Ok((header, schema))
+}
+
+/// Opens a private copy of `bytes` as a read-only segment holding a `T`,
+/// through the same open path as a real segment (validation, payload
+/// placement, the snapshot protocol), so that [`Shared::read`] gives the
+/// snapshot a real opener would get. For tests, fuzzing, and checking a
+/// saved image. Nobody writes the copy, so a write recorded as in progress
+/// in the image never finishes: `read` then fails at once with
+/// [`Error::Timeout`] rather than waiting.
+pub fn open_image<T: SharedLayout>(bytes: &[u8]) -> Result<Shared<T, ReadOnly>> {
+    // Reject before copying, so only a plausible segment is copied.
+    validate_bytes::<T>(bytes)?;
+    let backing: Box<dyn Backing> = Box::new(backend::memory::image(IMAGE_NAME, bytes)?);
+    let header = attach::<T>(&*backing, IMAGE_NAME, Instant::now(), Duration::ZERO)?;
+    Shared::from_backing(
+        backing,
+        IMAGE_NAME.to_owned(),
+        SegmentId::Memory,
+        header,
+        Duration::ZERO,
+    )
+}
+
+/// The bytes a creator leaves in a new segment holding `value`, once it is
+/// initialised: header (state ready, this process as creator), descriptor
+/// and payload, laid out exactly as [`Options::open_with`] lays them out.
+/// For tests and fuzzing: a valid image to mutate, check with
+/// [`validate_bytes`] and open with [`open_image`].
+pub fn segment_image<T: SharedLayout>(value: &T) -> Vec<u8> {
+    let descriptor = encode_descriptor(&T::LAYOUT);
+    let plan = Plan::new(&T::LAYOUT, descriptor.len());
+    let header = Header {
+        state: STATE_READY,
+        ..new_header::<T>(&plan)
+    };
+    let mut out = vec![0u8; plan.segment_size];
+    out[..HEADER_SIZE].copy_from_slice(&header.encode());
+    out[plan.descriptor_offset..][..descriptor.len()].copy_from_slice(&descriptor);
+    // SAFETY: `T: ShmSafe` has no padding, so all `size_of::<T>()` bytes of
+    // `*value` are initialised; `out` has room for them at the payload offset.
+    unsafe {
+        std::ptr::copy_nonoverlapping(
+            (value as *const T).cast::<u8>(),
+            out.as_mut_ptr().add(plan.payload_offset),
+            plan.payload_size,
+        );
+    }
+    out
+}
+
+/// The display name of segments checked by [`validate_bytes`] and [`open_image`].
+const IMAGE_NAME: &str = "memory:<image>";
+
+/// Reads `at..at + dst.len()` of `bytes` for [`check_image`].
+fn slice_reader(bytes: &[u8]) -> impl FnMut(usize, &mut [u8]) -> bool + '_ {
+    move |at, dst| match at.checked_add(dst.len()).and_then(|end| bytes.get(at..end)) {
+        Some(src) => {
+            dst.copy_from_slice(src);
+            true
+        }
+        None => false,
+    }
+}
+
+/// Reads `at..at + dst.len()` of a live mapping for [`check_image`], with
+/// atomic loads (another process may be writing it).
+fn mapping_reader(backing: &dyn Backing) -> impl FnMut(usize, &mut [u8]) -> bool + '_ {
+    let base = backing.base().as_ptr();
+    let len = backing.len();
+    move |at, dst| {
+        if at.checked_add(dst.len()).is_none_or(|end| end > len) {
+            return false;
+        }
+        // SAFETY: `at..at + dst.len()` lies inside the mapping (checked just
+        // above); the shared bytes are read with atomic loads only, into
+        // private memory.
+        unsafe { protocol::load_bytes(base.add(at), dst.as_mut_ptr(), dst.len()) };
+        true
     }
 }
 
@@ -287,10 +383,7 @@ fn initialise<T: SharedLayout>(
     descriptor: &[u8],
     initial: Option<&T>,
 ) -> Header {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
-    let header = Header::new(&T::LAYOUT, T::FINGERPRINT, plan, std::process::id(), now);
+    let header = new_header::<T>(plan);
     let base = backing.base().as_ptr();
     let bytes = header.encode();
     // SAFETY: the mapping is `plan.segment_size` bytes (the backend sized it
@@ -316,6 +409,14 @@ fn initialise<T: SharedLayout>(
         state: STATE_READY,
         ..header
     }
+}
+
+/// The header a creator in this process writes now (state initialising).
+fn new_header<T: SharedLayout>(plan: &Plan) -> Header {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    Header::new(&T::LAYOUT, T::FINGERPRINT, plan, std::process::id(), now)
 }
 
 fn state_word(backing: &dyn Backing) -> &AtomicU32 {
@@ -372,21 +473,19 @@ fn seq_word(backing: &dyn Backing) -> &AtomicU64 {
     unsafe { AtomicU64::from_ptr(backing.base().as_ptr().add(off::SEQ).cast()) }
 }
 
-/// Waits (bounded) for the creator to publish the header, then copies it out
-/// and validates it against the object's real size and the schema `T`
-/// (header and descriptor; a mismatch names the first difference).
+/// Waits (bounded) for the creator to publish the header, then validates
+/// the segment with [`check_image`] against the object's real size (the
+/// mapping's length, taken from `fstat` or its equivalent before mapping)
+/// and the schema `T` (header and descriptor; a mismatch names the first
+/// difference).
 fn attach<T: SharedLayout>(
     backing: &dyn Backing,
     display: &str,
     deadline: Instant,
     waited: Duration,
 ) -> Result<Header> {
-    let header = attach_header(backing, display, deadline, waited)?;
-    // SAFETY: the mapping is `backing.len()` bytes and accessed atomically only.
-    let desc = unsafe { descriptor::load(backing.base().as_ptr(), backing.len(), &header) }
-        .map_err(|e| e.into_error(display))?;
-    descriptor::check_open(display, &header, &desc, &T::LAYOUT, T::FINGERPRINT)?;
-    Ok(header)
+    wait_ready(backing, display, deadline, waited)?;
+    check_image::<T>(display, backing.len() as u64, &mut mapping_reader(backing))
 }
 
 /// The schema-independent part of [`attach`]: wait for the header to be
@@ -397,6 +496,19 @@ fn attach_header(
     deadline: Instant,
     waited: Duration,
 ) -> Result<Header> {
+    wait_ready(backing, display, deadline, waited)?;
+    check_header(display, backing.len() as u64, &mut mapping_reader(backing))
+}
+
+/// Waits until the creator has published the header (`state` 1), at most
+/// until `deadline`. A foreign magic or a `state` no creator writes is
+/// reported at once; still 0 at the deadline is [`Error::NotInitialized`].
+fn wait_ready(
+    backing: &dyn Backing,
+    display: &str,
+    deadline: Instant,
+    waited: Duration,
+) -> Result<()> {
     let start = Instant::now();
     let mut first = [0u8; 8];
     // SAFETY: the mapping has at least HEADER_SIZE bytes; atomic loads only.
@@ -409,7 +521,18 @@ fn attach_header(
             found: first,
         });
     }
-    while state_word(backing).load(Ordering::Acquire) != STATE_READY {
+    loop {
+        match state_word(backing).load(Ordering::Acquire) {
+            STATE_READY => return Ok(()),
+            header::STATE_INITIALIZING => {}
+            // A value no creator writes: corrupt, no use waiting.
+            other => {
+                return Err(Error::Corrupt {
+                    name: display.to_owned(),
+                    what: format!("state is {other}, expected {STATE_READY}"),
+                });
+            }
+        }
         if Instant::now() >= deadline {
             return Err(Error::NotInitialized {
                 name: display.to_owned(),
@@ -418,11 +541,46 @@ fn attach_header(
         }
         backend::pause(start);
     }
+}
+
+/// The one validation of a segment's header, shared by every opener: a
+/// live mapping ([`attach`], [`attach_header`]) and a byte buffer
+/// ([`validate_bytes`], [`open_image`]).
+///
+/// `len` is the object's real size; `read(at, dst)` copies the bytes at
+/// `at..at + dst.len()` into `dst` and returns `false` (copying nothing) if
+/// they are not all inside the object. Everything is validated on private
+/// copies, so another process changing the bytes meanwhile can only make
+/// the result an error or a stale-but-valid header.
+fn check_header(
+    display: &str,
+    len: u64,
+    read: &mut dyn FnMut(usize, &mut [u8]) -> bool,
+) -> Result<Header> {
     let mut bytes = [0u8; HEADER_SIZE];
-    // SAFETY: as above; `bytes` is private.
-    unsafe { protocol::load_bytes(backing.base().as_ptr(), bytes.as_mut_ptr(), HEADER_SIZE) };
+    if len < HEADER_SIZE as u64 || !read(0, &mut bytes) {
+        return Err(Error::TooSmall {
+            name: display.to_owned(),
+            needed: HEADER_SIZE as u64,
+            actual: len,
+            what: "the segment header",
+        });
+    }
     let header = Header::decode(&bytes);
-    header.validate(display, backing.len() as u64)?;
+    header.validate(display, len)?;
+    Ok(header)
+}
+
+/// [`check_header`], then the schema: the header's and the descriptor's
+/// must be exactly `T`'s (a mismatch names the first difference).
+fn check_image<T: SharedLayout>(
+    display: &str,
+    len: u64,
+    read: &mut dyn FnMut(usize, &mut [u8]) -> bool,
+) -> Result<Header> {
+    let header = check_header(display, len, read)?;
+    let desc = descriptor::copy_out(&header, len, read).map_err(|e| e.into_error(display))?;
+    descriptor::check_open(display, &header, &desc, &T::LAYOUT, T::FINGERPRINT)?;
     Ok(header)
 }
 
@@ -431,12 +589,22 @@ fn payload_ptr<T: SharedLayout>(
     header: &Header,
     display: &str,
 ) -> Result<NonNull<T>> {
-    // `validate` proved payload_offset + size_of::<T>() <= segment_size <= len.
-    let offset = usize::try_from(header.payload_offset).map_err(|_| Error::Corrupt {
-        name: display.to_owned(),
-        what: "payload offset does not fit in usize".into(),
-    })?;
-    // SAFETY: `offset < len` (validated), so the result is inside the mapping.
+    // `validate` proved payload_offset + size_of::<T>() <= segment_size <=
+    // len; checked again here so that this function is safe on its own.
+    let offset = usize::try_from(header.payload_offset)
+        .ok()
+        .filter(|o| {
+            o.checked_add(size_of::<T>())
+                .is_some_and(|end| end <= backing.len())
+        })
+        .ok_or_else(|| Error::TooSmall {
+            name: display.to_owned(),
+            needed: header.payload_offset.saturating_add(size_of::<T>() as u64),
+            actual: backing.len() as u64,
+            what: "the payload",
+        })?;
+    // SAFETY: `offset + size_of::<T>() <= len` (checked just above), so the
+    // result is inside the mapping.
     let p = unsafe { backing.base().byte_add(offset) }.cast::<T>();
     if !p.as_ptr().is_aligned() {
         return Err(Error::Corrupt {
@@ -521,6 +689,26 @@ impl<T: SharedLayout, A: Access> std::fmt::Debug for Shared<T, A> {
 }
 
 impl<T: SharedLayout, A: Access> Shared<T, A> {
+    /// Wraps a mapping whose header was just written or validated.
+    fn from_backing(
+        backing: Box<dyn Backing>,
+        display: String,
+        id: SegmentId,
+        header: Header,
+        read_timeout: Duration,
+    ) -> Result<Shared<T, A>> {
+        let payload = payload_ptr::<T>(&*backing, &header, &display)?;
+        Ok(Shared {
+            backing,
+            display,
+            id,
+            header,
+            payload,
+            read_timeout,
+            _marker: PhantomData,
+        })
+    }
+
     /// The segment's display name, e.g. `posix:/MyShare`.
     pub fn name(&self) -> &str {
         &self.display

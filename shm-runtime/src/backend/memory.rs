@@ -14,6 +14,7 @@ const ALIGN: usize = 4096;
 pub(crate) struct Memory {
     ptr: NonNull<u8>,
     layout: Layout,
+    created: bool,
 }
 
 // SAFETY: the allocation is owned by this value and only accessed through
@@ -36,7 +37,22 @@ pub(crate) fn open(display: &str, size: usize) -> Result<Memory> {
         size: size as u64,
         reason: "the allocator refused".into(),
     })?;
-    Ok(Memory { ptr, layout })
+    Ok(Memory {
+        ptr,
+        layout,
+        created: true,
+    })
+}
+
+/// A page-aligned private copy of `bytes`, as an existing segment to be
+/// validated and opened (`open_image`).
+pub(crate) fn image(display: &str, bytes: &[u8]) -> Result<Memory> {
+    let mut m = open(display, bytes.len())?;
+    m.created = false;
+    // SAFETY: the allocation has at least `bytes.len()` bytes, is owned by
+    // `m` and not yet shared with anyone; `bytes` cannot overlap it.
+    unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), m.ptr.as_ptr(), bytes.len()) };
+    Ok(m)
 }
 
 impl Drop for Memory {
@@ -54,7 +70,7 @@ impl Backing for Memory {
         self.layout.size()
     }
     fn created(&self) -> bool {
-        true
+        self.created
     }
     fn os_status(&self, status: &mut Status) -> Result<()> {
         status.size = self.layout.size() as u64;

@@ -123,6 +123,14 @@ pub(super) fn map_existing(fd: OwnedFd, req: &Request<'_>) -> Result<Posix> {
         }
         pause(start);
     };
+    if size == 0 {
+        // Still empty after the wait: its creator made it (O_EXCL) but never
+        // sized it, and has most likely died.
+        return Err(Error::NotInitialized {
+            name: d.to_owned(),
+            waited: start.elapsed(),
+        });
+    }
     if size < HEADER_SIZE as u64 {
         return Err(Error::TooSmall {
             name: d.to_owned(),

@@ -1,0 +1,93 @@
+//! What the fuzz targets share: the invariants every accepted segment must
+//! satisfy, checked with `assert!` (a failure is a bug the fuzzer reports).
+
+use shm_runtime::header::{HEADER_SIZE, Header, PAYLOAD_ALIGN_MIN};
+use shm_runtime::{Error, SharedLayout};
+
+/// The schema the targets open segments as: the layout of the examples'
+/// `MySharedData` (208 bytes, C#-compatible).
+#[derive(SharedLayout, Clone, Copy, Debug, PartialEq)]
+#[repr(C)]
+#[shm(size = 208, align = 4, name = "MySharedData")]
+pub struct Schema {
+    /// An integer value.
+    pub value: i32,
+    /// A UTF-16 code unit.
+    pub letter: u16,
+    /// Explicit padding.
+    pub _pad: [u8; 2],
+    /// Fifty floats.
+    pub numbers: [f32; 50],
+}
+
+impl Schema {
+    /// The value the writer example writes.
+    pub fn example() -> Schema {
+        let mut v = Schema {
+            value: 123,
+            letter: 'X' as u16,
+            _pad: [0; 2],
+            numbers: [0.0; 50],
+        };
+        v.numbers[10] = 1.45;
+        v
+    }
+}
+
+/// Facts that must hold for any header `validate` accepted against an
+/// object of `object_size` bytes.
+pub fn assert_header_invariants(h: &Header, object_size: u64) {
+    let end = h
+        .payload_offset
+        .checked_add(h.payload_size)
+        .expect("no overflow");
+    assert!(end <= h.segment_size && h.segment_size <= object_size);
+    assert!(h.payload_offset >= HEADER_SIZE as u64);
+    assert!(u64::from(h.payload_align) >= PAYLOAD_ALIGN_MIN as u64);
+    assert_eq!(h.payload_offset % u64::from(h.payload_align), 0);
+    let desc_end = u64::from(h.descriptor_offset) + u64::from(h.descriptor_len);
+    assert!(u64::from(h.descriptor_offset) >= HEADER_SIZE as u64 && desc_end <= h.payload_offset);
+    assert!(h.schema_name().is_some_and(|n| !n.is_empty()));
+}
+
+/// Validates `bytes` as a segment of [`Schema`] and, if they pass, opens a
+/// copy and reads a snapshot: every step must give a value or an error.
+/// The untyped path (as the `shm` tool opens segments) is checked too.
+pub fn check_segment(bytes: &[u8]) {
+    let typed = shm_runtime::validate_bytes::<Schema>(bytes);
+    if let Ok((h, schema)) = shm_runtime::validate_bytes_untyped(bytes) {
+        assert_header_invariants(&h, bytes.len() as u64);
+        assert_eq!(schema.size, h.payload_size);
+        let at = h.payload_offset as usize;
+        let payload = &bytes[at..at + h.payload_size as usize];
+        let v = schema.decode_value(payload).expect("payload decodes");
+        let _ = v.to_string();
+    } else {
+        assert!(
+            typed.is_err(),
+            "the typed check accepted what the untyped one refused"
+        );
+    }
+    let Ok(h) = typed else {
+        return;
+    };
+    assert_header_invariants(&h, bytes.len() as u64);
+    assert_eq!(h.fingerprint, Schema::FINGERPRINT);
+    assert_eq!(h.payload_size, size_of::<Schema>() as u64);
+    // What validate_bytes accepted, the real open path accepts too.
+    let seg = shm_runtime::open_image::<Schema>(bytes).expect("validated image opens");
+    match seg.read() {
+        Ok(v) => {
+            // The snapshot is exactly the payload bytes.
+            let at = h.payload_offset as usize;
+            let raw = &bytes[at..at + size_of::<Schema>()];
+            assert_eq!(v.value.to_ne_bytes(), raw[..4]);
+            assert_eq!(v.numbers[49].to_bits().to_ne_bytes(), raw[204..208]);
+        }
+        Err(Error::Timeout { .. } | Error::WriterDied { .. }) => {
+            // A write recorded as in progress in the image.
+        }
+        Err(e) => panic!("unexpected read error on a validated image: {e}"),
+    }
+    let _ = seg.status();
+}
