@@ -1,0 +1,173 @@
+//! `shm ls`: POSIX objects in /dev/shm and System V segments, each probed
+//! read-only for this project's header.
+
+use std::io::Write;
+use std::time::Duration;
+
+use serde_json::json;
+use shm_runtime::{Error, Options, RawSegment};
+
+use crate::{Failure, Res};
+
+struct Row {
+    kind: &'static str,
+    name: String,
+    size: u64,
+    probe: Probe,
+}
+
+enum Probe {
+    Typed {
+        schema: String,
+        version: u32,
+        writes: u64,
+        writer_pid: Option<u32>,
+    },
+    /// Not a typed segment, or not readable: why.
+    Other { typed: bool, note: String },
+}
+
+/// Opens the segment read-only without waiting for a creator, and says
+/// what it is.
+fn probe(opts: Options) -> Probe {
+    match RawSegment::open(&opts.open_timeout(Duration::ZERO)) {
+        Ok(seg) => {
+            let hs = seg.status().ok().and_then(|s| s.header);
+            Probe::Typed {
+                schema: seg.schema().name.clone(),
+                version: seg.schema().version,
+                writes: hs.as_ref().map_or(seg.seq(), |h| h.seq) / 2,
+                writer_pid: hs.and_then(|h| h.writer_pid),
+            }
+        }
+        Err(e) => {
+            let (typed, note) = match &e {
+                Error::NotASegment { .. } => (false, "not a typed segment".to_owned()),
+                Error::TooSmall { needed: 256, .. } => {
+                    (false, "not a typed segment (shorter than the header)".to_owned())
+                }
+                Error::PermissionDenied { .. } => (false, "permission denied".to_owned()),
+                Error::NotInitialized { .. } => (true, "typed, not initialised".to_owned()),
+                e => (true, format!("typed, unreadable: {}", short(e))),
+            };
+            Probe::Other { typed, note }
+        }
+    }
+}
+
+/// The error message without the segment name it starts with.
+fn short(e: &Error) -> String {
+    let s = e.to_string();
+    let prefix = format!("{}: ", e.segment_name());
+    s.strip_prefix(&prefix).map(str::to_owned).unwrap_or(s)
+}
+
+fn posix_rows(rows: &mut Vec<Row>) -> Res {
+    let dir = match std::fs::read_dir("/dev/shm") {
+        Ok(d) => d,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Failure(format!("cannot list /dev/shm: {e}"))),
+    };
+    for entry in dir.flatten() {
+        let Ok(meta) = entry.metadata() else { continue };
+        if !meta.is_file() {
+            continue;
+        }
+        let name = entry.file_name();
+        let probe = match name.to_str() {
+            Some(n) => probe(Options::posix(n)),
+            None => Probe::Other {
+                typed: false,
+                note: "name is not UTF-8".into(),
+            },
+        };
+        rows.push(Row {
+            kind: "posix",
+            name: format!("/{}", name.to_string_lossy()),
+            size: meta.len(),
+            probe,
+        });
+    }
+    Ok(())
+}
+
+/// System V segments from /proc/sysvipc/shm (Linux).
+fn sysv_rows(rows: &mut Vec<Row>) {
+    let Ok(text) = std::fs::read_to_string("/proc/sysvipc/shm") else {
+        return;
+    };
+    for line in text.lines().skip(1) {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        let (Some(key), Some(id), Some(size)) = (
+            cols.first().and_then(|k| k.parse::<i32>().ok()),
+            cols.get(1),
+            cols.get(3).and_then(|s| s.parse::<u64>().ok()),
+        ) else {
+            continue;
+        };
+        let probe = if key == 0 {
+            Probe::Other {
+                typed: false,
+                note: "private (IPC_PRIVATE, no key to open it by)".into(),
+            }
+        } else {
+            probe(Options::sysv(key))
+        };
+        rows.push(Row {
+            kind: "sysv",
+            name: format!("key={key} (0x{:08x}) id={id}", key as u32),
+            size,
+            probe,
+        });
+    }
+}
+
+pub(crate) fn run(out: &mut impl Write, as_json: bool) -> Res {
+    let mut rows = Vec::new();
+    posix_rows(&mut rows)?;
+    sysv_rows(&mut rows);
+    rows.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
+    if as_json {
+        let list: Vec<_> = rows
+            .iter()
+            .map(|r| match &r.probe {
+                Probe::Typed {
+                    schema,
+                    version,
+                    writes,
+                    writer_pid,
+                } => json!({
+                    "kind": r.kind, "name": r.name, "size": r.size, "typed": true,
+                    "schema": {"name": schema, "version": version},
+                    "writes": writes, "writer_pid": writer_pid,
+                }),
+                Probe::Other { typed, note } => json!({
+                    "kind": r.kind, "name": r.name, "size": r.size, "typed": typed, "note": note,
+                }),
+            })
+            .collect();
+        writeln!(out, "{}", serde_json::to_string_pretty(&list).expect("JSON of plain values"))?;
+        return Ok(());
+    }
+    let nw = rows.iter().map(|r| r.name.len()).max().unwrap_or(4).max(4);
+    writeln!(out, "{:<5}  {:<nw$}  {:>10}  {:<5}  SCHEMA / NOTE", "KIND", "NAME", "SIZE", "TYPED")?;
+    for r in &rows {
+        let (typed, rest) = match &r.probe {
+            Probe::Typed {
+                schema,
+                version,
+                writes,
+                writer_pid,
+            } => (
+                "yes",
+                format!(
+                    "{schema} v{version}, {writes} writes, writer {}",
+                    writer_pid.map_or("none".to_owned(), |p| format!("pid {p}"))
+                ),
+            ),
+            Probe::Other { typed, note } => (if *typed { "yes" } else { "no" }, note.clone()),
+        };
+        writeln!(out, "{:<5}  {:<nw$}  {:>10}  {:<5}  {rest}", r.kind, r.name, r.size, typed)?;
+    }
+    Ok(())
+}

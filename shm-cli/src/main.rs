@@ -1,0 +1,606 @@
+//! `shm`: look at typed shared-memory segments from a terminal, without
+//! their Rust types (everything comes from each segment's header and schema
+//! descriptor), and generate C, C# and Python bindings.
+//!
+//! Exit status 0 on success; 1 with one line on stderr otherwise.
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand, ValueEnum};
+use serde_json::{Value as Json, json};
+use shm_runtime::descriptor::{FieldInfo, Schema, TypeInfo, Value};
+use shm_runtime::{Error, Options, RawSegment};
+
+mod ls;
+
+/// Look at typed shared-memory segments (made with shm-runtime) and
+/// generate bindings for them.
+///
+/// A segment is named as `NAME` or `posix:NAME` (a POSIX object, as in
+/// /dev/shm, with or without the leading `/`), `sysv:KEY` (a System V key)
+/// or `file:PATH` (a file-backed segment).
+#[derive(Parser)]
+#[command(name = "shm", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List the shared-memory segments on this machine (POSIX objects in
+    /// /dev/shm and System V segments), marking those with this project's
+    /// header.
+    Ls {
+        /// Print one JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a segment's header, status and field table.
+    Inspect {
+        /// The segment (`NAME`, `posix:NAME`, `sysv:KEY` or `file:PATH`).
+        segment: String,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a consistent snapshot of a segment's values, by field name.
+    Dump {
+        /// The segment (`NAME`, `posix:NAME`, `sysv:KEY` or `file:PATH`).
+        segment: String,
+        /// Print one JSON object (arrays as arrays, nested structs as objects).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print every change of a segment's values as it happens.
+    Watch {
+        /// The segment (`NAME`, `posix:NAME`, `sysv:KEY` or `file:PATH`).
+        segment: String,
+        /// Stop after this many changes.
+        #[arg(long)]
+        count: Option<u64>,
+        /// Stop after this many seconds (fractions allowed); with --count,
+        /// running out of time before that many changes is an error.
+        #[arg(long)]
+        timeout: Option<f64>,
+        /// How often to look for a change, in milliseconds.
+        #[arg(long, default_value_t = 2)]
+        interval_ms: u64,
+        /// Print one JSON object per line: the first with every value, then
+        /// one per change with the changed values.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the fields, offsets, sizes and padding of a schema.
+    Layout {
+        /// A schema of the `schemas` crate (all of them if omitted).
+        schema: Option<String>,
+        /// Take the layout from a live segment's descriptor instead.
+        #[arg(long, conflicts_with = "schema")]
+        segment: Option<String>,
+    },
+    /// Remove a segment's name (processes that have it mapped keep it).
+    Rm {
+        /// The segment (`NAME`, `posix:NAME`, `sysv:KEY` or `file:PATH`).
+        segment: String,
+        /// Remove it even if it is not a typed segment.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Generate C, C# or Python bindings for a schema.
+    Codegen {
+        /// The language.
+        #[arg(long, value_enum)]
+        lang: Lang,
+        /// A schema of the `schemas` crate, e.g. `MySharedData`.
+        #[arg(required_unless_present = "segment")]
+        schema: Option<String>,
+        /// Generate from a live segment's descriptor instead.
+        #[arg(long, conflicts_with = "schema")]
+        segment: Option<String>,
+        /// Write to this file instead of standard output.
+        #[arg(short, long)]
+        output: Option<std::path::PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Lang {
+    C,
+    Csharp,
+    Python,
+}
+
+impl From<Lang> for shm_codegen::Lang {
+    fn from(l: Lang) -> Self {
+        match l {
+            Lang::C => shm_codegen::Lang::C,
+            Lang::Csharp => shm_codegen::Lang::CSharp,
+            Lang::Python => shm_codegen::Lang::Python,
+        }
+    }
+}
+
+/// A failure: one line for stderr.
+#[derive(Debug)]
+struct Failure(String);
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure(e.to_string())
+    }
+}
+
+impl From<io::Error> for Failure {
+    fn from(e: io::Error) -> Self {
+        Failure(format!("cannot write the output: {e}"))
+    }
+}
+
+impl From<shm_codegen::Error> for Failure {
+    fn from(e: shm_codegen::Error) -> Self {
+        Failure(e.0)
+    }
+}
+
+type Res<T = ()> = Result<T, Failure>;
+
+fn main() -> ExitCode {
+    // A bug must still end with one line, not a backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("shm: internal error: {info}");
+    }));
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind::*;
+            if matches!(e.kind(), DisplayHelp | DisplayVersion) {
+                let _ = e.print();
+                return ExitCode::SUCCESS;
+            }
+            let text = e.to_string();
+            let line = text.lines().next().unwrap_or("invalid arguments");
+            let line = line.strip_prefix("error: ").unwrap_or(line);
+            eprintln!("shm: {line} (see `shm --help`)");
+            return ExitCode::FAILURE;
+        }
+    };
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli))) {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(Failure(msg))) => {
+            eprintln!("shm: {msg}");
+            ExitCode::FAILURE
+        }
+        Err(_) => ExitCode::FAILURE,
+    }
+}
+
+fn run(cli: Cli) -> Res {
+    let out = io::stdout();
+    let mut out = out.lock();
+    let r = match cli.command {
+        Command::Ls { json } => ls::run(&mut out, json),
+        Command::Inspect { segment, json } => inspect(&mut out, &segment, json),
+        Command::Dump { segment, json } => dump(&mut out, &segment, json),
+        Command::Watch {
+            segment,
+            count,
+            timeout,
+            interval_ms,
+            json,
+        } => watch(&mut out, &segment, count, timeout, interval_ms, json),
+        Command::Layout { schema, segment } => layout(&mut out, schema, segment),
+        Command::Rm { segment, force } => rm(&mut out, &segment, force),
+        Command::Codegen {
+            lang,
+            schema,
+            segment,
+            output,
+        } => codegen(&mut out, lang.into(), schema, segment, output),
+    };
+    match r {
+        // `shm dump | head` closes the pipe early: not an error.
+        Err(Failure(m)) if m.contains("Broken pipe") => Ok(()),
+        r => r,
+    }
+}
+
+/// `NAME`, `posix:NAME`, `sysv:KEY` or `file:PATH`.
+fn target(s: &str) -> Res<Options> {
+    if let Some(k) = s.strip_prefix("sysv:") {
+        let k = k.strip_prefix("key=").unwrap_or(k);
+        let key = if let Some(hex) = k.strip_prefix("0x") {
+            u32::from_str_radix(hex, 16).map(|v| v as i32)
+        } else {
+            k.parse::<i32>()
+        }
+        .map_err(|_| Failure(format!("`{k}` is not a System V key (a number, or 0x...)")))?;
+        return Ok(Options::sysv(key));
+    }
+    if let Some(p) = s.strip_prefix("file:") {
+        return Ok(Options::file(p));
+    }
+    let n = s.strip_prefix("posix:").unwrap_or(s);
+    // Validate now, so a bad name is reported as such.
+    shm_runtime::name::posix(n)?;
+    Ok(Options::posix(n))
+}
+
+fn open(s: &str) -> Res<RawSegment> {
+    Ok(RawSegment::open(&target(s)?)?)
+}
+
+fn hex(v: u64) -> String {
+    format!("0x{v:016x}")
+}
+
+/// The JSON field table: name, offset, size, type; nested structs carry
+/// their own `fields`, arrays their `len` and `elem`.
+fn fields_json(s: &Schema) -> Json {
+    Json::Array(s.fields.iter().map(field_json).collect())
+}
+
+fn field_json(f: &FieldInfo) -> Json {
+    let mut o = json!({
+        "name": f.name,
+        "offset": f.offset,
+        "size": f.size,
+        "type": f.ty.to_string(),
+    });
+    let (base, _) = innermost(&f.ty);
+    if let TypeInfo::Array { len, elem } = &f.ty {
+        o["len"] = json!(len);
+        o["elem"] = json!(elem.to_string());
+    }
+    if let TypeInfo::Struct(s) = base {
+        o["fields"] = fields_json(s);
+    }
+    o
+}
+
+fn innermost(t: &TypeInfo) -> (&TypeInfo, u64) {
+    let mut t = t;
+    let mut n = 1u64;
+    while let TypeInfo::Array { elem, len } = t {
+        n = n.saturating_mul(*len);
+        t = elem;
+    }
+    (t, n)
+}
+
+fn inspect(out: &mut impl Write, name: &str, as_json: bool) -> Res {
+    let seg = open(name)?;
+    let st = seg.status()?;
+    let h = seg.header();
+    let s = seg.schema();
+    let hs = st.header.clone().unwrap_or_default();
+    if as_json {
+        let created = h.created_nanos;
+        let v = json!({
+            "segment": seg.name(),
+            "backend": st.backend,
+            "schema": {
+                "name": s.name,
+                "version": s.version,
+                "fingerprint": hex(h.fingerprint),
+                "size": s.size,
+                "align": s.align,
+            },
+            "header_version": h.header_version,
+            "payload_offset": h.payload_offset,
+            "payload_size": h.payload_size,
+            "payload_align": h.payload_align,
+            "descriptor_offset": h.descriptor_offset,
+            "descriptor_len": h.descriptor_len,
+            "segment_size": h.segment_size,
+            "object_size": st.size,
+            "creator_pid": h.creator_pid,
+            "created_unix_nanos": created,
+            "seq": hs.seq,
+            "writes": hs.seq / 2,
+            "write_in_progress": hs.seq % 2 == 1,
+            "writer_pid": hs.writer_pid,
+            "mode": st.mode.map(|m| format!("{m:o}")),
+            "owner_user": st.owner_user,
+            "owner_group": st.owner_group,
+            "key": st.key,
+            "fields": fields_json(s),
+        });
+        writeln!(out, "{}", serde_json::to_string_pretty(&v).expect("JSON of plain values"))?;
+        return Ok(());
+    }
+    writeln!(out, "segment:      {}", seg.name())?;
+    writeln!(out, "schema:       {} v{}", s.name, s.version)?;
+    writeln!(out, "fingerprint:  {}", hex(h.fingerprint))?;
+    writeln!(
+        out,
+        "payload:      {} bytes at offset {} (alignment {})",
+        h.payload_size, h.payload_offset, h.payload_align
+    )?;
+    writeln!(
+        out,
+        "descriptor:   {} bytes at offset {}",
+        h.descriptor_len, h.descriptor_offset
+    )?;
+    writeln!(out, "object size:  {} bytes", st.size)?;
+    writeln!(out, "writes:       {}{}", hs.seq / 2, if hs.seq % 2 == 1 { " (one in progress)" } else { "" })?;
+    writeln!(
+        out,
+        "writer:       {}",
+        hs.writer_pid.map_or("none".to_owned(), |p| format!("pid {p}"))
+    )?;
+    writeln!(out, "created by:   pid {}", h.creator_pid)?;
+    writeln!(out)?;
+    write_table(out, s)?;
+    writeln!(out)?;
+    writeln!(out, "{st}")?;
+    Ok(())
+}
+
+/// The layout table: offset, size, type and name of every field, with
+/// padding rows.
+fn write_table(out: &mut impl Write, s: &Schema) -> Res {
+    writeln!(
+        out,
+        "{} v{}: {} bytes, alignment {}, fingerprint {}",
+        s.name,
+        s.version,
+        s.size,
+        s.align,
+        hex(s.fingerprint())
+    )?;
+    let mut rows: Vec<(u64, u64, String, String)> = s
+        .fields
+        .iter()
+        .map(|f| (f.offset, f.size, f.ty.to_string(), f.name.clone()))
+        .collect();
+    let gaps = s.gaps();
+    let padding: u64 = gaps.iter().map(|g| g.1).sum();
+    rows.extend(gaps.into_iter().map(|(at, len)| (at, len, "(padding)".into(), String::new())));
+    rows.sort_by_key(|r| (r.0, r.3.is_empty()));
+    let tw = rows.iter().map(|r| r.2.len()).max().unwrap_or(4).max(4);
+    writeln!(out, "{:>8}  {:>8}  {:<tw$}  field", "offset", "size", "type")?;
+    for (o, sz, t, n) in rows {
+        writeln!(out, "{o:>8}  {sz:>8}  {t:<tw$}  {n}")?;
+    }
+    writeln!(
+        out,
+        "padding: {padding} bytes{}",
+        if padding == 0 { " (none)" } else { "" }
+    )?;
+    // Nested structs, each once.
+    let mut seen = Vec::new();
+    for f in &s.fields {
+        if let (TypeInfo::Struct(inner), _) = innermost(&f.ty)
+            && !seen.contains(&inner.name)
+        {
+            seen.push(inner.name.clone());
+            writeln!(out)?;
+            write_table(out, inner)?;
+        }
+    }
+    Ok(())
+}
+
+fn dump(out: &mut impl Write, name: &str, as_json: bool) -> Res {
+    let seg = open(name)?;
+    let v = seg.read_value()?;
+    if as_json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&v).expect("JSON of plain values"))?;
+        return Ok(());
+    }
+    if let Value::Struct(fields) = &v {
+        for (k, v) in fields {
+            writeln!(out, "{k} = {v}")?;
+        }
+    }
+    Ok(())
+}
+
+/// Every scalar of a value with its path: `value`, `numbers[10]`, `inner.a`.
+fn leaves(prefix: &str, v: &Value, out: &mut Vec<(String, Value)>) {
+    match v {
+        Value::Array(vs) => {
+            for (i, v) in vs.iter().enumerate() {
+                leaves(&format!("{prefix}[{i}]"), v, out);
+            }
+        }
+        Value::Struct(fs) => {
+            for (k, v) in fs {
+                let p = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                leaves(&p, v, out);
+            }
+        }
+        v => out.push((prefix.to_owned(), v.clone())),
+    }
+}
+
+fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        // Compare floats by bits, so a NaN that stays NaN is no change.
+        (Value::F32(x), Value::F32(y)) => x.to_bits() == y.to_bits(),
+        (Value::F64(x), Value::F64(y)) => x.to_bits() == y.to_bits(),
+        _ => a == b,
+    }
+}
+
+fn watch(
+    out: &mut impl Write,
+    name: &str,
+    count: Option<u64>,
+    timeout: Option<f64>,
+    interval_ms: u64,
+    as_json: bool,
+) -> Res {
+    let seg = open(name)?;
+    let deadline = match timeout {
+        Some(t) if t.is_finite() && t >= 0.0 => Some(Instant::now() + Duration::from_secs_f64(t)),
+        Some(t) => return Err(Failure(format!("--timeout {t} is not a number of seconds"))),
+        None => None,
+    };
+    let snapshot = |seg: &RawSegment| -> Res<(u64, Value)> {
+        let (seq, bytes) = seg.read_bytes_with_seq()?;
+        let v = seg
+            .schema()
+            .decode_value(&bytes)
+            .ok_or_else(|| Failure("payload too small".into()))?;
+        Ok((seq, v))
+    };
+    let flat = |v: &Value| {
+        let mut l = Vec::new();
+        leaves("", v, &mut l);
+        l
+    };
+    let (mut seq, first) = snapshot(&seg)?;
+    if as_json {
+        writeln!(out, "{}", json!({"seq": seq, "values": first}))?;
+    } else {
+        writeln!(out, "{} at write {}:", seg.name(), seq / 2)?;
+        if let Value::Struct(fields) = &first {
+            for (k, v) in fields {
+                writeln!(out, "  {k} = {v}")?;
+            }
+        }
+    }
+    let mut prev = flat(&first);
+    out.flush()?;
+    let mut seen = 0u64;
+    while count.is_none_or(|c| seen < c) {
+        if let Some(d) = deadline
+            && Instant::now() >= d
+        {
+            return match count {
+                Some(c) => Err(Failure(format!(
+                    "{}: timed out after {}s having seen {seen} of {c} changes",
+                    seg.name(),
+                    timeout.unwrap_or_default()
+                ))),
+                None => Ok(()),
+            };
+        }
+        // Poll the sequence counter: a reader never stores to the segment.
+        if seg.seq() == seq {
+            std::thread::sleep(Duration::from_millis(interval_ms.max(1)));
+            continue;
+        }
+        let (s, now) = snapshot(&seg)?;
+        if s == seq {
+            continue;
+        }
+        let now = flat(&now);
+        let writes = s.wrapping_sub(seq) / 2;
+        let changed: Vec<&(String, Value)> = now
+            .iter()
+            .zip(&prev)
+            .filter(|(a, b)| !same(&a.1, &b.1))
+            .map(|(a, _)| a)
+            .collect();
+        if as_json {
+            let m: serde_json::Map<String, Json> =
+                changed.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+            writeln!(out, "{}", json!({"seq": s, "writes": writes, "changed": m}))?;
+        } else {
+            let what = if changed.is_empty() {
+                "no value changed".to_owned()
+            } else {
+                changed
+                    .iter()
+                    .map(|(k, v)| {
+                        let old = prev.iter().find(|p| &p.0 == k).map(|p| p.1.to_string());
+                        format!("{k} = {v} (was {})", old.unwrap_or_default())
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let n = if writes == 1 { String::new() } else { format!(" ({writes} writes)") };
+            writeln!(out, "write {}{n}: {what}", s / 2)?;
+        }
+        out.flush()?;
+        seq = s;
+        prev = now;
+        seen += 1;
+    }
+    Ok(())
+}
+
+fn schema_by_name(name: &str) -> Res<Schema> {
+    schemas::by_name(name)
+        .map(Schema::from_layout)
+        .ok_or_else(|| {
+            let known: Vec<&str> = schemas::ALL.iter().map(|l| l.name).collect();
+            Failure(format!(
+                "no schema `{name}` in the schemas crate (it has: {})",
+                known.join(", ")
+            ))
+        })
+}
+
+fn layout(out: &mut impl Write, schema: Option<String>, segment: Option<String>) -> Res {
+    let list = match (schema, segment) {
+        (_, Some(seg)) => vec![open(&seg)?.schema().clone()],
+        (Some(n), None) => vec![schema_by_name(&n)?],
+        (None, None) => schemas::ALL.iter().map(|l| Schema::from_layout(l)).collect(),
+    };
+    for (i, s) in list.iter().enumerate() {
+        if i > 0 {
+            writeln!(out)?;
+        }
+        write_table(out, s)?;
+    }
+    Ok(())
+}
+
+fn rm(out: &mut impl Write, name: &str, force: bool) -> Res {
+    let opts = target(name)?;
+    if !force {
+        match RawSegment::open(&opts.clone().open_timeout(Duration::ZERO)) {
+            Ok(_) => {}
+            Err(e @ (Error::NotASegment { .. } | Error::TooSmall { .. })) => {
+                return Err(Failure(format!(
+                    "{e}; not removed (use --force to remove it anyway)"
+                )));
+            }
+            Err(e @ Error::NotFound { .. }) => return Err(e.into()),
+            // Ours but damaged or half-initialised: removing it is the fix.
+            Err(_) => {}
+        }
+    }
+    opts.remove()?;
+    writeln!(out, "removed {}", opts.id())?;
+    Ok(())
+}
+
+fn codegen(
+    out: &mut impl Write,
+    lang: shm_codegen::Lang,
+    schema: Option<String>,
+    segment: Option<String>,
+    output: Option<std::path::PathBuf>,
+) -> Res {
+    let (s, source) = match (schema, segment) {
+        (_, Some(seg)) => {
+            let raw = open(&seg)?;
+            let source = format!("the descriptor of segment {}", raw.name());
+            (raw.schema().clone(), source)
+        }
+        (Some(n), None) => {
+            let s = schema_by_name(&n)?;
+            let source = format!("the Rust schema `{}` (crate `schemas`)", s.name);
+            (s, source)
+        }
+        (None, None) => return Err(Failure("give a SCHEMA or --segment NAME".into())),
+    };
+    let text = shm_codegen::generate(lang, &s, &source)?;
+    match output {
+        Some(p) => std::fs::write(&p, text)
+            .map_err(|e| Failure(format!("cannot write {}: {e}", p.display())))?,
+        None => out.write_all(text.as_bytes())?,
+    }
+    Ok(())
+}

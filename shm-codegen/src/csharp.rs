@@ -1,0 +1,218 @@
+//! The C# struct, `[StructLayout(LayoutKind.Explicit)]` with a
+//! `[FieldOffset]` on every field.
+
+use std::fmt::Write as _;
+
+use shm_runtime::Prim;
+use shm_runtime::descriptor::Schema;
+use shm_runtime::descriptor::TypeInfo;
+use shm_runtime::header::{self, HEADER_SIZE};
+
+use super::{Error, comment_text, dims, escape_str, field_names, header_schema, ident};
+
+const KEYWORDS: &[&str] = &[
+    "abstract", "as", "base", "bool", "break", "byte", "case", "catch", "char", "checked", "class",
+    "const", "continue", "decimal", "default", "delegate", "do", "double", "else", "enum", "event",
+    "explicit", "extern", "false", "finally", "fixed", "float", "for", "foreach", "goto", "if",
+    "implicit", "in", "int", "interface", "internal", "is", "lock", "long", "namespace", "new",
+    "null", "object", "operator", "out", "override", "params", "private", "protected", "public",
+    "readonly", "ref", "return", "sbyte", "sealed", "short", "sizeof", "stackalloc", "static",
+    "string", "struct", "switch", "this", "throw", "true", "try", "typeof", "uint", "ulong",
+    "unchecked", "unsafe", "ushort", "using", "virtual", "void", "volatile", "while",
+];
+
+/// Members every generated struct declares, which fields may not shadow.
+const MEMBERS: &[&str] = &["SchemaName", "SchemaVersion", "Fingerprint", "Size", "SegmentHeader"];
+
+/// Arrays of structs up to this many elements become one field per element.
+const MAX_UNROLLED: u64 = 64;
+
+fn prim(p: Prim) -> &'static str {
+    use Prim::*;
+    match p {
+        U8 | AtomicU8 => "byte",
+        I8 | AtomicI8 => "sbyte",
+        U16 | AtomicU16 => "ushort",
+        I16 | AtomicI16 => "short",
+        U32 | AtomicU32 => "uint",
+        I32 | AtomicI32 => "int",
+        U64 | AtomicU64 => "ulong",
+        I64 | AtomicI64 => "long",
+        F32 => "float",
+        F64 => "double",
+    }
+}
+
+fn type_name(name: &str) -> String {
+    let i = ident(name);
+    if KEYWORDS.contains(&i.as_str()) { format!("@{i}") } else { i }
+}
+
+fn emit_struct(
+    out: &mut String,
+    s: &Schema,
+    name: &str,
+    indent: &str,
+    reserved: &[String],
+    consts: &str,
+    inner: &str,
+) -> Result<(), Error> {
+    let mut taken: Vec<&str> = KEYWORDS.to_vec();
+    taken.extend(MEMBERS);
+    taken.push(name.trim_start_matches('@'));
+    taken.extend(reserved.iter().map(String::as_str));
+    let names = field_names(
+        s,
+        &taken,
+        |n| {
+            if KEYWORDS.contains(&n) { format!("@{n}") } else { format!("{n}_") }
+        },
+        false,
+        "C#",
+    )?;
+    let _ = writeln!(
+        out,
+        "{indent}/// <summary>`{}` v{}: {} bytes, alignment {} (native byte order).</summary>",
+        comment_text(&s.name).replace(['<', '>', '&'], "_"),
+        s.version,
+        s.size,
+        s.align
+    );
+    let _ = writeln!(out, "{indent}[StructLayout(LayoutKind.Explicit, Size = {})]", s.size);
+    let _ = writeln!(out, "{indent}public unsafe struct {name}\n{indent}{{");
+    for line in consts.lines() {
+        if line.is_empty() {
+            out.push('\n');
+        } else {
+            let _ = writeln!(out, "{indent}    {line}");
+        }
+    }
+    for (f, n) in s.fields.iter().zip(&names) {
+        let (base, lens) = dims(&f.ty);
+        let total: u64 = lens.iter().product();
+        let shape = if lens.len() > 1 {
+            format!(" ({})", f.ty)
+        } else {
+            String::new()
+        };
+        let atomic = match base {
+            TypeInfo::Prim(p) if p.rust_name().starts_with("Atomic") => {
+                " Atomic: use Interlocked/Volatile through a pointer."
+            }
+            _ => "",
+        };
+        let doc = if shape.is_empty() && atomic.is_empty() {
+            String::new()
+        } else {
+            format!(" // {}{shape}{atomic}", f.name)
+        };
+        match (base, lens.is_empty()) {
+            (TypeInfo::Prim(p), true) => {
+                let _ = writeln!(
+                    out,
+                    "{indent}    [FieldOffset({})] public {} {n};{doc}",
+                    f.offset,
+                    prim(*p)
+                );
+            }
+            (TypeInfo::Struct(inner), true) => {
+                let _ = writeln!(
+                    out,
+                    "{indent}    [FieldOffset({})] public {} {n};{doc}",
+                    f.offset,
+                    type_name(&inner.name)
+                );
+            }
+            (_, false) if total == 0 => {
+                let _ = writeln!(out, "{indent}    // {n}: zero-length array at offset {}", f.offset);
+            }
+            (TypeInfo::Prim(p), false) => {
+                let _ = writeln!(
+                    out,
+                    "{indent}    [FieldOffset({})] public fixed {} {n}[{total}];{doc}",
+                    f.offset,
+                    prim(*p)
+                );
+            }
+            (TypeInfo::Struct(inner), false) if total <= MAX_UNROLLED => {
+                let es = inner.size;
+                for i in 0..total {
+                    let _ = writeln!(
+                        out,
+                        "{indent}    [FieldOffset({})] public {} {n}_{i};{}",
+                        f.offset + i * es,
+                        type_name(&inner.name),
+                        if i == 0 { format!(" // {} ({})", f.name, f.ty) } else { String::new() }
+                    );
+                }
+            }
+            _ => {
+                let _ = writeln!(
+                    out,
+                    "{indent}    [FieldOffset({})] public fixed byte {n}[{}]; // {} ({}): raw bytes",
+                    f.offset, f.size, f.name, f.ty
+                );
+            }
+        }
+    }
+    out.push_str(inner);
+    let _ = writeln!(out, "{indent}}}");
+    Ok(())
+}
+
+pub(crate) fn generate(schema: &Schema, nested: &[&Schema], source: &str) -> Result<String, Error> {
+    let name = type_name(&schema.name);
+    let fp = schema.fingerprint();
+    let mut reserved: Vec<String> = nested.iter().map(|s| ident(&s.name)).collect();
+    reserved.push(ident(&schema.name));
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        r#"// <auto-generated>
+// {file}: C# bindings for the shared-memory schema `{schema_name}` v{version}.
+// Generated by `shm codegen --lang csharp` from {source}.
+// Do not edit: regenerate instead. The segment format is documented in
+// docs/FORMAT.md. Compile with unsafe code enabled (fixed-size buffers).
+// Map the whole segment (MemoryMappedFile), check Header.Magic, Fingerprint
+// and the payload offset, then read the payload at Header.payload_offset.
+// </auto-generated>
+using System.Runtime.InteropServices;
+
+namespace Shm.Schemas
+{{
+"#,
+        file = super::file_name(super::Lang::CSharp, schema),
+        schema_name = comment_text(&schema.name),
+        version = schema.version,
+        source = comment_text(source),
+    );
+    let mut inner = String::new();
+    for s in nested {
+        inner.push('\n');
+        emit_struct(&mut inner, s, &type_name(&s.name), "        ", &reserved, "", "")?;
+    }
+    inner.push('\n');
+    let header_consts = format!(
+        "public const string Magic = \"SHMTYPE\\0\";\npublic const ushort Version = {};\npublic const int HeaderSize = {HEADER_SIZE};\npublic const uint StateReady = {};\n\n",
+        header::HEADER_VERSION,
+        header::STATE_READY
+    );
+    emit_struct(
+        &mut inner,
+        &header_schema(),
+        "SegmentHeader",
+        "        ",
+        &[],
+        &header_consts,
+        "",
+    )?;
+    let consts = format!(
+        "public const string SchemaName = \"{}\";\npublic const uint SchemaVersion = {};\n/// <summary>FNV-1a 64 of the schema descriptor; equals the segment header's fingerprint.</summary>\npublic const ulong Fingerprint = 0x{fp:016x}UL;\npublic const int Size = {};\n\n",
+        escape_str(&schema.name, "\\u"),
+        schema.version,
+        schema.size
+    );
+    emit_struct(&mut out, schema, &name, "    ", &reserved, &consts, &inner)?;
+    out.push_str("}\n");
+    Ok(out)
+}
