@@ -5,6 +5,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use serde_json::json;
+use shm_runtime::header::HEADER_SIZE;
 use shm_runtime::{Error, Options, RawSegment};
 
 use crate::{Failure, Res};
@@ -43,9 +44,10 @@ fn probe(opts: Options) -> Probe {
         Err(e) => {
             let (typed, note) = match &e {
                 Error::NotASegment { .. } => (false, "not a typed segment".to_owned()),
-                Error::TooSmall { needed: 256, .. } => {
-                    (false, "not a typed segment (shorter than the header)".to_owned())
-                }
+                Error::TooSmall { needed, .. } if *needed == HEADER_SIZE as u64 => (
+                    false,
+                    "not a typed segment (shorter than the header)".to_owned(),
+                ),
                 Error::PermissionDenied { .. } => (false, "permission denied".to_owned()),
                 Error::NotInitialized { .. } => (true, "typed, not initialised".to_owned()),
                 e => (true, format!("typed, unreadable: {}", short(e))),
@@ -146,11 +148,19 @@ pub(crate) fn run(out: &mut impl Write, as_json: bool) -> Res {
                 }),
             })
             .collect();
-        writeln!(out, "{}", serde_json::to_string_pretty(&list).expect("JSON of plain values"))?;
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&list).expect("JSON of plain values")
+        )?;
         return Ok(());
     }
     let nw = rows.iter().map(|r| r.name.len()).max().unwrap_or(4).max(4);
-    writeln!(out, "{:<5}  {:<nw$}  {:>10}  {:<5}  SCHEMA / NOTE", "KIND", "NAME", "SIZE", "TYPED")?;
+    writeln!(
+        out,
+        "{:<5}  {:<nw$}  {:>10}  {:<5}  SCHEMA / NOTE",
+        "KIND", "NAME", "SIZE", "TYPED"
+    )?;
     for r in &rows {
         let (typed, rest) = match &r.probe {
             Probe::Typed {
@@ -167,7 +177,11 @@ pub(crate) fn run(out: &mut impl Write, as_json: bool) -> Res {
             ),
             Probe::Other { typed, note } => (if *typed { "yes" } else { "no" }, note.clone()),
         };
-        writeln!(out, "{:<5}  {:<nw$}  {:>10}  {:<5}  {rest}", r.kind, r.name, r.size, typed)?;
+        writeln!(
+            out,
+            "{:<5}  {:<nw$}  {:>10}  {:<5}  {rest}",
+            r.kind, r.name, r.size, typed
+        )?;
     }
     Ok(())
 }

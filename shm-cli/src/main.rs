@@ -308,7 +308,11 @@ fn inspect(out: &mut impl Write, name: &str, as_json: bool) -> Res {
             "key": st.key,
             "fields": fields_json(s),
         });
-        writeln!(out, "{}", serde_json::to_string_pretty(&v).expect("JSON of plain values"))?;
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&v).expect("JSON of plain values")
+        )?;
         return Ok(());
     }
     writeln!(out, "segment:      {}", seg.name())?;
@@ -325,11 +329,21 @@ fn inspect(out: &mut impl Write, name: &str, as_json: bool) -> Res {
         h.descriptor_len, h.descriptor_offset
     )?;
     writeln!(out, "object size:  {} bytes", st.size)?;
-    writeln!(out, "writes:       {}{}", hs.seq / 2, if hs.seq % 2 == 1 { " (one in progress)" } else { "" })?;
+    writeln!(
+        out,
+        "writes:       {}{}",
+        hs.seq / 2,
+        if hs.seq % 2 == 1 {
+            " (one in progress)"
+        } else {
+            ""
+        }
+    )?;
     writeln!(
         out,
         "writer:       {}",
-        hs.writer_pid.map_or("none".to_owned(), |p| format!("pid {p}"))
+        hs.writer_pid
+            .map_or("none".to_owned(), |p| format!("pid {p}"))
     )?;
     writeln!(out, "created by:   pid {}", h.creator_pid)?;
     writeln!(out)?;
@@ -358,10 +372,17 @@ fn write_table(out: &mut impl Write, s: &Schema) -> Res {
         .collect();
     let gaps = s.gaps();
     let padding: u64 = gaps.iter().map(|g| g.1).sum();
-    rows.extend(gaps.into_iter().map(|(at, len)| (at, len, "(padding)".into(), String::new())));
+    rows.extend(
+        gaps.into_iter()
+            .map(|(at, len)| (at, len, "(padding)".into(), String::new())),
+    );
     rows.sort_by_key(|r| (r.0, r.3.is_empty()));
     let tw = rows.iter().map(|r| r.2.len()).max().unwrap_or(4).max(4);
-    writeln!(out, "{:>8}  {:>8}  {:<tw$}  field", "offset", "size", "type")?;
+    writeln!(
+        out,
+        "{:>8}  {:>8}  {:<tw$}  field",
+        "offset", "size", "type"
+    )?;
     for (o, sz, t, n) in rows {
         writeln!(out, "{o:>8}  {sz:>8}  {t:<tw$}  {n}")?;
     }
@@ -388,7 +409,11 @@ fn dump(out: &mut impl Write, name: &str, as_json: bool) -> Res {
     let seg = open(name)?;
     let v = seg.read_value()?;
     if as_json {
-        writeln!(out, "{}", serde_json::to_string_pretty(&v).expect("JSON of plain values"))?;
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&v).expect("JSON of plain values")
+        )?;
         return Ok(());
     }
     if let Value::Struct(fields) = &v {
@@ -518,7 +543,11 @@ fn watch(
                     .collect::<Vec<_>>()
                     .join(", ")
             };
-            let n = if writes == 1 { String::new() } else { format!(" ({writes} writes)") };
+            let n = if writes == 1 {
+                String::new()
+            } else {
+                format!(" ({writes} writes)")
+            };
             writeln!(out, "write {}{n}: {what}", s / 2)?;
         }
         out.flush()?;
@@ -545,7 +574,10 @@ fn layout(out: &mut impl Write, schema: Option<String>, segment: Option<String>)
     let list = match (schema, segment) {
         (_, Some(seg)) => vec![open(&seg)?.schema().clone()],
         (Some(n), None) => vec![schema_by_name(&n)?],
-        (None, None) => schemas::ALL.iter().map(|l| Schema::from_layout(l)).collect(),
+        (None, None) => schemas::ALL
+            .iter()
+            .map(|l| Schema::from_layout(l))
+            .collect(),
     };
     for (i, s) in list.iter().enumerate() {
         if i > 0 {
@@ -557,11 +589,14 @@ fn layout(out: &mut impl Write, schema: Option<String>, segment: Option<String>)
 }
 
 fn rm(out: &mut impl Write, name: &str, force: bool) -> Res {
+    const HEADER: u64 = shm_runtime::header::HEADER_SIZE as u64;
     let opts = target(name)?;
     if !force {
         match RawSegment::open(&opts.clone().open_timeout(Duration::ZERO)) {
             Ok(_) => {}
-            Err(e @ (Error::NotASegment { .. } | Error::TooSmall { .. })) => {
+            // Foreign magic, or too short to hold a header at all.
+            Err(e @ Error::NotASegment { .. })
+            | Err(e @ Error::TooSmall { needed: HEADER, .. }) => {
                 return Err(Failure(format!(
                     "{e}; not removed (use --force to remove it anyway)"
                 )));
@@ -591,7 +626,7 @@ fn codegen(
         }
         (Some(n), None) => {
             let s = schema_by_name(&n)?;
-            let source = format!("the Rust schema `{}` (crate `schemas`)", s.name);
+            let source = shm_codegen::rust_source(&s);
             (s, source)
         }
         (None, None) => return Err(Failure("give a SCHEMA or --segment NAME".into())),

@@ -12,11 +12,50 @@ use super::{
 };
 
 const KEYWORDS: &[&str] = &[
-    "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else",
-    "enum", "extern", "float", "for", "goto", "if", "inline", "int", "long", "register",
-    "restrict", "return", "short", "signed", "sizeof", "static", "struct", "switch", "typedef",
-    "union", "unsigned", "void", "volatile", "while", "bool", "true", "false", "alignas",
-    "alignof", "static_assert", "thread_local", "nullptr", "constexpr", "typeof",
+    "auto",
+    "break",
+    "case",
+    "char",
+    "const",
+    "continue",
+    "default",
+    "do",
+    "double",
+    "else",
+    "enum",
+    "extern",
+    "float",
+    "for",
+    "goto",
+    "if",
+    "inline",
+    "int",
+    "long",
+    "register",
+    "restrict",
+    "return",
+    "short",
+    "signed",
+    "sizeof",
+    "static",
+    "struct",
+    "switch",
+    "typedef",
+    "union",
+    "unsigned",
+    "void",
+    "volatile",
+    "while",
+    "bool",
+    "true",
+    "false",
+    "alignas",
+    "alignof",
+    "static_assert",
+    "thread_local",
+    "nullptr",
+    "constexpr",
+    "typeof",
 ];
 
 fn prim(p: Prim) -> &'static str {
@@ -59,9 +98,17 @@ fn decl(t: &TypeInfo, name: &str, owner: &str) -> Result<String, Error> {
     Ok(d)
 }
 
-fn emit_struct(out: &mut String, s: &Schema, c_name: &str, macro_prefix: &str) -> Result<(), Error> {
+fn emit_struct(
+    out: &mut String,
+    s: &Schema,
+    c_name: &str,
+    macro_prefix: &str,
+) -> Result<(), Error> {
     if s.size == 0 {
-        return Err(Error(format!("struct `{}` is empty, which C does not allow", s.name)));
+        return Err(Error(format!(
+            "struct `{}` is empty, which C does not allow",
+            s.name
+        )));
     }
     let names = field_names(s, KEYWORDS, |n| format!("{n}_"), true, "C")?;
     let natural = s.fields.iter().map(|f| f.ty.align()).max().unwrap_or(1);
@@ -163,8 +210,15 @@ _Static_assert(sizeof(float) == 4 && sizeof(double) == 8, "IEEE 754 float and do
     );
     // The header is the same in every generated file: guard it separately.
     out.push_str("#ifndef SHM_SEGMENT_HEADER_DEFINED\n#define SHM_SEGMENT_HEADER_DEFINED\n\n");
-    let _ = writeln!(out, "#define SHM_MAGIC \"SHMTYPE\" /* 8 bytes, with the terminating NUL */");
-    let _ = writeln!(out, "#define SHM_HEADER_VERSION {}u", header::HEADER_VERSION);
+    let _ = writeln!(
+        out,
+        "#define SHM_MAGIC \"SHMTYPE\" /* 8 bytes, with the terminating NUL */"
+    );
+    let _ = writeln!(
+        out,
+        "#define SHM_HEADER_VERSION {}u",
+        header::HEADER_VERSION
+    );
     let _ = writeln!(out, "#define SHM_HEADER_SIZE {HEADER_SIZE}u");
     let _ = writeln!(out, "#define SHM_STATE_READY {}u\n", header::STATE_READY);
     out.push_str("/* The 256-byte header at offset 0 of every segment (native byte order). */\n");

@@ -11,18 +11,93 @@ use shm_runtime::header::{self, HEADER_SIZE};
 use super::{Error, comment_text, dims, escape_str, field_names, header_schema, ident};
 
 const KEYWORDS: &[&str] = &[
-    "abstract", "as", "base", "bool", "break", "byte", "case", "catch", "char", "checked", "class",
-    "const", "continue", "decimal", "default", "delegate", "do", "double", "else", "enum", "event",
-    "explicit", "extern", "false", "finally", "fixed", "float", "for", "foreach", "goto", "if",
-    "implicit", "in", "int", "interface", "internal", "is", "lock", "long", "namespace", "new",
-    "null", "object", "operator", "out", "override", "params", "private", "protected", "public",
-    "readonly", "ref", "return", "sbyte", "sealed", "short", "sizeof", "stackalloc", "static",
-    "string", "struct", "switch", "this", "throw", "true", "try", "typeof", "uint", "ulong",
-    "unchecked", "unsafe", "ushort", "using", "virtual", "void", "volatile", "while",
+    "abstract",
+    "as",
+    "base",
+    "bool",
+    "break",
+    "byte",
+    "case",
+    "catch",
+    "char",
+    "checked",
+    "class",
+    "const",
+    "continue",
+    "decimal",
+    "default",
+    "delegate",
+    "do",
+    "double",
+    "else",
+    "enum",
+    "event",
+    "explicit",
+    "extern",
+    "false",
+    "finally",
+    "fixed",
+    "float",
+    "for",
+    "foreach",
+    "goto",
+    "if",
+    "implicit",
+    "in",
+    "int",
+    "interface",
+    "internal",
+    "is",
+    "lock",
+    "long",
+    "namespace",
+    "new",
+    "null",
+    "object",
+    "operator",
+    "out",
+    "override",
+    "params",
+    "private",
+    "protected",
+    "public",
+    "readonly",
+    "ref",
+    "return",
+    "sbyte",
+    "sealed",
+    "short",
+    "sizeof",
+    "stackalloc",
+    "static",
+    "string",
+    "struct",
+    "switch",
+    "this",
+    "throw",
+    "true",
+    "try",
+    "typeof",
+    "uint",
+    "ulong",
+    "unchecked",
+    "unsafe",
+    "ushort",
+    "using",
+    "virtual",
+    "void",
+    "volatile",
+    "while",
 ];
 
 /// Members every generated struct declares, which fields may not shadow.
-const MEMBERS: &[&str] = &["SchemaName", "SchemaVersion", "Fingerprint", "Size", "SegmentHeader"];
+const MEMBERS: &[&str] = &[
+    "SchemaName",
+    "SchemaVersion",
+    "Fingerprint",
+    "Size",
+    "SegmentHeader",
+];
 
 /// Arrays of structs up to this many elements become one field per element.
 const MAX_UNROLLED: u64 = 64;
@@ -45,7 +120,11 @@ fn prim(p: Prim) -> &'static str {
 
 fn type_name(name: &str) -> String {
     let i = ident(name);
-    if KEYWORDS.contains(&i.as_str()) { format!("@{i}") } else { i }
+    if KEYWORDS.contains(&i.as_str()) {
+        format!("@{i}")
+    } else {
+        i
+    }
 }
 
 fn emit_struct(
@@ -65,7 +144,11 @@ fn emit_struct(
         s,
         &taken,
         |n| {
-            if KEYWORDS.contains(&n) { format!("@{n}") } else { format!("{n}_") }
+            if KEYWORDS.contains(&n) {
+                format!("@{n}")
+            } else {
+                format!("{n}_")
+            }
         },
         false,
         "C#",
@@ -78,7 +161,11 @@ fn emit_struct(
         s.size,
         s.align
     );
-    let _ = writeln!(out, "{indent}[StructLayout(LayoutKind.Explicit, Size = {})]", s.size);
+    let _ = writeln!(
+        out,
+        "{indent}[StructLayout(LayoutKind.Explicit, Size = {})]",
+        s.size
+    );
     let _ = writeln!(out, "{indent}public unsafe struct {name}\n{indent}{{");
     for line in consts.lines() {
         if line.is_empty() {
@@ -97,14 +184,15 @@ fn emit_struct(
         };
         let atomic = match base {
             TypeInfo::Prim(p) if p.rust_name().starts_with("Atomic") => {
-                " Atomic: use Interlocked/Volatile through a pointer."
+                "atomic: use Interlocked/Volatile through a pointer"
             }
             _ => "",
         };
-        let doc = if shape.is_empty() && atomic.is_empty() {
-            String::new()
-        } else {
-            format!(" // {}{shape}{atomic}", f.name)
+        let doc = match (shape.is_empty(), atomic.is_empty()) {
+            (true, true) => String::new(),
+            (true, false) => format!(" // {atomic}"),
+            (false, true) => format!(" //{shape}"),
+            (false, false) => format!(" //{shape}, {atomic}"),
         };
         match (base, lens.is_empty()) {
             (TypeInfo::Prim(p), true) => {
@@ -124,7 +212,11 @@ fn emit_struct(
                 );
             }
             (_, false) if total == 0 => {
-                let _ = writeln!(out, "{indent}    // {n}: zero-length array at offset {}", f.offset);
+                let _ = writeln!(
+                    out,
+                    "{indent}    // {n}: zero-length array at offset {}",
+                    f.offset
+                );
             }
             (TypeInfo::Prim(p), false) => {
                 let _ = writeln!(
@@ -142,7 +234,11 @@ fn emit_struct(
                         "{indent}    [FieldOffset({})] public {} {n}_{i};{}",
                         f.offset + i * es,
                         type_name(&inner.name),
-                        if i == 0 { format!(" // {} ({})", f.name, f.ty) } else { String::new() }
+                        if i == 0 {
+                            format!(" // {} ({})", f.name, f.ty)
+                        } else {
+                            String::new()
+                        }
                     );
                 }
             }
@@ -173,8 +269,9 @@ pub(crate) fn generate(schema: &Schema, nested: &[&Schema], source: &str) -> Res
 // Generated by `shm codegen --lang csharp` from {source}.
 // Do not edit: regenerate instead. The segment format is documented in
 // docs/FORMAT.md. Compile with unsafe code enabled (fixed-size buffers).
-// Map the whole segment (MemoryMappedFile), check Header.Magic, Fingerprint
-// and the payload offset, then read the payload at Header.payload_offset.
+// Map the whole segment (MemoryMappedFile), check its SegmentHeader (magic,
+// state, fingerprint == Fingerprint, payload_size == Size), then read the
+// payload at SegmentHeader.payload_offset.
 // </auto-generated>
 using System.Runtime.InteropServices;
 
@@ -189,7 +286,15 @@ namespace Shm.Schemas
     let mut inner = String::new();
     for s in nested {
         inner.push('\n');
-        emit_struct(&mut inner, s, &type_name(&s.name), "        ", &reserved, "", "")?;
+        emit_struct(
+            &mut inner,
+            s,
+            &type_name(&s.name),
+            "        ",
+            &reserved,
+            "",
+            "",
+        )?;
     }
     inner.push('\n');
     let header_consts = format!(

@@ -50,7 +50,9 @@ impl std::str::FromStr for Lang {
             "c" => Ok(Lang::C),
             "csharp" | "cs" | "c#" => Ok(Lang::CSharp),
             "python" | "py" => Ok(Lang::Python),
-            _ => Err(Error(format!("unknown language `{s}` (use c, csharp or python)"))),
+            _ => Err(Error(format!(
+                "unknown language `{s}` (use c, csharp or python)"
+            ))),
         }
     }
 }
@@ -87,6 +89,12 @@ pub fn generate(lang: Lang, schema: &Schema, source: &str) -> Result<String, Err
         Lang::CSharp => csharp::generate(schema, &structs, source),
         Lang::Python => python::generate(schema, &structs, source),
     }
+}
+
+/// The `source` note for a schema taken from the Rust crate `schemas`
+/// (what the checked-in files under `bindings/` say).
+pub fn rust_source(schema: &Schema) -> String {
+    format!("the Rust schema `{}` (crate `schemas`)", schema.name)
 }
 
 /// The 256-byte segment header as a schema (field names as in
@@ -180,7 +188,13 @@ fn nested_structs(root: &Schema) -> Result<Vec<&Schema>, Error> {
 pub fn ident(name: &str) -> String {
     let mut s: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     if s.is_empty() || s.starts_with(|c: char| c.is_ascii_digit()) {
         s.insert(0, '_');

@@ -9,10 +9,10 @@ use shm_runtime::header::{self, HEADER_SIZE};
 use super::{Error, Member, comment_text, escape_str, field_names, header_schema, ident, members};
 
 const KEYWORDS: &[&str] = &[
-    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class",
-    "continue", "def", "del", "elif", "else", "except", "finally", "for", "from", "global", "if",
-    "import", "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try",
-    "while", "with", "yield",
+    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue",
+    "def", "del", "elif", "else", "except", "finally", "for", "from", "global", "if", "import",
+    "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try", "while",
+    "with", "yield",
 ];
 
 fn prim(p: Prim) -> &'static str {
@@ -42,7 +42,11 @@ fn ty(t: &TypeInfo) -> String {
 /// A schema name as a class name (keywords get a `_` suffix).
 fn class_name(name: &str) -> String {
     let i = ident(name);
-    if KEYWORDS.contains(&i.as_str()) { i + "_" } else { i }
+    if KEYWORDS.contains(&i.as_str()) {
+        i + "_"
+    } else {
+        i
+    }
 }
 
 fn emit_class(out: &mut String, s: &Schema, class: &str) -> Result<(), Error> {
@@ -60,7 +64,12 @@ fn emit_class(out: &mut String, s: &Schema, class: &str) -> Result<(), Error> {
     for m in members(s, &names) {
         match m {
             Member::Field(f, n) => {
-                let _ = writeln!(out, "        (\"{n}\", {}),  # offset {}", ty(&f.ty), f.offset);
+                let _ = writeln!(
+                    out,
+                    "        (\"{n}\", {}),  # offset {}",
+                    ty(&f.ty),
+                    f.offset
+                );
             }
             Member::Gap(at, len) => {
                 let _ = writeln!(
@@ -122,7 +131,9 @@ class SegmentError(Exception):
 
 
 "#,
-        name = comment_text(&schema.name).replace('"', "'").replace('\\', "/"),
+        name = comment_text(&schema.name)
+            .replace('"', "'")
+            .replace('\\', "/"),
         version = schema.version,
         source = comment_text(source).replace('"', "'").replace('\\', "/"),
         header_version = header::HEADER_VERSION,

@@ -1,0 +1,319 @@
+//! The built `shm` binary against real segments: typed ones (made by the
+//! `writer` example or by this process), a foreign object and a too-short
+//! one. Every failure is exit status 1 with one line on stderr.
+#![cfg(target_os = "linux")]
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{Name, Writer, raw_object, root, shm, shm_fails, shm_ok};
+use schemas::MySharedData;
+use serde_json::Value;
+use shm_runtime::{Options, SharedLayout};
+
+#[test]
+fn inspect_json_describes_the_writer_segment() {
+    let w = Writer::start("inspect");
+    let v: Value = serde_json::from_str(&shm_ok(&["inspect", &w.name.0, "--json"])).unwrap();
+    assert_eq!(v["schema"]["name"], "MySharedData");
+    assert_eq!(v["schema"]["version"], 1);
+    assert_eq!(
+        v["schema"]["fingerprint"],
+        format!("0x{:016x}", MySharedData::FINGERPRINT)
+    );
+    assert_eq!(v["payload_size"], 208);
+    assert_eq!(v["payload_offset"].as_u64().unwrap() % 64, 0);
+    assert_eq!(v["writes"], 1);
+    let fields: Vec<(String, u64, u64, String)> = v["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["name"].as_str().unwrap().to_owned(),
+                f["offset"].as_u64().unwrap(),
+                f["size"].as_u64().unwrap(),
+                f["type"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let want = [
+        ("value", 0, 4, "i32"),
+        ("letter", 4, 2, "u16"),
+        ("_pad", 6, 2, "[u8; 2]"),
+        ("numbers", 8, 200, "[f32; 50]"),
+    ];
+    assert_eq!(fields.len(), want.len());
+    for (f, w) in fields.iter().zip(want) {
+        assert_eq!((f.0.as_str(), f.1, f.2, f.3.as_str()), w);
+    }
+    let text = shm_ok(&["inspect", &w.name.0]);
+    assert!(text.contains("schema:       MySharedData v1"), "{text}");
+    assert!(text.contains("[f32; 50]  numbers"), "{text}");
+}
+
+#[test]
+fn dump_prints_values_by_field_name() {
+    let w = Writer::start("dump");
+    let v: Value = serde_json::from_str(&shm_ok(&["dump", &w.name.0, "--json"])).unwrap();
+    assert_eq!(v["value"], 123);
+    assert_eq!(v["letter"], 'X' as u32);
+    let numbers = v["numbers"].as_array().unwrap();
+    assert_eq!(numbers.len(), 50);
+    assert!((numbers[10].as_f64().unwrap() - 1.45).abs() < 1e-6);
+    assert_eq!(numbers[9], 0.0);
+    let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+    assert_eq!(keys.len(), 4);
+    let text = shm_ok(&["dump", &w.name.0]);
+    assert!(
+        text.starts_with("value = 123\nletter = 88\n_pad = [0, 0]\nnumbers = [0, "),
+        "{text}"
+    );
+    assert!(text.contains(", 1.45, "), "{text}");
+}
+
+#[test]
+fn ls_marks_typed_segments() {
+    let w = Writer::start("ls");
+    let foreign = Name::new("ls-foreign");
+    raw_object(&foreign, &[1; 1000]);
+    let text = shm_ok(&["ls"]);
+    let row = |n: &str| {
+        text.lines()
+            .find(|l| l.contains(&format!("/{n} ")))
+            .unwrap_or_else(|| panic!("{n} not listed:\n{text}"))
+            .to_owned()
+    };
+    let ours = row(&w.name.0);
+    assert!(
+        ours.contains("yes") && ours.contains("MySharedData v1"),
+        "{ours}"
+    );
+    assert!(ours.contains("writer "), "{ours}");
+    let theirs = row(&foreign.0);
+    assert!(
+        theirs.contains(" no ") && theirs.contains("not a typed segment"),
+        "{theirs}"
+    );
+    let list: Value = serde_json::from_str(&shm_ok(&["ls", "--json"])).unwrap();
+    let mine = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == format!("/{}", w.name.0))
+        .unwrap();
+    assert_eq!(mine["typed"], true);
+    assert_eq!(mine["schema"]["name"], "MySharedData");
+    assert_eq!(mine["kind"], "posix");
+}
+
+#[test]
+fn foreign_short_and_missing_objects_fail_with_one_line() {
+    let foreign = Name::new("foreign");
+    raw_object(&foreign, &[0x42; 4096]);
+    let short = Name::new("short");
+    raw_object(&short, &[0; 100]);
+    for cmd in ["inspect", "dump", "watch"] {
+        let e = shm_fails(&[cmd, &foreign.0]);
+        assert!(e.contains("not a typed shared-memory segment"), "{e}");
+        let e = shm_fails(&[cmd, &short.0]);
+        assert!(
+            e.contains("100 bytes") && e.contains("256 bytes are needed"),
+            "{e}"
+        );
+    }
+    let e = shm_fails(&["codegen", "--lang", "c", "--segment", &foreign.0]);
+    assert!(e.contains("not a typed"), "{e}");
+    let e = shm_fails(&["layout", "--segment", &short.0]);
+    assert!(e.contains("256 bytes are needed"), "{e}");
+    let missing = Name::new("missing");
+    let e = shm_fails(&["dump", &missing.0]);
+    assert!(e.contains("no such shared-memory segment"), "{e}");
+    let e = shm_fails(&["inspect", "a/b"]);
+    assert!(e.contains("invalid segment name"), "{e}");
+    // rm refuses what is not ours, unless forced.
+    let e = shm_fails(&["rm", &foreign.0]);
+    assert!(e.contains("--force"), "{e}");
+    shm_ok(&["rm", "--force", &foreign.0]);
+    assert!(!std::path::Path::new(&format!("/dev/shm/{}", foreign.0)).exists());
+}
+
+#[test]
+fn corrupt_descriptor_and_truncated_segment_are_reported() {
+    let n = Name::new("corrupt");
+    drop(
+        Options::posix(&n.0)
+            .create_new()
+            .open::<MySharedData>()
+            .unwrap(),
+    );
+    let path = format!("/dev/shm/{}", n.0);
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[256 + 9] ^= 0xff; // inside the descriptor
+    std::fs::write(&path, &bytes).unwrap();
+    let e = shm_fails(&["inspect", &n.0]);
+    assert!(
+        e.contains("corrupt segment") && e.contains("descriptor"),
+        "{e}"
+    );
+    bytes[256 + 9] ^= 0xff;
+    std::fs::write(&path, &bytes[..400]).unwrap();
+    let e = shm_fails(&["dump", &n.0]);
+    assert!(e.contains("400 bytes"), "{e}");
+    // rm removes a damaged segment of ours without --force.
+    shm_ok(&["rm", &n.0]);
+    assert!(!std::path::Path::new(&path).exists());
+}
+
+#[test]
+fn layout_tables_for_schemas_and_segments() {
+    let all = shm_ok(&["layout"]);
+    assert!(
+        all.contains("MySharedData v1: 208 bytes, alignment 4"),
+        "{all}"
+    );
+    assert!(all.contains("Alphabet v1: 1024 bytes"), "{all}");
+    let one = shm_ok(&["layout", "MySharedData"]);
+    assert!(
+        one.contains("       8       200  [f32; 50]  numbers"),
+        "{one}"
+    );
+    assert!(one.contains("padding: 0 bytes (none)"), "{one}");
+    let w = Writer::start("layout");
+    assert_eq!(shm_ok(&["layout", "--segment", &w.name.0]), one);
+    let e = shm_fails(&["layout", "NoSuchSchema"]);
+    assert!(e.contains("MySharedData") && e.contains("Alphabet"), "{e}");
+}
+
+#[test]
+fn codegen_from_schema_and_from_segment() {
+    for (lang, file) in [
+        ("c", "bindings/c/my_shared_data.h"),
+        ("csharp", "bindings/csharp/MySharedData.cs"),
+        ("python", "bindings/python/my_shared_data.py"),
+    ] {
+        let text = shm_ok(&["codegen", "--lang", lang, "MySharedData"]);
+        assert_eq!(
+            text,
+            std::fs::read_to_string(root().join(file)).unwrap(),
+            "{lang}"
+        );
+    }
+    // From a live segment: the same declarations, another source line.
+    let w = Writer::start("codegen");
+    let live = shm_ok(&["codegen", "--lang", "c", "--segment", &w.name.0]);
+    let checked_in = std::fs::read_to_string(root().join("bindings/c/my_shared_data.h")).unwrap();
+    let body = |s: &str| s.split_once("#ifndef").unwrap().1.to_owned();
+    assert_eq!(body(&live), body(&checked_in));
+    assert!(
+        live.contains(&format!("descriptor of segment posix:/{}", w.name.0)),
+        "{live}"
+    );
+    let out = root().join(env!("CARGO_TARGET_TMPDIR")).join("gen.py");
+    shm_ok(&[
+        "codegen",
+        "--lang",
+        "python",
+        "MySharedData",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        std::fs::read_to_string(out)
+            .unwrap()
+            .contains("class MySharedData(ctypes.Structure)")
+    );
+    let e = shm_fails(&["codegen", "--lang", "cobol", "MySharedData"]);
+    assert!(e.contains("cobol"), "{e}");
+}
+
+#[test]
+fn watch_prints_each_change() {
+    let n = Name::new("watch");
+    let seg = Options::posix(&n.0)
+        .create_new()
+        .open::<MySharedData>()
+        .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_shm"))
+        .args(["watch", &n.0, "--json", "--count", "2", "--timeout", "60"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut next = || -> Value { serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap() };
+    let first = next();
+    assert_eq!(first["seq"], 0);
+    assert_eq!(first["values"]["value"], 0);
+    seg.update(|f| f.value().set(7)).unwrap();
+    let change = next();
+    assert_eq!(change["seq"], 2);
+    assert_eq!(change["changed"], serde_json::json!({"value": 7}));
+    seg.update(|f| {
+        f.numbers().set(3, 2.5);
+        f.letter().set(u16::from(b'Q'));
+    })
+    .unwrap();
+    let change = next();
+    assert_eq!(
+        change["changed"],
+        serde_json::json!({"letter": 81, "numbers[3]": 2.5})
+    );
+    assert!(child.wait().unwrap().success());
+
+    // Text form, bounded by time with nothing happening: exit 0.
+    let text = shm_ok(&["watch", &n.0, "--timeout", "0.2"]);
+    assert!(
+        text.contains("at write 2:") && text.contains("value = 7"),
+        "{text}"
+    );
+    // Expecting changes that never come: exit 1.
+    let e = shm_fails(&["watch", &n.0, "--count", "1", "--timeout", "0.2"]);
+    assert!(e.contains("0 of 1 changes"), "{e}");
+    drop(seg);
+    std::thread::sleep(Duration::from_millis(1));
+}
+
+#[test]
+fn rm_removes_a_typed_segment() {
+    let n = Name::new("rm");
+    drop(
+        Options::posix(&n.0)
+            .create_new()
+            .open::<MySharedData>()
+            .unwrap(),
+    );
+    let out = shm_ok(&["rm", &n.0]);
+    assert!(out.contains("removed posix:/"), "{out}");
+    let e = shm_fails(&["rm", &n.0]);
+    assert!(e.contains("no such"), "{e}");
+}
+
+#[test]
+fn help_everywhere_and_usage_errors_in_one_line() {
+    for sub in [
+        &[][..],
+        &["ls"],
+        &["inspect"],
+        &["dump"],
+        &["watch"],
+        &["layout"],
+        &["rm"],
+        &["codegen"],
+    ] {
+        let mut args: Vec<&str> = sub.to_vec();
+        args.push("--help");
+        let o = shm(&args);
+        assert!(o.status.success(), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&o.stdout).contains("Usage: shm"),
+            "{args:?}"
+        );
+    }
+    let e = shm_fails(&["frobnicate"]);
+    assert!(e.contains("frobnicate"), "{e}");
+    shm_fails(&["inspect"]);
+    shm_fails(&["codegen", "--lang", "c"]);
+}

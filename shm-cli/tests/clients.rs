@@ -1,0 +1,126 @@
+//! Real clients in other languages read the segment the Rust `writer`
+//! example created: a C program compiled here with the system C compiler
+//! against the generated header, and a Python program using
+//! `multiprocessing.shared_memory` and the generated ctypes module.
+#![cfg(target_os = "linux")]
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use common::{Name, Writer, root};
+use schemas::{Alphabet, MySharedData};
+use shm_runtime::{Options, SharedLayout};
+
+fn expected() -> String {
+    format!(
+        "magic=SHMTYPE\nfingerprint=0x{:016x}\nschema=MySharedData v1\nvalue=123\nletter=X\nnumbers[10]=1.45\n",
+        MySharedData::FINGERPRINT
+    )
+}
+
+/// Compiles bindings/c/tests/read_my_shared_data.c (once per process).
+fn c_client() -> PathBuf {
+    static EXE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    EXE.get_or_init(|| {
+        let exe = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("read_my_shared_data");
+        let cc = std::env::var_os("CC").unwrap_or_else(|| "cc".into());
+        let out = Command::new(cc)
+            .args([
+                "-std=c11",
+                "-Wall",
+                "-Wextra",
+                "-Werror",
+                "-pedantic",
+                "-O1",
+                "-I",
+            ])
+            .arg(root().join("bindings/c"))
+            .arg(root().join("bindings/c/tests/read_my_shared_data.c"))
+            .arg("-o")
+            .arg(&exe)
+            .arg("-lrt")
+            .output()
+            .expect("run the C compiler (cc)");
+        assert!(
+            out.status.success(),
+            "compiling the C client failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        exe
+    })
+    .clone()
+}
+
+fn python_client(name: &str) -> std::process::Output {
+    Command::new("python3")
+        .arg(root().join("bindings/python/tests/read_my_shared_data.py"))
+        .arg(name)
+        .env("PYTHONPATH", root().join("bindings/python"))
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .expect("run python3")
+}
+
+fn stdout_ok(o: std::process::Output) -> String {
+    assert!(
+        o.status.success(),
+        "client failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+#[test]
+fn c_program_reads_the_writer_segment() {
+    let w = Writer::start("c");
+    let out = stdout_ok(Command::new(c_client()).arg(&w.name.0).output().unwrap());
+    assert_eq!(out, expected());
+}
+
+#[test]
+fn python_program_reads_the_writer_segment_and_leaves_it_in_place() {
+    let w = Writer::start("py");
+    let out = stdout_ok(python_client(&w.name.0));
+    assert_eq!(out, expected());
+    // Python's resource tracker must not have removed the segment.
+    assert!(std::path::Path::new(&format!("/dev/shm/{}", w.name.0)).exists());
+    // And the leading slash is accepted too.
+    assert_eq!(
+        stdout_ok(python_client(&format!("/{}", w.name.0))),
+        expected()
+    );
+}
+
+#[test]
+fn clients_refuse_another_schema_and_foreign_objects() {
+    let other = Name::new("other");
+    let _seg = Options::posix(&other.0)
+        .create_new()
+        .open::<Alphabet>()
+        .unwrap();
+    let foreign = Name::new("foreign");
+    common::raw_object(&foreign, &[0x5a; 4096]);
+    let short = Name::new("short");
+    common::raw_object(&short, b"SHMTYPE\0");
+    for (name, needle_c, needle_py) in [
+        (&other, "another schema", "holds schema 'Alphabet'"),
+        (&foreign, "wrong magic", "not a typed shared-memory segment"),
+        (
+            &short,
+            "smaller than the segment header",
+            "smaller than the 256-byte header",
+        ),
+    ] {
+        let o = Command::new(c_client()).arg(&name.0).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(err.contains(needle_c), "C: {err}");
+        let o = python_client(&name.0);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(err.contains(needle_py), "Python: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+}

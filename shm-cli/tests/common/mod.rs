@@ -1,0 +1,161 @@
+//! Helpers of the `shm` tests: unique names, the built binaries, and the
+//! `writer` example as a real producer process.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// The repository's root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
+/// A segment name unique to this process and call, removed on drop
+/// (whatever the test did with it).
+pub struct Name(pub String);
+
+impl Name {
+    pub fn new(tag: &str) -> Name {
+        static N: AtomicU32 = AtomicU32::new(0);
+        Name(format!(
+            "shm-cli-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ))
+    }
+}
+
+impl Drop for Name {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(format!("/dev/shm/{}", self.0));
+    }
+}
+
+/// Runs the built `shm` with `args`.
+pub fn shm(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_shm"))
+        .args(args)
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .expect("run shm")
+}
+
+/// `shm` must succeed; its stdout.
+pub fn shm_ok(args: &[&str]) -> String {
+    let o = shm(args);
+    assert!(
+        o.status.success(),
+        "shm {args:?} failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+/// `shm` must fail with status 1 and exactly one line on stderr, no
+/// panic and no backtrace; that line.
+pub fn shm_fails(args: &[&str]) -> String {
+    let o = shm(args);
+    let err = String::from_utf8(o.stderr).unwrap();
+    assert_eq!(o.status.code(), Some(1), "shm {args:?}: {err}");
+    assert_eq!(
+        err.lines().count(),
+        1,
+        "shm {args:?}: one line expected: {err}"
+    );
+    assert!(err.starts_with("shm: "), "{err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("backtrace"),
+        "{err}"
+    );
+    err
+}
+
+/// The `writer` example binary, built once per test process with the same
+/// cargo that runs the tests (it lives in another package, so
+/// `CARGO_BIN_EXE_writer` is not available here). Cargo finds it up to
+/// date when the workspace was built already.
+pub fn writer_exe() -> &'static Path {
+    static EXE: OnceLock<PathBuf> = OnceLock::new();
+    EXE.get_or_init(|| {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.current_dir(root())
+            .args(["build", "--quiet", "-p", "examples", "--bin", "writer"])
+            .args(["--message-format", "json"]);
+        if !cfg!(debug_assertions) {
+            cmd.arg("--release");
+        }
+        let out = cmd
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("run cargo build");
+        assert!(
+            out.status.success(),
+            "cargo build -p examples --bin writer failed"
+        );
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        stdout
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "writer")
+            .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+            .expect("cargo reported no writer executable")
+    })
+}
+
+/// A running `writer --name NAME`, which has written its values and waits
+/// for a line on stdin. Dropping it lets it finish (it prints and unlinks
+/// the segment); it is killed if it does not.
+pub struct Writer {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    pub name: Name,
+}
+
+impl Writer {
+    pub fn start(tag: &str) -> Writer {
+        let name = Name::new(tag);
+        let mut child = Command::new(writer_exe())
+            .args(["--name", &name.0])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn writer");
+        let stdin = child.stdin.take();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "Written to shared memory");
+        // Keep draining its output so it never blocks on a full pipe.
+        std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+        Writer { child, stdin, name }
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        if let Some(mut s) = self.stdin.take() {
+            let _ = s.write_all(b"\n");
+        }
+        for _ in 0..200 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Makes `/dev/shm/NAME` hold exactly `bytes` (a foreign or damaged object).
+pub fn raw_object(name: &Name, bytes: &[u8]) {
+    std::fs::write(format!("/dev/shm/{}", name.0), bytes).unwrap();
+}
