@@ -317,3 +317,32 @@ fn help_everywhere_and_usage_errors_in_one_line() {
     shm_fails(&["inspect"]);
     shm_fails(&["codegen", "--lang", "c"]);
 }
+
+#[test]
+fn system_v_segments_are_listed_and_readable() {
+    /// Removes the System V segment on drop.
+    struct Key(i32);
+    impl Drop for Key {
+        fn drop(&mut self) {
+            let _ = Options::sysv(self.0).remove();
+        }
+    }
+    let key = Key(0x5348_0000 | (std::process::id() as i32 & 0xffff));
+    let seg = Options::sysv(key.0)
+        .create_new()
+        .open::<MySharedData>()
+        .unwrap();
+    seg.update(|f| f.value().set(-42)).unwrap();
+    let text = shm_ok(&["ls"]);
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("sysv") && l.contains(&format!("key={} ", key.0)))
+        .unwrap_or_else(|| panic!("key {} not listed:\n{text}", key.0));
+    assert!(row.contains("MySharedData v1, 1 writes"), "{row}");
+    let target = format!("sysv:{}", key.0);
+    let v: Value = serde_json::from_str(&shm_ok(&["dump", &target, "--json"])).unwrap();
+    assert_eq!(v["value"], -42);
+    let v: Value = serde_json::from_str(&shm_ok(&["inspect", &target, "--json"])).unwrap();
+    assert_eq!(v["backend"], "sysv");
+    assert_eq!(v["key"], key.0);
+}
