@@ -1,0 +1,106 @@
+//! The generated C# bindings compile (Mono's `mcs`), and a C# program using
+//! them reads the segment the Rust `writer` created. Skipped with a note
+//! when Mono is not installed, unless `SHM_REQUIRE_CSHARP=1` (as
+//! `.ci/csharp.sh` sets after installing it).
+#![cfg(target_os = "linux")]
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use common::{Name, Writer, root};
+use schemas::{Alphabet, MySharedData};
+use shm_runtime::{Options, SharedLayout};
+
+fn have(tool: &str) -> bool {
+    Command::new(tool)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn mono_available() -> bool {
+    if have("mcs") && have("mono") {
+        return true;
+    }
+    assert!(
+        std::env::var_os("SHM_REQUIRE_CSHARP").is_none_or(|v| v != "1"),
+        "SHM_REQUIRE_CSHARP=1 but mcs/mono are not installed"
+    );
+    eprintln!("skipped: Mono (mcs, mono) is not installed; .ci/csharp.sh installs it");
+    false
+}
+
+fn mcs(args: &[&str], sources: &[PathBuf]) {
+    let out = Command::new("mcs")
+        .args(["-unsafe", "-warnaserror", "-nologo"])
+        .args(args)
+        .args(sources)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "mcs failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn csharp_program_reads_the_writer_segment() {
+    if !mono_available() {
+        return;
+    }
+    let cs = root().join("bindings/csharp");
+    let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    // Every generated file compiles on its own.
+    for file in ["MySharedData.cs", "Alphabet.cs"] {
+        let dll = tmp.join(file.replace(".cs", ".dll"));
+        mcs(
+            &["-target:library", &format!("-out:{}", dll.display())],
+            &[cs.join(file)],
+        );
+    }
+    let exe = tmp.join("read_my_shared_data.exe");
+    mcs(
+        &[&format!("-out:{}", exe.display())],
+        &[
+            cs.join("tests/ReadMySharedData.cs"),
+            cs.join("MySharedData.cs"),
+        ],
+    );
+
+    let w = Writer::start("cs");
+    let out = Command::new("mono")
+        .arg(&exe)
+        .arg(&w.name.0)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        format!(
+            "magic=SHMTYPE\nfingerprint=0x{:016x}\nschema=MySharedData v1\nvalue=123\nletter=X\nnumbers[10]=1.45\n",
+            MySharedData::FINGERPRINT
+        )
+    );
+
+    let other = Name::new("cs-other");
+    let _seg = Options::posix(&other.0)
+        .create_new()
+        .open::<Alphabet>()
+        .unwrap();
+    let out = Command::new("mono")
+        .arg(&exe)
+        .arg(&other.0)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("another schema"), "{err}");
+}
