@@ -274,12 +274,28 @@ impl Header {
             name: name.to_owned(),
             what,
         };
+        // The order is the one an opener of a live segment follows: magic,
+        // then `state` (nothing else is meaningful before it is 1), then the
+        // rest. A creator may not have stored the magic yet while `state`
+        // is still 0, so zero magic with zero state is "not initialised".
+        if self.state == STATE_INITIALIZING && (self.magic == MAGIC || self.magic == [0; 8]) {
+            return Err(Error::NotInitialized {
+                name: name.to_owned(),
+                waited: std::time::Duration::ZERO,
+            });
+        }
         if self.magic != MAGIC {
             return Err(Error::NotASegment {
                 name: name.to_owned(),
                 expected: MAGIC,
                 found: self.magic,
             });
+        }
+        if self.state != STATE_READY {
+            return Err(corrupt(format!(
+                "state is {}, expected {STATE_READY}",
+                self.state
+            )));
         }
         if self.header_version != HEADER_VERSION {
             return Err(Error::UnsupportedVersion {
@@ -292,18 +308,6 @@ impl Header {
             return Err(corrupt(format!(
                 "header size is {}, expected {HEADER_SIZE}",
                 self.header_size
-            )));
-        }
-        if self.state == STATE_INITIALIZING {
-            return Err(Error::NotInitialized {
-                name: name.to_owned(),
-                waited: std::time::Duration::ZERO,
-            });
-        }
-        if self.state != STATE_READY {
-            return Err(corrupt(format!(
-                "state is {}, expected {STATE_READY}",
-                self.state
             )));
         }
         if self.flags & !KNOWN_FLAGS != 0 {

@@ -500,9 +500,10 @@ fn attach_header(
     check_header(display, backing.len() as u64, &mut mapping_reader(backing))
 }
 
-/// Waits until the creator has published the header (`state` 1), at most
-/// until `deadline`. A foreign magic or a `state` no creator writes is
-/// reported at once; still 0 at the deadline is [`Error::NotInitialized`].
+/// Waits while the creator is still writing the header (`state` 0), at
+/// most until `deadline` ([`Error::NotInitialized`] then). A foreign magic
+/// is reported at once. Any other `state` ends the wait: [`check_header`]
+/// then judges the header exactly as [`validate_bytes`] does.
 fn wait_ready(
     backing: &dyn Backing,
     display: &str,
@@ -521,18 +522,7 @@ fn wait_ready(
             found: first,
         });
     }
-    loop {
-        match state_word(backing).load(Ordering::Acquire) {
-            STATE_READY => return Ok(()),
-            header::STATE_INITIALIZING => {}
-            // A value no creator writes: corrupt, no use waiting.
-            other => {
-                return Err(Error::Corrupt {
-                    name: display.to_owned(),
-                    what: format!("state is {other}, expected {STATE_READY}"),
-                });
-            }
-        }
+    while state_word(backing).load(Ordering::Acquire) == header::STATE_INITIALIZING {
         if Instant::now() >= deadline {
             return Err(Error::NotInitialized {
                 name: display.to_owned(),
@@ -541,6 +531,7 @@ fn wait_ready(
         }
         backend::pause(start);
     }
+    Ok(())
 }
 
 /// The one validation of a segment's header, shared by every opener: a

@@ -1,0 +1,460 @@
+//! Hostile and corrupt segments: property tests that mutate the bytes of a
+//! valid segment (bit flips, byte writes, truncation, extension, huge counts
+//! and sizes, random header fields) and check that every mutation either
+//! opens with a valid snapshot or gives an error: never a panic, undefined
+//! behaviour, a hang or SIGBUS (either would kill this test process).
+//!
+//! The same mutations run in memory ([`shm_runtime::validate_bytes`] and
+//! [`shm_runtime::open_image`], many cases) and over real POSIX objects
+//! written into `/dev/shm` and opened with `Options::posix(..)` (fewer
+//! cases), where the result must agree with the in-memory check: the open
+//! path and `validate_bytes` share one validation.
+//!
+//! `RELIABILITY.md` lists these tests with their case counts; the counts
+//! can be raised with `SHM_PROPTEST_CASES` / `SHM_PROPTEST_POSIX_CASES`.
+
+#![allow(missing_docs)]
+
+use std::time::Duration;
+
+use proptest::prelude::*;
+use proptest::test_runner::{Config, FileFailurePersistence, TestRunner};
+use shm_runtime::header::{self, HEADER_SIZE, Header};
+use shm_runtime::{Error, SharedLayout};
+
+/// A nested struct, so the descriptor has depth.
+#[derive(SharedLayout, Clone, Copy, Debug, PartialEq)]
+#[repr(C)]
+pub struct Inner {
+    pub a: u32,
+    pub b: f32,
+}
+
+/// The schema under attack: `MySharedData`'s fields plus a nested struct
+/// and an array of them.
+#[derive(SharedLayout, Clone, Copy, Debug, PartialEq)]
+#[repr(C)]
+#[shm(size = 232, align = 4)]
+pub struct Probe {
+    pub value: i32,
+    pub letter: u16,
+    pub _pad: [u8; 2],
+    pub numbers: [f32; 50],
+    pub inner: Inner,
+    pub pair: [Inner; 2],
+}
+
+fn sample() -> Probe {
+    let mut numbers = [0.0; 50];
+    numbers[10] = 1.45;
+    Probe {
+        value: 123,
+        letter: u16::from(b'X'),
+        _pad: [0; 2],
+        numbers,
+        inner: Inner { a: 7, b: 0.5 },
+        pair: [Inner { a: 1, b: 2.0 }, Inner { a: 3, b: 4.0 }],
+    }
+}
+
+fn valid_image() -> Vec<u8> {
+    shm_runtime::segment_image(&sample())
+}
+
+/// The payload bytes of an image as a `Probe` (what a snapshot must be).
+fn payload_of(bytes: &[u8], h: &Header) -> Probe {
+    let at = h.payload_offset as usize;
+    let raw = &bytes[at..at + size_of::<Probe>()];
+    // SAFETY: `raw` has exactly `size_of::<Probe>()` bytes and `Probe` is
+    // `ShmSafe` (every bit pattern valid); read_unaligned copies them out.
+    unsafe { raw.as_ptr().cast::<Probe>().read_unaligned() }
+}
+
+/// Bitwise equality (NaNs compare equal to themselves).
+fn same_bits(a: &Probe, b: &Probe) -> bool {
+    let bytes = |p: &Probe| {
+        // SAFETY: `Probe` has no padding, so every byte is initialised.
+        unsafe { std::slice::from_raw_parts((p as *const Probe).cast::<u8>(), size_of::<Probe>()) }
+            .to_vec()
+    };
+    bytes(a) == bytes(b)
+}
+
+/// One change to a segment's bytes.
+#[derive(Clone, Debug)]
+enum Mutation {
+    /// Flip one bit anywhere.
+    FlipBit { at: usize, bit: u8 },
+    /// Overwrite one byte anywhere.
+    SetByte { at: usize, value: u8 },
+    /// Cut the object to this length (maybe inside the header).
+    Truncate(usize),
+    /// Append zero bytes.
+    Extend(usize),
+    /// Overwrite a header field with a random, huge or boundary value.
+    HeaderField { field: usize, value: u64 },
+    /// Overwrite 4 or 8 bytes inside the descriptor with a huge value (field
+    /// counts, array lengths, name lengths, offsets, sizes).
+    DescriptorWord { at: usize, wide: bool, value: u64 },
+}
+
+/// `(offset, width)` of every header field an opener reads.
+const HEADER_FIELDS: &[(usize, usize)] = &[
+    (header::off::MAGIC, 8),
+    (header::off::HEADER_VERSION, 2),
+    (header::off::HEADER_SIZE, 2),
+    (header::off::STATE, 4),
+    (header::off::FINGERPRINT, 8),
+    (header::off::SCHEMA_VERSION, 4),
+    (header::off::PAYLOAD_ALIGN, 4),
+    (header::off::PAYLOAD_OFFSET, 8),
+    (header::off::PAYLOAD_SIZE, 8),
+    (header::off::SEGMENT_SIZE, 8),
+    (header::off::DESCRIPTOR_OFFSET, 4),
+    (header::off::DESCRIPTOR_LEN, 4),
+    (header::off::SCHEMA_NAME, 8),
+    (header::off::CREATOR_PID, 4),
+    (header::off::FLAGS, 4),
+    (header::off::CREATED_NANOS, 8),
+    (header::off::SEQ, 8),
+    (header::off::WRITER, 8),
+];
+
+fn interesting_u64() -> impl Strategy<Value = u64> {
+    prop_oneof![
+        any::<u64>(),
+        Just(0),
+        Just(1),
+        Just(u64::MAX),
+        Just(u64::MAX - 1),
+        Just(u64::from(u32::MAX)),
+        Just(1 << 31),
+        Just(1 << 63),
+        0u64..4096,
+    ]
+}
+
+fn mutation(len: usize, desc_len: usize) -> impl Strategy<Value = Mutation> {
+    prop_oneof![
+        3 => (0..len, 0u8..8).prop_map(|(at, bit)| Mutation::FlipBit { at, bit }),
+        2 => (0..len, any::<u8>()).prop_map(|(at, value)| Mutation::SetByte { at, value }),
+        1 => (0..len).prop_map(Mutation::Truncate),
+        1 => prop_oneof![1usize..64, 4096usize..65536].prop_map(Mutation::Extend),
+        3 => (0..HEADER_FIELDS.len(), interesting_u64())
+            .prop_map(|(field, value)| Mutation::HeaderField { field, value }),
+        2 => (0..desc_len, any::<bool>(), interesting_u64())
+            .prop_map(|(at, wide, value)| Mutation::DescriptorWord { at, wide, value }),
+    ]
+}
+
+fn apply(bytes: &mut Vec<u8>, m: &Mutation, desc_off: usize) {
+    let put = |bytes: &mut Vec<u8>, at: usize, width: usize, value: u64| {
+        for (i, v) in value.to_ne_bytes().into_iter().take(width).enumerate() {
+            if let Some(b) = bytes.get_mut(at + i) {
+                *b = v;
+            }
+        }
+    };
+    match *m {
+        Mutation::FlipBit { at, bit } => {
+            if let Some(b) = bytes.get_mut(at) {
+                *b ^= 1 << bit;
+            }
+        }
+        Mutation::SetByte { at, value } => {
+            if let Some(b) = bytes.get_mut(at) {
+                *b = value;
+            }
+        }
+        Mutation::Truncate(n) => bytes.truncate(n),
+        Mutation::Extend(n) => bytes.resize(bytes.len() + n, 0),
+        Mutation::HeaderField { field, value } => {
+            let (at, width) = HEADER_FIELDS[field];
+            put(bytes, at, width, value);
+        }
+        Mutation::DescriptorWord { at, wide, value } => {
+            put(bytes, desc_off + at, if wide { 8 } else { 4 }, value);
+        }
+    }
+}
+
+fn mutations() -> impl Strategy<Value = Vec<Mutation>> {
+    let image = valid_image();
+    let h = Header::decode(image[..HEADER_SIZE].try_into().unwrap());
+    proptest::collection::vec(mutation(image.len(), h.descriptor_len as usize), 1..6)
+}
+
+fn mutated(ms: &[Mutation]) -> Vec<u8> {
+    let mut bytes = valid_image();
+    let desc_off = Header::decode(bytes[..HEADER_SIZE].try_into().unwrap()).descriptor_offset;
+    for m in ms {
+        apply(&mut bytes, m, desc_off as usize);
+    }
+    bytes
+}
+
+/// What a mutated image gave, as a comparable kind.
+#[derive(Debug, PartialEq, Eq)]
+enum Outcome {
+    /// Opened, and the snapshot is the payload bytes.
+    Snapshot,
+    /// Opened, but a write is recorded as in progress (odd counter): the
+    /// read fails with a bounded wait.
+    WriteInProgress,
+    /// Refused with this error variant.
+    Refused(&'static str),
+}
+
+fn kind(e: &Error) -> &'static str {
+    match e {
+        Error::NotASegment { .. } => "NotASegment",
+        Error::UnsupportedVersion { .. } => "UnsupportedVersion",
+        Error::LayoutMismatch { .. } => "LayoutMismatch",
+        Error::TooSmall { .. } => "TooSmall",
+        Error::NotInitialized { .. } => "NotInitialized",
+        Error::Corrupt { .. } => "Corrupt",
+        Error::Timeout { .. } => "Timeout",
+        Error::WriterDied { .. } => "WriterDied",
+        other => panic!("unexpected error for a corrupt segment: {other}"),
+    }
+}
+
+/// The in-memory check: validate, open a copy, read a snapshot.
+fn check_in_memory(bytes: &[u8]) -> Outcome {
+    let typed = shm_runtime::validate_bytes::<Probe>(bytes);
+    // The untyped path (the `shm` tool's) never accepts less.
+    if let Ok((h, schema)) = shm_runtime::validate_bytes_untyped(bytes) {
+        let at = h.payload_offset as usize;
+        let payload = &bytes[at..at + h.payload_size as usize];
+        assert!(schema.decode_value(payload).is_some());
+    } else {
+        assert!(typed.is_err(), "typed accepted what untyped refused");
+    }
+    let h = match typed {
+        Ok(h) => h,
+        Err(e) => return Outcome::Refused(kind(&e)),
+    };
+    // Accepted: the invariants every opener relies on hold.
+    let end = h.payload_offset + h.payload_size;
+    assert!(end <= h.segment_size && h.segment_size <= bytes.len() as u64);
+    assert_eq!(h.fingerprint, Probe::FINGERPRINT);
+    let seg = shm_runtime::open_image::<Probe>(bytes).expect("a validated image opens");
+    match seg.read() {
+        Ok(v) => {
+            assert!(
+                same_bits(&v, &payload_of(bytes, &h)),
+                "snapshot is not the payload"
+            );
+            Outcome::Snapshot
+        }
+        Err(e @ (Error::Timeout { .. } | Error::WriterDied { .. })) => {
+            let seq = u64::from_ne_bytes(bytes[128..136].try_into().unwrap());
+            assert_eq!(seq & 1, 1, "read failed on a stable counter: {e}");
+            Outcome::WriteInProgress
+        }
+        Err(e) => panic!("read of a validated image: {e}"),
+    }
+}
+
+fn cases(var: &str, default: u32) -> u32 {
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn runner(cases: u32) -> TestRunner {
+    TestRunner::new(Config {
+        cases,
+        failure_persistence: Some(Box::new(FileFailurePersistence::Off)),
+        ..Config::default()
+    })
+}
+
+#[test]
+fn the_unmutated_image_opens_with_its_value() {
+    let bytes = valid_image();
+    assert_eq!(check_in_memory(&bytes), Outcome::Snapshot);
+    let seg = shm_runtime::open_image::<Probe>(&bytes).unwrap();
+    assert_eq!(seg.read().unwrap(), sample());
+    assert_eq!(seg.fields().numbers().get(10), Some(1.45));
+}
+
+/// Payload bytes are data, never validated: any change there opens and the
+/// snapshot shows it.
+#[test]
+fn payload_changes_always_open_with_the_new_bytes() {
+    let image = valid_image();
+    let h = Header::decode(image[..HEADER_SIZE].try_into().unwrap());
+    let start = h.payload_offset as usize;
+    runner(cases("SHM_PROPTEST_CASES", 5000) / 4)
+        .run(
+            &proptest::collection::vec((start..start + size_of::<Probe>(), any::<u8>()), 1..32),
+            |edits| {
+                let mut bytes = image.clone();
+                for (at, v) in edits {
+                    bytes[at] = v;
+                }
+                prop_assert_eq!(check_in_memory(&bytes), Outcome::Snapshot);
+                Ok(())
+            },
+        )
+        .unwrap();
+}
+
+/// Every mutation of a valid image either opens with a valid snapshot or
+/// gives an error; never a panic.
+#[test]
+fn mutated_images_open_or_fail_cleanly() {
+    let seen = std::cell::RefCell::new(std::collections::BTreeMap::<String, u32>::new());
+    runner(cases("SHM_PROPTEST_CASES", 5000))
+        .run(&mutations(), |ms| {
+            let bytes = mutated(&ms);
+            let outcome = check_in_memory(&bytes);
+            *seen.borrow_mut().entry(format!("{outcome:?}")).or_default() += 1;
+            Ok(())
+        })
+        .unwrap();
+    let seen = seen.into_inner();
+    println!("in-memory outcomes: {seen:?}");
+    // The mutations reach both sides of the validation.
+    assert!(seen.contains_key("Snapshot"), "{seen:?}");
+    assert!(
+        seen.keys().filter(|k| k.starts_with("Refused")).count() >= 4,
+        "{seen:?}"
+    );
+}
+
+/// Random bytes, not derived from a segment (mostly NotASegment/TooSmall),
+/// plus random bytes behind a valid magic.
+#[test]
+fn random_bytes_fail_cleanly() {
+    runner(cases("SHM_PROPTEST_CASES", 5000) / 2)
+        .run(
+            &(
+                any::<bool>(),
+                proptest::collection::vec(any::<u8>(), 0..2048),
+            ),
+            |(magic, mut bytes)| {
+                if magic && bytes.len() >= 8 {
+                    bytes[..8].copy_from_slice(&header::MAGIC);
+                }
+                let _ = check_in_memory(&bytes);
+                Ok(())
+            },
+        )
+        .unwrap();
+}
+
+#[cfg(target_os = "linux")]
+mod posix {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use shm_runtime::Options;
+
+    use super::*;
+
+    /// A fresh name, removed when dropped (also when the test fails).
+    struct Object(String);
+
+    impl Object {
+        fn new() -> Object {
+            static N: AtomicU32 = AtomicU32::new(0);
+            Object(format!(
+                "shmtest-hostile-{}-{}",
+                std::process::id(),
+                N.fetch_add(1, Ordering::Relaxed)
+            ))
+        }
+        fn path(&self) -> String {
+            format!("/dev/shm/{}", self.0)
+        }
+        fn options(&self) -> Options {
+            Options::posix(&self.0)
+                .open_timeout(Duration::from_millis(30))
+                .read_timeout(Duration::from_millis(10))
+        }
+    }
+
+    impl Drop for Object {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(self.path());
+        }
+    }
+
+    /// Opens the object read-only and read-write and reads a snapshot.
+    fn check_posix(obj: &Object, bytes: &[u8]) -> Outcome {
+        let ro = obj.options().open_read_only::<Probe>();
+        let rw = obj.options().open::<Probe>();
+        match (&ro, &rw) {
+            (Ok(_), Ok(_)) => {}
+            (Err(a), Err(b)) => assert_eq!(kind(a), kind(b), "{a} / {b}"),
+            _ => panic!("read-only and read-write opens disagree: {ro:?} / {rw:?}"),
+        }
+        let seg = match ro {
+            Ok(seg) => seg,
+            // An empty object is waited for, then reported as abandoned by
+            // its creator; in memory it is simply too small.
+            Err(Error::NotInitialized { .. }) if bytes.is_empty() => {
+                return Outcome::Refused("TooSmall");
+            }
+            Err(e) => return Outcome::Refused(kind(&e)),
+        };
+        match seg.read() {
+            Ok(v) => {
+                assert!(same_bits(&v, &payload_of(bytes, seg.header())));
+                // The writable handle reads the same, and can write.
+                let rw = rw.unwrap();
+                assert!(same_bits(&rw.read().unwrap(), &v));
+                rw.update(|f| f.value().set(-1)).unwrap();
+                assert_eq!(seg.read().unwrap().value, -1);
+                Outcome::Snapshot
+            }
+            Err(Error::Timeout { .. } | Error::WriterDied { .. }) => Outcome::WriteInProgress,
+            Err(e) => panic!("read of an opened segment: {e}"),
+        }
+    }
+
+    /// The same mutations written into real POSIX objects: the real open
+    /// path agrees with the in-memory check, case by case.
+    #[test]
+    fn mutated_posix_objects_open_or_fail_like_in_memory() {
+        let seen = std::cell::RefCell::new(std::collections::BTreeMap::<String, u32>::new());
+        runner(cases("SHM_PROPTEST_POSIX_CASES", 500))
+            .run(&mutations(), |ms| {
+                let bytes = mutated(&ms);
+                let obj = Object::new();
+                std::fs::write(obj.path(), &bytes).unwrap();
+                let posix = check_posix(&obj, &bytes);
+                let memory = check_in_memory(&bytes);
+                prop_assert_eq!(&posix, &memory, "mutations {:?}", ms);
+                *seen.borrow_mut().entry(format!("{posix:?}")).or_default() += 1;
+                Ok(())
+            })
+            .unwrap();
+        let seen = seen.into_inner();
+        println!("posix outcomes: {seen:?}");
+        assert!(seen.contains_key("Snapshot"), "{seen:?}");
+    }
+
+    /// An object that grows or shrinks *after* it was opened: `check_size`
+    /// reports the shrink (touching the lost pages would be SIGBUS, so the
+    /// test does not), growth is harmless.
+    #[test]
+    fn check_size_reports_a_shrunk_object() {
+        let obj = Object::new();
+        std::fs::write(obj.path(), valid_image()).unwrap();
+        let seg = obj.options().open_read_only::<Probe>().unwrap();
+        seg.check_size().unwrap();
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(obj.path())
+            .unwrap();
+        f.set_len(1 << 20).unwrap();
+        seg.check_size().unwrap();
+        f.set_len(100).unwrap();
+        let err = seg.check_size().unwrap_err();
+        assert!(matches!(err, Error::TooSmall { actual: 100, .. }), "{err}");
+        assert!(err.to_string().contains("truncated"), "{err}");
+    }
+}
