@@ -200,6 +200,7 @@ impl Error {
     }
 
     /// Maps an OS error from `op` to the matching variant.
+    #[cfg_attr(not(unix), allow(dead_code))]
     pub(crate) fn from_io(name: &str, op: &'static str, e: std::io::Error) -> Error {
         let name = name.to_owned();
         match e.kind() {

@@ -105,9 +105,23 @@ impl Options {
     /// on Unix, a Win32 named file mapping on Windows.
     pub fn default_for_os(name: &str) -> Options {
         #[cfg(windows)]
-        return Options::new(SegmentId::Windows(name.to_owned()));
+        return Options::windows(name);
         #[cfg(not(windows))]
         return Options::posix(name);
+    }
+
+    /// A Win32 named file mapping backed by the paging file
+    /// (`CreateFileMappingW`), e.g. `Local\MyShare` or `Global\MyShare`; a
+    /// name without a namespace prefix is in `Local\`. Opening one gives
+    /// [`Error::Unsupported`] on other platforms.
+    ///
+    /// Lifetime differs from POSIX and System V: the mapping disappears when
+    /// its last handle closes, i.e. when every process that opened it has
+    /// dropped its [`Shared`] (or exited). [`Options::remove`] is a no-op
+    /// here. Win32 has no permission bits, so [`Options::mode`] is ignored:
+    /// the creator's default security descriptor applies.
+    pub fn windows(name: &str) -> Options {
+        Options::new(SegmentId::Windows(name.to_owned()))
     }
 
     /// Process-private memory with the same header and API (for tests).
@@ -205,8 +219,8 @@ impl Options {
     /// Removes the named segment. Processes that have it open keep using it;
     /// the name is free at once and the memory goes when the last one
     /// closes it: `shm_unlink` (POSIX), `shmctl(IPC_RMID)` (System V),
-    /// `unlink` (file). A Win32 mapping has no name to remove: it goes when
-    /// its last handle closes.
+    /// `unlink` (file). A Win32 mapping has no name to remove: this is a
+    /// no-op, and the mapping goes when its last handle closes.
     pub fn remove(&self) -> Result<()> {
         let display = self.id.to_string();
         match &self.id {
@@ -216,6 +230,8 @@ impl Options {
             SegmentId::SysV(k) => backend::sysv::remove(name::sysv(*k)?, &display),
             #[cfg(unix)]
             SegmentId::File(p) => backend::file::remove(&name::file(p)?, &display),
+            #[cfg(windows)]
+            SegmentId::Windows(n) => backend::windows::remove(&name::windows(n)?, &display),
             SegmentId::Memory => Ok(()),
             _ => Err(Error::Unsupported {
                 name: display,
@@ -234,6 +250,8 @@ impl Options {
             SegmentId::SysV(k) => Box::new(backend::sysv::open(name::sysv(*k)?, req)?),
             #[cfg(unix)]
             SegmentId::File(p) => Box::new(backend::file::open(&name::file(p)?, req)?),
+            #[cfg(windows)]
+            SegmentId::Windows(n) => Box::new(backend::windows::open(&name::windows(n)?, req)?),
             SegmentId::Memory => Box::new(backend::memory::open(display, req.size)?),
             _ => {
                 return Err(Error::Unsupported {

@@ -68,6 +68,7 @@ pub struct HeaderStatus {
 }
 
 /// Seconds and nanoseconds since the epoch, as a time, if positive.
+#[cfg_attr(not(unix), allow(dead_code))]
 pub(crate) fn epoch_time(secs: i64, nanos: i64) -> Option<SystemTime> {
     if secs < 0 || !(0..1_000_000_000).contains(&nanos) {
         return None;

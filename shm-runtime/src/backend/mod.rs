@@ -18,6 +18,8 @@ pub(crate) mod memory;
 pub(crate) mod posix;
 #[cfg(any(target_os = "linux", target_vendor = "apple", target_os = "freebsd"))]
 pub(crate) mod sysv;
+#[cfg(windows)]
+pub(crate) mod windows;
 
 /// What to do when the segment does or does not exist.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,6 +39,8 @@ pub(crate) struct Request<'a> {
     pub display: &'a str,
     pub disposition: Disposition,
     /// Permission bits for a new object (applied regardless of umask).
+    /// Win32 has none and ignores them.
+    #[cfg_attr(not(unix), allow(dead_code))]
     pub mode: u32,
     /// Size of a new object.
     pub size: usize,

@@ -14,7 +14,7 @@ use std::os::fd::OwnedFd;
 use std::ptr::NonNull;
 use std::time::Instant;
 
-use rustix::fs::Mode;
+use rustix::fs::{Mode, RawMode};
 use rustix::mm::{MapFlags, ProtFlags};
 use rustix::shm::OFlags;
 
@@ -55,7 +55,7 @@ pub(crate) fn open(name: &str, req: &Request<'_>) -> Result<Posix> {
             match rustix::shm::open(
                 name,
                 OFlags::CREATE | OFlags::EXCL | OFlags::RDWR,
-                Mode::from_bits_truncate(req.mode),
+                Mode::from_bits_truncate(req.mode as RawMode),
             ) {
                 Ok(fd) => {
                     // A half-made object must not be left behind under the name.
@@ -86,7 +86,8 @@ pub(crate) fn open(name: &str, req: &Request<'_>) -> Result<Posix> {
 pub(super) fn create(fd: OwnedFd, req: &Request<'_>) -> Result<Posix> {
     let d = req.display;
     // fchmod(2): the mode asked for, whatever the umask took away.
-    rustix::fs::fchmod(&fd, Mode::from_bits_truncate(req.mode)).map_err(|e| io(d, "fchmod", e))?;
+    rustix::fs::fchmod(&fd, Mode::from_bits_truncate(req.mode as RawMode))
+        .map_err(|e| io(d, "fchmod", e))?;
     // ftruncate(2): the pages are allocated lazily, on first touch.
     rustix::fs::ftruncate(&fd, req.size as u64).map_err(|e| match e {
         rustix::io::Errno::FBIG | rustix::io::Errno::NOSPC | rustix::io::Errno::INVAL => {
@@ -212,7 +213,8 @@ impl Backing for Posix {
         // fstat(2) on the object.
         let st = rustix::fs::fstat(&self.fd).map_err(|e| io(&self.display, "fstat", e))?;
         status.size = u64::try_from(st.st_size).unwrap_or(0);
-        status.mode = Some(st.st_mode & 0o7777);
+        // `mode_t` is u16 on macOS and FreeBSD.
+        status.mode = Some(st.st_mode as u32 & 0o7777);
         status.owner_user = Some(st.st_uid);
         status.owner_group = Some(st.st_gid);
         status.last_change_time = epoch_time(st.st_ctime, st.st_ctime_nsec as i64);
