@@ -670,7 +670,8 @@ unsafe fn read_snapshot(
 /// `A` is [`ReadWrite`] or [`ReadOnly`]; a read-only handle has no write
 /// methods and its mapping is read-only. Dropping the handle unmaps the
 /// segment; it never removes it (POSIX and System V segments persist until
-/// removed or the machine restarts).
+/// removed or the machine restarts; a Win32 mapping goes when its last
+/// handle, in any process, closes).
 pub struct Shared<T: SharedLayout, A: Access = ReadWrite> {
     backing: Box<dyn Backing>,
     display: String,

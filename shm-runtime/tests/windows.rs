@@ -9,58 +9,15 @@
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use shm_runtime::field::Field;
-use shm_runtime::{
-    Access, Error, FieldDesc, LayoutDesc, Options, Prim, SharedLayout, ShmSafe, TypeDesc,
-};
+use shm_runtime::{Error, Options, SharedLayout};
 
 /// A small schema, 16 bytes.
+#[derive(SharedLayout, Clone, Copy, Debug, PartialEq)]
 #[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[shm(size = 16)]
 struct Pair {
     a: u64,
     b: u64,
-}
-
-const PAIR_LAYOUT: LayoutDesc = LayoutDesc {
-    name: "Pair",
-    version: 1,
-    size: 16,
-    align: 8,
-    fields: &[
-        FieldDesc {
-            name: "a",
-            offset: 0,
-            size: 8,
-            ty: TypeDesc::Prim(Prim::U64),
-        },
-        FieldDesc {
-            name: "b",
-            offset: 8,
-            size: 8,
-            ty: TypeDesc::Prim(Prim::U64),
-        },
-    ],
-};
-
-// SAFETY: two u64 fields, no padding (16 = 2 × 8), every bit pattern valid,
-// same layout on every target; TYPE describes it.
-unsafe impl ShmSafe for Pair {
-    const TYPE: TypeDesc = TypeDesc::Struct(&PAIR_LAYOUT);
-}
-// SAFETY: PAIR_LAYOUT is exactly `Pair`'s repr(C) layout (checked by the
-// `layout_is_exact` test below).
-unsafe impl SharedLayout for Pair {
-    const LAYOUT: LayoutDesc = PAIR_LAYOUT;
-    type Fields<'a, A: Access> = Field<'a, Pair, A>;
-}
-
-#[test]
-fn layout_is_exact() {
-    assert_eq!(size_of::<Pair>(), PAIR_LAYOUT.size);
-    assert_eq!(align_of::<Pair>(), PAIR_LAYOUT.align);
-    assert_eq!(std::mem::offset_of!(Pair, a), PAIR_LAYOUT.fields[0].offset);
-    assert_eq!(std::mem::offset_of!(Pair, b), PAIR_LAYOUT.fields[1].offset);
 }
 
 /// A name unique to this process and call, in the `Local\` namespace.
@@ -125,12 +82,17 @@ fn two_handles_in_one_process_see_each_others_writes() {
     assert_eq!(two.read().unwrap(), Pair { a: 7, b: 8 });
     two.modify(|p| p.b = 80).unwrap();
     assert_eq!(one.read().unwrap(), Pair { a: 7, b: 80 });
+    one.update(|f| f.a().set(70)).unwrap();
+    assert_eq!(two.fields().a().get(), 70);
+    two.update(|f| f.b().set(f.b().get() + 1)).unwrap();
+    assert_eq!(one.fields().b().get(), 81);
+    one.modify(|p| p.a = 7).unwrap();
     // And the create-or-open path lands on the same mapping.
     let three = Options::windows(&name)
         .create_or_open()
         .open::<Pair>()
         .unwrap();
-    assert_eq!(three.read().unwrap(), Pair { a: 7, b: 80 });
+    assert_eq!(three.read().unwrap(), Pair { a: 7, b: 81 });
     assert_eq!(three.header().fingerprint, Pair::FINGERPRINT);
 }
 
@@ -193,7 +155,7 @@ fn read_only_child_writes_through_a_raw_pointer() {
         return;
     };
     let ro = Options::windows(&name).open_read_only::<Pair>().unwrap();
-    let p = ro.fields().as_ptr();
+    let p = ro.fields().a().as_ptr();
     println!("writing through a read-only view");
     // SAFETY: deliberately unsound for the purpose of the test: the write
     // must fault before it happens (the page is PAGE_READONLY), killing this
