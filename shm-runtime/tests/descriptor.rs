@@ -1,6 +1,11 @@
 //! The schema descriptor in real POSIX segments: mismatches name the first
 //! difference, a corrupt descriptor is refused, and `RawSegment` reads a
 //! segment without its Rust type.
+//!
+//! Linux only: the corrupt-descriptor test edits the object through
+//! `/dev/shm`. (The descriptor checks themselves are platform-neutral and
+//! have unit tests in `src/descriptor.rs`, which also run under Wine.)
+#![cfg(target_os = "linux")]
 
 use std::io::{Seek, SeekFrom, Write};
 use std::sync::atomic::{AtomicU32, Ordering};
