@@ -93,3 +93,50 @@ for exe in "${exes[@]}"; do
     fi
 done
 echo "wine: $passed passed, $failed failed"
+
+step "writer and reader under Wine, two processes sharing one file mapping"
+cargo build -p examples --bins --target "$WIN"
+bin=target/$WIN/debug
+cp "$dll" "$bin/"
+name="Local\\MyShare-ci-$$"
+fifo=$out/writer.stdin
+rm -f "$fifo" "$out/writer.out"
+mkfifo "$fifo"
+"$WINE" "$bin/writer.exe" --backend windows --name "$name" <"$fifo" >"$out/writer.out" 2>&1 &
+writer=$!
+exec 3>"$fifo" # the writer's stdin, held open until it may finish
+for _ in $(seq 600); do
+    grep -q 'Written to shared memory' "$out/writer.out" 2>/dev/null && break
+    kill -0 "$writer" 2>/dev/null || break
+    sleep 0.1
+done
+reader_status=0
+timeout 60 "$WINE" "$bin/reader.exe" --backend windows --name "$name" >"$out/reader.out" 2>&1 || reader_status=$?
+echo >&3
+exec 3>&-
+writer_status=0
+wait "$writer" || writer_status=$?
+sed 's/^/[writer] /' "$out/writer.out"
+sed 's/^/[reader] /' "$out/reader.out"
+expected=$'Value is 123\nLetter is X\n11th Number is 1.45'
+[ "$writer_status" = 0 ] || { echo "writer exited with $writer_status"; exit 1; }
+[ "$reader_status" = 0 ] || { echo "reader exited with $reader_status"; exit 1; }
+[ "$(tr -d '\r' <"$out/reader.out")" = "$expected" ] || { echo "reader printed something else"; exit 1; }
+[ "$(tr -d '\r' <"$out/writer.out")" = $'Written to shared memory\n'"$expected" ] || {
+    echo "writer printed something else"
+    exit 1
+}
+# The writer has exited, so the last handle is closed: the mapping is gone.
+gone_status=0
+"$WINE" "$bin/reader.exe" --backend windows --name "$name" >"$out/gone.out" 2>&1 || gone_status=$?
+sed 's/^/[reader after the writer exited] /' "$out/gone.out"
+[ "$gone_status" = 1 ] && grep -q 'no such shared-memory segment' "$out/gone.out" || {
+    echo "expected the reader to fail with NotFound once the writer had exited"
+    exit 1
+}
+
+step "demo and status under Wine"
+timeout 120 "$WINE" "$bin/demo.exe"
+timeout 60 "$WINE" "$bin/status.exe" | tee "$out/status.out"
+grep -q '^mode: unknown (Win32 does not report it)' "$out/status.out"
+echo "wine: writer/reader pair, demo and status example passed"

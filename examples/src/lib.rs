@@ -19,6 +19,18 @@ pub enum Backend {
     Sysv,
     /// A mapping over the regular file at path `--name`.
     File,
+    /// A Win32 named file mapping backed by the paging file (Windows only):
+    /// it goes when the last process that has it open closes it.
+    Windows,
+}
+
+impl Backend {
+    /// This operating system's usual kind: Win32 on Windows, POSIX elsewhere.
+    pub const DEFAULT: Backend = if cfg!(windows) {
+        Backend::Windows
+    } else {
+        Backend::Posix
+    };
 }
 
 /// Default System V key (`--backend sysv` without `--key`).
@@ -31,7 +43,7 @@ pub struct Target {
     #[arg(long, default_value = DEFAULT_NAME)]
     pub name: String,
     /// Kind of segment.
-    #[arg(long, value_enum, default_value_t = Backend::Posix)]
+    #[arg(long, value_enum, default_value_t = Backend::DEFAULT)]
     pub backend: Backend,
     /// System V key, with `--backend sysv` (default 10).
     #[arg(long)]
@@ -66,6 +78,7 @@ impl Target {
             Backend::Posix => Options::posix(&self.name),
             Backend::Sysv => Options::sysv(self.key.unwrap_or(DEFAULT_KEY)),
             Backend::File => Options::file(&self.name),
+            Backend::Windows => Options::windows(&self.name),
         }
     }
 }

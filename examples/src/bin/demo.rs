@@ -1,6 +1,6 @@
 //! `demo`: the main job in one command. Runs the writer and the reader as
-//! two real processes sharing one POSIX segment, shows their output and the
-//! segment's status, and cleans up.
+//! two real processes sharing one POSIX segment (a Win32 file mapping on
+//! Windows), shows their output and the segment's status, and cleans up.
 //!
 //! The two processes are this same executable started again with a hidden
 //! role argument, so `cargo run -p examples --bin demo` needs no other
@@ -11,16 +11,20 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 
 use schemas::MySharedData;
-use shm_runtime::{Error, Options};
+use shm_runtime::Error;
 
 const NAME: &str = examples::DEFAULT_NAME;
 
-fn role(args: &[String]) -> bool {
-    let target = examples::Target {
+fn target() -> examples::Target {
+    examples::Target {
         name: NAME.into(),
-        backend: examples::Backend::Posix,
+        backend: examples::Backend::DEFAULT,
         key: None,
-    };
+    }
+}
+
+fn role(args: &[String]) -> bool {
+    let target = target();
     match args.get(1).map(String::as_str) {
         Some("__writer") => examples::exit_on_error("writer", || {
             examples::run_writer(&examples::WriterArgs {
@@ -83,7 +87,7 @@ fn main() {
             meta.permissions().mode() & 0o7777
         );
     }
-    match Options::posix(NAME).open_read_only::<MySharedData>() {
+    match target().options().open_read_only::<MySharedData>() {
         Ok(seg) => match seg.status() {
             Ok(st) => println!("{st}"),
             Err(e) => println!("status: {e}"),
@@ -109,7 +113,7 @@ fn main() {
     let _ = echo.join();
 
     let gone = matches!(
-        Options::posix(NAME).open_read_only::<MySharedData>(),
+        target().options().open_read_only::<MySharedData>(),
         Err(Error::NotFound { .. })
     );
     println!(

@@ -41,7 +41,7 @@ enum Backend {
 #[command(about = "Create a segment, attach it, print its status item by item, remove it")]
 struct Cli {
     /// Kind of segment.
-    #[arg(long, value_enum, default_value_t = Backend::Posix)]
+    #[arg(long, value_enum, default_value_t = if cfg!(windows) { Backend::Windows } else { Backend::Posix })]
     backend: Backend,
     /// System V key (default 10).
     #[arg(long, conflicts_with = "name")]
@@ -76,7 +76,7 @@ fn options(cli: &Cli) -> Result<Options, String> {
             Options::sysv(cli.key.unwrap_or(10))
         }
         Backend::File => Options::file(name),
-        Backend::Windows if cfg!(windows) => Options::default_for_os(&name),
+        Backend::Windows if cfg!(windows) => Options::windows(&name),
         Backend::Windows => return Err("--backend windows works on Windows only".into()),
     })
 }
