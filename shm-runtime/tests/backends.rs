@@ -738,7 +738,6 @@ suite!(windows, WINDOWS);
 suite!(anonymous memory, MEMORY);
 
 /// Names are validated before any system call, per backend.
-#[cfg(unix)]
 #[test]
 fn invalid_names() {
     #[cfg(unix)]

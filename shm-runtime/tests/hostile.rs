@@ -15,6 +15,7 @@
 
 #![allow(missing_docs)]
 
+#[cfg(target_os = "linux")]
 use std::time::Duration;
 
 use proptest::prelude::*;
