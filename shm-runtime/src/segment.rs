@@ -33,7 +33,7 @@ pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(1);
 /// |---|---|---|
 /// | [`Options::posix`] | POSIX object (`shm_open`; `/dev/shm` on Linux) | [`Options::remove`] (`shm_unlink`) or reboot |
 /// | [`Options::sysv`], [`Options::sysv_ftok`] | System V segment (`shmget`), by key | [`Options::remove`] (`IPC_RMID`) *and* the last detach, or reboot |
-/// | `Options::windows` | Win32 named file mapping (paging file) | the last handle to it closes |
+/// | [`Options::windows`] | Win32 named file mapping (paging file) | the last handle to it, in any process, closes; [`Options::remove`] does nothing |
 /// | [`Options::file`] | mapping over a regular file | the file is deleted: survives reboot |
 /// | [`Options::memory`] | process-private heap memory (tests) | the handle is dropped |
 ///
@@ -160,7 +160,8 @@ impl Options {
     }
 
     /// Permission bits for a new segment (default `0o600`), applied exactly,
-    /// regardless of the process's umask.
+    /// regardless of the process's umask. Ignored for Win32 mappings, which
+    /// have no permission bits (the creator's default security applies).
     pub fn mode(mut self, mode: u32) -> Options {
         self.mode = mode & 0o7777;
         self
