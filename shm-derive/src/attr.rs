@@ -14,12 +14,17 @@ use syn::{Attribute, Lit, LitInt, LitStr, Path};
 use crate::ctxt::Ctxt;
 
 /// Container attributes, in the order they are listed in error messages.
-const CONTAINER_ATTRS: &[&str] = &["size", "align", "version", "name"];
+const CONTAINER_ATTRS: &[&str] = &[
+    "size",
+    "align",
+    "version",
+    "name",
+    "extends",
+    "reserve",
+    "older_writers",
+];
 /// Field attributes.
 const FIELD_ATTRS: &[&str] = &["offset"];
-/// Attribute names kept back for schema evolution. They are rejected with a
-/// message saying so rather than as unknown (see the crate docs).
-const RESERVED_ATTRS: &[&str] = &["extends", "reserve"];
 
 /// An integer literal from an attribute, with its value.
 pub struct IntAttr {
@@ -40,6 +45,12 @@ pub struct Container {
     pub version: Option<IntAttr>,
     /// `#[shm(name = "...")]`: stable schema name.
     pub name: Option<LitStr>,
+    /// `#[shm(extends = Old)]`: the older version of this schema.
+    pub extends: Option<Path>,
+    /// `#[shm(reserve = N)]`: room for the payload in new segments.
+    pub reserve: Option<IntAttr>,
+    /// `#[shm(older_writers)]`: the `older_writers` token.
+    pub older_writers: Option<Path>,
 }
 
 /// The `#[shm(...)]` attributes of one field.
@@ -72,6 +83,9 @@ impl Container {
                     "align" => set_int(cx, &mut out.align, &meta, &key),
                     "version" => set_int(cx, &mut out.version, &meta, &key),
                     "name" => set_str(cx, &mut out.name, &meta, &key),
+                    "extends" => set_path(cx, &mut out.extends, &meta, &key),
+                    "reserve" => set_int(cx, &mut out.reserve, &meta, &key),
+                    "older_writers" => set_flag(cx, &mut out.older_writers, &meta, &key),
                     _ => {
                         let msg = if FIELD_ATTRS.contains(&key.as_str()) {
                             format!(
@@ -103,9 +117,7 @@ impl Field {
                 match key.as_str() {
                     "offset" => set_int(cx, &mut out.offset, &meta, &key),
                     _ => {
-                        let msg = if CONTAINER_ATTRS.contains(&key.as_str())
-                            || RESERVED_ATTRS.contains(&key.as_str())
-                        {
+                        let msg = if CONTAINER_ATTRS.contains(&key.as_str()) {
                             format!(
                                 "`{key}` is a struct attribute, not a field attribute: put it in `#[shm(...)]` above the struct"
                             )
@@ -170,13 +182,8 @@ fn shm_attrs<'a>(cx: &'a Ctxt, attrs: &'a [Attribute]) -> impl Iterator<Item = &
         })
 }
 
-/// "unknown attribute `x`; expected one of ..." (or the reserved-name text).
+/// "unknown attribute `x`; expected one of ...".
 fn unknown_message(key: &str, expected: &[&str]) -> String {
-    if RESERVED_ATTRS.contains(&key) {
-        return format!(
-            "`#[shm({key} = ...)]` is reserved for schema evolution and not supported yet"
-        );
-    }
     let list = expected
         .iter()
         .map(|k| format!("`{k}`"))
@@ -264,6 +271,55 @@ fn set_str(
         cx.error_spanned_by(&meta.path, duplicate_message(key));
     } else {
         *slot = Some(lit);
+    }
+    Ok(())
+}
+
+/// Parses `key = <path>` (a type, e.g. `SensorV1` or `crate::v1::Sensor`)
+/// into `slot`, reporting duplicates and other values.
+fn set_path(
+    cx: &Ctxt,
+    slot: &mut Option<Path>,
+    meta: &ParseNestedMeta,
+    key: &str,
+) -> syn::Result<()> {
+    let expr: syn::Expr = meta.value()?.parse()?;
+    let syn::Expr::Path(syn::ExprPath {
+        qself: None, path, ..
+    }) = expr
+    else {
+        cx.error_spanned_by(
+            &expr,
+            format!("expected the older schema's type, e.g. `{key} = SensorV1`"),
+        );
+        return Ok(());
+    };
+    if slot.is_some() {
+        cx.error_spanned_by(&meta.path, duplicate_message(key));
+    } else {
+        *slot = Some(path);
+    }
+    Ok(())
+}
+
+/// Parses a bare `key` into `slot`, reporting duplicates and values.
+fn set_flag(
+    cx: &Ctxt,
+    slot: &mut Option<Path>,
+    meta: &ParseNestedMeta,
+    key: &str,
+) -> syn::Result<()> {
+    if meta.input.peek(syn::Token![=]) || meta.input.peek(syn::token::Paren) {
+        cx.error_spanned_by(
+            &meta.path,
+            format!("`{key}` takes no value: write `#[shm({key})]`"),
+        );
+        return skip_value(meta);
+    }
+    if slot.is_some() {
+        cx.error_spanned_by(&meta.path, duplicate_message(key));
+    } else {
+        *slot = Some(meta.path.clone());
     }
     Ok(())
 }

@@ -168,6 +168,23 @@ fn check_container_attrs(cx: &Ctxt, input: &Input) {
             ),
         );
     }
+    if let Some(flag) = &attrs.older_writers
+        && attrs.extends.is_none()
+    {
+        cx.error_spanned_by(
+            flag,
+            "`older_writers` lets programs built with an older version of this schema write segments that hold this one: \
+             it needs `extends = OlderVersion`",
+        );
+    }
+    if let Some(old) = &attrs.extends
+        && attrs.version.is_none()
+    {
+        cx.error_spanned_by(
+            old,
+            "a schema that extends another needs its own `version = N`, higher than the extended schema's",
+        );
+    }
     match &attrs.name {
         Some(lit) => {
             let name = lit.value();
@@ -186,6 +203,8 @@ fn check_container_attrs(cx: &Ctxt, input: &Input) {
                 cx.error_spanned_by(lit, "the schema name must not contain NUL characters");
             }
         }
+        // With `extends`, the name is the extended schema's, checked there.
+        None if attrs.extends.is_some() => {}
         None => {
             let name = unraw(input.ident());
             if name.len() > MAX_NAME_LEN {

@@ -50,7 +50,8 @@
 //!   the last one: the message says how many bytes and which `_pad` field
 //!   to add. With no padding at all on a 64-bit target, the layout is also
 //!   the same on 32-bit targets;
-//! - the layout assertions written as attributes hold.
+//! - the layout assertions written as attributes hold;
+//! - with `extends`, the older version's layout is a prefix of this one.
 //!
 //! # Attributes
 //!
@@ -61,10 +62,25 @@
 //! - `name = "..."`: stable schema name (default: the type name; non-empty,
 //!   at most 48 bytes of UTF-8).
 //!
-//! On a field: `#[shm(offset = N)]` asserts the field's offset.
+//! - `extends = OlderVersion`: this struct is a newer version of the schema
+//!   `OlderVersion` (another `#[derive(SharedLayout)]` struct). rustc checks
+//!   that the older layout is a prefix of this one: every field of
+//!   `OlderVersion`, in order, with the same name, type and offset, and the
+//!   new fields after them; and that `version` is higher. Removing,
+//!   renaming, retyping or reordering an old field, or inserting a new one
+//!   before it, is a compile error at the `extends` path that names the
+//!   field. The schema name defaults to `OlderVersion`'s (a different
+//!   `name` is an error). Needs an explicit `version`;
+//! - `reserve = N`: segments created with this schema have room for a
+//!   payload of `N` bytes (at least `size_of`, checked), so that a newer,
+//!   larger version can upgrade them in place;
+//! - `older_writers` (with `extends`): programs built with an older version
+//!   may open a segment holding this version for writing (they write their
+//!   prefix fields and keep the new ones); without it they may only read.
 //!
-//! `extends` and `reserve` are kept back for schema evolution and are
-//! rejected with a message saying they are not supported yet.
+//! `shm_runtime::evolution` has the rules for segments at run time.
+//!
+//! On a field: `#[shm(offset = N)]` asserts the field's offset.
 //!
 //! # What is generated
 //!

@@ -232,6 +232,17 @@ pub unsafe trait SharedLayout: ShmSafe {
     const LAYOUT: LayoutDesc;
     /// 64-bit fingerprint of the layout: FNV-1a over the schema descriptor.
     const FINGERPRINT: u64 = fingerprint(&Self::LAYOUT);
+    /// Room for the payload, in bytes, that a segment created with this
+    /// schema reserves so that newer, larger versions of the schema can
+    /// take it over (`#[shm(reserve = N)]`; at least `size_of::<Self>()`
+    /// when given). `0`: no room beyond the struct. See
+    /// [`crate::evolution`].
+    const RESERVE: usize = 0;
+    /// Whether programs built with an older version of this schema may open
+    /// a segment that holds this version for writing (`#[shm(older_writers)]`,
+    /// with `extends`). Without it they may only read it. See
+    /// [`crate::evolution`].
+    const OLDER_WRITERS: bool = false;
     /// The generated typed field accessors over a mapped value.
     type Fields<'a, A: crate::field::Access>: From<crate::field::Field<'a, Self, A>>;
 }

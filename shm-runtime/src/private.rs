@@ -115,6 +115,31 @@ impl Msg {
         }
     }
 
+    /// Whether nothing has been appended.
+    pub const fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Appends the Rust spelling of a type: `u16`, `[f32; 50]`, `Inner`.
+    pub const fn ty(self, t: &TypeDesc) -> Msg {
+        match t {
+            TypeDesc::Prim(p) => self.str(p.rust_name()),
+            TypeDesc::Array { elem, len } => self.str("[").ty(elem).str("; ").num(*len).str("]"),
+            TypeDesc::Struct(l) => self.str(l.name),
+        }
+    }
+
+    /// Appends "`name` (TYPE at offset N)".
+    const fn field(self, f: &FieldDesc) -> Msg {
+        self.str("`")
+            .str(f.name)
+            .str("` (")
+            .ty(&f.ty)
+            .str(" at offset ")
+            .num(f.offset)
+            .str(")")
+    }
+
     /// The message so far.
     pub const fn as_str(&self) -> &str {
         match core::str::from_utf8(self.buf.split_at(self.len).0) {
@@ -122,6 +147,208 @@ impl Msg {
             Err(_) => "<invalid message>",
         }
     }
+}
+
+/// `a == b` for strings, in a `const` context.
+const fn str_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// `a == b` for types (structs compared field by field, with their names
+/// and versions), in a `const` context.
+pub const fn type_eq(a: &TypeDesc, b: &TypeDesc) -> bool {
+    match (a, b) {
+        (TypeDesc::Prim(x), TypeDesc::Prim(y)) => *x as u8 == *y as u8,
+        (TypeDesc::Array { elem: x, len: m }, TypeDesc::Array { elem: y, len: n }) => {
+            *m == *n && type_eq(x, y)
+        }
+        (TypeDesc::Struct(x), TypeDesc::Struct(y)) => layout_eq(x, y),
+        _ => false,
+    }
+}
+
+/// `a == b` for layouts, in a `const` context.
+const fn layout_eq(a: &LayoutDesc, b: &LayoutDesc) -> bool {
+    if !str_eq(a.name, b.name)
+        || a.version != b.version
+        || a.size != b.size
+        || a.align != b.align
+        || a.fields.len() != b.fields.len()
+    {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.fields.len() {
+        if !field_eq(&a.fields[i], &b.fields[i]) {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+const fn field_eq(a: &FieldDesc, b: &FieldDesc) -> bool {
+    str_eq(a.name, b.name) && a.offset == b.offset && a.size == b.size && type_eq(&a.ty, &b.ty)
+}
+
+/// The index of the field called `name` in `fields`, if any.
+const fn find_field(fields: &[FieldDesc], name: &str) -> Option<usize> {
+    let mut i = 0;
+    while i < fields.len() {
+        if str_eq(fields[i].name, name) {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The check behind `#[shm(extends = Old)]` on `New`: an empty message if
+/// the layout `old` is a prefix of `new` (same schema name, a lower
+/// version, and every field of `old` in `new` with the same name, type and
+/// offset, in the same order, before any new field), otherwise what is
+/// wrong, naming the first field concerned. `old_ty` and `new_ty` are the
+/// Rust type names, for the message.
+///
+/// The derive emits `const _: () = { let m = extends_error(..); if
+/// !m.is_empty() { panic!("{}", m.as_str()) } };` spanned at the path after
+/// `extends =`, so rustc reports the message there.
+pub const fn extends_error(old: &LayoutDesc, new: &LayoutDesc, old_ty: &str, new_ty: &str) -> Msg {
+    let head = Msg::new()
+        .str("`")
+        .str(new_ty)
+        .str("` cannot extend `")
+        .str(old_ty)
+        .str("`: ");
+    if !str_eq(old.name, new.name) {
+        return head
+            .str("the schema names differ (`")
+            .str(new.name)
+            .str("` and `")
+            .str(old.name)
+            .str("`); every version of a schema has the same name: remove `name = ...` (it defaults to the extended schema's) or write `name = \"")
+            .str(old.name)
+            .str("\"`");
+    }
+    if new.version <= old.version {
+        return head
+            .str("its version must be higher than the extended schema's (")
+            .num(old.version as usize)
+            .str("), found ")
+            .num(new.version as usize)
+            .str("; write `version = ")
+            .num((old.version as usize).saturating_add(1))
+            .str("`");
+    }
+    let tail = Msg::new().str("; every field of `").str(old_ty).str(
+        "` must stay, in order, with the same name, type and offset, and new fields go after them",
+    );
+    let mut i = 0;
+    while i < old.fields.len() {
+        let f = &old.fields[i];
+        let m = if i >= new.fields.len() {
+            head.str("field ").field(f).str(" was removed")
+        } else if field_eq(f, &new.fields[i]) {
+            i += 1;
+            continue;
+        } else {
+            let g = &new.fields[i];
+            if str_eq(f.name, g.name) {
+                if let (TypeDesc::Struct(a), TypeDesc::Struct(b)) = (&f.ty, &g.ty)
+                    && str_eq(a.name, b.name)
+                {
+                    head.str("field `")
+                        .str(f.name)
+                        .str("` changed type: struct `")
+                        .str(a.name)
+                        .str("` was v")
+                        .num(a.version as usize)
+                        .str(" with ")
+                        .num(a.fields.len())
+                        .str(" fields in ")
+                        .num(a.size)
+                        .str(" bytes, it is now v")
+                        .num(b.version as usize)
+                        .str(" with ")
+                        .num(b.fields.len())
+                        .str(" fields in ")
+                        .num(b.size)
+                        .str(" bytes (a nested struct cannot grow: add the new fields to the outer struct)")
+                } else if !type_eq(&f.ty, &g.ty) {
+                    head.str("field `")
+                        .str(f.name)
+                        .str("` changed type from ")
+                        .ty(&f.ty)
+                        .str(" to ")
+                        .ty(&g.ty)
+                } else {
+                    head.str("field `")
+                        .str(f.name)
+                        .str("` moved from offset ")
+                        .num(f.offset)
+                        .str(" to offset ")
+                        .num(g.offset)
+                }
+            } else {
+                match find_field(new.fields, f.name) {
+                    Some(j) => head
+                        .str("field ")
+                        .field(f)
+                        .str(" moved: `")
+                        .str(new_ty)
+                        .str("` has it at offset ")
+                        .num(new.fields[j].offset)
+                        .str(", after ")
+                        .field(g),
+                    None => {
+                        if type_eq(&f.ty, &g.ty) && f.offset == g.offset {
+                            head.str("field ")
+                                .field(f)
+                                .str(" was renamed to `")
+                                .str(g.name)
+                                .str("`")
+                        } else {
+                            head.str("field ")
+                                .field(f)
+                                .str(" was removed or replaced by ")
+                                .field(g)
+                        }
+                    }
+                }
+            }
+        };
+        return m.str(tail.as_str());
+    }
+    Msg::new()
+}
+
+/// The check behind `#[shm(reserve = N)]`: an empty message if `reserve`
+/// bytes hold the struct.
+pub const fn reserve_error(reserve: usize, size: usize, ty: &str) -> Msg {
+    if reserve >= size {
+        return Msg::new();
+    }
+    Msg::new()
+        .str("`#[shm(reserve = ")
+        .num(reserve)
+        .str(")]` is less than the size of `")
+        .str(ty)
+        .str("` (")
+        .num(size)
+        .str(
+            " bytes): `reserve` is the room for the whole payload, including the fields it has now",
+        )
 }
 
 impl Default for Msg {
@@ -132,7 +359,67 @@ impl Default for Msg {
 
 #[cfg(test)]
 mod tests {
-    use super::Msg;
+    use super::{Msg, extends_error, reserve_error};
+    use crate::layout::{FieldDesc, LayoutDesc, Prim, TypeDesc};
+
+    const fn f(name: &'static str, offset: usize, p: Prim) -> FieldDesc {
+        FieldDesc {
+            name,
+            offset,
+            size: p.size(),
+            ty: TypeDesc::Prim(p),
+        }
+    }
+
+    static V1: LayoutDesc = LayoutDesc {
+        name: "S",
+        version: 1,
+        size: 8,
+        align: 4,
+        fields: &[f("a", 0, Prim::U32), f("b", 4, Prim::U32)],
+    };
+
+    #[test]
+    fn extends_accepts_a_prefix_and_names_the_first_bad_field() {
+        static THREE: [FieldDesc; 3] = [
+            f("a", 0, Prim::U32),
+            f("b", 4, Prim::U32),
+            f("c", 8, Prim::U32),
+        ];
+        static ONE: [FieldDesc; 1] = [f("a", 0, Prim::U32)];
+        let v2 = LayoutDesc {
+            version: 2,
+            size: 12,
+            fields: &THREE,
+            ..V1
+        };
+        assert!(extends_error(&V1, &v2, "V1", "V2").is_empty());
+        let cut = LayoutDesc {
+            version: 2,
+            size: 4,
+            fields: &ONE,
+            ..V1
+        };
+        let m = extends_error(&V1, &cut, "V1", "V2");
+        assert!(
+            m.as_str()
+                .starts_with("`V2` cannot extend `V1`: field `b` (u32 at offset 4) was removed;"),
+            "{}",
+            m.as_str()
+        );
+        let same = extends_error(&V1, &V1, "V1", "V1");
+        assert!(
+            same.as_str().contains("version must be higher"),
+            "{}",
+            same.as_str()
+        );
+        assert!(reserve_error(8, 8, "S").is_empty());
+        assert!(
+            reserve_error(4, 8, "S")
+                .as_str()
+                .contains("less than the size")
+        );
+    }
 
     #[test]
     fn msg_formats_numbers_and_truncates() {

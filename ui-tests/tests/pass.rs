@@ -111,6 +111,51 @@ pub struct UsesA {
     pub more: [A; 2],
 }
 
+/// Version 1 of a schema that grows, with room reserved.
+#[derive(SharedLayout)]
+#[repr(C)]
+#[shm(name = "Gauge", reserve = 256)]
+pub struct GaugeV1 {
+    /// A reading.
+    pub reading: f64,
+    /// A counter.
+    pub count: u32,
+    /// Explicit padding.
+    pub _pad: [u8; 4],
+}
+
+/// Version 2: the same fields, then new ones; the name is inherited.
+#[derive(SharedLayout)]
+#[repr(C)]
+#[shm(version = 2, extends = GaugeV1, reserve = 256, older_writers)]
+pub struct GaugeV2 {
+    /// A reading.
+    pub reading: f64,
+    /// A counter.
+    pub count: u32,
+    /// Explicit padding.
+    pub _pad: [u8; 4],
+    /// New in version 2.
+    pub unit: [u8; 8],
+}
+
+/// Version 3 extends version 2 through a path, and renames nothing.
+#[derive(SharedLayout)]
+#[repr(C)]
+#[shm(version = 3, extends = self::GaugeV2, name = "Gauge")]
+pub struct GaugeV3 {
+    /// A reading.
+    pub reading: f64,
+    /// A counter.
+    pub count: u32,
+    /// Explicit padding.
+    pub _pad: [u8; 4],
+    /// New in version 2.
+    pub unit: [u8; 8],
+    /// New in version 3.
+    pub points: [Point; 2],
+}
+
 /// An aligned, zeroed heap buffer standing in for a mapped segment.
 struct Buffer<T> {
     ptr: NonNull<T>,
@@ -312,4 +357,34 @@ fn field_types_named_like_generated_parameters() {
     let r = buf.read().fields();
     assert_eq!(r.a().fields().x().get(), 1);
     assert_eq!(r.more().at(1).expect("in range").fields().x().get(), 2);
+}
+
+#[test]
+fn versions_extend_each_other() {
+    assert_eq!(GaugeV1::LAYOUT.name, "Gauge");
+    assert_eq!(GaugeV2::LAYOUT.name, "Gauge");
+    assert_eq!(GaugeV3::LAYOUT.name, "Gauge");
+    assert_eq!(
+        (
+            GaugeV1::LAYOUT.version,
+            GaugeV2::LAYOUT.version,
+            GaugeV3::LAYOUT.version
+        ),
+        (1, 2, 3)
+    );
+    assert_eq!(GaugeV2::LAYOUT.fields[..3], GaugeV1::LAYOUT.fields[..]);
+    assert_eq!(GaugeV3::LAYOUT.fields[..4], GaugeV2::LAYOUT.fields[..]);
+    assert_eq!(
+        (GaugeV1::RESERVE, GaugeV2::RESERVE, GaugeV3::RESERVE),
+        (256, 256, 0)
+    );
+    assert_eq!(
+        [GaugeV1::OLDER_WRITERS, GaugeV2::OLDER_WRITERS, GaugeV3::OLDER_WRITERS],
+        [false, true, false]
+    );
+    assert_eq!(
+        (MySharedData::RESERVE, MySharedData::OLDER_WRITERS),
+        (0, false)
+    );
+    assert_ne!(GaugeV1::FINGERPRINT, GaugeV2::FINGERPRINT);
 }

@@ -1,0 +1,23 @@
+use shm_runtime::SharedLayout;
+
+#[derive(SharedLayout)]
+#[repr(C)]
+#[shm(name = "Sensor")]
+pub struct SensorV1 {
+    pub count: u32,
+    pub letter: u16,
+    pub _pad: [u8; 2],
+    pub temperature: f64,
+}
+
+// `letter` is gone: an older program would read garbage where it was.
+#[derive(SharedLayout)]
+#[repr(C)]
+#[shm(version = 2, extends = SensorV1)]
+pub struct SensorV2 {
+    pub count: u32,
+    pub _pad: [u8; 4],
+    pub temperature: f64,
+}
+
+fn main() {}
