@@ -78,7 +78,7 @@
 //!   may open a segment holding this version for writing (they write their
 //!   prefix fields and keep the new ones); without it they may only read.
 //!
-//! `shm_runtime::evolution` has the rules for segments at run time.
+//! The README ("Schema evolution") has the rules for segments at run time.
 //!
 //! On a field: `#[shm(offset = N)]` asserts the field's offset.
 //!

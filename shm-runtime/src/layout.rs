@@ -236,12 +236,12 @@ pub unsafe trait SharedLayout: ShmSafe {
     /// schema reserves so that newer, larger versions of the schema can
     /// take it over (`#[shm(reserve = N)]`; at least `size_of::<Self>()`
     /// when given). `0`: no room beyond the struct. See
-    /// [`crate::evolution`].
+    /// "Schema evolution" in the README.
     const RESERVE: usize = 0;
     /// Whether programs built with an older version of this schema may open
     /// a segment that holds this version for writing (`#[shm(older_writers)]`,
     /// with `extends`). Without it they may only read it. See
-    /// [`crate::evolution`].
+    /// "Schema evolution" in the README.
     const OLDER_WRITERS: bool = false;
     /// The generated typed field accessors over a mapped value.
     type Fields<'a, A: crate::field::Access>: From<crate::field::Field<'a, Self, A>>;
