@@ -438,6 +438,46 @@ mod posix {
         assert!(seen.contains_key("Snapshot"), "{seen:?}");
     }
 
+    /// Things other than a shared-memory object planted under the name in
+    /// `/dev/shm` (a world-writable directory): a FIFO (opening it used to
+    /// block forever), a symbolic link to a valid segment elsewhere (never
+    /// followed), a directory. Each is refused at once, whatever the
+    /// disposition.
+    #[test]
+    fn planted_fifo_symlink_and_directory_are_refused_without_hanging() {
+        let elsewhere = Object::new();
+        std::fs::write(elsewhere.path(), valid_image()).unwrap();
+        let fifo = Object::new();
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            fifo.path(),
+            rustix::fs::Mode::from_raw_mode(0o666),
+        )
+        .unwrap();
+        let link = Object::new();
+        std::os::unix::fs::symlink(elsewhere.path(), link.path()).unwrap();
+        let dir = Object::new();
+        std::fs::create_dir(dir.path()).unwrap();
+        for (obj, what) in [(&fifo, "Fifo"), (&link, "symbolic link"), (&dir, "")] {
+            let results = [
+                obj.options().open_read_only::<Probe>().map(|_| ()),
+                obj.options().open::<Probe>().map(|_| ()),
+                obj.options().create_or_open().open::<Probe>().map(|_| ()),
+                obj.options().create_new().open::<Probe>().map(|_| ()),
+            ];
+            for r in results {
+                match r {
+                    Err(Error::InvalidName { reason, .. }) => {
+                        assert!(reason.contains(what), "{reason}")
+                    }
+                    Err(Error::AlreadyExists { .. } | Error::Io { .. }) => {}
+                    other => panic!("{}: {other:?}", obj.path()),
+                }
+            }
+        }
+        let _ = std::fs::remove_dir(dir.path());
+    }
+
     /// An object that grows or shrinks *after* it was opened: `check_size`
     /// reports the shrink (touching the lost pages would be SIGBUS, so the
     /// test does not), growth is harmless.

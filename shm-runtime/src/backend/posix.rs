@@ -54,7 +54,7 @@ pub(crate) fn open(name: &str, req: &Request<'_>) -> Result<Posix> {
             // shm_open(3) with O_CREAT|O_EXCL: exactly one racer creates.
             match rustix::shm::open(
                 name,
-                OFlags::CREATE | OFlags::EXCL | OFlags::RDWR,
+                OFlags::CREATE | OFlags::EXCL | OFlags::RDWR | hardening(),
                 Mode::from_bits_truncate(req.mode as RawMode),
             ) {
                 Ok(fd) => {
@@ -64,10 +64,10 @@ pub(crate) fn open(name: &str, req: &Request<'_>) -> Result<Posix> {
                     });
                 }
                 Err(rustix::io::Errno::EXIST) if req.disposition == Disposition::CreateOrOpen => {}
-                Err(e) => return Err(io(d, "shm_open (create)", e)),
+                Err(e) => return Err(open_error(d, "shm_open (create)", e)),
             }
         }
-        match rustix::shm::open(name, access, Mode::empty()) {
+        match rustix::shm::open(name, access | hardening(), Mode::empty()) {
             Ok(fd) => return map_existing(fd, req),
             // The object was removed between our create and open attempts:
             // try to create it again.
@@ -76,9 +76,38 @@ pub(crate) fn open(name: &str, req: &Request<'_>) -> Result<Posix> {
                     return Err(io(d, "shm_open", rustix::io::Errno::NOENT));
                 }
             }
-            Err(e) => return Err(io(d, "shm_open", e)),
+            Err(e) => return Err(open_error(d, "shm_open", e)),
         }
     }
+}
+
+/// An error of `shm_open`; `ELOOP` means a symbolic link was planted under
+/// the name (refused by `O_NOFOLLOW`).
+fn open_error(d: &str, op: &'static str, e: rustix::io::Errno) -> Error {
+    if e == rustix::io::Errno::LOOP {
+        return Error::InvalidName {
+            name: d.to_owned(),
+            reason: "a symbolic link is under this name, not a shared-memory object".into(),
+        };
+    }
+    io(d, op, e)
+}
+
+/// Extra `open(2)` flags for `shm_open` on Linux, where it opens a file in
+/// `/dev/shm` (a world-writable directory anyone can plant things in):
+/// `O_NOFOLLOW`, so a symbolic link planted under the name is refused
+/// (`ELOOP`) rather than followed to some other file (glibc's `shm_open`
+/// adds it too), and `O_NONBLOCK`, so a FIFO planted under the name is
+/// opened at once (and then refused as not a regular file) instead of
+/// blocking forever. Elsewhere the C library's `shm_open` takes no other
+/// flags.
+fn hardening() -> OFlags {
+    #[cfg(target_os = "linux")]
+    return OFlags::from_bits_retain(
+        (rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits(),
+    );
+    #[cfg(not(target_os = "linux"))]
+    return OFlags::empty();
 }
 
 /// Sizes a freshly created object and maps it (also used by the file
@@ -118,6 +147,13 @@ pub(super) fn map_existing(fd: OwnedFd, req: &Request<'_>) -> Result<Posix> {
     let start = Instant::now();
     let size = loop {
         let st = rustix::fs::fstat(&fd).map_err(|e| io(d, "fstat", e))?;
+        let kind = rustix::fs::FileType::from_raw_mode(st.st_mode);
+        if kind != rustix::fs::FileType::RegularFile {
+            return Err(Error::InvalidName {
+                name: d.to_owned(),
+                reason: format!("the object is a {kind:?}, not a regular shared-memory object"),
+            });
+        }
         let size = u64::try_from(st.st_size).unwrap_or(0);
         if size > 0 || Instant::now() >= req.deadline {
             break size;
