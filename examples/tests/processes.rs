@@ -227,55 +227,6 @@ mod foreign {
     }
 }
 
-/// Many processes race create-or-open on one name: exactly one creates,
-/// all of them end up with the same initialised segment.
-#[test]
-fn racing_create_or_open_processes_agree() {
-    const RACERS: usize = 6;
-    let initial = MySharedData {
-        value: 42,
-        letter: 'R' as u16,
-        _pad: [0; 2],
-        numbers: [0.5; 50],
-    };
-    if let Ok(name) = std::env::var("SHM_RACE_NAME") {
-        // Child role: create-or-open, report whether we created it and what we see.
-        let seg = Options::posix(&name)
-            .create_or_open()
-            .open_with::<MySharedData>(&initial)
-            .unwrap();
-        let created = seg.header().creator_pid == std::process::id();
-        let v = seg.read().unwrap();
-        println!("created={created} same={}", v == initial);
-        return;
-    }
-    let name = unique("race");
-    let _c = Cleanup(name.clone());
-    let exe = std::env::current_exe().unwrap();
-    let children: Vec<Child> = (0..RACERS)
-        .map(|_| {
-            Command::new(&exe)
-                .args([
-                    "--exact",
-                    "racing_create_or_open_processes_agree",
-                    "--nocapture",
-                ])
-                .env("SHM_RACE_NAME", &name)
-                .stdout(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    let mut creators = 0;
-    for c in children {
-        let out = c.wait_with_output().unwrap();
-        assert!(out.status.success(), "{}", text(&out).1);
-        let stdout = text(&out).0;
-        creators += stdout.matches("created=true").count();
-        assert!(
-            stdout.contains("same=true"),
-            "a racer saw other contents: {stdout}"
-        );
-    }
-    assert_eq!(creators, 1, "exactly one process creates the segment");
-}
+// The creation race (`racing_create_or_open_processes_agree`) lives in
+// `creation.rs`, extended to create-new racers, several rounds and every
+// backend with names, next to the abandoned-creator tests.

@@ -16,6 +16,7 @@ use crate::protocol;
 use crate::status::{HeaderStatus, Status};
 
 mod raw;
+mod reinit;
 pub use raw::RawSegment;
 
 /// Default permission bits of a new segment (owner read/write only).
@@ -55,6 +56,7 @@ pub struct Options {
     mode: u32,
     open_timeout: Duration,
     read_timeout: Duration,
+    reinit_abandoned: bool,
 }
 
 impl Options {
@@ -65,6 +67,7 @@ impl Options {
             mode: DEFAULT_MODE,
             open_timeout: DEFAULT_OPEN_TIMEOUT,
             read_timeout: DEFAULT_READ_TIMEOUT,
+            reinit_abandoned: false,
         }
     }
 
@@ -179,6 +182,24 @@ impl Options {
         self
     }
 
+    /// With create-or-open, re-initialise a segment whose creator died
+    /// before publishing it (default `false`: such a segment gives
+    /// [`Error::NotInitialized`] after the open timeout, and stays as it is).
+    ///
+    /// The segment is only re-initialised if it stayed unpublished for this
+    /// process's whole open timeout, is owned by this user, carries this
+    /// crate's magic or none (never a foreign object), its creator is known
+    /// to be dead where a creator pid is recorded (the header's
+    /// `creator_pid`, System V's `shm_cpid`), and this process wins a
+    /// compare-and-swap of `creator_pid`, so exactly one of several racing
+    /// processes re-initialises it; the others open what it publishes. The
+    /// full rule and its limits (a creator frozen rather than dead) are in
+    /// `RELIABILITY.md`.
+    pub fn reinit_abandoned(mut self, yes: bool) -> Options {
+        self.reinit_abandoned = yes;
+        self
+    }
+
     /// Opens (or creates, as set) the segment for reading and writing. A
     /// new segment's payload is all zeroes.
     pub fn open<T: SharedLayout>(&self) -> Result<Shared<T, ReadWrite>> {
@@ -279,13 +300,93 @@ impl Options {
             read_only,
             deadline: Instant::now() + self.open_timeout,
         };
-        let backing = self.open_backing(&req)?;
-        let header = if backing.created() {
-            initialise::<T>(&*backing, &plan, &descriptor, initial)
+        let may_reinit =
+            self.reinit_abandoned && self.disposition == Disposition::CreateOrOpen && !read_only;
+        let (backing, abandoned) = match self.open_backing(&req) {
+            // Still empty after the wait: its creator never sized it.
+            Err(e @ Error::NotInitialized { .. }) if may_reinit => {
+                (self.open_abandoned_backing(&req, true).ok_or(e)??, true)
+            }
+            r => (r?, false),
+        };
+        let (backing, header) = if backing.created() {
+            let header = initialise::<T>(&*backing, &plan, &descriptor, initial);
+            (backing, header)
         } else {
-            attach::<T>(&*backing, &display, req.deadline, self.open_timeout)?
+            let attached = if abandoned {
+                Err(Error::NotInitialized {
+                    name: display.clone(),
+                    waited: self.open_timeout,
+                })
+            } else {
+                attach::<T>(&*backing, &display, req.deadline, self.open_timeout)
+            };
+            match attached {
+                Ok(header) => (backing, header),
+                Err(e @ Error::NotInitialized { .. }) if may_reinit => {
+                    // Re-initialising writes: reopen without following a
+                    // symbolic link someone may have planted (POSIX, file).
+                    let backing = match (abandoned, self.open_abandoned_backing(&req, false)) {
+                        (false, Some(reopened)) => {
+                            let reopened = reopened?;
+                            // Replaced under the name meanwhile: not the
+                            // object that was seen abandoned.
+                            if reopened.identity() != backing.identity() {
+                                return Err(e);
+                            }
+                            reopened
+                        }
+                        _ => backing,
+                    };
+                    let r = reinit::reinit::<T>(&*backing, &plan, &descriptor, initial, &display)?;
+                    let header = match r {
+                        Some(h) => h,
+                        // Its creator lives, or another process
+                        // re-initialises it: wait once more for it.
+                        None => attach::<T>(
+                            &*backing,
+                            &display,
+                            Instant::now() + self.open_timeout,
+                            self.open_timeout,
+                        )?,
+                    };
+                    (backing, header)
+                }
+                Err(e) => return Err(e),
+            }
         };
         Shared::from_backing(backing, display, self.id.clone(), header, self.read_timeout)
+    }
+
+    /// Opens an abandoned object (its creator died before publishing it)
+    /// read-write for [`reinit::reinit`], without following symbolic links,
+    /// sizing it if it is still `empty`: then only if it was last changed
+    /// at least half the open timeout ago, i.e. it is the object that was
+    /// seen empty for the whole timeout, not a new one created in its
+    /// place meanwhile. `None` for backends whose objects cannot be empty
+    /// or replaced by a link (System V).
+    fn open_abandoned_backing(
+        &self,
+        req: &Request<'_>,
+        empty: bool,
+    ) -> Option<Result<Box<dyn Backing>>> {
+        let min_age = if empty {
+            self.open_timeout / 2
+        } else {
+            Duration::ZERO
+        };
+        let open = |r: Result<Box<dyn Backing>>| Some(r);
+        match &self.id {
+            #[cfg(unix)]
+            SegmentId::Posix(n) => open(name::posix(n).and_then(|n| {
+                Ok(Box::new(backend::posix::open_abandoned(&n, req, min_age)?) as Box<dyn Backing>)
+            })),
+            #[cfg(unix)]
+            SegmentId::File(p) => open(name::file(p).and_then(|p| {
+                Ok(Box::new(backend::file::open_abandoned(&p, req, min_age)?) as Box<dyn Backing>)
+            })),
+            _ => None,
+        }
     }
 }
 

@@ -98,6 +98,20 @@ pub(crate) fn open(path: &Path, req: &Request<'_>) -> Result<File> {
     }
 }
 
+/// Opens the existing file at `path` read-write to re-initialise it after
+/// its creator died before sizing it (see `segment/reinit.rs`). A symbolic
+/// link is not followed here (`O_NOFOLLOW`): re-initialising writes, and
+/// must not write through a link someone planted to another file.
+pub(crate) fn open_abandoned(
+    path: &Path,
+    req: &Request<'_>,
+    min_age: std::time::Duration,
+) -> Result<File> {
+    let fd = open_file(path, OFlags::RDWR | OFlags::NONBLOCK | OFlags::NOFOLLOW, 0)
+        .map_err(|e| io(req.display, "open (O_NOFOLLOW)", e))?;
+    posix::size_abandoned(fd, req, min_age).map(File)
+}
+
 /// Removes the file (`unlink(2)`); processes that have it mapped keep their
 /// mapping until they unmap it.
 pub(crate) fn remove(path: &Path, display: &str) -> Result<()> {
@@ -135,5 +149,8 @@ impl Backing for File {
     }
     fn current_size(&self) -> Result<u64> {
         self.0.current_size()
+    }
+    fn identity(&self) -> Option<(u64, u64)> {
+        self.0.identity()
     }
 }

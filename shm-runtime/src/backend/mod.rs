@@ -69,6 +69,11 @@ pub(crate) trait Backing: Send + Sync {
     fn flush(&self) -> Result<()>;
     /// The object's current size as the OS reports it now.
     fn current_size(&self) -> Result<u64>;
+    /// Which object this is (device and inode), where the OS has such an
+    /// identity: lets a reopen check it reached the same object.
+    fn identity(&self) -> Option<(u64, u64)> {
+        None
+    }
 }
 
 /// Sleeps a little; used in bounded waits for another process.

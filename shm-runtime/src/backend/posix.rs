@@ -12,7 +12,7 @@
 
 use std::os::fd::OwnedFd;
 use std::ptr::NonNull;
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime};
 
 use rustix::fs::{Mode, RawMode};
 use rustix::mm::{MapFlags, ProtFlags};
@@ -136,6 +136,50 @@ pub(super) fn create(fd: OwnedFd, req: &Request<'_>) -> Result<Posix> {
         created: true,
         display: d.to_owned(),
     })
+}
+
+/// Opens the existing object `name` read-write to re-initialise it after
+/// its creator died before sizing it (see `segment/reinit.rs`): an empty
+/// object is sized here; any object is mapped as an existing one.
+pub(crate) fn open_abandoned(name: &str, req: &Request<'_>, min_age: Duration) -> Result<Posix> {
+    let fd = rustix::shm::open(name, OFlags::RDWR | hardening(), Mode::empty())
+        .map_err(|e| open_error(req.display, "shm_open", e))?;
+    size_abandoned(fd, req, min_age)
+}
+
+/// Sizes an abandoned empty object (only a regular file owned by this
+/// user, last changed at least `min_age` ago, so not one just created in
+/// place of the one that was seen empty) to `req.size` with ftruncate(2),
+/// then maps it as an existing one. (Also used by the file backend.)
+pub(super) fn size_abandoned(fd: OwnedFd, req: &Request<'_>, min_age: Duration) -> Result<Posix> {
+    let d = req.display;
+    let st = rustix::fs::fstat(&fd).map_err(|e| io(d, "fstat", e))?;
+    let kind = rustix::fs::FileType::from_raw_mode(st.st_mode);
+    if kind != rustix::fs::FileType::RegularFile {
+        return Err(Error::InvalidName {
+            name: d.to_owned(),
+            reason: format!("the object is a {kind:?}, not a regular shared-memory object"),
+        });
+    }
+    if st.st_uid != rustix::process::geteuid().as_raw() {
+        return Err(Error::PermissionDenied {
+            name: d.to_owned(),
+            op: "re-initialise an abandoned segment owned by another user",
+        });
+    }
+    if st.st_size == 0 {
+        let changed = epoch_time(st.st_ctime, st.st_ctime_nsec as i64);
+        let age = changed.and_then(|t| SystemTime::now().duration_since(t).ok());
+        if age.is_none_or(|a| a < min_age) {
+            return Err(Error::NotInitialized {
+                name: d.to_owned(),
+                waited: min_age,
+            });
+        }
+        // Several re-initialisers may size it at once: same size, no harm.
+        rustix::fs::ftruncate(&fd, req.size as u64).map_err(|e| io(d, "ftruncate", e))?;
+    }
+    map_existing(fd, req)
 }
 
 /// Waits (bounded) until a racing creator has sized the object, then maps
@@ -280,5 +324,9 @@ impl Backing for Posix {
     fn current_size(&self) -> Result<u64> {
         let st = rustix::fs::fstat(&self.fd).map_err(|e| io(&self.display, "fstat", e))?;
         Ok(u64::try_from(st.st_size).unwrap_or(0))
+    }
+    fn identity(&self) -> Option<(u64, u64)> {
+        let st = rustix::fs::fstat(&self.fd).ok()?;
+        Some((st.st_dev as u64, st.st_ino as u64))
     }
 }
