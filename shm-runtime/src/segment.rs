@@ -370,23 +370,31 @@ impl Options {
         req: &Request<'_>,
         empty: bool,
     ) -> Option<Result<Box<dyn Backing>>> {
-        let min_age = if empty {
-            self.open_timeout / 2
-        } else {
-            Duration::ZERO
-        };
-        let open = |r: Result<Box<dyn Backing>>| Some(r);
-        match &self.id {
-            #[cfg(unix)]
-            SegmentId::Posix(n) => open(name::posix(n).and_then(|n| {
-                Ok(Box::new(backend::posix::open_abandoned(&n, req, min_age)?) as Box<dyn Backing>)
-            })),
-            #[cfg(unix)]
-            SegmentId::File(p) => open(name::file(p).and_then(|p| {
-                Ok(Box::new(backend::file::open_abandoned(&p, req, min_age)?) as Box<dyn Backing>)
-            })),
-            _ => None,
+        #[cfg(unix)]
+        {
+            let min_age = if empty {
+                self.open_timeout / 2
+            } else {
+                Duration::ZERO
+            };
+            match &self.id {
+                SegmentId::Posix(n) => {
+                    return Some(name::posix(n).and_then(|n| {
+                        Ok(Box::new(backend::posix::open_abandoned(&n, req, min_age)?)
+                            as Box<dyn Backing>)
+                    }));
+                }
+                SegmentId::File(p) => {
+                    return Some(name::file(p).and_then(|p| {
+                        Ok(Box::new(backend::file::open_abandoned(&p, req, min_age)?)
+                            as Box<dyn Backing>)
+                    }));
+                }
+                _ => {}
+            }
         }
+        let _ = (req, empty);
+        None
     }
 }
 
