@@ -57,6 +57,7 @@ pub struct Options {
     open_timeout: Duration,
     read_timeout: Duration,
     reinit_abandoned: bool,
+    reserve: bool,
 }
 
 impl Options {
@@ -68,6 +69,7 @@ impl Options {
             open_timeout: DEFAULT_OPEN_TIMEOUT,
             read_timeout: DEFAULT_READ_TIMEOUT,
             reinit_abandoned: false,
+            reserve: false,
         }
     }
 
@@ -200,6 +202,24 @@ impl Options {
         self
     }
 
+    /// When this call creates the segment, allocate all of its memory now
+    /// (`fallocate`), so that a full file system gives [`Error::NoSpace`]
+    /// here instead of SIGBUS at the first touch of a page later (default
+    /// `false`).
+    ///
+    /// Without it, creating checks the file system's free space first
+    /// (`fstatvfs`) and refuses a segment that cannot fit, but the pages are
+    /// only allocated when first touched, so creating is cheap at any size
+    /// (a 1 GiB segment costs what a 4 KiB one does) and another process
+    /// filling `/dev/shm` later can still make a first touch fail. With it,
+    /// creating costs time and memory in proportion to the size (tmpfs
+    /// zeroes every page). POSIX and file segments only; System V and Win32
+    /// commit their memory at creation anyway, and it is a no-op there.
+    pub fn reserve(mut self, yes: bool) -> Options {
+        self.reserve = yes;
+        self
+    }
+
     /// Opens (or creates, as set) the segment for reading and writing. A
     /// new segment's payload is all zeroes.
     pub fn open<T: SharedLayout>(&self) -> Result<Shared<T, ReadWrite>> {
@@ -310,6 +330,14 @@ impl Options {
             r => (r?, false),
         };
         let (backing, header) = if backing.created() {
+            if self.reserve
+                && let Err(e) = backing.reserve()
+            {
+                // Not published yet: remove the half-made segment.
+                drop(backing);
+                let _ = self.remove();
+                return Err(e);
+            }
             let header = initialise::<T>(&*backing, &plan, &descriptor, initial);
             (backing, header)
         } else {

@@ -379,7 +379,11 @@ fn versions_extend_each_other() {
         (256, 256, 0)
     );
     assert_eq!(
-        [GaugeV1::OLDER_WRITERS, GaugeV2::OLDER_WRITERS, GaugeV3::OLDER_WRITERS],
+        [
+            GaugeV1::OLDER_WRITERS,
+            GaugeV2::OLDER_WRITERS,
+            GaugeV3::OLDER_WRITERS
+        ],
         [false, true, false]
     );
     assert_eq!(

@@ -69,6 +69,14 @@ pub(crate) trait Backing: Send + Sync {
     fn flush(&self) -> Result<()>;
     /// The object's current size as the OS reports it now.
     fn current_size(&self) -> Result<u64>;
+    /// Allocates the memory of the whole segment now, so that touching any
+    /// page later cannot fail (see `Options::reserve`). The default: nothing
+    /// to do, because the backend commits memory when it creates the
+    /// segment or has no file system that could run out (System V, Win32,
+    /// process memory).
+    fn reserve(&self) -> Result<()> {
+        Ok(())
+    }
     /// Which object this is (device and inode), where the OS has such an
     /// identity: lets a reopen check it reached the same object.
     fn identity(&self) -> Option<(u64, u64)> {

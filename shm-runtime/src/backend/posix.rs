@@ -117,6 +117,7 @@ pub(super) fn create(fd: OwnedFd, req: &Request<'_>) -> Result<Posix> {
     // fchmod(2): the mode asked for, whatever the umask took away.
     rustix::fs::fchmod(&fd, Mode::from_bits_truncate(req.mode as RawMode))
         .map_err(|e| io(d, "fchmod", e))?;
+    check_free_space(&fd, req)?;
     // ftruncate(2): the pages are allocated lazily, on first touch.
     rustix::fs::ftruncate(&fd, req.size as u64).map_err(|e| match e {
         rustix::io::Errno::FBIG | rustix::io::Errno::NOSPC | rustix::io::Errno::INVAL => {
@@ -135,6 +136,43 @@ pub(super) fn create(fd: OwnedFd, req: &Request<'_>) -> Result<Posix> {
         len: req.size,
         created: true,
         display: d.to_owned(),
+    })
+}
+
+/// Refuses, before sizing, a segment larger than its file system can hold
+/// now ([`fstatvfs(3)`]: the space available to this user, and the file
+/// system's total size), with [`Error::NoSpace`]. Without this, `ftruncate`
+/// succeeds on tmpfs (`/dev/shm`) and on most disk file systems whatever
+/// the size, and the first touch of a page that cannot be allocated raises
+/// SIGBUS. It cannot foresee others filling the file system later; for a
+/// guarantee, ask for [`Backing::reserve`] (`Options::reserve`).
+///
+/// [`fstatvfs(3)`]: https://man7.org/linux/man-pages/man3/fstatvfs.3.html
+fn check_free_space(fd: &OwnedFd, req: &Request<'_>) -> Result<()> {
+    let Ok(st) = rustix::fs::fstatvfs(fd) else {
+        // No figures (some file systems): let ftruncate decide.
+        return Ok(());
+    };
+    let unit = st.f_frsize.max(1);
+    // A file system that reports no blocks has no size limit (tmpfs with
+    // `size=0`).
+    if st.f_blocks == 0 {
+        return Ok(());
+    }
+    let size = req.size as u64;
+    let total = st.f_blocks.saturating_mul(unit);
+    let free = st.f_bavail.saturating_mul(unit);
+    let reason = if size > total {
+        format!("the file system holding it has {total} bytes in all (fstatvfs)")
+    } else if size > free {
+        format!("the file system holding it has {free} bytes free (fstatvfs)")
+    } else {
+        return Ok(());
+    };
+    Err(Error::NoSpace {
+        name: req.display.to_owned(),
+        size,
+        reason,
     })
 }
 
@@ -324,6 +362,31 @@ impl Backing for Posix {
     fn current_size(&self) -> Result<u64> {
         let st = rustix::fs::fstat(&self.fd).map_err(|e| io(&self.display, "fstat", e))?;
         Ok(u64::try_from(st.st_size).unwrap_or(0))
+    }
+    fn reserve(&self) -> Result<()> {
+        // posix_fallocate semantics (mode 0): every block is allocated now,
+        // or ENOSPC now, never SIGBUS later. On tmpfs this allocates and
+        // zeroes every page: time and memory in proportion to the size.
+        rustix::fs::fallocate(
+            &self.fd,
+            rustix::fs::FallocateFlags::empty(),
+            0,
+            self.len as u64,
+        )
+        .map_err(|e| match e {
+            rustix::io::Errno::NOSPC | rustix::io::Errno::FBIG | rustix::io::Errno::NOMEM => {
+                Error::NoSpace {
+                    name: self.display.clone(),
+                    size: self.len as u64,
+                    reason: format!("fallocate (reserve): {e}"),
+                }
+            }
+            rustix::io::Errno::OPNOTSUPP | rustix::io::Errno::NOSYS => Error::Unsupported {
+                name: self.display.clone(),
+                what: "reserving the segment's memory (fallocate) on this file system".into(),
+            },
+            e => io(&self.display, "fallocate", e),
+        })
     }
     fn identity(&self) -> Option<(u64, u64)> {
         let st = rustix::fs::fstat(&self.fd).ok()?;
