@@ -17,6 +17,9 @@ pub enum SegmentId {
     Windows(String),
     /// A mapping over a regular file.
     File(PathBuf),
+    /// A sealed anonymous memory file (Linux `memfd_create`); the name is
+    /// only a label (it shows in `/proc/<pid>/fd` as `/memfd:<name>`).
+    Memfd(String),
     /// Process-private memory (tests, Miri, loom).
     Memory,
 }
@@ -29,6 +32,7 @@ impl fmt::Display for SegmentId {
             SegmentId::SysV(k) => write!(f, "sysv:key={k}"),
             SegmentId::Windows(n) => write!(f, "windows:{n}"),
             SegmentId::File(p) => write!(f, "file:{}", p.display()),
+            SegmentId::Memfd(n) => write!(f, "memfd:{n}"),
             SegmentId::Memory => f.write_str("memory:<anonymous>"),
         }
     }
@@ -102,6 +106,27 @@ pub fn windows(name: &str) -> Result<String> {
     if name.encode_utf16().count() > WINDOWS_NAME_MAX {
         return Err(invalid(format!(
             "the name is longer than {WINDOWS_NAME_MAX} UTF-16 units"
+        )));
+    }
+    Ok(name.to_owned())
+}
+
+/// Longest memfd label accepted (`memfd_create` allows 249 bytes).
+pub const MEMFD_NAME_MAX: usize = 249;
+
+/// Validates a memfd label: at most [`MEMFD_NAME_MAX`] bytes, no NUL.
+pub fn memfd(name: &str) -> Result<String> {
+    let invalid = |reason: String| Error::InvalidName {
+        name: format!("memfd:{name}"),
+        reason,
+    };
+    if name.contains('\0') {
+        return Err(invalid("the name contains a NUL byte".into()));
+    }
+    if name.len() > MEMFD_NAME_MAX {
+        return Err(invalid(format!(
+            "the name is {} bytes; at most {MEMFD_NAME_MAX} are allowed",
+            name.len()
         )));
     }
     Ok(name.to_owned())

@@ -129,6 +129,23 @@ impl Options {
         Options::new(SegmentId::Windows(name.to_owned()))
     }
 
+    /// A new sealed anonymous memory file (Linux `memfd_create`, sealed with
+    /// `F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL`): no process, not even
+    /// this one, can truncate or grow it, so a reader can never get SIGBUS
+    /// because the object shrank under its mapping (which can happen to
+    /// POSIX and file segments: see [`Shared::check_size`]). Always
+    /// creates; `name` is only a label. Other processes open it through a
+    /// passed descriptor, or, for the same user, through
+    /// [`Shared::share_path`] (`/proc/<pid>/fd/<n>`) with [`Options::file`];
+    /// it lives until the last descriptor and mapping are gone.
+    /// [`Error::Unsupported`] on other systems.
+    pub fn sealed_memfd(name: &str) -> Options {
+        Options {
+            disposition: Disposition::CreateNew,
+            ..Options::new(SegmentId::Memfd(name.to_owned()))
+        }
+    }
+
     /// Process-private memory with the same header and API (for tests).
     /// Always creates.
     pub fn memory() -> Options {
@@ -274,7 +291,8 @@ impl Options {
             SegmentId::File(p) => backend::file::remove(&name::file(p)?, &display),
             #[cfg(windows)]
             SegmentId::Windows(n) => backend::windows::remove(&name::windows(n)?, &display),
-            SegmentId::Memory => Ok(()),
+            // No name to remove: it goes with its last descriptor and mapping.
+            SegmentId::Memory | SegmentId::Memfd(_) => Ok(()),
             _ => Err(Error::Unsupported {
                 name: display,
                 what: "this backend".into(),
@@ -295,6 +313,19 @@ impl Options {
             #[cfg(windows)]
             SegmentId::Windows(n) => Box::new(backend::windows::open(&name::windows(n)?, req)?),
             SegmentId::Memory => Box::new(backend::memory::open(display, req.size)?),
+            #[cfg(target_os = "linux")]
+            SegmentId::Memfd(n) if req.disposition != Disposition::OpenExisting => {
+                Box::new(backend::memfd::create(&name::memfd(n)?, req)?)
+            }
+            SegmentId::Memfd(_) => {
+                return Err(Error::Unsupported {
+                    name: display.to_owned(),
+                    what: "opening a memfd by name (it has none: open the creator's \
+                           `Shared::share_path()`, /proc/<pid>/fd/<n>, with `Options::file`, \
+                           or a passed descriptor's /proc/self/fd/<n>)"
+                        .into(),
+                });
+            }
             _ => {
                 return Err(Error::Unsupported {
                     name: display.to_owned(),
@@ -602,6 +633,7 @@ fn segment_status(
             SegmentId::SysV(_) => "sysv",
             SegmentId::Windows(_) => "windows",
             SegmentId::File(_) => "file",
+            SegmentId::Memfd(_) => "memfd",
             SegmentId::Memory => "memory",
         },
         header: Some(HeaderStatus {
@@ -935,9 +967,19 @@ impl<T: SharedLayout, A: Access> Shared<T, A> {
         self.backing.flush()
     }
 
-    /// Checks that the object is still as large as its header says (another
-    /// process may have truncated it; touching pages past the end of a
-    /// shrunk POSIX object raises SIGBUS).
+    /// Checks that the object is still as large as its header says: another
+    /// process may have truncated it.
+    ///
+    /// Any process allowed to write a POSIX or file segment can `ftruncate`
+    /// it while others have it mapped. The kernel keeps the mapping, but a
+    /// process that then touches a page past the new end gets SIGBUS, which
+    /// ends it (a signal, not an error this crate could return). Call this
+    /// before reading after anything that might have happened (it is one
+    /// `fstat`), and prefer a backend that cannot shrink: System V and
+    /// Win32 segments have a fixed size, and [`Options::sealed_memfd`] is
+    /// sealed against resizing ([`Shared::is_size_sealed`]). A check can
+    /// only narrow the window, not close it: the object can shrink right
+    /// after it.
     pub fn check_size(&self) -> Result<()> {
         let actual = self.backing.current_size()?;
         if actual < self.header.segment_size {
@@ -949,6 +991,21 @@ impl<T: SharedLayout, A: Access> Shared<T, A> {
             });
         }
         Ok(())
+    }
+
+    /// Whether the object is sealed against changing size (a sealed memfd:
+    /// [`Options::sealed_memfd`], also when opened by its path), so that no
+    /// process can truncate it under this mapping.
+    pub fn is_size_sealed(&self) -> bool {
+        self.backing.sealed_size()
+    }
+
+    /// A path other processes of this user can open the segment by with
+    /// [`Options::file`], for a segment without a name: a sealed memfd's
+    /// `/proc/<pid>/fd/<n>` (valid while this handle lives). `None` for
+    /// named segments.
+    pub fn share_path(&self) -> Option<std::path::PathBuf> {
+        self.backing.share_path()
     }
 
     /// Removes the segment's name (see [`Options::remove`]); this handle

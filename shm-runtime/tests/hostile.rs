@@ -499,3 +499,149 @@ mod posix {
         assert!(err.to_string().contains("truncated"), "{err}");
     }
 }
+
+/// Shrinking under a reader: what happens to a POSIX segment (the kernel
+/// raises SIGBUS on access past the new end; `check_size` reports it
+/// before), and the protection that exists (a sealed memfd cannot shrink).
+#[cfg(target_os = "linux")]
+mod shrinking {
+    use std::io::{BufRead, BufReader, Write};
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::{Command, Stdio};
+
+    use shm_runtime::Options;
+
+    use super::*;
+
+    const CHILD_ENV: &str = "SHM_TEST_SHRINK_CHILD";
+
+    /// Child: opens `$SHM_TEST_SHRINK_CHILD` (`posix:NAME` or `file:PATH`),
+    /// says so, waits for a line, then checks the size and reads.
+    #[test]
+    fn shrink_child() {
+        let Ok(spec) = std::env::var(CHILD_ENV) else {
+            return;
+        };
+        let no_core = rustix::process::Rlimit {
+            current: Some(0),
+            maximum: None,
+        };
+        let _ = rustix::process::setrlimit(rustix::process::Resource::Core, no_core);
+        let (kind, name) = spec.split_once(':').unwrap();
+        let opts = match kind {
+            "posix" => Options::posix(name),
+            _ => Options::file(name),
+        };
+        let seg = opts.open_read_only::<Probe>().unwrap();
+        println!("opened sealed={}", seg.is_size_sealed());
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line).unwrap();
+        match seg.check_size() {
+            Ok(()) => println!("check_size ok"),
+            Err(e) => println!("check_size error: {e}"),
+        }
+        let v = seg.read().unwrap();
+        println!("read value {}", v.value);
+    }
+
+    fn run_child(spec: &str, between: impl FnOnce()) -> (String, std::process::ExitStatus) {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "shrinking::shrink_child",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD_ENV, spec)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut seen = String::new();
+        while !seen.contains("opened") {
+            let mut line = String::new();
+            assert_ne!(out.read_line(&mut line).unwrap(), 0, "child ended: {seen}");
+            seen.push_str(&line);
+        }
+        between();
+        writeln!(child.stdin.take().unwrap()).unwrap();
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+        (seen + &rest, child.wait().unwrap())
+    }
+
+    /// Kernel behaviour, shown for real: another process truncates a POSIX
+    /// object under a reader's mapping; `check_size` reports it, and the
+    /// reader's next access past the new end is killed by SIGBUS.
+    #[test]
+    fn truncating_a_posix_segment_under_a_reader_is_sigbus_after_check_size_warns() {
+        let name = format!("shmtest-shrink-{}", std::process::id());
+        let _ = Options::posix(&name).remove();
+        let seg = Options::posix(&name)
+            .create_new()
+            .open_with(&sample())
+            .unwrap();
+        assert!(!seg.is_size_sealed());
+        let (out, status) = run_child(&format!("posix:{name}"), || {
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(format!("/dev/shm/{name}"))
+                .unwrap();
+            f.set_len(0).unwrap();
+        });
+        seg.unlink().unwrap();
+        assert!(out.contains("opened sealed=false"), "{out}");
+        assert!(out.contains("check_size error"), "{out}");
+        assert!(out.contains("truncated"), "{out}");
+        assert!(!out.contains("read value"), "{out}");
+        assert_eq!(
+            status.signal(),
+            Some(rustix::process::Signal::BUS.as_raw()),
+            "{status:?}"
+        );
+    }
+
+    /// The protection: a sealed memfd, shared by its `/proc/<pid>/fd/<n>`
+    /// path, cannot be truncated by anyone (EPERM), so the reader reads on.
+    #[test]
+    fn a_sealed_memfd_cannot_be_truncated_under_a_reader() {
+        let seg = Options::sealed_memfd("shmtest-sealed")
+            .open_with(&sample())
+            .unwrap();
+        assert!(seg.is_size_sealed());
+        let status = seg.status().unwrap();
+        assert_eq!(status.backend, "memfd");
+        assert_eq!(status.mode, Some(0o600));
+        let path = seg.share_path().unwrap();
+        // It has no name to open or remove.
+        let err = Options::sealed_memfd("x")
+            .open_read_only::<Probe>()
+            .unwrap_err();
+        assert!(matches!(err, Error::Unsupported { .. }), "{err}");
+        let (out, status) = run_child(&format!("file:{}", path.display()), || {
+            let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+            let e = f.set_len(0).unwrap_err();
+            assert_eq!(
+                e.raw_os_error(),
+                Some(rustix::io::Errno::PERM.raw_os_error()),
+                "{e}"
+            );
+            let e = f.set_len(1 << 20).unwrap_err();
+            assert_eq!(
+                e.raw_os_error(),
+                Some(rustix::io::Errno::PERM.raw_os_error()),
+                "{e}"
+            );
+        });
+        assert!(status.success(), "{out}");
+        assert!(out.contains("opened sealed=true"), "{out}");
+        assert!(out.contains("check_size ok"), "{out}");
+        assert!(out.contains("read value 123"), "{out}");
+        // Readers and writers share it like any segment.
+        let other = Options::file(&path).open::<Probe>().unwrap();
+        other.update(|f| f.value().set(9)).unwrap();
+        assert_eq!(seg.read().unwrap().value, 9);
+        assert!(other.is_size_sealed());
+    }
+}

@@ -156,4 +156,7 @@ impl Backing for File {
     fn identity(&self) -> Option<(u64, u64)> {
         self.0.identity()
     }
+    fn sealed_size(&self) -> bool {
+        self.0.sealed_size()
+    }
 }

@@ -13,6 +13,8 @@ use crate::status::Status;
 
 #[cfg(unix)]
 pub(crate) mod file;
+#[cfg(target_os = "linux")]
+pub(crate) mod memfd;
 pub(crate) mod memory;
 #[cfg(unix)]
 pub(crate) mod posix;
@@ -76,6 +78,17 @@ pub(crate) trait Backing: Send + Sync {
     /// process memory).
     fn reserve(&self) -> Result<()> {
         Ok(())
+    }
+    /// Whether the object cannot change size (a memfd sealed with
+    /// `F_SEAL_SHRINK | F_SEAL_GROW`), so no process can truncate it under
+    /// a mapping.
+    fn sealed_size(&self) -> bool {
+        false
+    }
+    /// A path other processes of the same user can open the object by, for
+    /// objects that have no name (a memfd: `/proc/<pid>/fd/<n>`).
+    fn share_path(&self) -> Option<std::path::PathBuf> {
+        None
     }
     /// Which object this is (device and inode), where the OS has such an
     /// identity: lets a reopen check it reached the same object.

@@ -309,6 +309,14 @@ impl Posix {
     }
 }
 
+impl Posix {
+    /// The object's descriptor.
+    #[cfg(target_os = "linux")]
+    pub(super) fn fd(&self) -> &OwnedFd {
+        &self.fd
+    }
+}
+
 impl Drop for Posix {
     fn drop(&mut self) {
         // SAFETY: `ptr`/`len` are exactly the mapping made in `map`, and no
@@ -387,6 +395,16 @@ impl Backing for Posix {
             },
             e => io(&self.display, "fallocate", e),
         })
+    }
+    fn sealed_size(&self) -> bool {
+        #[cfg(any(target_os = "linux", target_os = "freebsd"))]
+        {
+            // fcntl(F_GET_SEALS); EINVAL for files that cannot be sealed.
+            let shrink = rustix::fs::SealFlags::SHRINK;
+            rustix::fs::fcntl_get_seals(&self.fd).is_ok_and(|s| s.contains(shrink))
+        }
+        #[cfg(not(any(target_os = "linux", target_os = "freebsd")))]
+        false
     }
     fn identity(&self) -> Option<(u64, u64)> {
         let st = rustix::fs::fstat(&self.fd).ok()?;
