@@ -33,7 +33,9 @@
 #[cfg(unix)]
 mod unix {
     use std::process::{Child, Command};
-    use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+    #[cfg(target_os = "linux")]
+    use std::sync::atomic::AtomicU32;
+    use std::sync::atomic::{AtomicU64, Ordering};
     use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
     use benches::{
@@ -112,6 +114,7 @@ mod unix {
         }
     }
 
+    #[cfg(target_os = "linux")]
     fn raw_words32(m: &RawMap) -> (&AtomicU32, &AtomicU32) {
         assert!(m.len() >= 256);
         // SAFETY: as in `raw_words`, 4-aligned.
@@ -397,6 +400,8 @@ mod unix {
         } else {
             (200_000, 20_000, 50_000)
         };
+        #[cfg(not(target_os = "linux"))]
+        let _ = futex_samples; // the futex variants are Linux-only
         let cpus = allowed_cpus();
         let (ncpu, model) = benches::machine();
         println!(

@@ -12,6 +12,9 @@
 //!
 //! `cargo bench -p benches --bench ops`; `-- --test` runs each once (CI).
 
+// `criterion_group!` generates an undocumented `pub fn`.
+#![cfg_attr(unix, allow(missing_docs))]
+
 #[cfg(unix)]
 mod unix {
     use std::hint::black_box;

@@ -18,6 +18,9 @@
 //!
 //! `cargo bench -p benches --bench scaling`; `-- --test` runs each once.
 
+// `criterion_group!` generates an undocumented `pub fn`.
+#![cfg_attr(unix, allow(missing_docs))]
+
 #[cfg(unix)]
 mod unix {
     use std::hint::black_box;

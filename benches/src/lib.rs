@@ -207,14 +207,19 @@ pub fn allocated_bytes(name: &str) -> Option<u64> {
     Some(st.st_blocks as u64 * 512)
 }
 
-/// Minor page faults of this process so far ([`getrusage(2)`]
-/// `ru_minflt`); rustix has no `getrusage`, hence libc.
+/// Minor page faults of the calling thread so far ([`getrusage(2)`]
+/// `ru_minflt` of `RUSAGE_THREAD`; of the whole process where there is no
+/// `RUSAGE_THREAD`). rustix has no `getrusage`, hence libc.
 ///
 /// [`getrusage(2)`]: https://man7.org/linux/man-pages/man2/getrusage.2.html
 pub fn minor_faults() -> u64 {
+    #[cfg(any(target_os = "linux", target_os = "freebsd"))]
+    let who = libc::RUSAGE_THREAD;
+    #[cfg(not(any(target_os = "linux", target_os = "freebsd")))]
+    let who = libc::RUSAGE_SELF;
     let mut ru = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-    // SAFETY: `ru` is a valid, writable `rusage`; RUSAGE_SELF is valid.
-    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, ru.as_mut_ptr()) };
+    // SAFETY: `ru` is a valid, writable `rusage`; `who` is a valid target.
+    let rc = unsafe { libc::getrusage(who, ru.as_mut_ptr()) };
     if rc != 0 {
         return 0;
     }
