@@ -48,7 +48,16 @@ typedef struct shm_segment_header {
     uint32_t notify; /* offset 140, size 4, atomic: access with __atomic builtins */
     uint64_t writer; /* offset 144, size 8, atomic: access with __atomic builtins */
     uint64_t writer_start; /* offset 152, size 8, atomic: access with __atomic builtins */
-    uint8_t reserved[96]; /* offset 160, size 96 */
+    uint8_t reserved_line2[32]; /* offset 160, size 32 */
+    uint64_t payload_capacity; /* offset 192, size 8 */
+    uint64_t schema_seq; /* offset 200, size 8, atomic: access with __atomic builtins */
+    uint64_t staged_fingerprint; /* offset 208, size 8 */
+    uint32_t staged_schema_version; /* offset 216, size 4 */
+    uint32_t staged_flags; /* offset 220, size 4 */
+    uint64_t staged_payload_size; /* offset 224, size 8 */
+    uint32_t staged_descriptor_offset; /* offset 232, size 4 */
+    uint32_t staged_descriptor_len; /* offset 236, size 4 */
+    uint8_t reserved[16]; /* offset 240, size 16 */
 } shm_segment_header;
 _Static_assert(sizeof(shm_segment_header) == 256, "shm_segment_header: size must be 256");
 _Static_assert(_Alignof(shm_segment_header) == 8, "shm_segment_header: alignment must be 8");
@@ -73,7 +82,16 @@ _Static_assert(offsetof(shm_segment_header, waiters) == 136, "shm_segment_header
 _Static_assert(offsetof(shm_segment_header, notify) == 140, "shm_segment_header.notify: offset must be 140");
 _Static_assert(offsetof(shm_segment_header, writer) == 144, "shm_segment_header.writer: offset must be 144");
 _Static_assert(offsetof(shm_segment_header, writer_start) == 152, "shm_segment_header.writer_start: offset must be 152");
-_Static_assert(offsetof(shm_segment_header, reserved) == 160, "shm_segment_header.reserved: offset must be 160");
+_Static_assert(offsetof(shm_segment_header, reserved_line2) == 160, "shm_segment_header.reserved_line2: offset must be 160");
+_Static_assert(offsetof(shm_segment_header, payload_capacity) == 192, "shm_segment_header.payload_capacity: offset must be 192");
+_Static_assert(offsetof(shm_segment_header, schema_seq) == 200, "shm_segment_header.schema_seq: offset must be 200");
+_Static_assert(offsetof(shm_segment_header, staged_fingerprint) == 208, "shm_segment_header.staged_fingerprint: offset must be 208");
+_Static_assert(offsetof(shm_segment_header, staged_schema_version) == 216, "shm_segment_header.staged_schema_version: offset must be 216");
+_Static_assert(offsetof(shm_segment_header, staged_flags) == 220, "shm_segment_header.staged_flags: offset must be 220");
+_Static_assert(offsetof(shm_segment_header, staged_payload_size) == 224, "shm_segment_header.staged_payload_size: offset must be 224");
+_Static_assert(offsetof(shm_segment_header, staged_descriptor_offset) == 232, "shm_segment_header.staged_descriptor_offset: offset must be 232");
+_Static_assert(offsetof(shm_segment_header, staged_descriptor_len) == 236, "shm_segment_header.staged_descriptor_len: offset must be 236");
+_Static_assert(offsetof(shm_segment_header, reserved) == 240, "shm_segment_header.reserved: offset must be 240");
 
 #endif /* SHM_SEGMENT_HEADER_DEFINED */
 

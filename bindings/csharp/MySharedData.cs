@@ -56,7 +56,16 @@ namespace Shm.Schemas
             [FieldOffset(140)] public uint notify; // atomic: use Interlocked/Volatile through a pointer
             [FieldOffset(144)] public ulong writer; // atomic: use Interlocked/Volatile through a pointer
             [FieldOffset(152)] public ulong writer_start; // atomic: use Interlocked/Volatile through a pointer
-            [FieldOffset(160)] public fixed byte reserved[96];
+            [FieldOffset(160)] public fixed byte reserved_line2[32];
+            [FieldOffset(192)] public ulong payload_capacity;
+            [FieldOffset(200)] public ulong schema_seq; // atomic: use Interlocked/Volatile through a pointer
+            [FieldOffset(208)] public ulong staged_fingerprint;
+            [FieldOffset(216)] public uint staged_schema_version;
+            [FieldOffset(220)] public uint staged_flags;
+            [FieldOffset(224)] public ulong staged_payload_size;
+            [FieldOffset(232)] public uint staged_descriptor_offset;
+            [FieldOffset(236)] public uint staged_descriptor_len;
+            [FieldOffset(240)] public fixed byte reserved[16];
         }
     }
 }

@@ -59,7 +59,16 @@ class SegmentHeader(ctypes.Structure):
         ("notify", ctypes.c_uint32),  # offset 140
         ("writer", ctypes.c_uint64),  # offset 144
         ("writer_start", ctypes.c_uint64),  # offset 152
-        ("reserved", (ctypes.c_uint8 * 96)),  # offset 160
+        ("reserved_line2", (ctypes.c_uint8 * 32)),  # offset 160
+        ("payload_capacity", ctypes.c_uint64),  # offset 192
+        ("schema_seq", ctypes.c_uint64),  # offset 200
+        ("staged_fingerprint", ctypes.c_uint64),  # offset 208
+        ("staged_schema_version", ctypes.c_uint32),  # offset 216
+        ("staged_flags", ctypes.c_uint32),  # offset 220
+        ("staged_payload_size", ctypes.c_uint64),  # offset 224
+        ("staged_descriptor_offset", ctypes.c_uint32),  # offset 232
+        ("staged_descriptor_len", ctypes.c_uint32),  # offset 236
+        ("reserved", (ctypes.c_uint8 * 16)),  # offset 240
     ]
 
 
@@ -85,7 +94,16 @@ _LAYOUT_CHECKS.append((SegmentHeader, 256, [
     ("notify", 140),
     ("writer", 144),
     ("writer_start", 152),
-    ("reserved", 160),
+    ("reserved_line2", 160),
+    ("payload_capacity", 192),
+    ("schema_seq", 200),
+    ("staged_fingerprint", 208),
+    ("staged_schema_version", 216),
+    ("staged_flags", 220),
+    ("staged_payload_size", 224),
+    ("staged_descriptor_offset", 232),
+    ("staged_descriptor_len", 236),
+    ("reserved", 240),
 ]))
 
 

@@ -4,6 +4,8 @@
 use std::io::BufRead;
 use std::time::Duration;
 
+pub mod sensor;
+
 use schemas::MySharedData;
 use shm_runtime::{Error, Options, ReadOnly, ReadWrite, Shared};
 

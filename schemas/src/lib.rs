@@ -7,6 +7,9 @@
 
 use shm_runtime::{LayoutDesc, SharedLayout};
 
+pub mod evolution;
+pub use evolution::{SensorIncompatible, SensorV1, SensorV2, SensorV3};
+
 /// The record of the writer/reader examples, laid out exactly like the C#
 /// `[StructLayout(LayoutKind.Explicit, Size = 208)]` struct the project
 /// started from.

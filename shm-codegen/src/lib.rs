@@ -135,6 +135,31 @@ pub fn header_schema() -> Schema {
         f("notify", off::NOTIFY, p(Prim::AtomicU32)),
         f("writer", off::WRITER, p(Prim::AtomicU64)),
         f("writer_start", off::WRITER_START, p(Prim::AtomicU64)),
+        f("reserved_line2", off::WRITER_START + 8, bytes(32)),
+        f("payload_capacity", off::PAYLOAD_CAPACITY, p(Prim::U64)),
+        f("schema_seq", off::SCHEMA_SEQ, p(Prim::AtomicU64)),
+        f("staged_fingerprint", off::STAGED_FINGERPRINT, p(Prim::U64)),
+        f(
+            "staged_schema_version",
+            off::STAGED_SCHEMA_VERSION,
+            p(Prim::U32),
+        ),
+        f("staged_flags", off::STAGED_FLAGS, p(Prim::U32)),
+        f(
+            "staged_payload_size",
+            off::STAGED_PAYLOAD_SIZE,
+            p(Prim::U64),
+        ),
+        f(
+            "staged_descriptor_offset",
+            off::STAGED_DESCRIPTOR_OFFSET,
+            p(Prim::U32),
+        ),
+        f(
+            "staged_descriptor_len",
+            off::STAGED_DESCRIPTOR_LEN,
+            p(Prim::U32),
+        ),
     ];
     let end = fields.last().map_or(0, |f| f.offset + f.size);
     fields.push(f("reserved", end as usize, bytes(HEADER_SIZE as u64 - end)));

@@ -695,6 +695,95 @@ pub fn diff_schemas(a: &Schema, b: &Schema) -> Option<String> {
     diff_struct("", a, b)
 }
 
+/// The first reason why `old` is not a layout prefix of `new` (the rule of
+/// `#[shm(extends)]`, checked again at open time on the segment's
+/// descriptor), or `None` if it is one: the same schema name, and every
+/// field of `old` at the same index of `new` with the same name, offset
+/// and type. `program_is_old` says which of the two is this program's, for
+/// the wording ("this program expects ..., the segment has ...").
+pub fn prefix_difference(old: &Schema, new: &Schema, program_is_old: bool) -> Option<String> {
+    if old.name != new.name {
+        let (a, b) = if program_is_old {
+            (old, new)
+        } else {
+            (new, old)
+        };
+        return diff_schemas(a, b);
+    }
+    let (pv, sv) = if program_is_old {
+        (old.version, new.version)
+    } else {
+        (new.version, old.version)
+    };
+    let why = format!(
+        " (v{} is not an extension of v{}: a newer version keeps every field of an older one, \
+         in order, and adds fields after them)",
+        pv.max(sv),
+        pv.min(sv)
+    );
+    for (i, fo) in old.fields.iter().enumerate() {
+        let fnew = new.fields.get(i);
+        if fnew == Some(fo) {
+            continue;
+        }
+        let (p, s) = if program_is_old {
+            (Some(fo), fnew)
+        } else {
+            (fnew, Some(fo))
+        };
+        let at = |f: &FieldInfo| format!("{} at offset {}", describe(&f.ty), f.offset);
+        let msg = match (p, s) {
+            (Some(p), Some(s)) if p.name == s.name => {
+                if p.offset == s.offset
+                    && let Some(d) = diff_types(&p.name, &p.ty, &s.ty)
+                {
+                    d
+                } else {
+                    format!(
+                        "field `{}`: this program expects {}, the segment has {}",
+                        p.name,
+                        at(p),
+                        at(s)
+                    )
+                }
+            }
+            (Some(p), Some(s)) if program_is_old => format!(
+                "field `{}`: this program expects {}, the segment (v{sv}) has `{}`: {} there",
+                p.name,
+                at(p),
+                s.name,
+                at(s)
+            ),
+            (Some(p), Some(s)) => format!(
+                "field `{}`: the segment (v{sv}) has {}, this program has `{}`: {} there",
+                s.name,
+                at(s),
+                p.name,
+                at(p)
+            ),
+            (Some(p), None) => format!(
+                "field `{}`: this program expects {}, the segment (v{sv}) has no such field",
+                p.name,
+                at(p)
+            ),
+            (None, Some(s)) => format!(
+                "field `{}`: the segment (v{sv}) has {}, this program (v{pv}) has no such field",
+                s.name,
+                at(s)
+            ),
+            (None, None) => unreachable!("`old` has field {i}"),
+        };
+        return Some(msg + &why);
+    }
+    if old.size > new.size || old.align > new.align {
+        return Some(format!(
+            "size and alignment: v{} is {} bytes aligned to {}, v{} is {} bytes aligned to {}{why}",
+            old.version, old.size, old.align, new.version, new.size, new.align
+        ));
+    }
+    None
+}
+
 fn describe(t: &TypeInfo) -> String {
     match t {
         TypeInfo::Struct(s) => format!("struct `{}`", s.name),

@@ -75,6 +75,41 @@ pub enum Error {
         /// The first difference, when the segment's descriptor tells it.
         detail: Option<String>,
     },
+    /// The segment holds an older version of this program's schema, and was
+    /// not upgraded (see `Options::upgrade`; `reason` says why).
+    #[error(
+        "{name}: the segment holds schema `{schema}` v{segment_version}, older than this program's \
+         v{program_version}: {reason}"
+    )]
+    OlderSchema {
+        /// The segment.
+        name: String,
+        /// The schema name.
+        schema: String,
+        /// The version in the segment.
+        segment_version: u32,
+        /// The version this program was built with.
+        program_version: u32,
+        /// Why it was not upgraded, and what to do.
+        reason: String,
+    },
+    /// The segment holds a newer version of this program's schema, which
+    /// does not let older programs write it (they may open it read-only).
+    #[error(
+        "{name}: the segment holds schema `{schema}` v{segment_version}, newer than this program's \
+         v{program_version}, and that version does not let older programs write it: open it \
+         read-only (it extends this program's version, so this program can read its fields)"
+    )]
+    NewerSchema {
+        /// The segment.
+        name: String,
+        /// The schema name.
+        schema: String,
+        /// The version in the segment.
+        segment_version: u32,
+        /// The version this program was built with.
+        program_version: u32,
+    },
     /// The object is smaller than its header says or than the schema needs.
     #[error("{name}: the object is {actual} bytes, but {needed} bytes are needed ({what})")]
     TooSmall {
@@ -186,6 +221,8 @@ impl Error {
             | Error::NotASegment { name, .. }
             | Error::UnsupportedVersion { name, .. }
             | Error::LayoutMismatch { name, .. }
+            | Error::OlderSchema { name, .. }
+            | Error::NewerSchema { name, .. }
             | Error::TooSmall { name, .. }
             | Error::NotInitialized { name, .. }
             | Error::Corrupt { name, .. }

@@ -27,9 +27,16 @@ pub const MAX_DESCRIPTOR_LEN: u32 = 1 << 20;
 pub const STATE_INITIALIZING: u32 = 0;
 /// `state` once the header and the initial payload are complete.
 pub const STATE_READY: u32 = 1;
-/// The `flags` bits this version understands (none yet): a segment with any
-/// other bit set was written by a newer or foreign program.
-pub const KNOWN_FLAGS: u32 = 0;
+/// `flags` bit: programs built with an older version of the schema may open
+/// the segment for writing (the schema has `#[shm(older_writers)]`).
+pub const FLAG_OLDER_WRITERS: u32 = 1;
+/// The `flags` bits this version understands: a segment with any other bit
+/// set was written by a newer or foreign program.
+pub const KNOWN_FLAGS: u32 = FLAG_OLDER_WRITERS;
+/// Extra bytes of descriptor area a segment with room to grow gets (at
+/// least; twice the descriptor if that is more), so that an upgrade can
+/// write the newer, longer descriptor next to the current one.
+pub const DESCRIPTOR_SPARE_MIN: usize = 4096;
 
 /// Byte offsets of the header fields (see `docs/FORMAT.md`).
 pub mod off {
@@ -75,6 +82,44 @@ pub mod off {
     pub const WRITER: usize = 144;
     /// `u64` start time of the owner process (atomic; pid-reuse guard).
     pub const WRITER_START: usize = 152;
+    /// `u64` room for the payload at `payload_offset`, in bytes (0: exactly
+    /// `payload_size`, as in segments from before this field).
+    pub const PAYLOAD_CAPACITY: usize = 192;
+    /// `u64` schema counter (atomic; odd while an upgrade rewrites the
+    /// schema fields, during which the staged fields below are the truth).
+    pub const SCHEMA_SEQ: usize = 200;
+    /// `u64` staged fingerprint (see [`SchemaFields`](super::SchemaFields)).
+    pub const STAGED_FINGERPRINT: usize = 208;
+    /// `u32` staged schema version.
+    pub const STAGED_SCHEMA_VERSION: usize = 216;
+    /// `u32` staged flags.
+    pub const STAGED_FLAGS: usize = 220;
+    /// `u64` staged payload size.
+    pub const STAGED_PAYLOAD_SIZE: usize = 224;
+    /// `u32` staged descriptor offset.
+    pub const STAGED_DESCRIPTOR_OFFSET: usize = 232;
+    /// `u32` staged descriptor length.
+    pub const STAGED_DESCRIPTOR_LEN: usize = 236;
+}
+
+/// The header fields that describe the schema, which an in-place upgrade
+/// changes (all in the 8-byte words 16..64 and 112..120), and which are
+/// staged at 208..240 while it does (see `docs/FORMAT.md`, "Upgrading in
+/// place").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SchemaFields {
+    /// Layout fingerprint.
+    pub fingerprint: u64,
+    /// Schema version.
+    pub schema_version: u32,
+    /// Flags.
+    pub flags: u32,
+    /// Payload size.
+    pub payload_size: u64,
+    /// Descriptor offset.
+    pub descriptor_offset: u32,
+    /// Descriptor length.
+    pub descriptor_len: u32,
 }
 
 /// The header, as copied out of (or to be written into) a segment.
@@ -112,6 +157,13 @@ pub struct Header {
     pub flags: u32,
     /// Creation time in nanoseconds since the Unix epoch.
     pub created_nanos: u64,
+    /// Room for the payload in bytes (0: exactly `payload_size`).
+    pub payload_capacity: u64,
+    /// Schema counter: odd while an upgrade is rewriting the schema fields.
+    pub schema_seq: u64,
+    /// The schema fields an upgrade is writing (meaningful while
+    /// `schema_seq` is odd).
+    pub staged: SchemaFields,
 }
 
 /// Where the parts of a segment go, computed from a schema.
@@ -125,6 +177,8 @@ pub struct Plan {
     pub payload_offset: usize,
     /// Payload size.
     pub payload_size: usize,
+    /// Room for the payload (at least `payload_size`).
+    pub payload_capacity: usize,
     /// Payload alignment.
     pub payload_align: usize,
     /// Total segment size.
@@ -134,16 +188,34 @@ pub struct Plan {
 impl Plan {
     /// The plan for a schema whose encoded descriptor is `descriptor_len` bytes.
     pub fn new(layout: &LayoutDesc, descriptor_len: usize) -> Plan {
+        Plan::with_capacity(layout, descriptor_len, 0)
+    }
+
+    /// The plan with room for a payload of `capacity` bytes. If that is
+    /// more than the schema's size, the capacity is rounded up to a
+    /// multiple of 8 and the descriptor area gets spare room too
+    /// ([`DESCRIPTOR_SPARE_MIN`] bytes, or twice the descriptor if more),
+    /// so that a newer version of the schema can upgrade the segment.
+    pub fn with_capacity(layout: &LayoutDesc, descriptor_len: usize, capacity: usize) -> Plan {
         let payload_align = layout.align.max(PAYLOAD_ALIGN_MIN);
         let descriptor_offset = HEADER_SIZE;
-        let payload_offset = (descriptor_offset + descriptor_len).next_multiple_of(payload_align);
+        let (payload_capacity, descriptor_area) = if capacity > layout.size {
+            (
+                capacity.next_multiple_of(8),
+                descriptor_len + DESCRIPTOR_SPARE_MIN.max(2 * descriptor_len),
+            )
+        } else {
+            (layout.size, descriptor_len)
+        };
+        let payload_offset = (descriptor_offset + descriptor_area).next_multiple_of(payload_align);
         Plan {
             descriptor_offset,
             descriptor_len,
             payload_offset,
             payload_size: layout.size,
+            payload_capacity,
             payload_align,
-            segment_size: payload_offset + layout.size,
+            segment_size: payload_offset + payload_capacity,
         }
     }
 }
@@ -188,6 +260,56 @@ impl Header {
             creator_pid: pid,
             flags: 0,
             created_nanos: now,
+            payload_capacity: plan.payload_capacity as u64,
+            schema_seq: 0,
+            staged: SchemaFields::default(),
+        }
+    }
+
+    /// The schema fields as the header has them now.
+    pub fn schema_fields(&self) -> SchemaFields {
+        SchemaFields {
+            fingerprint: self.fingerprint,
+            schema_version: self.schema_version,
+            flags: self.flags,
+            payload_size: self.payload_size,
+            descriptor_offset: self.descriptor_offset,
+            descriptor_len: self.descriptor_len,
+        }
+    }
+
+    /// This header with its schema fields replaced by `f`.
+    pub fn with_schema_fields(&self, f: SchemaFields) -> Header {
+        Header {
+            fingerprint: f.fingerprint,
+            schema_version: f.schema_version,
+            flags: f.flags,
+            payload_size: f.payload_size,
+            descriptor_offset: f.descriptor_offset,
+            descriptor_len: f.descriptor_len,
+            ..self.clone()
+        }
+    }
+
+    /// The header in force: while an upgrade is rewriting the schema
+    /// fields (`schema_seq` odd), the staged ones, which the upgrader wrote
+    /// completely before making `schema_seq` odd; otherwise the header as
+    /// it is. Openers validate and use this.
+    pub fn effective(&self) -> Header {
+        if self.schema_seq & 1 == 1 {
+            self.with_schema_fields(self.staged)
+        } else {
+            self.clone()
+        }
+    }
+
+    /// The room for the payload: `payload_capacity`, or `payload_size` if
+    /// that is 0 (a segment without room, or from before the field).
+    pub fn capacity(&self) -> u64 {
+        if self.payload_capacity == 0 {
+            self.payload_size
+        } else {
+            self.payload_capacity
         }
     }
 
@@ -214,6 +336,18 @@ impl Header {
         put(off::CREATOR_PID, &self.creator_pid.to_ne_bytes());
         put(off::FLAGS, &self.flags.to_ne_bytes());
         put(off::CREATED_NANOS, &self.created_nanos.to_ne_bytes());
+        put(off::PAYLOAD_CAPACITY, &self.payload_capacity.to_ne_bytes());
+        put(off::SCHEMA_SEQ, &self.schema_seq.to_ne_bytes());
+        let st = &self.staged;
+        put(off::STAGED_FINGERPRINT, &st.fingerprint.to_ne_bytes());
+        put(off::STAGED_SCHEMA_VERSION, &st.schema_version.to_ne_bytes());
+        put(off::STAGED_FLAGS, &st.flags.to_ne_bytes());
+        put(off::STAGED_PAYLOAD_SIZE, &st.payload_size.to_ne_bytes());
+        put(
+            off::STAGED_DESCRIPTOR_OFFSET,
+            &st.descriptor_offset.to_ne_bytes(),
+        );
+        put(off::STAGED_DESCRIPTOR_LEN, &st.descriptor_len.to_ne_bytes());
         b
     }
 
@@ -236,6 +370,16 @@ impl Header {
             creator_pid: u32::from_ne_bytes(get(b, off::CREATOR_PID)),
             flags: u32::from_ne_bytes(get(b, off::FLAGS)),
             created_nanos: u64::from_ne_bytes(get(b, off::CREATED_NANOS)),
+            payload_capacity: u64::from_ne_bytes(get(b, off::PAYLOAD_CAPACITY)),
+            schema_seq: u64::from_ne_bytes(get(b, off::SCHEMA_SEQ)),
+            staged: SchemaFields {
+                fingerprint: u64::from_ne_bytes(get(b, off::STAGED_FINGERPRINT)),
+                schema_version: u32::from_ne_bytes(get(b, off::STAGED_SCHEMA_VERSION)),
+                flags: u32::from_ne_bytes(get(b, off::STAGED_FLAGS)),
+                payload_size: u64::from_ne_bytes(get(b, off::STAGED_PAYLOAD_SIZE)),
+                descriptor_offset: u32::from_ne_bytes(get(b, off::STAGED_DESCRIPTOR_OFFSET)),
+                descriptor_len: u32::from_ne_bytes(get(b, off::STAGED_DESCRIPTOR_LEN)),
+            },
         }
     }
 
@@ -353,6 +497,24 @@ impl Header {
                 self.segment_size
             )));
         }
+        if self.payload_capacity != 0 {
+            if self.payload_capacity < self.payload_size {
+                return Err(corrupt(format!(
+                    "payload capacity {} is less than the payload size {}",
+                    self.payload_capacity, self.payload_size
+                )));
+            }
+            if self
+                .payload_offset
+                .checked_add(self.payload_capacity)
+                .is_none_or(|end| end > self.segment_size)
+            {
+                return Err(corrupt(format!(
+                    "payload capacity {} at offset {} runs past the segment size {} in the header",
+                    self.payload_capacity, self.payload_offset, self.segment_size
+                )));
+            }
+        }
         if self.segment_size > object_size {
             return Err(Error::TooSmall {
                 name: name.to_owned(),
@@ -449,6 +611,9 @@ mod tests {
             (|h| h.descriptor_len = 1000, "descriptor"),
             (|h| h.payload_size = u64::MAX, "overflows"),
             (|h| h.segment_size = 4096, "4096 bytes"),
+            (|h| h.payload_capacity = 100, "less than the payload size"),
+            (|h| h.payload_capacity = 256, "runs past"),
+            (|h| h.payload_capacity = u64::MAX, "runs past"),
         ];
         for (mutate, needle) in cases {
             let mut h = ready();
@@ -456,6 +621,66 @@ mod tests {
             let err = h.validate("t", 528).unwrap_err().to_string();
             assert!(err.contains(needle), "{err:?} should mention {needle:?}");
         }
+    }
+
+    #[test]
+    fn capacity_and_staged_fields() {
+        let plan = Plan::with_capacity(&LAYOUT, 40, 1000);
+        assert_eq!(plan.payload_capacity, 1000);
+        // Spare descriptor room: 40 + 4096 bytes after the header.
+        assert_eq!(
+            plan.payload_offset,
+            (256 + 40 + DESCRIPTOR_SPARE_MIN).next_multiple_of(64)
+        );
+        assert_eq!(plan.segment_size, plan.payload_offset + 1000);
+        assert_eq!(
+            Plan::with_capacity(&LAYOUT, 40, 100),
+            Plan::new(&LAYOUT, 40)
+        );
+        assert_eq!(Plan::with_capacity(&LAYOUT, 40, 209).payload_capacity, 216);
+        let mut h = Header::new(&LAYOUT, 1, &plan, 1, 1);
+        h.state = STATE_READY;
+        assert_eq!(h.capacity(), 1000);
+        h.validate("t", plan.segment_size as u64).unwrap();
+        // A header from before the field: capacity 0 means the payload size.
+        let old = Header {
+            payload_capacity: 0,
+            ..ready()
+        };
+        assert_eq!(old.capacity(), 208);
+        old.validate("t", 528).unwrap();
+        // While the schema counter is odd, the staged fields are in force.
+        let staged = SchemaFields {
+            fingerprint: 9,
+            schema_version: 4,
+            flags: FLAG_OLDER_WRITERS,
+            payload_size: 300,
+            descriptor_offset: 2000,
+            descriptor_len: 50,
+        };
+        let up = Header {
+            schema_seq: 3,
+            staged,
+            ..h.clone()
+        };
+        assert_eq!(up.effective().schema_fields(), staged);
+        assert_eq!(Header::decode(&up.encode()), up);
+        up.effective()
+            .validate("t", plan.segment_size as u64)
+            .unwrap();
+        // Empty staged fields in force are refused like any bad header.
+        let empty = Header {
+            schema_seq: 1,
+            ..ready()
+        };
+        let err = empty.effective().validate("t", 528).unwrap_err();
+        assert!(err.to_string().contains("descriptor"), "{err}");
+        let done = Header {
+            schema_seq: 4,
+            ..up
+        };
+        assert_eq!(done.effective(), done);
+        assert_eq!(done.effective().fingerprint, 1);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 mod backend;
 pub mod descriptor;
 pub mod error;
+pub mod evolution;
 pub mod field;
 pub mod header;
 pub mod layout;
@@ -18,6 +19,7 @@ pub mod __private;
 
 pub use backend::Disposition;
 pub use error::{Error, Result};
+pub use evolution::Compat;
 pub use field::{Access, Field, ReadOnly, ReadWrite, Scalar};
 pub use layout::{FieldDesc, LayoutDesc, Prim, SharedLayout, ShmSafe, TypeDesc};
 pub use name::SegmentId;

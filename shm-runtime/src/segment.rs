@@ -15,8 +15,10 @@ use crate::name::{self, SegmentId};
 use crate::protocol;
 use crate::status::{HeaderStatus, Status};
 
+mod evolve;
 mod raw;
 mod reinit;
+use crate::evolution::{self, Compat};
 pub use raw::RawSegment;
 
 /// Default permission bits of a new segment (owner read/write only).
@@ -58,6 +60,8 @@ pub struct Options {
     read_timeout: Duration,
     reinit_abandoned: bool,
     reserve: bool,
+    capacity: usize,
+    upgrade: bool,
 }
 
 impl Options {
@@ -70,6 +74,8 @@ impl Options {
             read_timeout: DEFAULT_READ_TIMEOUT,
             reinit_abandoned: false,
             reserve: false,
+            capacity: 0,
+            upgrade: false,
         }
     }
 
@@ -237,20 +243,51 @@ impl Options {
         self
     }
 
+    /// Room for the payload, in bytes, if this call creates the segment:
+    /// the larger of this, the schema's `#[shm(reserve = N)]` and its size
+    /// (rounded up to a multiple of 8 when more than the size). The room
+    /// lets a newer, larger version of the schema upgrade the segment in
+    /// place (see [`crate::evolution`]). It costs address space, not
+    /// memory: untouched pages are never allocated (unless
+    /// [`Options::reserve`] allocates them all). Ignored when the segment
+    /// exists.
+    pub fn capacity(mut self, bytes: usize) -> Options {
+        self.capacity = bytes;
+        self
+    }
+
+    /// Whether a read-write open may upgrade a segment that holds an older
+    /// version of the schema in place (default `false`: such a segment is
+    /// [`Error::OlderSchema`]). The new fields start as zero bytes, or as
+    /// in the value given to [`Options::open_with`]. See
+    /// [`crate::evolution`] for the conditions.
+    pub fn upgrade(mut self, allow: bool) -> Options {
+        self.upgrade = allow;
+        self
+    }
+
     /// Opens (or creates, as set) the segment for reading and writing. A
-    /// new segment's payload is all zeroes.
+    /// new segment's payload is all zeroes. If the segment holds a newer
+    /// version of `T`'s schema, `T` is its prefix and the newer version
+    /// allows older writers, this handle reads and writes that prefix; an
+    /// older version is upgraded if [`Options::upgrade`] allows it (see
+    /// [`crate::evolution`]).
     pub fn open<T: SharedLayout>(&self) -> Result<Shared<T, ReadWrite>> {
         self.open_impl(false, None)
     }
 
     /// Like [`Options::open`], but if this call creates the segment its
-    /// payload starts as `initial`, before any other process can see it.
+    /// payload starts as `initial`, before any other process can see it;
+    /// if it upgrades the segment, the fields new in `T` start as in
+    /// `initial` (the others keep the segment's values).
     pub fn open_with<T: SharedLayout>(&self, initial: &T) -> Result<Shared<T, ReadWrite>> {
         self.open_impl(false, Some(initial))
     }
 
     /// Opens an existing segment read-only: the mapping is read-only and
-    /// the returned handle has no write methods.
+    /// the returned handle has no write methods. A segment holding a newer
+    /// version of `T`'s schema, of which `T` is a prefix, opens too: the
+    /// handle reads `T`'s fields.
     ///
     /// ```compile_fail,E0599
     /// # use shm_runtime::{Options, SharedLayout};
@@ -342,7 +379,7 @@ impl Options {
     ) -> Result<Shared<T, A>> {
         let display = self.id.to_string();
         let descriptor = encode_descriptor(&T::LAYOUT);
-        let plan = Plan::new(&T::LAYOUT, descriptor.len());
+        let plan = Plan::with_capacity(&T::LAYOUT, descriptor.len(), self.capacity.max(T::RESERVE));
         let req = Request {
             display: &display,
             disposition: self.disposition,
@@ -350,6 +387,12 @@ impl Options {
             size: plan.segment_size,
             read_only,
             deadline: Instant::now() + self.open_timeout,
+        };
+        let access = || evolve::Access {
+            read_only,
+            upgrade: self.upgrade,
+            initial,
+            write_timeout: self.read_timeout,
         };
         let may_reinit =
             self.reinit_abandoned && self.disposition == Disposition::CreateOrOpen && !read_only;
@@ -360,7 +403,7 @@ impl Options {
             }
             r => (r?, false),
         };
-        let (backing, header) = if backing.created() {
+        let (backing, (header, compat)) = if backing.created() {
             if self.reserve
                 && let Err(e) = backing.reserve()
             {
@@ -370,7 +413,7 @@ impl Options {
                 return Err(e);
             }
             let header = initialise::<T>(&*backing, &plan, &descriptor, initial);
-            (backing, header)
+            (backing, (header, Compat::Exact))
         } else {
             let attached = if abandoned {
                 Err(Error::NotInitialized {
@@ -378,7 +421,13 @@ impl Options {
                     waited: self.open_timeout,
                 })
             } else {
-                attach::<T>(&*backing, &display, req.deadline, self.open_timeout)
+                evolve::attach::<T>(
+                    &*backing,
+                    &display,
+                    req.deadline,
+                    self.open_timeout,
+                    access(),
+                )
             };
             match attached {
                 Ok(header) => (backing, header),
@@ -399,14 +448,15 @@ impl Options {
                     };
                     let r = reinit::reinit::<T>(&*backing, &plan, &descriptor, initial, &display)?;
                     let header = match r {
-                        Some(h) => h,
+                        Some(h) => (h, Compat::Exact),
                         // Its creator lives, or another process
                         // re-initialises it: wait once more for it.
-                        None => attach::<T>(
+                        None => evolve::attach::<T>(
                             &*backing,
                             &display,
                             Instant::now() + self.open_timeout,
                             self.open_timeout,
+                            access(),
                         )?,
                     };
                     (backing, header)
@@ -414,7 +464,14 @@ impl Options {
                 Err(e) => return Err(e),
             }
         };
-        Shared::from_backing(backing, display, self.id.clone(), header, self.read_timeout)
+        Shared::from_backing(
+            backing,
+            display,
+            self.id.clone(),
+            header,
+            compat,
+            self.read_timeout,
+        )
     }
 
     /// Opens an abandoned object (its creator died before publishing it)
@@ -461,14 +518,19 @@ impl Options {
 /// exactly the checks [`Options::open`] makes on a real mapping (the same
 /// code): size, magic, header version, state, flags, schema name, every
 /// offset and size against `bytes.len()`, the schema (name, version,
-/// fingerprint, size, alignment) and the descriptor. Returns the header.
+/// fingerprint, size, alignment) and the descriptor, accepting what
+/// [`Options::open_read_only`] accepts (a newer version of `T`'s schema of
+/// which `T` is a prefix, too). Returns the header.
 ///
 /// It never waits: a header whose `state` is still 0 gives
 /// [`Error::NotInitialized`]. It never panics and allocates at most a
 /// copy of the descriptor (bounded by `bytes.len()` and
 /// [`header::MAX_DESCRIPTOR_LEN`]), whatever the bytes say.
 pub fn validate_bytes<T: SharedLayout>(bytes: &[u8]) -> Result<Header> {
-    check_image::<T>(IMAGE_NAME, bytes.len() as u64, &mut slice_reader(bytes))
+    let (header, found) =
+        check_image::<T>(IMAGE_NAME, bytes.len() as u64, &mut slice_reader(bytes))?;
+    evolution::admit(IMAGE_NAME, &header, found, &T::LAYOUT, true, false)?;
+    Ok(header)
 }
 
 /// Like [`validate_bytes`] without a Rust type, as [`RawSegment::open`]
@@ -494,12 +556,24 @@ pub fn open_image<T: SharedLayout>(bytes: &[u8]) -> Result<Shared<T, ReadOnly>> 
     // Reject before copying, so only a plausible segment is copied.
     validate_bytes::<T>(bytes)?;
     let backing: Box<dyn Backing> = Box::new(backend::memory::image(IMAGE_NAME, bytes)?);
-    let header = attach::<T>(&*backing, IMAGE_NAME, Instant::now(), Duration::ZERO)?;
+    let (header, compat) = evolve::attach::<T>(
+        &*backing,
+        IMAGE_NAME,
+        Instant::now(),
+        Duration::ZERO,
+        evolve::Access {
+            read_only: true,
+            upgrade: false,
+            initial: None,
+            write_timeout: Duration::ZERO,
+        },
+    )?;
     Shared::from_backing(
         backing,
         IMAGE_NAME.to_owned(),
         SegmentId::Memory,
         header,
+        compat,
         Duration::ZERO,
     )
 }
@@ -511,7 +585,7 @@ pub fn open_image<T: SharedLayout>(bytes: &[u8]) -> Result<Shared<T, ReadOnly>> 
 /// [`validate_bytes`] and open with [`open_image`].
 pub fn segment_image<T: SharedLayout>(value: &T) -> Vec<u8> {
     let descriptor = encode_descriptor(&T::LAYOUT);
-    let plan = Plan::new(&T::LAYOUT, descriptor.len());
+    let plan = Plan::with_capacity(&T::LAYOUT, descriptor.len(), T::RESERVE);
     let header = Header {
         state: STATE_READY,
         ..new_header::<T>(&plan)
@@ -603,7 +677,14 @@ fn new_header<T: SharedLayout>(plan: &Plan) -> Header {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64);
-    Header::new(&T::LAYOUT, T::FINGERPRINT, plan, std::process::id(), now)
+    Header {
+        flags: if T::OLDER_WRITERS {
+            header::FLAG_OLDER_WRITERS
+        } else {
+            0
+        },
+        ..Header::new(&T::LAYOUT, T::FINGERPRINT, plan, std::process::id(), now)
+    }
 }
 
 fn state_word(backing: &dyn Backing) -> &AtomicU32 {
@@ -661,31 +742,23 @@ fn seq_word(backing: &dyn Backing) -> &AtomicU64 {
     unsafe { AtomicU64::from_ptr(backing.base().as_ptr().add(off::SEQ).cast()) }
 }
 
-/// Waits (bounded) for the creator to publish the header, then validates
-/// the segment with [`check_image`] against the object's real size (the
-/// mapping's length, taken from `fstat` or its equivalent before mapping)
-/// and the schema `T` (header and descriptor; a mismatch names the first
-/// difference).
-fn attach<T: SharedLayout>(
-    backing: &dyn Backing,
-    display: &str,
-    deadline: Instant,
-    waited: Duration,
-) -> Result<Header> {
-    wait_ready(backing, display, deadline, waited)?;
-    check_image::<T>(display, backing.len() as u64, &mut mapping_reader(backing))
-}
-
-/// The schema-independent part of [`attach`]: wait for the header to be
-/// published, copy it out, validate it against the object's real size.
+/// The schema-independent part of [`evolve::attach`]: wait for the header
+/// to be published, copy it and the descriptor out (consistently, should an
+/// upgrade rewrite them meanwhile), validate the header against the
+/// object's real size and copy the descriptor out.
 fn attach_header(
     backing: &dyn Backing,
     display: &str,
     deadline: Instant,
     waited: Duration,
-) -> Result<Header> {
+) -> Result<(Header, Vec<u8>)> {
     wait_ready(backing, display, deadline, waited)?;
-    check_header(display, backing.len() as u64, &mut mapping_reader(backing))
+    let len = backing.len() as u64;
+    evolve::consistent(backing, display, deadline, &mut |read| {
+        let header = check_header(display, len, read)?;
+        let desc = descriptor::copy_out(&header, len, read).map_err(|e| e.into_error(display))?;
+        Ok((header, desc))
+    })
 }
 
 /// Waits while the creator is still writing the header (`state` 0), at
@@ -723,14 +796,16 @@ fn wait_ready(
 }
 
 /// The one validation of a segment's header, shared by every opener: a
-/// live mapping ([`attach`], [`attach_header`]) and a byte buffer
+/// live mapping ([`evolve::attach`], [`attach_header`]) and a byte buffer
 /// ([`validate_bytes`], [`open_image`]).
 ///
 /// `len` is the object's real size; `read(at, dst)` copies the bytes at
 /// `at..at + dst.len()` into `dst` and returns `false` (copying nothing) if
 /// they are not all inside the object. Everything is validated on private
 /// copies, so another process changing the bytes meanwhile can only make
-/// the result an error or a stale-but-valid header.
+/// the result an error or a stale-but-valid header. The header returned is
+/// the one in force ([`Header::effective`]: the staged schema fields while
+/// an upgrade is switching to them).
 fn check_header(
     display: &str,
     len: u64,
@@ -745,22 +820,23 @@ fn check_header(
             what: "the segment header",
         });
     }
-    let header = Header::decode(&bytes);
+    let header = Header::decode(&bytes).effective();
     header.validate(display, len)?;
     Ok(header)
 }
 
 /// [`check_header`], then the schema: the header's and the descriptor's
-/// must be exactly `T`'s (a mismatch names the first difference).
+/// are `T`'s, or another version of it (see [`evolution::classify`]; a
+/// mismatch names the first difference).
 fn check_image<T: SharedLayout>(
     display: &str,
     len: u64,
     read: &mut dyn FnMut(usize, &mut [u8]) -> bool,
-) -> Result<Header> {
+) -> Result<(Header, evolution::Found)> {
     let header = check_header(display, len, read)?;
     let desc = descriptor::copy_out(&header, len, read).map_err(|e| e.into_error(display))?;
-    descriptor::check_open(display, &header, &desc, &T::LAYOUT, T::FINGERPRINT)?;
-    Ok(header)
+    let found = evolution::classify(display, &header, &desc, &T::LAYOUT, T::FINGERPRINT)?;
+    Ok((header, found))
 }
 
 fn payload_ptr<T: SharedLayout>(
@@ -847,6 +923,7 @@ pub struct Shared<T: SharedLayout, A: Access = ReadWrite> {
     display: String,
     id: SegmentId,
     header: Header,
+    compat: Compat,
     payload: NonNull<T>,
     read_timeout: Duration,
     _marker: PhantomData<(fn() -> T, A)>,
@@ -875,6 +952,7 @@ impl<T: SharedLayout, A: Access> Shared<T, A> {
         display: String,
         id: SegmentId,
         header: Header,
+        compat: Compat,
         read_timeout: Duration,
     ) -> Result<Shared<T, A>> {
         let payload = payload_ptr::<T>(&*backing, &header, &display)?;
@@ -883,6 +961,7 @@ impl<T: SharedLayout, A: Access> Shared<T, A> {
             display,
             id,
             header,
+            compat,
             payload,
             read_timeout,
             _marker: PhantomData,
@@ -899,9 +978,17 @@ impl<T: SharedLayout, A: Access> Shared<T, A> {
         &self.id
     }
 
-    /// The validated header copied at open.
+    /// The validated header copied at open (after the upgrade, if this open
+    /// upgraded the segment).
     pub fn header(&self) -> &Header {
         &self.header
+    }
+
+    /// How the segment's schema related to `T` when it was opened: exactly
+    /// `T`, a newer version read (and maybe written) as its prefix `T`, or
+    /// an older version that this open upgraded (see [`crate::evolution`]).
+    pub fn compat(&self) -> Compat {
+        self.compat
     }
 
     /// The sequence counter (odd while a write is in progress).

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{Options, attach_header, mapping_reader, read_snapshot, segment_status, seq_word};
+use super::{Options, attach_header, read_snapshot, segment_status, seq_word};
 use crate::backend::{Backing, Disposition, Request};
 use crate::descriptor::{self, Schema, Value};
 use crate::error::{Error, Result};
@@ -63,13 +63,8 @@ impl RawSegment {
             deadline: Instant::now() + opts.open_timeout,
         };
         let backing = opts.open_backing(&req)?;
-        let header = attach_header(&*backing, &display, req.deadline, opts.open_timeout)?;
-        let descriptor = descriptor::copy_out(
-            &header,
-            backing.len() as u64,
-            &mut mapping_reader(&*backing),
-        )
-        .map_err(|e| e.into_error(&display))?;
+        let (header, descriptor) =
+            attach_header(&*backing, &display, req.deadline, opts.open_timeout)?;
         let schema =
             descriptor::from_segment(&header, &descriptor).map_err(|e| e.into_error(&display))?;
         Ok(RawSegment {

@@ -1,0 +1,340 @@
+//! Opening a segment whose schema may be another version of the program's,
+//! and upgrading a segment in place (the rules are in [`crate::evolution`];
+//! the byte-level protocol in `docs/FORMAT.md`, "Upgrading in place").
+//!
+//! # The schema counter
+//!
+//! An upgrade changes the header's schema fields (fingerprint, schema
+//! version, flags, payload size, descriptor offset and length: the 8-byte
+//! words at 16..64 and 112..120) while other processes may be opening the
+//! segment. It does so like a seqlock writer whose "data" is those words,
+//! guarded by `schema_seq` (offset 200), with one addition: before making
+//! `schema_seq` odd it writes the new values to the *staged* fields
+//! (208..240), so that while `schema_seq` is odd the staged fields are a
+//! complete, consistent description of the new schema
+//! ([`Header::effective`]). An opener
+//!
+//! ```text
+//! g1 = schema_seq.load(Acquire)
+//! copy the header (atomic loads), take the effective one, copy its descriptor
+//! fence(Acquire); g2 = schema_seq.load(Relaxed)
+//! g1 == g2  =>  the copy is consistent, else retry
+//! ```
+//!
+//! and the upgrader (holding the write lock, so it is the only one)
+//!
+//! ```text
+//! g = schema_seq (even); fence(Release)
+//! write the new fields' defaults (payload bytes no reader of the old schema reads)
+//! write the new descriptor into unused bytes of the descriptor area
+//! write the staged fields
+//! schema_seq.store(g + 1, Release); fence(Release)
+//! rewrite the header words from the staged fields
+//! schema_seq.store(g + 2, Release)
+//! ```
+//!
+//! If the opener's copy observed any store of an upgrade, its acquire fence
+//! synchronises with the release fence before that store, so `g2` is at
+//! least the counter value the upgrader had read or stored before it, which
+//! is later than `g1` unless the copy came entirely after it: the copy is
+//! rejected. If `g1` is even, the header words it reads are the ones
+//! published by the release store of `g1` (the last upgrade's step `g + 2`),
+//! with the descriptor they point to, which no later upgrade overwrites
+//! before making the counter odd; if `g1` is odd, the staged fields and the
+//! new descriptor, both written before the release store of `g1`. So an
+//! opener sees the old schema or the new one, never a mix. The payload
+//! bytes of the old schema are not touched, so readers of the old version
+//! attached meanwhile are unaffected; the defaults of the new fields
+//! happen-before any opener that sees the new schema.
+//!
+//! An upgrader that dies after making `schema_seq` odd leaves a segment
+//! whose effective header is the new one (openers use the staged fields);
+//! the next upgrader finishes its work before its own
+//! ([`finish_interrupted_upgrade`]).
+
+use std::sync::atomic::{AtomicU64, Ordering, fence};
+use std::time::{Duration, Instant};
+
+use super::{WriteGuard, check_image, mapping_reader, seq_word, wait_ready};
+use crate::backend::Backing;
+use crate::error::{Error, Result};
+use crate::evolution::{self, Admit, Compat};
+use crate::header::{FLAG_OLDER_WRITERS, HEADER_SIZE, Header, SchemaFields, off};
+use crate::layout::{SharedLayout, encode_descriptor};
+use crate::protocol;
+
+/// How a typed open may use the segment.
+pub(super) struct Access<'a, T> {
+    /// The handle will be read-only.
+    pub read_only: bool,
+    /// [`crate::Options::upgrade`].
+    pub upgrade: bool,
+    /// The defaults of the new fields, if upgrading ([`crate::Options::open_with`]).
+    pub initial: Option<&'a T>,
+    /// How long to wait for the write lock.
+    pub write_timeout: Duration,
+}
+
+/// Copies `at..at + dst.len()` of the object into `dst` (`false` if outside).
+type ReadAt<'a> = dyn FnMut(usize, &mut [u8]) -> bool + 'a;
+
+/// The schema counter of a mapped segment.
+fn schema_seq(backing: &dyn Backing) -> &AtomicU64 {
+    // SAFETY: offset 200 is inside the header (every backend maps at least
+    // HEADER_SIZE bytes), 8-aligned in a page-aligned mapping, and only
+    // ever accessed atomically (as a u64, like every other access to it).
+    unsafe { AtomicU64::from_ptr(backing.base().as_ptr().add(off::SCHEMA_SEQ).cast()) }
+}
+
+/// Runs `check` over the live mapping until it ran on a consistent copy of
+/// the header and descriptor: the schema counter was the same before and
+/// after (see the module docs). Retries while an upgrade is under way, until
+/// `deadline` (but at least a few times, so a zero timeout still sees a
+/// finished upgrade).
+pub(super) fn consistent<R>(
+    backing: &dyn Backing,
+    display: &str,
+    deadline: Instant,
+    check: &mut dyn FnMut(&mut ReadAt<'_>) -> Result<R>,
+) -> Result<R> {
+    let start = Instant::now();
+    let counter = schema_seq(backing);
+    let mut tries = 0u32;
+    loop {
+        let g1 = counter.load(Ordering::Acquire);
+        let result = check(&mut mapping_reader(backing));
+        fence(Ordering::Acquire);
+        if counter.load(Ordering::Relaxed) == g1 {
+            return result;
+        }
+        tries += 1;
+        if tries >= 3 && Instant::now() >= deadline {
+            return Err(Error::Timeout {
+                name: display.to_owned(),
+                what: "a schema upgrade of the segment to finish",
+                waited: start.elapsed(),
+            });
+        }
+        std::thread::yield_now();
+    }
+}
+
+/// Waits (bounded) for the creator to publish the header, then validates
+/// the segment against the object's real size (the mapping's length, taken
+/// from `fstat` or its equivalent before mapping) and the schema `T`, and
+/// applies the open-time rules of [`crate::evolution`]: the header in force
+/// and how the segment's schema relates to `T`, upgrading it if allowed.
+pub(super) fn attach<T: SharedLayout>(
+    backing: &dyn Backing,
+    display: &str,
+    deadline: Instant,
+    waited: Duration,
+    access: Access<'_, T>,
+) -> Result<(Header, Compat)> {
+    wait_ready(backing, display, deadline, waited)?;
+    let len = backing.len() as u64;
+    let (header, admit) = consistent(backing, display, deadline, &mut |read| {
+        let (header, found) = check_image::<T>(display, len, read)?;
+        let admit = evolution::admit(
+            display,
+            &header,
+            found,
+            &T::LAYOUT,
+            access.read_only,
+            access.upgrade,
+        )?;
+        Ok((header, admit))
+    })?;
+    match admit {
+        Admit::Open(compat) => Ok((header, compat)),
+        Admit::Upgrade(_) => upgrade::<T>(backing, display, &access),
+    }
+}
+
+/// Takes the write lock: moves the snapshot counter from even to odd, as a
+/// write does, waiting at most `timeout` for a write in progress.
+fn lock<'a>(backing: &'a dyn Backing, display: &str, timeout: Duration) -> Result<WriteGuard<'a>> {
+    let seq = seq_word(backing);
+    let start = Instant::now();
+    loop {
+        if let Some(s) = protocol::try_begin_write(seq) {
+            return Ok(WriteGuard { seq, s });
+        }
+        if start.elapsed() > timeout {
+            return Err(Error::Timeout {
+                name: display.to_owned(),
+                what: "a write in progress to finish, to upgrade the segment",
+                waited: timeout,
+            });
+        }
+        std::thread::yield_now();
+    }
+}
+
+/// Upgrades the segment in place to `T`'s schema (see the module docs).
+fn upgrade<T: SharedLayout>(
+    backing: &dyn Backing,
+    display: &str,
+    access: &Access<'_, T>,
+) -> Result<(Header, Compat)> {
+    let _lock = lock(backing, display, access.write_timeout)?;
+    // Under the lock nobody else changes the schema: look again, as another
+    // process may have upgraded the segment while we waited.
+    let len = backing.len() as u64;
+    let (header, found) = check_image::<T>(display, len, &mut mapping_reader(backing))?;
+    let schema = match evolution::admit(display, &header, found, &T::LAYOUT, false, true)? {
+        Admit::Open(compat) => return Ok((header, compat)),
+        Admit::Upgrade(schema) => schema,
+    };
+    finish_interrupted_upgrade(backing);
+    let descriptor = encode_descriptor(&T::LAYOUT);
+    if let Some(obstacle) = evolution::upgrade_obstacle(&header, &T::LAYOUT, descriptor.len()) {
+        return Err(evolution::older(
+            display,
+            &schema,
+            &T::LAYOUT,
+            format!("it cannot be upgraded in place: {obstacle}"),
+        ));
+    }
+    let Some(slot) = evolution::descriptor_slot(&header, descriptor.len()) else {
+        unreachable!("upgrade_obstacle checked the descriptor area")
+    };
+    // `validate` proved payload_offset + capacity <= segment_size <= len and
+    // `upgrade_obstacle` size_of::<T>() <= capacity.
+    let payload = header.payload_offset as usize;
+    let old_size = header.payload_size as usize;
+    let new_size = size_of::<T>();
+    let defaults: Vec<u8> = match access.initial {
+        // SAFETY: `T: ShmSafe` has no padding, so all of its bytes are
+        // initialised; `v` is a private value.
+        Some(v) => unsafe {
+            std::slice::from_raw_parts((v as *const T).cast::<u8>(), new_size)[old_size..].to_vec()
+        },
+        None => vec![0; new_size - old_size],
+    };
+    let fields = SchemaFields {
+        fingerprint: T::FINGERPRINT,
+        schema_version: T::LAYOUT.version,
+        flags: (header.flags & !FLAG_OLDER_WRITERS)
+            | if T::OLDER_WRITERS {
+                FLAG_OLDER_WRITERS
+            } else {
+                0
+            },
+        payload_size: new_size as u64,
+        descriptor_offset: slot as u32,
+        descriptor_len: descriptor.len() as u32,
+    };
+    let counter = schema_seq(backing);
+    let g = counter.load(Ordering::Acquire);
+    let staged = Header {
+        staged: fields,
+        ..header.clone()
+    }
+    .encode();
+    let after = Header {
+        schema_seq: g.wrapping_add(2),
+        staged: fields,
+        ..header.with_schema_fields(fields)
+    };
+    let new_words = after.encode();
+    let base = backing.base().as_ptr();
+    fence(Ordering::Release);
+    // SAFETY: the mapping is read-write (a read-only open never upgrades)
+    // and `len` bytes long; `validate` and `upgrade_obstacle` proved that
+    // `payload + new_size` and `slot + descriptor.len()` are within it, and
+    // the header words are inside the header. Every store is atomic; the
+    // bytes written are ones no reader uses yet (the new fields, an unused
+    // part of the descriptor area, the staged fields) until the counter
+    // says so, and then the header words, which openers re-check.
+    unsafe {
+        protocol::store_bytes(
+            base.add(payload + old_size),
+            defaults.as_ptr(),
+            defaults.len(),
+        );
+        protocol::store_bytes(
+            base.add(slot as usize),
+            descriptor.as_ptr(),
+            descriptor.len(),
+        );
+        store_words(
+            base,
+            &staged,
+            off::STAGED_FINGERPRINT,
+            off::STAGED_DESCRIPTOR_LEN + 4,
+        );
+        counter.store(g.wrapping_add(1), Ordering::Release);
+        fence(Ordering::Release);
+        store_schema_words(base, &new_words);
+    }
+    counter.store(g.wrapping_add(2), Ordering::Release);
+    Ok((
+        after,
+        Compat::Upgraded {
+            from_version: schema.version,
+        },
+    ))
+}
+
+/// Stores `bytes[from..to]` of an encoded header at the same offsets of the
+/// mapped header, as the 8-byte words openers load.
+///
+/// # Safety
+///
+/// `base` is a writable mapping of at least [`HEADER_SIZE`] bytes whose
+/// header is only accessed atomically; `from` and `to` are multiples of 8.
+unsafe fn store_words(base: *mut u8, bytes: &[u8; HEADER_SIZE], from: usize, to: usize) {
+    debug_assert!(from.is_multiple_of(8) && to.is_multiple_of(8) && to <= HEADER_SIZE);
+    // SAFETY: forwarded from the caller; `from..to` is inside the header.
+    unsafe { protocol::store_bytes(base.add(from), bytes[from..].as_ptr(), to - from) };
+}
+
+/// Stores the words of an encoded header that hold the schema fields:
+/// 16..64 (fingerprint to descriptor length) and 112..120 (creator pid and
+/// flags).
+///
+/// # Safety
+///
+/// As for [`store_words`]; the caller holds the write lock and has made
+/// the schema counter odd.
+unsafe fn store_schema_words(base: *mut u8, bytes: &[u8; HEADER_SIZE]) {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        store_words(base, bytes, off::FINGERPRINT, off::SCHEMA_NAME);
+        store_words(base, bytes, off::CREATOR_PID, off::CREATED_NANOS);
+    }
+}
+
+/// If an upgrader died after making the schema counter odd (its staged
+/// fields are in force, see the module docs), copies the staged fields to
+/// the header words and makes the counter even, as it would have. The
+/// caller holds the write lock and has validated the effective header.
+pub(super) fn finish_interrupted_upgrade(backing: &dyn Backing) {
+    let counter = schema_seq(backing);
+    let g = counter.load(Ordering::Acquire);
+    if g & 1 == 0 {
+        return;
+    }
+    let base = backing.base().as_ptr();
+    let mut bytes = [0u8; HEADER_SIZE];
+    // SAFETY: the header is inside the mapping and only accessed atomically;
+    // `bytes` is private.
+    unsafe { protocol::load_bytes(base, bytes.as_mut_ptr(), HEADER_SIZE) };
+    let fixed = Header::decode(&bytes).effective().encode();
+    fence(Ordering::Release);
+    // SAFETY: as for `store_schema_words`: a writable mapping (only a
+    // read-write open upgrades), the write lock held, the counter odd.
+    unsafe { store_schema_words(base, &fixed) };
+    counter.store(g.wrapping_add(1), Ordering::Release);
+}
+
+// Every field an upgrade changes lies in the words `store_schema_words`
+// rewrites, and the staged fields fit in the header.
+const _: () = assert!(
+    off::FINGERPRINT == 16
+        && off::DESCRIPTOR_LEN + 4 == off::SCHEMA_NAME
+        && off::FLAGS + 4 == off::CREATED_NANOS
+        && off::CREATOR_PID + 4 == off::FLAGS
+        && off::STAGED_DESCRIPTOR_LEN + 4 <= HEADER_SIZE
+);
