@@ -119,6 +119,14 @@ const HEADER_FIELDS: &[(usize, usize)] = &[
     (header::off::CREATED_NANOS, 8),
     (header::off::SEQ, 8),
     (header::off::WRITER, 8),
+    (header::off::PAYLOAD_CAPACITY, 8),
+    (header::off::SCHEMA_SEQ, 8),
+    (header::off::STAGED_FINGERPRINT, 8),
+    (header::off::STAGED_SCHEMA_VERSION, 4),
+    (header::off::STAGED_FLAGS, 4),
+    (header::off::STAGED_PAYLOAD_SIZE, 8),
+    (header::off::STAGED_DESCRIPTOR_OFFSET, 4),
+    (header::off::STAGED_DESCRIPTOR_LEN, 4),
 ];
 
 fn interesting_u64() -> impl Strategy<Value = u64> {
