@@ -55,6 +55,24 @@
 //! newer-segment openers as in the table (read-only unless the new schema
 //! allows older writers).
 //!
+//! # Limits
+//!
+//! - A handle keeps the schema it was opened with: one opened before an
+//!   upgrade goes on reading (and, if it is read-write, writing) its
+//!   prefix, which stays correct byte for byte; the policy of the new
+//!   version (`older_writers` or not) applies to opens after the upgrade.
+//!   An upgrade needs the write lock only for its own duration; keeping a
+//!   live older writer out altogether needs exclusive write access
+//!   (one writer per segment).
+//! - Only the payload's room can grow: the payload does not move, so a
+//!   segment without room (created before any version reserved it) cannot
+//!   be upgraded in place; create a new one.
+//! - Versions are a line: `extends` names one older version, and a
+//!   segment can be upgraded from any version whose layout is a prefix of
+//!   the program's, skipping versions in between.
+//! - A nested struct cannot grow (its size is part of the outer layout);
+//!   add new fields to the outer struct.
+//!
 //! [`Options::upgrade`]: crate::Options::upgrade
 //! [`Options::capacity`]: crate::Options::capacity
 //! [`Options::open_with`]: crate::Options::open_with

@@ -1,7 +1,7 @@
 //! The segment header: 256 bytes at offset 0 of every segment.
 //!
 //! `docs/FORMAT.md` documents every byte. The header is never accessed in
-//! place through a Rust reference: [`Header::load`] copies it out with atomic
+//! place through a Rust reference: openers copy it out with atomic
 //! loads and everything is validated on the private copy, so another process
 //! changing the bytes meanwhile cannot cause undefined behaviour or a
 //! time-of-check/time-of-use bug.
