@@ -471,11 +471,7 @@ fn watch(
     };
     let snapshot = |seg: &RawSegment| -> Res<(u64, Value)> {
         let (seq, bytes) = seg.read_bytes_with_seq()?;
-        let v = seg
-            .schema()
-            .decode_value(&bytes)
-            .ok_or_else(|| Failure("payload too small".into()))?;
-        Ok((seq, v))
+        Ok((seq, seg.decode(&bytes)?))
     };
     let flat = |v: &Value| {
         let mut l = Vec::new();

@@ -28,6 +28,8 @@ use crate::layout::{
     TypeDesc, encode_descriptor, fnv1a,
 };
 
+/// Largest payload [`Schema::decode_value`] decodes by field name (16 MiB).
+pub const MAX_DECODE_BYTES: u64 = 16 << 20;
 /// Deepest nesting of arrays and structs accepted (the root struct is depth 0).
 pub const MAX_DEPTH: usize = 32;
 /// Longest schema or field name accepted, in bytes.
@@ -190,8 +192,14 @@ impl Schema {
     }
 
     /// Decodes the payload bytes of a value of this schema into a [`Value`]
-    /// by field name. `bytes` must be at least [`Schema::size`] long.
+    /// by field name. `None` if `bytes` is shorter than [`Schema::size`] or
+    /// the schema is larger than [`MAX_DECODE_BYTES`] (a decoded value takes
+    /// tens of times the memory of its bytes, and a segment's size is chosen
+    /// by whoever wrote it).
     pub fn decode_value(&self, bytes: &[u8]) -> Option<Value> {
+        if self.size > MAX_DECODE_BYTES {
+            return None;
+        }
         let size = usize::try_from(self.size).ok()?;
         (bytes.len() >= size).then(|| decode_struct(self, bytes))
     }

@@ -486,6 +486,42 @@ mod posix {
         let _ = std::fs::remove_dir(dir.path());
     }
 
+    /// 512 GiB, described by a descriptor of a few dozen bytes.
+    #[derive(SharedLayout)]
+    #[repr(C)]
+    pub struct Vast {
+        pub bytes: [u8; 1 << 39],
+    }
+
+    /// A sparse 1 TiB object (tmpfs allows it whatever its size) with a
+    /// valid header and descriptor claiming a 512 GiB payload: opening it
+    /// without its type (as the `shm` tool does) works, and reading or
+    /// decoding the payload is a clear error, not an allocation of the
+    /// size the segment claims (which would abort the process).
+    #[test]
+    fn a_huge_sparse_segment_is_not_copied_or_decoded_blindly() {
+        let obj = Object::new();
+        let descriptor = shm_runtime::layout::encode_descriptor(&Vast::LAYOUT);
+        let plan = header::Plan::new(&Vast::LAYOUT, descriptor.len());
+        let mut h = Header::new(&Vast::LAYOUT, Vast::FINGERPRINT, &plan, 1, 0);
+        h.state = header::STATE_READY;
+        let mut bytes = h.encode().to_vec();
+        bytes.extend_from_slice(&descriptor);
+        std::fs::write(obj.path(), &bytes).unwrap();
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(obj.path())
+            .unwrap();
+        f.set_len(1 << 40).unwrap();
+        let seg = shm_runtime::RawSegment::open(&obj.options()).unwrap();
+        assert_eq!(seg.header().payload_size, 1 << 39);
+        for err in [seg.read_value().unwrap_err(), seg.read_bytes().unwrap_err()] {
+            assert!(matches!(err, Error::Unsupported { .. }), "{err}");
+            assert!(err.to_string().contains("at most"), "{err}");
+        }
+        assert!(seg.decode(&[0u8; 64]).is_err());
+    }
+
     /// An object that grows or shrinks *after* it was opened: `check_size`
     /// reports the shrink (touching the lost pages would be SIGBUS, so the
     /// test does not), growth is harmless.

@@ -11,6 +11,9 @@ use crate::header::{HEADER_SIZE, Header};
 use crate::name::SegmentId;
 use crate::status::Status;
 
+/// Largest payload `RawSegment::read_bytes` copies (1 GiB).
+const MAX_RAW_READ: u64 = 1 << 30;
+
 /// A segment opened read-only by its header and schema descriptor, without
 /// its Rust type.
 ///
@@ -116,7 +119,24 @@ impl RawSegment {
         // segment_size <= the mapping's length, so both fit in usize.
         let offset = self.header.payload_offset as usize;
         let len = self.header.payload_size as usize;
-        let mut out = vec![0u8; len];
+        // The size comes from the segment; an object can be far larger than
+        // memory (a sparse file). Refuse rather than abort on allocation.
+        if self.header.payload_size > MAX_RAW_READ {
+            return Err(Error::Unsupported {
+                name: self.display.clone(),
+                what: format!(
+                    "reading a {}-byte payload without its type (at most {MAX_RAW_READ})",
+                    self.header.payload_size
+                ),
+            });
+        }
+        let mut out = Vec::new();
+        out.try_reserve_exact(len).map_err(|_| Error::NoSpace {
+            name: self.display.clone(),
+            size: len as u64,
+            reason: "not enough memory for a copy of the payload".into(),
+        })?;
+        out.resize(len, 0);
         // SAFETY: `offset..offset + len` lies inside the mapping (above) and
         // is only accessed atomically; `out` is private and `len` bytes long.
         let seq = unsafe {
@@ -137,15 +157,39 @@ impl RawSegment {
         Ok(self.read_bytes_with_seq()?.1)
     }
 
-    /// A consistent snapshot decoded by field name.
+    /// A consistent snapshot decoded by field name (payloads up to
+    /// [`descriptor::MAX_DECODE_BYTES`]).
     pub fn read_value(&self) -> Result<Value> {
+        if self.schema.size > descriptor::MAX_DECODE_BYTES {
+            return Err(self.too_large_to_decode());
+        }
         let bytes = self.read_bytes()?;
+        self.decode(&bytes)
+    }
+
+    /// Decodes payload bytes (from [`RawSegment::read_bytes_with_seq`]) by
+    /// field name.
+    pub fn decode(&self, bytes: &[u8]) -> Result<Value> {
+        if self.schema.size > descriptor::MAX_DECODE_BYTES {
+            return Err(self.too_large_to_decode());
+        }
         self.schema
-            .decode_value(&bytes)
+            .decode_value(bytes)
             .ok_or_else(|| Error::Corrupt {
                 name: self.display.clone(),
                 what: "payload is smaller than its schema".into(),
             })
+    }
+
+    fn too_large_to_decode(&self) -> Error {
+        Error::Unsupported {
+            name: self.display.clone(),
+            what: format!(
+                "decoding a {}-byte payload by field name (at most {})",
+                self.schema.size,
+                descriptor::MAX_DECODE_BYTES
+            ),
+        }
     }
 
     /// The operating-system status and the header facts.
