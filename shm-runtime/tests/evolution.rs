@@ -1,4 +1,5 @@
-//! Schema evolution over real POSIX segments, in one process: the open-time
+//! Schema evolution over real segments (POSIX, or Win32 mappings on
+//! Windows), in one process: the open-time
 //! rules for older and newer segments, upgrades in place (with readers of
 //! both versions attached, and with openers racing the upgrade), and an
 //! upgrade interrupted half-way. The same rules across real processes are
@@ -8,7 +9,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
-use shm_runtime::header::{self, HEADER_SIZE, Header, SchemaFields};
+use shm_runtime::header::HEADER_SIZE;
 use shm_runtime::{Compat, Error, Options, RawSegment, SharedLayout};
 
 #[derive(SharedLayout, Clone, Copy, Debug, PartialEq)]
@@ -79,12 +80,12 @@ impl Seg {
         Seg(unique(tag))
     }
     fn opts(&self) -> Options {
-        Options::posix(&self.0)
+        Options::default_for_os(&self.0)
     }
 }
 impl Drop for Seg {
     fn drop(&mut self) {
-        let _ = Options::posix(&self.0).remove();
+        let _ = Options::default_for_os(&self.0).remove();
     }
 }
 
@@ -343,9 +344,13 @@ fn openers_racing_upgrades_never_see_a_mix() {
 
 /// An upgrader that died after switching the schema counter to odd: the
 /// staged fields are in force for every opener, and the next upgrader
-/// finishes the switch before its own.
+/// finishes the switch before its own. (A file-backed segment, so the test
+/// can plant the bytes: Unix only.)
+#[cfg(unix)]
 #[test]
 fn an_interrupted_upgrade_is_finished_by_the_next() {
+    use shm_runtime::header::{self, Header, SchemaFields};
+
     // Build what an upgrader leaves when it dies in the middle: a version-1
     // image with room, the version-2 descriptor in the spare area, the
     // staged fields for it, the counter odd, the header words still v1's.
