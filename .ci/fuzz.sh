@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Fuzzes segment validation with cargo-fuzz (libFuzzer) on the nightly
 # toolchain, each target for a bounded time. Idempotent; installs what it
-# needs. Usage: bash .ci/fuzz.sh [SECONDS_PER_TARGET]   (default 40)
+# needs. Usage: bash .ci/fuzz.sh [SECONDS_PER_TARGET]   (default 30)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-secs="${1:-${FUZZ_SECONDS:-40}}"
+secs="${1:-${FUZZ_SECONDS:-30}}"
 
 rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
