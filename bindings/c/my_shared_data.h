@@ -47,8 +47,10 @@ typedef struct shm_segment_header {
     uint32_t waiters; /* offset 136, size 4, atomic: access with __atomic builtins */
     uint32_t notify; /* offset 140, size 4, atomic: access with __atomic builtins */
     uint64_t writer; /* offset 144, size 8, atomic: access with __atomic builtins */
-    uint64_t writer_start; /* offset 152, size 8, atomic: access with __atomic builtins */
-    uint8_t reserved_line2[32]; /* offset 160, size 32 */
+    uint64_t writer_since; /* offset 152, size 8, atomic: access with __atomic builtins */
+    uint64_t backup_seq; /* offset 160, size 8, atomic: access with __atomic builtins */
+    uint64_t backup_offset; /* offset 168, size 8 */
+    uint8_t reserved_line2[16]; /* offset 176, size 16 */
     uint64_t payload_capacity; /* offset 192, size 8 */
     uint64_t schema_seq; /* offset 200, size 8, atomic: access with __atomic builtins */
     uint64_t staged_fingerprint; /* offset 208, size 8 */
@@ -81,8 +83,10 @@ _Static_assert(offsetof(shm_segment_header, seq) == 128, "shm_segment_header.seq
 _Static_assert(offsetof(shm_segment_header, waiters) == 136, "shm_segment_header.waiters: offset must be 136");
 _Static_assert(offsetof(shm_segment_header, notify) == 140, "shm_segment_header.notify: offset must be 140");
 _Static_assert(offsetof(shm_segment_header, writer) == 144, "shm_segment_header.writer: offset must be 144");
-_Static_assert(offsetof(shm_segment_header, writer_start) == 152, "shm_segment_header.writer_start: offset must be 152");
-_Static_assert(offsetof(shm_segment_header, reserved_line2) == 160, "shm_segment_header.reserved_line2: offset must be 160");
+_Static_assert(offsetof(shm_segment_header, writer_since) == 152, "shm_segment_header.writer_since: offset must be 152");
+_Static_assert(offsetof(shm_segment_header, backup_seq) == 160, "shm_segment_header.backup_seq: offset must be 160");
+_Static_assert(offsetof(shm_segment_header, backup_offset) == 168, "shm_segment_header.backup_offset: offset must be 168");
+_Static_assert(offsetof(shm_segment_header, reserved_line2) == 176, "shm_segment_header.reserved_line2: offset must be 176");
 _Static_assert(offsetof(shm_segment_header, payload_capacity) == 192, "shm_segment_header.payload_capacity: offset must be 192");
 _Static_assert(offsetof(shm_segment_header, schema_seq) == 200, "shm_segment_header.schema_seq: offset must be 200");
 _Static_assert(offsetof(shm_segment_header, staged_fingerprint) == 208, "shm_segment_header.staged_fingerprint: offset must be 208");

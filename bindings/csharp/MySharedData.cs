@@ -55,8 +55,10 @@ namespace Shm.Schemas
             [FieldOffset(136)] public uint waiters; // atomic: use Interlocked/Volatile through a pointer
             [FieldOffset(140)] public uint notify; // atomic: use Interlocked/Volatile through a pointer
             [FieldOffset(144)] public ulong writer; // atomic: use Interlocked/Volatile through a pointer
-            [FieldOffset(152)] public ulong writer_start; // atomic: use Interlocked/Volatile through a pointer
-            [FieldOffset(160)] public fixed byte reserved_line2[32];
+            [FieldOffset(152)] public ulong writer_since; // atomic: use Interlocked/Volatile through a pointer
+            [FieldOffset(160)] public ulong backup_seq; // atomic: use Interlocked/Volatile through a pointer
+            [FieldOffset(168)] public ulong backup_offset;
+            [FieldOffset(176)] public fixed byte reserved_line2[16];
             [FieldOffset(192)] public ulong payload_capacity;
             [FieldOffset(200)] public ulong schema_seq; // atomic: use Interlocked/Volatile through a pointer
             [FieldOffset(208)] public ulong staged_fingerprint;

@@ -58,8 +58,10 @@ class SegmentHeader(ctypes.Structure):
         ("waiters", ctypes.c_uint32),  # offset 136
         ("notify", ctypes.c_uint32),  # offset 140
         ("writer", ctypes.c_uint64),  # offset 144
-        ("writer_start", ctypes.c_uint64),  # offset 152
-        ("reserved_line2", (ctypes.c_uint8 * 32)),  # offset 160
+        ("writer_since", ctypes.c_uint64),  # offset 152
+        ("backup_seq", ctypes.c_uint64),  # offset 160
+        ("backup_offset", ctypes.c_uint64),  # offset 168
+        ("reserved_line2", (ctypes.c_uint8 * 16)),  # offset 176
         ("payload_capacity", ctypes.c_uint64),  # offset 192
         ("schema_seq", ctypes.c_uint64),  # offset 200
         ("staged_fingerprint", ctypes.c_uint64),  # offset 208
@@ -93,8 +95,10 @@ _LAYOUT_CHECKS.append((SegmentHeader, 256, [
     ("waiters", 136),
     ("notify", 140),
     ("writer", 144),
-    ("writer_start", 152),
-    ("reserved_line2", 160),
+    ("writer_since", 152),
+    ("backup_seq", 160),
+    ("backup_offset", 168),
+    ("reserved_line2", 176),
     ("payload_capacity", 192),
     ("schema_seq", 200),
     ("staged_fingerprint", 208),

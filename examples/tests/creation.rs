@@ -206,7 +206,8 @@ fn child_role() {
                 "racer" => Duration::from_millis(600),
                 _ => Duration::from_secs(10),
             };
-            let o = opts(kind, name).open_timeout(timeout);
+            // Racers only read what they opened: no write access needed.
+            let o = opts(kind, name).open_timeout(timeout).claim_writer(false);
             let o = if create_new {
                 o.create_new()
             } else {

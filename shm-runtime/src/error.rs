@@ -147,18 +147,40 @@ pub enum Error {
         /// The segment.
         name: String,
     },
-    /// Another live process holds write access.
-    #[error("{name}: another process (pid {pid}) holds write access")]
+    /// Another live writer holds write access (one writer at a time).
+    #[error(
+        "{name}: {} holds write access{}; wait for it with `Options::writer_wait`, or open \
+         with `claim_writer(false)` (or read-only) to only read",
+        if *this_process { format!("another handle in this process (pid {pid})") } else { format!("another process (pid {pid})") },
+        if waited.is_zero() { String::new() } else { format!(" (waited {waited:?})") }
+    )]
     WriterBusy {
         /// The segment.
         name: String,
         /// The writer's process id.
         pid: u32,
+        /// Whether the writer is this very process (another handle).
+        this_process: bool,
+        /// How long this process waited for it.
+        waited: Duration,
     },
-    /// The writer stopped in the middle of a write and no longer exists.
+    /// A write was attempted through a handle that does not hold write
+    /// access.
     #[error(
-        "{name}: the writer (pid {pid}) died in the middle of a write; the value is incomplete \
-         until a new writer takes over"
+        "{name}: this handle does not hold write access (it was opened with \
+         `claim_writer(false)` or released it); call `claim_writer` first"
+    )]
+    NotWriter {
+        /// The segment.
+        name: String,
+    },
+    /// No complete copy of the value could be read and the process that
+    /// holds write access no longer exists. (A writer killed at any point
+    /// of a write leaves a complete copy, so this needs both copies damaged
+    /// by someone else.)
+    #[error(
+        "{name}: no complete copy of the value, and the writer (pid {pid}) is dead; a new \
+         writer must take over and write a whole value"
     )]
     WriterDied {
         /// The segment.
@@ -228,6 +250,7 @@ impl Error {
             | Error::Corrupt { name, .. }
             | Error::ReadOnly { name }
             | Error::WriterBusy { name, .. }
+            | Error::NotWriter { name }
             | Error::WriterDied { name, .. }
             | Error::Timeout { name, .. }
             | Error::Unsupported { name, .. }

@@ -23,7 +23,10 @@ mod sealed {
 }
 
 /// Access mode of a [`Field`]: [`ReadOnly`] or [`ReadWrite`].
-pub trait Access: sealed::Sealed + Copy + 'static {}
+pub trait Access: sealed::Sealed + Copy + 'static {
+    /// Whether the mapping behind handles of this kind is read-only.
+    const READ_ONLY: bool;
+}
 
 /// Getters only.
 #[derive(Clone, Copy, Debug)]
@@ -33,8 +36,12 @@ pub struct ReadOnly;
 pub struct ReadWrite;
 impl sealed::Sealed for ReadOnly {}
 impl sealed::Sealed for ReadWrite {}
-impl Access for ReadOnly {}
-impl Access for ReadWrite {}
+impl Access for ReadOnly {
+    const READ_ONLY: bool = true;
+}
+impl Access for ReadWrite {
+    const READ_ONLY: bool = false;
+}
 
 /// A typed pointer to a `T` inside a mapping that lives for `'a`.
 pub struct Field<'a, T, A> {

@@ -78,10 +78,17 @@ pub mod off {
     pub const WAITERS: usize = 136;
     /// `u32` change counter used as the futex word (atomic).
     pub const NOTIFY: usize = 140;
-    /// `u64` write-access owner (atomic; 0 = none, see the concurrency docs).
+    /// `u64` write-access owner (atomic, compare-and-swap; 0 = none,
+    /// otherwise pid | start token << 32: see [`crate::writer`]).
     pub const WRITER: usize = 144;
-    /// `u64` start time of the owner process (atomic; pid-reuse guard).
-    pub const WRITER_START: usize = 152;
+    /// `u64` when the owner claimed write access, nanoseconds since the
+    /// Unix epoch (atomic; informational).
+    pub const WRITER_SINCE: usize = 152;
+    /// `u64` sequence counter of the backup copy of the payload (atomic;
+    /// odd while it is written; see [`crate::protocol`]).
+    pub const BACKUP_SEQ: usize = 160;
+    /// `u64` offset of the backup copy of the payload.
+    pub const BACKUP_OFFSET: usize = 168;
     /// `u64` room for the payload at `payload_offset`, in bytes (0: exactly
     /// `payload_size`, as in segments from before this field).
     pub const PAYLOAD_CAPACITY: usize = 192;
@@ -159,6 +166,9 @@ pub struct Header {
     pub created_nanos: u64,
     /// Room for the payload in bytes (0: exactly `payload_size`).
     pub payload_capacity: u64,
+    /// Offset of the backup copy of the payload (as much room as the
+    /// primary copy).
+    pub backup_offset: u64,
     /// Schema counter: odd while an upgrade is rewriting the schema fields.
     pub schema_seq: u64,
     /// The schema fields an upgrade is writing (meaningful while
@@ -179,6 +189,8 @@ pub struct Plan {
     pub payload_size: usize,
     /// Room for the payload (at least `payload_size`).
     pub payload_capacity: usize,
+    /// Offset of the backup copy (after the primary's room).
+    pub backup_offset: usize,
     /// Payload alignment.
     pub payload_align: usize,
     /// Total segment size.
@@ -208,14 +220,16 @@ impl Plan {
             (layout.size, descriptor_len)
         };
         let payload_offset = (descriptor_offset + descriptor_area).next_multiple_of(payload_align);
+        let backup_offset = (payload_offset + payload_capacity).next_multiple_of(payload_align);
         Plan {
             descriptor_offset,
             descriptor_len,
             payload_offset,
             payload_size: layout.size,
             payload_capacity,
+            backup_offset,
             payload_align,
-            segment_size: payload_offset + payload_capacity,
+            segment_size: backup_offset + payload_capacity,
         }
     }
 }
@@ -261,6 +275,7 @@ impl Header {
             flags: 0,
             created_nanos: now,
             payload_capacity: plan.payload_capacity as u64,
+            backup_offset: plan.backup_offset as u64,
             schema_seq: 0,
             staged: SchemaFields::default(),
         }
@@ -313,7 +328,8 @@ impl Header {
         }
     }
 
-    /// The header's bytes (the concurrency words of line 2 are zero).
+    /// The header's bytes (the concurrency words of line 2 are zero, except
+    /// the backup offset).
     pub fn encode(&self) -> [u8; HEADER_SIZE] {
         let mut b = [0u8; HEADER_SIZE];
         let mut put = |at: usize, bytes: &[u8]| b[at..at + bytes.len()].copy_from_slice(bytes);
@@ -337,6 +353,7 @@ impl Header {
         put(off::FLAGS, &self.flags.to_ne_bytes());
         put(off::CREATED_NANOS, &self.created_nanos.to_ne_bytes());
         put(off::PAYLOAD_CAPACITY, &self.payload_capacity.to_ne_bytes());
+        put(off::BACKUP_OFFSET, &self.backup_offset.to_ne_bytes());
         put(off::SCHEMA_SEQ, &self.schema_seq.to_ne_bytes());
         let st = &self.staged;
         put(off::STAGED_FINGERPRINT, &st.fingerprint.to_ne_bytes());
@@ -371,6 +388,7 @@ impl Header {
             flags: u32::from_ne_bytes(get(b, off::FLAGS)),
             created_nanos: u64::from_ne_bytes(get(b, off::CREATED_NANOS)),
             payload_capacity: u64::from_ne_bytes(get(b, off::PAYLOAD_CAPACITY)),
+            backup_offset: u64::from_ne_bytes(get(b, off::BACKUP_OFFSET)),
             schema_seq: u64::from_ne_bytes(get(b, off::SCHEMA_SEQ)),
             staged: SchemaFields {
                 fingerprint: u64::from_ne_bytes(get(b, off::STAGED_FINGERPRINT)),
@@ -515,6 +533,22 @@ impl Header {
                 )));
             }
         }
+        // The backup copy: as much room as the primary, after it, aligned
+        // like it, inside the segment.
+        let capacity = self.capacity();
+        if !self.backup_offset.is_multiple_of(align)
+            || self.backup_offset < self.payload_offset.saturating_add(capacity)
+            || self
+                .backup_offset
+                .checked_add(capacity)
+                .is_none_or(|end| end > self.segment_size)
+        {
+            return Err(corrupt(format!(
+                "backup copy at offset {} does not fit after the payload ({} bytes of room at \
+                 offset {}) and inside the segment size {}, aligned to {align}",
+                self.backup_offset, capacity, self.payload_offset, self.segment_size
+            )));
+        }
         if self.segment_size > object_size {
             return Err(Error::TooSmall {
                 name: name.to_owned(),
@@ -572,7 +606,8 @@ mod tests {
         let plan = Plan::new(&LAYOUT, 40);
         assert_eq!(plan.descriptor_offset, 256);
         assert_eq!(plan.payload_offset, 320);
-        assert_eq!(plan.segment_size, 528);
+        assert_eq!(plan.backup_offset, 576);
+        assert_eq!(plan.segment_size, 784);
     }
 
     #[test]
@@ -587,7 +622,7 @@ mod tests {
     #[test]
     fn valid_header_passes() {
         let h = ready();
-        h.validate("t", 528).unwrap();
+        h.validate("t", 784).unwrap();
         h.check_schema("t", &LAYOUT, 0xfeed).unwrap();
     }
 
@@ -612,13 +647,18 @@ mod tests {
             (|h| h.payload_size = u64::MAX, "overflows"),
             (|h| h.segment_size = 4096, "4096 bytes"),
             (|h| h.payload_capacity = 100, "less than the payload size"),
-            (|h| h.payload_capacity = 256, "runs past"),
+            (|h| h.payload_capacity = 256, "backup copy"),
+            (|h| h.payload_capacity = 500, "runs past"),
+            (|h| h.backup_offset = 0, "backup copy"),
+            (|h| h.backup_offset = 512, "backup copy"),
+            (|h| h.backup_offset = 577, "backup copy"),
+            (|h| h.backup_offset = u64::MAX - 63, "backup copy"),
             (|h| h.payload_capacity = u64::MAX, "runs past"),
         ];
         for (mutate, needle) in cases {
             let mut h = ready();
             mutate(&mut h);
-            let err = h.validate("t", 528).unwrap_err().to_string();
+            let err = h.validate("t", 784).unwrap_err().to_string();
             assert!(err.contains(needle), "{err:?} should mention {needle:?}");
         }
     }
@@ -632,7 +672,11 @@ mod tests {
             plan.payload_offset,
             (256 + 40 + DESCRIPTOR_SPARE_MIN).next_multiple_of(64)
         );
-        assert_eq!(plan.segment_size, plan.payload_offset + 1000);
+        assert_eq!(
+            plan.backup_offset,
+            (plan.payload_offset + 1000).next_multiple_of(64)
+        );
+        assert_eq!(plan.segment_size, plan.backup_offset + 1000);
         assert_eq!(
             Plan::with_capacity(&LAYOUT, 40, 100),
             Plan::new(&LAYOUT, 40)
@@ -648,7 +692,7 @@ mod tests {
             ..ready()
         };
         assert_eq!(old.capacity(), 208);
-        old.validate("t", 528).unwrap();
+        old.validate("t", 784).unwrap();
         // While the schema counter is odd, the staged fields are in force.
         let staged = SchemaFields {
             fingerprint: 9,
@@ -673,7 +717,7 @@ mod tests {
             schema_seq: 1,
             ..ready()
         };
-        let err = empty.effective().validate("t", 528).unwrap_err();
+        let err = empty.effective().validate("t", 784).unwrap_err();
         assert!(err.to_string().contains("descriptor"), "{err}");
         let done = Header {
             schema_seq: 4,
@@ -695,7 +739,7 @@ mod tests {
         let plan = Plan::new(&long, 40);
         let mut h = Header::new(&long, 1, &plan, 1, 1);
         h.state = STATE_READY;
-        h.validate("t", 528).unwrap();
+        h.validate("t", 784).unwrap();
         h.check_schema("t", &long, 1).unwrap();
     }
 

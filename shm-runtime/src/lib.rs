@@ -9,9 +9,11 @@ pub mod field;
 pub mod header;
 pub mod layout;
 pub mod name;
+mod notify;
 pub mod protocol;
 mod segment;
 pub mod status;
+pub mod writer;
 
 #[doc(hidden)]
 #[path = "private.rs"]
@@ -29,3 +31,4 @@ pub use segment::{
 pub use segment::{open_image, segment_image, validate_bytes, validate_bytes_untyped};
 pub use shm_derive::SharedLayout;
 pub use status::{HeaderStatus, Status};
+pub use writer::TakeOver;

@@ -1,31 +1,59 @@
-//! The sequence-counter ("seqlock") protocol and atomic byte copies.
+//! The snapshot protocol: a double-buffered sequence counter ("seqlock")
+//! over atomic byte copies.
+//!
+//! # The two copies
+//!
+//! A segment holds the payload twice: the *primary* copy at
+//! `payload_offset` and a *backup* copy at `backup_offset`, each guarded by
+//! its own counter (`seq` at header offset 128, `backup_seq` at 160). A
+//! counter is odd while its copy is being written. A write is two phases,
+//! one after the other:
+//!
+//! 1. primary: `seq` odd, store the new value, `seq` even;
+//! 2. backup: `backup_seq` odd, store the same value, `backup_seq` even.
+//!
+//! So at every instant at least one copy is complete: the primary outside
+//! phase 1, the backup during it (it holds the value of the previous write,
+//! whose phase 2 finished before this phase 1 began). A reader copies the
+//! primary and, if that is being written, the backup. Readers therefore
+//! never wait for a writer, and a writer killed at any instant leaves a
+//! complete value behind: readers go on reading it, and the next writer
+//! repairs the other copy ([`recover`]). Both counters advance by 2 per
+//! write, so a copy's counter halved is the number of the write whose
+//! value it holds (its *version*), whichever copy a reader read.
 //!
 //! # Why it is sound
 //!
-//! A reader copies the payload while a writer in another process may be
+//! A reader copies a payload while a writer in another process may be
 //! changing it. Plain or volatile reads racing with writes are undefined
 //! behaviour in the Rust (C++20) memory model (Boehm, "Can Seqlocks Get
 //! Along with Programming Language Memory Models?", 2012), so every byte of
 //! the payload is read and written with *relaxed atomic* operations (a
 //! `u64` at a time where aligned). Atomic accesses never race in the UB
 //! sense; they may only observe a mix of old and new values, which the
-//! counter detects:
+//! counter detects. For one copy and its counter:
 //!
 //! ```text
-//! writer                                 reader
-//! s = seq (even, we own write access)    s1 = seq.load(Acquire)   (retry if odd)
-//! seq.store(s + 1, Relaxed)              copy payload, relaxed loads
-//! fence(Release)                         fence(Acquire)
-//! store payload, relaxed stores          s2 = seq.load(Relaxed)
-//! seq.store(s + 2, Release)              s1 == s2  =>  the copy is one write's value
+//! writer (the only one: it holds write access)   reader
+//! s = seq (even)                                 s1 = seq.load(Acquire)   (odd: try the other copy)
+//! seq.store(s + 1, Relaxed)                      copy payload, relaxed loads
+//! fence(Release)                                 fence(Acquire)
+//! store payload, relaxed stores                  s2 = seq.load(Relaxed)
+//! seq.store(s + 2, Release)                      s1 == s2  =>  the copy is one write's value
 //! ```
 //!
 //! If the reader's copy saw any store of a write, its acquire fence
-//! synchronises with that write's release fence, so the later load of
-//! `seq` sees at least `s + 1` and `s1 != s2`. If `s1` is the even value
-//! published by the release store of a write, every store of that write
-//! happens-before the copy. Readers never store to shared memory, so any
-//! number of them neither slow each other nor the writer.
+//! synchronises with that write's release fence (which follows the store of
+//! `s + 1`), so the later load of `seq` sees at least `s + 1` and
+//! `s1 != s2`. If `s1` is the even value published by the release store of
+//! a write, every store of that write happens-before the copy. Readers
+//! never store to shared memory, so any number of them neither slow each
+//! other nor the writer. The same argument holds for each copy on its own;
+//! the two-copy scheme only decides which copy to try.
+//!
+//! The algorithms are written once, over the [`Buffers`] trait: [`Mapped`]
+//! implements it over a mapping, and a `cfg(loom)` model over loom's
+//! atomics checks them under every interleaving loom explores.
 
 use core::sync::atomic::{AtomicU8, AtomicU64, Ordering, fence};
 
@@ -100,48 +128,322 @@ pub unsafe fn store_bytes(dst: *mut u8, src: *const u8, len: usize) {
     }
 }
 
-/// One attempt at a consistent copy of `len` bytes at `src` guarded by the
-/// counter `seq`. Returns the even counter value the copy belongs to, or
-/// `None` if a write was in progress or overlapped the copy.
+/// Copies `len` bytes from shared memory to shared memory, both accessed
+/// with relaxed atomics, through a small private buffer.
 ///
 /// # Safety
 ///
-/// As for [`load_bytes`]; `seq` must be the counter guarding `src`.
-pub unsafe fn try_read(seq: &AtomicU64, src: *const u8, dst: *mut u8, len: usize) -> Option<u64> {
-    let s1 = seq.load(Ordering::Acquire);
+/// As for [`load_bytes`] on `src` and [`store_bytes`] on `dst`; the two
+/// ranges do not overlap.
+pub unsafe fn copy_shared(src: *const u8, dst: *mut u8, len: usize) {
+    let mut chunk = [0u8; 512];
+    let mut done = 0;
+    while done < len {
+        let n = (len - done).min(chunk.len());
+        // SAFETY: `done + n <= len`: in bounds of both ranges (caller's
+        // contract); `chunk` is private and `n` bytes long at least.
+        unsafe {
+            load_bytes(src.add(done), chunk.as_mut_ptr(), n);
+            store_bytes(dst.add(done), chunk.as_ptr(), n);
+        }
+        done += n;
+    }
+}
+
+/// Which copy of the payload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Buf {
+    /// The primary copy (`payload_offset`, counter `seq`).
+    Primary,
+    /// The backup copy (`backup_offset`, counter `backup_seq`).
+    Backup,
+}
+
+/// The shared memory the protocol works on: two copies of a payload of a
+/// fixed length, and a counter for each.
+pub trait Buffers {
+    /// Loads the counter of copy `b`.
+    fn seq_load(&self, b: Buf, order: Ordering) -> u64;
+    /// Stores the counter of copy `b` (only the holder of write access).
+    fn seq_store(&self, b: Buf, value: u64, order: Ordering);
+    /// A memory fence, of the kind the implementation's atomics obey.
+    fn fence(order: Ordering);
+    /// Copies copy `b` into `dst` with relaxed atomic loads.
+    ///
+    /// # Safety
+    ///
+    /// `dst` is valid for writes of the payload's length and private.
+    unsafe fn copy_out(&self, b: Buf, dst: *mut u8);
+    /// Stores the private bytes at `src` into copy `b` with relaxed atomic
+    /// stores.
+    ///
+    /// # Safety
+    ///
+    /// `src` is valid for reads of the payload's length; the caller holds
+    /// write access and has made `b`'s counter odd.
+    unsafe fn copy_in(&self, b: Buf, src: *const u8);
+    /// Copies copy `from` into copy `to` (all relaxed atomics).
+    ///
+    /// # Safety
+    ///
+    /// The caller holds write access and has made `to`'s counter odd.
+    unsafe fn copy_across(&self, from: Buf, to: Buf);
+}
+
+/// The version (number of the write) a counter value stands for.
+pub fn version_of(seq: u64) -> u64 {
+    seq / 2
+}
+
+/// One attempt at a consistent copy of copy `b` into `dst`. Returns the
+/// copy's (even) counter, or `None` if it was being written.
+///
+/// # Safety
+///
+/// As for [`Buffers::copy_out`].
+pub unsafe fn try_read_one<M: Buffers>(m: &M, b: Buf, dst: *mut u8) -> Option<u64> {
+    let s1 = m.seq_load(b, Ordering::Acquire);
     if s1 & 1 == 1 {
         return None;
     }
     // SAFETY: forwarded from the caller.
-    unsafe { load_bytes(src, dst, len) };
-    fence(Ordering::Acquire);
-    let s2 = seq.load(Ordering::Relaxed);
+    unsafe { m.copy_out(b, dst) };
+    M::fence(Ordering::Acquire);
+    let s2 = m.seq_load(b, Ordering::Relaxed);
     (s1 == s2).then_some(s1)
 }
 
-/// Tries to start a write: moves `seq` from even `s` to odd `s + 1` with a
-/// compare-and-swap (so two writers can never be inside a write at once)
-/// and returns `s`; `None` if another write is in progress.
-pub fn try_begin_write(seq: &AtomicU64) -> Option<u64> {
-    let s = seq.load(Ordering::Relaxed);
-    if s & 1 == 1 {
-        return None;
+/// One attempt at a consistent snapshot: the primary copy, else the backup.
+/// Returns the counter of the copy read (`version_of` it is the version), or
+/// `None` if both were being written meanwhile (the caller retries).
+///
+/// # Safety
+///
+/// As for [`Buffers::copy_out`].
+pub unsafe fn try_read<M: Buffers>(m: &M, dst: *mut u8) -> Option<u64> {
+    // SAFETY: forwarded from the caller.
+    unsafe { try_read_one(m, Buf::Primary, dst).or_else(|| try_read_one(m, Buf::Backup, dst)) }
+}
+
+/// Makes copy `b`'s counter odd before its bytes are stored; returns the
+/// even value it had (an odd value left by someone else is treated as the
+/// even one below it). Only the holder of write access calls this.
+pub fn begin<M: Buffers>(m: &M, b: Buf) -> u64 {
+    let s = m.seq_load(b, Ordering::Relaxed) & !1;
+    m.seq_store(b, s.wrapping_add(1), Ordering::Relaxed);
+    M::fence(Ordering::Release);
+    s
+}
+
+/// Publishes copy `b` after a write begun at `s`: its counter becomes
+/// `s + 2` with release, so a reader that loads it sees every store.
+pub fn end<M: Buffers>(m: &M, b: Buf, s: u64) {
+    m.seq_store(b, s.wrapping_add(2), Ordering::Release);
+}
+
+/// A whole write of the private value at `src`: the primary copy, then the
+/// backup copy.
+///
+/// # Safety
+///
+/// The caller holds write access (no other writer in any process or
+/// thread); `src` is valid for reads of the payload's length.
+pub unsafe fn write<M: Buffers>(m: &M, src: *const u8) {
+    let s = begin(m, Buf::Primary);
+    // SAFETY: write access held, the primary's counter is odd.
+    unsafe { m.copy_in(Buf::Primary, src) };
+    end(m, Buf::Primary, s);
+    let t = begin(m, Buf::Backup);
+    // SAFETY: as above, for the backup.
+    unsafe { m.copy_in(Buf::Backup, src) };
+    end(m, Buf::Backup, t);
+}
+
+/// Phase 2 of a write whose phase 1 changed the primary copy in place:
+/// copies it to the backup.
+///
+/// # Safety
+///
+/// The caller holds write access and has published the primary ([`end`]).
+pub unsafe fn sync_backup<M: Buffers>(m: &M) {
+    let t = begin(m, Buf::Backup);
+    // SAFETY: write access held, the backup's counter is odd.
+    unsafe { m.copy_across(Buf::Primary, Buf::Backup) };
+    end(m, Buf::Backup, t);
+}
+
+/// Abandons a write of the primary copy begun at `s`: puts the backup's
+/// value (the last complete one) back and publishes it, as if the write
+/// had written that value. Used when the code changing the primary in
+/// place panics.
+///
+/// # Safety
+///
+/// The caller holds write access and began the write at `s`.
+pub unsafe fn roll_back<M: Buffers>(m: &M, s: u64) {
+    // SAFETY: write access held, the primary's counter is odd (since `s`).
+    unsafe { m.copy_across(Buf::Backup, Buf::Primary) };
+    end(m, Buf::Primary, s);
+    let t = begin(m, Buf::Backup);
+    end(m, Buf::Backup, t);
+}
+
+/// What [`recover`] found and did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Repair {
+    /// Both copies complete: nothing to do.
+    Clean,
+    /// A write was interrupted in phase 1: the primary was torn and now
+    /// holds the backup's value again (the interrupted write is lost).
+    RestoredPrimary,
+    /// A write was interrupted in phase 2: its value was complete in the
+    /// primary and is now in the backup too.
+    RefreshedBackup,
+    /// Both counters odd: no writer of this protocol leaves that, so the
+    /// segment was damaged by someone else. Nothing was changed.
+    BothTorn,
+}
+
+/// Repairs the copies after a writer died (or anyone left a counter odd),
+/// so that both are complete and their counters equal again. Called by a
+/// process that has just taken write access.
+///
+/// # Safety
+///
+/// The caller holds write access.
+pub unsafe fn recover<M: Buffers>(m: &M) -> Repair {
+    let p = m.seq_load(Buf::Primary, Ordering::Acquire);
+    let b = m.seq_load(Buf::Backup, Ordering::Acquire);
+    match (p & 1 == 1, b & 1 == 1) {
+        (false, false) if p == b => Repair::Clean,
+        // Equal counters are the invariant between writes; bring the backup
+        // in step with the primary (which is complete) if they differ.
+        (false, false) | (false, true) => {
+            // SAFETY: write access held (caller), the primary is complete.
+            unsafe { sync_backup(m) };
+            if b & 1 == 1 {
+                Repair::RefreshedBackup
+            } else {
+                Repair::Clean
+            }
+        }
+        (true, false) => {
+            // SAFETY: write access held; the primary's counter is odd.
+            unsafe { roll_back(m, p & !1) };
+            Repair::RestoredPrimary
+        }
+        (true, true) => Repair::BothTorn,
     }
-    seq.compare_exchange(s, s.wrapping_add(1), Ordering::Acquire, Ordering::Relaxed)
-        .ok()?;
-    fence(Ordering::Release);
-    Some(s)
 }
 
-/// Marks the end of a write begun at `s`: `seq` becomes `s + 2`, published
-/// with release so readers that see it see every store of the write.
-pub fn end_write(seq: &AtomicU64, s: u64) {
-    seq.store(s.wrapping_add(2), Ordering::Release);
+/// [`Buffers`] over two copies in a mapping, with counters in its header.
+#[derive(Clone, Copy, Debug)]
+pub struct Mapped {
+    seq: [*mut u8; 2],
+    copy: [*mut u8; 2],
+    len: usize,
 }
 
-#[cfg(test)]
+impl Mapped {
+    /// The copies at `primary` and `backup`, `len` bytes each, guarded by
+    /// the counters at `seq_primary` and `seq_backup`.
+    ///
+    /// # Safety
+    ///
+    /// The four ranges are valid for reads (and, if any method that stores
+    /// is called, writes) as long as this value is used, do not overlap,
+    /// the counters are 8-aligned, and all of it is only ever accessed
+    /// atomically by Rust code.
+    pub unsafe fn new(
+        seq_primary: *mut u8,
+        seq_backup: *mut u8,
+        primary: *mut u8,
+        backup: *mut u8,
+        len: usize,
+    ) -> Mapped {
+        Mapped {
+            seq: [seq_primary, seq_backup],
+            copy: [primary, backup],
+            len,
+        }
+    }
+
+    fn counter(&self, b: Buf) -> &AtomicU64 {
+        // SAFETY: an aligned counter valid while `self` is (`new`'s contract).
+        unsafe { AtomicU64::from_ptr(self.seq[b as usize].cast()) }
+    }
+
+    /// The payload length.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the payload is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Where copy `b` starts.
+    pub fn ptr(&self, b: Buf) -> *mut u8 {
+        self.copy[b as usize]
+    }
+}
+
+impl Buffers for Mapped {
+    #[inline]
+    fn seq_load(&self, b: Buf, order: Ordering) -> u64 {
+        self.counter(b).load(order)
+    }
+    #[inline]
+    fn seq_store(&self, b: Buf, value: u64, order: Ordering) {
+        self.counter(b).store(value, order)
+    }
+    #[inline]
+    fn fence(order: Ordering) {
+        fence(order)
+    }
+    #[inline]
+    unsafe fn copy_out(&self, b: Buf, dst: *mut u8) {
+        // SAFETY: the copy is `len` readable bytes (`new`), `dst` as many
+        // (caller).
+        unsafe { load_bytes(self.ptr(b), dst, self.len) }
+    }
+    #[inline]
+    unsafe fn copy_in(&self, b: Buf, src: *const u8) {
+        // SAFETY: the copy is `len` writable bytes (`new`), `src` as many.
+        unsafe { store_bytes(self.ptr(b), src, self.len) }
+    }
+    unsafe fn copy_across(&self, from: Buf, to: Buf) {
+        // SAFETY: both copies are `len` bytes and do not overlap (`new`).
+        unsafe { copy_shared(self.ptr(from), self.ptr(to), self.len) }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+
+    /// Two copies of `N` words and their counters in private memory.
+    struct Heap<const N: usize> {
+        seqs: Box<[u64; 2]>,
+        words: Box<[[u64; N]; 2]>,
+    }
+
+    impl<const N: usize> Heap<N> {
+        fn new() -> Self {
+            Heap {
+                seqs: Box::new([0; 2]),
+                words: Box::new([[0; N]; 2]),
+            }
+        }
+        fn mapped(&mut self) -> Mapped {
+            let s = self.seqs.as_mut_ptr().cast::<u8>();
+            let w = self.words.as_mut_ptr().cast::<u8>();
+            // SAFETY: the boxes outlive every use in the tests, the ranges
+            // are disjoint, aligned, and only accessed through `Mapped`.
+            unsafe { Mapped::new(s, s.add(8), w, w.add(8 * N), 8 * N) }
+        }
+    }
 
     #[test]
     fn copies_round_trip_at_every_alignment() {
@@ -161,19 +463,219 @@ mod tests {
     }
 
     #[test]
-    fn odd_or_changed_counter_fails_the_read() {
-        let seq = AtomicU64::new(0);
-        let data = [7u64; 2];
-        let mut out = [0u8; 16];
-        // SAFETY: `data` and `out` are 16 bytes each and private.
-        let ok = unsafe { try_read(&seq, data.as_ptr().cast(), out.as_mut_ptr(), 16) };
-        assert_eq!(ok, Some(0));
-        let s = try_begin_write(&seq).unwrap();
-        assert_eq!(try_begin_write(&seq), None);
+    fn a_write_in_phase_one_reads_the_backup() {
+        let mut heap = Heap::<4>::new();
+        let m = heap.mapped();
+        let v1 = [1u64; 4];
+        let mut out = [0u64; 4];
+        // SAFETY: single-threaded; `v1`/`out` are 32 bytes, the payload length.
+        unsafe { write(&m, v1.as_ptr().cast()) };
+        assert_eq!(m.seq_load(Buf::Primary, Ordering::Relaxed), 2);
+        let s = begin(&m, Buf::Primary);
+        // SAFETY: as above; a half-written primary.
+        unsafe { store_bytes(m.ptr(Buf::Primary), [9u8; 8].as_ptr(), 8) };
         // SAFETY: as above.
-        let busy = unsafe { try_read(&seq, data.as_ptr().cast(), out.as_mut_ptr(), 16) };
-        assert_eq!(busy, None);
-        end_write(&seq, s);
-        assert_eq!(seq.load(Ordering::Relaxed), 2);
+        let got = unsafe { try_read(&m, out.as_mut_ptr().cast()) };
+        assert_eq!((got, out), (Some(2), v1));
+        // The writer dies here; the next one repairs the primary.
+        // SAFETY: as above.
+        assert_eq!(unsafe { recover(&m) }, Repair::RestoredPrimary);
+        assert_eq!(m.seq_load(Buf::Primary, Ordering::Relaxed), s + 2);
+        assert_eq!(m.seq_load(Buf::Backup, Ordering::Relaxed), s + 2);
+        // SAFETY: as above.
+        let got = unsafe { try_read_one(&m, Buf::Primary, out.as_mut_ptr().cast()) };
+        assert_eq!((got, out), (Some(4), v1));
+    }
+
+    #[test]
+    fn a_write_in_phase_two_is_complete() {
+        let mut heap = Heap::<2>::new();
+        let m = heap.mapped();
+        let v = [5u64, 6];
+        let s = begin(&m, Buf::Primary);
+        // SAFETY: single-threaded; 16-byte values.
+        unsafe { m.copy_in(Buf::Primary, v.as_ptr().cast()) };
+        end(&m, Buf::Primary, s);
+        let _ = begin(&m, Buf::Backup);
+        // Dies before finishing the backup.
+        // SAFETY: as above.
+        assert_eq!(unsafe { recover(&m) }, Repair::RefreshedBackup);
+        let mut out = [0u64; 2];
+        // SAFETY: as above.
+        let got = unsafe { try_read_one(&m, Buf::Backup, out.as_mut_ptr().cast()) };
+        assert_eq!((got, out), (Some(2), v));
+        // SAFETY: as above.
+        assert_eq!(unsafe { recover(&m) }, Repair::Clean);
+        let _ = begin(&m, Buf::Primary);
+        let _ = begin(&m, Buf::Backup);
+        // SAFETY: as above.
+        assert_eq!(unsafe { recover(&m) }, Repair::BothTorn);
+        // SAFETY: as above.
+        assert_eq!(unsafe { try_read(&m, out.as_mut_ptr().cast()) }, None);
+    }
+
+    #[test]
+    fn readers_on_threads_never_see_a_torn_value() {
+        // Each value is N equal words; a torn copy would mix two of them.
+        const N: usize = 16;
+        let mut heap = Heap::<N>::new();
+        let m = heap.mapped();
+        struct SendMapped(Mapped);
+        // SAFETY: `Mapped` only does atomic accesses to memory that
+        // outlives the scope below.
+        unsafe impl Sync for SendMapped {}
+        let shared = SendMapped(m);
+        let writes = if cfg!(miri) { 20 } else { 20_000 };
+        std::thread::scope(|scope| {
+            let shared = &shared;
+            for _ in 0..2 {
+                scope.spawn(move || {
+                    let mut last = 0;
+                    for _ in 0..writes {
+                        let mut out = [0u64; N];
+                        // SAFETY: `out` is the payload's length.
+                        if let Some(s) = unsafe { try_read(&shared.0, out.as_mut_ptr().cast()) } {
+                            assert!(out.iter().all(|&w| w == out[0]), "torn: {out:?}");
+                            assert!(s >= last, "went back from {last} to {s}");
+                            last = s;
+                        }
+                    }
+                });
+            }
+            for i in 1..=writes as u64 {
+                let v = [i; N];
+                // SAFETY: the only writer; `v` is the payload's length.
+                unsafe { write(&shared.0, v.as_ptr().cast()) };
+            }
+        });
+    }
+}
+
+/// The protocol under loom: `RUSTFLAGS="--cfg loom" cargo test -p
+/// shm-runtime --lib --release loom`.
+#[cfg(all(test, loom))]
+mod loom_model {
+    use super::{Buf, Buffers, Repair, begin, end, recover, try_read, write};
+    use loom::sync::Arc;
+    use loom::sync::atomic::{AtomicU64, Ordering};
+
+    /// Two copies of two words (a value `v` is stored as `[v, !v]`, so a
+    /// torn copy fails the check) and their counters, in loom atomics.
+    struct Model {
+        seq: [AtomicU64; 2],
+        words: [[AtomicU64; 2]; 2],
+    }
+
+    impl Model {
+        fn new() -> Self {
+            let w = || [AtomicU64::new(0), AtomicU64::new(!0)];
+            Model {
+                seq: [AtomicU64::new(0), AtomicU64::new(0)],
+                words: [w(), w()],
+            }
+        }
+    }
+
+    impl Buffers for Model {
+        fn seq_load(&self, b: Buf, order: Ordering) -> u64 {
+            self.seq[b as usize].load(order)
+        }
+        fn seq_store(&self, b: Buf, value: u64, order: Ordering) {
+            self.seq[b as usize].store(value, order)
+        }
+        fn fence(order: Ordering) {
+            loom::sync::atomic::fence(order)
+        }
+        unsafe fn copy_out(&self, b: Buf, dst: *mut u8) {
+            for (i, w) in self.words[b as usize].iter().enumerate() {
+                // SAFETY: `dst` holds two words (the callers below).
+                unsafe {
+                    dst.cast::<u64>()
+                        .add(i)
+                        .write_unaligned(w.load(Ordering::Relaxed))
+                };
+            }
+        }
+        unsafe fn copy_in(&self, b: Buf, src: *const u8) {
+            for (i, w) in self.words[b as usize].iter().enumerate() {
+                // SAFETY: `src` holds two words.
+                w.store(
+                    unsafe { src.cast::<u64>().add(i).read_unaligned() },
+                    Ordering::Relaxed,
+                );
+            }
+        }
+        unsafe fn copy_across(&self, from: Buf, to: Buf) {
+            for i in 0..2 {
+                let v = self.words[from as usize][i].load(Ordering::Relaxed);
+                self.words[to as usize][i].store(v, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn check(out: [u64; 2]) -> u64 {
+        assert_eq!(out[0], !out[1], "torn snapshot {out:?}");
+        out[0]
+    }
+
+    #[test]
+    fn loom_readers_see_whole_writes_in_order() {
+        loom::model(|| {
+            let m = Arc::new(Model::new());
+            let reader = {
+                let m = m.clone();
+                loom::thread::spawn(move || {
+                    let mut last = 0;
+                    for _ in 0..2 {
+                        let mut out = [0u64; 2];
+                        // SAFETY: `out` is two words.
+                        if let Some(s) = unsafe { try_read(&*m, out.as_mut_ptr().cast()) } {
+                            let v = check(out);
+                            assert_eq!(v, s / 2, "value and version disagree");
+                            assert!(v >= last);
+                            last = v;
+                        }
+                    }
+                })
+            };
+            for v in 1..=2u64 {
+                // SAFETY: the only writer; two words.
+                unsafe { write(&*m, [v, !v].as_ptr().cast()) };
+            }
+            reader.join().unwrap();
+        });
+    }
+
+    #[test]
+    fn loom_a_writer_dying_in_phase_one_leaves_a_readable_value() {
+        loom::model(|| {
+            let m = Arc::new(Model::new());
+            // SAFETY: single writer, two words.
+            unsafe { write(&*m, [1, !1].as_ptr().cast()) };
+            let dying = {
+                let m = m.clone();
+                loom::thread::spawn(move || {
+                    // Starts a write and stops after one word: "killed".
+                    let _ = begin(&*m, Buf::Primary);
+                    m.words[0][0].store(2, Ordering::Relaxed);
+                })
+            };
+            let mut out = [0u64; 2];
+            // SAFETY: two words.
+            let got = unsafe { try_read(&*m, out.as_mut_ptr().cast()) };
+            if got.is_some() {
+                assert_eq!(check(out), 1);
+            }
+            dying.join().unwrap();
+            // The dead writer left the primary odd: the backup still reads.
+            // SAFETY: two words.
+            let got = unsafe { try_read(&*m, out.as_mut_ptr().cast()) };
+            assert_eq!((got, check(out)), (Some(2), 1));
+            // A new writer repairs and writes.
+            // SAFETY: now the only writer.
+            assert_eq!(unsafe { recover(&*m) }, Repair::RestoredPrimary);
+            let s = begin(&*m, Buf::Primary);
+            end(&*m, Buf::Primary, s);
+        });
     }
 }

@@ -2,7 +2,8 @@
 
 use std::marker::PhantomData;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::backend::{self, Backing, Disposition, Request};
@@ -12,14 +13,17 @@ use crate::field::{Access, Field, ReadOnly, ReadWrite};
 use crate::header::{self, HEADER_SIZE, Header, Plan, STATE_READY, off};
 use crate::layout::{SharedLayout, encode_descriptor};
 use crate::name::{self, SegmentId};
-use crate::protocol;
+use crate::notify;
+use crate::protocol::{self, Buf, Buffers, Mapped, version_of};
 use crate::status::{HeaderStatus, Status};
 
 mod evolve;
 mod raw;
 mod reinit;
 use crate::evolution::{self, Compat};
+use crate::writer::{self, TakeOver};
 pub use raw::RawSegment;
+pub(crate) use reinit::pid_alive;
 
 /// Default permission bits of a new segment (owner read/write only).
 pub const DEFAULT_MODE: u32 = 0o600;
@@ -62,6 +66,8 @@ pub struct Options {
     reserve: bool,
     capacity: usize,
     upgrade: bool,
+    claim_writer: bool,
+    writer_wait: Duration,
 }
 
 impl Options {
@@ -76,6 +82,8 @@ impl Options {
             reserve: false,
             capacity: 0,
             upgrade: false,
+            claim_writer: true,
+            writer_wait: Duration::ZERO,
         }
     }
 
@@ -266,6 +274,24 @@ impl Options {
         self
     }
 
+    /// Whether [`Options::open`] claims write access (default `true`):
+    /// the handle is then the segment's one writer, and opening fails with
+    /// [`Error::WriterBusy`] while another live process (or handle) holds
+    /// it. With `false` the handle reads (and can wait for changes) without
+    /// claiming; [`Shared::claim_writer`] claims later.
+    pub fn claim_writer(mut self, claim: bool) -> Options {
+        self.claim_writer = claim;
+        self
+    }
+
+    /// How long [`Options::open`] waits for a live writer to release write
+    /// access before failing with [`Error::WriterBusy`] (default zero: it
+    /// fails at once). A dead writer is taken over without waiting.
+    pub fn writer_wait(mut self, wait: Duration) -> Options {
+        self.writer_wait = wait;
+        self
+    }
+
     /// Opens (or creates, as set) the segment for reading and writing. A
     /// new segment's payload is all zeroes. If the segment holds a newer
     /// version of `T`'s schema, `T` is its prefix and the newer version
@@ -392,7 +418,7 @@ impl Options {
             read_only,
             upgrade: self.upgrade,
             initial,
-            write_timeout: self.read_timeout,
+            writer_wait: self.writer_wait,
         };
         let may_reinit =
             self.reinit_abandoned && self.disposition == Disposition::CreateOrOpen && !read_only;
@@ -464,14 +490,18 @@ impl Options {
                 Err(e) => return Err(e),
             }
         };
-        Shared::from_backing(
+        let shared = Shared::from_backing(
             backing,
             display,
             self.id.clone(),
             header,
             compat,
             self.read_timeout,
-        )
+        )?;
+        if !read_only && self.claim_writer {
+            shared.claim(self.writer_wait)?;
+        }
+        Ok(shared)
     }
 
     /// Opens an abandoned object (its creator died before publishing it)
@@ -565,7 +595,7 @@ pub fn open_image<T: SharedLayout>(bytes: &[u8]) -> Result<Shared<T, ReadOnly>> 
             read_only: true,
             upgrade: false,
             initial: None,
-            write_timeout: Duration::ZERO,
+            writer_wait: Duration::ZERO,
         },
     )?;
     Shared::from_backing(
@@ -593,14 +623,17 @@ pub fn segment_image<T: SharedLayout>(value: &T) -> Vec<u8> {
     let mut out = vec![0u8; plan.segment_size];
     out[..HEADER_SIZE].copy_from_slice(&header.encode());
     out[plan.descriptor_offset..][..descriptor.len()].copy_from_slice(&descriptor);
-    // SAFETY: `T: ShmSafe` has no padding, so all `size_of::<T>()` bytes of
-    // `*value` are initialised; `out` has room for them at the payload offset.
-    unsafe {
-        std::ptr::copy_nonoverlapping(
-            (value as *const T).cast::<u8>(),
-            out.as_mut_ptr().add(plan.payload_offset),
-            plan.payload_size,
-        );
+    for at in [plan.payload_offset, plan.backup_offset] {
+        // SAFETY: `T: ShmSafe` has no padding, so all `size_of::<T>()` bytes
+        // of `*value` are initialised; `out` has room for them at both
+        // copies' offsets.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                (value as *const T).cast::<u8>(),
+                out.as_mut_ptr().add(at),
+                plan.payload_size,
+            );
+        }
     }
     out
 }
@@ -658,11 +691,13 @@ fn initialise<T: SharedLayout>(
             descriptor.len(),
         );
         if let Some(v) = initial {
-            protocol::store_bytes(
-                base.add(plan.payload_offset),
-                (v as *const T).cast::<u8>(),
-                plan.payload_size,
-            );
+            for at in [plan.payload_offset, plan.backup_offset] {
+                protocol::store_bytes(
+                    base.add(at),
+                    (v as *const T).cast::<u8>(),
+                    plan.payload_size,
+                );
+            }
         }
     }
     state_word(backing).store(STATE_READY, Ordering::Release);
@@ -702,11 +737,7 @@ fn segment_status(
     display: &str,
     h: &Header,
 ) -> Result<Status> {
-    let writer = {
-        // SAFETY: offset 144 is inside the header, 8-aligned; atomic only.
-        let w = unsafe { AtomicU64::from_ptr(backing.base().as_ptr().add(off::WRITER).cast()) };
-        w.load(Ordering::Relaxed)
-    };
+    let writer = word64(backing, off::WRITER).load(Ordering::Relaxed);
     let mut st = Status {
         name: display.to_owned(),
         backend: match id {
@@ -726,7 +757,7 @@ fn segment_status(
             creator_pid: h.creator_pid,
             created: UNIX_EPOCH.checked_add(Duration::from_nanos(h.created_nanos)),
             seq: seq_word(backing).load(Ordering::Relaxed),
-            writer_pid: (writer != 0).then_some(writer as u32),
+            writer_pid: (writer != 0).then_some(writer::pid_of(writer)),
         }),
         ..Status::default()
     };
@@ -734,12 +765,26 @@ fn segment_status(
     Ok(st)
 }
 
-/// The sequence counter of a mapped segment.
+/// The sequence counter (of the primary copy) of a mapped segment.
 fn seq_word(backing: &dyn Backing) -> &AtomicU64 {
-    // SAFETY: offset 128 is inside the header (every backend maps at least
-    // HEADER_SIZE bytes), 8-aligned in a page-aligned mapping, and only ever
+    word64(backing, off::SEQ)
+}
+
+/// The 8-byte header word at `at` (a multiple of 8 below
+/// [`HEADER_SIZE`]) of a mapped segment.
+fn word64(backing: &dyn Backing, at: usize) -> &AtomicU64 {
+    assert!(at.is_multiple_of(8) && at + 8 <= HEADER_SIZE);
+    // SAFETY: every backend maps at least HEADER_SIZE bytes, page-aligned,
+    // so the word is in bounds and aligned; header words are only ever
     // accessed atomically.
-    unsafe { AtomicU64::from_ptr(backing.base().as_ptr().add(off::SEQ).cast()) }
+    unsafe { AtomicU64::from_ptr(backing.base().as_ptr().add(at).cast()) }
+}
+
+/// The 4-byte header word at `at` (a multiple of 4 below [`HEADER_SIZE`]).
+fn word32(backing: &dyn Backing, at: usize) -> &AtomicU32 {
+    assert!(at.is_multiple_of(4) && at + 4 <= HEADER_SIZE);
+    // SAFETY: as for `word64`.
+    unsafe { AtomicU32::from_ptr(backing.base().as_ptr().add(at).cast()) }
 }
 
 /// The schema-independent part of [`evolve::attach`]: wait for the header
@@ -874,18 +919,22 @@ fn payload_ptr<T: SharedLayout>(
 }
 
 /// The retry loop around [`protocol::try_read`], shared by [`Shared::read`]
-/// and [`RawSegment::read_bytes`]: copies `len` bytes at `src` into `dst`
-/// until a copy is consistent, waiting at most `timeout` for a write in
-/// progress. Returns the counter value of the copy.
+/// and [`RawSegment::read_bytes`]: copies the payload of `m` into `dst`
+/// until a copy is consistent (the primary copy, or the backup while the
+/// primary is being written), for at most `timeout`. Returns the counter
+/// value of the copy. Only a segment damaged by someone else (both copies
+/// marked as being written for the whole timeout) makes it fail:
+/// [`Error::WriterDied`] if the recorded writer is dead, else
+/// [`Error::Timeout`].
 ///
 /// # Safety
 ///
-/// As for [`protocol::try_read`].
+/// `m`'s copies are mapped and `dst` is valid for writes of `m.len()`
+/// bytes ([`protocol::Buffers::copy_out`]).
 unsafe fn read_snapshot(
-    seq: &AtomicU64,
-    src: *const u8,
+    backing: &dyn Backing,
+    m: &Mapped,
     dst: *mut u8,
-    len: usize,
     display: &str,
     timeout: Duration,
 ) -> Result<u64> {
@@ -893,16 +942,23 @@ unsafe fn read_snapshot(
     let mut spins = 0u32;
     loop {
         // SAFETY: forwarded from the caller.
-        if let Some(s) = unsafe { protocol::try_read(seq, src, dst, len) } {
+        if let Some(s) = unsafe { protocol::try_read(m, dst) } {
             return Ok(s);
         }
         spins += 1;
         if spins < 100 {
             std::hint::spin_loop();
         } else if start.elapsed() > timeout {
+            let owner = word64(backing, off::WRITER).load(Ordering::Acquire);
+            if owner != 0 && writer::owner_dead(owner) {
+                return Err(Error::WriterDied {
+                    name: display.to_owned(),
+                    pid: writer::pid_of(owner),
+                });
+            }
             return Err(Error::Timeout {
                 name: display.to_owned(),
-                what: "a write in progress to finish",
+                what: "a complete copy of the value (both copies stayed marked as being written)",
                 waited: timeout,
             });
         } else {
@@ -911,13 +967,38 @@ unsafe fn read_snapshot(
     }
 }
 
+/// The two payload copies of a mapped segment, `len` bytes each.
+///
+/// # Safety
+///
+/// `header` is the validated header of `backing`'s segment and `len` is at
+/// most its payload capacity, so both copies lie inside the mapping.
+unsafe fn buffers(backing: &dyn Backing, header: &Header, len: usize) -> Mapped {
+    let base = backing.base().as_ptr();
+    // SAFETY: the counters are 8-aligned words of the header; `validate`
+    // proved payload_offset + capacity <= backup_offset and backup_offset +
+    // capacity <= segment_size <= the mapping's length (caller), so the
+    // copies are in bounds and disjoint; everything is accessed atomically.
+    unsafe {
+        Mapped::new(
+            base.add(off::SEQ),
+            base.add(off::BACKUP_SEQ),
+            base.add(header.payload_offset as usize),
+            base.add(header.backup_offset as usize),
+            len,
+        )
+    }
+}
+
 /// A typed segment holding one `T`, mapped in this process.
 ///
 /// `A` is [`ReadWrite`] or [`ReadOnly`]; a read-only handle has no write
-/// methods and its mapping is read-only. Dropping the handle unmaps the
-/// segment; it never removes it (POSIX and System V segments persist until
-/// removed or the machine restarts; a Win32 mapping goes when its last
-/// handle, in any process, closes).
+/// methods and its mapping is read-only. A read-write handle writes only
+/// while it holds *write access* (one writer at a time across processes:
+/// see [`Shared::claim_writer`]). Dropping the handle releases write
+/// access and unmaps the segment; it never removes it (POSIX and System V
+/// segments persist until removed or the machine restarts; a Win32
+/// mapping goes when its last handle, in any process, closes).
 pub struct Shared<T: SharedLayout, A: Access = ReadWrite> {
     backing: Box<dyn Backing>,
     display: String,
@@ -925,15 +1006,29 @@ pub struct Shared<T: SharedLayout, A: Access = ReadWrite> {
     header: Header,
     compat: Compat,
     payload: NonNull<T>,
+    buffers: Mapped,
     read_timeout: Duration,
+    writer: WriterState,
     _marker: PhantomData<(fn() -> T, A)>,
 }
 
+/// A read-write handle's side of write access.
+#[derive(Default)]
+struct WriterState {
+    /// Whether this handle holds write access.
+    held: AtomicBool,
+    /// Serialises writes through this handle (threads of this process).
+    lock: Mutex<()>,
+    /// What the claim that gave this handle write access found.
+    take_over: Mutex<Option<TakeOver>>,
+}
+
 // SAFETY: every access to the mapping through `Shared` is atomic (the
-// snapshot protocol, `Field`s, the header words), and the backing is
-// `Send + Sync`.
+// snapshot protocol, `Field`s, the header words), the backing is
+// `Send + Sync`, and the raw pointers in `payload`/`buffers` point into
+// that mapping, which lives as long as the handle.
 unsafe impl<T: SharedLayout, A: Access> Send for Shared<T, A> {}
-// SAFETY: as above.
+// SAFETY: as above; writes through one handle are serialised by its lock.
 unsafe impl<T: SharedLayout, A: Access> Sync for Shared<T, A> {}
 
 impl<T: SharedLayout, A: Access> std::fmt::Debug for Shared<T, A> {
@@ -941,7 +1036,16 @@ impl<T: SharedLayout, A: Access> std::fmt::Debug for Shared<T, A> {
         f.debug_struct("Shared")
             .field("segment", &self.display)
             .field("schema", &T::LAYOUT.name)
+            .field("writer", &self.writer.held.load(Ordering::Relaxed))
             .finish_non_exhaustive()
+    }
+}
+
+impl<T: SharedLayout, A: Access> Drop for Shared<T, A> {
+    fn drop(&mut self) {
+        if *self.writer.held.get_mut() {
+            writer::release(word64(&*self.backing, off::WRITER));
+        }
     }
 }
 
@@ -956,6 +1060,20 @@ impl<T: SharedLayout, A: Access> Shared<T, A> {
         read_timeout: Duration,
     ) -> Result<Shared<T, A>> {
         let payload = payload_ptr::<T>(&*backing, &header, &display)?;
+        // `payload_ptr` checked the primary copy; `validate` placed the
+        // backup after the capacity, which `T` fits in (an exact schema, a
+        // prefix of the segment's, or the one an upgrade grew it to).
+        if (size_of::<T>() as u64) > header.capacity() {
+            return Err(Error::TooSmall {
+                name: display,
+                needed: size_of::<T>() as u64,
+                actual: header.capacity(),
+                what: "the payload's room",
+            });
+        }
+        // SAFETY: `header` is validated against this mapping and
+        // `size_of::<T>()` is at most its capacity (just checked).
+        let buffers = unsafe { buffers(&*backing, &header, size_of::<T>()) };
         Ok(Shared {
             backing,
             display,
@@ -963,7 +1081,9 @@ impl<T: SharedLayout, A: Access> Shared<T, A> {
             header,
             compat,
             payload,
+            buffers,
             read_timeout,
+            writer: WriterState::default(),
             _marker: PhantomData,
         })
     }
@@ -991,38 +1111,79 @@ impl<T: SharedLayout, A: Access> Shared<T, A> {
         self.compat
     }
 
-    /// The sequence counter (odd while a write is in progress).
-    pub(crate) fn seq(&self) -> &AtomicU64 {
-        // SAFETY: offset 128 is inside the validated header, 8-aligned in a
-        // page-aligned mapping, and only ever accessed atomically.
-        unsafe { AtomicU64::from_ptr(self.backing.base().as_ptr().add(off::SEQ).cast()) }
+    /// A consistent snapshot: a value that one complete write produced,
+    /// never a mix of two. It never waits for a writer: while a write is in
+    /// progress (or was interrupted by the writer's death) it returns the
+    /// value of the write before. It fails only on a segment damaged by
+    /// someone else, after the read timeout.
+    pub fn read(&self) -> Result<T> {
+        Ok(self.read_with_version()?.0)
     }
 
-    /// A consistent snapshot: a value that one complete write produced,
-    /// never a mix of two. Waits at most the read timeout for a write in
-    /// progress.
-    pub fn read(&self) -> Result<T> {
+    /// [`Shared::read`], and the version of the value: the number of the
+    /// write that produced it (see [`Shared::version`]).
+    pub fn read_with_version(&self) -> Result<(T, u64)> {
         let mut out = std::mem::MaybeUninit::<T>::uninit();
-        // SAFETY: the payload is `size_of::<T>()` bytes inside the mapping
-        // (validated at open) and only accessed atomically; `out` is private
-        // and as large.
-        unsafe {
+        // SAFETY: `buffers` covers `size_of::<T>()` bytes of each copy
+        // (`from_backing`); `out` is private and as large.
+        let s = unsafe {
             read_snapshot(
-                self.seq(),
-                self.payload.as_ptr().cast(),
+                &*self.backing,
+                &self.buffers,
                 out.as_mut_ptr().cast(),
-                size_of::<T>(),
                 &self.display,
                 self.read_timeout,
-            )?;
-        }
+            )?
+        };
         // SAFETY: every byte of `out` was written, and `T: ShmSafe` accepts
         // every bit pattern.
-        Ok(unsafe { out.assume_init() })
+        Ok((unsafe { out.assume_init() }, version_of(s)))
+    }
+
+    /// The number of writes completed so far (a take-over's repair counts
+    /// as one). Cheap: one atomic load.
+    pub fn version(&self) -> u64 {
+        version_of(word64(&*self.backing, off::SEQ).load(Ordering::Acquire))
+    }
+
+    /// Waits until the version is no longer `since` (a write completed
+    /// after the one `since` names), at most `timeout`. Returns the new
+    /// version, or `None` if nothing changed in time.
+    ///
+    /// On Linux a read-write handle sleeps on a shared futex and is woken
+    /// by the writer; a read-only handle (which cannot register as a
+    /// waiter) and other systems poll, with 0.1 to 1 ms between looks.
+    ///
+    /// ```no_run
+    /// # use shm_runtime::{Options, SharedLayout};
+    /// # use std::time::Duration;
+    /// # #[derive(SharedLayout)] #[repr(C)] struct Counter { n: u64 }
+    /// let seg = Options::posix("MyCounter").claim_writer(false).open::<Counter>()?;
+    /// let (mut value, mut version) = seg.read_with_version()?;
+    /// while let Some(_) = seg.wait_for_change(version, Duration::from_secs(1)) {
+    ///     (value, version) = seg.read_with_version()?;
+    ///     println!("n = {}", value.n);
+    /// }
+    /// # Ok::<(), shm_runtime::Error>(())
+    /// ```
+    pub fn wait_for_change(&self, since: u64, timeout: Duration) -> Option<u64> {
+        let waiters = (!A::READ_ONLY).then(|| word32(&*self.backing, off::WAITERS));
+        notify::wait(
+            &notify::Words {
+                seq: word64(&*self.backing, off::SEQ),
+                notify: word32(&*self.backing, off::NOTIFY),
+                waiters,
+            },
+            since,
+            timeout,
+        )
     }
 
     /// Typed accessors to the live fields, each read with one atomic load
     /// (for a consistent view of several fields, use [`Shared::read`]).
+    /// They read the primary copy, so while a write is in progress (or
+    /// after a writer died in one, until a new writer takes over) a field
+    /// may hold the new value or a partly written one.
     pub fn fields(&self) -> T::Fields<'_, ReadOnly> {
         // SAFETY: the payload is a `T` inside the mapping, aligned (checked
         // at open), mapped while `self` lives, and only accessed atomically.
@@ -1102,87 +1263,197 @@ impl<T: SharedLayout, A: Access> Shared<T, A> {
     }
 }
 
-/// Ends a write when dropped, even if the writing closure panics, so the
-/// counter never stays odd because of this process.
-struct WriteGuard<'a> {
-    seq: &'a AtomicU64,
+impl<T: SharedLayout, A: Access> Shared<T, A> {
+    /// [`Shared::claim_writer`] (`open_impl` is generic over the access).
+    fn claim(&self, wait: Duration) -> Result<Option<TakeOver>> {
+        let _lock = self
+            .writer
+            .lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if self.writer.held.load(Ordering::Relaxed) {
+            return Ok(*self.take_over_slot());
+        }
+        let claimed = writer::claim(
+            word64(&*self.backing, off::WRITER),
+            word64(&*self.backing, off::WRITER_SINCE),
+            &self.display,
+            wait,
+        )?;
+        // Repair the whole payload the segment has, which may be longer
+        // than `T` (a newer version written by this older program).
+        let len = (self.header.payload_size as usize).max(size_of::<T>());
+        // SAFETY: `len` is at most the validated capacity (`from_backing`
+        // checked `T`, `validate` the payload size).
+        let whole = unsafe { buffers(&*self.backing, &self.header, len) };
+        // SAFETY: write access is ours (just claimed) and so is the lock.
+        let repair = unsafe { protocol::recover(&whole) };
+        if repair == protocol::Repair::BothTorn {
+            writer::release(word64(&*self.backing, off::WRITER));
+            return Err(Error::Corrupt {
+                name: self.display.clone(),
+                what: "both copies of the payload are marked as being written (`seq` and                        `backup_seq` odd), which no writer leaves; write access was not taken"
+                    .into(),
+            });
+        }
+        if repair != protocol::Repair::Clean {
+            self.wake();
+        }
+        let take_over = match (claimed, repair) {
+            (writer::Claimed::Free, protocol::Repair::Clean) => None,
+            (claimed, repair) => Some(TakeOver {
+                previous_pid: match claimed {
+                    writer::Claimed::FromDead(pid) => Some(pid),
+                    writer::Claimed::Free => None,
+                },
+                last_write_complete: repair != protocol::Repair::RestoredPrimary,
+                version: self.version(),
+            }),
+        };
+        *self.take_over_slot() = take_over;
+        self.writer.held.store(true, Ordering::Relaxed);
+        Ok(take_over)
+    }
+
+    fn take_over_slot(&self) -> std::sync::MutexGuard<'_, Option<TakeOver>> {
+        self.writer
+            .take_over
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// After a write: wakes processes waiting for a change, if any.
+    fn wake(&self) {
+        notify::wake(
+            word32(&*self.backing, off::NOTIFY),
+            word32(&*self.backing, off::WAITERS),
+        );
+    }
+}
+
+/// Publishes or abandons a write of the primary copy in place
+/// ([`Shared::update`]): if the closure panics, the primary gets the last
+/// complete value back, so readers never see half of an update.
+struct PrimaryWrite<'a> {
+    buffers: &'a Mapped,
     s: u64,
 }
 
-impl Drop for WriteGuard<'_> {
+impl Drop for PrimaryWrite<'_> {
     fn drop(&mut self) {
-        protocol::end_write(self.seq, self.s);
+        if std::thread::panicking() {
+            // SAFETY: this handle holds write access and its lock (taken
+            // before the guard), and began the write at `s`.
+            unsafe { protocol::roll_back(self.buffers, self.s) };
+        } else {
+            protocol::end(self.buffers, Buf::Primary, self.s);
+            // SAFETY: as above; the primary is published.
+            unsafe { protocol::sync_backup(self.buffers) };
+        }
     }
 }
 
 impl<T: SharedLayout> Shared<T, ReadWrite> {
-    fn begin_write(&self) -> Result<WriteGuard<'_>> {
-        let seq = self.seq();
-        let start = Instant::now();
-        loop {
-            if let Some(s) = protocol::try_begin_write(seq) {
-                return Ok(WriteGuard { seq, s });
-            }
-            if start.elapsed() > self.read_timeout {
-                return Err(Error::Timeout {
-                    name: self.display.clone(),
-                    what: "another write in progress to finish",
-                    waited: self.read_timeout,
-                });
-            }
-            std::thread::yield_now();
+    /// Claims write access: records this process as the segment's one
+    /// writer, waiting at most `wait` for a live writer to release it
+    /// ([`Error::WriterBusy`] then).
+    ///
+    /// A writer that died (killed at any instant, even in the middle of a
+    /// write) is taken over at once: the payload is repaired and the
+    /// returned [`TakeOver`] says whether its last write completed (if
+    /// not, that write is lost and the segment holds the value before it).
+    /// `Ok(None)`: write access was free and nothing needed repair. If this
+    /// handle holds write access already, returns what its claim found.
+    /// [`Options::open`] claims by default; see [`crate::writer`] for how
+    /// death is detected and the limits.
+    pub fn claim_writer(&self, wait: Duration) -> Result<Option<TakeOver>> {
+        self.claim(wait)
+    }
+
+    /// Gives up write access (also done on drop); another process may then
+    /// claim it. Does nothing if this handle does not hold it.
+    pub fn release_writer(&self) {
+        let _lock = self
+            .writer
+            .lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if self.writer.held.swap(false, Ordering::Relaxed) {
+            writer::release(word64(&*self.backing, off::WRITER));
         }
+    }
+
+    /// Whether this handle holds write access.
+    pub fn is_writer(&self) -> bool {
+        self.writer.held.load(Ordering::Relaxed)
+    }
+
+    /// What the claim that gave this handle write access found: `Some` if
+    /// it took over from a dead writer or repaired an unfinished write.
+    pub fn take_over(&self) -> Option<TakeOver> {
+        *self.take_over_slot()
+    }
+
+    /// Takes this handle's write lock, if it holds write access.
+    fn write_access(&self) -> Result<std::sync::MutexGuard<'_, ()>> {
+        let lock = self
+            .writer
+            .lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if !self.writer.held.load(Ordering::Relaxed) {
+            return Err(Error::NotWriter {
+                name: self.display.clone(),
+            });
+        }
+        Ok(lock)
     }
 
     /// Replaces the whole value, atomically for snapshot readers.
     pub fn write(&self, value: &T) -> Result<()> {
-        let _guard = self.begin_write()?;
-        // SAFETY: the payload is `size_of::<T>()` writable bytes inside the
-        // mapping, accessed only atomically; `value` is a private `T`.
-        unsafe {
-            protocol::store_bytes(
-                self.payload.as_ptr().cast(),
-                (value as *const T).cast(),
-                size_of::<T>(),
-            )
-        };
+        let _lock = self.write_access()?;
+        // SAFETY: this handle holds write access and its lock; `value` is a
+        // private `T` of the payload's length.
+        unsafe { protocol::write(&self.buffers, (value as *const T).cast()) };
+        self.wake();
         Ok(())
     }
 
     /// Changes fields in place through the typed accessors, as one write:
-    /// snapshot readers see all of the changes or none.
+    /// snapshot readers see all of the changes or none (if `f` panics,
+    /// none: the value before is put back).
     pub fn update<R>(&self, f: impl FnOnce(T::Fields<'_, ReadWrite>) -> R) -> Result<R> {
-        let _guard = self.begin_write()?;
+        let _lock = self.write_access()?;
+        let s = protocol::begin(&self.buffers, Buf::Primary);
+        let guard = PrimaryWrite {
+            buffers: &self.buffers,
+            s,
+        };
         // SAFETY: writable mapping (opened read-write), aligned `T`, atomic
-        // access only, and we are inside the write protocol (`_guard`).
+        // access only, and we are inside a write of the primary (`guard`).
         let fields = T::Fields::from(unsafe { Field::from_raw(self.payload) });
-        Ok(f(fields))
+        let r = f(fields);
+        drop(guard);
+        self.wake();
+        Ok(r)
     }
 
     /// Reads the value, lets `f` change the copy, and writes it back as one
     /// write.
     pub fn modify<R>(&self, f: impl FnOnce(&mut T) -> R) -> Result<R> {
-        let _guard = self.begin_write()?;
+        let _lock = self.write_access()?;
         let mut v = std::mem::MaybeUninit::<T>::uninit();
-        // SAFETY: we hold the write protocol, so nobody else changes the
-        // payload; atomic loads of `size_of::<T>()` mapped bytes into `v`.
+        // SAFETY: we hold write access, so nobody else changes the payload
+        // and the primary is complete (repaired when access was claimed);
+        // atomic loads of `size_of::<T>()` mapped bytes into `v`.
         let mut v = unsafe {
-            protocol::load_bytes(
-                self.payload.as_ptr().cast(),
-                v.as_mut_ptr().cast(),
-                size_of::<T>(),
-            );
+            self.buffers.copy_out(Buf::Primary, v.as_mut_ptr().cast());
             v.assume_init()
         };
         let r = f(&mut v);
         // SAFETY: as in `write`.
-        unsafe {
-            protocol::store_bytes(
-                self.payload.as_ptr().cast(),
-                (&v as *const T).cast(),
-                size_of::<T>(),
-            )
-        };
+        unsafe { protocol::write(&self.buffers, (&v as *const T).cast()) };
+        self.wake();
         Ok(r)
     }
 }

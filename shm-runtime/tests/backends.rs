@@ -13,6 +13,7 @@
 #![allow(missing_docs)]
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use shm_runtime::{Error, Options, ReadOnly, ReadWrite, Shared, SharedLayout};
 
@@ -234,7 +235,31 @@ pub fn open_existing_shares_the_data(b: &Backend) {
             .create_new()
             .open_with(&Rec::sample(123))
             .unwrap();
-    let other = c.0.clone().open_existing().open::<Rec>().unwrap();
+    // One writer at a time: the second handle waits for the first to
+    // release write access.
+    let err = c.0.clone().open_existing().open::<Rec>().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::WriterBusy {
+                this_process: true,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let other =
+        c.0.clone()
+            .open_existing()
+            .claim_writer(false)
+            .open::<Rec>()
+            .unwrap();
+    assert!(matches!(
+        other.write(&Rec::sample(1)),
+        Err(Error::NotWriter { .. })
+    ));
+    a.release_writer();
+    assert_eq!(other.claim_writer(Duration::ZERO).unwrap(), None);
     let v = other.read().unwrap();
     assert_eq!(
         (v.value, v.letter, v.numbers[3]),
@@ -260,6 +285,7 @@ pub fn create_or_open_creates_then_opens(b: &Backend) {
         1,
         "the creator's initial value"
     );
+    first.release_writer();
     let second =
         c.0.clone()
             .create_or_open()

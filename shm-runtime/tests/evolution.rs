@@ -8,6 +8,7 @@
 #![allow(missing_docs)]
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::Duration;
 
 use shm_runtime::header::HEADER_SIZE;
 use shm_runtime::{Compat, Error, Options, RawSegment, SharedLayout};
@@ -129,6 +130,8 @@ fn an_upgrade_keeps_old_values_and_old_readers() {
     let w1 = seg.opts().create_new().open_with(&v1(1.5, 7)).unwrap();
     let r1 = seg.opts().open_read_only::<GaugeV1>().unwrap();
 
+    // An upgrade needs write access: the version-1 writer gives it up.
+    w1.release_writer();
     let w2 = seg.opts().upgrade(true).open::<GaugeV2>().unwrap();
     assert_eq!(w2.compat(), Compat::Upgraded { from_version: 1 });
     assert_eq!(w2.header().schema_version, 2);
@@ -150,13 +153,17 @@ fn an_upgrade_keeps_old_values_and_old_readers() {
     assert_eq!(r1b.read().unwrap(), v1(2.5, 7));
     // Version 2 allows older writers: the old handle and a new one write
     // their prefix and leave the new fields alone.
+    w2.release_writer();
+    assert_eq!(w1.claim_writer(Duration::ZERO).unwrap(), None);
     w1.write(&v1(3.5, 8)).unwrap();
+    w1.release_writer();
     let w1b = seg.opts().open::<GaugeV1>().unwrap();
     assert_eq!(w1b.compat(), Compat::Prefix { segment_version: 2 });
     w1b.update(|f| f.count().set(9)).unwrap();
     let v = w2.read().unwrap();
     assert_eq!((v.reading, v.count, v.scale), (3.5, 9, 10.0));
     // A second upgrader finds the work done.
+    drop(w1b);
     let again = seg.opts().upgrade(true).open::<GaugeV2>().unwrap();
     assert_eq!(again.compat(), Compat::Exact);
     // The tool sees version 2.
@@ -168,7 +175,7 @@ fn an_upgrade_keeps_old_values_and_old_readers() {
 #[test]
 fn upgrade_defaults_come_from_open_with() {
     let seg = Seg::new("defaults");
-    let _w1 = seg.opts().create_new().open_with(&v1(1.5, 7)).unwrap();
+    drop(seg.opts().create_new().open_with(&v1(1.5, 7)).unwrap());
     let initial = GaugeV2 {
         reading: -1.0,
         count: 0,
@@ -189,10 +196,11 @@ fn upgrade_defaults_come_from_open_with() {
 #[test]
 fn two_upgrades_in_a_row_and_the_older_writer_rule() {
     let seg = Seg::new("twice");
-    let _w1 = seg.opts().create_new().open_with(&v1(1.5, 7)).unwrap();
+    drop(seg.opts().create_new().open_with(&v1(1.5, 7)).unwrap());
     let w2 = seg.opts().upgrade(true).open::<GaugeV2>().unwrap();
     let d2 = w2.header().descriptor_offset;
     w2.update(|f| f.scale().set(2.0)).unwrap();
+    w2.release_writer();
     let w3 = seg.opts().upgrade(true).open::<GaugeV3>().unwrap();
     assert_eq!(w3.compat(), Compat::Upgraded { from_version: 2 });
     // The descriptors alternate between the ends of the descriptor area.
@@ -260,12 +268,16 @@ fn no_room_no_upgrade() {
     );
     // `Options::capacity` gives the room instead of the attribute.
     let seg2 = Seg::new("reserved");
-    let _w = seg2
+    let w = seg2
         .opts()
         .create_new()
         .capacity(100)
         .open::<TightV1>()
         .unwrap();
+    // An upgrade needs write access: a live writer is in the way.
+    let busy = seg2.opts().upgrade(true).open::<GaugeV2>().unwrap_err();
+    assert!(matches!(busy, Error::WriterBusy { .. }), "{busy}");
+    drop(w);
     let w2 = seg2.opts().upgrade(true).open::<GaugeV2>().unwrap();
     assert_eq!(w2.header().capacity(), 104);
     assert_eq!(w2.compat(), Compat::Upgraded { from_version: 1 });
@@ -326,12 +338,15 @@ fn openers_racing_upgrades_never_see_a_mix() {
             for i in 8..40 {
                 w1.write(&v1(f64::from(i) + 0.5, i)).unwrap();
             }
+            // An upgrade needs write access: the v1 writer gives it up.
+            w1.release_writer();
             let w2 = seg.opts().upgrade(true).open::<GaugeV2>().unwrap();
             w2.modify(|v| {
                 v.count = 100;
                 v.reading = 100.5;
             })
             .unwrap();
+            w2.release_writer();
             let _w3 = seg.opts().upgrade(true).open::<GaugeV3>().unwrap();
             while opened.load(Ordering::Relaxed) < 30 {
                 std::thread::yield_now();

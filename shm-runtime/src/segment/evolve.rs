@@ -21,7 +21,7 @@
 //! g1 == g2  =>  the copy is consistent, else retry
 //! ```
 //!
-//! and the upgrader (holding the write lock, so it is the only one)
+//! and the upgrader (holding write access, so it is the only one)
 //!
 //! ```text
 //! g = schema_seq (even); fence(Release)
@@ -55,13 +55,14 @@
 use std::sync::atomic::{AtomicU64, Ordering, fence};
 use std::time::{Duration, Instant};
 
-use super::{WriteGuard, check_image, mapping_reader, seq_word, wait_ready};
+use super::{buffers, check_image, mapping_reader, wait_ready, word64};
 use crate::backend::Backing;
 use crate::error::{Error, Result};
 use crate::evolution::{self, Admit, Compat};
 use crate::header::{FLAG_OLDER_WRITERS, HEADER_SIZE, Header, SchemaFields, off};
 use crate::layout::{SharedLayout, encode_descriptor};
-use crate::protocol;
+use crate::protocol::{self, Buf, Repair};
+use crate::writer;
 
 /// How a typed open may use the segment.
 pub(super) struct Access<'a, T> {
@@ -71,8 +72,8 @@ pub(super) struct Access<'a, T> {
     pub upgrade: bool,
     /// The defaults of the new fields, if upgrading ([`crate::Options::open_with`]).
     pub initial: Option<&'a T>,
-    /// How long to wait for the write lock.
-    pub write_timeout: Duration,
+    /// How long to wait for a live writer to release write access.
+    pub writer_wait: Duration,
 }
 
 /// Copies `at..at + dst.len()` of the object into `dst` (`false` if outside).
@@ -151,24 +152,38 @@ pub(super) fn attach<T: SharedLayout>(
     }
 }
 
-/// Takes the write lock: moves the snapshot counter from even to odd, as a
-/// write does, waiting at most `timeout` for a write in progress.
-fn lock<'a>(backing: &'a dyn Backing, display: &str, timeout: Duration) -> Result<WriteGuard<'a>> {
-    let seq = seq_word(backing);
-    let start = Instant::now();
-    loop {
-        if let Some(s) = protocol::try_begin_write(seq) {
-            return Ok(WriteGuard { seq, s });
-        }
-        if start.elapsed() > timeout {
-            return Err(Error::Timeout {
-                name: display.to_owned(),
-                what: "a write in progress to finish, to upgrade the segment",
-                waited: timeout,
-            });
-        }
-        std::thread::yield_now();
+/// Write access held for the length of an upgrade, released on drop.
+struct UpgradeClaim<'a>(&'a AtomicU64);
+
+impl Drop for UpgradeClaim<'_> {
+    fn drop(&mut self) {
+        writer::release(self.0);
     }
+}
+
+/// Claims write access for an upgrade (see [`crate::writer`]) and repairs
+/// a write a dead writer left unfinished in the `len` bytes of payload
+/// `header` describes.
+fn claim<'a>(
+    backing: &'a dyn Backing,
+    header: &Header,
+    display: &str,
+    wait: Duration,
+) -> Result<UpgradeClaim<'a>> {
+    let owner = word64(backing, off::WRITER);
+    writer::claim(owner, word64(backing, off::WRITER_SINCE), display, wait)?;
+    let claim = UpgradeClaim(owner);
+    // SAFETY: `header` is validated against this mapping, and its payload
+    // size is at most its capacity.
+    let whole = unsafe { buffers(backing, header, header.payload_size as usize) };
+    // SAFETY: write access is ours.
+    if unsafe { protocol::recover(&whole) } == Repair::BothTorn {
+        return Err(Error::Corrupt {
+            name: display.to_owned(),
+            what: "both copies of the payload are marked as being written; not upgrading".into(),
+        });
+    }
+    Ok(claim)
 }
 
 /// Upgrades the segment in place to `T`'s schema (see the module docs).
@@ -177,10 +192,25 @@ fn upgrade<T: SharedLayout>(
     display: &str,
     access: &Access<'_, T>,
 ) -> Result<(Header, Compat)> {
-    let _lock = lock(backing, display, access.write_timeout)?;
-    // Under the lock nobody else changes the schema: look again, as another
-    // process may have upgraded the segment while we waited.
     let len = backing.len() as u64;
+    let (header, found) = check_image::<T>(display, len, &mut mapping_reader(backing))?;
+    // A segment without room is reported as such, whoever holds write
+    // access.
+    if let Admit::Upgrade(schema) =
+        evolution::admit(display, &header, found, &T::LAYOUT, false, true)?
+        && let Some(obstacle) =
+            evolution::upgrade_obstacle(&header, &T::LAYOUT, encode_descriptor(&T::LAYOUT).len())
+    {
+        return Err(evolution::older(
+            display,
+            &schema,
+            &T::LAYOUT,
+            format!("it cannot be upgraded in place: {obstacle}"),
+        ));
+    }
+    let _claim = claim(backing, &header, display, access.writer_wait)?;
+    // With write access nobody else changes the schema: look again, as
+    // another process may have upgraded the segment meanwhile.
     let (header, found) = check_image::<T>(display, len, &mut mapping_reader(backing))?;
     let schema = match evolution::admit(display, &header, found, &T::LAYOUT, false, true)? {
         Admit::Open(compat) => return Ok((header, compat)),
@@ -199,9 +229,9 @@ fn upgrade<T: SharedLayout>(
     let Some(slot) = evolution::descriptor_slot(&header, descriptor.len()) else {
         unreachable!("upgrade_obstacle checked the descriptor area")
     };
-    // `validate` proved payload_offset + capacity <= segment_size <= len and
+    // `validate` proved payload_offset + capacity <= backup_offset and
+    // backup_offset + capacity <= segment_size <= len, and
     // `upgrade_obstacle` size_of::<T>() <= capacity.
-    let payload = header.payload_offset as usize;
     let old_size = header.payload_size as usize;
     let new_size = size_of::<T>();
     let defaults: Vec<u8> = match access.initial {
@@ -238,21 +268,36 @@ fn upgrade<T: SharedLayout>(
         ..header.with_schema_fields(fields)
     };
     let new_words = after.encode();
+    // The new fields, in both copies of the payload, each copy as a write
+    // (readers of the old schema do not read these bytes; readers of the
+    // new one only start after the switch below).
+    // SAFETY: write access is ours and `new_size` fits the capacity
+    // (`upgrade_obstacle`).
+    let copies = unsafe { buffers(backing, &header, new_size) };
+    for b in [Buf::Primary, Buf::Backup] {
+        let s = protocol::begin(&copies, b);
+        // SAFETY: `old_size..new_size` of copy `b` is inside the mapping
+        // (as above), written atomically, with write access and `b`'s
+        // counter odd.
+        unsafe {
+            protocol::store_bytes(
+                copies.ptr(b).add(old_size),
+                defaults.as_ptr(),
+                defaults.len(),
+            )
+        };
+        protocol::end(&copies, b, s);
+    }
     let base = backing.base().as_ptr();
     fence(Ordering::Release);
     // SAFETY: the mapping is read-write (a read-only open never upgrades)
     // and `len` bytes long; `validate` and `upgrade_obstacle` proved that
-    // `payload + new_size` and `slot + descriptor.len()` are within it, and
-    // the header words are inside the header. Every store is atomic; the
-    // bytes written are ones no reader uses yet (the new fields, an unused
-    // part of the descriptor area, the staged fields) until the counter
-    // says so, and then the header words, which openers re-check.
+    // `slot + descriptor.len()` is within it, and the header words are
+    // inside the header. Every store is atomic; the bytes written are ones
+    // no reader uses yet (an unused part of the descriptor area, the staged
+    // fields) until the counter says so, and then the header words, which
+    // openers re-check.
     unsafe {
-        protocol::store_bytes(
-            base.add(payload + old_size),
-            defaults.as_ptr(),
-            defaults.len(),
-        );
         protocol::store_bytes(
             base.add(slot as usize),
             descriptor.as_ptr(),
@@ -296,7 +341,7 @@ unsafe fn store_words(base: *mut u8, bytes: &[u8; HEADER_SIZE], from: usize, to:
 ///
 /// # Safety
 ///
-/// As for [`store_words`]; the caller holds the write lock and has made
+/// As for [`store_words`]; the caller holds write access and has made
 /// the schema counter odd.
 unsafe fn store_schema_words(base: *mut u8, bytes: &[u8; HEADER_SIZE]) {
     // SAFETY: forwarded from the caller.
@@ -309,7 +354,7 @@ unsafe fn store_schema_words(base: *mut u8, bytes: &[u8; HEADER_SIZE]) {
 /// If an upgrader died after making the schema counter odd (its staged
 /// fields are in force, see the module docs), copies the staged fields to
 /// the header words and makes the counter even, as it would have. The
-/// caller holds the write lock and has validated the effective header.
+/// caller holds write access and has validated the effective header.
 pub(super) fn finish_interrupted_upgrade(backing: &dyn Backing) {
     let counter = schema_seq(backing);
     let g = counter.load(Ordering::Acquire);
@@ -324,7 +369,7 @@ pub(super) fn finish_interrupted_upgrade(backing: &dyn Backing) {
     let fixed = Header::decode(&bytes).effective().encode();
     fence(Ordering::Release);
     // SAFETY: as for `store_schema_words`: a writable mapping (only a
-    // read-write open upgrades), the write lock held, the counter odd.
+    // read-write open upgrades), write access held, the counter odd.
     unsafe { store_schema_words(base, &fixed) };
     counter.store(g.wrapping_add(1), Ordering::Release);
 }

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{Options, attach_header, read_snapshot, segment_status, seq_word};
+use super::{Options, attach_header, buffers, read_snapshot, segment_status, seq_word};
 use crate::backend::{Backing, Disposition, Request};
 use crate::descriptor::{self, Schema, Value};
 use crate::error::{Error, Result};
@@ -116,8 +116,7 @@ impl RawSegment {
     /// belongs to.
     pub fn read_bytes_with_seq(&self) -> Result<(u64, Vec<u8>)> {
         // `Header::validate` proved payload_offset + payload_size <=
-        // segment_size <= the mapping's length, so both fit in usize.
-        let offset = self.header.payload_offset as usize;
+        // segment_size <= the mapping's length, so it fits in usize.
         let len = self.header.payload_size as usize;
         // The size comes from the segment; an object can be far larger than
         // memory (a sparse file). Refuse rather than abort on allocation.
@@ -137,14 +136,16 @@ impl RawSegment {
             reason: "not enough memory for a copy of the payload".into(),
         })?;
         out.resize(len, 0);
-        // SAFETY: `offset..offset + len` lies inside the mapping (above) and
-        // is only accessed atomically; `out` is private and `len` bytes long.
+        // SAFETY: the header is validated against this mapping and `len`
+        // is its payload size (at most its capacity).
+        let copies = unsafe { buffers(&*self.backing, &self.header, len) };
+        // SAFETY: both copies lie inside the mapping and are only accessed
+        // atomically; `out` is private and `len` bytes long.
         let seq = unsafe {
             read_snapshot(
-                seq_word(&*self.backing),
-                self.backing.base().as_ptr().add(offset),
+                &*self.backing,
+                &copies,
                 out.as_mut_ptr(),
-                len,
                 &self.display,
                 self.read_timeout,
             )?

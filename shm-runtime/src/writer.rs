@@ -1,0 +1,229 @@
+//! One writer at a time: write access is *claimed* by recording the owner
+//! in the header, and taken over from an owner that has died.
+//!
+//! # The claim word
+//!
+//! Header offset 144 holds one `u64`, changed only by compare-and-swap:
+//! `0` when nobody holds write access, otherwise the owner's process id in
+//! the low 32 bits and a *start token* in the high 32 bits: the low 32 bits
+//! of the process's start time (Linux: clock ticks after boot, from
+//! `/proc/<pid>/stat`; Windows: `GetProcessTimes`), or 0 where the
+//! platform does not tell it. Offset 152 holds when the claim was made
+//! (nanoseconds since the Unix epoch), for `shm inspect`.
+//!
+//! A process asking for write access swaps 0 for its own word. If the word
+//! holds another owner, that owner is *dead* when no process has its id
+//! (`kill(pid, 0)` fails with `ESRCH`; `OpenProcess` fails or the process
+//! has exited), it is a zombie (Linux), or a process with that id exists
+//! but started at another time (the id was reused: its start token
+//! differs). Then the asker swaps the dead owner's word for its own: of
+//! several racing askers exactly one wins. The winner then repairs the
+//! payload ([`crate::protocol::recover`]) and learns whether the dead
+//! owner's last write completed ([`TakeOver`]).
+//!
+//! # Limits
+//!
+//! - A *frozen* writer (stopped with SIGSTOP, hung, or in a debugger) is
+//!   alive: it keeps write access and others get
+//!   [`Error::WriterBusy`](crate::Error::WriterBusy). Readers are not
+//!   affected (they never wait for a writer). Only the owner can release
+//!   it, or an operator who kills it.
+//! - Where the start token is unknown (0: macOS, FreeBSD), a dead owner
+//!   whose process id was reused by a new process looks alive until that
+//!   process exits.
+//! - An owner in another PID namespace (a container) cannot be seen and
+//!   counts as dead, as in `reinit_abandoned`: share a PID namespace
+//!   between the writers of a segment.
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::error::{Error, Result};
+
+/// What a process learned when it took write access over from a dead
+/// owner (or found a write left unfinished).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TakeOver {
+    /// The dead owner's process id (`None`: nobody held write access, but a
+    /// write had been left unfinished, e.g. by an upgrade that died).
+    pub previous_pid: Option<u32>,
+    /// Whether the last write had completed. If not, it was lost: the
+    /// segment holds the value of the write before it (readers never saw
+    /// the incomplete one).
+    pub last_write_complete: bool,
+    /// The version (number of writes, see `Shared::version`) the segment
+    /// is at after the repair.
+    pub version: u64,
+}
+
+/// The claim word of this process: pid and start token.
+pub(crate) fn own_word() -> u64 {
+    static WORD: OnceLock<u64> = OnceLock::new();
+    *WORD.get_or_init(|| {
+        let pid = std::process::id();
+        u64::from(pid) | u64::from(start_token(pid)) << 32
+    })
+}
+
+/// The process id in a claim word.
+pub(crate) fn pid_of(word: u64) -> u32 {
+    word as u32
+}
+
+/// Whether the owner recorded in `word` is certainly gone.
+pub(crate) fn owner_dead(word: u64) -> bool {
+    let pid = pid_of(word);
+    let token = (word >> 32) as u32;
+    if !process_alive(pid) {
+        return true;
+    }
+    // Alive: but is it the same process, or a new one with a reused id?
+    token != 0 && {
+        let now = start_token(pid);
+        now != 0 && now != token
+    }
+}
+
+/// The outcome of [`claim`].
+pub(crate) enum Claimed {
+    /// Nobody held write access.
+    Free,
+    /// A dead owner held it.
+    FromDead(u32),
+}
+
+/// Claims write access in the claim word `word`, waiting at most `wait`
+/// for a live owner to release it.
+pub(crate) fn claim(
+    word: &AtomicU64,
+    since: &AtomicU64,
+    display: &str,
+    wait: Duration,
+) -> Result<Claimed> {
+    let me = own_word();
+    let start = Instant::now();
+    loop {
+        let current = word.load(Ordering::Acquire);
+        let outcome = if current == 0 {
+            Claimed::Free
+        } else if current != me && owner_dead(current) {
+            Claimed::FromDead(pid_of(current))
+        } else {
+            if start.elapsed() >= wait {
+                return Err(Error::WriterBusy {
+                    name: display.to_owned(),
+                    pid: pid_of(current),
+                    this_process: pid_of(current) == pid_of(me),
+                    waited: wait,
+                });
+            }
+            crate::backend::pause(start);
+            continue;
+        };
+        if word
+            .compare_exchange(current, me, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64);
+            since.store(now, Ordering::Relaxed);
+            return Ok(outcome);
+        }
+    }
+}
+
+/// Releases write access if this process holds it in `word`.
+pub(crate) fn release(word: &AtomicU64) {
+    let _ = word.compare_exchange(own_word(), 0, Ordering::AcqRel, Ordering::Relaxed);
+}
+
+/// Whether a process with this id exists (and is not a zombie).
+fn process_alive(pid: u32) -> bool {
+    #[cfg(unix)]
+    return crate::segment::pid_alive(pid);
+    #[cfg(windows)]
+    return windows::alive(pid);
+    #[cfg(not(any(unix, windows)))]
+    {
+        let _ = pid;
+        true
+    }
+}
+
+/// The low 32 bits of the process's start time, 0 if unknown.
+#[cfg(target_os = "linux")]
+fn start_token(pid: u32) -> u32 {
+    // `pid (comm) S ppid ...`: after the last `)` the fields are state
+    // (3rd field of the line), ..., starttime (22nd), so index 19.
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            let (_, rest) = s.rsplit_once(')')?;
+            rest.split_ascii_whitespace().nth(19)?.parse::<u64>().ok()
+        })
+        .map_or(0, |t| t as u32)
+}
+
+#[cfg(windows)]
+fn start_token(pid: u32) -> u32 {
+    windows::start_token(pid)
+}
+
+#[cfg(not(any(target_os = "linux", windows)))]
+fn start_token(_pid: u32) -> u32 {
+    0
+}
+
+#[cfg(windows)]
+mod windows {
+    use windows_sys::Win32::Foundation::{
+        CloseHandle, ERROR_ACCESS_DENIED, FILETIME, GetLastError,
+    };
+    use windows_sys::Win32::System::Threading::{
+        GetExitCodeProcess, GetProcessTimes, OpenProcess, PROCESS_QUERY_LIMITED_INFORMATION,
+    };
+
+    /// `STILL_ACTIVE`: the exit code of a process that has not exited.
+    const STILL_ACTIVE: u32 = 259;
+
+    /// [`OpenProcess`](https://learn.microsoft.com/windows/win32/api/processthreadsapi/nf-processthreadsapi-openprocess)
+    /// and `GetExitCodeProcess`: the process exists and has not exited (a
+    /// process we may not query counts as alive).
+    pub(super) fn alive(pid: u32) -> bool {
+        // SAFETY: plain calls with a pid; the handle is closed below.
+        let h = unsafe { OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, 0, pid) };
+        if h.is_null() {
+            // SAFETY: reads this thread's last-error value.
+            return unsafe { GetLastError() } == ERROR_ACCESS_DENIED;
+        }
+        let mut code = 0u32;
+        // SAFETY: `h` is a valid process handle, `code` a valid out-pointer.
+        let ok = unsafe { GetExitCodeProcess(h, &mut code) } != 0;
+        // SAFETY: `h` is ours to close.
+        unsafe { CloseHandle(h) };
+        !ok || code == STILL_ACTIVE
+    }
+
+    /// The low 32 bits of the process's creation time (`GetProcessTimes`),
+    /// 0 if it cannot be queried.
+    pub(super) fn start_token(pid: u32) -> u32 {
+        // SAFETY: as in `alive`.
+        let h = unsafe { OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, 0, pid) };
+        if h.is_null() {
+            return 0;
+        }
+        let zero = FILETIME {
+            dwLowDateTime: 0,
+            dwHighDateTime: 0,
+        };
+        let (mut created, mut exited, mut kernel, mut user) = (zero, zero, zero, zero);
+        // SAFETY: `h` is a valid process handle; four valid out-pointers.
+        let ok =
+            unsafe { GetProcessTimes(h, &mut created, &mut exited, &mut kernel, &mut user) } != 0;
+        // SAFETY: `h` is ours to close.
+        unsafe { CloseHandle(h) };
+        if ok { created.dwLowDateTime } else { 0 }
+    }
+}
