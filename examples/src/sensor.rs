@@ -196,6 +196,8 @@ fn run<T: Sample>(args: &SensorArgs) -> Result<(), Error> {
                 }
             }
             if args.writes == Some(n) {
+                // Done writing: let another writer have the segment.
+                seg.release_writer();
                 println!("done {n}");
             }
             while !stop.load(Ordering::Relaxed) {
@@ -225,7 +227,8 @@ fn run<T: Sample>(args: &SensorArgs) -> Result<(), Error> {
         }
         Role::Show => {
             let (compat, v) = if args.rw {
-                let seg = opts.open::<T>()?;
+                // Read-write, but without claiming write access.
+                let seg = opts.claim_writer(false).open::<T>()?;
                 (seg.compat(), seg.read()?)
             } else {
                 let seg = opts.open_read_only::<T>()?;

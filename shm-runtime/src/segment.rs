@@ -1043,7 +1043,14 @@ impl<T: SharedLayout, A: Access> std::fmt::Debug for Shared<T, A> {
 
 impl<T: SharedLayout, A: Access> Drop for Shared<T, A> {
     fn drop(&mut self) {
-        if *self.writer.held.get_mut() {
+        // Releasing stores to the header: not if someone truncated the
+        // object under the mapping (touching it would be SIGBUS).
+        if *self.writer.held.get_mut()
+            && self
+                .backing
+                .current_size()
+                .is_ok_and(|size| size >= HEADER_SIZE as u64)
+        {
             writer::release(word64(&*self.backing, off::WRITER));
         }
     }

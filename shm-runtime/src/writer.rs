@@ -75,7 +75,8 @@ pub(crate) fn pid_of(word: u64) -> u32 {
 pub(crate) fn owner_dead(word: u64) -> bool {
     let pid = pid_of(word);
     let token = (word >> 32) as u32;
-    if !process_alive(pid) {
+    // No process has id 0 or one above `i32::MAX` (`pid_t`): not a writer.
+    if pid == 0 || pid > i32::MAX as u32 || !process_alive(pid) {
         return true;
     }
     // Alive: but is it the same process, or a new one with a reused id?

@@ -64,7 +64,25 @@ fn valid_image() -> Vec<u8> {
 
 /// The payload bytes of an image as a `Probe` (what a snapshot must be).
 fn payload_of(bytes: &[u8], h: &Header) -> Probe {
-    let at = h.payload_offset as usize;
+    copy_at(bytes, h.payload_offset as usize)
+}
+
+/// The copy of the payload a reader of this (static) image reads: the
+/// primary while its counter is even, else the backup.
+fn snapshot_of(bytes: &[u8], h: &Header) -> Probe {
+    if counter(bytes, 128) & 1 == 0 {
+        payload_of(bytes, h)
+    } else {
+        copy_at(bytes, h.backup_offset as usize)
+    }
+}
+
+/// The header word at `at`.
+fn counter(bytes: &[u8], at: usize) -> u64 {
+    u64::from_ne_bytes(bytes[at..at + 8].try_into().unwrap())
+}
+
+fn copy_at(bytes: &[u8], at: usize) -> Probe {
     let raw = &bytes[at..at + size_of::<Probe>()];
     // SAFETY: `raw` has exactly `size_of::<Probe>()` bytes and `Probe` is
     // `ShmSafe` (every bit pattern valid); read_unaligned copies them out.
@@ -251,14 +269,17 @@ fn check_in_memory(bytes: &[u8]) -> Outcome {
     match seg.read() {
         Ok(v) => {
             assert!(
-                same_bits(&v, &payload_of(bytes, &h)),
-                "snapshot is not the payload"
+                same_bits(&v, &snapshot_of(bytes, &h)),
+                "snapshot is not the complete copy of the payload"
             );
             Outcome::Snapshot
         }
         Err(e @ (Error::Timeout { .. } | Error::WriterDied { .. })) => {
-            let seq = u64::from_ne_bytes(bytes[128..136].try_into().unwrap());
-            assert_eq!(seq & 1, 1, "read failed on a stable counter: {e}");
+            assert_eq!(
+                counter(bytes, 128) & counter(bytes, 160) & 1,
+                1,
+                "read failed while a copy is complete: {e}"
+            );
             Outcome::WriteInProgress
         }
         Err(e) => panic!("read of a validated image: {e}"),
@@ -394,7 +415,10 @@ mod posix {
     /// Opens the object read-only and read-write and reads a snapshot.
     fn check_posix(obj: &Object, bytes: &[u8]) -> Outcome {
         let ro = obj.options().open_read_only::<Probe>();
-        let rw = obj.options().open::<Probe>();
+        // Validation alike: the read-write open without claiming write
+        // access (the claim word is mutated too, and may name a live
+        // process).
+        let rw = obj.options().claim_writer(false).open::<Probe>();
         match (&ro, &rw) {
             (Ok(_), Ok(_)) => {}
             (Err(a), Err(b)) => assert_eq!(kind(a), kind(b), "{a} / {b}"),
@@ -411,12 +435,20 @@ mod posix {
         };
         match seg.read() {
             Ok(v) => {
-                assert!(same_bits(&v, &payload_of(bytes, seg.header())));
-                // The writable handle reads the same, and can write.
+                assert!(same_bits(&v, &snapshot_of(bytes, seg.header())));
+                // The writable handle reads the same, and can write once it
+                // has write access (unless the mutated claim word names a
+                // live process).
                 let rw = rw.unwrap();
                 assert!(same_bits(&rw.read().unwrap(), &v));
-                rw.update(|f| f.value().set(-1)).unwrap();
-                assert_eq!(seg.read().unwrap().value, -1);
+                match rw.claim_writer(Duration::ZERO) {
+                    Ok(_) => {
+                        rw.update(|f| f.value().set(-1)).unwrap();
+                        assert_eq!(seg.read().unwrap().value, -1);
+                    }
+                    Err(Error::WriterBusy { .. }) => {}
+                    Err(e) => panic!("claim on a readable segment: {e}"),
+                }
                 Outcome::Snapshot
             }
             Err(Error::Timeout { .. } | Error::WriterDied { .. }) => Outcome::WriteInProgress,
@@ -512,7 +544,8 @@ mod posix {
             .write(true)
             .open(obj.path())
             .unwrap();
-        f.set_len(1 << 40).unwrap();
+        // The primary and the backup copy: a little over 1 TiB.
+        f.set_len(plan.segment_size as u64).unwrap();
         let seg = shm_runtime::RawSegment::open(&obj.options()).unwrap();
         assert_eq!(seg.header().payload_size, 1 << 39);
         for err in [seg.read_value().unwrap_err(), seg.read_bytes().unwrap_err()] {
@@ -683,6 +716,7 @@ mod shrinking {
         assert!(out.contains("check_size ok"), "{out}");
         assert!(out.contains("read value 123"), "{out}");
         // Readers and writers share it like any segment.
+        seg.release_writer();
         let other = Options::file(&path).open::<Probe>().unwrap();
         other.update(|f| f.value().set(9)).unwrap();
         assert_eq!(seg.read().unwrap().value, 9);

@@ -24,11 +24,12 @@ pub struct Huge {
     pub bytes: [u8; 1 << 40],
 }
 
+/// 384 KiB, so a segment (two copies of the payload) is a little over
 /// 768 KiB: one fits on a 1 MiB tmpfs, two do not.
 #[derive(SharedLayout)]
 #[repr(C)]
 pub struct Big {
-    pub bytes: [u8; 768 << 10],
+    pub bytes: [u8; 384 << 10],
 }
 
 fn unique(tag: &str) -> String {
@@ -200,8 +201,17 @@ fn overcommitted_tmpfs_gives_sigbus_on_touch_unless_reserved() {
     let (a, b, c) = (fs.0.join("a"), fs.0.join("b"), fs.0.join("c"));
     // Each fits alone, and creating touches only the first page, so both
     // pass the free-space check...
-    let seg_a = Options::file(&a).create_new().open::<Big>().unwrap();
-    let seg_b = Options::file(&b).create_new().open::<Big>().unwrap();
+    // (Without write access: the children write.)
+    let seg_a = Options::file(&a)
+        .create_new()
+        .claim_writer(false)
+        .open::<Big>()
+        .unwrap();
+    let seg_b = Options::file(&b)
+        .create_new()
+        .claim_writer(false)
+        .open::<Big>()
+        .unwrap();
     // ...but both cannot be touched: the kernel raises SIGBUS on the page
     // that tmpfs cannot allocate. This is what `reserve` is for.
     assert!(touch_in_child(&a).success());
@@ -212,11 +222,11 @@ fn overcommitted_tmpfs_gives_sigbus_on_touch_unless_reserved() {
     // With `a` allocated, another segment is refused at create time.
     assert_no_space(
         Options::file(&c).create_new().open::<Big>(),
-        "second 768 KiB",
+        "second 768 KiB segment",
     );
     assert_no_space(
         Options::file(&c).create_new().reserve(true).open::<Big>(),
-        "second 768 KiB, reserved",
+        "second 768 KiB segment, reserved",
     );
     assert!(!c.exists());
     // Reserved segments are allocated at create: then the next one is
