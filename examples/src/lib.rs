@@ -137,10 +137,10 @@ fn write_and_wait(seg: &Shared<MySharedData, ReadWrite>, args: &WriterArgs) -> R
         f.letter().set('X' as u16);
         f.numbers().set(10, 1.45);
     })?;
-    println!("Written to shared memory");
     // Done writing: give write access up while waiting, so that another
     // process may write meanwhile (one writer at a time).
     seg.release_writer();
+    println!("Written to shared memory");
     match args.hold_secs {
         Some(s) => std::thread::sleep(Duration::from_secs(s)),
         None => {
