@@ -23,7 +23,10 @@ pub enum Error {
         name: String,
     },
     /// The operating system refused access.
-    #[error("{name}: permission denied while trying to {op} (check the segment's mode and owner)")]
+    #[error(
+        "{name}: permission denied while trying to {op}{}",
+        if op.starts_with("lock") { "" } else { " (check the segment's mode and owner)" }
+    )]
     PermissionDenied {
         /// The segment.
         name: String,

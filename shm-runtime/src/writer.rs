@@ -25,7 +25,7 @@
 //!
 //! - A *frozen* writer (stopped with SIGSTOP, hung, or in a debugger) is
 //!   alive: it keeps write access and others get
-//!   [`Error::WriterBusy`](crate::Error::WriterBusy). Readers are not
+//!   [`crate::Error::WriterBusy`]. Readers are not
 //!   affected (they never wait for a writer). Only the owner can release
 //!   it, or an operator who kills it.
 //! - Where the start token is unknown (0: macOS, FreeBSD), a dead owner
