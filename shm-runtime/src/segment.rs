@@ -23,6 +23,7 @@ mod reinit;
 use crate::evolution::{self, Compat};
 use crate::writer::{self, TakeOver};
 pub use raw::RawSegment;
+#[cfg(unix)]
 pub(crate) use reinit::pid_alive;
 
 /// Default permission bits of a new segment (owner read/write only).
@@ -1428,7 +1429,9 @@ impl<T: SharedLayout> Shared<T, ReadWrite> {
 
     /// Changes fields in place through the typed accessors, as one write:
     /// snapshot readers see all of the changes or none (if `f` panics,
-    /// none: the value before is put back).
+    /// none: the value before is put back). Writes through one handle are
+    /// serialised by a lock, so `f` must not call this handle's `write`,
+    /// `update` or `modify` (that would wait for itself forever).
     pub fn update<R>(&self, f: impl FnOnce(T::Fields<'_, ReadWrite>) -> R) -> Result<R> {
         let _lock = self.write_access()?;
         let s = protocol::begin(&self.buffers, Buf::Primary);

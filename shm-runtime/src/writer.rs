@@ -228,3 +228,67 @@ mod windows {
         if ok { created.dwLowDateTime } else { 0 }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_process_is_alive_and_others_words_are_judged() {
+        let me = own_word();
+        assert_eq!(pid_of(me), std::process::id());
+        assert!(!owner_dead(me));
+        // No process has id 0, or one above i32::MAX.
+        assert!(owner_dead(0));
+        assert!(owner_dead(u64::from(u32::MAX)));
+        if cfg!(target_os = "linux") {
+            // This pid with another start time: the id was reused.
+            assert_ne!(me >> 32, 0, "the start token is known on Linux");
+            assert!(owner_dead(me ^ (1 << 40)));
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_exited_process_is_dead() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        let token = start_token(pid);
+        let word = u64::from(pid) | u64::from(token) << 32;
+        child.wait().unwrap();
+        assert!(owner_dead(word));
+    }
+
+    #[test]
+    fn claim_release_and_busy() {
+        let word = AtomicU64::new(0);
+        let since = AtomicU64::new(0);
+        assert!(matches!(
+            claim(&word, &since, "t", Duration::ZERO),
+            Ok(Claimed::Free)
+        ));
+        assert_eq!(word.load(Ordering::Relaxed), own_word());
+        assert_ne!(since.load(Ordering::Relaxed), 0);
+        // A second claim by this process (another handle) is refused.
+        match claim(&word, &since, "t", Duration::ZERO) {
+            Err(Error::WriterBusy {
+                this_process: true,
+                pid,
+                ..
+            }) => assert_eq!(pid, std::process::id()),
+            _ => panic!("expected WriterBusy"),
+        }
+        release(&word);
+        assert_eq!(word.load(Ordering::Relaxed), 0);
+        // A dead owner is taken over.
+        word.store(u64::from(u32::MAX), Ordering::Relaxed);
+        assert!(matches!(
+            claim(&word, &since, "t", Duration::ZERO),
+            Ok(Claimed::FromDead(u32::MAX))
+        ));
+        // Releasing someone else's claim does nothing.
+        word.store(1, Ordering::Relaxed);
+        release(&word);
+        assert_eq!(word.load(Ordering::Relaxed), 1);
+    }
+}
