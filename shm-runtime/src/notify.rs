@@ -18,6 +18,13 @@
 //! (and does not sleep); a wake-up between the waiter's check and its
 //! sleep finds `notify` changed and `FUTEX_WAIT` returns at once.
 //!
+//! A waiter killed while asleep never takes itself off `waiters`: from
+//! then on every write to that segment makes one `FUTEX_WAKE` call that
+//! wakes nobody (about a microsecond), until the segment is re-created.
+//! The count is not reset by others, because a live waiter's registration
+//! cannot be told from a dead one's, and dropping a live one would lose
+//! its wake-up.
+//!
 //! A read-only handle cannot register (its mapping is read-only), and
 //! systems other than Linux have no process-shared futex in this crate:
 //! there the wait polls the version, sleeping 0.1 ms between looks for
