@@ -6,6 +6,7 @@
  *
  * Reading a segment: shm_open(name, O_RDONLY) + fstat + mmap(PROT_READ) of
  * the whole object, then alphabet_check(base, size) and alphabet_read(base, &value).
+ * Reading never waits for a writer and never stores to the segment.
  */
 #ifndef SHM_ALPHABET_H
 #define SHM_ALPHABET_H
@@ -97,6 +98,64 @@ _Static_assert(offsetof(shm_segment_header, staged_descriptor_offset) == 232, "s
 _Static_assert(offsetof(shm_segment_header, staged_descriptor_len) == 236, "shm_segment_header.staged_descriptor_len: offset must be 236");
 _Static_assert(offsetof(shm_segment_header, reserved) == 240, "shm_segment_header.reserved: offset must be 240");
 
+
+#if defined(__GNUC__) || defined(__clang__)
+/* One attempt at a consistent copy of one copy of the payload: `seq` is its
+ * counter (odd while it is being written), `src` the copy, 8-byte aligned
+ * (it starts at a multiple of payload_align, at least 64, in a page-aligned
+ * mapping). The bytes are loaded with relaxed atomic loads, 8 at a time,
+ * between an acquire load of the counter and an acquire fence followed by a
+ * second load: equal even counters mean `dst` holds one write's value.
+ * Returns 1 and stores the counter in *seq_out then, else 0. */
+static inline int shm_try_copy(const uint64_t *seq, const unsigned char *src,
+                               unsigned char *dst, size_t len, uint64_t *seq_out)
+{
+    uint64_t s1 = __atomic_load_n(seq, __ATOMIC_ACQUIRE);
+    size_t i = 0;
+    if (s1 & 1u)
+        return 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w = __atomic_load_n((const uint64_t *)(const void *)(src + i), __ATOMIC_RELAXED);
+        memcpy(dst + i, &w, 8);
+    }
+    for (; i < len; i++)
+        dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    if (__atomic_load_n(seq, __ATOMIC_RELAXED) != s1)
+        return 0;
+    *seq_out = s1;
+    return 1;
+}
+
+/* A consistent snapshot of the `len`-byte payload of the (checked) segment
+ * at `base` into `out`: the primary copy (`seq`, payload_offset) if it is
+ * not being written, else the backup copy (`backup_seq`, backup_offset),
+ * which holds the previous write's value while the primary is written. So
+ * it never waits for a writer, and a writer killed in the middle of a write
+ * leaves a complete value behind. Another attempt is made only when both
+ * copies changed during one, at most `max_tries` attempts. Returns 0, and
+ * the version (the copy's counter / 2: the number of the write that
+ * produced the value) in *version unless it is NULL; -1 if every attempt
+ * failed. Never stores to the segment. */
+static inline int shm_read_snapshot(const void *base, void *out, size_t len,
+                                    unsigned long max_tries, uint64_t *version)
+{
+    const shm_segment_header *h = (const shm_segment_header *)base;
+    const unsigned char *b = (const unsigned char *)base;
+    unsigned char *dst = (unsigned char *)out;
+    uint64_t s = 0;
+    for (unsigned long t = 0; t < max_tries; t++) {
+        if (shm_try_copy(&h->seq, b + h->payload_offset, dst, len, &s)
+            || shm_try_copy(&h->backup_seq, b + h->backup_offset, dst, len, &s)) {
+            if (version != NULL)
+                *version = s / 2;
+            return 0;
+        }
+    }
+    return -1;
+}
+#endif
+
 #endif /* SHM_SEGMENT_HEADER_DEFINED */
 
 #define ALPHABET_SCHEMA_NAME "Alphabet"
@@ -133,15 +192,22 @@ static inline const char *alphabet_check(const void *base, size_t len)
 #endif
     if (h->fingerprint != ALPHABET_FINGERPRINT)
         return "the segment holds another schema (its fingerprint differs)";
-    if (h->payload_size != sizeof(Alphabet) || h->payload_offset % _Alignof(Alphabet) != 0)
+    if (h->payload_size != sizeof(Alphabet) || h->payload_offset % _Alignof(Alphabet) != 0
+        || h->payload_offset % 8 != 0)
         return "the segment's payload is not laid out as this schema's";
     if (h->payload_offset > len || len - h->payload_offset < sizeof(Alphabet))
         return "the segment's payload lies outside the object";
+    if (h->backup_offset % _Alignof(Alphabet) != 0 || h->backup_offset % 8 != 0
+        || h->backup_offset < h->payload_offset + sizeof(Alphabet)
+        || h->backup_offset > len || len - h->backup_offset < sizeof(Alphabet))
+        return "the backup copy of the segment's payload is misplaced or lies outside the object";
     return NULL;
 }
 
-/* A pointer to the live payload (after alphabet_check). Other processes
- * may write it at any time: prefer alphabet_read for a consistent copy. */
+/* A pointer to the live payload: its primary copy (after alphabet_check).
+ * Other processes may write it at any time, and a writer that died in the
+ * middle of a write leaves it torn until the next writer repairs it: prefer
+ * alphabet_read for a consistent copy. */
 static inline const Alphabet *alphabet_payload(const void *base)
 {
     const shm_segment_header *h = (const shm_segment_header *)base;
@@ -149,26 +215,22 @@ static inline const Alphabet *alphabet_payload(const void *base)
 }
 
 #if defined(__GNUC__) || defined(__clang__)
-/* Copies a consistent snapshot of the payload into *out with the sequence
- * counter protocol of docs/FORMAT.md (relaxed atomic byte loads bracketed by
- * acquire loads of `seq`). Returns 0, or -1 if a write was still in
- * progress after `max_tries` attempts. Call alphabet_check first. */
+/* Copies a consistent snapshot of the payload into *out (shm_read_snapshot:
+ * the primary copy, else the backup copy; it never waits for a writer, dead
+ * or alive). Returns 0, or -1 if no complete copy could be read in
+ * `max_tries` attempts (both copies changing under every attempt, or a
+ * damaged segment). Call alphabet_check first. */
 static inline int alphabet_read(const void *base, Alphabet *out, unsigned long max_tries)
 {
-    const shm_segment_header *h = (const shm_segment_header *)base;
-    const unsigned char *src = (const unsigned char *)base + h->payload_offset;
-    unsigned char *dst = (unsigned char *)out;
-    for (unsigned long t = 0; t < max_tries; t++) {
-        uint64_t s1 = __atomic_load_n(&h->seq, __ATOMIC_ACQUIRE);
-        if (s1 & 1u)
-            continue;
-        for (size_t i = 0; i < sizeof(*out); i++)
-            dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
-        __atomic_thread_fence(__ATOMIC_ACQUIRE);
-        if (__atomic_load_n(&h->seq, __ATOMIC_RELAXED) == s1)
-            return 0;
-    }
-    return -1;
+    return shm_read_snapshot(base, out, sizeof(*out), max_tries, NULL);
+}
+
+/* alphabet_read, and the version of the value: the number of the write that
+ * produced it (the copy's counter / 2). */
+static inline int alphabet_read_with_version(const void *base, Alphabet *out,
+                                            unsigned long max_tries, uint64_t *version)
+{
+    return shm_read_snapshot(base, out, sizeof(*out), max_tries, version);
 }
 #endif
 

@@ -9,10 +9,11 @@ Reading a segment with the standard library:
     from multiprocessing import shared_memory
     shm = shared_memory.SharedMemory(name="MyShare")  # no leading slash
     value = read(shm.buf)                             # a consistent copy
+
+Reading never waits for a writer and never stores to the segment.
 """
 
 import ctypes
-import sys
 import time
 
 MAGIC = b"SHMTYPE\x00"
@@ -20,6 +21,7 @@ HEADER_VERSION = 1
 HEADER_SIZE = 256
 STATE_READY = 1
 SEQ_OFFSET = 128
+BACKUP_SEQ_OFFSET = 160
 
 SCHEMA_NAME = "MySharedData"
 SCHEMA_VERSION = 1
@@ -142,8 +144,9 @@ def _check_layout():
 _check_layout()
 
 
-def _seq(buf):
-    return int.from_bytes(bytes(buf[SEQ_OFFSET:SEQ_OFFSET + 8]), sys.byteorder)
+def _u64(buf, offset):
+    """The 8-byte counter at `offset`, loaded as one aligned native word."""
+    return buf[offset:offset + 8].cast("Q")[0]
 
 
 def check(buf):
@@ -166,20 +169,48 @@ def check(buf):
         )
     if h.payload_size != SIZE or h.payload_offset + SIZE > len(buf):
         raise SegmentError("the segment's payload lies outside the object")
+    if (h.backup_offset % 8 != 0 or h.backup_offset < h.payload_offset + SIZE
+            or h.backup_offset + SIZE > len(buf)):
+        raise SegmentError("the backup copy of the segment's payload is misplaced or lies outside the object")
     return h
 
 
-def read(buf, timeout=1.0):
-    """A consistent copy of the payload (the sequence-counter protocol of
-    docs/FORMAT.md): retries while a write is in progress, up to `timeout` s."""
+def _try_copy(buf, seq_offset, start):
+    """One attempt at a consistent copy of one copy of the payload: its
+    counter even and unchanged around the copy. (counter, bytes) or None."""
+    s1 = _u64(buf, seq_offset)
+    if s1 % 2 == 1:
+        return None
+    data = bytes(buf[start:start + SIZE])
+    if _u64(buf, seq_offset) != s1:
+        return None
+    return s1, data
+
+
+def read_with_version(buf, timeout=1.0):
+    """A consistent copy of the payload and its version (the number of the
+    write that produced it), by the protocol of docs/FORMAT.md ("Concurrency
+    protocol"): the primary copy, else the backup copy, which holds the
+    previous write's value while the primary is being written. It never
+    waits for a writer (a writer killed in the middle of a write leaves a
+    complete value behind); it tries again only when both copies changed
+    during an attempt, for at most `timeout` s."""
     h = check(buf)
-    start = h.payload_offset
+    buf = memoryview(buf).cast("B")
     deadline = time.monotonic() + timeout
     while True:
-        s1 = _seq(buf)
-        if s1 % 2 == 0:
-            value = MySharedData.from_buffer_copy(bytes(buf[start:start + SIZE]))
-            if _seq(buf) == s1:
-                return value
+        got = _try_copy(buf, SEQ_OFFSET, h.payload_offset) or _try_copy(
+            buf, BACKUP_SEQ_OFFSET, h.backup_offset
+        )
+        if got is not None:
+            return MySharedData.from_buffer_copy(got[1]), got[0] // 2
         if time.monotonic() > deadline:
-            raise SegmentError(f"a write was still in progress after {timeout} s")
+            raise SegmentError(
+                f"no complete copy of the payload in {timeout} s (both copies kept "
+                "changing or are marked as being written: a damaged segment)"
+            )
+
+
+def read(buf, timeout=1.0):
+    """A consistent copy of the payload (see read_with_version)."""
+    return read_with_version(buf, timeout)[0]

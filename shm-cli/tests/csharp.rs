@@ -8,6 +8,7 @@ mod common;
 
 use std::path::PathBuf;
 use std::process::Command;
+use std::time::Duration;
 
 use common::{Name, Writer, root};
 use schemas::{Alphabet, MySharedData};
@@ -47,34 +48,45 @@ fn mcs(args: &[&str], sources: &[PathBuf]) {
     );
 }
 
-#[test]
-fn csharp_program_reads_the_writer_segment() {
-    if !mono_available() {
-        return;
-    }
-    let cs = root().join("bindings/csharp");
-    let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    // Every generated file compiles on its own.
-    for file in ["MySharedData.cs", "Alphabet.cs"] {
-        let dll = tmp.join(file.replace(".cs", ".dll"));
+/// Compiles every generated file on its own, and the client program
+/// bindings/csharp/tests/ReadMySharedData.cs (once per process).
+fn csharp_client() -> PathBuf {
+    static EXE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    EXE.get_or_init(|| {
+        let cs = root().join("bindings/csharp");
+        let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+        for file in ["MySharedData.cs", "Alphabet.cs"] {
+            let dll = tmp.join(file.replace(".cs", ".dll"));
+            mcs(
+                &["-target:library", &format!("-out:{}", dll.display())],
+                &[cs.join(file)],
+            );
+        }
+        let exe = tmp.join("read_my_shared_data.exe");
         mcs(
-            &["-target:library", &format!("-out:{}", dll.display())],
-            &[cs.join(file)],
+            &[&format!("-out:{}", exe.display())],
+            &[
+                cs.join("tests/ReadMySharedData.cs"),
+                cs.join("MySharedData.cs"),
+            ],
         );
-    }
-    let exe = tmp.join("read_my_shared_data.exe");
-    mcs(
-        &[&format!("-out:{}", exe.display())],
-        &[
-            cs.join("tests/ReadMySharedData.cs"),
-            cs.join("MySharedData.cs"),
-        ],
-    );
+        exe
+    })
+    .clone()
+}
 
-    let w = Writer::start("cs");
+fn expected() -> String {
+    format!(
+        "magic=SHMTYPE\nfingerprint=0x{:016x}\nschema=MySharedData v1\nvalue=123\nletter=X\nnumbers[10]=1.45\n",
+        MySharedData::FINGERPRINT
+    )
+}
+
+/// The C# client's output for the segment `name`, which must succeed.
+fn read_ok(name: &Name) -> String {
     let out = Command::new("mono")
-        .arg(&exe)
-        .arg(&w.name.0)
+        .arg(csharp_client())
+        .arg(&name.0)
         .output()
         .unwrap();
     assert!(
@@ -82,13 +94,17 @@ fn csharp_program_reads_the_writer_segment() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(
-        String::from_utf8(out.stdout).unwrap(),
-        format!(
-            "magic=SHMTYPE\nfingerprint=0x{:016x}\nschema=MySharedData v1\nvalue=123\nletter=X\nnumbers[10]=1.45\n",
-            MySharedData::FINGERPRINT
-        )
-    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn csharp_program_reads_the_writer_segment() {
+    if !mono_available() {
+        return;
+    }
+    let exe = csharp_client();
+    let w = Writer::start("cs");
+    assert_eq!(read_ok(&w.name), expected());
 
     let other = Name::new("cs-other");
     let _seg = Options::posix(&other.0)
@@ -103,4 +119,34 @@ fn csharp_program_reads_the_writer_segment() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("another schema"), "{err}");
+}
+
+/// The child process of the test below (see [`common::MidWrite`]).
+#[test]
+fn child_role() {
+    common::mid_write_child_role();
+}
+
+#[test]
+fn csharp_program_reads_the_last_complete_value_under_a_live_or_dead_writer() {
+    if !mono_available() {
+        return;
+    }
+    let name = Name::new("cs-torn");
+    let seg = Options::posix(&name.0)
+        .create_new()
+        .claim_writer(false)
+        .open_with(&common::demo_value())
+        .unwrap();
+    let mut child = common::MidWrite::start(&name);
+    assert_eq!(common::primary_seq(&name) % 2, 1);
+    assert_eq!(read_ok(&name), expected());
+    let pid = child.kill();
+    assert_eq!(read_ok(&name), expected());
+    let took = seg.claim_writer(Duration::ZERO).unwrap().unwrap();
+    assert_eq!(
+        (took.previous_pid, took.last_write_complete),
+        (Some(pid), false)
+    );
+    assert_eq!(read_ok(&name), expected());
 }

@@ -270,8 +270,12 @@ pub(crate) fn generate(schema: &Schema, nested: &[&Schema], source: &str) -> Res
 // Do not edit: regenerate instead. The segment format is documented in
 // docs/FORMAT.md. Compile with unsafe code enabled (fixed-size buffers).
 // Map the whole segment (MemoryMappedFile), check its SegmentHeader (magic,
-// state, fingerprint == Fingerprint, payload_size == Size), then read the
-// payload at SegmentHeader.payload_offset.
+// state, fingerprint == Fingerprint, payload_size == Size, backup_offset),
+// then copy the payload with the two-copy protocol of docs/FORMAT.md
+// ("Concurrency protocol"): the copy at payload_offset if `seq` is even and
+// unchanged around the copy, else the one at backup_offset with `backup_seq`
+// (bindings/csharp/tests/ReadMySharedData.cs shows how). Never wait for a
+// writer and never store to the segment.
 // </auto-generated>
 using System.Runtime.InteropServices;
 

@@ -46,7 +46,7 @@ int main(int argc, char **argv)
     const shm_segment_header *h = (const shm_segment_header *)base;
     MySharedData v;
     if (my_shared_data_read(base, &v, 10000000ul) != 0) {
-        fprintf(stderr, "%s: a write stayed in progress\n", name);
+        fprintf(stderr, "%s: no complete copy of the payload (a damaged segment)\n", name);
         return 1;
     }
     printf("magic=%.7s\n", (const char *)h->magic);

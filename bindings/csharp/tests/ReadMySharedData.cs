@@ -16,6 +16,20 @@ static unsafe class ReadMySharedData
         return 1;
     }
 
+    // One attempt at a consistent copy of one copy of the payload: its
+    // counter `seq` even and unchanged around the copy (an acquire read
+    // before it, a full fence and a second read after it); s1 / 2 would be
+    // the value's version (the number of the write that produced it).
+    static bool TryCopy(ulong* seq, byte* copy, out MySharedData value)
+    {
+        value = default(MySharedData);
+        ulong s1 = Volatile.Read(ref *seq);
+        if ((s1 & 1) != 0) return false;
+        value = *(MySharedData*)copy;
+        Thread.MemoryBarrier();
+        return Volatile.Read(ref *seq) == s1;
+    }
+
     static int Main(string[] args)
     {
         if (args.Length != 1) { Console.Error.WriteLine("usage: read.exe NAME"); return 2; }
@@ -43,16 +57,19 @@ static unsafe class ReadMySharedData
                     return Fail(name, "the segment holds another schema (its fingerprint differs)");
                 if (h->payload_size != (ulong)MySharedData.Size || h->payload_offset + h->payload_size > (ulong)len)
                     return Fail(name, "the segment's payload lies outside the object");
-                // The sequence-counter protocol of docs/FORMAT.md.
+                if (h->backup_offset % 8 != 0 || h->backup_offset < h->payload_offset + h->payload_size
+                    || h->backup_offset + h->payload_size > (ulong)len)
+                    return Fail(name, "the backup copy of the segment's payload is misplaced or lies outside the object");
+                // The two-copy protocol of docs/FORMAT.md ("Concurrency
+                // protocol"): the primary copy, else the backup copy, which
+                // holds the previous write's value while the primary is
+                // written. It never waits for a writer.
                 MySharedData v = default(MySharedData);
                 for (int tries = 0; ; tries++)
                 {
-                    if (tries > 10000000) return Fail(name, "a write stayed in progress");
-                    ulong s1 = Volatile.Read(ref h->seq);
-                    if ((s1 & 1) != 0) continue;
-                    v = *(MySharedData*)(p + h->payload_offset);
-                    Thread.MemoryBarrier();
-                    if (Volatile.Read(ref h->seq) == s1) break;
+                    if (tries > 10000000) return Fail(name, "no complete copy of the payload (a damaged segment)");
+                    if (TryCopy(&h->seq, p + h->payload_offset, out v)) break;
+                    if (TryCopy(&h->backup_seq, p + h->backup_offset, out v)) break;
                 }
                 var magic = new char[7];
                 for (int i = 0; i < 7; i++) magic[i] = (char)h->magic[i];

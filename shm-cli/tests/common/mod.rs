@@ -159,3 +159,91 @@ impl Drop for Writer {
 pub fn raw_object(name: &Name, bytes: &[u8]) {
     std::fs::write(format!("/dev/shm/{}", name.0), bytes).unwrap();
 }
+
+/// The values the `writer` example writes: 123, `X`, numbers[10] = 1.45.
+pub fn demo_value() -> schemas::MySharedData {
+    let mut v = schemas::MySharedData {
+        value: 123,
+        letter: 'X' as u16,
+        _pad: [0; 2],
+        numbers: [0.0; 50],
+    };
+    v.numbers[10] = 1.45;
+    v
+}
+
+/// The counter of the primary copy of a POSIX segment, from its bytes.
+pub fn primary_seq(name: &Name) -> u64 {
+    let bytes = std::fs::read(format!("/dev/shm/{}", name.0)).unwrap();
+    u64::from_ne_bytes(bytes[128..136].try_into().unwrap())
+}
+
+/// Selects [`mid_write_child_role`] in a child process: the segment's name.
+const MID_WRITE_ENV: &str = "SHM_CLI_MID_WRITE_CHILD";
+
+/// The body of a `#[test] fn child_role()` in each test file that uses
+/// [`MidWrite`]: in the child process, claims write access to the
+/// `MySharedData` segment, begins an update, changes two fields, says
+/// `mid-write` and never finishes. Does nothing in a normal test run.
+pub fn mid_write_child_role() {
+    let Ok(name) = std::env::var(MID_WRITE_ENV) else {
+        return;
+    };
+    let seg = shm_runtime::Options::posix(&name)
+        .open::<schemas::MySharedData>()
+        .unwrap();
+    seg.update(|f| {
+        f.value().set(999);
+        f.letter().set('Y' as u16);
+        println!("mid-write");
+        std::io::stdout().flush().unwrap();
+        loop {
+            std::thread::park();
+        }
+    })
+    .unwrap();
+}
+
+/// A child process (this test binary's `child_role`) stopped in the middle
+/// of a write to a segment; killed on drop.
+pub struct MidWrite(Child);
+
+impl MidWrite {
+    /// Starts it and waits until it is in the middle of the write.
+    pub fn start(name: &Name) -> MidWrite {
+        let mut child = MidWrite(
+            Command::new(std::env::current_exe().unwrap())
+                .args(["--exact", "child_role", "--nocapture", "--test-threads=1"])
+                .env(MID_WRITE_ENV, &name.0)
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("spawn the child writer"),
+        );
+        let mut out = BufReader::new(child.0.stdout.take().unwrap());
+        let mut line = String::new();
+        // libtest prints `test child_role ... ` first, on the same line.
+        while !line.trim_end().ends_with("mid-write") {
+            line.clear();
+            assert_ne!(
+                out.read_line(&mut line).unwrap(),
+                0,
+                "the child writer ended early"
+            );
+        }
+        child
+    }
+
+    /// Kills it with SIGKILL (in the middle of its write); its pid.
+    pub fn kill(&mut self) -> u32 {
+        self.0.kill().unwrap();
+        self.0.wait().unwrap();
+        self.0.id()
+    }
+}
+
+impl Drop for MidWrite {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
