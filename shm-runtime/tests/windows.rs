@@ -9,6 +9,8 @@
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use std::time::Duration;
+
 use shm_runtime::{Error, Options, SharedLayout};
 
 /// A small schema, 16 bytes.
@@ -72,7 +74,23 @@ fn invalid_names_fail_before_any_call() {
 fn two_handles_in_one_process_see_each_others_writes() {
     let name = unique("two");
     let one = Options::windows(&name).create_new().open::<Pair>().unwrap();
-    let two = Options::windows(&name).open::<Pair>().unwrap();
+    // One writer at a time: the second handle opens without write access
+    // and takes it when the first gives it up.
+    let busy = Options::windows(&name).open::<Pair>().unwrap_err();
+    assert!(
+        matches!(
+            busy,
+            Error::WriterBusy {
+                this_process: true,
+                ..
+            }
+        ),
+        "{busy}"
+    );
+    let two = Options::windows(&name)
+        .claim_writer(false)
+        .open::<Pair>()
+        .unwrap();
     assert_eq!(
         two.read().unwrap(),
         Pair { a: 0, b: 0 },
@@ -80,16 +98,25 @@ fn two_handles_in_one_process_see_each_others_writes() {
     );
     one.write(&Pair { a: 7, b: 8 }).unwrap();
     assert_eq!(two.read().unwrap(), Pair { a: 7, b: 8 });
+    one.release_writer();
+    two.claim_writer(Duration::ZERO).unwrap();
     two.modify(|p| p.b = 80).unwrap();
     assert_eq!(one.read().unwrap(), Pair { a: 7, b: 80 });
+    two.release_writer();
+    one.claim_writer(Duration::ZERO).unwrap();
     one.update(|f| f.a().set(70)).unwrap();
     assert_eq!(two.fields().a().get(), 70);
+    one.release_writer();
+    two.claim_writer(Duration::ZERO).unwrap();
     two.update(|f| f.b().set(f.b().get() + 1)).unwrap();
     assert_eq!(one.fields().b().get(), 81);
+    two.release_writer();
+    one.claim_writer(Duration::ZERO).unwrap();
     one.modify(|p| p.a = 7).unwrap();
     // And the create-or-open path lands on the same mapping.
     let three = Options::windows(&name)
         .create_or_open()
+        .claim_writer(false)
         .open::<Pair>()
         .unwrap();
     assert_eq!(three.read().unwrap(), Pair { a: 7, b: 81 });
@@ -107,6 +134,7 @@ fn racing_create_or_open_in_threads_share_one_segment() {
                     barrier.wait();
                     Options::windows(&name)
                         .create_or_open()
+                        .claim_writer(false)
                         .open::<Pair>()
                         .unwrap()
                 })
@@ -114,6 +142,7 @@ fn racing_create_or_open_in_threads_share_one_segment() {
             .collect();
         hs.into_iter().map(|h| h.join().unwrap()).collect()
     });
+    segs[0].claim_writer(Duration::ZERO).unwrap();
     segs[0].write(&Pair { a: 3, b: 4 }).unwrap();
     for s in &segs {
         assert_eq!(s.read().unwrap(), Pair { a: 3, b: 4 });
@@ -169,13 +198,19 @@ fn the_mapping_vanishes_when_its_last_handle_closes() {
     let name = unique("vanish");
     let one = Options::windows(&name).create_new().open::<Pair>().unwrap();
     one.write(&Pair { a: 5, b: 6 }).unwrap();
-    let two = Options::windows(&name).open::<Pair>().unwrap();
+    let two = Options::windows(&name)
+        .claim_writer(false)
+        .open::<Pair>()
+        .unwrap();
     // `remove` is a no-op: the open handles keep the mapping alive.
     Options::windows(&name).remove().unwrap();
     one.unlink().unwrap();
     drop(one);
     assert_eq!(two.read().unwrap(), Pair { a: 5, b: 6 });
-    let three = Options::windows(&name).open::<Pair>().unwrap();
+    let three = Options::windows(&name)
+        .claim_writer(false)
+        .open::<Pair>()
+        .unwrap();
     assert_eq!(three.read().unwrap(), Pair { a: 5, b: 6 });
     drop(two);
     drop(three);
@@ -191,6 +226,8 @@ fn another_process_sees_writes_and_writes_back() {
     let name = unique("proc");
     let seg = Options::windows(&name).create_new().open::<Pair>().unwrap();
     seg.write(&Pair { a: 123, b: 0 }).unwrap();
+    // The child writes: give write access up.
+    seg.release_writer();
     let out = child("child_adds_one_to_a_into_b", &name);
     assert!(
         out.status.success(),
