@@ -1,10 +1,15 @@
 //! Typed access to single fields of a mapped value.
 //!
 //! A [`Field`] is a pointer into a mapping together with the type of what it
-//! points to. It never creates `&T` or `&mut T` to the shared bytes: scalars
-//! are read and written with relaxed atomic operations of their own width,
-//! so a field that another process writes at the same time is read as either
-//! the old or the new value, never as undefined behaviour.
+//! points to. It never creates `&T` or `&mut T` to the shared bytes. Every
+//! access is a relaxed atomic load or store of the whole aligned 8-byte
+//! *word* that holds the field (a field of at most 8 bytes, aligned to its
+//! size, never straddles two words), the same size and place as the
+//! snapshot protocol's copies use. So all racing accesses to shared memory
+//! are same-sized atomics (the Rust memory model forbids racing atomics
+//! of different sizes on the same bytes), and a field that another process
+//! writes at the same time is read as either the old or the new value,
+//! never as undefined behaviour.
 //!
 //! `A` is the access mode: [`ReadOnly`] handles have getters only, and
 //! [`ReadWrite`] handles (handed out inside a write, see
@@ -77,11 +82,12 @@ impl<'a, T: ShmSafe, A: Access> Field<'a, T, A> {
     /// # Safety
     ///
     /// `ptr` must be aligned for `T` (and at least to `T`'s size for
-    /// primitive fields) and point to `size_of::<T>()` bytes that stay mapped
-    /// for `'a`, and that no Rust code accesses non-atomically while a
-    /// `Field` to them exists. If `A` is [`ReadWrite`] the bytes must be
-    /// writable and the caller must hold the segment's write protocol (so
-    /// readers using snapshots detect the change).
+    /// primitive fields) and point into memory that stays mapped for `'a`,
+    /// in which every aligned 8-byte word overlapping `size_of::<T>()`
+    /// bytes at `ptr` is valid, and only accessed as whole atomic words by
+    /// Rust code while a `Field` to them exists. If `A` is [`ReadWrite`] the
+    /// words must be writable and nobody else may store to them meanwhile
+    /// (a store rewrites the whole word holding the field).
     pub const unsafe fn from_raw(ptr: NonNull<T>) -> Self {
         Field {
             ptr,
@@ -116,48 +122,94 @@ impl<'a, T: ShmSafe, A: Access> Field<'a, T, A> {
     }
 }
 
-/// Scalar field types, read and written with an atomic of the same width.
+/// Scalar field types, read and written through the aligned 8-byte word
+/// that holds them.
 pub trait Scalar: ShmSafe + Copy + sealed::Sealed {
     #[doc(hidden)]
     /// # Safety
-    /// `p` is valid and aligned to `size_of::<Self>()`, and only accessed atomically.
+    /// `p` is aligned to `size_of::<Self>()`, and the aligned 8-byte word
+    /// holding it is valid and only accessed as a whole atomic word.
     unsafe fn load(p: *mut Self) -> Self;
     #[doc(hidden)]
     /// # Safety
-    /// As for `load`, and the memory is writable.
+    /// As for `load`, the word is writable, and nobody else stores to it
+    /// meanwhile.
     unsafe fn store(p: *mut Self, v: Self);
 }
 
+/// Loads the aligned word holding the `out.len()` bytes at `p` and copies
+/// those bytes out.
+///
+/// # Safety
+///
+/// `p..p + out.len()` lies inside one aligned 8-byte word that is valid
+/// for reads and only accessed as a whole atomic word.
+#[inline]
+unsafe fn load_in_word(p: *const u8, out: &mut [u8], order: Ordering) {
+    let at = p as usize % 8;
+    debug_assert!(at + out.len() <= 8);
+    // SAFETY: the word holding `p` is valid, aligned and atomic (caller).
+    let w = unsafe { AtomicU64::from_ptr(p.sub(at).cast::<u64>().cast_mut()) }.load(order);
+    // Move the bytes to the start of the word (in memory order) with a shift.
+    let w = if cfg!(target_endian = "little") {
+        w >> (8 * at)
+    } else {
+        w << (8 * at)
+    };
+    out.copy_from_slice(&w.to_ne_bytes()[..out.len()]);
+}
+
+/// Replaces the `bytes.len()` bytes at `p` in the aligned word holding them
+/// (a load and a store of the whole word).
+///
+/// # Safety
+///
+/// As for [`load_in_word`], the word is writable, and nobody else stores
+/// to it meanwhile.
+#[inline]
+unsafe fn store_in_word(p: *mut u8, bytes: &[u8]) {
+    let at = p as usize % 8;
+    debug_assert!(at + bytes.len() <= 8);
+    // SAFETY: as for `load_in_word`.
+    let word = unsafe { AtomicU64::from_ptr(p.sub(at).cast::<u64>()) };
+    let mut v = [0u8; 8];
+    v[..bytes.len()].copy_from_slice(bytes);
+    let mut m = [0u8; 8];
+    m[..bytes.len()].fill(0xff);
+    let (v, m) = (u64::from_ne_bytes(v), u64::from_ne_bytes(m));
+    let (v, m) = if cfg!(target_endian = "little") {
+        (v << (8 * at), m << (8 * at))
+    } else {
+        (v >> (8 * at), m >> (8 * at))
+    };
+    let w = word.load(Ordering::Relaxed);
+    word.store((w & !m) | v, Ordering::Relaxed);
+}
+
 macro_rules! scalar {
-    ($($t:ty => $atomic:ty, $bits:ty);* $(;)?) => {$(
+    ($($t:ty),* $(,)?) => {$(
         impl sealed::Sealed for $t {}
         impl Scalar for $t {
+            #[inline]
             unsafe fn load(p: *mut Self) -> Self {
-                // SAFETY: the caller guarantees `p` is valid, aligned to the
-                // atomic's size and only accessed atomically.
-                let bits = unsafe { <$atomic>::from_ptr(p.cast::<$bits>()) }.load(Ordering::Relaxed);
-                <$t>::from_ne_bytes(bits.to_ne_bytes())
+                let mut b = [0u8; size_of::<$t>()];
+                // SAFETY: the caller's contract (`Scalar::load`).
+                unsafe { load_in_word(p.cast(), &mut b, Ordering::Relaxed) };
+                <$t>::from_ne_bytes(b)
             }
+            #[inline]
             unsafe fn store(p: *mut Self, v: Self) {
-                let bits = <$bits>::from_ne_bytes(v.to_ne_bytes());
-                // SAFETY: as for `load`; the caller also guarantees the
-                // memory is writable.
-                unsafe { <$atomic>::from_ptr(p.cast::<$bits>()) }.store(bits, Ordering::Relaxed);
+                // SAFETY: the caller's contract (`Scalar::store`).
+                unsafe { store_in_word(p.cast(), &v.to_ne_bytes()) }
             }
         }
     )*};
 }
 
-scalar! {
-    u8 => AtomicU8, u8; i8 => AtomicU8, u8;
-    u16 => AtomicU16, u16; i16 => AtomicU16, u16;
-    u32 => AtomicU32, u32; i32 => AtomicU32, u32;
-    u64 => AtomicU64, u64; i64 => AtomicU64, u64;
-    f32 => AtomicU32, u32; f64 => AtomicU64, u64;
-}
+scalar!(u8, i8, u16, i16, u32, i32, u64, i64, f32, f64);
 
 impl<T: Scalar, A: Access> Field<'_, T, A> {
-    /// Reads the field (one relaxed atomic load).
+    /// Reads the field (one relaxed atomic load of the word holding it).
     pub fn get(self) -> T {
         // SAFETY: `from_raw`'s contract: valid, aligned, atomically accessed.
         unsafe { T::load(self.ptr.as_ptr()) }
@@ -165,7 +217,8 @@ impl<T: Scalar, A: Access> Field<'_, T, A> {
 }
 
 impl<T: Scalar> Field<'_, T, ReadWrite> {
-    /// Writes the field (one relaxed atomic store).
+    /// Writes the field (a relaxed atomic load and store of the word
+    /// holding it).
     pub fn set(self, v: T) {
         // SAFETY: `from_raw`'s contract for `ReadWrite`: valid, aligned,
         // writable, atomically accessed, inside the write protocol.
@@ -243,19 +296,22 @@ impl<'a, T: SharedLayout, A: Access> Field<'a, T, A> {
 macro_rules! atomic_field {
     ($($atomic:ident => $int:ty),* $(,)?) => {$(
         impl<'a, A: Access> Field<'a, $atomic, A> {
-            /// Atomically loads the value with the given ordering.
+            /// Atomically loads the value with the given ordering (a load
+            /// of the aligned word holding it).
             pub fn load(self, order: Ordering) -> $int {
-                // SAFETY: `from_raw` guarantees a valid, aligned, mapped
-                // atomic; atomics may be shared through `&`.
-                unsafe { self.ptr.as_ref() }.load(order)
+                let mut b = [0u8; size_of::<$int>()];
+                // SAFETY: `from_raw` guarantees the word holding the field
+                // is valid and only accessed as a whole atomic word.
+                unsafe { load_in_word(self.ptr.as_ptr().cast(), &mut b, order) };
+                <$int>::from_ne_bytes(b)
             }
         }
 
         impl<'a> Field<'a, $atomic, ReadWrite> {
-            /// The atomic itself, for every atomic operation.
-            ///
-            /// Sharing `&Atomic*` to memory other processes write is sound:
-            /// atomics are interior-mutable and every access is atomic.
+            /// The atomic itself, for every atomic operation. Read-write
+            /// fields exist only inside `Shared::update`, on this process's
+            /// private copy of the value, which is then written whole: so
+            /// this never touches shared memory.
             pub fn atomic(self) -> &'a $atomic {
                 // SAFETY: `from_raw` guarantees a valid, aligned, writable
                 // atomic mapped for 'a; `&Atomic*` permits only atomic access.

@@ -217,7 +217,8 @@ impl Plan {
                 descriptor_len + DESCRIPTOR_SPARE_MIN.max(2 * descriptor_len),
             )
         } else {
-            (layout.size, descriptor_len)
+            // Whole 8-byte words: every access to a payload copy is one.
+            (layout.size.next_multiple_of(8), descriptor_len)
         };
         let payload_offset = (descriptor_offset + descriptor_area).next_multiple_of(payload_align);
         let backup_offset = (payload_offset + payload_capacity).next_multiple_of(payload_align);
@@ -534,19 +535,24 @@ impl Header {
             }
         }
         // The backup copy: as much room as the primary, after it, aligned
-        // like it, inside the segment.
-        let capacity = self.capacity();
-        if !self.backup_offset.is_multiple_of(align)
-            || self.backup_offset < self.payload_offset.saturating_add(capacity)
-            || self
-                .backup_offset
-                .checked_add(capacity)
-                .is_none_or(|end| end > self.segment_size)
-        {
+        // like it, inside the segment; both copies are accessed in whole
+        // 8-byte words, so the room counts in words.
+        let capacity = self.capacity().checked_next_multiple_of(8);
+        if capacity.is_none_or(|c| {
+            !self.backup_offset.is_multiple_of(align)
+                || self.backup_offset < self.payload_offset.saturating_add(c)
+                || self
+                    .backup_offset
+                    .checked_add(c)
+                    .is_none_or(|end| end > self.segment_size)
+        }) {
             return Err(corrupt(format!(
                 "backup copy at offset {} does not fit after the payload ({} bytes of room at \
-                 offset {}) and inside the segment size {}, aligned to {align}",
-                self.backup_offset, capacity, self.payload_offset, self.segment_size
+                 offset {}, in 8-byte words) and inside the segment size {}, aligned to {align}",
+                self.backup_offset,
+                self.capacity(),
+                self.payload_offset,
+                self.segment_size
             )));
         }
         if self.segment_size > object_size {

@@ -128,23 +128,91 @@ pub unsafe fn store_bytes(dst: *mut u8, src: *const u8, len: usize) {
     }
 }
 
-/// Copies `len` bytes from shared memory to shared memory, both accessed
-/// with relaxed atomics, through a small private buffer.
+/// Copies `len` bytes of a payload copy at `src` into private memory at
+/// `dst` with relaxed atomic loads of whole aligned 8-byte words (the last
+/// word, if `len` is not a multiple of 8, is loaded whole and only its
+/// first bytes are kept). Every access to a payload copy is such a word, so
+/// racing accesses are always the same size.
 ///
 /// # Safety
 ///
-/// As for [`load_bytes`] on `src` and [`store_bytes`] on `dst`; the two
+/// `src` is 8-aligned; the `len.div_ceil(8)` words at `src` are valid for
+/// reads and only accessed as whole atomic words by Rust code;
+/// `dst..dst+len` is valid for writes and does not overlap them.
+#[inline]
+pub unsafe fn load_words(src: *const u8, dst: *mut u8, len: usize) {
+    let full = len / 8;
+    for k in 0..full {
+        // SAFETY: word `k < full` is in bounds (caller); `dst` has room for
+        // its 8 bytes, maybe unaligned.
+        unsafe {
+            let w = AtomicU64::from_ptr(src.add(8 * k).cast::<u64>().cast_mut())
+                .load(Ordering::Relaxed);
+            dst.add(8 * k).cast::<u64>().write_unaligned(w);
+        }
+    }
+    let rest = len % 8;
+    if rest != 0 {
+        // SAFETY: the last, partial word is one of the `len.div_ceil(8)`
+        // valid words; `dst` has `rest` bytes left.
+        unsafe {
+            let w = AtomicU64::from_ptr(src.add(8 * full).cast::<u64>().cast_mut())
+                .load(Ordering::Relaxed);
+            core::ptr::copy_nonoverlapping(w.to_ne_bytes().as_ptr(), dst.add(8 * full), rest);
+        }
+    }
+}
+
+/// Copies `len` bytes from private memory at `src` into a payload copy at
+/// `dst` with relaxed atomic stores of whole aligned 8-byte words (the last
+/// word, if `len` is not a multiple of 8, is loaded, merged and stored
+/// whole).
+///
+/// # Safety
+///
+/// As for [`load_words`] with the roles swapped; the words are writable
+/// and nobody else stores to them meanwhile (the caller holds write
+/// access).
+#[inline]
+pub unsafe fn store_words(dst: *mut u8, src: *const u8, len: usize) {
+    let full = len / 8;
+    for k in 0..full {
+        // SAFETY: as in `load_words`, with the roles swapped.
+        unsafe {
+            let w = src.add(8 * k).cast::<u64>().read_unaligned();
+            AtomicU64::from_ptr(dst.add(8 * k).cast::<u64>()).store(w, Ordering::Relaxed);
+        }
+    }
+    let rest = len % 8;
+    if rest != 0 {
+        // SAFETY: as in `load_words`; only the writer stores to the word.
+        unsafe {
+            let word = AtomicU64::from_ptr(dst.add(8 * full).cast::<u64>());
+            let mut b = word.load(Ordering::Relaxed).to_ne_bytes();
+            core::ptr::copy_nonoverlapping(src.add(8 * full), b.as_mut_ptr(), rest);
+            word.store(u64::from_ne_bytes(b), Ordering::Relaxed);
+        }
+    }
+}
+
+/// Copies `len` bytes from one payload copy to another, both accessed as
+/// whole atomic words, through a small private buffer.
+///
+/// # Safety
+///
+/// As for [`load_words`] on `src` and [`store_words`] on `dst`; the two
 /// ranges do not overlap.
 pub unsafe fn copy_shared(src: *const u8, dst: *mut u8, len: usize) {
     let mut chunk = [0u8; 512];
     let mut done = 0;
     while done < len {
         let n = (len - done).min(chunk.len());
-        // SAFETY: `done + n <= len`: in bounds of both ranges (caller's
-        // contract); `chunk` is private and `n` bytes long at least.
+        // SAFETY: `done + n <= len` and `done` is a multiple of 8 (the
+        // chunk's size), so the words are in bounds of both ranges and
+        // aligned (caller's contract); `chunk` is private, `n` bytes at least.
         unsafe {
-            load_bytes(src.add(done), chunk.as_mut_ptr(), n);
-            store_bytes(dst.add(done), chunk.as_ptr(), n);
+            load_words(src.add(done), chunk.as_mut_ptr(), n);
+            store_words(dst.add(done), chunk.as_ptr(), n);
         }
         done += n;
     }
@@ -350,10 +418,11 @@ impl Mapped {
     ///
     /// # Safety
     ///
-    /// The four ranges are valid for reads (and, if any method that stores
-    /// is called, writes) as long as this value is used, do not overlap,
-    /// the counters are 8-aligned, and all of it is only ever accessed
-    /// atomically by Rust code.
+    /// The counters and the copies are 8-aligned; the counters and the
+    /// `len.div_ceil(8)` words of each copy are valid for reads (and, if any
+    /// method that stores is called, writes) as long as this value is used,
+    /// do not overlap, and are only ever accessed as whole atomic words by
+    /// Rust code.
     pub unsafe fn new(
         seq_primary: *mut u8,
         seq_backup: *mut u8,
@@ -404,17 +473,19 @@ impl Buffers for Mapped {
     }
     #[inline]
     unsafe fn copy_out(&self, b: Buf, dst: *mut u8) {
-        // SAFETY: the copy is `len` readable bytes (`new`), `dst` as many
-        // (caller).
-        unsafe { load_bytes(self.ptr(b), dst, self.len) }
+        // SAFETY: the copy's words are readable (`new`), `dst` has `len`
+        // bytes (caller).
+        unsafe { load_words(self.ptr(b), dst, self.len) }
     }
     #[inline]
     unsafe fn copy_in(&self, b: Buf, src: *const u8) {
-        // SAFETY: the copy is `len` writable bytes (`new`), `src` as many.
-        unsafe { store_bytes(self.ptr(b), src, self.len) }
+        // SAFETY: the copy's words are writable (`new`), `src` has `len`
+        // bytes, and the caller holds write access.
+        unsafe { store_words(self.ptr(b), src, self.len) }
     }
     unsafe fn copy_across(&self, from: Buf, to: Buf) {
-        // SAFETY: both copies are `len` bytes and do not overlap (`new`).
+        // SAFETY: both copies' words are valid and do not overlap (`new`);
+        // the caller holds write access.
         unsafe { copy_shared(self.ptr(from), self.ptr(to), self.len) }
     }
 }

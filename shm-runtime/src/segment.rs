@@ -210,7 +210,10 @@ impl Options {
         self
     }
 
-    /// How long [`Shared::read`] waits for a write in progress (default 1 s).
+    /// How long [`Shared::read`] keeps retrying when it cannot get a
+    /// complete copy (default 1 s). Reads never wait for a writer: this
+    /// only bounds retries against writes back to back faster than a copy,
+    /// or a segment whose both copies someone left marked as being written.
     pub fn read_timeout(mut self, t: Duration) -> Options {
         self.read_timeout = t;
         self
@@ -771,6 +774,12 @@ fn seq_word(backing: &dyn Backing) -> &AtomicU64 {
     word64(backing, off::SEQ)
 }
 
+/// After a write (or a repair or upgrade, which count as writes): wakes
+/// the processes waiting for a change, if any.
+fn wake(backing: &dyn Backing) {
+    notify::wake(word32(backing, off::NOTIFY), word32(backing, off::WAITERS));
+}
+
 /// The 8-byte header word at `at` (a multiple of 8 below
 /// [`HEADER_SIZE`]) of a mapped segment.
 fn word64(backing: &dyn Backing, at: usize) -> &AtomicU64 {
@@ -1288,11 +1297,11 @@ impl<T: SharedLayout, A: Access> Shared<T, A> {
             &self.display,
             wait,
         )?;
-        // Repair the whole payload the segment has, which may be longer
-        // than `T` (a newer version written by this older program).
-        let len = (self.header.payload_size as usize).max(size_of::<T>());
-        // SAFETY: `len` is at most the validated capacity (`from_backing`
-        // checked `T`, `validate` the payload size).
+        // Repair the whole room of the payload: the segment may hold a
+        // longer value than `T` (a newer version written by this older
+        // program, maybe upgraded since this handle opened it).
+        let len = self.header.capacity() as usize;
+        // SAFETY: the capacity is validated against the mapping.
         let whole = unsafe { buffers(&*self.backing, &self.header, len) };
         // SAFETY: write access is ours (just claimed) and so is the lock.
         let repair = unsafe { protocol::recover(&whole) };
@@ -1300,7 +1309,9 @@ impl<T: SharedLayout, A: Access> Shared<T, A> {
             writer::release(word64(&*self.backing, off::WRITER));
             return Err(Error::Corrupt {
                 name: self.display.clone(),
-                what: "both copies of the payload are marked as being written (`seq` and                        `backup_seq` odd), which no writer leaves; write access was not taken"
+                what: "both copies of the payload are marked as being written (`seq` and \
+                       `backup_seq` odd), which no writer leaves; write access was not taken \
+                       (remove and re-create the segment)"
                     .into(),
             });
         }
@@ -1332,34 +1343,15 @@ impl<T: SharedLayout, A: Access> Shared<T, A> {
 
     /// After a write: wakes processes waiting for a change, if any.
     fn wake(&self) {
-        notify::wake(
-            word32(&*self.backing, off::NOTIFY),
-            word32(&*self.backing, off::WAITERS),
-        );
+        wake(&*self.backing);
     }
 }
 
-/// Publishes or abandons a write of the primary copy in place
-/// ([`Shared::update`]): if the closure panics, the primary gets the last
-/// complete value back, so readers never see half of an update.
-struct PrimaryWrite<'a> {
-    buffers: &'a Mapped,
-    s: u64,
-}
-
-impl Drop for PrimaryWrite<'_> {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            // SAFETY: this handle holds write access and its lock (taken
-            // before the guard), and began the write at `s`.
-            unsafe { protocol::roll_back(self.buffers, self.s) };
-        } else {
-            protocol::end(self.buffers, Buf::Primary, self.s);
-            // SAFETY: as above; the primary is published.
-            unsafe { protocol::sync_backup(self.buffers) };
-        }
-    }
-}
+/// A private copy of a `T`, aligned to 8 and a whole number of 8-byte
+/// words long, so that [`Field`]s (which access whole aligned words) can
+/// work on it.
+#[repr(C, align(8))]
+struct WordAligned<T>(std::mem::MaybeUninit<T>);
 
 impl<T: SharedLayout> Shared<T, ReadWrite> {
     /// Claims write access: records this process as the segment's one
@@ -1427,23 +1419,30 @@ impl<T: SharedLayout> Shared<T, ReadWrite> {
         Ok(())
     }
 
-    /// Changes fields in place through the typed accessors, as one write:
-    /// snapshot readers see all of the changes or none (if `f` panics,
-    /// none: the value before is put back). Writes through one handle are
-    /// serialised by a lock, so `f` must not call this handle's `write`,
+    /// Changes fields through the typed accessors, as one write: snapshot
+    /// readers see all of the changes or none (if `f` panics, none: nothing
+    /// is written). `f` works on a private copy of the current value, which
+    /// is then written whole (so the field accessors, and the `atomic()` of
+    /// atomic fields, never touch shared memory). Writes through one handle
+    /// are serialised by a lock, so `f` must not call this handle's `write`,
     /// `update` or `modify` (that would wait for itself forever).
     pub fn update<R>(&self, f: impl FnOnce(T::Fields<'_, ReadWrite>) -> R) -> Result<R> {
         let _lock = self.write_access()?;
-        let s = protocol::begin(&self.buffers, Buf::Primary);
-        let guard = PrimaryWrite {
-            buffers: &self.buffers,
-            s,
-        };
-        // SAFETY: writable mapping (opened read-write), aligned `T`, atomic
-        // access only, and we are inside a write of the primary (`guard`).
-        let fields = T::Fields::from(unsafe { Field::from_raw(self.payload) });
+        let mut copy = WordAligned::<T>(std::mem::MaybeUninit::uninit());
+        let at = copy.0.as_mut_ptr();
+        // SAFETY: we hold write access, so the primary is complete and
+        // nobody else changes it; `copy` is private and `size_of::<T>()`
+        // bytes long.
+        unsafe { self.buffers.copy_out(Buf::Primary, at.cast()) };
+        // SAFETY: `copy` is private, initialised (just copied), aligned to
+        // 8 and a whole number of words (`WordAligned`), lives until the
+        // fields are gone (they do not escape `f`), and is only accessed
+        // through them.
+        let fields = T::Fields::from(unsafe { Field::from_raw(NonNull::new_unchecked(at)) });
         let r = f(fields);
-        drop(guard);
+        // SAFETY: this handle holds write access and its lock; `copy` holds
+        // a whole `T`.
+        unsafe { protocol::write(&self.buffers, at.cast_const().cast()) };
         self.wake();
         Ok(r)
     }

@@ -173,15 +173,20 @@ fn claim<'a>(
     let owner = word64(backing, off::WRITER);
     writer::claim(owner, word64(backing, off::WRITER_SINCE), display, wait)?;
     let claim = UpgradeClaim(owner);
-    // SAFETY: `header` is validated against this mapping, and its payload
-    // size is at most its capacity.
-    let whole = unsafe { buffers(backing, header, header.payload_size as usize) };
+    // SAFETY: `header` is validated against this mapping (its capacity
+    // included).
+    let whole = unsafe { buffers(backing, header, header.capacity() as usize) };
     // SAFETY: write access is ours.
-    if unsafe { protocol::recover(&whole) } == Repair::BothTorn {
-        return Err(Error::Corrupt {
-            name: display.to_owned(),
-            what: "both copies of the payload are marked as being written; not upgrading".into(),
-        });
+    match unsafe { protocol::recover(&whole) } {
+        Repair::Clean => {}
+        Repair::BothTorn => {
+            return Err(Error::Corrupt {
+                name: display.to_owned(),
+                what: "both copies of the payload are marked as being written; not upgrading"
+                    .into(),
+            });
+        }
+        Repair::RestoredPrimary | Repair::RefreshedBackup => super::wake(backing),
     }
     Ok(claim)
 }
@@ -314,6 +319,8 @@ fn upgrade<T: SharedLayout>(
         store_schema_words(base, &new_words);
     }
     counter.store(g.wrapping_add(2), Ordering::Release);
+    // The defaults were written as writes: tell the waiters.
+    super::wake(backing);
     Ok((
         after,
         Compat::Upgraded {
