@@ -163,7 +163,7 @@ fn an_upgrade_keeps_old_values_and_old_readers() {
     let v = w2.read().unwrap();
     assert_eq!((v.reading, v.count, v.scale), (3.5, 9, 10.0));
     // A second upgrader finds the work done.
-    drop(w1b);
+    w1b.release_writer();
     let again = seg.opts().upgrade(true).open::<GaugeV2>().unwrap();
     assert_eq!(again.compat(), Compat::Exact);
     // The tool sees version 2.
@@ -175,7 +175,10 @@ fn an_upgrade_keeps_old_values_and_old_readers() {
 #[test]
 fn upgrade_defaults_come_from_open_with() {
     let seg = Seg::new("defaults");
-    drop(seg.opts().create_new().open_with(&v1(1.5, 7)).unwrap());
+    // An upgrade needs write access: the creator gives it up (and keeps
+    // its handle: a Win32 mapping goes with its last handle).
+    let w1 = seg.opts().create_new().open_with(&v1(1.5, 7)).unwrap();
+    w1.release_writer();
     let initial = GaugeV2 {
         reading: -1.0,
         count: 0,
@@ -196,7 +199,10 @@ fn upgrade_defaults_come_from_open_with() {
 #[test]
 fn two_upgrades_in_a_row_and_the_older_writer_rule() {
     let seg = Seg::new("twice");
-    drop(seg.opts().create_new().open_with(&v1(1.5, 7)).unwrap());
+    // An upgrade needs write access: the creator gives it up (and keeps
+    // its handle: a Win32 mapping goes with its last handle).
+    let w1 = seg.opts().create_new().open_with(&v1(1.5, 7)).unwrap();
+    w1.release_writer();
     let w2 = seg.opts().upgrade(true).open::<GaugeV2>().unwrap();
     let d2 = w2.header().descriptor_offset;
     w2.update(|f| f.scale().set(2.0)).unwrap();
@@ -277,7 +283,7 @@ fn no_room_no_upgrade() {
     // An upgrade needs write access: a live writer is in the way.
     let busy = seg2.opts().upgrade(true).open::<GaugeV2>().unwrap_err();
     assert!(matches!(busy, Error::WriterBusy { .. }), "{busy}");
-    drop(w);
+    w.release_writer();
     let w2 = seg2.opts().upgrade(true).open::<GaugeV2>().unwrap();
     assert_eq!(w2.header().capacity(), 104);
     assert_eq!(w2.compat(), Compat::Upgraded { from_version: 1 });
