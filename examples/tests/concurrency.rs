@@ -19,11 +19,14 @@
 #![cfg(target_os = "linux")]
 #![allow(missing_docs)]
 
+mod common;
+use common::{Cleanup, unique};
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::FileExt;
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use schemas::Alphabet;
@@ -49,23 +52,6 @@ fn count(var: &str, default: u64) -> u64 {
         .ok()
         .and_then(|s| s.parse().ok())
         .map_or(default, |n: u64| n.max(default))
-}
-
-fn unique(tag: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "shmtest-cc-{tag}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// Removes the segment when dropped.
-struct Cleanup(String);
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let _ = Options::posix(&self.0).remove();
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -578,7 +564,7 @@ fn wait_role<A: Access>(seg: &Shared<Alphabet, A>, timeout: Duration) {
 /// A fresh segment holding `snapshot(0)` at version 0, and a read-write
 /// handle to it that does not hold write access.
 fn fresh(tag: &str) -> (String, Cleanup, Shared<Alphabet>) {
-    let name = unique(tag);
+    let name = unique(&format!("cc-{tag}"));
     let cleanup = Cleanup(name.clone());
     let seg = Options::posix(&name)
         .create_new()

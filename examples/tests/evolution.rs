@@ -5,30 +5,14 @@
 //! while a version-1 reader process reads and checks every snapshot
 //! throughout, and an incompatible change.
 
+mod common;
+use common::{Cleanup, unique};
+
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdout, Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use shm_runtime::Options;
-
-/// A segment name no other test (or test run) uses.
-fn unique(tag: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "shmtest-sensor-{tag}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// Removes the segment when dropped, so a failing test leaves nothing behind.
-struct Cleanup(String);
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let _ = Options::posix(&self.0).remove();
-    }
-}
 
 fn sensor(name: &str, role: &str, schema: &str, extra: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_sensor"));
@@ -142,7 +126,7 @@ fn counts(line: &str) -> [u64; 4] {
 
 #[test]
 fn v1_writer_and_v2_reader() {
-    let name = unique("v1w");
+    let name = unique("sensor-v1w");
     let _c = Cleanup(name.clone());
     let (writer, compat) = Running::start(&name, "write", "v1", &["--create"]);
     assert_eq!(compat, "exact");
@@ -168,7 +152,7 @@ fn v1_writer_and_v2_reader() {
 
 #[test]
 fn v2_writer_and_v1_readers_and_writers() {
-    let name = unique("v2w");
+    let name = unique("sensor-v2w");
     let _c = Cleanup(name.clone());
     let (mut writer, _) = Running::start(&name, "write", "v2", &["--create", "--writes", "5000"]);
     // A version-1 reader process reads its prefix and checks it.
@@ -205,7 +189,7 @@ fn v2_writer_and_v1_readers_and_writers() {
 
 #[test]
 fn v3_segment_lets_older_programs_read_only() {
-    let name = unique("v3");
+    let name = unique("sensor-v3");
     let _c = Cleanup(name.clone());
     let (mut writer, _) = Running::start(&name, "write", "v3", &["--create", "--writes", "100"]);
     writer.expect("done 100");
@@ -228,7 +212,7 @@ fn v3_segment_lets_older_programs_read_only() {
 /// both writers, before, during and after the upgrade.
 #[test]
 fn in_place_upgrade_with_a_v1_reader_attached_throughout() {
-    let name = unique("upgrade");
+    let name = unique("sensor-upgrade");
     let _c = Cleanup(name.clone());
     let (v1_writer, _) = Running::start(&name, "write", "v1", &["--create"]);
     let (v1_reader, compat) = Running::start(&name, "read", "v1", &[]);
@@ -263,7 +247,7 @@ fn in_place_upgrade_with_a_v1_reader_attached_throughout() {
 
 #[test]
 fn incompatible_changes_name_the_first_difference() {
-    let name = unique("incompatible");
+    let name = unique("sensor-incompatible");
     let _c = Cleanup(name.clone());
     let (mut writer, _) = Running::start(&name, "write", "v1", &["--create", "--writes", "3"]);
     writer.expect("done 3");

@@ -1,29 +1,13 @@
 //! The example binaries as real processes over real POSIX segments.
 
+mod common;
+use common::{Cleanup, unique};
+
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use schemas::{Alphabet, MySharedData};
 use shm_runtime::{Error, Options};
-
-/// A segment name no other test (or test run) uses.
-fn unique(tag: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "shmtest-{tag}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// Removes the segment when dropped, so a failing test leaves nothing behind.
-struct Cleanup(String);
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let _ = Options::posix(&self.0).remove();
-    }
-}
 
 fn bin(name: &str) -> Command {
     Command::new(match name {
