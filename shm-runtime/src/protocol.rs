@@ -623,12 +623,35 @@ mod tests {
 }
 
 /// The protocol under loom: `RUSTFLAGS="--cfg loom" cargo test -p
-/// shm-runtime --lib --release loom`.
+/// shm-runtime --lib --release loom` (`.ci/concurrency.sh` runs it).
+///
+/// Loom runs each test body under every interleaving of its threads with
+/// at most a bounded number of preemptions and, for every relaxed or
+/// acquire load, under every store the C++20 memory model lets that load
+/// read (stale ones included), so it checks the ordering argument above,
+/// not only the behaviour of the machine it runs on. The shared memory is
+/// [`Model`]: the [`Buffers`] that [`Mapped`] implements, over loom's
+/// atomics; the algorithms (`write`, `try_read`, `recover`, `roll_back`)
+/// run on it unchanged.
+///
+/// The bounds keep the whole run near a minute on two cores; set
+/// `LOOM_MAX_PREEMPTIONS` to override them (3 for every test takes about
+/// two and a half minutes, 4 more than ten).
 #[cfg(all(test, loom))]
 mod loom_model {
-    use super::{Buf, Buffers, Repair, begin, end, recover, try_read, write};
+    use super::{
+        Buf, Buffers, Repair, begin, end, recover, try_read, try_read_one, version_of, write,
+    };
     use loom::sync::Arc;
     use loom::sync::atomic::{AtomicU64, Ordering};
+
+    /// Runs `f` under loom, exploring every interleaving with at most
+    /// `preemptions` preemptions (or `LOOM_MAX_PREEMPTIONS`, if set).
+    fn model(preemptions: usize, f: impl Fn() + Sync + Send + 'static) {
+        let mut builder = loom::model::Builder::new();
+        builder.preemption_bound = builder.preemption_bound.or(Some(preemptions));
+        builder.check(f);
+    }
 
     /// Two copies of two words (a value `v` is stored as `[v, !v]`, so a
     /// torn copy fails the check) and their counters, in loom atomics.
@@ -638,12 +661,20 @@ mod loom_model {
     }
 
     impl Model {
+        /// Both copies hold value 0 at version 0, as in a new segment.
         fn new() -> Self {
             let w = || [AtomicU64::new(0), AtomicU64::new(!0)];
             Model {
                 seq: [AtomicU64::new(0), AtomicU64::new(0)],
                 words: [w(), w()],
             }
+        }
+
+        /// What a writer killed while storing copy `b` leaves behind: its
+        /// counter odd and the first word of the new value `v` stored.
+        fn die_while_writing(&self, b: Buf, v: u64) {
+            let _ = begin(self, b);
+            self.words[b as usize][0].store(v, Ordering::Relaxed);
         }
     }
 
@@ -659,7 +690,7 @@ mod loom_model {
         }
         unsafe fn copy_out(&self, b: Buf, dst: *mut u8) {
             for (i, w) in self.words[b as usize].iter().enumerate() {
-                // SAFETY: `dst` holds two words (the callers below).
+                // SAFETY: `dst` holds two words (`read`, `read_one`).
                 unsafe {
                     dst.cast::<u64>()
                         .add(i)
@@ -669,7 +700,7 @@ mod loom_model {
         }
         unsafe fn copy_in(&self, b: Buf, src: *const u8) {
             for (i, w) in self.words[b as usize].iter().enumerate() {
-                // SAFETY: `src` holds two words.
+                // SAFETY: `src` holds two words (`write_value`).
                 w.store(
                     unsafe { src.cast::<u64>().add(i).read_unaligned() },
                     Ordering::Relaxed,
@@ -684,69 +715,188 @@ mod loom_model {
         }
     }
 
+    /// A whole write of value `v` (the caller is the one writer).
+    fn write_value<M: Buffers>(m: &M, v: u64) {
+        let src: [u64; 2] = [v, !v];
+        // SAFETY: `src` is two words, the payload's length.
+        unsafe { write(m, src.as_ptr().cast()) };
+    }
+
+    /// One attempt at a snapshot: `(version, value)`, checked whole.
+    fn read<M: Buffers>(m: &M) -> Option<(u64, u64)> {
+        let mut out = [0u64; 2];
+        // SAFETY: `out` is two words.
+        let s = unsafe { try_read(m, out.as_mut_ptr().cast()) }?;
+        Some((version_of(s), check(out)))
+    }
+
+    /// One attempt at a snapshot of copy `b` alone.
+    fn read_one<M: Buffers>(m: &M, b: Buf) -> Option<(u64, u64)> {
+        let mut out = [0u64; 2];
+        // SAFETY: `out` is two words.
+        let s = unsafe { try_read_one(m, b, out.as_mut_ptr().cast()) }?;
+        Some((version_of(s), check(out)))
+    }
+
+    /// The value of a snapshot, which must be whole.
     fn check(out: [u64; 2]) -> u64 {
         assert_eq!(out[0], !out[1], "torn snapshot {out:?}");
         out[0]
     }
 
+    /// A reader thread taking `n` snapshots: each must be whole, one of the
+    /// `allowed` (version, value) pairs, and no older than the one before.
+    fn reader<M: Buffers + Send + Sync + 'static>(
+        m: &Arc<M>,
+        n: usize,
+        allowed: &'static [(u64, u64)],
+    ) -> loom::thread::JoinHandle<()> {
+        let m = m.clone();
+        loom::thread::spawn(move || {
+            let mut last = 0;
+            for _ in 0..n {
+                if let Some((version, value)) = read(&*m) {
+                    assert!(
+                        allowed.contains(&(version, value)),
+                        "snapshot of value {value} at version {version}: not one of {allowed:?}"
+                    );
+                    assert!(
+                        version >= last,
+                        "went back from version {last} to {version}"
+                    );
+                    last = version;
+                }
+            }
+        })
+    }
+
+    /// Two writes under a reader taking two snapshots: every snapshot is a
+    /// whole write whose version is its number, in order. (The costliest
+    /// test: about 45 s with 2 preemptions, two minutes with 3.)
     #[test]
     fn loom_readers_see_whole_writes_in_order() {
-        loom::model(|| {
+        model(2, || {
             let m = Arc::new(Model::new());
-            let reader = {
-                let m = m.clone();
-                loom::thread::spawn(move || {
-                    let mut last = 0;
-                    for _ in 0..2 {
-                        let mut out = [0u64; 2];
-                        // SAFETY: `out` is two words.
-                        if let Some(s) = unsafe { try_read(&*m, out.as_mut_ptr().cast()) } {
-                            let v = check(out);
-                            assert_eq!(v, s / 2, "value and version disagree");
-                            assert!(v >= last);
-                            last = v;
-                        }
-                    }
-                })
-            };
-            for v in 1..=2u64 {
-                // SAFETY: the only writer; two words.
-                unsafe { write(&*m, [v, !v].as_ptr().cast()) };
-            }
-            reader.join().unwrap();
+            let r = reader(&m, 2, &[(0, 0), (1, 1), (2, 2)]);
+            write_value(&*m, 1);
+            write_value(&*m, 2);
+            r.join().unwrap();
+            assert_eq!(read(&*m), Some((2, 2)));
         });
     }
 
+    /// A writer killed in phase 1 (the primary half written): readers read
+    /// the backup meanwhile and after; `recover` puts it back in the
+    /// primary as the next version.
     #[test]
     fn loom_a_writer_dying_in_phase_one_leaves_a_readable_value() {
-        loom::model(|| {
+        model(3, || {
             let m = Arc::new(Model::new());
-            // SAFETY: single writer, two words.
-            unsafe { write(&*m, [1, !1].as_ptr().cast()) };
+            write_value(&*m, 1);
             let dying = {
                 let m = m.clone();
-                loom::thread::spawn(move || {
-                    // Starts a write and stops after one word: "killed".
-                    let _ = begin(&*m, Buf::Primary);
-                    m.words[0][0].store(2, Ordering::Relaxed);
-                })
+                loom::thread::spawn(move || m.die_while_writing(Buf::Primary, 2))
             };
-            let mut out = [0u64; 2];
-            // SAFETY: two words.
-            let got = unsafe { try_read(&*m, out.as_mut_ptr().cast()) };
-            if got.is_some() {
-                assert_eq!(check(out), 1);
+            if let Some(got) = read(&*m) {
+                assert_eq!(got, (1, 1));
             }
             dying.join().unwrap();
             // The dead writer left the primary odd: the backup still reads.
-            // SAFETY: two words.
-            let got = unsafe { try_read(&*m, out.as_mut_ptr().cast()) };
-            assert_eq!((got, check(out)), (Some(2), 1));
-            // A new writer repairs and writes.
+            assert_eq!(read(&*m), Some((1, 1)));
+            // A new writer puts the backup's value back, as write 2.
             // SAFETY: now the only writer.
             assert_eq!(unsafe { recover(&*m) }, Repair::RestoredPrimary);
-            let s = begin(&*m, Buf::Primary);
-            end(&*m, Buf::Primary, s);
+            assert_eq!(read_one(&*m, Buf::Primary), Some((2, 1)));
+            assert_eq!(read_one(&*m, Buf::Backup), Some((2, 1)));
+        });
+    }
+
+    /// A writer killed in phase 2 (its value complete in the primary, the
+    /// backup half written): readers see the old value or the new one,
+    /// whole; `recover` completes the backup.
+    #[test]
+    fn loom_a_writer_dying_in_phase_two_leaves_its_value() {
+        model(3, || {
+            let m = Arc::new(Model::new());
+            write_value(&*m, 1);
+            let dying = {
+                let m = m.clone();
+                loom::thread::spawn(move || {
+                    let s = begin(&*m, Buf::Primary);
+                    let src: [u64; 2] = [2, !2];
+                    // SAFETY: the only writer; the primary's counter is odd.
+                    unsafe { m.copy_in(Buf::Primary, src.as_ptr().cast()) };
+                    end(&*m, Buf::Primary, s);
+                    m.die_while_writing(Buf::Backup, 2);
+                })
+            };
+            if let Some(got) = read(&*m) {
+                assert!(got == (1, 1) || got == (2, 2), "{got:?}");
+            }
+            dying.join().unwrap();
+            assert_eq!(read(&*m), Some((2, 2)));
+            // SAFETY: now the only writer.
+            assert_eq!(unsafe { recover(&*m) }, Repair::RefreshedBackup);
+            assert_eq!(read_one(&*m, Buf::Backup), Some((2, 2)));
+            // SAFETY: as above.
+            assert_eq!(unsafe { recover(&*m) }, Repair::Clean);
+        });
+    }
+
+    /// The next writer's `recover` (after a death in phase 1) and its
+    /// first write, under a reader: the reader sees write 1, the repair
+    /// (version 2, write 1's value) and write 3, each whole, in order.
+    #[test]
+    fn loom_recovery_and_the_next_write_under_a_reader() {
+        model(3, || {
+            let m = Arc::new(Model::new());
+            write_value(&*m, 1);
+            m.die_while_writing(Buf::Primary, 2);
+            let r = reader(&m, 2, &[(1, 1), (2, 1), (3, 3)]);
+            // SAFETY: the new writer, the only one.
+            assert_eq!(unsafe { recover(&*m) }, Repair::RestoredPrimary);
+            write_value(&*m, 3);
+            r.join().unwrap();
+        });
+    }
+
+    /// [`Model`] with every fence left out, as a seqlock written with plain
+    /// counters would be.
+    struct NoFences(Model);
+
+    impl Buffers for NoFences {
+        fn seq_load(&self, b: Buf, order: Ordering) -> u64 {
+            self.0.seq_load(b, order)
+        }
+        fn seq_store(&self, b: Buf, value: u64, order: Ordering) {
+            self.0.seq_store(b, value, order)
+        }
+        fn fence(_order: Ordering) {}
+        unsafe fn copy_out(&self, b: Buf, dst: *mut u8) {
+            // SAFETY: forwarded.
+            unsafe { self.0.copy_out(b, dst) }
+        }
+        unsafe fn copy_in(&self, b: Buf, src: *const u8) {
+            // SAFETY: forwarded.
+            unsafe { self.0.copy_in(b, src) }
+        }
+        unsafe fn copy_across(&self, from: Buf, to: Buf) {
+            // SAFETY: forwarded.
+            unsafe { self.0.copy_across(from, to) }
+        }
+    }
+
+    /// The model has teeth: without the fences the protocol is wrong, and
+    /// loom finds a torn snapshot (a machine with strong ordering, such as
+    /// x86, would not show it).
+    #[test]
+    #[should_panic(expected = "torn snapshot")]
+    fn loom_finds_the_torn_read_when_the_fences_are_left_out() {
+        model(2, || {
+            let m = Arc::new(NoFences(Model::new()));
+            let r = reader(&m, 1, &[(0, 0), (1, 1)]);
+            write_value(&*m, 1);
+            r.join().unwrap();
         });
     }
 }
