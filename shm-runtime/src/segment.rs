@@ -1428,8 +1428,14 @@ impl<T: SharedLayout> Shared<T, ReadWrite> {
     /// `update` or `modify` (that would wait for itself forever).
     pub fn update<R>(&self, f: impl FnOnce(T::Fields<'_, ReadWrite>) -> R) -> Result<R> {
         let _lock = self.write_access()?;
-        let mut copy = WordAligned::<T>(std::mem::MaybeUninit::uninit());
-        let at = copy.0.as_mut_ptr();
+        // A setter of a field in the last word loads and stores all of it,
+        // bytes after the `T` included: so `at` has the provenance of the
+        // whole `WordAligned`, and all of it is zeroed in place (`zeroed()`
+        // would return it by value, which need not keep those bytes).
+        let mut copy = std::mem::MaybeUninit::<WordAligned<T>>::uninit();
+        // SAFETY: writes zero bytes over `copy`, which is private.
+        unsafe { copy.as_mut_ptr().write_bytes(0, 1) };
+        let at = copy.as_mut_ptr().cast::<T>();
         // SAFETY: we hold write access, so the primary is complete and
         // nobody else changes it; `copy` is private and `size_of::<T>()`
         // bytes long.
