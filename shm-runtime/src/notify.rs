@@ -1,22 +1,28 @@
 //! Change notification: a reader sleeps until the next write instead of
 //! polling.
 //!
-//! Two header words serve it: `waiters` (offset 136, the number of
-//! processes sleeping) and `notify` (offset 140, bumped by every write; the
-//! futex word). On Linux a waiter registers in `waiters`, re-checks the
+//! Two 4-byte header fields serve it: `waiters` (offset 136, the number
+//! of processes sleeping) and `notify` (offset 140, bumped by every write;
+//! the futex word). On Linux a waiter registers in `waiters`, re-checks the
 //! version, and sleeps in `futex(FUTEX_WAIT)` on `notify` (a *shared*
 //! futex: the kernel keys it by the physical page, so it works across
 //! processes). After a write the writer bumps `notify` and, only if
 //! `waiters` is not zero, calls `futex(FUTEX_WAKE)`: a write nobody waits
 //! for costs no system call.
 //!
-//! No wake-up is lost: the waiter's increment of `waiters` and its load of
-//! `notify` are sequentially consistent, as are the writer's increment of
-//! `notify` and its load of `waiters`. Either the writer's load sees the
-//! waiter (and wakes it), or the waiter's load of `notify` reads the
-//! writer's increment, synchronises with it and so sees the new version
-//! (and does not sleep); a wake-up between the waiter's check and its
-//! sleep finds `notify` changed and `FUTEX_WAIT` returns at once.
+//! Rust code only ever accesses the two as one 8-byte atomic word (offset
+//! 136), like every other header word, so that racing atomic accesses are
+//! always of the same size (an opener copying the header loads that word
+//! too); only the kernel's futex calls look at `notify` alone.
+//!
+//! No wake-up is lost: the waiter registers with an atomic add to the word
+//! and the writer bumps `notify` with an atomic add to the same word, so
+//! the two read-modify-writes are ordered. If the writer's comes first,
+//! the waiter's reads its result, synchronises with it and sees the new
+//! version (and does not sleep); if the waiter's comes first, the writer's
+//! add returns a word with the waiter counted and the writer wakes it. A
+//! wake-up between the waiter's check and its sleep finds `notify` changed
+//! and `FUTEX_WAIT` returns at once.
 //!
 //! A waiter killed while asleep never takes itself off `waiters`: from
 //! then on every write to that segment makes one `FUTEX_WAKE` call that
@@ -35,21 +41,54 @@ use std::time::{Duration, Instant};
 
 use crate::protocol::version_of;
 
+/// `1` in the `waiters` half of the word (bytes 0..4 of it in memory).
+const ONE_WAITER: u64 = if cfg!(target_endian = "little") {
+    1
+} else {
+    1 << 32
+};
+/// `1` in the `notify` half of the word (bytes 4..8 in memory).
+const ONE_NOTIFY: u64 = if cfg!(target_endian = "little") {
+    1 << 32
+} else {
+    1
+};
+
+/// The `waiters` half of the word.
+fn waiters_of(word: u64) -> u32 {
+    (if cfg!(target_endian = "little") {
+        word
+    } else {
+        word >> 32
+    }) as u32
+}
+
+/// The `notify` half of the word.
+fn notify_of(word: u64) -> u32 {
+    (if cfg!(target_endian = "little") {
+        word >> 32
+    } else {
+        word
+    }) as u32
+}
+
 /// The words a wait and a wake use.
 pub(crate) struct Words<'a> {
     /// The primary copy's sequence counter.
     pub seq: &'a AtomicU64,
-    /// The futex word, bumped by each write.
-    pub notify: &'a AtomicU32,
-    /// The number of sleeping waiters; `None` for a read-only mapping.
-    pub waiters: Option<&'a AtomicU32>,
+    /// `waiters` and `notify` (offset 136), for Rust's accesses.
+    pub word: &'a AtomicU64,
+    /// `notify` alone (offset 140), for the kernel's futex calls only.
+    pub futex: &'a AtomicU32,
+    /// Whether this process may store to the word (a read-write mapping).
+    pub writable: bool,
 }
 
 /// After a write: bump `notify`, and wake sleepers if there are any.
-pub(crate) fn wake(notify: &AtomicU32, waiters: &AtomicU32) {
-    notify.fetch_add(1, Ordering::SeqCst);
-    if waiters.load(Ordering::SeqCst) != 0 {
-        futex_wake(notify);
+pub(crate) fn wake(word: &AtomicU64, futex: &AtomicU32) {
+    let before = word.fetch_add(ONE_NOTIFY, Ordering::SeqCst);
+    if waiters_of(before) != 0 {
+        futex_wake(futex);
     }
 }
 
@@ -59,43 +98,41 @@ pub(crate) fn wait(w: &Words<'_>, since: u64, timeout: Duration) -> Option<u64> 
     let start = Instant::now();
     let deadline = start.checked_add(timeout);
     let version = || version_of(w.seq.load(Ordering::SeqCst));
-    match w.waiters {
-        Some(waiters) if FUTEX => {
-            waiters.fetch_add(1, Ordering::SeqCst);
-            let found = loop {
-                let n = w.notify.load(Ordering::SeqCst);
-                let v = version();
-                if v != since {
-                    break Some(v);
-                }
-                let left = match deadline {
-                    Some(d) => d.saturating_duration_since(Instant::now()),
-                    None => Duration::from_secs(3600),
-                };
-                if left.is_zero() {
-                    break None;
-                }
-                futex_wait(w.notify, n, left);
-            };
-            waiters.fetch_sub(1, Ordering::SeqCst);
-            found
-        }
-        _ => loop {
+    if w.writable && FUTEX {
+        let mut n = notify_of(w.word.fetch_add(ONE_WAITER, Ordering::SeqCst));
+        let found = loop {
             let v = version();
             if v != since {
-                return Some(v);
+                break Some(v);
             }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                return None;
-            }
-            let pause = if start.elapsed() < Duration::from_millis(10) {
-                Duration::from_micros(100)
-            } else {
-                Duration::from_millis(1)
+            let left = match deadline {
+                Some(d) => d.saturating_duration_since(Instant::now()),
+                None => Duration::from_secs(3600),
             };
-            let left = deadline.map_or(pause, |d| d.saturating_duration_since(Instant::now()));
-            std::thread::sleep(pause.min(left));
-        },
+            if left.is_zero() {
+                break None;
+            }
+            futex_wait(w.futex, n, left);
+            n = notify_of(w.word.load(Ordering::SeqCst));
+        };
+        w.word.fetch_sub(ONE_WAITER, Ordering::SeqCst);
+        return found;
+    }
+    loop {
+        let v = version();
+        if v != since {
+            return Some(v);
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return None;
+        }
+        let pause = if start.elapsed() < Duration::from_millis(10) {
+            Duration::from_micros(100)
+        } else {
+            Duration::from_millis(1)
+        };
+        let left = deadline.map_or(pause, |d| d.saturating_duration_since(Instant::now()));
+        std::thread::sleep(pause.min(left));
     }
 }
 

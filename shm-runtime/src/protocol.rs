@@ -55,77 +55,65 @@
 //! implements it over a mapping, and a `cfg(loom)` model over loom's
 //! atomics checks them under every interleaving loom explores.
 
-use core::sync::atomic::{AtomicU8, AtomicU64, Ordering, fence};
+use core::sync::atomic::{AtomicU64, Ordering, fence};
 
-/// Copies `len` bytes from shared memory at `src` into private memory at
-/// `dst` with relaxed atomic loads, eight bytes at a time where `src` is
-/// aligned.
+/// Copies `len` bytes from shared memory at `src` (any alignment) into
+/// private memory at `dst` with relaxed atomic loads of the whole aligned
+/// 8-byte words that hold them: every Rust access to shared memory is such
+/// a word, so racing atomic accesses are always of the same size.
 ///
 /// # Safety
 ///
-/// `src..src+len` must be valid for reads and only ever accessed atomically
-/// by Rust code (other processes may write it); `dst..dst+len` must be valid
-/// for writes and not overlap `src`.
+/// Every aligned 8-byte word overlapping `src..src+len` is valid for reads
+/// and only accessed as a whole atomic word by Rust code (other processes
+/// may write it); `dst..dst+len` is valid for writes and does not overlap.
 pub unsafe fn load_bytes(src: *const u8, dst: *mut u8, len: usize) {
-    let mut i = 0;
-    while i < len && !(src as usize + i).is_multiple_of(8) {
-        // SAFETY: `i < len`, so both pointers are in bounds (caller's contract).
+    let mut done = 0;
+    if !(src as usize).is_multiple_of(8) {
+        let at = src as usize % 8;
+        let n = (8 - at).min(len);
+        // SAFETY: the word holding `src` overlaps the range (caller); `dst`
+        // has room for its first `n <= len` bytes.
         unsafe {
-            dst.add(i)
-                .write(AtomicU8::from_ptr(src.add(i).cast_mut()).load(Ordering::Relaxed))
-        };
-        i += 1;
-    }
-    while i + 8 <= len {
-        // SAFETY: `src + i` is 8-aligned and `i + 8 <= len`, so the word is in
-        // bounds; `dst` may be unaligned, hence `write_unaligned`.
-        unsafe {
-            let w =
-                AtomicU64::from_ptr(src.add(i).cast::<u64>().cast_mut()).load(Ordering::Relaxed);
-            dst.add(i).cast::<u64>().write_unaligned(w);
+            let w = AtomicU64::from_ptr(src.sub(at).cast::<u64>().cast_mut())
+                .load(Ordering::Relaxed)
+                .to_ne_bytes();
+            core::ptr::copy_nonoverlapping(w.as_ptr().add(at), dst, n);
         }
-        i += 8;
+        done = n;
     }
-    while i < len {
-        // SAFETY: `i < len`, in bounds as above.
-        unsafe {
-            dst.add(i)
-                .write(AtomicU8::from_ptr(src.add(i).cast_mut()).load(Ordering::Relaxed))
-        };
-        i += 1;
-    }
+    // SAFETY: `src + done` is 8-aligned (or `done == len`); the words
+    // overlapping the rest are valid (caller); `dst + done` has room.
+    unsafe { load_words(src.add(done), dst.add(done), len - done) };
 }
 
 /// Copies `len` bytes from private memory at `src` into shared memory at
-/// `dst` with relaxed atomic stores, eight bytes at a time where `dst` is
-/// aligned.
+/// `dst` (any alignment) with relaxed atomic stores of the whole aligned
+/// 8-byte words that hold them; a word only partly in the range is loaded,
+/// merged and stored whole.
 ///
 /// # Safety
 ///
-/// `dst..dst+len` must be valid for writes and only ever accessed
-/// atomically by Rust code; `src..src+len` must be valid for reads and not
-/// overlap `dst`.
+/// Every aligned 8-byte word overlapping `dst..dst+len` is valid for
+/// writes, only accessed as a whole atomic word by Rust code, and nobody
+/// else stores to it meanwhile; `src..src+len` is valid for reads and does
+/// not overlap.
 pub unsafe fn store_bytes(dst: *mut u8, src: *const u8, len: usize) {
-    let mut i = 0;
-    while i < len && !(dst as usize + i).is_multiple_of(8) {
-        // SAFETY: `i < len`, in bounds (caller's contract).
-        unsafe { AtomicU8::from_ptr(dst.add(i)).store(src.add(i).read(), Ordering::Relaxed) };
-        i += 1;
-    }
-    while i + 8 <= len {
-        // SAFETY: `dst + i` is 8-aligned and the word is in bounds; `src` may
-        // be unaligned, hence `read_unaligned`.
+    let mut done = 0;
+    if !(dst as usize).is_multiple_of(8) {
+        let at = dst as usize % 8;
+        let n = (8 - at).min(len);
+        // SAFETY: as in `load_bytes`; only this caller stores to the word.
         unsafe {
-            let w = src.add(i).cast::<u64>().read_unaligned();
-            AtomicU64::from_ptr(dst.add(i).cast::<u64>()).store(w, Ordering::Relaxed);
+            let word = AtomicU64::from_ptr(dst.sub(at).cast::<u64>());
+            let mut b = word.load(Ordering::Relaxed).to_ne_bytes();
+            core::ptr::copy_nonoverlapping(src, b.as_mut_ptr().add(at), n);
+            word.store(u64::from_ne_bytes(b), Ordering::Relaxed);
         }
-        i += 8;
+        done = n;
     }
-    while i < len {
-        // SAFETY: `i < len`, in bounds.
-        unsafe { AtomicU8::from_ptr(dst.add(i)).store(src.add(i).read(), Ordering::Relaxed) };
-        i += 1;
-    }
+    // SAFETY: as in `load_bytes`, with the roles swapped.
+    unsafe { store_words(dst.add(done), src.add(done), len - done) };
 }
 
 /// Copies `len` bytes of a payload copy at `src` into private memory at

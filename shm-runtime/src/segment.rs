@@ -666,8 +666,11 @@ fn mapping_reader(backing: &dyn Backing) -> impl FnMut(usize, &mut [u8]) -> bool
             return false;
         }
         // SAFETY: `at..at + dst.len()` lies inside the mapping (checked just
-        // above); the shared bytes are read with atomic loads only, into
-        // private memory.
+        // above), so the 8-byte words holding it lie inside the mapping
+        // rounded up to a word, which every backend keeps valid (mappings
+        // are whole pages; process memory is allocated in whole words); the
+        // shared bytes are read with atomic word loads only, into private
+        // memory.
         unsafe { protocol::load_bytes(base.add(at), dst.as_mut_ptr(), dst.len()) };
         true
     }
@@ -696,7 +699,7 @@ fn initialise<T: SharedLayout>(
         );
         if let Some(v) = initial {
             for at in [plan.payload_offset, plan.backup_offset] {
-                protocol::store_bytes(
+                protocol::store_words(
                     base.add(at),
                     (v as *const T).cast::<u8>(),
                     plan.payload_size,
@@ -704,11 +707,18 @@ fn initialise<T: SharedLayout>(
             }
         }
     }
-    state_word(backing).store(STATE_READY, Ordering::Release);
-    Header {
+    // Publish: the word holding `state` (header version, size, state),
+    // with release, so that an opener that sees state 1 sees all of the
+    // above.
+    let ready = Header {
         state: STATE_READY,
         ..header
-    }
+    };
+    let w = ready.encode();
+    let at = off::STATE & !7;
+    let word = u64::from_ne_bytes(w[at..at + 8].try_into().expect("8 bytes"));
+    word64(backing, at).store(word, Ordering::Release);
+    ready
 }
 
 /// The header a creator in this process writes now (state initialising).
@@ -726,11 +736,13 @@ fn new_header<T: SharedLayout>(plan: &Plan) -> Header {
     }
 }
 
-fn state_word(backing: &dyn Backing) -> &AtomicU32 {
-    // SAFETY: the mapping is at least HEADER_SIZE bytes (checked by every
-    // backend before mapping) and page-aligned, so the u32 at offset 12 is
-    // in bounds and aligned; it is only ever accessed atomically.
-    unsafe { AtomicU32::from_ptr(backing.base().as_ptr().add(off::STATE).cast()) }
+/// The header's `state` (offset 12), loaded with acquire as part of the
+/// 8-byte word at 8 (every Rust access to the header is a whole word).
+fn load_state(backing: &dyn Backing) -> u32 {
+    half_of(
+        word64(backing, off::STATE & !7).load(Ordering::Acquire),
+        off::STATE,
+    )
 }
 
 /// The status of a mapped segment (shared by [`Shared::status`] and
@@ -777,7 +789,7 @@ fn seq_word(backing: &dyn Backing) -> &AtomicU64 {
 /// After a write (or a repair or upgrade, which count as writes): wakes
 /// the processes waiting for a change, if any.
 fn wake(backing: &dyn Backing) {
-    notify::wake(word32(backing, off::NOTIFY), word32(backing, off::WAITERS));
+    notify::wake(word64(backing, off::WAITERS), futex_word(backing));
 }
 
 /// The 8-byte header word at `at` (a multiple of 8 below
@@ -790,11 +802,29 @@ fn word64(backing: &dyn Backing, at: usize) -> &AtomicU64 {
     unsafe { AtomicU64::from_ptr(backing.base().as_ptr().add(at).cast()) }
 }
 
-/// The 4-byte header word at `at` (a multiple of 4 below [`HEADER_SIZE`]).
-fn word32(backing: &dyn Backing, at: usize) -> &AtomicU32 {
-    assert!(at.is_multiple_of(4) && at + 4 <= HEADER_SIZE);
-    // SAFETY: as for `word64`.
-    unsafe { AtomicU32::from_ptr(backing.base().as_ptr().add(at).cast()) }
+/// The `notify` field (offset 140), for the kernel's futex calls only:
+/// Rust code accesses it as part of the 8-byte word at 136 (see
+/// [`crate::notify`]).
+fn futex_word(backing: &dyn Backing) -> &AtomicU32 {
+    // SAFETY: offset 140 is inside the header, 4-aligned in a page-aligned
+    // mapping; the reference is only handed to `futex(2)`, which reads the
+    // value in the kernel (no Rust access of another size).
+    unsafe { AtomicU32::from_ptr(backing.base().as_ptr().add(off::NOTIFY).cast()) }
+}
+
+/// The `u32` at byte `at % 8` of a header word, as a value of the word.
+fn half_of(word: u64, at: usize) -> u32 {
+    let b = word.to_ne_bytes();
+    let i = at % 8;
+    u32::from_ne_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]])
+}
+
+/// `word` with the `u32` at byte `at % 8` replaced by `v`.
+fn with_half(word: u64, at: usize, v: u32) -> u64 {
+    let mut b = word.to_ne_bytes();
+    let i = at % 8;
+    b[i..i + 4].copy_from_slice(&v.to_ne_bytes());
+    u64::from_ne_bytes(b)
 }
 
 /// The schema-independent part of [`evolve::attach`]: wait for the header
@@ -838,7 +868,7 @@ fn wait_ready(
             found: first,
         });
     }
-    while state_word(backing).load(Ordering::Acquire) == header::STATE_INITIALIZING {
+    while load_state(backing) == header::STATE_INITIALIZING {
         if Instant::now() >= deadline {
             return Err(Error::NotInitialized {
                 name: display.to_owned(),
@@ -1184,12 +1214,12 @@ impl<T: SharedLayout, A: Access> Shared<T, A> {
     /// # Ok::<(), shm_runtime::Error>(())
     /// ```
     pub fn wait_for_change(&self, since: u64, timeout: Duration) -> Option<u64> {
-        let waiters = (!A::READ_ONLY).then(|| word32(&*self.backing, off::WAITERS));
         notify::wait(
             &notify::Words {
                 seq: word64(&*self.backing, off::SEQ),
-                notify: word32(&*self.backing, off::NOTIFY),
-                waiters,
+                word: word64(&*self.backing, off::WAITERS),
+                futex: futex_word(&*self.backing),
+                writable: !A::READ_ONLY,
             },
             since,
             timeout,

@@ -14,6 +14,10 @@ const ALIGN: usize = 4096;
 pub(crate) struct Memory {
     ptr: NonNull<u8>,
     layout: Layout,
+    /// The object's size (the allocation is rounded up to whole 8-byte
+    /// words, as a page-granular mapping is to pages, so that a word
+    /// holding the last bytes is always valid).
+    len: usize,
     created: bool,
 }
 
@@ -23,9 +27,13 @@ unsafe impl Send for Memory {}
 // SAFETY: as above.
 unsafe impl Sync for Memory {}
 
-/// Allocates `size` zeroed bytes.
+/// Allocates `size` zeroed bytes (rounded up to whole 8-byte words).
 pub(crate) fn open(display: &str, size: usize) -> Result<Memory> {
-    let layout = Layout::from_size_align(size.max(1), ALIGN).map_err(|_| Error::NoSpace {
+    let rounded = size
+        .max(1)
+        .checked_next_multiple_of(8)
+        .unwrap_or(usize::MAX);
+    let layout = Layout::from_size_align(rounded, ALIGN).map_err(|_| Error::NoSpace {
         name: display.to_owned(),
         size: size as u64,
         reason: "size overflows the address space".into(),
@@ -40,6 +48,7 @@ pub(crate) fn open(display: &str, size: usize) -> Result<Memory> {
     Ok(Memory {
         ptr,
         layout,
+        len: size,
         created: true,
     })
 }
@@ -67,13 +76,13 @@ impl Backing for Memory {
         self.ptr
     }
     fn len(&self) -> usize {
-        self.layout.size()
+        self.len
     }
     fn created(&self) -> bool {
         self.created
     }
     fn os_status(&self, status: &mut Status) -> Result<()> {
-        status.size = self.layout.size() as u64;
+        status.size = self.len as u64;
         Ok(())
     }
     fn lock_in_ram(&self, _lock: bool) -> Result<()> {
@@ -83,6 +92,6 @@ impl Backing for Memory {
         Ok(())
     }
     fn current_size(&self) -> Result<u64> {
-        Ok(self.layout.size() as u64)
+        Ok(self.len as u64)
     }
 }

@@ -279,20 +279,16 @@ fn upgrade<T: SharedLayout>(
     // SAFETY: write access is ours and `new_size` fits the capacity
     // (`upgrade_obstacle`).
     let copies = unsafe { buffers(backing, &header, new_size) };
-    for b in [Buf::Primary, Buf::Backup] {
-        let s = protocol::begin(&copies, b);
-        // SAFETY: `old_size..new_size` of copy `b` is inside the mapping
-        // (as above), written atomically, with write access and `b`'s
-        // counter odd.
-        unsafe {
-            protocol::store_bytes(
-                copies.ptr(b).add(old_size),
-                defaults.as_ptr(),
-                defaults.len(),
-            )
-        };
-        protocol::end(&copies, b, s);
-    }
+    // The whole new value, old fields as they are (only the holder of
+    // write access changes them) and the new ones from `defaults`, stored
+    // as whole words like every write.
+    let mut value = vec![0u8; new_size];
+    // SAFETY: write access is ours; `value` is private and `new_size`
+    // bytes; the copy's words up to `new_size` are inside the mapping.
+    unsafe { protocol::load_words(copies.ptr(Buf::Primary), value.as_mut_ptr(), old_size) };
+    value[old_size..].copy_from_slice(&defaults);
+    // SAFETY: write access is ours, `value` holds `new_size` bytes.
+    unsafe { protocol::write(&copies, value.as_ptr()) };
     let base = backing.base().as_ptr();
     fence(Ordering::Release);
     // SAFETY: the mapping is read-write (a read-only open never upgrades)

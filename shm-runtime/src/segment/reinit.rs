@@ -47,9 +47,9 @@
 //!   segment cannot be seen and counts as dead; a reused pid counts as alive
 //!   (the segment is then left alone, the safe direction).
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
 
-use super::{initialise, state_word};
+use super::{half_of, initialise, load_state, with_half, word64};
 use crate::backend::Backing;
 use crate::error::{Error, Result};
 use crate::header::{self, HEADER_SIZE, Header, Plan, off};
@@ -98,12 +98,16 @@ pub(super) fn reinit<T: SharedLayout>(
             found: magic,
         });
     }
-    if state_word(backing).load(Ordering::Acquire) != header::STATE_INITIALIZING {
+    if load_state(backing) != header::STATE_INITIALIZING {
         // Published (or corrupted) meanwhile: the caller validates it again.
         return Ok(None);
     }
-    let pid_word = creator_pid_word(backing);
-    let recorded = pid_word.load(Ordering::Acquire);
+    // `creator_pid` (offset 112) is read and swapped as part of the 8-byte
+    // word at 112 (with `flags`): every Rust access to the header is a
+    // whole word.
+    let pid_word = word64(backing, off::CREATOR_PID & !7);
+    let before = pid_word.load(Ordering::Acquire);
+    let recorded = half_of(before, off::CREATOR_PID);
     let creator = if recorded != 0 {
         Some(recorded)
     } else {
@@ -116,13 +120,9 @@ pub(super) fn reinit<T: SharedLayout>(
         // there, or cannot be checked: leave it alone.
         return Ok(None);
     }
+    let mine = with_half(before, off::CREATOR_PID, std::process::id());
     if pid_word
-        .compare_exchange(
-            recorded,
-            std::process::id(),
-            Ordering::AcqRel,
-            Ordering::Relaxed,
-        )
+        .compare_exchange(before, mine, Ordering::AcqRel, Ordering::Relaxed)
         .is_err()
     {
         return Ok(None);
@@ -141,14 +141,6 @@ pub(super) fn reinit<T: SharedLayout>(
         at += n;
     }
     Ok(Some(initialise::<T>(backing, plan, descriptor, initial)))
-}
-
-/// The header's `creator_pid` word.
-fn creator_pid_word(backing: &dyn Backing) -> &AtomicU32 {
-    // SAFETY: offset 112 is inside the header (every backend maps at least
-    // HEADER_SIZE bytes), 4-aligned in a page-aligned mapping, and only ever
-    // accessed atomically.
-    unsafe { AtomicU32::from_ptr(backing.base().as_ptr().add(off::CREATOR_PID).cast()) }
 }
 
 #[cfg(unix)]
