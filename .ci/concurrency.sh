@@ -56,15 +56,10 @@ if [ "$what" = all ] || [ "$what" = miri ]; then
     # (loads may read stale stores), under full isolation.
     run miri-protocol env MIRIFLAGS="-Zmiri-many-seeds=0..8" \
         cargo +nightly miri test -p shm-runtime --lib protocol
-    # The typed API over Options::memory(). Isolation off: opening reads
-    # the clock and claiming write access reads /proc/<pid>/stat.
-    # Weak-memory emulation off: this nightly's Miri crashes with an
-    # internal error (rust-lang/miri#5185, not a finding) on the header's
-    # stores of different sizes when a segment is created (in one thread,
-    # not racing). Data races, racing atomics of different sizes, and
-    # Stacked Borrows are still checked; loom covers the weak-memory
-    # behaviour of the protocol.
-    run miri-inprocess env MIRIFLAGS="-Zmiri-disable-isolation -Zmiri-disable-weak-memory-emulation -Zmiri-permissive-provenance -Zmiri-many-seeds=0..4" \
+    # The typed API over Options::memory(), with weak-memory emulation.
+    # Isolation off: opening reads the clock and claiming write access
+    # reads /proc/<pid>/stat.
+    run miri-inprocess env MIRIFLAGS="-Zmiri-disable-isolation -Zmiri-permissive-provenance -Zmiri-many-seeds=0..4" \
         cargo +nightly miri test -p shm-runtime --test inprocess
 fi
 echo "concurrency checks passed"

@@ -10,19 +10,17 @@
 //! `waiters` is not zero, calls `futex(FUTEX_WAKE)`: a write nobody waits
 //! for costs no system call.
 //!
-//! Rust code only ever accesses the two as one 8-byte atomic word (offset
-//! 136), like every other header word, so that racing atomic accesses are
-//! always of the same size (an opener copying the header loads that word
-//! too); only the kernel's futex calls look at `notify` alone.
+//! Both are only ever accessed as 4-byte atomics (by Rust code and by the
+//! kernel's futex calls); openers copying the header skip the 8 bytes at
+//! 136, so that no racing access of another size touches them.
 //!
-//! No wake-up is lost: the waiter registers with an atomic add to the word
-//! and the writer bumps `notify` with an atomic add to the same word, so
-//! the two read-modify-writes are ordered. If the writer's comes first,
-//! the waiter's reads its result, synchronises with it and sees the new
-//! version (and does not sleep); if the waiter's comes first, the writer's
-//! add returns a word with the waiter counted and the writer wakes it. A
-//! wake-up between the waiter's check and its sleep finds `notify` changed
-//! and `FUTEX_WAIT` returns at once.
+//! No wake-up is lost: the waiter's increment of `waiters` and its load of
+//! `notify` are sequentially consistent, as are the writer's increment of
+//! `notify` and its load of `waiters`. Either the writer's load sees the
+//! waiter (and wakes it), or the waiter's load of `notify` reads the
+//! writer's increment, synchronises with it and so sees the new version
+//! (and does not sleep); a wake-up between the waiter's check and its
+//! sleep finds `notify` changed and `FUTEX_WAIT` returns at once.
 //!
 //! A waiter killed while asleep never takes itself off `waiters`: from
 //! then on every write to that segment makes one `FUTEX_WAKE` call that
@@ -41,54 +39,23 @@ use std::time::{Duration, Instant};
 
 use crate::protocol::version_of;
 
-/// `1` in the `waiters` half of the word (bytes 0..4 of it in memory).
-const ONE_WAITER: u64 = if cfg!(target_endian = "little") {
-    1
-} else {
-    1 << 32
-};
-/// `1` in the `notify` half of the word (bytes 4..8 in memory).
-const ONE_NOTIFY: u64 = if cfg!(target_endian = "little") {
-    1 << 32
-} else {
-    1
-};
-
-/// The `waiters` half of the word.
-fn waiters_of(word: u64) -> u32 {
-    (if cfg!(target_endian = "little") {
-        word
-    } else {
-        word >> 32
-    }) as u32
-}
-
-/// The `notify` half of the word.
-fn notify_of(word: u64) -> u32 {
-    (if cfg!(target_endian = "little") {
-        word >> 32
-    } else {
-        word
-    }) as u32
-}
-
 /// The words a wait and a wake use.
 pub(crate) struct Words<'a> {
     /// The primary copy's sequence counter.
     pub seq: &'a AtomicU64,
-    /// `waiters` and `notify` (offset 136), for Rust's accesses.
-    pub word: &'a AtomicU64,
-    /// `notify` alone (offset 140), for the kernel's futex calls only.
-    pub futex: &'a AtomicU32,
-    /// Whether this process may store to the word (a read-write mapping).
+    /// `notify` (offset 140), bumped by each write; the futex word.
+    pub notify: &'a AtomicU32,
+    /// `waiters` (offset 136), the number of sleeping waiters.
+    pub waiters: &'a AtomicU32,
+    /// Whether this process may store to `waiters` (a read-write mapping).
     pub writable: bool,
 }
 
 /// After a write: bump `notify`, and wake sleepers if there are any.
-pub(crate) fn wake(word: &AtomicU64, futex: &AtomicU32) {
-    let before = word.fetch_add(ONE_NOTIFY, Ordering::SeqCst);
-    if waiters_of(before) != 0 {
-        futex_wake(futex);
+pub(crate) fn wake(notify: &AtomicU32, waiters: &AtomicU32) {
+    notify.fetch_add(1, Ordering::SeqCst);
+    if waiters.load(Ordering::SeqCst) != 0 {
+        futex_wake(notify);
     }
 }
 
@@ -99,8 +66,9 @@ pub(crate) fn wait(w: &Words<'_>, since: u64, timeout: Duration) -> Option<u64> 
     let deadline = start.checked_add(timeout);
     let version = || version_of(w.seq.load(Ordering::SeqCst));
     if w.writable && FUTEX {
-        let mut n = notify_of(w.word.fetch_add(ONE_WAITER, Ordering::SeqCst));
+        w.waiters.fetch_add(1, Ordering::SeqCst);
         let found = loop {
+            let n = w.notify.load(Ordering::SeqCst);
             let v = version();
             if v != since {
                 break Some(v);
@@ -112,10 +80,9 @@ pub(crate) fn wait(w: &Words<'_>, since: u64, timeout: Duration) -> Option<u64> 
             if left.is_zero() {
                 break None;
             }
-            futex_wait(w.futex, n, left);
-            n = notify_of(w.word.load(Ordering::SeqCst));
+            futex_wait(w.notify, n, left);
         };
-        w.word.fetch_sub(ONE_WAITER, Ordering::SeqCst);
+        w.waiters.fetch_sub(1, Ordering::SeqCst);
         return found;
     }
     loop {

@@ -789,7 +789,7 @@ fn seq_word(backing: &dyn Backing) -> &AtomicU64 {
 /// After a write (or a repair or upgrade, which count as writes): wakes
 /// the processes waiting for a change, if any.
 fn wake(backing: &dyn Backing) {
-    notify::wake(word64(backing, off::WAITERS), futex_word(backing));
+    notify::wake(word32(backing, off::NOTIFY), word32(backing, off::WAITERS));
 }
 
 /// The 8-byte header word at `at` (a multiple of 8 below
@@ -802,14 +802,28 @@ fn word64(backing: &dyn Backing, at: usize) -> &AtomicU64 {
     unsafe { AtomicU64::from_ptr(backing.base().as_ptr().add(at).cast()) }
 }
 
-/// The `notify` field (offset 140), for the kernel's futex calls only:
-/// Rust code accesses it as part of the 8-byte word at 136 (see
-/// [`crate::notify`]).
-fn futex_word(backing: &dyn Backing) -> &AtomicU32 {
-    // SAFETY: offset 140 is inside the header, 4-aligned in a page-aligned
-    // mapping; the reference is only handed to `futex(2)`, which reads the
-    // value in the kernel (no Rust access of another size).
-    unsafe { AtomicU32::from_ptr(backing.base().as_ptr().add(off::NOTIFY).cast()) }
+/// The 4-byte header word at 136 (`waiters`) or 140 (`notify`): the only
+/// header bytes accessed as 4-byte atomics (see [`crate::notify`]); header
+/// copies skip them ([`read_header_bytes`]).
+fn word32(backing: &dyn Backing, at: usize) -> &AtomicU32 {
+    assert!(at == off::WAITERS || at == off::NOTIFY);
+    // SAFETY: inside the header of every mapping, 4-aligned in a
+    // page-aligned mapping, and only ever accessed as a 4-byte atomic.
+    unsafe { AtomicU32::from_ptr(backing.base().as_ptr().add(at).cast()) }
+}
+
+/// Copies the header out with `read` (see [`check_header`]), skipping the
+/// word at 136 (`waiters`, `notify`: 4-byte atomics that live writers and
+/// waiters change, which a copy in 8-byte words would race with); those
+/// bytes read as zero. `false` if the header is not inside the object.
+fn read_header_bytes(
+    read: &mut dyn FnMut(usize, &mut [u8]) -> bool,
+    bytes: &mut [u8; HEADER_SIZE],
+) -> bool {
+    let (a, rest) = bytes.split_at_mut(off::WAITERS);
+    let (skipped, b) = rest.split_at_mut(8);
+    skipped.fill(0);
+    read(0, a) && read(off::WAITERS + 8, b)
 }
 
 /// The `u32` at byte `at % 8` of a header word, as a value of the word.
@@ -897,7 +911,7 @@ fn check_header(
     read: &mut dyn FnMut(usize, &mut [u8]) -> bool,
 ) -> Result<Header> {
     let mut bytes = [0u8; HEADER_SIZE];
-    if len < HEADER_SIZE as u64 || !read(0, &mut bytes) {
+    if len < HEADER_SIZE as u64 || !read_header_bytes(read, &mut bytes) {
         return Err(Error::TooSmall {
             name: display.to_owned(),
             needed: HEADER_SIZE as u64,
@@ -1217,8 +1231,8 @@ impl<T: SharedLayout, A: Access> Shared<T, A> {
         notify::wait(
             &notify::Words {
                 seq: word64(&*self.backing, off::SEQ),
-                word: word64(&*self.backing, off::WAITERS),
-                futex: futex_word(&*self.backing),
+                notify: word32(&*self.backing, off::NOTIFY),
+                waiters: word32(&*self.backing, off::WAITERS),
                 writable: !A::READ_ONLY,
             },
             since,

@@ -55,7 +55,7 @@
 use std::sync::atomic::{AtomicU64, Ordering, fence};
 use std::time::{Duration, Instant};
 
-use super::{buffers, check_image, mapping_reader, wait_ready, word64};
+use super::{buffers, check_image, mapping_reader, read_header_bytes, wait_ready, word64};
 use crate::backend::Backing;
 use crate::error::{Error, Result};
 use crate::evolution::{self, Admit, Compat};
@@ -366,9 +366,8 @@ pub(super) fn finish_interrupted_upgrade(backing: &dyn Backing) {
     }
     let base = backing.base().as_ptr();
     let mut bytes = [0u8; HEADER_SIZE];
-    // SAFETY: the header is inside the mapping and only accessed atomically;
-    // `bytes` is private.
-    unsafe { protocol::load_bytes(base, bytes.as_mut_ptr(), HEADER_SIZE) };
+    // The header is inside the mapping: this cannot fail.
+    let _ = read_header_bytes(&mut mapping_reader(backing), &mut bytes);
     let fixed = Header::decode(&bytes).effective().encode();
     fence(Ordering::Release);
     // SAFETY: as for `store_schema_words`: a writable mapping (only a
