@@ -17,10 +17,13 @@
 //! - `ours_spin`: two typed segments of the 64-byte `Bytes64` schema (one
 //!   per direction); each side writes with `Shared::write` and spins on
 //!   `Shared::read` until the number appears.
+//! - `ours_seq`: like `ours_spin`, but the reader spins on
+//!   `Shared::version()` (the sequence counter alone) and reads only when it
+//!   changes.
 //! - `raw_futex`: like `raw_spin` with 32-bit words, but each side sleeps
 //!   in `futex(FUTEX_WAIT)` and the other wakes it (Linux only).
 //! - `ours_wait`: like `ours_spin`, but each side sleeps in
-//!   `Shared::wait_for_change` instead of spinning (when that API exists).
+//!   `Shared::wait_for_change` instead of spinning.
 //!
 //! **Creating 1 GiB.** Creates a segment with a 4 KiB and one with a 1 GiB
 //! payload and records the minor page faults (`getrusage`) and the memory
@@ -89,7 +92,9 @@ mod unix {
     fn open_when_there<T: SharedLayout>(name: &str) -> Res<Shared<T>> {
         let start = Instant::now();
         loop {
-            match Options::posix(name).open::<T>() {
+            // Read-write (a read-only handle cannot sleep on the futex) but
+            // without claiming write access: the other process writes it.
+            match Options::posix(name).claim_writer(false).open::<T>() {
                 Ok(s) => return Ok(s),
                 Err(shm_runtime::Error::NotFound { .. }) if start.elapsed() < DEADLINE => {
                     std::thread::sleep(Duration::from_millis(1))
@@ -207,8 +212,8 @@ mod unix {
                     }
                 }
             }
-            "ours_spin" | "ours_wait" => {
-                let wait = variant == "ours_wait";
+            "ours_spin" | "ours_wait" | "ours_seq" => {
+                let wait = Mode::of(variant);
                 let ab = open_when_there::<Bytes64>(a)?;
                 let ba = Options::posix(b).create_new().open::<Bytes64>()?;
                 let mut last = 0;
@@ -229,23 +234,65 @@ mod unix {
         }
     }
 
-    /// Waits until `done(words[0])` of a consistent snapshot of `seg`:
-    /// spinning on `read()`, or sleeping in `wait_for_change` between reads.
+    /// How a reader of ours waits for the next value.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mode {
+        /// Spin on `read()`.
+        Read,
+        /// Spin on `version()` (the counter only), then `read()`.
+        Version,
+        /// Sleep in `wait_for_change`, then `read()`.
+        Wait,
+    }
+
+    impl Mode {
+        fn of(variant: &str) -> Mode {
+            match variant {
+                "ours_wait" => Mode::Wait,
+                "ours_seq" => Mode::Version,
+                _ => Mode::Read,
+            }
+        }
+    }
+
+    /// Waits until `done(words[0])` of a consistent snapshot of `seg`.
     fn see(
         seg: &Shared<Bytes64>,
-        wait: bool,
+        mode: Mode,
         one_cpu: bool,
         mut done: impl FnMut(u64) -> bool,
     ) -> Res<()> {
-        if wait {
-            return wait_see(seg, done);
+        match mode {
+            Mode::Wait => wait_see(seg, done),
+            Mode::Read => spin_until(one_cpu, || Ok(done(seg.read()?.words[0]))),
+            Mode::Version => {
+                let mut seen = u64::MAX;
+                spin_until(one_cpu, || {
+                    let v = seg.version();
+                    if v == seen {
+                        return Ok(false);
+                    }
+                    seen = v;
+                    Ok(done(seg.read()?.words[0]))
+                })
+            }
         }
-        spin_until(one_cpu, || Ok(done(seg.read()?.words[0])))
     }
 
-    /// The waiting reader: not available before the notification API.
-    fn wait_see(_seg: &Shared<Bytes64>, _done: impl FnMut(u64) -> bool) -> Res<()> {
-        Err("wait_for_change is not available".into())
+    /// The waiting reader: reads, and if the value is not there yet sleeps
+    /// in `wait_for_change` (a futex wait on Linux) until the next write.
+    fn wait_see(seg: &Shared<Bytes64>, mut done: impl FnMut(u64) -> bool) -> Res<()> {
+        let start = Instant::now();
+        loop {
+            let (v, version) = seg.read_with_version()?;
+            if done(v.words[0]) {
+                return Ok(());
+            }
+            if start.elapsed() > DEADLINE {
+                return Err("the other process stopped answering".into());
+            }
+            seg.wait_for_change(version, Duration::from_secs(1));
+        }
     }
 
     /// Percentiles of round trips, halved (one way), in nanoseconds.
@@ -340,8 +387,8 @@ mod unix {
                     futex_wake(ping);
                     kid.0.wait()?;
                 }
-                "ours_spin" | "ours_wait" => {
-                    let wait = variant == "ours_wait";
+                "ours_spin" | "ours_wait" | "ours_seq" => {
+                    let wait = Mode::of(variant);
                     let ab = Options::posix(&a).create_new().open::<Bytes64>()?;
                     let mut kid = Reap(spawn(variant, &a, &b, ccpu, one_cpu)?);
                     let ba = open_when_there::<Bytes64>(&b)?;
@@ -414,6 +461,7 @@ mod unix {
         let variants: &[(&str, Option<&str>, usize)] = &[
             ("raw_spin", None, samples),
             ("ours_spin", Some("raw_spin"), samples),
+            ("ours_seq", Some("raw_spin"), samples),
             #[cfg(target_os = "linux")]
             ("raw_futex", None, futex_samples),
             #[cfg(target_os = "linux")]

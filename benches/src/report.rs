@@ -156,6 +156,14 @@ pub fn rows(target: &Path) -> Vec<Row> {
     );
     row(
         4,
+        "one-way latency p50, spinning on `version()` then `read()` vs raw atomic ping-pong".into(),
+        harness_value(&h, "latency/ours_seq/p50_ns"),
+        harness_value(&h, "latency/raw_spin/p50_ns"),
+        "ns",
+        Target::AtMost(1.5),
+    );
+    row(
+        4,
         "one-way latency p50, waiting reader (`wait_for_change`) vs raw futex ping-pong".into(),
         harness_value(&h, "latency/ours_wait/p50_ns"),
         harness_value(&h, "latency/raw_futex/p50_ns"),
