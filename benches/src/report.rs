@@ -114,7 +114,7 @@ pub fn rows(target: &Path) -> Vec<Row> {
     }
     row(
         1,
-        "field set inside `update()` (a whole write) vs volatile write".into(),
+        "field set inside `update()` (a whole write: copy out, set, two copies in) vs volatile write".into(),
         m("p1_field/set_update"),
         m("p1_field/set_volatile"),
         "ns",
@@ -139,7 +139,7 @@ pub fn rows(target: &Path) -> Vec<Row> {
     for size in SIZES {
         row(
             3,
-            format!("`write()` {size} vs memcpy"),
+            format!("`write()` {size} (two copies: primary + backup) vs one memcpy"),
             m(&format!("p3_write/ours/{size}")),
             m(&format!("p3_write/memcpy/{size}")),
             "ns",
