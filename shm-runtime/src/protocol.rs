@@ -257,6 +257,7 @@ pub fn version_of(seq: u64) -> u64 {
 /// # Safety
 ///
 /// As for [`Buffers::copy_out`].
+#[inline]
 pub unsafe fn try_read_one<M: Buffers>(m: &M, b: Buf, dst: *mut u8) -> Option<u64> {
     let s1 = m.seq_load(b, Ordering::Acquire);
     if s1 & 1 == 1 {
@@ -276,6 +277,7 @@ pub unsafe fn try_read_one<M: Buffers>(m: &M, b: Buf, dst: *mut u8) -> Option<u6
 /// # Safety
 ///
 /// As for [`Buffers::copy_out`].
+#[inline]
 pub unsafe fn try_read<M: Buffers>(m: &M, dst: *mut u8) -> Option<u64> {
     // SAFETY: forwarded from the caller.
     unsafe { try_read_one(m, Buf::Primary, dst).or_else(|| try_read_one(m, Buf::Backup, dst)) }
@@ -284,6 +286,7 @@ pub unsafe fn try_read<M: Buffers>(m: &M, dst: *mut u8) -> Option<u64> {
 /// Makes copy `b`'s counter odd before its bytes are stored; returns the
 /// even value it had (an odd value left by someone else is treated as the
 /// even one below it). Only the holder of write access calls this.
+#[inline]
 pub fn begin<M: Buffers>(m: &M, b: Buf) -> u64 {
     let s = m.seq_load(b, Ordering::Relaxed) & !1;
     m.seq_store(b, s.wrapping_add(1), Ordering::Relaxed);
@@ -293,6 +296,7 @@ pub fn begin<M: Buffers>(m: &M, b: Buf) -> u64 {
 
 /// Publishes copy `b` after a write begun at `s`: its counter becomes
 /// `s + 2` with release, so a reader that loads it sees every store.
+#[inline]
 pub fn end<M: Buffers>(m: &M, b: Buf, s: u64) {
     m.seq_store(b, s.wrapping_add(2), Ordering::Release);
 }
@@ -304,6 +308,7 @@ pub fn end<M: Buffers>(m: &M, b: Buf, s: u64) {
 ///
 /// The caller holds write access (no other writer in any process or
 /// thread); `src` is valid for reads of the payload's length.
+#[inline]
 pub unsafe fn write<M: Buffers>(m: &M, src: *const u8) {
     let s = begin(m, Buf::Primary);
     // SAFETY: write access held, the primary's counter is odd.

@@ -985,6 +985,7 @@ fn payload_ptr<T: SharedLayout>(
 ///
 /// `m`'s copies are mapped and `dst` is valid for writes of `m.len()`
 /// bytes ([`protocol::Buffers::copy_out`]).
+#[inline]
 unsafe fn read_snapshot(
     backing: &dyn Backing,
     m: &Mapped,
@@ -992,6 +993,11 @@ unsafe fn read_snapshot(
     display: &str,
     timeout: Duration,
 ) -> Result<u64> {
+    // SAFETY: forwarded from the caller. (The first attempt, without
+    // reading the clock: it almost always succeeds.)
+    if let Some(s) = unsafe { protocol::try_read(m, dst) } {
+        return Ok(s);
+    }
     let start = Instant::now();
     let mut spins = 0u32;
     loop {
@@ -1177,12 +1183,14 @@ impl<T: SharedLayout, A: Access> Shared<T, A> {
     /// progress (or was interrupted by the writer's death) it returns the
     /// value of the write before. It fails only on a segment damaged by
     /// someone else, after the read timeout.
+    #[inline]
     pub fn read(&self) -> Result<T> {
         Ok(self.read_with_version()?.0)
     }
 
     /// [`Shared::read`], and the version of the value: the number of the
     /// write that produced it (see [`Shared::version`]).
+    #[inline]
     pub fn read_with_version(&self) -> Result<(T, u64)> {
         let mut out = std::mem::MaybeUninit::<T>::uninit();
         // SAFETY: `buffers` covers `size_of::<T>()` bytes of each copy
@@ -1199,6 +1207,24 @@ impl<T: SharedLayout, A: Access> Shared<T, A> {
         // SAFETY: every byte of `out` was written, and `T: ShmSafe` accepts
         // every bit pattern.
         Ok((unsafe { out.assume_init() }, version_of(s)))
+    }
+
+    /// [`Shared::read_with_version`] into `out`, without moving a `T`
+    /// around (for large values); returns the version.
+    pub fn read_into(&self, out: &mut T) -> Result<u64> {
+        // SAFETY: `buffers` covers `size_of::<T>()` bytes of each copy;
+        // `out` is as large and exclusively ours; every bit pattern is a
+        // valid `T` (`ShmSafe`), so overwriting it byte by byte is fine.
+        let s = unsafe {
+            read_snapshot(
+                &*self.backing,
+                &self.buffers,
+                (out as *mut T).cast(),
+                &self.display,
+                self.read_timeout,
+            )?
+        };
+        Ok(version_of(s))
     }
 
     /// The number of writes completed so far (a take-over's repair counts
@@ -1246,6 +1272,10 @@ impl<T: SharedLayout, A: Access> Shared<T, A> {
     /// after a writer died in one, until a new writer takes over) a field
     /// may hold the new value or a partly written one.
     pub fn fields(&self) -> T::Fields<'_, ReadOnly> {
+        // SAFETY: the payload starts at a multiple of 64 (`validate`) of a
+        // page-aligned mapping; said so that a field's place in its word is
+        // a constant and a get is one load.
+        unsafe { std::hint::assert_unchecked(self.payload.as_ptr().addr().is_multiple_of(8)) };
         // SAFETY: the payload is a `T` inside the mapping, aligned (checked
         // at open), mapped while `self` lives, and only accessed atomically.
         T::Fields::from(unsafe { Field::from_raw(self.payload) })
