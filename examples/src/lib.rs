@@ -113,7 +113,7 @@ pub fn print_values(v: &MySharedData) {
     println!("11th Number is {}", v.numbers[10]);
 }
 
-/// Creates the segment, writes value 123, letter 'X' and numbers[10] = 1.45,
+/// Creates the segment, writes value 123, letter 'X' and `numbers[10] = 1.45`,
 /// waits, prints what is in memory, and removes it unless `keep`.
 pub fn run_writer(args: &WriterArgs) -> Result<(), Error> {
     let opts = args.target.options();
