@@ -1371,11 +1371,19 @@ impl<T: SharedLayout, A: Access> Shared<T, A> {
             &self.display,
             wait,
         )?;
-        // Repair the whole room of the payload: the segment may hold a
-        // longer value than `T` (a newer version written by this older
-        // program, maybe upgraded since this handle opened it).
-        let len = self.header.capacity() as usize;
-        // SAFETY: the capacity is validated against the mapping.
+        // Repair the whole value the segment holds now, which may be
+        // longer than `T` (a newer version written by this older program,
+        // maybe upgraded since this handle opened it; with write access
+        // ours, no upgrade is under way), but not the rest of its room.
+        let now = check_header(
+            &self.display,
+            self.backing.len() as u64,
+            &mut mapping_reader(&*self.backing),
+        )
+        .map_or(self.header.payload_size, |h| h.payload_size);
+        let len = now.max(size_of::<T>() as u64).min(self.header.capacity()) as usize;
+        // SAFETY: `len` is at most the capacity validated against the
+        // mapping.
         let whole = unsafe { buffers(&*self.backing, &self.header, len) };
         // SAFETY: write access is ours (just claimed) and so is the lock.
         let repair = unsafe { protocol::recover(&whole) };

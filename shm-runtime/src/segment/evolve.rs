@@ -55,7 +55,9 @@
 use std::sync::atomic::{AtomicU64, Ordering, fence};
 use std::time::{Duration, Instant};
 
-use super::{buffers, check_image, mapping_reader, read_header_bytes, wait_ready, word64};
+use super::{
+    buffers, check_header, check_image, mapping_reader, read_header_bytes, wait_ready, word64,
+};
 use crate::backend::Backing;
 use crate::error::{Error, Result};
 use crate::evolution::{self, Admit, Compat};
@@ -173,9 +175,14 @@ fn claim<'a>(
     let owner = word64(backing, off::WRITER);
     writer::claim(owner, word64(backing, off::WRITER_SINCE), display, wait)?;
     let claim = UpgradeClaim(owner);
-    // SAFETY: `header` is validated against this mapping (its capacity
-    // included).
-    let whole = unsafe { buffers(backing, header, header.capacity() as usize) };
+    // The value as long as it is now (another upgrade may have finished
+    // between `header` and the claim), within the capacity.
+    let now = check_header(display, backing.len() as u64, &mut mapping_reader(backing))
+        .map_or(header.payload_size, |h| h.payload_size)
+        .min(header.capacity());
+    // SAFETY: `header` is validated against this mapping, and `now` is at
+    // most its capacity.
+    let whole = unsafe { buffers(backing, header, now as usize) };
     // SAFETY: write access is ours.
     match unsafe { protocol::recover(&whole) } {
         Repair::Clean => {}
