@@ -726,6 +726,12 @@ fn kill_matrix_writers_killed_at_random_points_are_taken_over() {
             w.pid()
         );
         previous = now;
+        // The status says the recorded writer is dead (`w.kill()` reaped it).
+        let hs = seg.status().unwrap().header.unwrap();
+        assert!(
+            now.is_none() || !hs.writer_alive,
+            "trial {trial}: status calls the killed writer alive"
+        );
         // Right after the kill, before anyone repairs: a complete value.
         let (value, v) = seg
             .read_with_version()

@@ -23,6 +23,8 @@ enum Probe {
         version: u32,
         writes: u64,
         writer_pid: Option<u32>,
+        /// Whether the writer is alive.
+        writer_alive: bool,
     },
     /// Not a typed segment, or not readable: why.
     Other { typed: bool, note: String },
@@ -38,7 +40,8 @@ fn probe(opts: Options) -> Probe {
                 schema: seg.schema().name.clone(),
                 version: seg.schema().version,
                 writes: hs.as_ref().map_or(seg.seq(), |h| h.seq) / 2,
-                writer_pid: hs.and_then(|h| h.writer_pid),
+                writer_pid: hs.as_ref().and_then(|h| h.writer_pid),
+                writer_alive: hs.is_some_and(|h| h.writer_alive),
             }
         }
         Err(e) => {
@@ -138,10 +141,11 @@ pub(crate) fn run(out: &mut impl Write, as_json: bool) -> Res {
                     version,
                     writes,
                     writer_pid,
+                    writer_alive,
                 } => json!({
                     "kind": r.kind, "name": r.name, "size": r.size, "typed": true,
                     "schema": {"name": schema, "version": version},
-                    "writes": writes, "writer_pid": writer_pid,
+                    "writes": writes, "writer_pid": writer_pid, "writer_alive": writer_alive,
                 }),
                 Probe::Other { typed, note } => json!({
                     "kind": r.kind, "name": r.name, "size": r.size, "typed": typed, "note": note,
@@ -168,11 +172,16 @@ pub(crate) fn run(out: &mut impl Write, as_json: bool) -> Res {
                 version,
                 writes,
                 writer_pid,
+                writer_alive,
             } => (
                 "yes",
                 format!(
                     "{schema} v{version}, {writes} writes, writer {}",
-                    writer_pid.map_or("none".to_owned(), |p| format!("pid {p}"))
+                    match (writer_pid, writer_alive) {
+                        (None, _) => "none".to_owned(),
+                        (Some(p), true) => format!("pid {p}"),
+                        (Some(p), false) => format!("pid {p} (dead)"),
+                    }
                 ),
             ),
             Probe::Other { typed, note } => (if *typed { "yes" } else { "no" }, note.clone()),

@@ -302,6 +302,7 @@ fn inspect(out: &mut impl Write, name: &str, as_json: bool) -> Res {
             "writes": hs.seq / 2,
             "write_in_progress": hs.seq % 2 == 1,
             "writer_pid": hs.writer_pid,
+            "writer_alive": hs.writer_alive,
             "mode": st.mode.map(|m| format!("{m:o}")),
             "owner_user": st.owner_user,
             "owner_group": st.owner_group,
@@ -342,8 +343,11 @@ fn inspect(out: &mut impl Write, name: &str, as_json: bool) -> Res {
     writeln!(
         out,
         "writer:       {}",
-        hs.writer_pid
-            .map_or("none".to_owned(), |p| format!("pid {p}"))
+        match (hs.writer_pid, hs.writer_alive) {
+            (None, _) => "none".to_owned(),
+            (Some(p), true) => format!("pid {p}"),
+            (Some(p), false) => format!("pid {p} (dead: the next writer takes over)"),
+        }
     )?;
     writeln!(out, "created by:   pid {}", h.creator_pid)?;
     writeln!(out)?;

@@ -774,6 +774,7 @@ fn segment_status(
             created: UNIX_EPOCH.checked_add(Duration::from_nanos(h.created_nanos)),
             seq: seq_word(backing).load(Ordering::Relaxed),
             writer_pid: (writer != 0).then_some(writer::pid_of(writer)),
+            writer_alive: writer != 0 && !writer::owner_dead(writer),
         }),
         ..Status::default()
     };

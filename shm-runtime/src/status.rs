@@ -65,6 +65,9 @@ pub struct HeaderStatus {
     pub seq: u64,
     /// Process id of the process holding write access, if any.
     pub writer_pid: Option<u32>,
+    /// Whether that process is alive (`false`: it died holding write
+    /// access, and the next process that claims it takes over).
+    pub writer_alive: bool,
 }
 
 /// Seconds and nanoseconds since the epoch, as a time, if positive.
@@ -135,7 +138,11 @@ impl fmt::Display for Status {
                 h.creator_pid,
                 time(&h.created, "not recorded"),
                 h.seq / 2,
-                opt(&h.writer_pid, "none").replace("unknown (none)", "none"),
+                match (h.writer_pid, h.writer_alive) {
+                    (None, _) => "none".to_owned(),
+                    (Some(p), true) => p.to_string(),
+                    (Some(p), false) => format!("{p} (dead: the next writer takes over)"),
+                },
             )?;
         }
         Ok(())
