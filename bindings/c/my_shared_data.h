@@ -45,11 +45,10 @@ typedef struct shm_segment_header {
     uint32_t flags; /* offset 116, size 4 */
     uint64_t created_nanos; /* offset 120, size 8 */
     uint64_t seq; /* offset 128, size 8, atomic: access with __atomic builtins */
-    uint32_t waiters; /* offset 136, size 4, atomic: access with __atomic builtins */
-    uint32_t notify; /* offset 140, size 4, atomic: access with __atomic builtins */
+    uint8_t reserved_136[8]; /* offset 136, size 8 */
     uint64_t writer; /* offset 144, size 8, atomic: access with __atomic builtins */
     uint64_t writer_since; /* offset 152, size 8, atomic: access with __atomic builtins */
-    uint64_t backup_seq; /* offset 160, size 8, atomic: access with __atomic builtins */
+    uint8_t reserved_160[8]; /* offset 160, size 8 */
     uint64_t backup_offset; /* offset 168, size 8 */
     uint8_t reserved_line2[16]; /* offset 176, size 16 */
     uint64_t payload_capacity; /* offset 192, size 8 */
@@ -60,7 +59,9 @@ typedef struct shm_segment_header {
     uint64_t staged_payload_size; /* offset 224, size 8 */
     uint32_t staged_descriptor_offset; /* offset 232, size 4 */
     uint32_t staged_descriptor_len; /* offset 236, size 4 */
-    uint8_t reserved[16]; /* offset 240, size 16 */
+    uint64_t backup_seq; /* offset 240, size 8, atomic: access with __atomic builtins */
+    uint32_t waiters; /* offset 248, size 4, atomic: access with __atomic builtins */
+    uint32_t notify; /* offset 252, size 4, atomic: access with __atomic builtins */
 } shm_segment_header;
 _Static_assert(sizeof(shm_segment_header) == 256, "shm_segment_header: size must be 256");
 _Static_assert(_Alignof(shm_segment_header) == 8, "shm_segment_header: alignment must be 8");
@@ -81,11 +82,10 @@ _Static_assert(offsetof(shm_segment_header, creator_pid) == 112, "shm_segment_he
 _Static_assert(offsetof(shm_segment_header, flags) == 116, "shm_segment_header.flags: offset must be 116");
 _Static_assert(offsetof(shm_segment_header, created_nanos) == 120, "shm_segment_header.created_nanos: offset must be 120");
 _Static_assert(offsetof(shm_segment_header, seq) == 128, "shm_segment_header.seq: offset must be 128");
-_Static_assert(offsetof(shm_segment_header, waiters) == 136, "shm_segment_header.waiters: offset must be 136");
-_Static_assert(offsetof(shm_segment_header, notify) == 140, "shm_segment_header.notify: offset must be 140");
+_Static_assert(offsetof(shm_segment_header, reserved_136) == 136, "shm_segment_header.reserved_136: offset must be 136");
 _Static_assert(offsetof(shm_segment_header, writer) == 144, "shm_segment_header.writer: offset must be 144");
 _Static_assert(offsetof(shm_segment_header, writer_since) == 152, "shm_segment_header.writer_since: offset must be 152");
-_Static_assert(offsetof(shm_segment_header, backup_seq) == 160, "shm_segment_header.backup_seq: offset must be 160");
+_Static_assert(offsetof(shm_segment_header, reserved_160) == 160, "shm_segment_header.reserved_160: offset must be 160");
 _Static_assert(offsetof(shm_segment_header, backup_offset) == 168, "shm_segment_header.backup_offset: offset must be 168");
 _Static_assert(offsetof(shm_segment_header, reserved_line2) == 176, "shm_segment_header.reserved_line2: offset must be 176");
 _Static_assert(offsetof(shm_segment_header, payload_capacity) == 192, "shm_segment_header.payload_capacity: offset must be 192");
@@ -96,7 +96,9 @@ _Static_assert(offsetof(shm_segment_header, staged_flags) == 220, "shm_segment_h
 _Static_assert(offsetof(shm_segment_header, staged_payload_size) == 224, "shm_segment_header.staged_payload_size: offset must be 224");
 _Static_assert(offsetof(shm_segment_header, staged_descriptor_offset) == 232, "shm_segment_header.staged_descriptor_offset: offset must be 232");
 _Static_assert(offsetof(shm_segment_header, staged_descriptor_len) == 236, "shm_segment_header.staged_descriptor_len: offset must be 236");
-_Static_assert(offsetof(shm_segment_header, reserved) == 240, "shm_segment_header.reserved: offset must be 240");
+_Static_assert(offsetof(shm_segment_header, backup_seq) == 240, "shm_segment_header.backup_seq: offset must be 240");
+_Static_assert(offsetof(shm_segment_header, waiters) == 248, "shm_segment_header.waiters: offset must be 248");
+_Static_assert(offsetof(shm_segment_header, notify) == 252, "shm_segment_header.notify: offset must be 252");
 
 
 #if defined(__GNUC__) || defined(__clang__)

@@ -53,11 +53,10 @@ namespace Shm.Schemas
             [FieldOffset(116)] public uint flags;
             [FieldOffset(120)] public ulong created_nanos;
             [FieldOffset(128)] public ulong seq; // atomic: use Interlocked/Volatile through a pointer
-            [FieldOffset(136)] public uint waiters; // atomic: use Interlocked/Volatile through a pointer
-            [FieldOffset(140)] public uint notify; // atomic: use Interlocked/Volatile through a pointer
+            [FieldOffset(136)] public fixed byte reserved_136[8];
             [FieldOffset(144)] public ulong writer; // atomic: use Interlocked/Volatile through a pointer
             [FieldOffset(152)] public ulong writer_since; // atomic: use Interlocked/Volatile through a pointer
-            [FieldOffset(160)] public ulong backup_seq; // atomic: use Interlocked/Volatile through a pointer
+            [FieldOffset(160)] public fixed byte reserved_160[8];
             [FieldOffset(168)] public ulong backup_offset;
             [FieldOffset(176)] public fixed byte reserved_line2[16];
             [FieldOffset(192)] public ulong payload_capacity;
@@ -68,7 +67,9 @@ namespace Shm.Schemas
             [FieldOffset(224)] public ulong staged_payload_size;
             [FieldOffset(232)] public uint staged_descriptor_offset;
             [FieldOffset(236)] public uint staged_descriptor_len;
-            [FieldOffset(240)] public fixed byte reserved[16];
+            [FieldOffset(240)] public ulong backup_seq; // atomic: use Interlocked/Volatile through a pointer
+            [FieldOffset(248)] public uint waiters; // atomic: use Interlocked/Volatile through a pointer
+            [FieldOffset(252)] public uint notify; // atomic: use Interlocked/Volatile through a pointer
         }
     }
 }

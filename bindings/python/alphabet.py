@@ -21,7 +21,7 @@ HEADER_VERSION = 1
 HEADER_SIZE = 256
 STATE_READY = 1
 SEQ_OFFSET = 128
-BACKUP_SEQ_OFFSET = 160
+BACKUP_SEQ_OFFSET = 240
 
 SCHEMA_NAME = "Alphabet"
 SCHEMA_VERSION = 1
@@ -57,11 +57,10 @@ class SegmentHeader(ctypes.Structure):
         ("flags", ctypes.c_uint32),  # offset 116
         ("created_nanos", ctypes.c_uint64),  # offset 120
         ("seq", ctypes.c_uint64),  # offset 128
-        ("waiters", ctypes.c_uint32),  # offset 136
-        ("notify", ctypes.c_uint32),  # offset 140
+        ("reserved_136", (ctypes.c_uint8 * 8)),  # offset 136
         ("writer", ctypes.c_uint64),  # offset 144
         ("writer_since", ctypes.c_uint64),  # offset 152
-        ("backup_seq", ctypes.c_uint64),  # offset 160
+        ("reserved_160", (ctypes.c_uint8 * 8)),  # offset 160
         ("backup_offset", ctypes.c_uint64),  # offset 168
         ("reserved_line2", (ctypes.c_uint8 * 16)),  # offset 176
         ("payload_capacity", ctypes.c_uint64),  # offset 192
@@ -72,7 +71,9 @@ class SegmentHeader(ctypes.Structure):
         ("staged_payload_size", ctypes.c_uint64),  # offset 224
         ("staged_descriptor_offset", ctypes.c_uint32),  # offset 232
         ("staged_descriptor_len", ctypes.c_uint32),  # offset 236
-        ("reserved", (ctypes.c_uint8 * 16)),  # offset 240
+        ("backup_seq", ctypes.c_uint64),  # offset 240
+        ("waiters", ctypes.c_uint32),  # offset 248
+        ("notify", ctypes.c_uint32),  # offset 252
     ]
 
 
@@ -94,11 +95,10 @@ _LAYOUT_CHECKS.append((SegmentHeader, 256, [
     ("flags", 116),
     ("created_nanos", 120),
     ("seq", 128),
-    ("waiters", 136),
-    ("notify", 140),
+    ("reserved_136", 136),
     ("writer", 144),
     ("writer_since", 152),
-    ("backup_seq", 160),
+    ("reserved_160", 160),
     ("backup_offset", 168),
     ("reserved_line2", 176),
     ("payload_capacity", 192),
@@ -109,7 +109,9 @@ _LAYOUT_CHECKS.append((SegmentHeader, 256, [
     ("staged_payload_size", 224),
     ("staged_descriptor_offset", 232),
     ("staged_descriptor_len", 236),
-    ("reserved", 240),
+    ("backup_seq", 240),
+    ("waiters", 248),
+    ("notify", 252),
 ]))
 
 

@@ -131,11 +131,10 @@ pub fn header_schema() -> Schema {
         f("flags", off::FLAGS, p(Prim::U32)),
         f("created_nanos", off::CREATED_NANOS, p(Prim::U64)),
         f("seq", off::SEQ, p(Prim::AtomicU64)),
-        f("waiters", off::WAITERS, p(Prim::AtomicU32)),
-        f("notify", off::NOTIFY, p(Prim::AtomicU32)),
+        f("reserved_136", off::SEQ + 8, bytes(8)),
         f("writer", off::WRITER, p(Prim::AtomicU64)),
         f("writer_since", off::WRITER_SINCE, p(Prim::AtomicU64)),
-        f("backup_seq", off::BACKUP_SEQ, p(Prim::AtomicU64)),
+        f("reserved_160", off::WRITER_SINCE + 8, bytes(8)),
         f("backup_offset", off::BACKUP_OFFSET, p(Prim::U64)),
         f("reserved_line2", off::BACKUP_OFFSET + 8, bytes(16)),
         f("payload_capacity", off::PAYLOAD_CAPACITY, p(Prim::U64)),
@@ -162,9 +161,14 @@ pub fn header_schema() -> Schema {
             off::STAGED_DESCRIPTOR_LEN,
             p(Prim::U32),
         ),
+        f("backup_seq", off::BACKUP_SEQ, p(Prim::AtomicU64)),
+        f("waiters", off::WAITERS, p(Prim::AtomicU32)),
+        f("notify", off::NOTIFY, p(Prim::AtomicU32)),
     ];
     let end = fields.last().map_or(0, |f| f.offset + f.size);
-    fields.push(f("reserved", end as usize, bytes(HEADER_SIZE as u64 - end)));
+    if end < HEADER_SIZE as u64 {
+        fields.push(f("reserved", end as usize, bytes(HEADER_SIZE as u64 - end)));
+    }
     Schema {
         name: "SegmentHeader".into(),
         version: u32::from(header::HEADER_VERSION),

@@ -74,10 +74,11 @@ pub mod off {
     pub const CREATED_NANOS: usize = 120;
     /// `u64` sequence counter (atomic; odd while a write is in progress).
     pub const SEQ: usize = 128;
-    /// `u32` number of processes waiting for a change (atomic).
-    pub const WAITERS: usize = 136;
+    /// `u32` number of processes waiting for a change (atomic; in line 3,
+    /// away from `seq`'s cache line, which spinning readers poll).
+    pub const WAITERS: usize = 248;
     /// `u32` change counter used as the futex word (atomic).
-    pub const NOTIFY: usize = 140;
+    pub const NOTIFY: usize = 252;
     /// `u64` write-access owner (atomic, compare-and-swap; 0 = none,
     /// otherwise pid | start token << 32: see [`crate::writer`]).
     pub const WRITER: usize = 144;
@@ -85,8 +86,9 @@ pub mod off {
     /// Unix epoch (atomic; informational).
     pub const WRITER_SINCE: usize = 152;
     /// `u64` sequence counter of the backup copy of the payload (atomic;
-    /// odd while it is written; see [`crate::protocol`]).
-    pub const BACKUP_SEQ: usize = 160;
+    /// odd while it is written; see [`crate::protocol`]; in line 3, away
+    /// from `seq`'s cache line).
+    pub const BACKUP_SEQ: usize = 240;
     /// `u64` offset of the backup copy of the payload.
     pub const BACKUP_OFFSET: usize = 168;
     /// `u64` room for the payload at `payload_offset`, in bytes (0: exactly

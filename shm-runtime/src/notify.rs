@@ -1,8 +1,8 @@
 //! Change notification: a reader sleeps until the next write instead of
 //! polling.
 //!
-//! Two 4-byte header fields serve it: `waiters` (offset 136, the number
-//! of processes sleeping) and `notify` (offset 140, bumped by every write;
+//! Two 4-byte header fields serve it: `waiters` (offset 248, the number
+//! of processes sleeping) and `notify` (offset 252, bumped by every write;
 //! the futex word). On Linux a waiter registers in `waiters`, re-checks the
 //! version, and sleeps in `futex(FUTEX_WAIT)` on `notify` (a *shared*
 //! futex: the kernel keys it by the physical page, so it works across
@@ -12,7 +12,7 @@
 //!
 //! Both are only ever accessed as 4-byte atomics (by Rust code and by the
 //! kernel's futex calls); openers copying the header skip the 8 bytes at
-//! 136, so that no racing access of another size touches them.
+//! 248, so that no racing access of another size touches them.
 //!
 //! No wake-up is lost: the waiter's increment of `waiters` and its load of
 //! `notify` are sequentially consistent, as are the writer's increment of
@@ -43,9 +43,9 @@ use crate::protocol::version_of;
 pub(crate) struct Words<'a> {
     /// The primary copy's sequence counter.
     pub seq: &'a AtomicU64,
-    /// `notify` (offset 140), bumped by each write; the futex word.
+    /// `notify` (offset 252), bumped by each write; the futex word.
     pub notify: &'a AtomicU32,
-    /// `waiters` (offset 136), the number of sleeping waiters.
+    /// `waiters` (offset 248), the number of sleeping waiters.
     pub waiters: &'a AtomicU32,
     /// Whether this process may store to `waiters` (a read-write mapping).
     pub writable: bool,

@@ -5,7 +5,7 @@
 //!
 //! A segment holds the payload twice: the *primary* copy at
 //! `payload_offset` and a *backup* copy at `backup_offset`, each guarded by
-//! its own counter (`seq` at header offset 128, `backup_seq` at 160). A
+//! its own counter (`seq` at header offset 128, `backup_seq` at 240). A
 //! counter is odd while its copy is being written. A write is two phases,
 //! one after the other:
 //!

@@ -803,7 +803,7 @@ fn word64(backing: &dyn Backing, at: usize) -> &AtomicU64 {
     unsafe { AtomicU64::from_ptr(backing.base().as_ptr().add(at).cast()) }
 }
 
-/// The 4-byte header word at 136 (`waiters`) or 140 (`notify`): the only
+/// The 4-byte header word at 248 (`waiters`) or 252 (`notify`): the only
 /// header bytes accessed as 4-byte atomics (see [`crate::notify`]); header
 /// copies skip them ([`read_header_bytes`]).
 fn word32(backing: &dyn Backing, at: usize) -> &AtomicU32 {
@@ -814,7 +814,7 @@ fn word32(backing: &dyn Backing, at: usize) -> &AtomicU32 {
 }
 
 /// Copies the header out with `read` (see [`check_header`]), skipping the
-/// word at 136 (`waiters`, `notify`: 4-byte atomics that live writers and
+/// word at 248 (`waiters`, `notify`: 4-byte atomics that live writers and
 /// waiters change, which a copy in 8-byte words would race with); those
 /// bytes read as zero. `false` if the header is not inside the object.
 fn read_header_bytes(

@@ -276,7 +276,7 @@ fn check_in_memory(bytes: &[u8]) -> Outcome {
         }
         Err(e @ (Error::Timeout { .. } | Error::WriterDied { .. })) => {
             assert_eq!(
-                counter(bytes, 128) & counter(bytes, 160) & 1,
+                counter(bytes, 128) & counter(bytes, header::off::BACKUP_SEQ) & 1,
                 1,
                 "read failed while a copy is complete: {e}"
             );

@@ -209,7 +209,7 @@ pub fn mid_write_child_role() {
         let base = payload.sub(h.payload_offset as usize);
         Mapped::new(
             base.add(128),
-            base.add(160),
+            base.add(shm_runtime::header::off::BACKUP_SEQ),
             payload,
             base.add(h.backup_offset as usize),
             size_of::<schemas::MySharedData>(),

@@ -390,5 +390,5 @@ const _: () = assert!(
         && off::DESCRIPTOR_LEN + 4 == off::SCHEMA_NAME
         && off::FLAGS + 4 == off::CREATED_NANOS
         && off::CREATOR_PID + 4 == off::FLAGS
-        && off::STAGED_DESCRIPTOR_LEN + 4 <= HEADER_SIZE
+        && off::STAGED_DESCRIPTOR_LEN + 4 <= off::BACKUP_SEQ
 );
