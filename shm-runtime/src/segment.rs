@@ -25,6 +25,8 @@ use crate::writer::{self, TakeOver};
 pub use raw::RawSegment;
 #[cfg(unix)]
 pub(crate) use reinit::pid_alive;
+#[cfg(target_os = "linux")]
+pub(crate) use reinit::proc_stat_field;
 
 /// Default permission bits of a new segment (owner read/write only).
 pub const DEFAULT_MODE: u32 = 0o600;

@@ -156,14 +156,9 @@ fn process_alive(pid: u32) -> bool {
 /// The low 32 bits of the process's start time, 0 if unknown.
 #[cfg(target_os = "linux")]
 fn start_token(pid: u32) -> u32 {
-    // `pid (comm) S ppid ...`: after the last `)` the fields are state
-    // (3rd field of the line), ..., starttime (22nd), so index 19.
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            let (_, rest) = s.rsplit_once(')')?;
-            rest.split_ascii_whitespace().nth(19)?.parse::<u64>().ok()
-        })
+    // starttime is the line's 22nd field: the 19th after the state.
+    crate::segment::proc_stat_field(pid, 19)
+        .and_then(|t| t.parse::<u64>().ok())
         .map_or(0, |t| t as u32)
 }
 

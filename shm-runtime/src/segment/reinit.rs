@@ -180,15 +180,19 @@ pub(crate) fn pid_alive(_pid: u32) -> bool {
 
 #[cfg(target_os = "linux")]
 fn is_zombie(pid: u32) -> bool {
-    // `pid (comm) S ...`: the state follows the last `)` (comm may hold any
-    // character, including parentheses).
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            s.rsplit_once(')')
-                .and_then(|(_, rest)| rest.trim_start().chars().next())
-        })
-        == Some('Z')
+    // The first field after the command is the state.
+    proc_stat_field(pid, 0).is_some_and(|state| state == "Z")
+}
+
+/// Field `index` of `/proc/<pid>/stat` after the command name (0: the
+/// state, the line's 3rd field), which is parenthesised and may hold any
+/// character, parentheses and spaces included: fields are counted from the
+/// last `)`.
+#[cfg(target_os = "linux")]
+pub(crate) fn proc_stat_field(pid: u32, index: usize) -> Option<String> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = s.rsplit_once(')')?;
+    rest.split_ascii_whitespace().nth(index).map(str::to_owned)
 }
 
 #[cfg(all(unix, not(target_os = "linux")))]
