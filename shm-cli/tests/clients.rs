@@ -8,7 +8,6 @@ mod common;
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::Duration;
 
 use common::{Name, Writer, root};
 use schemas::{Alphabet, MySharedData};
@@ -134,34 +133,11 @@ fn child_role() {
 
 #[test]
 fn clients_read_the_last_complete_value_under_a_live_or_dead_writer() {
-    let name = Name::new("torn");
-    let seg = Options::posix(&name.0)
-        .create_new()
-        .claim_writer(false)
-        .open_with(&common::demo_value())
-        .unwrap();
-    let mut child = common::MidWrite::start(&name);
-    // The writer is alive in the middle of a write: the primary copy is
-    // marked as being written and half changed. The clients read the
-    // backup copy without waiting.
-    assert_eq!(common::primary_seq(&name) % 2, 1);
-    let read_both = || {
+    common::mid_write_scenario("torn", |name| {
         assert_eq!(
             stdout_ok(Command::new(c_client()).arg(&name.0).output().unwrap()),
             expected()
         );
         assert_eq!(stdout_ok(python_client(&name.0)), expected());
-    };
-    read_both();
-    // Killed there: the same, for good.
-    let pid = child.kill();
-    assert_eq!(common::primary_seq(&name) % 2, 1);
-    read_both();
-    // The next writer takes over, learns that the write was lost and
-    // repairs the primary copy, which the clients read again.
-    let took = seg.claim_writer(Duration::ZERO).unwrap().unwrap();
-    assert_eq!(took.previous_pid, Some(pid));
-    assert!(!took.last_write_complete);
-    assert_eq!(common::primary_seq(&name) % 2, 0);
-    read_both();
+    });
 }

@@ -8,7 +8,6 @@ mod common;
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::Duration;
 
 use common::{Name, Writer, root};
 use schemas::{Alphabet, MySharedData};
@@ -132,21 +131,7 @@ fn csharp_program_reads_the_last_complete_value_under_a_live_or_dead_writer() {
     if !mono_available() {
         return;
     }
-    let name = Name::new("cs-torn");
-    let seg = Options::posix(&name.0)
-        .create_new()
-        .claim_writer(false)
-        .open_with(&common::demo_value())
-        .unwrap();
-    let mut child = common::MidWrite::start(&name);
-    assert_eq!(common::primary_seq(&name) % 2, 1);
-    assert_eq!(read_ok(&name), expected());
-    let pid = child.kill();
-    assert_eq!(read_ok(&name), expected());
-    let took = seg.claim_writer(Duration::ZERO).unwrap().unwrap();
-    assert_eq!(
-        (took.previous_pid, took.last_write_complete),
-        (Some(pid), false)
-    );
-    assert_eq!(read_ok(&name), expected());
+    common::mid_write_scenario("cs-torn", |name| {
+        assert_eq!(read_ok(name), expected());
+    });
 }

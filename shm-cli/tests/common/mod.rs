@@ -269,3 +269,37 @@ impl Drop for MidWrite {
         let _ = self.0.wait();
     }
 }
+
+/// The scenario both client tests run: a `MySharedData` segment holding
+/// [`demo_value`]; a child writer stopped in the middle of a write (the
+/// primary copy marked as being written and half changed); `read` (the
+/// clients must read the last complete value) while it lives, after it is
+/// SIGKILLed there, and after this process takes write access over (which
+/// must report the lost write and repair the primary copy).
+pub fn mid_write_scenario(tag: &str, read: impl Fn(&Name)) {
+    let name = Name::new(tag);
+    let seg = shm_runtime::Options::posix(&name.0)
+        .create_new()
+        .claim_writer(false)
+        .open_with(&demo_value())
+        .unwrap();
+    let mut child = MidWrite::start(&name);
+    assert_eq!(primary_seq(&name) % 2, 1);
+    read(&name);
+    // Killed there: the same, for good.
+    let pid = child.kill();
+    assert_eq!(primary_seq(&name) % 2, 1);
+    read(&name);
+    // The next writer takes over, learns that the write was lost and
+    // repairs the primary copy, which the clients read again.
+    let took = seg
+        .claim_writer(std::time::Duration::ZERO)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (took.previous_pid, took.last_write_complete),
+        (Some(pid), false)
+    );
+    assert_eq!(primary_seq(&name) % 2, 0);
+    read(&name);
+}
