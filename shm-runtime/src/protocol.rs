@@ -694,10 +694,8 @@ mod loom_model {
         unsafe fn copy_in(&self, b: Buf, src: *const u8) {
             for (i, w) in self.words[b as usize].iter().enumerate() {
                 // SAFETY: `src` holds two words (`write_value`).
-                w.store(
-                    unsafe { src.cast::<u64>().add(i).read_unaligned() },
-                    Ordering::Relaxed,
-                );
+                let v = unsafe { src.cast::<u64>().add(i).read_unaligned() };
+                w.store(v, Ordering::Relaxed);
             }
         }
         unsafe fn copy_across(&self, from: Buf, to: Buf) {

@@ -712,15 +712,13 @@ fn initialise<T: SharedLayout>(
     // Publish: the word holding `state` (header version, size, state),
     // with release, so that an opener that sees state 1 sees all of the
     // above.
-    let ready = Header {
+    let at = off::STATE & !7;
+    let word = u64::from_ne_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
+    word64(backing, at).store(with_half(word, off::STATE, STATE_READY), Ordering::Release);
+    Header {
         state: STATE_READY,
         ..header
-    };
-    let w = ready.encode();
-    let at = off::STATE & !7;
-    let word = u64::from_ne_bytes(w[at..at + 8].try_into().expect("8 bytes"));
-    word64(backing, at).store(word, Ordering::Release);
-    ready
+    }
 }
 
 /// The header a creator in this process writes now (state initialising).
@@ -975,6 +973,43 @@ fn payload_ptr<T: SharedLayout>(
     Ok(p)
 }
 
+/// Claims write access to a mapped segment (see [`crate::writer`]), then
+/// repairs what a writer that died left unfinished ([`protocol::recover`])
+/// in the value the segment holds now: `header` is its validated header,
+/// possibly older (another upgrade may have finished since; with write
+/// access ours, none is under way), and the value is at least `min_len`
+/// bytes (the caller's type), within the capacity. Both copies marked as
+/// being written is [`Error::Corrupt`], and write access is given back.
+/// The caller wakes waiters if the repair changed anything.
+fn claim_and_repair(
+    backing: &dyn Backing,
+    header: &Header,
+    display: &str,
+    wait: Duration,
+    min_len: u64,
+) -> Result<(writer::Claimed, protocol::Repair)> {
+    let owner = word64(backing, off::WRITER);
+    let claimed = writer::claim(owner, word64(backing, off::WRITER_SINCE), display, wait)?;
+    let now = check_header(display, backing.len() as u64, &mut mapping_reader(backing))
+        .map_or(header.payload_size, |h| h.payload_size);
+    let len = now.max(min_len).min(header.capacity()) as usize;
+    // SAFETY: `len` is at most the capacity validated against the mapping.
+    let whole = unsafe { buffers(backing, header, len) };
+    // SAFETY: write access is ours (just claimed).
+    let repair = unsafe { protocol::recover(&whole) };
+    if repair == protocol::Repair::BothTorn {
+        writer::release(owner);
+        return Err(Error::Corrupt {
+            name: display.to_owned(),
+            what: "both copies of the payload are marked as being written (`seq` and \
+                   `backup_seq` odd), which no writer leaves; write access was not taken \
+                   (remove and re-create the segment)"
+                .into(),
+        });
+    }
+    Ok((claimed, repair))
+}
+
 /// The retry loop around [`protocol::try_read`], shared by [`Shared::read`]
 /// and [`RawSegment::read_bytes`]: copies the payload of `m` into `dst`
 /// until a copy is consistent (the primary copy, or the backup while the
@@ -1196,33 +1231,35 @@ impl<T: SharedLayout, A: Access> Shared<T, A> {
     #[inline]
     pub fn read_with_version(&self) -> Result<(T, u64)> {
         let mut out = std::mem::MaybeUninit::<T>::uninit();
-        // SAFETY: `buffers` covers `size_of::<T>()` bytes of each copy
-        // (`from_backing`); `out` is private and as large.
-        let s = unsafe {
-            read_snapshot(
-                &*self.backing,
-                &self.buffers,
-                out.as_mut_ptr().cast(),
-                &self.display,
-                self.read_timeout,
-            )?
-        };
+        // SAFETY: `out` is private and `size_of::<T>()` bytes.
+        let version = unsafe { self.read_to(out.as_mut_ptr())? };
         // SAFETY: every byte of `out` was written, and `T: ShmSafe` accepts
         // every bit pattern.
-        Ok((unsafe { out.assume_init() }, version_of(s)))
+        Ok((unsafe { out.assume_init() }, version))
     }
 
     /// [`Shared::read_with_version`] into `out`, without moving a `T`
     /// around (for large values); returns the version.
     pub fn read_into(&self, out: &mut T) -> Result<u64> {
-        // SAFETY: `buffers` covers `size_of::<T>()` bytes of each copy;
-        // `out` is as large and exclusively ours; every bit pattern is a
-        // valid `T` (`ShmSafe`), so overwriting it byte by byte is fine.
+        // SAFETY: `out` is exclusively ours; every bit pattern is a valid
+        // `T` (`ShmSafe`), so overwriting it byte by byte is fine.
+        unsafe { self.read_to(out) }
+    }
+
+    /// A snapshot into `out`; its version.
+    ///
+    /// # Safety
+    ///
+    /// `out` is valid for writes of `size_of::<T>()` bytes and private.
+    #[inline]
+    unsafe fn read_to(&self, out: *mut T) -> Result<u64> {
+        // SAFETY: `buffers` covers `size_of::<T>()` bytes of each copy
+        // (`from_backing`); `out` is as large (caller).
         let s = unsafe {
             read_snapshot(
                 &*self.backing,
                 &self.buffers,
-                (out as *mut T).cast(),
+                out.cast(),
                 &self.display,
                 self.read_timeout,
             )?
@@ -1368,38 +1405,13 @@ impl<T: SharedLayout, A: Access> Shared<T, A> {
         if self.writer.held.load(Ordering::Relaxed) {
             return Ok(*self.take_over_slot());
         }
-        let claimed = writer::claim(
-            word64(&*self.backing, off::WRITER),
-            word64(&*self.backing, off::WRITER_SINCE),
+        let (claimed, repair) = claim_and_repair(
+            &*self.backing,
+            &self.header,
             &self.display,
             wait,
+            size_of::<T>() as u64,
         )?;
-        // Repair the whole value the segment holds now, which may be
-        // longer than `T` (a newer version written by this older program,
-        // maybe upgraded since this handle opened it; with write access
-        // ours, no upgrade is under way), but not the rest of its room.
-        let now = check_header(
-            &self.display,
-            self.backing.len() as u64,
-            &mut mapping_reader(&*self.backing),
-        )
-        .map_or(self.header.payload_size, |h| h.payload_size);
-        let len = now.max(size_of::<T>() as u64).min(self.header.capacity()) as usize;
-        // SAFETY: `len` is at most the capacity validated against the
-        // mapping.
-        let whole = unsafe { buffers(&*self.backing, &self.header, len) };
-        // SAFETY: write access is ours (just claimed) and so is the lock.
-        let repair = unsafe { protocol::recover(&whole) };
-        if repair == protocol::Repair::BothTorn {
-            writer::release(word64(&*self.backing, off::WRITER));
-            return Err(Error::Corrupt {
-                name: self.display.clone(),
-                what: "both copies of the payload are marked as being written (`seq` and \
-                       `backup_seq` odd), which no writer leaves; write access was not taken \
-                       (remove and re-create the segment)"
-                    .into(),
-            });
-        }
         if repair != protocol::Repair::Clean {
             self.wake();
         }

@@ -216,8 +216,9 @@ mod windows {
         };
         let (mut created, mut exited, mut kernel, mut user) = (zero, zero, zero, zero);
         // SAFETY: `h` is a valid process handle; four valid out-pointers.
-        let ok =
-            unsafe { GetProcessTimes(h, &mut created, &mut exited, &mut kernel, &mut user) } != 0;
+        let times =
+            unsafe { GetProcessTimes(h, &mut created, &mut exited, &mut kernel, &mut user) };
+        let ok = times != 0;
         // SAFETY: `h` is ours to close.
         unsafe { CloseHandle(h) };
         if ok { created.dwLowDateTime } else { 0 }

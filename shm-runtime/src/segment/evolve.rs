@@ -56,7 +56,7 @@ use std::sync::atomic::{AtomicU64, Ordering, fence};
 use std::time::{Duration, Instant};
 
 use super::{
-    buffers, check_header, check_image, mapping_reader, read_header_bytes, wait_ready, word64,
+    buffers, check_image, claim_and_repair, mapping_reader, read_header_bytes, wait_ready, word64,
 };
 use crate::backend::Backing;
 use crate::error::{Error, Result};
@@ -163,39 +163,19 @@ impl Drop for UpgradeClaim<'_> {
     }
 }
 
-/// Claims write access for an upgrade (see [`crate::writer`]) and repairs
-/// a write a dead writer left unfinished in the `len` bytes of payload
-/// `header` describes.
+/// Claims write access for an upgrade and repairs a write a dead writer
+/// left unfinished ([`claim_and_repair`]).
 fn claim<'a>(
     backing: &'a dyn Backing,
     header: &Header,
     display: &str,
     wait: Duration,
 ) -> Result<UpgradeClaim<'a>> {
-    let owner = word64(backing, off::WRITER);
-    writer::claim(owner, word64(backing, off::WRITER_SINCE), display, wait)?;
-    let claim = UpgradeClaim(owner);
-    // The value as long as it is now (another upgrade may have finished
-    // between `header` and the claim), within the capacity.
-    let now = check_header(display, backing.len() as u64, &mut mapping_reader(backing))
-        .map_or(header.payload_size, |h| h.payload_size)
-        .min(header.capacity());
-    // SAFETY: `header` is validated against this mapping, and `now` is at
-    // most its capacity.
-    let whole = unsafe { buffers(backing, header, now as usize) };
-    // SAFETY: write access is ours.
-    match unsafe { protocol::recover(&whole) } {
-        Repair::Clean => {}
-        Repair::BothTorn => {
-            return Err(Error::Corrupt {
-                name: display.to_owned(),
-                what: "both copies of the payload are marked as being written; not upgrading"
-                    .into(),
-            });
-        }
-        Repair::RestoredPrimary | Repair::RefreshedBackup => super::wake(backing),
+    let (_, repair) = claim_and_repair(backing, header, display, wait, 0)?;
+    if repair != Repair::Clean {
+        super::wake(backing);
     }
-    Ok(claim)
+    Ok(UpgradeClaim(word64(backing, off::WRITER)))
 }
 
 /// Upgrades the segment in place to `T`'s schema (see the module docs).
@@ -246,14 +226,6 @@ fn upgrade<T: SharedLayout>(
     // `upgrade_obstacle` size_of::<T>() <= capacity.
     let old_size = header.payload_size as usize;
     let new_size = size_of::<T>();
-    let defaults: Vec<u8> = match access.initial {
-        // SAFETY: `T: ShmSafe` has no padding, so all of its bytes are
-        // initialised; `v` is a private value.
-        Some(v) => unsafe {
-            std::slice::from_raw_parts((v as *const T).cast::<u8>(), new_size)[old_size..].to_vec()
-        },
-        None => vec![0; new_size - old_size],
-    };
     let fields = SchemaFields {
         fingerprint: T::FINGERPRINT,
         schema_version: T::LAYOUT.version,
@@ -286,14 +258,24 @@ fn upgrade<T: SharedLayout>(
     // SAFETY: write access is ours and `new_size` fits the capacity
     // (`upgrade_obstacle`).
     let copies = unsafe { buffers(backing, &header, new_size) };
-    // The whole new value, old fields as they are (only the holder of
-    // write access changes them) and the new ones from `defaults`, stored
-    // as whole words like every write.
+    // The whole new value, stored as whole words like every write: the new
+    // fields from `initial` (or zero), the old ones as they are (only the
+    // holder of write access changes them).
     let mut value = vec![0u8; new_size];
+    if let Some(v) = access.initial {
+        // SAFETY: `T: ShmSafe` has no padding, so all `new_size` bytes of
+        // the private `*v` are initialised; `value` has room for them.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                (v as *const T).cast::<u8>(),
+                value.as_mut_ptr(),
+                new_size,
+            )
+        };
+    }
     // SAFETY: write access is ours; `value` is private and `new_size`
     // bytes; the copy's words up to `new_size` are inside the mapping.
     unsafe { protocol::load_words(copies.ptr(Buf::Primary), value.as_mut_ptr(), old_size) };
-    value[old_size..].copy_from_slice(&defaults);
     // SAFETY: write access is ours, `value` holds `new_size` bytes.
     unsafe { protocol::write(&copies, value.as_ptr()) };
     let base = backing.base().as_ptr();
