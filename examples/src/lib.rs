@@ -126,7 +126,7 @@ pub fn run_writer(args: &WriterArgs) -> Result<(), Error> {
     let seg: Shared<MySharedData, ReadWrite> = opts.clone().create_new().open()?;
     let result = write_and_wait(&seg, args);
     if !args.keep {
-        seg.unlink()?;
+        seg.remove()?;
     }
     result
 }

@@ -37,7 +37,7 @@ fn initial() -> MySharedData {
 
 /// The bytes a creator writes, with `state` still 0.
 fn unpublished_image() -> Vec<u8> {
-    let mut image = shm_runtime::segment_image(&initial());
+    let mut image = shm_runtime::tools::segment_image(&initial());
     image[off::STATE..off::STATE + 4].copy_from_slice(&0u32.to_ne_bytes());
     image
 }

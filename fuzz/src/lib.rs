@@ -54,8 +54,8 @@ pub fn assert_header_invariants(h: &Header, object_size: u64) {
 /// copy and reads a snapshot: every step must give a value or an error.
 /// The untyped path (as the `shm` tool opens segments) is checked too.
 pub fn check_segment(bytes: &[u8]) {
-    let typed = shm_runtime::validate_bytes::<Schema>(bytes);
-    if let Ok((h, schema)) = shm_runtime::validate_bytes_untyped(bytes) {
+    let typed = shm_runtime::tools::validate_bytes::<Schema>(bytes);
+    if let Ok((h, schema)) = shm_runtime::tools::validate_bytes_untyped(bytes) {
         assert_header_invariants(&h, bytes.len() as u64);
         assert_eq!(schema.size, h.payload_size);
         let at = h.payload_offset as usize;
@@ -75,7 +75,7 @@ pub fn check_segment(bytes: &[u8]) {
     assert_eq!(h.fingerprint, Schema::FINGERPRINT);
     assert_eq!(h.payload_size, size_of::<Schema>() as u64);
     // What validate_bytes accepted, the real open path accepts too.
-    let seg = shm_runtime::open_image::<Schema>(bytes).expect("validated image opens");
+    let seg = shm_runtime::tools::open_image::<Schema>(bytes).expect("validated image opens");
     match seg.read() {
         Ok(v) => {
             // With a stable (even) counter the snapshot is exactly the

@@ -9,8 +9,8 @@ use shm_fuzz::Schema;
 fn main() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("seeds");
     let v = Schema::example();
-    let image = shm_runtime::segment_image(&v);
-    shm_runtime::validate_bytes::<Schema>(&image).expect("the seed is valid");
+    let image = shm_runtime::tools::segment_image(&v);
+    shm_runtime::tools::validate_bytes::<Schema>(&image).expect("the seed is valid");
     let write = |target: &str, name: &str, bytes: &[u8]| {
         let d = dir.join(target);
         std::fs::create_dir_all(&d).unwrap();

@@ -39,7 +39,7 @@ fn probe(opts: Options) -> Probe {
             Probe::Typed {
                 schema: seg.schema().name.clone(),
                 version: seg.schema().version,
-                writes: hs.as_ref().map_or(seg.seq(), |h| h.seq) / 2,
+                writes: hs.as_ref().map_or(seg.version(), |h| h.seq / 2),
                 writer_pid: hs.as_ref().and_then(|h| h.writer_pid),
                 writer_alive: hs.is_some_and(|h| h.writer_alive),
             }

@@ -224,7 +224,7 @@ fn target(s: &str) -> Res<Options> {
     }
     let n = s.strip_prefix("posix:").unwrap_or(s);
     // Validate now, so a bad name is reported as such.
-    shm_runtime::name::posix(n)?;
+    shm_runtime::tools::check_posix_name(n)?;
     Ok(Options::posix(n))
 }
 
@@ -474,8 +474,10 @@ fn watch(
         None => None,
     };
     let snapshot = |seg: &RawSegment| -> Res<(u64, Value)> {
-        let (seq, bytes) = seg.read_bytes_with_seq()?;
-        Ok((seq, seg.decode(&bytes)?))
+        // The counter of the copy read: twice its version (every complete
+        // write adds two).
+        let (bytes, version) = seg.read_bytes_with_version()?;
+        Ok((2 * version, seg.decode(&bytes)?))
     };
     let flat = |v: &Value| {
         let mut l = Vec::new();
@@ -510,7 +512,7 @@ fn watch(
             };
         }
         // Poll the sequence counter: a reader never stores to the segment.
-        if seg.seq() == seq {
+        if 2 * seg.version() == seq {
             std::thread::sleep(Duration::from_millis(interval_ms.max(1)));
             continue;
         }

@@ -11,6 +11,11 @@
 //! writes at the same time is read as either the old or the new value,
 //! never as undefined behaviour.
 //!
+//! This module also holds the two traits that make a type shareable,
+//! [`ShmSafe`] (any field type) and [`SharedLayout`] (a schema struct,
+//! implemented by `#[derive(SharedLayout)]`): they and [`Field`] refer to
+//! each other.
+//!
 //! `A` is the access mode: [`ReadOnly`] handles have getters only, and
 //! [`ReadWrite`] handles (handed out inside a write, see
 //! `Shared::update`) add setters.
@@ -21,7 +26,97 @@ use core::sync::atomic::{
     AtomicI8, AtomicI16, AtomicI32, AtomicI64, AtomicU8, AtomicU16, AtomicU32, AtomicU64, Ordering,
 };
 
-use crate::layout::{SharedLayout, ShmSafe};
+use crate::layout::{LayoutDesc, Prim, TypeDesc, fingerprint};
+use crate::words::{load_in_word, store_in_word};
+
+/// Marker for types that may live in memory shared with other processes.
+///
+/// # Safety
+///
+/// Implementors guarantee that
+/// - every bit pattern of `size_of::<Self>()` bytes is a valid `Self`
+///   (so bytes written by any other process can be read as `Self`);
+/// - `Self` contains no pointers or references and has no drop glue;
+/// - `Self` has no padding bytes (padding would carry uninitialised memory
+///   from one process to another);
+/// - `Self` has the same size, alignment and field offsets on 32- and 64-bit
+///   targets, and [`ShmSafe::TYPE`] describes it exactly.
+///
+/// Use `#[derive(SharedLayout)]` for structs; primitives, atomics and arrays
+/// of them are implemented here.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be placed in shared memory",
+    label = "`{Self}` is not a shared-memory-safe type",
+    note = "shared memory holds only types for which every bit pattern is valid, with no pointers and the same layout in 32- and 64-bit processes",
+    note = "use u8..u64, i8..i64, f32, f64, `[T; N]` of those, `AtomicU8`..`AtomicI64`, or a struct with `#[derive(SharedLayout)]`; instead of `bool` use `u8`, instead of `char` use `u32` (or `u16` for UTF-16), instead of `usize`/`isize` use `u64`/`i64`, instead of `String`/`Vec`/`Box`/pointers use a fixed-size array `[u8; N]` / `[T; N]` plus a length field"
+)]
+pub unsafe trait ShmSafe: Sized + 'static {
+    /// The description of this type written into the schema descriptor.
+    const TYPE: TypeDesc;
+}
+
+macro_rules! prim_impls {
+    ($($t:ty => $p:ident),* $(,)?) => {$(
+        // SAFETY: fixed-width integers, floats and the fixed-width atomics
+        // accept every bit pattern, hold no pointers, have no drop glue or
+        // padding, and are the same size on every supported target; `Prim`
+        // names exactly this type.
+        unsafe impl ShmSafe for $t {
+            const TYPE: TypeDesc = TypeDesc::Prim(Prim::$p);
+        }
+    )*};
+}
+
+prim_impls! {
+    u8 => U8, i8 => I8, u16 => U16, i16 => I16, u32 => U32, i32 => I32,
+    u64 => U64, i64 => I64, f32 => F32, f64 => F64,
+    core::sync::atomic::AtomicU8 => AtomicU8,
+    core::sync::atomic::AtomicI8 => AtomicI8,
+    core::sync::atomic::AtomicU16 => AtomicU16,
+    core::sync::atomic::AtomicI16 => AtomicI16,
+    core::sync::atomic::AtomicU32 => AtomicU32,
+    core::sync::atomic::AtomicI32 => AtomicI32,
+    core::sync::atomic::AtomicU64 => AtomicU64,
+    core::sync::atomic::AtomicI64 => AtomicI64,
+}
+
+// SAFETY: an array of `ShmSafe` elements has no padding between elements
+// (size is a multiple of alignment), accepts every bit pattern because each
+// element does, and has the same layout everywhere because `T` does.
+unsafe impl<T: ShmSafe, const N: usize> ShmSafe for [T; N] {
+    const TYPE: TypeDesc = TypeDesc::Array {
+        elem: &T::TYPE,
+        len: N,
+    };
+}
+
+/// A `#[repr(C)]` struct whose layout has been checked by
+/// `#[derive(SharedLayout)]` and that can be mapped over a segment.
+///
+/// # Safety
+///
+/// Implement only through `#[derive(SharedLayout)]`, which proves that
+/// [`SharedLayout::LAYOUT`] describes `Self` exactly (size, alignment and
+/// every field's offset, size and type) and that `Self` is [`ShmSafe`].
+pub unsafe trait SharedLayout: ShmSafe {
+    /// The layout of this struct.
+    const LAYOUT: LayoutDesc;
+    /// 64-bit fingerprint of the layout: FNV-1a over the schema descriptor.
+    const FINGERPRINT: u64 = fingerprint(&Self::LAYOUT);
+    /// Room for the payload, in bytes, that a segment created with this
+    /// schema reserves so that newer, larger versions of the schema can
+    /// take it over (`#[shm(reserve = N)]`; at least `size_of::<Self>()`
+    /// when given). `0`: no room beyond the struct. See
+    /// "Schema evolution" in the README.
+    const RESERVE: usize = 0;
+    /// Whether programs built with an older version of this schema may open
+    /// a segment that holds this version for writing (`#[shm(older_writers)]`,
+    /// with `extends`). Without it they may only read it. See
+    /// "Schema evolution" in the README.
+    const OLDER_WRITERS: bool = false;
+    /// The generated typed field accessors over a mapped value.
+    type Fields<'a, A: Access>: From<Field<'a, Self, A>>;
+}
 
 mod sealed {
     pub trait Sealed {}
@@ -135,55 +230,6 @@ pub trait Scalar: ShmSafe + Copy + sealed::Sealed {
     /// As for `load`, the word is writable, and nobody else stores to it
     /// meanwhile.
     unsafe fn store(p: *mut Self, v: Self);
-}
-
-/// Loads the aligned word holding the `out.len()` bytes at `p` and copies
-/// those bytes out.
-///
-/// # Safety
-///
-/// `p..p + out.len()` lies inside one aligned 8-byte word that is valid
-/// for reads and only accessed as a whole atomic word.
-#[inline]
-unsafe fn load_in_word(p: *const u8, out: &mut [u8], order: Ordering) {
-    let at = p as usize % 8;
-    debug_assert!(at + out.len() <= 8);
-    // SAFETY: the word holding `p` is valid, aligned and atomic (caller).
-    let w = unsafe { AtomicU64::from_ptr(p.sub(at).cast::<u64>().cast_mut()) }.load(order);
-    // Move the bytes to the start of the word (in memory order) with a shift.
-    let w = if cfg!(target_endian = "little") {
-        w >> (8 * at)
-    } else {
-        w << (8 * at)
-    };
-    out.copy_from_slice(&w.to_ne_bytes()[..out.len()]);
-}
-
-/// Replaces the `bytes.len()` bytes at `p` in the aligned word holding them
-/// (a load and a store of the whole word).
-///
-/// # Safety
-///
-/// As for [`load_in_word`], the word is writable, and nobody else stores
-/// to it meanwhile.
-#[inline]
-unsafe fn store_in_word(p: *mut u8, bytes: &[u8]) {
-    let at = p as usize % 8;
-    debug_assert!(at + bytes.len() <= 8);
-    // SAFETY: as for `load_in_word`.
-    let word = unsafe { AtomicU64::from_ptr(p.sub(at).cast::<u64>()) };
-    let mut v = [0u8; 8];
-    v[..bytes.len()].copy_from_slice(bytes);
-    let mut m = [0u8; 8];
-    m[..bytes.len()].fill(0xff);
-    let (v, m) = (u64::from_ne_bytes(v), u64::from_ne_bytes(m));
-    let (v, m) = if cfg!(target_endian = "little") {
-        (v << (8 * at), m << (8 * at))
-    } else {
-        (v >> (8 * at), m >> (8 * at))
-    };
-    let w = word.load(Ordering::Relaxed);
-    word.store((w & !m) | v, Ordering::Relaxed);
 }
 
 macro_rules! scalar {

@@ -1,6 +1,9 @@
-//! Compile-time layout descriptions, the [`ShmSafe`] and [`SharedLayout`]
-//! traits, and the schema descriptor encoding that the fingerprint is
-//! computed from.
+//! Compile-time layout descriptions (const data only): the types that
+//! describe a schema struct ([`LayoutDesc`], [`FieldDesc`], [`TypeDesc`],
+//! [`Prim`]), and the schema descriptor encoding that the fingerprint is
+//! computed from. The traits that carry them, [`ShmSafe`](crate::ShmSafe)
+//! and [`SharedLayout`](crate::SharedLayout), live with the field accessors
+//! they refer to, in `field.rs`.
 //!
 //! Everything here is `const`-evaluable: the derive emits a [`LayoutDesc`]
 //! as an associated constant and the fingerprint is computed by rustc.
@@ -156,95 +159,6 @@ pub struct LayoutDesc {
     pub align: usize,
     /// The fields in declaration order.
     pub fields: &'static [FieldDesc],
-}
-
-/// Marker for types that may live in memory shared with other processes.
-///
-/// # Safety
-///
-/// Implementors guarantee that
-/// - every bit pattern of `size_of::<Self>()` bytes is a valid `Self`
-///   (so bytes written by any other process can be read as `Self`);
-/// - `Self` contains no pointers or references and has no drop glue;
-/// - `Self` has no padding bytes (padding would carry uninitialised memory
-///   from one process to another);
-/// - `Self` has the same size, alignment and field offsets on 32- and 64-bit
-///   targets, and [`ShmSafe::TYPE`] describes it exactly.
-///
-/// Use `#[derive(SharedLayout)]` for structs; primitives, atomics and arrays
-/// of them are implemented here.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be placed in shared memory",
-    label = "`{Self}` is not a shared-memory-safe type",
-    note = "shared memory holds only types for which every bit pattern is valid, with no pointers and the same layout in 32- and 64-bit processes",
-    note = "use u8..u64, i8..i64, f32, f64, `[T; N]` of those, `AtomicU8`..`AtomicI64`, or a struct with `#[derive(SharedLayout)]`; instead of `bool` use `u8`, instead of `char` use `u32` (or `u16` for UTF-16), instead of `usize`/`isize` use `u64`/`i64`, instead of `String`/`Vec`/`Box`/pointers use a fixed-size array `[u8; N]` / `[T; N]` plus a length field"
-)]
-pub unsafe trait ShmSafe: Sized + 'static {
-    /// The description of this type written into the schema descriptor.
-    const TYPE: TypeDesc;
-}
-
-macro_rules! prim_impls {
-    ($($t:ty => $p:ident),* $(,)?) => {$(
-        // SAFETY: fixed-width integers, floats and the fixed-width atomics
-        // accept every bit pattern, hold no pointers, have no drop glue or
-        // padding, and are the same size on every supported target; `Prim`
-        // names exactly this type.
-        unsafe impl ShmSafe for $t {
-            const TYPE: TypeDesc = TypeDesc::Prim(Prim::$p);
-        }
-    )*};
-}
-
-prim_impls! {
-    u8 => U8, i8 => I8, u16 => U16, i16 => I16, u32 => U32, i32 => I32,
-    u64 => U64, i64 => I64, f32 => F32, f64 => F64,
-    core::sync::atomic::AtomicU8 => AtomicU8,
-    core::sync::atomic::AtomicI8 => AtomicI8,
-    core::sync::atomic::AtomicU16 => AtomicU16,
-    core::sync::atomic::AtomicI16 => AtomicI16,
-    core::sync::atomic::AtomicU32 => AtomicU32,
-    core::sync::atomic::AtomicI32 => AtomicI32,
-    core::sync::atomic::AtomicU64 => AtomicU64,
-    core::sync::atomic::AtomicI64 => AtomicI64,
-}
-
-// SAFETY: an array of `ShmSafe` elements has no padding between elements
-// (size is a multiple of alignment), accepts every bit pattern because each
-// element does, and has the same layout everywhere because `T` does.
-unsafe impl<T: ShmSafe, const N: usize> ShmSafe for [T; N] {
-    const TYPE: TypeDesc = TypeDesc::Array {
-        elem: &T::TYPE,
-        len: N,
-    };
-}
-
-/// A `#[repr(C)]` struct whose layout has been checked by
-/// `#[derive(SharedLayout)]` and that can be mapped over a segment.
-///
-/// # Safety
-///
-/// Implement only through `#[derive(SharedLayout)]`, which proves that
-/// [`SharedLayout::LAYOUT`] describes `Self` exactly (size, alignment and
-/// every field's offset, size and type) and that `Self` is [`ShmSafe`].
-pub unsafe trait SharedLayout: ShmSafe {
-    /// The layout of this struct.
-    const LAYOUT: LayoutDesc;
-    /// 64-bit fingerprint of the layout: FNV-1a over the schema descriptor.
-    const FINGERPRINT: u64 = fingerprint(&Self::LAYOUT);
-    /// Room for the payload, in bytes, that a segment created with this
-    /// schema reserves so that newer, larger versions of the schema can
-    /// take it over (`#[shm(reserve = N)]`; at least `size_of::<Self>()`
-    /// when given). `0`: no room beyond the struct. See
-    /// "Schema evolution" in the README.
-    const RESERVE: usize = 0;
-    /// Whether programs built with an older version of this schema may open
-    /// a segment that holds this version for writing (`#[shm(older_writers)]`,
-    /// with `extends`). Without it they may only read it. See
-    /// "Schema evolution" in the README.
-    const OLDER_WRITERS: bool = false;
-    /// The generated typed field accessors over a mapped value.
-    type Fields<'a, A: crate::field::Access>: From<crate::field::Field<'a, Self, A>>;
 }
 
 /// Version of the schema descriptor encoding.

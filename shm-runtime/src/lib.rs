@@ -1,34 +1,78 @@
 //! Typed, validated shared memory.
 #![doc = include_str!("../README.md")]
 
-mod backend;
+// The derive names this crate `::shm_runtime`, also inside it (the header).
+extern crate self as shm_runtime;
+
+// The public API.
+mod error;
+mod field;
+mod name;
+mod options;
+mod raw;
+mod shared;
+mod status;
+mod writer;
+
 pub mod descriptor;
-pub mod error;
 pub mod evolution;
-pub mod field;
 pub mod header;
 pub mod layout;
-pub mod name;
+
+pub use error::{Error, Result};
+pub use evolution::Compat;
+pub use field::{Access, Field, ReadOnly, ReadWrite, Scalar, SharedLayout, ShmSafe};
+pub use layout::{FieldDesc, LayoutDesc, Prim, TypeDesc};
+pub use name::SegmentId;
+pub use options::{DEFAULT_MODE, DEFAULT_OPEN_TIMEOUT, DEFAULT_READ_TIMEOUT, Options};
+pub use raw::RawSegment;
+pub use shared::Shared;
+pub use shm_derive::SharedLayout;
+pub use status::{HeaderStatus, Status};
+pub use writer::TakeOver;
+
+// Internals, each with one job (see the file map in the README).
+mod backend;
+mod image;
+mod init;
+mod mapping;
 mod notify;
-pub mod protocol;
-mod segment;
-pub mod status;
-pub mod writer;
+mod process;
+mod protocol;
+mod upgrade;
+mod validate;
+mod words;
+
+/// For tools and tests: segments as byte images (validate, open a private
+/// copy, make the image a creator leaves), and name checks.
+#[doc(hidden)]
+pub mod tools {
+    pub use crate::image::{open_image, segment_image, validate_bytes, validate_bytes_untyped};
+    pub use crate::name::{POSIX_NAME_MAX, posix as check_posix_name};
+}
+
+/// Test hooks, for tests of readers and other languages' clients: they
+/// let a test put a segment in states that only a crash produces.
+#[cfg(feature = "test-util")]
+pub mod test_util {
+    use crate::{ReadWrite, Result, Shared, SharedLayout};
+
+    /// Does what a writer does in the first phase of a write, and stops
+    /// there: marks the primary copy as being written and stores the
+    /// first `len` bytes of `next` into it (whole 8-byte words, the last
+    /// one merged). The write never finishes: readers fall back to the
+    /// backup copy, and a writer that takes over after this process dies
+    /// restores the primary (its `TakeOver` says the write was lost). The
+    /// handle must hold write access ([`crate::Error::NotWriter`]).
+    pub fn begin_torn_write<T: SharedLayout>(
+        seg: &Shared<T, ReadWrite>,
+        next: &T,
+        len: usize,
+    ) -> Result<()> {
+        seg.begin_torn_write(next, len)
+    }
+}
 
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
-
-pub use backend::Disposition;
-pub use error::{Error, Result};
-pub use evolution::Compat;
-pub use field::{Access, Field, ReadOnly, ReadWrite, Scalar};
-pub use layout::{FieldDesc, LayoutDesc, Prim, SharedLayout, ShmSafe, TypeDesc};
-pub use name::SegmentId;
-pub use segment::{
-    DEFAULT_MODE, DEFAULT_OPEN_TIMEOUT, DEFAULT_READ_TIMEOUT, Options, RawSegment, Shared,
-};
-pub use segment::{open_image, segment_image, validate_bytes, validate_bytes_untyped};
-pub use shm_derive::SharedLayout;
-pub use status::{HeaderStatus, Status};
-pub use writer::TakeOver;

@@ -38,6 +38,21 @@ impl fmt::Display for SegmentId {
     }
 }
 
+impl SegmentId {
+    /// The kind of segment: `posix`, `sysv`, `windows`, `file`, `memfd` or
+    /// `memory` (the prefix of its display name).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SegmentId::Posix(_) => "posix",
+            SegmentId::SysV(_) => "sysv",
+            SegmentId::Windows(_) => "windows",
+            SegmentId::File(_) => "file",
+            SegmentId::Memfd(_) => "memfd",
+            SegmentId::Memory => "memory",
+        }
+    }
+}
+
 /// Longest POSIX name accepted, not counting the leading `/`.
 ///
 /// Linux allows `NAME_MAX` (255) bytes; macOS only 31 including the slash.
@@ -48,6 +63,7 @@ pub const POSIX_NAME_MAX: usize = if cfg!(target_vendor = "apple") {
 };
 
 /// Longest Win32 object name accepted (`MAX_PATH`).
+#[cfg_attr(not(windows), allow(dead_code))]
 pub const WINDOWS_NAME_MAX: usize = 260;
 
 /// Normalises and validates a POSIX name: `MyShare` and `/MyShare` both
@@ -83,6 +99,7 @@ pub fn posix(name: &str) -> Result<String> {
 
 /// Validates a Win32 mapping name: an optional `Local\` or `Global\`
 /// namespace prefix, then a name without `\`.
+#[cfg_attr(not(windows), allow(dead_code))]
 pub fn windows(name: &str) -> Result<String> {
     let invalid = |reason: String| Error::InvalidName {
         name: format!("windows:{name}"),

@@ -4,8 +4,8 @@
 //! Generated code names everything through `::shm_runtime::__private::...`,
 //! so it never depends on what the user has imported.
 
-pub use crate::field::{Access, Field, ReadOnly, ReadWrite};
-pub use crate::layout::{FieldDesc, LayoutDesc, SharedLayout, ShmSafe, TypeDesc};
+pub use crate::field::{Access, Field, ReadOnly, ReadWrite, SharedLayout, ShmSafe};
+pub use crate::layout::{FieldDesc, LayoutDesc, TypeDesc};
 pub use core::clone::Clone;
 pub use core::convert::From;
 pub use core::fmt::{Debug, Formatter, Result as FmtResult};

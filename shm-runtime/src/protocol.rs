@@ -57,158 +57,11 @@
 
 use core::sync::atomic::{AtomicU64, Ordering, fence};
 
-/// Copies `len` bytes from shared memory at `src` (any alignment) into
-/// private memory at `dst` with relaxed atomic loads of the whole aligned
-/// 8-byte words that hold them: every Rust access to shared memory is such
-/// a word, so racing atomic accesses are always of the same size.
-///
-/// # Safety
-///
-/// Every aligned 8-byte word overlapping `src..src+len` is valid for reads
-/// and only accessed as a whole atomic word by Rust code (other processes
-/// may write it); `dst..dst+len` is valid for writes and does not overlap.
-pub unsafe fn load_bytes(src: *const u8, dst: *mut u8, len: usize) {
-    let mut done = 0;
-    if !(src as usize).is_multiple_of(8) {
-        let at = src as usize % 8;
-        let n = (8 - at).min(len);
-        // SAFETY: the word holding `src` overlaps the range (caller); `dst`
-        // has room for its first `n <= len` bytes.
-        unsafe {
-            let w = AtomicU64::from_ptr(src.sub(at).cast::<u64>().cast_mut())
-                .load(Ordering::Relaxed)
-                .to_ne_bytes();
-            core::ptr::copy_nonoverlapping(w.as_ptr().add(at), dst, n);
-        }
-        done = n;
-    }
-    // SAFETY: `src + done` is 8-aligned (or `done == len`); the words
-    // overlapping the rest are valid (caller); `dst + done` has room.
-    unsafe { load_words(src.add(done), dst.add(done), len - done) };
-}
-
-/// Copies `len` bytes from private memory at `src` into shared memory at
-/// `dst` (any alignment) with relaxed atomic stores of the whole aligned
-/// 8-byte words that hold them; a word only partly in the range is loaded,
-/// merged and stored whole.
-///
-/// # Safety
-///
-/// Every aligned 8-byte word overlapping `dst..dst+len` is valid for
-/// writes, only accessed as a whole atomic word by Rust code, and nobody
-/// else stores to it meanwhile; `src..src+len` is valid for reads and does
-/// not overlap.
-pub unsafe fn store_bytes(dst: *mut u8, src: *const u8, len: usize) {
-    let mut done = 0;
-    if !(dst as usize).is_multiple_of(8) {
-        let at = dst as usize % 8;
-        let n = (8 - at).min(len);
-        // SAFETY: as in `load_bytes`; only this caller stores to the word.
-        unsafe {
-            let word = AtomicU64::from_ptr(dst.sub(at).cast::<u64>());
-            let mut b = word.load(Ordering::Relaxed).to_ne_bytes();
-            core::ptr::copy_nonoverlapping(src, b.as_mut_ptr().add(at), n);
-            word.store(u64::from_ne_bytes(b), Ordering::Relaxed);
-        }
-        done = n;
-    }
-    // SAFETY: as in `load_bytes`, with the roles swapped.
-    unsafe { store_words(dst.add(done), src.add(done), len - done) };
-}
-
-/// Copies `len` bytes of a payload copy at `src` into private memory at
-/// `dst` with relaxed atomic loads of whole aligned 8-byte words (the last
-/// word, if `len` is not a multiple of 8, is loaded whole and only its
-/// first bytes are kept). Every access to a payload copy is such a word, so
-/// racing accesses are always the same size.
-///
-/// # Safety
-///
-/// `src` is 8-aligned; the `len.div_ceil(8)` words at `src` are valid for
-/// reads and only accessed as whole atomic words by Rust code;
-/// `dst..dst+len` is valid for writes and does not overlap them.
-#[inline]
-pub unsafe fn load_words(src: *const u8, dst: *mut u8, len: usize) {
-    let full = len / 8;
-    for k in 0..full {
-        // SAFETY: word `k < full` is in bounds (caller); `dst` has room for
-        // its 8 bytes, maybe unaligned.
-        unsafe {
-            let w = AtomicU64::from_ptr(src.add(8 * k).cast::<u64>().cast_mut())
-                .load(Ordering::Relaxed);
-            dst.add(8 * k).cast::<u64>().write_unaligned(w);
-        }
-    }
-    let rest = len % 8;
-    if rest != 0 {
-        // SAFETY: the last, partial word is one of the `len.div_ceil(8)`
-        // valid words; `dst` has `rest` bytes left.
-        unsafe {
-            let w = AtomicU64::from_ptr(src.add(8 * full).cast::<u64>().cast_mut())
-                .load(Ordering::Relaxed);
-            core::ptr::copy_nonoverlapping(w.to_ne_bytes().as_ptr(), dst.add(8 * full), rest);
-        }
-    }
-}
-
-/// Copies `len` bytes from private memory at `src` into a payload copy at
-/// `dst` with relaxed atomic stores of whole aligned 8-byte words (the last
-/// word, if `len` is not a multiple of 8, is loaded, merged and stored
-/// whole).
-///
-/// # Safety
-///
-/// As for [`load_words`] with the roles swapped; the words are writable
-/// and nobody else stores to them meanwhile (the caller holds write
-/// access).
-#[inline]
-pub unsafe fn store_words(dst: *mut u8, src: *const u8, len: usize) {
-    let full = len / 8;
-    for k in 0..full {
-        // SAFETY: as in `load_words`, with the roles swapped.
-        unsafe {
-            let w = src.add(8 * k).cast::<u64>().read_unaligned();
-            AtomicU64::from_ptr(dst.add(8 * k).cast::<u64>()).store(w, Ordering::Relaxed);
-        }
-    }
-    let rest = len % 8;
-    if rest != 0 {
-        // SAFETY: as in `load_words`; only the writer stores to the word.
-        unsafe {
-            let word = AtomicU64::from_ptr(dst.add(8 * full).cast::<u64>());
-            let mut b = word.load(Ordering::Relaxed).to_ne_bytes();
-            core::ptr::copy_nonoverlapping(src.add(8 * full), b.as_mut_ptr(), rest);
-            word.store(u64::from_ne_bytes(b), Ordering::Relaxed);
-        }
-    }
-}
-
-/// Copies `len` bytes from one payload copy to another, both accessed as
-/// whole atomic words, through a small private buffer.
-///
-/// # Safety
-///
-/// As for [`load_words`] on `src` and [`store_words`] on `dst`; the two
-/// ranges do not overlap.
-pub unsafe fn copy_shared(src: *const u8, dst: *mut u8, len: usize) {
-    let mut chunk = [0u8; 512];
-    let mut done = 0;
-    while done < len {
-        let n = (len - done).min(chunk.len());
-        // SAFETY: `done + n <= len` and `done` is a multiple of 8 (the
-        // chunk's size), so the words are in bounds of both ranges and
-        // aligned (caller's contract); `chunk` is private, `n` bytes at least.
-        unsafe {
-            load_words(src.add(done), chunk.as_mut_ptr(), n);
-            store_words(dst.add(done), chunk.as_ptr(), n);
-        }
-        done += n;
-    }
-}
+use crate::words::{copy_shared, load_words, store_words};
 
 /// Which copy of the payload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Buf {
+pub(crate) enum Replica {
     /// The primary copy (`payload_offset`, counter `seq`).
     Primary,
     /// The backup copy (`backup_offset`, counter `backup_seq`).
@@ -217,11 +70,11 @@ pub enum Buf {
 
 /// The shared memory the protocol works on: two copies of a payload of a
 /// fixed length, and a counter for each.
-pub trait Buffers {
+pub(crate) trait Buffers {
     /// Loads the counter of copy `b`.
-    fn seq_load(&self, b: Buf, order: Ordering) -> u64;
+    fn seq_load(&self, b: Replica, order: Ordering) -> u64;
     /// Stores the counter of copy `b` (only the holder of write access).
-    fn seq_store(&self, b: Buf, value: u64, order: Ordering);
+    fn seq_store(&self, b: Replica, value: u64, order: Ordering);
     /// A memory fence, of the kind the implementation's atomics obey.
     fn fence(order: Ordering);
     /// Copies copy `b` into `dst` with relaxed atomic loads.
@@ -229,7 +82,7 @@ pub trait Buffers {
     /// # Safety
     ///
     /// `dst` is valid for writes of the payload's length and private.
-    unsafe fn copy_out(&self, b: Buf, dst: *mut u8);
+    unsafe fn copy_out(&self, b: Replica, dst: *mut u8);
     /// Stores the private bytes at `src` into copy `b` with relaxed atomic
     /// stores.
     ///
@@ -237,17 +90,17 @@ pub trait Buffers {
     ///
     /// `src` is valid for reads of the payload's length; the caller holds
     /// write access and has made `b`'s counter odd.
-    unsafe fn copy_in(&self, b: Buf, src: *const u8);
+    unsafe fn copy_in(&self, b: Replica, src: *const u8);
     /// Copies copy `from` into copy `to` (all relaxed atomics).
     ///
     /// # Safety
     ///
     /// The caller holds write access and has made `to`'s counter odd.
-    unsafe fn copy_across(&self, from: Buf, to: Buf);
+    unsafe fn copy_across(&self, from: Replica, to: Replica);
 }
 
 /// The version (number of the write) a counter value stands for.
-pub fn version_of(seq: u64) -> u64 {
+pub(crate) fn version_of(seq: u64) -> u64 {
     seq / 2
 }
 
@@ -258,7 +111,7 @@ pub fn version_of(seq: u64) -> u64 {
 ///
 /// As for [`Buffers::copy_out`].
 #[inline]
-pub unsafe fn try_read_one<M: Buffers>(m: &M, b: Buf, dst: *mut u8) -> Option<u64> {
+pub(crate) unsafe fn try_read_one<M: Buffers>(m: &M, b: Replica, dst: *mut u8) -> Option<u64> {
     let s1 = m.seq_load(b, Ordering::Acquire);
     if s1 & 1 == 1 {
         return None;
@@ -278,16 +131,18 @@ pub unsafe fn try_read_one<M: Buffers>(m: &M, b: Buf, dst: *mut u8) -> Option<u6
 ///
 /// As for [`Buffers::copy_out`].
 #[inline]
-pub unsafe fn try_read<M: Buffers>(m: &M, dst: *mut u8) -> Option<u64> {
+pub(crate) unsafe fn try_read<M: Buffers>(m: &M, dst: *mut u8) -> Option<u64> {
     // SAFETY: forwarded from the caller.
-    unsafe { try_read_one(m, Buf::Primary, dst).or_else(|| try_read_one(m, Buf::Backup, dst)) }
+    unsafe {
+        try_read_one(m, Replica::Primary, dst).or_else(|| try_read_one(m, Replica::Backup, dst))
+    }
 }
 
 /// Makes copy `b`'s counter odd before its bytes are stored; returns the
 /// even value it had (an odd value left by someone else is treated as the
 /// even one below it). Only the holder of write access calls this.
 #[inline]
-pub fn begin<M: Buffers>(m: &M, b: Buf) -> u64 {
+pub(crate) fn begin<M: Buffers>(m: &M, b: Replica) -> u64 {
     let s = m.seq_load(b, Ordering::Relaxed) & !1;
     m.seq_store(b, s.wrapping_add(1), Ordering::Relaxed);
     M::fence(Ordering::Release);
@@ -297,7 +152,7 @@ pub fn begin<M: Buffers>(m: &M, b: Buf) -> u64 {
 /// Publishes copy `b` after a write begun at `s`: its counter becomes
 /// `s + 2` with release, so a reader that loads it sees every store.
 #[inline]
-pub fn end<M: Buffers>(m: &M, b: Buf, s: u64) {
+pub(crate) fn end<M: Buffers>(m: &M, b: Replica, s: u64) {
     m.seq_store(b, s.wrapping_add(2), Ordering::Release);
 }
 
@@ -309,49 +164,51 @@ pub fn end<M: Buffers>(m: &M, b: Buf, s: u64) {
 /// The caller holds write access (no other writer in any process or
 /// thread); `src` is valid for reads of the payload's length.
 #[inline]
-pub unsafe fn write<M: Buffers>(m: &M, src: *const u8) {
-    let s = begin(m, Buf::Primary);
+pub(crate) unsafe fn write<M: Buffers>(m: &M, src: *const u8) {
+    let s = begin(m, Replica::Primary);
     // SAFETY: write access held, the primary's counter is odd.
-    unsafe { m.copy_in(Buf::Primary, src) };
-    end(m, Buf::Primary, s);
-    let t = begin(m, Buf::Backup);
+    unsafe { m.copy_in(Replica::Primary, src) };
+    end(m, Replica::Primary, s);
+    let t = begin(m, Replica::Backup);
     // SAFETY: as above, for the backup.
-    unsafe { m.copy_in(Buf::Backup, src) };
-    end(m, Buf::Backup, t);
+    unsafe { m.copy_in(Replica::Backup, src) };
+    end(m, Replica::Backup, t);
 }
 
-/// Phase 2 of a write whose phase 1 changed the primary copy in place:
-/// copies it to the backup.
+/// Brings the backup copy in step with the primary (which is complete):
+/// what [`recover`] does after a writer died in phase 2 of a write (the
+/// primary holds that write's value), or when the counters differ.
 ///
 /// # Safety
 ///
-/// The caller holds write access and has published the primary ([`end`]).
-pub unsafe fn sync_backup<M: Buffers>(m: &M) {
-    let t = begin(m, Buf::Backup);
+/// The caller holds write access and the primary copy is complete (its
+/// counter even).
+unsafe fn sync_backup<M: Buffers>(m: &M) {
+    let t = begin(m, Replica::Backup);
     // SAFETY: write access held, the backup's counter is odd.
-    unsafe { m.copy_across(Buf::Primary, Buf::Backup) };
-    end(m, Buf::Backup, t);
+    unsafe { m.copy_across(Replica::Primary, Replica::Backup) };
+    end(m, Replica::Backup, t);
 }
 
-/// Abandons a write of the primary copy begun at `s`: puts the backup's
-/// value (the last complete one) back and publishes it, as if the write
-/// had written that value. Used when the code changing the primary in
-/// place panics.
+/// Undoes a write that died in phase 1 (the primary's counter odd since
+/// `s`): puts the backup's value (the last complete one) back into the
+/// primary and publishes it, then bumps the backup's counter to match, as
+/// if the lost write had written that value. Only [`recover`] calls it.
 ///
 /// # Safety
 ///
-/// The caller holds write access and began the write at `s`.
-pub unsafe fn roll_back<M: Buffers>(m: &M, s: u64) {
+/// The caller holds write access and the primary's counter is `s + 1`.
+unsafe fn roll_back<M: Buffers>(m: &M, s: u64) {
     // SAFETY: write access held, the primary's counter is odd (since `s`).
-    unsafe { m.copy_across(Buf::Backup, Buf::Primary) };
-    end(m, Buf::Primary, s);
-    let t = begin(m, Buf::Backup);
-    end(m, Buf::Backup, t);
+    unsafe { m.copy_across(Replica::Backup, Replica::Primary) };
+    end(m, Replica::Primary, s);
+    let t = begin(m, Replica::Backup);
+    end(m, Replica::Backup, t);
 }
 
 /// What [`recover`] found and did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Repair {
+pub(crate) enum Repair {
     /// Both copies complete: nothing to do.
     Clean,
     /// A write was interrupted in phase 1: the primary was torn and now
@@ -372,9 +229,9 @@ pub enum Repair {
 /// # Safety
 ///
 /// The caller holds write access.
-pub unsafe fn recover<M: Buffers>(m: &M) -> Repair {
-    let p = m.seq_load(Buf::Primary, Ordering::Acquire);
-    let b = m.seq_load(Buf::Backup, Ordering::Acquire);
+pub(crate) unsafe fn recover<M: Buffers>(m: &M) -> Repair {
+    let p = m.seq_load(Replica::Primary, Ordering::Acquire);
+    let b = m.seq_load(Replica::Backup, Ordering::Acquire);
     match (p & 1 == 1, b & 1 == 1) {
         (false, false) if p == b => Repair::Clean,
         // Equal counters are the invariant between writes; bring the backup
@@ -399,7 +256,7 @@ pub unsafe fn recover<M: Buffers>(m: &M) -> Repair {
 
 /// [`Buffers`] over two copies in a mapping, with counters in its header.
 #[derive(Clone, Copy, Debug)]
-pub struct Mapped {
+pub(crate) struct Mapped {
     seq: [*mut u8; 2],
     copy: [*mut u8; 2],
     len: usize,
@@ -416,7 +273,7 @@ impl Mapped {
     /// method that stores is called, writes) as long as this value is used,
     /// do not overlap, and are only ever accessed as whole atomic words by
     /// Rust code.
-    pub unsafe fn new(
+    pub(crate) unsafe fn new(
         seq_primary: *mut u8,
         seq_backup: *mut u8,
         primary: *mut u8,
@@ -430,34 +287,24 @@ impl Mapped {
         }
     }
 
-    fn counter(&self, b: Buf) -> &AtomicU64 {
+    fn counter(&self, b: Replica) -> &AtomicU64 {
         // SAFETY: an aligned counter valid while `self` is (`new`'s contract).
         unsafe { AtomicU64::from_ptr(self.seq[b as usize].cast()) }
     }
 
-    /// The payload length.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Whether the payload is empty.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
     /// Where copy `b` starts.
-    pub fn ptr(&self, b: Buf) -> *mut u8 {
+    pub(crate) fn ptr(&self, b: Replica) -> *mut u8 {
         self.copy[b as usize]
     }
 }
 
 impl Buffers for Mapped {
     #[inline]
-    fn seq_load(&self, b: Buf, order: Ordering) -> u64 {
+    fn seq_load(&self, b: Replica, order: Ordering) -> u64 {
         self.counter(b).load(order)
     }
     #[inline]
-    fn seq_store(&self, b: Buf, value: u64, order: Ordering) {
+    fn seq_store(&self, b: Replica, value: u64, order: Ordering) {
         self.counter(b).store(value, order)
     }
     #[inline]
@@ -465,18 +312,18 @@ impl Buffers for Mapped {
         fence(order)
     }
     #[inline]
-    unsafe fn copy_out(&self, b: Buf, dst: *mut u8) {
+    unsafe fn copy_out(&self, b: Replica, dst: *mut u8) {
         // SAFETY: the copy's words are readable (`new`), `dst` has `len`
         // bytes (caller).
         unsafe { load_words(self.ptr(b), dst, self.len) }
     }
     #[inline]
-    unsafe fn copy_in(&self, b: Buf, src: *const u8) {
+    unsafe fn copy_in(&self, b: Replica, src: *const u8) {
         // SAFETY: the copy's words are writable (`new`), `src` has `len`
         // bytes, and the caller holds write access.
         unsafe { store_words(self.ptr(b), src, self.len) }
     }
-    unsafe fn copy_across(&self, from: Buf, to: Buf) {
+    unsafe fn copy_across(&self, from: Replica, to: Replica) {
         // SAFETY: both copies' words are valid and do not overlap (`new`);
         // the caller holds write access.
         unsafe { copy_shared(self.ptr(from), self.ptr(to), self.len) }
@@ -486,6 +333,7 @@ impl Buffers for Mapped {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+    use crate::words::{load_bytes, store_bytes};
 
     /// Two copies of `N` words and their counters in private memory.
     struct Heap<const N: usize> {
@@ -534,20 +382,20 @@ mod tests {
         let mut out = [0u64; 4];
         // SAFETY: single-threaded; `v1`/`out` are 32 bytes, the payload length.
         unsafe { write(&m, v1.as_ptr().cast()) };
-        assert_eq!(m.seq_load(Buf::Primary, Ordering::Relaxed), 2);
-        let s = begin(&m, Buf::Primary);
+        assert_eq!(m.seq_load(Replica::Primary, Ordering::Relaxed), 2);
+        let s = begin(&m, Replica::Primary);
         // SAFETY: as above; a half-written primary.
-        unsafe { store_bytes(m.ptr(Buf::Primary), [9u8; 8].as_ptr(), 8) };
+        unsafe { store_bytes(m.ptr(Replica::Primary), [9u8; 8].as_ptr(), 8) };
         // SAFETY: as above.
         let got = unsafe { try_read(&m, out.as_mut_ptr().cast()) };
         assert_eq!((got, out), (Some(2), v1));
         // The writer dies here; the next one repairs the primary.
         // SAFETY: as above.
         assert_eq!(unsafe { recover(&m) }, Repair::RestoredPrimary);
-        assert_eq!(m.seq_load(Buf::Primary, Ordering::Relaxed), s + 2);
-        assert_eq!(m.seq_load(Buf::Backup, Ordering::Relaxed), s + 2);
+        assert_eq!(m.seq_load(Replica::Primary, Ordering::Relaxed), s + 2);
+        assert_eq!(m.seq_load(Replica::Backup, Ordering::Relaxed), s + 2);
         // SAFETY: as above.
-        let got = unsafe { try_read_one(&m, Buf::Primary, out.as_mut_ptr().cast()) };
+        let got = unsafe { try_read_one(&m, Replica::Primary, out.as_mut_ptr().cast()) };
         assert_eq!((got, out), (Some(4), v1));
     }
 
@@ -556,22 +404,22 @@ mod tests {
         let mut heap = Heap::<2>::new();
         let m = heap.mapped();
         let v = [5u64, 6];
-        let s = begin(&m, Buf::Primary);
+        let s = begin(&m, Replica::Primary);
         // SAFETY: single-threaded; 16-byte values.
-        unsafe { m.copy_in(Buf::Primary, v.as_ptr().cast()) };
-        end(&m, Buf::Primary, s);
-        let _ = begin(&m, Buf::Backup);
+        unsafe { m.copy_in(Replica::Primary, v.as_ptr().cast()) };
+        end(&m, Replica::Primary, s);
+        let _ = begin(&m, Replica::Backup);
         // Dies before finishing the backup.
         // SAFETY: as above.
         assert_eq!(unsafe { recover(&m) }, Repair::RefreshedBackup);
         let mut out = [0u64; 2];
         // SAFETY: as above.
-        let got = unsafe { try_read_one(&m, Buf::Backup, out.as_mut_ptr().cast()) };
+        let got = unsafe { try_read_one(&m, Replica::Backup, out.as_mut_ptr().cast()) };
         assert_eq!((got, out), (Some(2), v));
         // SAFETY: as above.
         assert_eq!(unsafe { recover(&m) }, Repair::Clean);
-        let _ = begin(&m, Buf::Primary);
-        let _ = begin(&m, Buf::Backup);
+        let _ = begin(&m, Replica::Primary);
+        let _ = begin(&m, Replica::Backup);
         // SAFETY: as above.
         assert_eq!(unsafe { recover(&m) }, Repair::BothTorn);
         // SAFETY: as above.
@@ -633,7 +481,7 @@ mod tests {
 #[cfg(all(test, loom))]
 mod loom_model {
     use super::{
-        Buf, Buffers, Repair, begin, end, recover, try_read, try_read_one, version_of, write,
+        Buffers, Repair, Replica, begin, end, recover, try_read, try_read_one, version_of, write,
     };
     use loom::sync::Arc;
     use loom::sync::atomic::{AtomicU64, Ordering};
@@ -665,23 +513,23 @@ mod loom_model {
 
         /// What a writer killed while storing copy `b` leaves behind: its
         /// counter odd and the first word of the new value `v` stored.
-        fn die_while_writing(&self, b: Buf, v: u64) {
+        fn die_while_writing(&self, b: Replica, v: u64) {
             let _ = begin(self, b);
             self.words[b as usize][0].store(v, Ordering::Relaxed);
         }
     }
 
     impl Buffers for Model {
-        fn seq_load(&self, b: Buf, order: Ordering) -> u64 {
+        fn seq_load(&self, b: Replica, order: Ordering) -> u64 {
             self.seq[b as usize].load(order)
         }
-        fn seq_store(&self, b: Buf, value: u64, order: Ordering) {
+        fn seq_store(&self, b: Replica, value: u64, order: Ordering) {
             self.seq[b as usize].store(value, order)
         }
         fn fence(order: Ordering) {
             loom::sync::atomic::fence(order)
         }
-        unsafe fn copy_out(&self, b: Buf, dst: *mut u8) {
+        unsafe fn copy_out(&self, b: Replica, dst: *mut u8) {
             for (i, w) in self.words[b as usize].iter().enumerate() {
                 // SAFETY: `dst` holds two words (`read`, `read_one`).
                 unsafe {
@@ -691,14 +539,14 @@ mod loom_model {
                 };
             }
         }
-        unsafe fn copy_in(&self, b: Buf, src: *const u8) {
+        unsafe fn copy_in(&self, b: Replica, src: *const u8) {
             for (i, w) in self.words[b as usize].iter().enumerate() {
                 // SAFETY: `src` holds two words (`write_value`).
                 let v = unsafe { src.cast::<u64>().add(i).read_unaligned() };
                 w.store(v, Ordering::Relaxed);
             }
         }
-        unsafe fn copy_across(&self, from: Buf, to: Buf) {
+        unsafe fn copy_across(&self, from: Replica, to: Replica) {
             for i in 0..2 {
                 let v = self.words[from as usize][i].load(Ordering::Relaxed);
                 self.words[to as usize][i].store(v, Ordering::Relaxed);
@@ -722,7 +570,7 @@ mod loom_model {
     }
 
     /// One attempt at a snapshot of copy `b` alone.
-    fn read_one<M: Buffers>(m: &M, b: Buf) -> Option<(u64, u64)> {
+    fn read_one<M: Buffers>(m: &M, b: Replica) -> Option<(u64, u64)> {
         let mut out = [0u64; 2];
         // SAFETY: `out` is two words.
         let s = unsafe { try_read_one(m, b, out.as_mut_ptr().cast()) }?;
@@ -786,7 +634,7 @@ mod loom_model {
             write_value(&*m, 1);
             let dying = {
                 let m = m.clone();
-                loom::thread::spawn(move || m.die_while_writing(Buf::Primary, 2))
+                loom::thread::spawn(move || m.die_while_writing(Replica::Primary, 2))
             };
             if let Some(got) = read(&*m) {
                 assert_eq!(got, (1, 1));
@@ -797,8 +645,8 @@ mod loom_model {
             // A new writer puts the backup's value back, as write 2.
             // SAFETY: now the only writer.
             assert_eq!(unsafe { recover(&*m) }, Repair::RestoredPrimary);
-            assert_eq!(read_one(&*m, Buf::Primary), Some((2, 1)));
-            assert_eq!(read_one(&*m, Buf::Backup), Some((2, 1)));
+            assert_eq!(read_one(&*m, Replica::Primary), Some((2, 1)));
+            assert_eq!(read_one(&*m, Replica::Backup), Some((2, 1)));
         });
     }
 
@@ -813,12 +661,12 @@ mod loom_model {
             let dying = {
                 let m = m.clone();
                 loom::thread::spawn(move || {
-                    let s = begin(&*m, Buf::Primary);
+                    let s = begin(&*m, Replica::Primary);
                     let src: [u64; 2] = [2, !2];
                     // SAFETY: the only writer; the primary's counter is odd.
-                    unsafe { m.copy_in(Buf::Primary, src.as_ptr().cast()) };
-                    end(&*m, Buf::Primary, s);
-                    m.die_while_writing(Buf::Backup, 2);
+                    unsafe { m.copy_in(Replica::Primary, src.as_ptr().cast()) };
+                    end(&*m, Replica::Primary, s);
+                    m.die_while_writing(Replica::Backup, 2);
                 })
             };
             if let Some(got) = read(&*m) {
@@ -828,7 +676,7 @@ mod loom_model {
             assert_eq!(read(&*m), Some((2, 2)));
             // SAFETY: now the only writer.
             assert_eq!(unsafe { recover(&*m) }, Repair::RefreshedBackup);
-            assert_eq!(read_one(&*m, Buf::Backup), Some((2, 2)));
+            assert_eq!(read_one(&*m, Replica::Backup), Some((2, 2)));
             // SAFETY: as above.
             assert_eq!(unsafe { recover(&*m) }, Repair::Clean);
         });
@@ -842,7 +690,7 @@ mod loom_model {
         model(3, || {
             let m = Arc::new(Model::new());
             write_value(&*m, 1);
-            m.die_while_writing(Buf::Primary, 2);
+            m.die_while_writing(Replica::Primary, 2);
             let r = reader(&m, 2, &[(1, 1), (2, 1), (3, 3)]);
             // SAFETY: the new writer, the only one.
             assert_eq!(unsafe { recover(&*m) }, Repair::RestoredPrimary);
@@ -856,22 +704,22 @@ mod loom_model {
     struct NoFences(Model);
 
     impl Buffers for NoFences {
-        fn seq_load(&self, b: Buf, order: Ordering) -> u64 {
+        fn seq_load(&self, b: Replica, order: Ordering) -> u64 {
             self.0.seq_load(b, order)
         }
-        fn seq_store(&self, b: Buf, value: u64, order: Ordering) {
+        fn seq_store(&self, b: Replica, value: u64, order: Ordering) {
             self.0.seq_store(b, value, order)
         }
         fn fence(_order: Ordering) {}
-        unsafe fn copy_out(&self, b: Buf, dst: *mut u8) {
+        unsafe fn copy_out(&self, b: Replica, dst: *mut u8) {
             // SAFETY: forwarded.
             unsafe { self.0.copy_out(b, dst) }
         }
-        unsafe fn copy_in(&self, b: Buf, src: *const u8) {
+        unsafe fn copy_in(&self, b: Replica, src: *const u8) {
             // SAFETY: forwarded.
             unsafe { self.0.copy_in(b, src) }
         }
-        unsafe fn copy_across(&self, from: Buf, to: Buf) {
+        unsafe fn copy_across(&self, from: Replica, to: Replica) {
             // SAFETY: forwarded.
             unsafe { self.0.copy_across(from, to) }
         }

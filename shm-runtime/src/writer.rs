@@ -40,6 +40,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::error::{Error, Result};
+use crate::process;
 
 /// What a process learned when it took write access over from a dead
 /// owner (or found a write left unfinished).
@@ -62,7 +63,7 @@ pub(crate) fn own_word() -> u64 {
     static WORD: OnceLock<u64> = OnceLock::new();
     *WORD.get_or_init(|| {
         let pid = std::process::id();
-        u64::from(pid) | u64::from(start_token(pid)) << 32
+        u64::from(pid) | u64::from(process::start_token(pid)) << 32
     })
 }
 
@@ -76,12 +77,12 @@ pub(crate) fn owner_dead(word: u64) -> bool {
     let pid = pid_of(word);
     let token = (word >> 32) as u32;
     // No process has id 0 or one above `i32::MAX` (`pid_t`): not a writer.
-    if pid == 0 || pid > i32::MAX as u32 || !process_alive(pid) {
+    if pid == 0 || pid > i32::MAX as u32 || !process::alive(pid) {
         return true;
     }
     // Alive: but is it the same process, or a new one with a reused id?
     token != 0 && {
-        let now = start_token(pid);
+        let now = process::start_token(pid);
         now != 0 && now != token
     }
 }
@@ -119,7 +120,7 @@ pub(crate) fn claim(
                     waited: wait,
                 });
             }
-            crate::backend::pause(start);
+            process::pause(start);
             continue;
         };
         if word
@@ -138,91 +139,6 @@ pub(crate) fn claim(
 /// Releases write access if this process holds it in `word`.
 pub(crate) fn release(word: &AtomicU64) {
     let _ = word.compare_exchange(own_word(), 0, Ordering::AcqRel, Ordering::Relaxed);
-}
-
-/// Whether a process with this id exists (and is not a zombie).
-fn process_alive(pid: u32) -> bool {
-    #[cfg(unix)]
-    return crate::segment::pid_alive(pid);
-    #[cfg(windows)]
-    return windows::alive(pid);
-    #[cfg(not(any(unix, windows)))]
-    {
-        let _ = pid;
-        true
-    }
-}
-
-/// The low 32 bits of the process's start time, 0 if unknown.
-#[cfg(target_os = "linux")]
-fn start_token(pid: u32) -> u32 {
-    // starttime is the line's 22nd field: the 19th after the state.
-    crate::segment::proc_stat_field(pid, 19)
-        .and_then(|t| t.parse::<u64>().ok())
-        .map_or(0, |t| t as u32)
-}
-
-#[cfg(windows)]
-fn start_token(pid: u32) -> u32 {
-    windows::start_token(pid)
-}
-
-#[cfg(not(any(target_os = "linux", windows)))]
-fn start_token(_pid: u32) -> u32 {
-    0
-}
-
-#[cfg(windows)]
-mod windows {
-    use windows_sys::Win32::Foundation::{
-        CloseHandle, ERROR_ACCESS_DENIED, FILETIME, GetLastError,
-    };
-    use windows_sys::Win32::System::Threading::{
-        GetExitCodeProcess, GetProcessTimes, OpenProcess, PROCESS_QUERY_LIMITED_INFORMATION,
-    };
-
-    /// `STILL_ACTIVE`: the exit code of a process that has not exited.
-    const STILL_ACTIVE: u32 = 259;
-
-    /// [`OpenProcess`](https://learn.microsoft.com/windows/win32/api/processthreadsapi/nf-processthreadsapi-openprocess)
-    /// and `GetExitCodeProcess`: the process exists and has not exited (a
-    /// process we may not query counts as alive).
-    pub(super) fn alive(pid: u32) -> bool {
-        // SAFETY: plain calls with a pid; the handle is closed below.
-        let h = unsafe { OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, 0, pid) };
-        if h.is_null() {
-            // SAFETY: reads this thread's last-error value.
-            return unsafe { GetLastError() } == ERROR_ACCESS_DENIED;
-        }
-        let mut code = 0u32;
-        // SAFETY: `h` is a valid process handle, `code` a valid out-pointer.
-        let ok = unsafe { GetExitCodeProcess(h, &mut code) } != 0;
-        // SAFETY: `h` is ours to close.
-        unsafe { CloseHandle(h) };
-        !ok || code == STILL_ACTIVE
-    }
-
-    /// The low 32 bits of the process's creation time (`GetProcessTimes`),
-    /// 0 if it cannot be queried.
-    pub(super) fn start_token(pid: u32) -> u32 {
-        // SAFETY: as in `alive`.
-        let h = unsafe { OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, 0, pid) };
-        if h.is_null() {
-            return 0;
-        }
-        let zero = FILETIME {
-            dwLowDateTime: 0,
-            dwHighDateTime: 0,
-        };
-        let (mut created, mut exited, mut kernel, mut user) = (zero, zero, zero, zero);
-        // SAFETY: `h` is a valid process handle; four valid out-pointers.
-        let times =
-            unsafe { GetProcessTimes(h, &mut created, &mut exited, &mut kernel, &mut user) };
-        let ok = times != 0;
-        // SAFETY: `h` is ours to close.
-        unsafe { CloseHandle(h) };
-        if ok { created.dwLowDateTime } else { 0 }
-    }
 }
 
 #[cfg(test)]
@@ -249,7 +165,7 @@ mod tests {
     fn an_exited_process_is_dead() {
         let mut child = std::process::Command::new("true").spawn().unwrap();
         let pid = child.id();
-        let token = start_token(pid);
+        let token = process::start_token(pid);
         let word = u64::from(pid) | u64::from(token) << 32;
         child.wait().unwrap();
         assert!(owner_dead(word));

@@ -530,7 +530,7 @@ pub fn remove_and_lifetime(b: &Backend) {
         Ok(seg) => {
             assert!(b.persistent, "{} segment outlived its last handle", b.kind);
             assert_eq!(seg.read().unwrap().value, 11);
-            seg.unlink().unwrap();
+            seg.remove().unwrap();
             // The handle stays usable after removal; the name is gone.
             seg.update(|f| f.value().set(12)).unwrap();
             assert_eq!(seg.read().unwrap().value, 12);

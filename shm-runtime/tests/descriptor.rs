@@ -10,8 +10,8 @@
 use std::io::{Seek, SeekFrom, Write};
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use shm_runtime::Field;
 use shm_runtime::descriptor::{TypeInfo, Value};
-use shm_runtime::field::Field;
 use shm_runtime::{
     Access, Error, FieldDesc, LayoutDesc, Options, Prim, RawSegment, SharedLayout, ShmSafe,
     TypeDesc,
@@ -167,14 +167,14 @@ fn raw_segment_reads_without_the_type() {
             ("pad".into(), Value::Array(vec![Value::U(0), Value::U(0)])),
         ])
     );
-    let seq = raw.seq();
+    let version = raw.version();
     w.write(&Wide {
         value: 1,
         letter: 1,
         pad: [0; 2],
     })
     .unwrap();
-    assert_eq!(raw.seq(), seq + 2);
+    assert_eq!(raw.version(), version + 1);
     assert_eq!(raw.status().unwrap().header.unwrap().schema_name, "Probe");
 }
 

@@ -375,7 +375,7 @@ fn an_interrupted_upgrade_is_finished_by_the_next() {
     // Build what an upgrader leaves when it dies in the middle: a version-1
     // image with room, the version-2 descriptor in the spare area, the
     // staged fields for it, the counter odd, the header words still v1's.
-    let mut image = shm_runtime::segment_image(&v1(1.5, 7));
+    let mut image = shm_runtime::tools::segment_image(&v1(1.5, 7));
     let h = Header::decode(image[..HEADER_SIZE].try_into().unwrap());
     let d2 = shm_runtime::layout::encode_descriptor(&GaugeV2::LAYOUT);
     let slot = h.payload_offset as usize - d2.len();
@@ -396,13 +396,15 @@ fn an_interrupted_upgrade_is_finished_by_the_next() {
     image[..HEADER_SIZE].copy_from_slice(&half.encode());
 
     // Every opener sees version 2.
-    let seen = shm_runtime::validate_bytes::<GaugeV2>(&image).unwrap();
+    let seen = shm_runtime::tools::validate_bytes::<GaugeV2>(&image).unwrap();
     assert_eq!(seen.schema_version, 2);
     assert_eq!(
-        shm_runtime::open_image::<GaugeV1>(&image).unwrap().compat(),
+        shm_runtime::tools::open_image::<GaugeV1>(&image)
+            .unwrap()
+            .compat(),
         Compat::Prefix { segment_version: 2 }
     );
-    let (uh, schema) = shm_runtime::validate_bytes_untyped(&image).unwrap();
+    let (uh, schema) = shm_runtime::tools::validate_bytes_untyped(&image).unwrap();
     assert_eq!((uh.schema_version, schema.version), (2, 2));
     // With the counter even again the header words (still v1's) are in force.
     let rolled_back = Header {
@@ -411,7 +413,7 @@ fn an_interrupted_upgrade_is_finished_by_the_next() {
     };
     image[..HEADER_SIZE].copy_from_slice(&rolled_back.encode());
     assert_eq!(
-        shm_runtime::validate_bytes::<GaugeV1>(&image)
+        shm_runtime::tools::validate_bytes::<GaugeV1>(&image)
             .unwrap()
             .schema_version,
         1

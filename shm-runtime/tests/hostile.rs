@@ -4,8 +4,8 @@
 //! opens with a valid snapshot or gives an error: never a panic, undefined
 //! behaviour, a hang or SIGBUS (either would kill this test process).
 //!
-//! The same mutations run in memory ([`shm_runtime::validate_bytes`] and
-//! [`shm_runtime::open_image`], many cases) and over real POSIX objects
+//! The same mutations run in memory ([`shm_runtime::tools::validate_bytes`] and
+//! [`shm_runtime::tools::open_image`], many cases) and over real POSIX objects
 //! written into `/dev/shm` and opened with `Options::posix(..)` (fewer
 //! cases), where the result must agree with the in-memory check: the open
 //! path and `validate_bytes` share one validation.
@@ -59,7 +59,7 @@ fn sample() -> Probe {
 }
 
 fn valid_image() -> Vec<u8> {
-    shm_runtime::segment_image(&sample())
+    shm_runtime::tools::segment_image(&sample())
 }
 
 /// The payload bytes of an image as a `Probe` (what a snapshot must be).
@@ -248,9 +248,9 @@ fn kind(e: &Error) -> &'static str {
 
 /// The in-memory check: validate, open a copy, read a snapshot.
 fn check_in_memory(bytes: &[u8]) -> Outcome {
-    let typed = shm_runtime::validate_bytes::<Probe>(bytes);
+    let typed = shm_runtime::tools::validate_bytes::<Probe>(bytes);
     // The untyped path (the `shm` tool's) never accepts less.
-    if let Ok((h, schema)) = shm_runtime::validate_bytes_untyped(bytes) {
+    if let Ok((h, schema)) = shm_runtime::tools::validate_bytes_untyped(bytes) {
         let at = h.payload_offset as usize;
         let payload = &bytes[at..at + h.payload_size as usize];
         assert!(schema.decode_value(payload).is_some());
@@ -265,7 +265,7 @@ fn check_in_memory(bytes: &[u8]) -> Outcome {
     let end = h.payload_offset + h.payload_size;
     assert!(end <= h.segment_size && h.segment_size <= bytes.len() as u64);
     assert_eq!(h.fingerprint, Probe::FINGERPRINT);
-    let seg = shm_runtime::open_image::<Probe>(bytes).expect("a validated image opens");
+    let seg = shm_runtime::tools::open_image::<Probe>(bytes).expect("a validated image opens");
     match seg.read() {
         Ok(v) => {
             assert!(
@@ -305,7 +305,7 @@ fn runner(cases: u32) -> TestRunner {
 fn the_unmutated_image_opens_with_its_value() {
     let bytes = valid_image();
     assert_eq!(check_in_memory(&bytes), Outcome::Snapshot);
-    let seg = shm_runtime::open_image::<Probe>(&bytes).unwrap();
+    let seg = shm_runtime::tools::open_image::<Probe>(&bytes).unwrap();
     assert_eq!(seg.read().unwrap(), sample());
     assert_eq!(seg.fields().numbers().get(10), Some(1.45));
 }
@@ -667,7 +667,7 @@ mod shrinking {
                 .unwrap();
             f.set_len(0).unwrap();
         });
-        seg.unlink().unwrap();
+        seg.remove().unwrap();
         assert!(out.contains("opened sealed=false"), "{out}");
         assert!(out.contains("check_size error"), "{out}");
         assert!(out.contains("truncated"), "{out}");

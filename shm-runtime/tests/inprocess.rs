@@ -324,8 +324,8 @@ fn wait_for_change_times_out_when_nobody_writes() {
 #[test]
 fn a_read_only_image_waits_by_polling() {
     // A read-only handle cannot register as a waiter: it polls.
-    let bytes = shm_runtime::segment_image(&Snap::of(3));
-    let ro = shm_runtime::open_image::<Snap>(&bytes).unwrap();
+    let bytes = shm_runtime::tools::segment_image(&Snap::of(3));
+    let ro = shm_runtime::tools::open_image::<Snap>(&bytes).unwrap();
     assert_eq!(ro.read_with_version().unwrap(), (Snap::of(3), 0));
     assert_eq!(ro.wait_for_change(0, Duration::from_millis(5)), None);
     assert_eq!(ro.wait_for_change(9, Duration::from_secs(60)), Some(0));

@@ -1,6 +1,6 @@
 //! Resource limits: a segment larger than the system allows fails with a
 //! clear `NoSpace` when it is created, not with SIGBUS at the first touch of
-//! a page later; `Options::reserve(true)` allocates the memory up front.
+//! a page later; `Options::preallocate(true)` allocates the memory up front.
 //!
 //! The SIGBUS that `reserve` prevents is shown for real: on a small tmpfs
 //! (mounted by the test, as root), two sparse segments that each fit alone
@@ -60,7 +60,7 @@ fn larger_than_dev_shm_is_no_space_at_create_and_leaves_nothing() {
     for opts in [
         Options::posix(&name).create_new(),
         Options::posix(&name).create_or_open(),
-        Options::posix(&name).create_new().reserve(true),
+        Options::posix(&name).create_new().preallocate(true),
     ] {
         let msg = assert_no_space(opts.open::<Huge>(), "posix 1 TiB");
         assert!(msg.contains("fstatvfs"), "{msg}");
@@ -94,7 +94,7 @@ fn reserve_allocates_every_page_at_create() {
     let _ = Options::posix(&name).remove();
     let seg = Options::posix(&name)
         .create_new()
-        .reserve(true)
+        .preallocate(true)
         .open::<Big>()
         .unwrap();
     let blocks = std::fs::metadata(format!("/dev/shm/{name}"))
@@ -117,8 +117,8 @@ fn reserve_allocates_every_page_at_create() {
         blocks < size_of::<Big>() as u64 / 2,
         "{blocks} bytes allocated"
     );
-    seg.unlink().unwrap();
-    seg2.unlink().unwrap();
+    seg.remove().unwrap();
+    seg2.remove().unwrap();
 }
 
 /// A small tmpfs mounted for the test, unmounted when dropped.
@@ -225,7 +225,10 @@ fn overcommitted_tmpfs_gives_sigbus_on_touch_unless_reserved() {
         "second 768 KiB segment",
     );
     assert_no_space(
-        Options::file(&c).create_new().reserve(true).open::<Big>(),
+        Options::file(&c)
+            .create_new()
+            .preallocate(true)
+            .open::<Big>(),
         "second 768 KiB segment, reserved",
     );
     assert!(!c.exists());
@@ -234,7 +237,7 @@ fn overcommitted_tmpfs_gives_sigbus_on_touch_unless_reserved() {
     Options::file(&a).remove().unwrap();
     let _seg = Options::file(&a)
         .create_new()
-        .reserve(true)
+        .preallocate(true)
         .open::<Big>()
         .unwrap();
     assert_no_space(

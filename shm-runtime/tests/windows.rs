@@ -204,7 +204,7 @@ fn the_mapping_vanishes_when_its_last_handle_closes() {
         .unwrap();
     // `remove` is a no-op: the open handles keep the mapping alive.
     Options::windows(&name).remove().unwrap();
-    one.unlink().unwrap();
+    one.remove().unwrap();
     drop(one);
     assert_eq!(two.read().unwrap(), Pair { a: 5, b: 6 });
     let three = Options::windows(&name)

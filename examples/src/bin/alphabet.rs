@@ -31,7 +31,7 @@ fn parent(cli: &Cli) -> Result<(), Error> {
         .arg("--child")
         .status()
         .map_err(|e| io(&seg, e));
-    seg.unlink()?;
+    seg.remove()?;
     let status = status?;
     if !status.success() {
         eprintln!("alphabet: the child process failed ({status})");

@@ -184,41 +184,22 @@ const MID_WRITE_ENV: &str = "SHM_CLI_MID_WRITE_CHILD";
 /// The body of a `#[test] fn child_role()` in each test file that uses
 /// [`MidWrite`]: in the child process, claims write access to the
 /// `MySharedData` segment, then does what a writer does in the first phase
-/// of a write (`shm_runtime::protocol`): marks the primary copy as being
+/// of a write : marks the primary copy as being
 /// written, stores the first 8 bytes of a new value (two fields changed),
-/// says `mid-write`, and never finishes. Does nothing in a normal test run.
+/// says `mid-write`, and never finishes
+/// (`shm_runtime::test_util::begin_torn_write`). Does nothing in a normal
+/// test run.
 pub fn mid_write_child_role() {
-    use shm_runtime::protocol::{self, Buf, Mapped};
     let Ok(name) = std::env::var(MID_WRITE_ENV) else {
         return;
     };
     let seg = shm_runtime::Options::posix(&name)
         .open::<schemas::MySharedData>()
         .unwrap();
-    let h = seg.header().clone();
     let mut next = seg.read().unwrap();
     next.value = 999;
     next.letter = 'Y' as u16;
-    // The payload is the first field's address; the header is before it.
-    let payload = seg.fields().value().as_ptr().cast::<u8>();
-    // SAFETY: the handle maps the whole validated segment (header,
-    // payload at `payload_offset`, backup at `backup_offset`) read-write
-    // while `seg` lives (until the process is killed); the counters and
-    // copies are 8-aligned, and accessed as whole atomic words only.
-    let m = unsafe {
-        let base = payload.sub(h.payload_offset as usize);
-        Mapped::new(
-            base.add(128),
-            base.add(shm_runtime::header::off::BACKUP_SEQ),
-            payload,
-            base.add(h.backup_offset as usize),
-            size_of::<schemas::MySharedData>(),
-        )
-    };
-    let _ = protocol::begin(&m, Buf::Primary);
-    // SAFETY: this process holds write access; the primary's first word is
-    // in the mapping; `next` is a private value of at least 8 bytes.
-    unsafe { protocol::store_words(payload, (&next as *const schemas::MySharedData).cast(), 8) };
+    shm_runtime::test_util::begin_torn_write(&seg, &next, 8).unwrap();
     println!("mid-write");
     std::io::stdout().flush().unwrap();
     loop {

@@ -118,7 +118,9 @@ pub(crate) fn remove(path: &Path, display: &str) -> Result<()> {
     rustix::fs::unlink(path).map_err(|e| io(display, "unlink", e))
 }
 
-impl Backing for File {
+// SAFETY: the POSIX mapping code's guarantees (see `Posix`'s impl), over
+// a regular file.
+unsafe impl Backing for File {
     fn base(&self) -> NonNull<u8> {
         self.0.base()
     }

@@ -53,7 +53,9 @@ pub(crate) fn create(name: &str, req: &Request<'_>) -> Result<Memfd> {
     Ok(Memfd(p))
 }
 
-impl Backing for Memfd {
+// SAFETY: the POSIX mapping code's guarantees (see `Posix`'s impl), over
+// a sealed memfd.
+unsafe impl Backing for Memfd {
     fn base(&self) -> NonNull<u8> {
         self.0.base()
     }

@@ -6,6 +6,7 @@ use std::ptr::NonNull;
 
 use super::Backing;
 use crate::error::{Error, Result};
+use crate::header::HEADER_SIZE;
 use crate::status::Status;
 
 /// Alignment of the allocation (a page, as a real mapping would be).
@@ -29,6 +30,14 @@ unsafe impl Sync for Memory {}
 
 /// Allocates `size` zeroed bytes (rounded up to whole 8-byte words).
 pub(crate) fn open(display: &str, size: usize) -> Result<Memory> {
+    if size < HEADER_SIZE {
+        return Err(Error::TooSmall {
+            name: display.to_owned(),
+            needed: HEADER_SIZE as u64,
+            actual: size as u64,
+            what: "the segment header",
+        });
+    }
     let rounded = size
         .max(1)
         .checked_next_multiple_of(8)
@@ -71,7 +80,11 @@ impl Drop for Memory {
     }
 }
 
-impl Backing for Memory {
+// SAFETY: a heap allocation aligned to 4096, of at least HEADER_SIZE bytes
+// (checked in `open`) rounded up to whole 8-byte words, owned by this value
+// and freed only in `Drop`; it is written only through atomic words once
+// shared (the copy in `image` happens before anyone sees it).
+unsafe impl Backing for Memory {
     fn base(&self) -> NonNull<u8> {
         self.ptr
     }

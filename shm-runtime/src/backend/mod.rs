@@ -3,12 +3,27 @@
 //!
 //! A backend creates or opens the named object, sizes it, maps it, and
 //! reports its operating-system status. Everything above the mapping (the
-//! header, validation, the snapshot protocol) is shared in `segment.rs`.
+//! header, validation, the snapshot protocol) is shared: see `mapping.rs`.
+//!
+//! This module also dispatches a [`SegmentId`] to its backend ([`open`],
+//! [`remove`], [`open_abandoned`]) with exhaustive matches, the platform
+//! `cfg` inside each arm: a new kind of segment does not compile until
+//! every operation says what it does with it.
+//!
+//! | Kind | Segment | Lives until |
+//! |---|---|---|
+//! | `posix` | POSIX object (`shm_open`; `/dev/shm` on Linux) | removed (`shm_unlink`) or reboot |
+//! | `sysv` | System V segment (`shmget`), by key | removed (`IPC_RMID`) *and* the last detach, or reboot |
+//! | `windows` | Win32 named file mapping (paging file) | its last handle, in any process, closes |
+//! | `file` | mapping over a regular file | the file is deleted: survives reboot |
+//! | `memfd` | sealed anonymous memory file (Linux) | its last descriptor and mapping are gone |
+//! | `memory` | process-private heap memory (tests, images) | the handle is dropped |
 
 use std::ptr::NonNull;
 use std::time::{Duration, Instant};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::name::{self, SegmentId};
 use crate::status::Status;
 
 #[cfg(unix)]
@@ -25,7 +40,7 @@ pub(crate) mod windows;
 
 /// What to do when the segment does or does not exist.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Disposition {
+pub(crate) enum Disposition {
     /// Fail with `AlreadyExists` if it exists.
     CreateNew,
     /// Create it if missing, otherwise open it; safe when processes race.
@@ -56,7 +71,29 @@ pub(crate) struct Request<'a> {
 ///
 /// Implementations unmap (and close) in `Drop`; they never remove the
 /// named object unless asked through the backend's `remove`.
-pub(crate) trait Backing: Send + Sync {
+///
+/// # Safety
+///
+/// Code above the backends reads and writes the mapping through raw
+/// pointers derived from [`Backing::base`], relying on these facts, which
+/// an implementation must guarantee for as long as the value lives:
+///
+/// - `base()` is the same non-null pointer on every call, aligned to at
+///   least 4096 (a page), and `len()` is the same value on every call, at
+///   least `HEADER_SIZE` (256);
+/// - every byte of `base()..base() + len()` rounded up to a whole 8-byte
+///   word is valid for reads (atomic word loads), and also for writes
+///   unless the segment was mapped read-only (`Request::read_only`); the
+///   memory is never freed or moved while the value lives;
+/// - the implementation itself never reads or writes the mapped bytes
+///   except through whole aligned atomic words (it may zero-fill or copy a
+///   private object before anyone else can see it);
+/// - the value may be sent to and shared with other threads.
+///
+/// What the object holds is never trusted: other processes may write any
+/// bytes at any time, and may truncate a file-backed object (touching a
+/// page past its end is then SIGBUS, see `Shared::check_size`).
+pub(crate) unsafe trait Backing: Send + Sync {
     /// Start of the mapping (page-aligned).
     fn base(&self) -> NonNull<u8>;
     /// Length of the mapping in bytes.
@@ -72,7 +109,7 @@ pub(crate) trait Backing: Send + Sync {
     /// The object's current size as the OS reports it now.
     fn current_size(&self) -> Result<u64>;
     /// Allocates the memory of the whole segment now, so that touching any
-    /// page later cannot fail (see `Options::reserve`). The default: nothing
+    /// page later cannot fail (see `Options::preallocate`). The default: nothing
     /// to do, because the backend commits memory when it creates the
     /// segment or has no file system that could run out (System V, Win32,
     /// process memory).
@@ -97,12 +134,150 @@ pub(crate) trait Backing: Send + Sync {
     }
 }
 
-/// Sleeps a little; used in bounded waits for another process.
-pub(crate) fn pause(start: Instant) {
-    let spent = start.elapsed();
-    std::thread::sleep(if spent < Duration::from_millis(10) {
-        Duration::from_micros(100)
-    } else {
-        Duration::from_millis(1)
-    });
+/// `Err(Unsupported)` for a kind of segment this platform does not have.
+#[allow(dead_code)] // unused on platforms that have every kind
+fn unsupported<T>(display: &str, what: &str) -> Result<T> {
+    Err(Error::Unsupported {
+        name: display.to_owned(),
+        what: what.into(),
+    })
+}
+
+/// Creates or opens (as `req` says) and maps the object `id` names.
+pub(crate) fn open(id: &SegmentId, req: &Request<'_>) -> Result<Box<dyn Backing>> {
+    let display = req.display;
+    match id {
+        SegmentId::Posix(n) => {
+            #[cfg(unix)]
+            return Ok(Box::new(posix::open(&name::posix(n)?, req)?));
+            #[cfg(not(unix))]
+            return unsupported(display, &format!("POSIX shared memory ({n:?})"));
+        }
+        SegmentId::SysV(k) => {
+            #[cfg(any(target_os = "linux", target_vendor = "apple", target_os = "freebsd"))]
+            return Ok(Box::new(sysv::open(name::sysv(*k)?, req)?));
+            #[cfg(not(any(
+                target_os = "linux",
+                target_vendor = "apple",
+                target_os = "freebsd"
+            )))]
+            return unsupported(display, &format!("System V shared memory (key {k})"));
+        }
+        SegmentId::File(p) => {
+            #[cfg(unix)]
+            return Ok(Box::new(file::open(&name::file(p)?, req)?));
+            #[cfg(not(unix))]
+            return unsupported(display, &format!("file segments ({})", p.display()));
+        }
+        SegmentId::Windows(n) => {
+            #[cfg(windows)]
+            return Ok(Box::new(windows::open(&name::windows(n)?, req)?));
+            #[cfg(not(windows))]
+            return unsupported(display, &format!("Win32 named file mappings ({n:?})"));
+        }
+        SegmentId::Memory => Ok(Box::new(memory::open(display, req.size)?)),
+        SegmentId::Memfd(n) => {
+            if req.disposition == Disposition::OpenExisting {
+                return unsupported(
+                    display,
+                    "opening a memfd by name (it has none: open the creator's \
+                     `Shared::share_path()`, /proc/<pid>/fd/<n>, with `Options::file`, \
+                     or a passed descriptor's /proc/self/fd/<n>)",
+                );
+            }
+            #[cfg(target_os = "linux")]
+            return Ok(Box::new(memfd::create(&name::memfd(n)?, req)?));
+            #[cfg(not(target_os = "linux"))]
+            return unsupported(display, &format!("sealed memfds ({n:?})"));
+        }
+    }
+}
+
+/// Removes the object `id` names: `shm_unlink` (POSIX), `shmctl(IPC_RMID)`
+/// (System V), `unlink` (file). Objects without a name to remove (Win32
+/// mappings, memfds, process memory) go with their last handle: a no-op.
+pub(crate) fn remove(id: &SegmentId) -> Result<()> {
+    let display = id.to_string();
+    match id {
+        SegmentId::Posix(n) => {
+            #[cfg(unix)]
+            return posix::remove(&name::posix(n)?, &display);
+            #[cfg(not(unix))]
+            return unsupported(&display, &format!("POSIX shared memory ({n:?})"));
+        }
+        SegmentId::SysV(k) => {
+            #[cfg(any(target_os = "linux", target_vendor = "apple", target_os = "freebsd"))]
+            return sysv::remove(name::sysv(*k)?, &display);
+            #[cfg(not(any(
+                target_os = "linux",
+                target_vendor = "apple",
+                target_os = "freebsd"
+            )))]
+            return unsupported(&display, &format!("System V shared memory (key {k})"));
+        }
+        SegmentId::File(p) => {
+            #[cfg(unix)]
+            return file::remove(&name::file(p)?, &display);
+            #[cfg(not(unix))]
+            return unsupported(&display, &format!("file segments ({})", p.display()));
+        }
+        SegmentId::Windows(n) => {
+            #[cfg(windows)]
+            return windows::remove(&name::windows(n)?, &display);
+            #[cfg(not(windows))]
+            return unsupported(&display, &format!("Win32 named file mappings ({n:?})"));
+        }
+        SegmentId::Memory | SegmentId::Memfd(_) => Ok(()),
+    }
+}
+
+/// Opens an abandoned object (its creator died before publishing it)
+/// read-write for re-initialisation, without following symbolic links,
+/// sizing it if it is still `empty`: then only if it was last changed at
+/// least `min_age` ago, i.e. it is the object that was seen empty, not a
+/// new one created in its place meanwhile. `None` for kinds whose objects
+/// cannot be empty or replaced by a link (System V, Win32, memfd, memory).
+pub(crate) fn open_abandoned(
+    id: &SegmentId,
+    req: &Request<'_>,
+    min_age: Duration,
+) -> Option<Result<Box<dyn Backing>>> {
+    match id {
+        SegmentId::Posix(n) => {
+            #[cfg(unix)]
+            return Some(name::posix(n).and_then(|n| {
+                Ok(Box::new(posix::open_abandoned(&n, req, min_age)?) as Box<dyn Backing>)
+            }));
+            #[cfg(not(unix))]
+            return {
+                let _ = (n, req, min_age);
+                None
+            };
+        }
+        SegmentId::File(p) => {
+            #[cfg(unix)]
+            return Some(name::file(p).and_then(|p| {
+                Ok(Box::new(file::open_abandoned(&p, req, min_age)?) as Box<dyn Backing>)
+            }));
+            #[cfg(not(unix))]
+            return {
+                let _ = (p, req, min_age);
+                None
+            };
+        }
+        SegmentId::SysV(_) | SegmentId::Windows(_) | SegmentId::Memfd(_) | SegmentId::Memory => {
+            None
+        }
+    }
+}
+
+/// The System V key `ftok(path, id)` names (see `Options::sysv_ftok`).
+pub(crate) fn sysv_key(path: &std::path::Path, id: u8) -> Result<i32> {
+    #[cfg(any(target_os = "linux", target_vendor = "apple", target_os = "freebsd"))]
+    return sysv::ftok(path, id);
+    #[cfg(not(any(target_os = "linux", target_vendor = "apple", target_os = "freebsd")))]
+    return unsupported(
+        &format!("sysv:ftok({}, {id})", path.display()),
+        "System V shared memory",
+    );
 }

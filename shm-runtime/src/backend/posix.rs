@@ -18,9 +18,10 @@ use rustix::fs::{Mode, RawMode};
 use rustix::mm::{MapFlags, ProtFlags};
 use rustix::shm::OFlags;
 
-use super::{Backing, Disposition, Request, pause};
+use super::{Backing, Disposition, Request};
 use crate::error::{Error, Result};
 use crate::header::HEADER_SIZE;
+use crate::process::pause;
 use crate::status::{Status, epoch_time};
 
 pub(crate) struct Posix {
@@ -145,7 +146,7 @@ pub(super) fn create(fd: OwnedFd, req: &Request<'_>) -> Result<Posix> {
 /// succeeds on tmpfs (`/dev/shm`) and on most disk file systems whatever
 /// the size, and the first touch of a page that cannot be allocated raises
 /// SIGBUS. It cannot foresee others filling the file system later; for a
-/// guarantee, ask for [`Backing::reserve`] (`Options::reserve`).
+/// guarantee, ask for [`Backing::reserve`] (`Options::preallocate`).
 ///
 /// [`fstatvfs(3)`]: https://man7.org/linux/man-pages/man3/fstatvfs.3.html
 fn check_free_space(fd: &OwnedFd, req: &Request<'_>) -> Result<()> {
@@ -325,7 +326,12 @@ impl Drop for Posix {
     }
 }
 
-impl Backing for Posix {
+// SAFETY: `ptr`/`len` are a shared mapping made by `mmap` (page-aligned,
+// never moved, unmapped only in `Drop`) of an object checked to be at least
+// HEADER_SIZE bytes; the mapping covers whole pages, so the word holding
+// the last byte is mapped; it is read-only exactly when `req.read_only`
+// asked; this type never touches the mapped bytes itself.
+unsafe impl Backing for Posix {
     fn base(&self) -> NonNull<u8> {
         self.ptr
     }

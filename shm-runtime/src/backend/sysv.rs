@@ -282,7 +282,11 @@ fn record_key(ds: &libc::shmid_ds) -> i32 {
     ds.shm_perm.key as i32
 }
 
-impl Backing for SysV {
+// SAFETY: `shmat` attaches the whole segment (at least HEADER_SIZE bytes,
+// checked at open) page-aligned until `shmdt` in `Drop`; whole pages, so
+// the word holding the last byte is mapped; read-only exactly when
+// `req.read_only` asked; this type never touches the mapped bytes itself.
+unsafe impl Backing for SysV {
     fn base(&self) -> NonNull<u8> {
         self.ptr
     }

@@ -301,7 +301,12 @@ impl Drop for Windows {
     }
 }
 
-impl Backing for Windows {
+// SAFETY: `MapViewOfFile` maps the whole mapping (at least HEADER_SIZE
+// bytes, checked at open) at an allocation-granularity boundary until
+// `UnmapViewOfFile` in `Drop`; whole pages, so the word holding the last
+// byte is mapped; read-only exactly when `req.read_only` asked; this type
+// never touches the mapped bytes itself.
+unsafe impl Backing for Windows {
     fn base(&self) -> NonNull<u8> {
         self.ptr
     }

@@ -1,7 +1,9 @@
-//! Re-initialising a segment whose creator died before publishing it
-//! ([`Options::reinit_abandoned`](super::Options::reinit_abandoned)).
+//! Writing a new segment: the header, the descriptor and the initial
+//! payload, published last with a release store of `state`; and writing
+//! one again in place of a segment whose creator died before publishing it
+//! ([`reinit`]).
 //!
-//! # The rule
+//! # Re-initialising an abandoned segment
 //!
 //! A creator makes the object exclusively (`O_CREAT|O_EXCL`,
 //! `IPC_CREAT|IPC_EXCL`), sizes it, writes the header with `state` 0, the
@@ -36,7 +38,7 @@
 //! descriptor and payload exactly as a creator does, and publishes with the
 //! release store of `state`.
 //!
-//! # Limits
+//! ## Limits
 //!
 //! - A creator that is alive but frozen (stopped, or descheduled for longer
 //!   than the open timeout) *before its header reached `creator_pid`* looks
@@ -48,79 +50,150 @@
 //!   (the segment is then left alone, the safe direction).
 
 use std::sync::atomic::Ordering;
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::{half_of, initialise, load_state, with_half, word64};
-use crate::backend::Backing;
 use crate::error::{Error, Result};
-use crate::header::{self, HEADER_SIZE, Header, Plan, off};
-use crate::layout::SharedLayout;
-use crate::protocol;
+use crate::field::SharedLayout;
+use crate::header::{self, HEADER_SIZE, Header, Plan, STATE_READY, off};
+use crate::mapping::Mapping;
+use crate::process;
 use crate::status::Status;
+use crate::words;
+
+/// The header a creator in this process writes now (state initialising).
+pub(crate) fn new_header<T: SharedLayout>(plan: &Plan) -> Header {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    Header {
+        flags: if T::OLDER_WRITERS {
+            header::FLAG_OLDER_WRITERS
+        } else {
+            0
+        },
+        ..Header::new(&T::LAYOUT, T::FINGERPRINT, plan, std::process::id(), now)
+    }
+}
+
+/// Writes the header, descriptor and initial payload of a segment this
+/// process just created (or won the re-initialisation of), then publishes
+/// it with a release store of `state`.
+pub(crate) fn initialise<T: SharedLayout>(
+    map: &Mapping,
+    plan: &Plan,
+    descriptor: &[u8],
+    initial: Option<&T>,
+) -> Result<Header> {
+    if map.len() < plan.segment_size {
+        return Err(Error::TooSmall {
+            name: map.display().to_owned(),
+            needed: plan.segment_size as u64,
+            actual: map.len() as u64,
+            what: "the segment this schema needs",
+        });
+    }
+    let header = new_header::<T>(plan);
+    let base = map.backing().base().as_ptr();
+    let bytes = header.encode();
+    // SAFETY: the mapping is read-write and at least `plan.segment_size`
+    // bytes (checked above), which covers the header, the descriptor and
+    // both payload copies; other processes may already have it mapped, so
+    // every store is a whole atomic word.
+    unsafe {
+        words::store_bytes(base, bytes.as_ptr(), HEADER_SIZE);
+        words::store_bytes(
+            base.add(plan.descriptor_offset),
+            descriptor.as_ptr(),
+            descriptor.len(),
+        );
+        if let Some(v) = initial {
+            for at in [plan.payload_offset, plan.backup_offset] {
+                words::store_words(
+                    base.add(at),
+                    (v as *const T).cast::<u8>(),
+                    plan.payload_size,
+                );
+            }
+        }
+    }
+    // Publish: the word holding `state` (header version, size, state),
+    // with release, so that an opener that sees state 1 sees all of the
+    // above.
+    let at = off::STATE & !7;
+    let mut word = [0u8; 8];
+    word.copy_from_slice(&bytes[at..at + 8]);
+    let word = u64::from_ne_bytes(word);
+    map.word64(at).store(
+        words::with_half(word, off::STATE, STATE_READY),
+        Ordering::Release,
+    );
+    Ok(Header {
+        state: STATE_READY,
+        ..header
+    })
+}
 
 /// `Ok(Some(header))` once this process has re-initialised the segment;
 /// `Ok(None)` if it must not or need not (published meanwhile, its creator
 /// is alive, another process claimed it first): the caller then waits once
 /// more, bounded, for someone to publish it; an error if it is not ours to
-/// touch.
-pub(super) fn reinit<T: SharedLayout>(
-    backing: &dyn Backing,
+/// touch. See the module docs for the rule.
+pub(crate) fn reinit<T: SharedLayout>(
+    map: &Mapping,
     plan: &Plan,
     descriptor: &[u8],
     initial: Option<&T>,
-    display: &str,
 ) -> Result<Option<Header>> {
-    if backing.len() < plan.segment_size {
+    if map.len() < plan.segment_size {
         return Err(Error::TooSmall {
-            name: display.to_owned(),
+            name: map.display().to_owned(),
             needed: plan.segment_size as u64,
-            actual: backing.len() as u64,
+            actual: map.len() as u64,
             what: "re-initialising the abandoned segment for this schema",
         });
     }
     let mut st = Status::default();
-    backing.os_status(&mut st)?;
+    map.backing().os_status(&mut st)?;
     if let Some(uid) = st.owner_user
-        && uid != current_uid()
+        && uid != process::current_uid()
     {
         return Err(Error::PermissionDenied {
-            name: display.to_owned(),
+            name: map.display().to_owned(),
             op: "re-initialise an abandoned segment owned by another user",
         });
     }
-    let base = backing.base().as_ptr();
     let mut magic = [0u8; 8];
-    // SAFETY: the mapping is at least HEADER_SIZE bytes; atomic loads only.
-    unsafe { protocol::load_bytes(base, magic.as_mut_ptr(), 8) };
+    let _ = map.reader()(0, &mut magic);
     if magic != header::MAGIC && magic != [0; 8] {
         return Err(Error::NotASegment {
-            name: display.to_owned(),
+            name: map.display().to_owned(),
             expected: header::MAGIC,
             found: magic,
         });
     }
-    if load_state(backing) != header::STATE_INITIALIZING {
+    if map.state() != header::STATE_INITIALIZING {
         // Published (or corrupted) meanwhile: the caller validates it again.
         return Ok(None);
     }
     // `creator_pid` (offset 112) is read and swapped as part of the 8-byte
     // word at 112 (with `flags`): every Rust access to the header is a
     // whole word.
-    let pid_word = word64(backing, off::CREATOR_PID & !7);
+    let pid_word = map.word64(off::CREATOR_PID & !7);
     let before = pid_word.load(Ordering::Acquire);
-    let recorded = half_of(before, off::CREATOR_PID);
+    let recorded = words::half_of(before, off::CREATOR_PID);
     let creator = if recorded != 0 {
         Some(recorded)
     } else {
         st.creator_process
     };
     if let Some(pid) = creator
-        && pid_alive(pid)
+        && process::alive(pid)
     {
         // Its creator (or a re-initialiser that claimed it since) is still
         // there, or cannot be checked: leave it alone.
         return Ok(None);
     }
-    let mine = with_half(before, off::CREATOR_PID, std::process::id());
+    let mine = words::with_half(before, off::CREATOR_PID, std::process::id());
     if pid_word
         .compare_exchange(before, mine, Ordering::AcqRel, Ordering::Relaxed)
         .is_err()
@@ -130,72 +203,16 @@ pub(super) fn reinit<T: SharedLayout>(
     // This process owns the re-initialisation. Clear what the dead creator
     // may have left after the header (descriptor, payload, anything else),
     // then write the segment exactly as a creator does.
+    let base = map.backing().base().as_ptr();
     let zeros = [0u8; 4096];
     let mut at = HEADER_SIZE;
     while at < plan.segment_size {
         let n = zeros.len().min(plan.segment_size - at);
-        // SAFETY: `at + n <= plan.segment_size <= backing.len()` (checked at
+        // SAFETY: `at + n <= plan.segment_size <= map.len()` (checked at
         // the top); the mapping is writable (opened read-write) and only
-        // accessed atomically.
-        unsafe { protocol::store_bytes(base.add(at), zeros.as_ptr(), n) };
+        // accessed as whole atomic words.
+        unsafe { words::store_bytes(base.add(at), zeros.as_ptr(), n) };
         at += n;
     }
-    Ok(Some(initialise::<T>(backing, plan, descriptor, initial)))
-}
-
-#[cfg(unix)]
-fn current_uid() -> u32 {
-    rustix::process::geteuid().as_raw()
-}
-
-#[cfg(not(unix))]
-fn current_uid() -> u32 {
-    0
-}
-
-/// Whether process `pid` may still exist: `kill(pid, 0)` succeeds or is
-/// refused (`EPERM`: it exists, owned by someone else), and on Linux it is
-/// not a zombie (`/proc/<pid>/stat` state `Z`: it has exited and cannot
-/// write). Unknown counts as alive.
-///
-/// [`kill(2)`](https://man7.org/linux/man-pages/man2/kill.2.html).
-#[cfg(unix)]
-pub(crate) fn pid_alive(pid: u32) -> bool {
-    let Some(p) = i32::try_from(pid)
-        .ok()
-        .and_then(rustix::process::Pid::from_raw)
-    else {
-        return true;
-    };
-    match rustix::process::test_kill_process(p) {
-        Err(rustix::io::Errno::SRCH) => false,
-        Ok(()) | Err(_) => !is_zombie(pid),
-    }
-}
-
-#[cfg(not(unix))]
-pub(crate) fn pid_alive(_pid: u32) -> bool {
-    true
-}
-
-#[cfg(target_os = "linux")]
-fn is_zombie(pid: u32) -> bool {
-    // The first field after the command is the state.
-    proc_stat_field(pid, 0).is_some_and(|state| state == "Z")
-}
-
-/// Field `index` of `/proc/<pid>/stat` after the command name (0: the
-/// state, the line's 3rd field), which is parenthesised and may hold any
-/// character, parentheses and spaces included: fields are counted from the
-/// last `)`.
-#[cfg(target_os = "linux")]
-pub(crate) fn proc_stat_field(pid: u32, index: usize) -> Option<String> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let (_, rest) = s.rsplit_once(')')?;
-    rest.split_ascii_whitespace().nth(index).map(str::to_owned)
-}
-
-#[cfg(all(unix, not(target_os = "linux")))]
-fn is_zombie(_pid: u32) -> bool {
-    false
+    initialise::<T>(map, plan, descriptor, initial).map(Some)
 }

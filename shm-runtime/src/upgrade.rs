@@ -1,6 +1,7 @@
-//! Opening a segment whose schema may be another version of the program's,
-//! and upgrading a segment in place (the rules are in [`crate::evolution`];
-//! the byte-level protocol in `docs/FORMAT.md`, "Upgrading in place").
+//! Upgrading a segment in place to a newer version of its schema: the
+//! mechanism (the rules, which decide whether an open may upgrade, are in
+//! [`crate::evolution`]; the byte-level protocol in `docs/FORMAT.md`,
+//! "Upgrading in place").
 //!
 //! # The schema counter
 //!
@@ -50,142 +51,49 @@
 //! An upgrader that dies after making `schema_seq` odd leaves a segment
 //! whose effective header is the new one (openers use the staged fields);
 //! the next upgrader finishes its work before its own
-//! ([`finish_interrupted_upgrade`]).
+//! ([`finish_interrupted_upgrade`]). Openers read through
+//! `Mapping::consistent`, the reader side of the schema counter.
 
-use std::sync::atomic::{AtomicU64, Ordering, fence};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{Ordering, fence};
+use std::time::Duration;
 
-use super::{
-    buffers, check_image, claim_and_repair, mapping_reader, read_header_bytes, wait_ready, word64,
-};
-use crate::backend::Backing;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::evolution::{self, Admit, Compat};
+use crate::field::SharedLayout;
 use crate::header::{FLAG_OLDER_WRITERS, HEADER_SIZE, Header, SchemaFields, off};
-use crate::layout::{SharedLayout, encode_descriptor};
-use crate::protocol::{self, Buf, Repair};
-use crate::writer;
-
-/// How a typed open may use the segment.
-pub(super) struct Access<'a, T> {
-    /// The handle will be read-only.
-    pub read_only: bool,
-    /// [`crate::Options::upgrade`].
-    pub upgrade: bool,
-    /// The defaults of the new fields, if upgrading ([`crate::Options::open_with`]).
-    pub initial: Option<&'a T>,
-    /// How long to wait for a live writer to release write access.
-    pub writer_wait: Duration,
-}
-
-/// Copies `at..at + dst.len()` of the object into `dst` (`false` if outside).
-type ReadAt<'a> = dyn FnMut(usize, &mut [u8]) -> bool + 'a;
-
-/// The schema counter of a mapped segment.
-fn schema_seq(backing: &dyn Backing) -> &AtomicU64 {
-    // SAFETY: offset 200 is inside the header (every backend maps at least
-    // HEADER_SIZE bytes), 8-aligned in a page-aligned mapping, and only
-    // ever accessed atomically (as a u64, like every other access to it).
-    unsafe { AtomicU64::from_ptr(backing.base().as_ptr().add(off::SCHEMA_SEQ).cast()) }
-}
-
-/// Runs `check` over the live mapping until it ran on a consistent copy of
-/// the header and descriptor: the schema counter was the same before and
-/// after (see the module docs). Retries while an upgrade is under way, until
-/// `deadline` (but at least a few times, so a zero timeout still sees a
-/// finished upgrade).
-pub(super) fn consistent<R>(
-    backing: &dyn Backing,
-    display: &str,
-    deadline: Instant,
-    check: &mut dyn FnMut(&mut ReadAt<'_>) -> Result<R>,
-) -> Result<R> {
-    let start = Instant::now();
-    let counter = schema_seq(backing);
-    let mut tries = 0u32;
-    loop {
-        let g1 = counter.load(Ordering::Acquire);
-        let result = check(&mut mapping_reader(backing));
-        fence(Ordering::Acquire);
-        if counter.load(Ordering::Relaxed) == g1 {
-            return result;
-        }
-        tries += 1;
-        if tries >= 3 && Instant::now() >= deadline {
-            return Err(Error::Timeout {
-                name: display.to_owned(),
-                what: "a schema upgrade of the segment to finish",
-                waited: start.elapsed(),
-            });
-        }
-        std::thread::yield_now();
-    }
-}
-
-/// Waits (bounded) for the creator to publish the header, then validates
-/// the segment against the object's real size (the mapping's length, taken
-/// from `fstat` or its equivalent before mapping) and the schema `T`, and
-/// applies the open-time rules of [`crate::evolution`]: the header in force
-/// and how the segment's schema relates to `T`, upgrading it if allowed.
-pub(super) fn attach<T: SharedLayout>(
-    backing: &dyn Backing,
-    display: &str,
-    deadline: Instant,
-    waited: Duration,
-    access: Access<'_, T>,
-) -> Result<(Header, Compat)> {
-    wait_ready(backing, display, deadline, waited)?;
-    let len = backing.len() as u64;
-    let (header, admit) = consistent(backing, display, deadline, &mut |read| {
-        let (header, found) = check_image::<T>(display, len, read)?;
-        let admit = evolution::admit(
-            display,
-            &header,
-            found,
-            &T::LAYOUT,
-            access.read_only,
-            access.upgrade,
-        )?;
-        Ok((header, admit))
-    })?;
-    match admit {
-        Admit::Open(compat) => Ok((header, compat)),
-        Admit::Upgrade(_) => upgrade::<T>(backing, display, &access),
-    }
-}
+use crate::layout::encode_descriptor;
+use crate::mapping::Mapping;
+use crate::protocol::{self, Replica};
+use crate::validate;
+use crate::words;
 
 /// Write access held for the length of an upgrade, released on drop.
-struct UpgradeClaim<'a>(&'a AtomicU64);
+struct UpgradeClaim<'a>(&'a Mapping);
 
 impl Drop for UpgradeClaim<'_> {
     fn drop(&mut self) {
-        writer::release(self.0);
+        self.0.release_writer();
     }
 }
 
 /// Claims write access for an upgrade and repairs a write a dead writer
-/// left unfinished ([`claim_and_repair`]).
-fn claim<'a>(
-    backing: &'a dyn Backing,
-    header: &Header,
-    display: &str,
-    wait: Duration,
-) -> Result<UpgradeClaim<'a>> {
-    let (_, repair) = claim_and_repair(backing, header, display, wait, 0)?;
-    if repair != Repair::Clean {
-        super::wake(backing);
-    }
-    Ok(UpgradeClaim(word64(backing, off::WRITER)))
+/// left unfinished ([`Mapping::claim_and_repair`]).
+fn claim<'a>(map: &'a Mapping, header: &Header, wait: Duration) -> Result<UpgradeClaim<'a>> {
+    map.claim_and_repair(header, wait, 0)?;
+    Ok(UpgradeClaim(map))
 }
 
-/// Upgrades the segment in place to `T`'s schema (see the module docs).
-fn upgrade<T: SharedLayout>(
-    backing: &dyn Backing,
-    display: &str,
-    access: &Access<'_, T>,
+/// Upgrades the segment in place to `T`'s schema (see the module docs),
+/// the fields new in `T` starting as in `initial` (else zero), waiting at
+/// most `writer_wait` for write access.
+pub(crate) fn upgrade<T: SharedLayout>(
+    map: &Mapping,
+    initial: Option<&T>,
+    writer_wait: Duration,
 ) -> Result<(Header, Compat)> {
-    let len = backing.len() as u64;
-    let (header, found) = check_image::<T>(display, len, &mut mapping_reader(backing))?;
+    let display = map.display();
+    let len = map.len() as u64;
+    let (header, found) = validate::image::<T>(display, len, &mut map.reader())?;
     // A segment without room is reported as such, whoever holds write
     // access.
     if let Admit::Upgrade(schema) =
@@ -200,15 +108,15 @@ fn upgrade<T: SharedLayout>(
             format!("it cannot be upgraded in place: {obstacle}"),
         ));
     }
-    let _claim = claim(backing, &header, display, access.writer_wait)?;
+    let _claim = claim(map, &header, writer_wait)?;
     // With write access nobody else changes the schema: look again, as
     // another process may have upgraded the segment meanwhile.
-    let (header, found) = check_image::<T>(display, len, &mut mapping_reader(backing))?;
+    let (header, found) = validate::image::<T>(display, len, &mut map.reader())?;
     let schema = match evolution::admit(display, &header, found, &T::LAYOUT, false, true)? {
         Admit::Open(compat) => return Ok((header, compat)),
         Admit::Upgrade(schema) => schema,
     };
-    finish_interrupted_upgrade(backing);
+    finish_interrupted_upgrade(map);
     let descriptor = encode_descriptor(&T::LAYOUT);
     if let Some(obstacle) = evolution::upgrade_obstacle(&header, &T::LAYOUT, descriptor.len()) {
         return Err(evolution::older(
@@ -239,7 +147,7 @@ fn upgrade<T: SharedLayout>(
         descriptor_offset: slot as u32,
         descriptor_len: descriptor.len() as u32,
     };
-    let counter = schema_seq(backing);
+    let counter = map.word64(off::SCHEMA_SEQ);
     let g = counter.load(Ordering::Acquire);
     let staged = Header {
         staged: fields,
@@ -255,14 +163,12 @@ fn upgrade<T: SharedLayout>(
     // The new fields, in both copies of the payload, each copy as a write
     // (readers of the old schema do not read these bytes; readers of the
     // new one only start after the switch below).
-    // SAFETY: write access is ours and `new_size` fits the capacity
-    // (`upgrade_obstacle`).
-    let copies = unsafe { buffers(backing, &header, new_size) };
+    let copies = map.copies(&header, new_size)?;
     // The whole new value, stored as whole words like every write: the new
     // fields from `initial` (or zero), the old ones as they are (only the
     // holder of write access changes them).
     let mut value = vec![0u8; new_size];
-    if let Some(v) = access.initial {
+    if let Some(v) = initial {
         // SAFETY: `T: ShmSafe` has no padding, so all `new_size` bytes of
         // the private `*v` are initialised; `value` has room for them.
         unsafe {
@@ -275,10 +181,10 @@ fn upgrade<T: SharedLayout>(
     }
     // SAFETY: write access is ours; `value` is private and `new_size`
     // bytes; the copy's words up to `new_size` are inside the mapping.
-    unsafe { protocol::load_words(copies.ptr(Buf::Primary), value.as_mut_ptr(), old_size) };
+    unsafe { words::load_words(copies.ptr(Replica::Primary), value.as_mut_ptr(), old_size) };
     // SAFETY: write access is ours, `value` holds `new_size` bytes.
     unsafe { protocol::write(&copies, value.as_ptr()) };
-    let base = backing.base().as_ptr();
+    let base = map.backing().base().as_ptr();
     fence(Ordering::Release);
     // SAFETY: the mapping is read-write (a read-only open never upgrades)
     // and `len` bytes long; `validate` and `upgrade_obstacle` proved that
@@ -288,7 +194,7 @@ fn upgrade<T: SharedLayout>(
     // fields) until the counter says so, and then the header words, which
     // openers re-check.
     unsafe {
-        protocol::store_bytes(
+        words::store_bytes(
             base.add(slot as usize),
             descriptor.as_ptr(),
             descriptor.len(),
@@ -305,7 +211,7 @@ fn upgrade<T: SharedLayout>(
     }
     counter.store(g.wrapping_add(2), Ordering::Release);
     // The defaults were written as writes: tell the waiters.
-    super::wake(backing);
+    map.wake();
     Ok((
         after,
         Compat::Upgraded {
@@ -324,7 +230,7 @@ fn upgrade<T: SharedLayout>(
 unsafe fn store_words(base: *mut u8, bytes: &[u8; HEADER_SIZE], from: usize, to: usize) {
     debug_assert!(from.is_multiple_of(8) && to.is_multiple_of(8) && to <= HEADER_SIZE);
     // SAFETY: forwarded from the caller; `from..to` is inside the header.
-    unsafe { protocol::store_bytes(base.add(from), bytes[from..].as_ptr(), to - from) };
+    unsafe { words::store_bytes(base.add(from), bytes[from..].as_ptr(), to - from) };
 }
 
 /// Stores the words of an encoded header that hold the schema fields:
@@ -347,16 +253,16 @@ unsafe fn store_schema_words(base: *mut u8, bytes: &[u8; HEADER_SIZE]) {
 /// fields are in force, see the module docs), copies the staged fields to
 /// the header words and makes the counter even, as it would have. The
 /// caller holds write access and has validated the effective header.
-pub(super) fn finish_interrupted_upgrade(backing: &dyn Backing) {
-    let counter = schema_seq(backing);
+fn finish_interrupted_upgrade(map: &Mapping) {
+    let counter = map.word64(off::SCHEMA_SEQ);
     let g = counter.load(Ordering::Acquire);
     if g & 1 == 0 {
         return;
     }
-    let base = backing.base().as_ptr();
+    let base = map.backing().base().as_ptr();
     let mut bytes = [0u8; HEADER_SIZE];
     // The header is inside the mapping: this cannot fail.
-    let _ = read_header_bytes(&mut mapping_reader(backing), &mut bytes);
+    let _ = validate::read_header_bytes(&mut map.reader(), &mut bytes);
     let fixed = Header::decode(&bytes).effective().encode();
     fence(Ordering::Release);
     // SAFETY: as for `store_schema_words`: a writable mapping (only a

@@ -3,12 +3,14 @@
 
 use std::time::{Duration, Instant};
 
-use super::{Options, attach_header, buffers, read_snapshot, segment_status, seq_word};
-use crate::backend::{Backing, Disposition, Request};
+use crate::backend::{self, Disposition, Request};
 use crate::descriptor::{self, Schema, Value};
 use crate::error::{Error, Result};
 use crate::header::{HEADER_SIZE, Header};
+use crate::mapping::Mapping;
 use crate::name::SegmentId;
+use crate::options::Options;
+use crate::protocol::version_of;
 use crate::status::Status;
 
 /// Largest payload `RawSegment::read_bytes` copies (1 GiB).
@@ -22,9 +24,7 @@ const MAX_RAW_READ: u64 = 1 << 30;
 /// fingerprint). The payload is read only through consistent snapshots
 /// ([`RawSegment::read_bytes`]), with the same protocol as `Shared::read`.
 pub struct RawSegment {
-    backing: Box<dyn Backing>,
-    display: String,
-    id: SegmentId,
+    map: Mapping,
     header: Header,
     descriptor: Vec<u8>,
     schema: Schema,
@@ -34,7 +34,7 @@ pub struct RawSegment {
 impl std::fmt::Debug for RawSegment {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RawSegment")
-            .field("segment", &self.display)
+            .field("segment", &self.map.display())
             .field("schema", &self.schema.name)
             .finish_non_exhaustive()
     }
@@ -65,15 +65,16 @@ impl RawSegment {
             read_only: true,
             deadline: Instant::now() + opts.open_timeout,
         };
-        let backing = opts.open_backing(&req)?;
-        let (header, descriptor) =
-            attach_header(&*backing, &display, req.deadline, opts.open_timeout)?;
-        let schema =
-            descriptor::from_segment(&header, &descriptor).map_err(|e| e.into_error(&display))?;
+        let map = Mapping::new(
+            backend::open(&opts.id, &req)?,
+            display.clone(),
+            opts.id.clone(),
+        );
+        let (header, descriptor) = map.attach_header(req.deadline, opts.open_timeout)?;
+        let schema = descriptor::from_segment(&header, &descriptor)
+            .map_err(|e| e.into_error(map.display()))?;
         Ok(RawSegment {
-            backing,
-            display,
-            id: opts.id.clone(),
+            map,
             header,
             descriptor,
             schema,
@@ -83,12 +84,12 @@ impl RawSegment {
 
     /// The segment's display name, e.g. `posix:/MyShare`.
     pub fn name(&self) -> &str {
-        &self.display
+        self.map.display()
     }
 
     /// The segment's identity.
     pub fn id(&self) -> &SegmentId {
-        &self.id
+        self.map.id()
     }
 
     /// The validated header copied at open.
@@ -106,15 +107,15 @@ impl RawSegment {
         &self.descriptor
     }
 
-    /// The current value of the sequence counter (even when no write is in
-    /// progress; it grows by two with every write).
-    pub fn seq(&self) -> u64 {
-        seq_word(&*self.backing).load(std::sync::atomic::Ordering::Acquire)
+    /// The number of writes completed so far (as `Shared::version`).
+    pub fn version(&self) -> u64 {
+        self.map.version()
     }
 
-    /// A consistent snapshot of the payload bytes and the counter value it
-    /// belongs to.
-    pub fn read_bytes_with_seq(&self) -> Result<(u64, Vec<u8>)> {
+    /// A consistent snapshot of the payload bytes, and its version (the
+    /// number of the write that produced it, as
+    /// `Shared::read_with_version`).
+    pub fn read_bytes_with_version(&self) -> Result<(Vec<u8>, u64)> {
         // `Header::validate` proved payload_offset + payload_size <=
         // segment_size <= the mapping's length, so it fits in usize.
         let len = self.header.payload_size as usize;
@@ -122,7 +123,7 @@ impl RawSegment {
         // memory (a sparse file). Refuse rather than abort on allocation.
         if self.header.payload_size > MAX_RAW_READ {
             return Err(Error::Unsupported {
-                name: self.display.clone(),
+                name: self.map.display().to_owned(),
                 what: format!(
                     "reading a {}-byte payload without its type (at most {MAX_RAW_READ})",
                     self.header.payload_size
@@ -131,31 +132,24 @@ impl RawSegment {
         }
         let mut out = Vec::new();
         out.try_reserve_exact(len).map_err(|_| Error::NoSpace {
-            name: self.display.clone(),
+            name: self.map.display().to_owned(),
             size: len as u64,
             reason: "not enough memory for a copy of the payload".into(),
         })?;
         out.resize(len, 0);
-        // SAFETY: the header is validated against this mapping and `len`
-        // is its payload size (at most its capacity).
-        let copies = unsafe { buffers(&*self.backing, &self.header, len) };
-        // SAFETY: both copies lie inside the mapping and are only accessed
-        // atomically; `out` is private and `len` bytes long.
+        let copies = self.map.copies(&self.header, len)?;
+        // SAFETY: `copies` came from this mapping and is `len` bytes per
+        // copy; `out` is private and `len` bytes long.
         let seq = unsafe {
-            read_snapshot(
-                &*self.backing,
-                &copies,
-                out.as_mut_ptr(),
-                &self.display,
-                self.read_timeout,
-            )?
+            self.map
+                .read_snapshot(&copies, out.as_mut_ptr(), self.read_timeout)?
         };
-        Ok((seq, out))
+        Ok((out, version_of(seq)))
     }
 
     /// A consistent snapshot of the payload bytes.
     pub fn read_bytes(&self) -> Result<Vec<u8>> {
-        Ok(self.read_bytes_with_seq()?.1)
+        Ok(self.read_bytes_with_version()?.0)
     }
 
     /// A consistent snapshot decoded by field name (payloads up to
@@ -168,7 +162,7 @@ impl RawSegment {
         self.decode(&bytes)
     }
 
-    /// Decodes payload bytes (from [`RawSegment::read_bytes_with_seq`]) by
+    /// Decodes payload bytes (from [`RawSegment::read_bytes_with_version`]) by
     /// field name.
     pub fn decode(&self, bytes: &[u8]) -> Result<Value> {
         if self.schema.size > descriptor::MAX_DECODE_BYTES {
@@ -177,14 +171,14 @@ impl RawSegment {
         self.schema
             .decode_value(bytes)
             .ok_or_else(|| Error::Corrupt {
-                name: self.display.clone(),
+                name: self.map.display().to_owned(),
                 what: "payload is smaller than its schema".into(),
             })
     }
 
     fn too_large_to_decode(&self) -> Error {
         Error::Unsupported {
-            name: self.display.clone(),
+            name: self.map.display().to_owned(),
             what: format!(
                 "decoding a {}-byte payload by field name (at most {})",
                 self.schema.size,
@@ -195,6 +189,6 @@ impl RawSegment {
 
     /// The operating-system status and the header facts.
     pub fn status(&self) -> Result<Status> {
-        segment_status(&*self.backing, &self.id, &self.display, &self.header)
+        self.map.status(&self.header)
     }
 }

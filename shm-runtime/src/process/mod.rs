@@ -1,0 +1,32 @@
+//! Facts about processes that decide whether a writer or a creator is
+//! still there: is a process alive, when did it start, who is this
+//! process. One file per operating system with the same item names, in
+//! the manner of memmap2; a stub elsewhere.
+//!
+//! - `alive(pid)`: the process exists and has not exited (a zombie has).
+//!   Unknown counts as alive: callers only act on a *certain* death.
+//! - `start_token(pid)`: the low 32 bits of the process's start time, 0 if
+//!   unknown; with the pid it tells a process from a later one that reused
+//!   its id.
+//! - `current_uid()`: this process's effective user id (0 where there is
+//!   none).
+
+#[cfg_attr(unix, path = "unix.rs")]
+#[cfg_attr(windows, path = "windows.rs")]
+#[cfg_attr(not(any(unix, windows)), path = "stub.rs")]
+mod os;
+
+pub(crate) use os::{alive, current_uid, start_token};
+
+use std::time::{Duration, Instant};
+
+/// Sleeps a little, in a bounded wait for another process that began at
+/// `start`: 0.1 ms during the first 10 ms, then 1 ms.
+pub(crate) fn pause(start: Instant) {
+    let spent = start.elapsed();
+    std::thread::sleep(if spent < Duration::from_millis(10) {
+        Duration::from_micros(100)
+    } else {
+        Duration::from_millis(1)
+    });
+}

@@ -1,0 +1,497 @@
+//! [`Shared<T, A>`]: a typed segment holding one `T`, mapped in this
+//! process: snapshots, field accessors, writes under write access, waiting
+//! for changes.
+
+use std::marker::PhantomData;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use crate::backend;
+use crate::error::{Error, Result};
+use crate::evolution::Compat;
+use crate::field::{Access, Field, ReadOnly, ReadWrite, SharedLayout};
+use crate::header::{HEADER_SIZE, Header};
+use crate::mapping::Mapping;
+use crate::name::SegmentId;
+use crate::notify;
+use crate::protocol::{self, Buffers, Mapped, Replica, version_of};
+use crate::status::Status;
+use crate::writer::{self, TakeOver};
+
+/// A typed segment holding one `T`, mapped in this process.
+///
+/// `A` is [`ReadWrite`] or [`ReadOnly`]; a read-only handle has no write
+/// methods and its mapping is read-only. A read-write handle writes only
+/// while it holds *write access* (one writer at a time across processes:
+/// see [`Shared::claim_writer`]). Dropping the handle releases write
+/// access and unmaps the segment; it never removes it (POSIX and System V
+/// segments persist until removed or the machine restarts; a Win32
+/// mapping goes when its last handle, in any process, closes).
+pub struct Shared<T: SharedLayout, A: Access = ReadWrite> {
+    map: Mapping,
+    header: Header,
+    compat: Compat,
+    payload: NonNull<T>,
+    buffers: Mapped,
+    read_timeout: Duration,
+    writer: WriterState,
+    _marker: PhantomData<(fn() -> T, A)>,
+}
+
+/// A read-write handle's side of write access.
+#[derive(Default)]
+struct WriterState {
+    /// Whether this handle holds write access.
+    held: AtomicBool,
+    /// Serialises writes through this handle (threads of this process).
+    lock: Mutex<()>,
+    /// What the claim that gave this handle write access found.
+    take_over: Mutex<Option<TakeOver>>,
+}
+
+// SAFETY: every access to the mapping through `Shared` is atomic (the
+// snapshot protocol, `Field`s, the header words), the backing is
+// `Send + Sync`, and the raw pointers in `payload`/`buffers` point into
+// that mapping, which lives as long as the handle.
+unsafe impl<T: SharedLayout, A: Access> Send for Shared<T, A> {}
+// SAFETY: as above; writes through one handle are serialised by its lock.
+unsafe impl<T: SharedLayout, A: Access> Sync for Shared<T, A> {}
+
+impl<T: SharedLayout, A: Access> std::fmt::Debug for Shared<T, A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("segment", &self.map.display())
+            .field("schema", &T::LAYOUT.name)
+            .field("writer", &self.writer.held.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: SharedLayout, A: Access> Drop for Shared<T, A> {
+    fn drop(&mut self) {
+        // Releasing stores to the header: not if someone truncated the
+        // object under the mapping (touching it would be SIGBUS).
+        if *self.writer.held.get_mut()
+            && self
+                .map
+                .backing()
+                .current_size()
+                .is_ok_and(|size| size >= HEADER_SIZE as u64)
+        {
+            self.map.release_writer();
+        }
+    }
+}
+
+impl<T: SharedLayout, A: Access> Shared<T, A> {
+    /// Wraps a mapping whose header was just written or validated.
+    pub(crate) fn from_mapping(
+        map: Mapping,
+        header: Header,
+        compat: Compat,
+        read_timeout: Duration,
+    ) -> Result<Shared<T, A>> {
+        let payload = map.payload::<T>(&header)?;
+        // `payload_ptr` checked the primary copy; `validate` placed the
+        // backup after the capacity, which `T` fits in (an exact schema, a
+        // prefix of the segment's, or the one an upgrade grew it to).
+        if (size_of::<T>() as u64) > header.capacity() {
+            return Err(Error::TooSmall {
+                name: map.display().to_owned(),
+                needed: size_of::<T>() as u64,
+                actual: header.capacity(),
+                what: "the payload's room",
+            });
+        }
+        let buffers = map.copies(&header, size_of::<T>())?;
+        Ok(Shared {
+            map,
+            header,
+            compat,
+            payload,
+            buffers,
+            read_timeout,
+            writer: WriterState::default(),
+            _marker: PhantomData,
+        })
+    }
+
+    /// The segment's display name, e.g. `posix:/MyShare`.
+    pub fn name(&self) -> &str {
+        self.map.display()
+    }
+
+    /// The segment's identity.
+    pub fn id(&self) -> &SegmentId {
+        self.map.id()
+    }
+
+    /// The validated header copied at open (after the upgrade, if this open
+    /// upgraded the segment).
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// How the segment's schema related to `T` when it was opened: exactly
+    /// `T`, a newer version read (and maybe written) as its prefix `T`, or
+    /// an older version that this open upgraded (see [`crate::evolution`]).
+    pub fn compat(&self) -> Compat {
+        self.compat
+    }
+
+    /// A consistent snapshot: a value that one complete write produced,
+    /// never a mix of two. It never waits for a writer: while a write is in
+    /// progress (or was interrupted by the writer's death) it returns the
+    /// value of the write before. It fails only on a segment damaged by
+    /// someone else, after the read timeout.
+    #[inline]
+    pub fn read(&self) -> Result<T> {
+        Ok(self.read_with_version()?.0)
+    }
+
+    /// [`Shared::read`], and the version of the value: the number of the
+    /// write that produced it (see [`Shared::version`]).
+    #[inline]
+    pub fn read_with_version(&self) -> Result<(T, u64)> {
+        let mut out = std::mem::MaybeUninit::<T>::uninit();
+        // SAFETY: `out` is private and `size_of::<T>()` bytes.
+        let version = unsafe { self.read_to(out.as_mut_ptr())? };
+        // SAFETY: every byte of `out` was written, and `T: ShmSafe` accepts
+        // every bit pattern.
+        Ok((unsafe { out.assume_init() }, version))
+    }
+
+    /// [`Shared::read_with_version`] into `out`, without moving a `T`
+    /// around (for large values); returns the version.
+    pub fn read_into(&self, out: &mut T) -> Result<u64> {
+        // SAFETY: `out` is exclusively ours; every bit pattern is a valid
+        // `T` (`ShmSafe`), so overwriting it byte by byte is fine.
+        unsafe { self.read_to(out) }
+    }
+
+    /// A snapshot into `out`; its version.
+    ///
+    /// # Safety
+    ///
+    /// `out` is valid for writes of `size_of::<T>()` bytes and private.
+    #[inline]
+    unsafe fn read_to(&self, out: *mut T) -> Result<u64> {
+        // SAFETY: `buffers` came from `copies` of this mapping and covers
+        // `size_of::<T>()` bytes of each copy (`from_mapping`); `out` is as
+        // large and private (caller).
+        let s = unsafe {
+            self.map
+                .read_snapshot(&self.buffers, out.cast(), self.read_timeout)?
+        };
+        Ok(version_of(s))
+    }
+
+    /// The number of writes completed so far (a take-over's repair counts
+    /// as one). Cheap: one atomic load.
+    pub fn version(&self) -> u64 {
+        self.map.version()
+    }
+
+    /// Waits until the version is no longer `since` (a write completed
+    /// after the one `since` names), at most `timeout`. Returns the new
+    /// version, or `None` if nothing changed in time.
+    ///
+    /// On Linux a read-write handle sleeps on a shared futex and is woken
+    /// by the writer; a read-only handle (which cannot register as a
+    /// waiter) and other systems poll, with 0.1 to 1 ms between looks.
+    ///
+    /// ```no_run
+    /// # use shm_runtime::{Options, SharedLayout};
+    /// # use std::time::Duration;
+    /// # #[derive(SharedLayout)] #[repr(C)] struct Counter { n: u64 }
+    /// let seg = Options::posix("MyCounter").claim_writer(false).open::<Counter>()?;
+    /// let (mut value, mut version) = seg.read_with_version()?;
+    /// while let Some(_) = seg.wait_for_change(version, Duration::from_secs(1)) {
+    ///     (value, version) = seg.read_with_version()?;
+    ///     println!("n = {}", value.n);
+    /// }
+    /// # Ok::<(), shm_runtime::Error>(())
+    /// ```
+    pub fn wait_for_change(&self, since: u64, timeout: Duration) -> Option<u64> {
+        notify::wait(&self.map.notify_words(!A::READ_ONLY), since, timeout)
+    }
+
+    /// Typed accessors to the live fields, each read with one atomic load
+    /// (for a consistent view of several fields, use [`Shared::read`]).
+    /// They read the primary copy, so while a write is in progress (or
+    /// after a writer died in one, until a new writer takes over) a field
+    /// may hold the new value or a partly written one.
+    pub fn fields(&self) -> T::Fields<'_, ReadOnly> {
+        // SAFETY: the payload starts at a multiple of 64 (`validate`) of a
+        // page-aligned mapping; said so that a field's place in its word is
+        // a constant and a get is one load.
+        unsafe { std::hint::assert_unchecked(self.payload.as_ptr().addr().is_multiple_of(8)) };
+        // SAFETY: the payload is a `T` inside the mapping, aligned (checked
+        // at open), mapped while `self` lives, and only accessed atomically.
+        T::Fields::from(unsafe { Field::from_raw(self.payload) })
+    }
+
+    /// The operating-system status and the header facts.
+    pub fn status(&self) -> Result<Status> {
+        self.map.status(&self.header)
+    }
+
+    /// Locks the segment's pages in RAM, so they are never swapped: `mlock`
+    /// of this mapping (POSIX, file), `shmctl(SHM_LOCK)` of the whole
+    /// segment for every process (System V on Linux), `VirtualLock`
+    /// (Win32). Without the privilege or the memlock limit it fails with
+    /// [`Error::PermissionDenied`].
+    pub fn lock_in_ram(&self) -> Result<()> {
+        self.map.backing().lock_in_ram(true)
+    }
+
+    /// Undoes [`Shared::lock_in_ram`].
+    pub fn unlock_in_ram(&self) -> Result<()> {
+        self.map.backing().lock_in_ram(false)
+    }
+
+    /// Writes dirty pages back to the backing file (`msync`); a no-op for
+    /// memory-only backends.
+    pub fn flush(&self) -> Result<()> {
+        self.map.backing().flush()
+    }
+
+    /// Checks that the object is still as large as its header says: another
+    /// process may have truncated it.
+    ///
+    /// Any process allowed to write a POSIX or file segment can `ftruncate`
+    /// it while others have it mapped. The kernel keeps the mapping, but a
+    /// process that then touches a page past the new end gets SIGBUS, which
+    /// ends it (a signal, not an error this crate could return). Call this
+    /// before reading after anything that might have happened (it is one
+    /// `fstat`), and prefer a backend that cannot shrink: System V and
+    /// Win32 segments have a fixed size, and [`Options::sealed_memfd`](crate::Options::sealed_memfd) is
+    /// sealed against resizing ([`Shared::is_size_sealed`]). A check can
+    /// only narrow the window, not close it: the object can shrink right
+    /// after it.
+    pub fn check_size(&self) -> Result<()> {
+        let actual = self.map.backing().current_size()?;
+        if actual < self.header.segment_size {
+            return Err(Error::TooSmall {
+                name: self.map.display().to_owned(),
+                needed: self.header.segment_size,
+                actual,
+                what: "the segment size recorded in its header (the object was truncated)",
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether the object is sealed against changing size (a sealed memfd:
+    /// [`Options::sealed_memfd`](crate::Options::sealed_memfd), also when opened by its path), so that no
+    /// process can truncate it under this mapping.
+    pub fn is_size_sealed(&self) -> bool {
+        self.map.backing().sealed_size()
+    }
+
+    /// A path other processes of this user can open the segment by with
+    /// [`Options::file`](crate::Options::file), for a segment without a name: a sealed memfd's
+    /// `/proc/<pid>/fd/<n>` (valid while this handle lives). `None` for
+    /// named segments.
+    pub fn share_path(&self) -> Option<std::path::PathBuf> {
+        self.map.backing().share_path()
+    }
+
+    /// Removes the segment's name (as [`Options::remove`](crate::Options::remove) does); this
+    /// handle stays usable until dropped.
+    pub fn remove(&self) -> Result<()> {
+        backend::remove(self.map.id())
+    }
+}
+
+impl<T: SharedLayout, A: Access> Shared<T, A> {
+    /// [`Shared::claim_writer`] (opening is generic over the access).
+    pub(crate) fn claim(&self, wait: Duration) -> Result<Option<TakeOver>> {
+        let _lock = self
+            .writer
+            .lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if self.writer.held.load(Ordering::Relaxed) {
+            return Ok(*self.take_over_slot());
+        }
+        let (claimed, repair) =
+            self.map
+                .claim_and_repair(&self.header, wait, size_of::<T>() as u64)?;
+        let take_over = match (claimed, repair) {
+            (writer::Claimed::Free, protocol::Repair::Clean) => None,
+            (claimed, repair) => Some(TakeOver {
+                previous_pid: match claimed {
+                    writer::Claimed::FromDead(pid) => Some(pid),
+                    writer::Claimed::Free => None,
+                },
+                last_write_complete: repair != protocol::Repair::RestoredPrimary,
+                version: self.version(),
+            }),
+        };
+        *self.take_over_slot() = take_over;
+        self.writer.held.store(true, Ordering::Relaxed);
+        Ok(take_over)
+    }
+
+    fn take_over_slot(&self) -> std::sync::MutexGuard<'_, Option<TakeOver>> {
+        self.writer
+            .take_over
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// After a write: wakes processes waiting for a change, if any.
+    fn wake(&self) {
+        self.map.wake();
+    }
+}
+
+/// A private copy of a `T`, aligned to 8 and a whole number of 8-byte
+/// words long, so that [`Field`]s (which access whole aligned words) can
+/// work on it.
+#[repr(C, align(8))]
+struct WordAligned<T>(std::mem::MaybeUninit<T>);
+
+impl<T: SharedLayout> Shared<T, ReadWrite> {
+    /// Claims write access: records this process as the segment's one
+    /// writer, waiting at most `wait` for a live writer to release it
+    /// ([`Error::WriterBusy`] then).
+    ///
+    /// A writer that died (killed at any instant, even in the middle of a
+    /// write) is taken over at once: the payload is repaired and the
+    /// returned [`TakeOver`] says whether its last write completed (if
+    /// not, that write is lost and the segment holds the value before it).
+    /// `Ok(None)`: write access was free and nothing needed repair. If this
+    /// handle holds write access already, returns what its claim found.
+    /// [`Options::open`](crate::Options::open) claims by default; see [`crate::writer`] for how
+    /// death is detected and the limits.
+    pub fn claim_writer(&self, wait: Duration) -> Result<Option<TakeOver>> {
+        self.claim(wait)
+    }
+
+    /// Gives up write access (also done on drop); another process may then
+    /// claim it. Does nothing if this handle does not hold it.
+    pub fn release_writer(&self) {
+        let _lock = self
+            .writer
+            .lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if self.writer.held.swap(false, Ordering::Relaxed) {
+            self.map.release_writer();
+        }
+    }
+
+    /// Whether this handle holds write access.
+    pub fn is_writer(&self) -> bool {
+        self.writer.held.load(Ordering::Relaxed)
+    }
+
+    /// What the claim that gave this handle write access found: `Some` if
+    /// it took over from a dead writer or repaired an unfinished write.
+    pub fn take_over(&self) -> Option<TakeOver> {
+        *self.take_over_slot()
+    }
+
+    /// Takes this handle's write lock, if it holds write access.
+    fn write_access(&self) -> Result<std::sync::MutexGuard<'_, ()>> {
+        let lock = self
+            .writer
+            .lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if !self.writer.held.load(Ordering::Relaxed) {
+            return Err(Error::NotWriter {
+                name: self.map.display().to_owned(),
+            });
+        }
+        Ok(lock)
+    }
+
+    /// Replaces the whole value, atomically for snapshot readers.
+    pub fn write(&self, value: &T) -> Result<()> {
+        let _lock = self.write_access()?;
+        // SAFETY: this handle holds write access and its lock; `value` is a
+        // private `T` of the payload's length.
+        unsafe { protocol::write(&self.buffers, (value as *const T).cast()) };
+        self.wake();
+        Ok(())
+    }
+
+    /// Changes fields through the typed accessors, as one write: snapshot
+    /// readers see all of the changes or none (if `f` panics, none: nothing
+    /// is written). `f` works on a private copy of the current value, which
+    /// is then written whole (so the field accessors, and the `atomic()` of
+    /// atomic fields, never touch shared memory). Writes through one handle
+    /// are serialised by a lock, so `f` must not call this handle's `write`,
+    /// `update` or `modify` (that would wait for itself forever).
+    pub fn update<R>(&self, f: impl FnOnce(T::Fields<'_, ReadWrite>) -> R) -> Result<R> {
+        let _lock = self.write_access()?;
+        // A setter of a field in the last word loads and stores all of it,
+        // bytes after the `T` included: so `at` has the provenance of the
+        // whole `WordAligned`, and all of it is zeroed in place (`zeroed()`
+        // would return it by value, which need not keep those bytes).
+        let mut copy = std::mem::MaybeUninit::<WordAligned<T>>::uninit();
+        // SAFETY: writes zero bytes over `copy`, which is private.
+        unsafe { copy.as_mut_ptr().write_bytes(0, 1) };
+        let at = copy.as_mut_ptr().cast::<T>();
+        // SAFETY: we hold write access, so the primary is complete and
+        // nobody else changes it; `copy` is private and `size_of::<T>()`
+        // bytes long.
+        unsafe { self.buffers.copy_out(Replica::Primary, at.cast()) };
+        // SAFETY: `copy` is private, initialised (just copied), aligned to
+        // 8 and a whole number of words (`WordAligned`), lives until the
+        // fields are gone (they do not escape `f`), and is only accessed
+        // through them.
+        let fields = T::Fields::from(unsafe { Field::from_raw(NonNull::new_unchecked(at)) });
+        let r = f(fields);
+        // SAFETY: this handle holds write access and its lock; `copy` holds
+        // a whole `T`.
+        unsafe { protocol::write(&self.buffers, at.cast_const().cast()) };
+        self.wake();
+        Ok(r)
+    }
+
+    /// `test_util::begin_torn_write`: phase 1 of a write of `next`, stopped
+    /// after its first `len` bytes.
+    #[cfg(feature = "test-util")]
+    pub(crate) fn begin_torn_write(&self, next: &T, len: usize) -> Result<()> {
+        let _lock = self.write_access()?;
+        let _ = protocol::begin(&self.buffers, Replica::Primary);
+        // SAFETY: this handle holds write access and its lock, and the
+        // primary's counter is now odd; at most `size_of::<T>()` bytes of
+        // the private `next` are stored into the primary copy, whose words
+        // are inside the mapping (`from_mapping`).
+        unsafe {
+            crate::words::store_words(
+                self.buffers.ptr(Replica::Primary),
+                (next as *const T).cast(),
+                len.min(size_of::<T>()),
+            )
+        };
+        Ok(())
+    }
+
+    /// Reads the value, lets `f` change the copy, and writes it back as one
+    /// write.
+    pub fn modify<R>(&self, f: impl FnOnce(&mut T) -> R) -> Result<R> {
+        let _lock = self.write_access()?;
+        let mut v = std::mem::MaybeUninit::<T>::uninit();
+        // SAFETY: we hold write access, so nobody else changes the payload
+        // and the primary is complete (repaired when access was claimed);
+        // atomic loads of `size_of::<T>()` mapped bytes into `v`.
+        let mut v = unsafe {
+            self.buffers
+                .copy_out(Replica::Primary, v.as_mut_ptr().cast());
+            v.assume_init()
+        };
+        let r = f(&mut v);
+        // SAFETY: as in `write`.
+        unsafe { protocol::write(&self.buffers, (&v as *const T).cast()) };
+        self.wake();
+        Ok(r)
+    }
+}
