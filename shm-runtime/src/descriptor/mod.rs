@@ -18,11 +18,14 @@
 //! This module holds the model ([`Schema`], [`FieldInfo`], [`TypeInfo`]) and
 //! its encoding back to bytes; decoding untrusted bytes, naming differences
 //! between schemas and decoding payload values live in the submodules and
-//! are re-exported here.
+//! are re-exported here. With the `serde` feature, the model and [`Value`]
+//! implement `Serialize`.
 
 use std::fmt;
 
+#[cfg(feature = "serde")]
 use serde::ser::SerializeMap;
+#[cfg(feature = "serde")]
 use serde::{Serialize, Serializer};
 
 use crate::layout::{DESCRIPTOR_MAGIC, DESCRIPTOR_VERSION, TYPE_TAG_ARRAY, TYPE_TAG_STRUCT, fnv1a};
@@ -47,7 +50,8 @@ pub const MAX_NAME_LEN: usize = 255;
 pub const MAX_ALIGN: u64 = 1 << 16;
 
 /// A schema struct as a segment describes it (owned, validated).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize))]
 pub struct Schema {
     /// Stable schema name.
     pub name: String,
@@ -62,7 +66,8 @@ pub struct Schema {
 }
 
 /// One field of a [`Schema`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize))]
 pub struct FieldInfo {
     /// The field's name.
     pub name: String,
@@ -71,14 +76,15 @@ pub struct FieldInfo {
     /// Size in bytes.
     pub size: u64,
     /// The field's type.
-    #[serde(rename = "type")]
+    #[cfg_attr(feature = "serde", serde(rename = "type"))]
     pub ty: TypeInfo,
 }
 
 /// The type of a field.
 ///
-/// Serialises as the primitive's Rust name (`"u16"`), as
-/// `{"array": {"len": N, "elem": ...}}`, or as `{"struct": Schema}`.
+/// With the `serde` feature, serialises as the primitive's Rust name
+/// (`"u16"`), as `{"array": {"len": N, "elem": ...}}`, or as
+/// `{"struct": Schema}`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TypeInfo {
     /// A fixed-width integer, float or atomic.
@@ -137,6 +143,7 @@ impl fmt::Display for TypeInfo {
     }
 }
 
+#[cfg(feature = "serde")]
 impl Serialize for TypeInfo {
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         match self {

@@ -3,7 +3,9 @@
 
 use std::fmt;
 
+#[cfg(feature = "serde")]
 use serde::ser::{SerializeMap, SerializeSeq};
+#[cfg(feature = "serde")]
 use serde::{Serialize, Serializer};
 
 use super::{MAX_DECODE_BYTES, Schema, TypeInfo};
@@ -41,6 +43,7 @@ pub enum Value {
     Struct(Vec<(String, Value)>),
 }
 
+#[cfg(feature = "serde")]
 impl Serialize for Value {
     /// Numbers as JSON numbers (non-finite floats as `null`), arrays as
     /// arrays, structs as objects with the fields in order.
