@@ -2,7 +2,7 @@
 //! ship them one after the other (used by the `sensor` example and the
 //! evolution tests):
 //!
-//! - [`SensorV1`] reserves room to grow (`reserve = 1024`);
+//! - [`SensorV1`] reserves room to grow (`capacity = 1024`);
 //! - [`SensorV2`] extends it with humidity and pressure. Its new fields do
 //!   not depend on the old ones, so it lets version-1 programs keep writing
 //!   (`older_writers`): they change their fields and leave the new ones as
@@ -30,7 +30,7 @@ const fn mix(h: u64, x: u64) -> u64 {
 /// Version 1 of the sensor record.
 #[derive(SharedLayout, Clone, Copy, Debug, PartialEq)]
 #[repr(C)]
-#[shm(name = "Sensor", version = 1, size = 64, reserve = 1024)]
+#[shm(name = "Sensor", version = 1, size = 64, capacity = 1024)]
 pub struct SensorV1 {
     /// The writer's count of its writes.
     pub seq: u64,
@@ -83,7 +83,7 @@ impl SensorV1 {
 /// segment that holds it (they write their fields; these keep their values).
 #[derive(SharedLayout, Clone, Copy, Debug, PartialEq)]
 #[repr(C)]
-#[shm(version = 2, extends = SensorV1, size = 88, reserve = 1024, older_writers)]
+#[shm(version = 2, extends = SensorV1, size = 88, capacity = 1024, older_writers)]
 pub struct SensorV2 {
     /// The writer's count of its writes.
     pub seq: u64,
@@ -152,7 +152,7 @@ impl SensorV2 {
 /// writer would leave stale, so older programs may only read it.
 #[derive(SharedLayout, Clone, Copy, Debug, PartialEq)]
 #[repr(C)]
-#[shm(version = 3, extends = SensorV2, size = 104, reserve = 1024)]
+#[shm(version = 3, extends = SensorV2, size = 104, capacity = 1024)]
 pub struct SensorV3 {
     /// The writer's count of its writes.
     pub seq: u64,

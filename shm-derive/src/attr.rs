@@ -20,7 +20,7 @@ const CONTAINER_ATTRS: &[&str] = &[
     "version",
     "name",
     "extends",
-    "reserve",
+    "capacity",
     "older_writers",
 ];
 /// Field attributes.
@@ -47,8 +47,8 @@ pub struct Container {
     pub name: Option<LitStr>,
     /// `#[shm(extends = Old)]`: the older version of this schema.
     pub extends: Option<Path>,
-    /// `#[shm(reserve = N)]`: room for the payload in new segments.
-    pub reserve: Option<IntAttr>,
+    /// `#[shm(capacity = N)]`: room for the payload in new segments.
+    pub capacity: Option<IntAttr>,
     /// `#[shm(older_writers)]`: the `older_writers` token.
     pub older_writers: Option<Path>,
 }
@@ -84,7 +84,7 @@ impl Container {
                     "version" => set_int(cx, &mut out.version, &meta, &key),
                     "name" => set_str(cx, &mut out.name, &meta, &key),
                     "extends" => set_path(cx, &mut out.extends, &meta, &key),
-                    "reserve" => set_int(cx, &mut out.reserve, &meta, &key),
+                    "capacity" => set_int(cx, &mut out.capacity, &meta, &key),
                     "older_writers" => set_flag(cx, &mut out.older_writers, &meta, &key),
                     _ => {
                         let msg = if FIELD_ATTRS.contains(&key.as_str()) {

@@ -82,7 +82,7 @@ fn expand(input: &Input) -> TokenStream {
         _ => LitStr::new(&input.schema_name(), ident.span()).into_token_stream(),
     };
     let version = input.version();
-    let reserve = input.attrs.reserve.as_ref().map(|r| {
+    let reserve = input.attrs.capacity.as_ref().map(|r| {
         let lit = usize_lit(&r.lit);
         quote!(const RESERVE: usize = #lit;)
     });
@@ -291,10 +291,10 @@ fn layout_checks(input: &Input, fields: &[Field]) -> Vec<TokenStream> {
         }
     }
 
-    if let Some(reserve) = &input.attrs.reserve {
-        let lit = usize_lit(&reserve.lit);
+    if let Some(capacity) = &input.attrs.capacity {
+        let lit = usize_lit(&capacity.lit);
         checks.push(message_const(
-            reserve.lit.span(),
+            capacity.lit.span(),
             quote!(#p::reserve_error(#lit, #p::size_of::<#ident>(), #name)),
         ));
     }

@@ -36,7 +36,7 @@
 //! **Upgrading in place.** [`Options::upgrade`]`(true)` lets a read-write
 //! open of an older segment turn it into `T`'s schema, if
 //! - the segment has room: its payload capacity (recorded in the header;
-//!   set with `#[shm(reserve = N)]` or [`Options::capacity`] when it was
+//!   set with `#[shm(capacity = N)]` or [`Options::capacity`] when it was
 //!   created) is at least `size_of::<T>()`, its payload alignment at least
 //!   `T`'s, and the descriptor area has room for `T`'s descriptor next to
 //!   the current one;
@@ -264,7 +264,7 @@ pub(crate) fn upgrade_obstacle(
     if (layout.size as u64) > capacity {
         return Some(format!(
             "its payload has room for {capacity} bytes and v{} needs {}; create segments with \
-             room to grow with `#[shm(reserve = N)]` or `Options::capacity(N)`",
+             room to grow with `#[shm(capacity = N)]` or `Options::capacity(N)`",
             layout.version, layout.size
         ));
     }

@@ -333,21 +333,21 @@ pub const fn extends_error(old: &LayoutDesc, new: &LayoutDesc, old_ty: &str, new
     Msg::new()
 }
 
-/// The check behind `#[shm(reserve = N)]`: an empty message if `reserve`
-/// bytes hold the struct.
+/// The check behind `#[shm(capacity = N)]`: an empty message if `reserve`
+/// (the `N`) bytes hold the struct.
 pub const fn reserve_error(reserve: usize, size: usize, ty: &str) -> Msg {
     if reserve >= size {
         return Msg::new();
     }
     Msg::new()
-        .str("`#[shm(reserve = ")
+        .str("`#[shm(capacity = ")
         .num(reserve)
         .str(")]` is less than the size of `")
         .str(ty)
         .str("` (")
         .num(size)
         .str(
-            " bytes): `reserve` is the room for the whole payload, including the fields it has now",
+            " bytes): `capacity` is the room for the whole payload, including the fields it has now",
         )
 }
 

@@ -4,42 +4,51 @@
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// The status of a segment. Facts a backend cannot know are `None` and
-/// print as `unknown (...)` rather than an invented value.
+/// The status of a segment ([`Shared::status`](crate::Shared::status),
+/// [`RawSegment::status`](crate::RawSegment::status)). Facts a backend
+/// cannot know are `None` and print as `unknown (...)` rather than an
+/// invented value; which backend knows what is said at each item.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Status {
     /// The segment, e.g. `posix:/MyShare`.
     pub name: String,
-    /// `posix`, `sysv`, `windows`, `file` or `memory`.
+    /// `posix`, `sysv`, `windows`, `file`, `memfd` or `memory`.
     pub backend: &'static str,
-    /// Size of the object in bytes, as the OS reports it.
+    /// Size of the object in bytes, as the OS reports it (`fstat`,
+    /// `IPC_STAT`; Win32: the mapped view, in whole pages; `memory`: the
+    /// allocation).
     pub size: u64,
-    /// Permission bits.
+    /// Permission bits (`fstat`'s `0o7777`, System V's `0o777`).
     pub mode: Option<u32>,
-    /// Owner user id.
+    /// Owner user id (`fstat`, `IPC_STAT`).
     pub owner_user: Option<u32>,
-    /// Owner group id.
+    /// Owner group id (`fstat`, `IPC_STAT`).
     pub owner_group: Option<u32>,
-    /// Creator user id.
+    /// Creator user id (System V only).
     pub creator_user: Option<u32>,
-    /// Creator group id.
+    /// Creator group id (System V only).
     pub creator_group: Option<u32>,
-    /// Number of attached processes.
+    /// Number of attached processes (System V only).
     pub number_attached: Option<u64>,
-    /// Process id of the creator, as the OS records it.
+    /// Process id of the creator, as the OS records it (System V only;
+    /// the header's record is [`HeaderStatus::creator_pid`]).
     pub creator_process: Option<u32>,
-    /// Process id of the last attach/detach.
+    /// Process id of the last attach or detach (System V only).
     pub last_op_process: Option<u32>,
-    /// Time of the last attach.
+    /// Time of the last attach (System V only).
     pub last_attach_time: Option<SystemTime>,
-    /// Time of the last detach.
+    /// Time of the last detach (System V only).
     pub last_detach_time: Option<SystemTime>,
-    /// Time of the last change (to the object's metadata or contents).
+    /// Time of the last status change: `st_ctime` for POSIX, file and
+    /// memfd segments (a change of mode, owner or size; stores through a
+    /// mapping need not update it), `shm_ctime` for System V (creation or
+    /// the last `IPC_SET`).
     pub last_change_time: Option<SystemTime>,
-    /// System V key.
+    /// System V key (System V only).
     pub key: Option<i32>,
-    /// Facts from the header, when the segment has a valid one.
+    /// Facts from the segment's header (always there in the status of an
+    /// open segment, whose header was validated when it was opened).
     pub header: Option<HeaderStatus>,
 }
 
@@ -61,12 +70,19 @@ pub struct HeaderStatus {
     pub creator_pid: u32,
     /// Creation time (from the header).
     pub created: Option<SystemTime>,
-    /// Current value of the sequence counter (number of writes × 2).
+    /// The primary copy's sequence counter: twice the number of completed
+    /// writes (a take-over's repair and an upgrade count as writes), plus
+    /// one while a write is in progress. `seq / 2` is
+    /// [`Shared::version`](crate::Shared::version).
     pub seq: u64,
-    /// Process id of the process holding write access, if any.
+    /// Process id of the process holding write access, if any (or of the
+    /// dead process that held it, until the next writer takes over).
     pub writer_pid: Option<u32>,
-    /// Whether that process is alive (`false`: it died holding write
-    /// access, and the next process that claims it takes over).
+    /// Whether that process is alive, judged by its pid and start time
+    /// (`false`: it died holding write access, and the next process that
+    /// claims it takes over; also `false` when nobody holds it). Where the
+    /// start time is unknown a reused pid looks alive, and a writer in
+    /// another PID namespace looks dead (see the README's limits).
     pub writer_alive: bool,
 }
 
@@ -96,7 +112,8 @@ fn time(t: &Option<SystemTime>, why: &str) -> String {
 
 impl fmt::Display for Status {
     /// One `name: value` line per item, with the item names the `status`
-    /// example uses.
+    /// example uses, then the header's facts (`schema`, `payload`,
+    /// `header_creator_pid`, `created`, `writes`, `writer`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let nb = match self.backend {
             "sysv" => "IPC_STAT did not report it",

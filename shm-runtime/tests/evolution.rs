@@ -15,7 +15,7 @@ use shm_runtime::{Compat, Error, Options, RawSegment, SharedLayout};
 
 #[derive(SharedLayout, Clone, Copy, Debug, PartialEq)]
 #[repr(C)]
-#[shm(name = "Gauge", reserve = 512)]
+#[shm(name = "Gauge", capacity = 512)]
 pub struct GaugeV1 {
     pub reading: f64,
     pub count: u32,
@@ -24,7 +24,7 @@ pub struct GaugeV1 {
 
 #[derive(SharedLayout, Clone, Copy, Debug, PartialEq)]
 #[repr(C)]
-#[shm(version = 2, extends = GaugeV1, reserve = 512, older_writers)]
+#[shm(version = 2, extends = GaugeV1, capacity = 512, older_writers)]
 pub struct GaugeV2 {
     pub reading: f64,
     pub count: u32,

@@ -114,7 +114,7 @@ pub struct UsesA {
 /// Version 1 of a schema that grows, with room reserved.
 #[derive(SharedLayout)]
 #[repr(C)]
-#[shm(name = "Gauge", reserve = 256)]
+#[shm(name = "Gauge", capacity = 256)]
 pub struct GaugeV1 {
     /// A reading.
     pub reading: f64,
@@ -127,7 +127,7 @@ pub struct GaugeV1 {
 /// Version 2: the same fields, then new ones; the name is inherited.
 #[derive(SharedLayout)]
 #[repr(C)]
-#[shm(version = 2, extends = GaugeV1, reserve = 256, older_writers)]
+#[shm(version = 2, extends = GaugeV1, capacity = 256, older_writers)]
 pub struct GaugeV2 {
     /// A reading.
     pub reading: f64,
