@@ -1,6 +1,10 @@
 //! Typed, validated shared memory.
 #![doc = include_str!("../README.md")]
 
+// The derive names items through `::shm_runtime::...`, also inside this crate
+// (the segment header is a `#[derive(SharedLayout)]` struct).
+extern crate self as shm_runtime;
+
 mod backend;
 pub mod descriptor;
 pub mod error;
