@@ -6,6 +6,7 @@
 //! changing the bytes meanwhile cannot cause undefined behaviour or a
 //! time-of-check/time-of-use bug.
 
+use crate::SharedLayout;
 use crate::error::{Error, Result};
 use crate::layout::LayoutDesc;
 
@@ -102,7 +103,7 @@ pub mod off {
     /// `u64` schema counter (atomic; odd while an upgrade rewrites the
     /// schema fields, during which the staged fields below are the truth).
     pub const SCHEMA_SEQ: usize = offset_of!(Header, schema_seq);
-    /// `u64` staged fingerprint (see [`SchemaFields`](super::SchemaFields)).
+    /// `u64` staged fingerprint (see [`SchemaFields`]).
     pub const STAGED_FINGERPRINT: usize = STAGED + offset_of!(SchemaFields, fingerprint);
     /// `u32` staged schema version.
     pub const STAGED_SCHEMA_VERSION: usize = STAGED + offset_of!(SchemaFields, schema_version);
@@ -116,7 +117,7 @@ pub mod off {
     /// `u32` staged descriptor length.
     pub const STAGED_DESCRIPTOR_LEN: usize = STAGED + offset_of!(SchemaFields, descriptor_len);
 
-    /// The staged [`SchemaFields`](super::SchemaFields).
+    /// The staged [`SchemaFields`].
     const STAGED: usize = offset_of!(Header, staged);
 }
 
@@ -138,7 +139,7 @@ pub const ATOMIC_FIELDS: [usize; 8] = [
 /// changes (all in the 8-byte words 16..64 and 112..120), and which are
 /// staged at 208..240 while it does (see `docs/FORMAT.md`, "Upgrading in
 /// place").
-#[derive(crate::SharedLayout, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(SharedLayout, Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[repr(C)]
 #[shm(size = 32, align = 8)]
 pub struct SchemaFields {
@@ -174,7 +175,7 @@ pub struct SchemaFields {
 /// (`seq`, `writer`, ...) as they were at that moment; nothing uses them
 /// from a copy except to display them. Header copies skip `waiters` and
 /// `notify`, which read as zero in them.
-#[derive(crate::SharedLayout, Clone, Debug, PartialEq, Eq)]
+#[derive(SharedLayout, Clone, Debug, PartialEq, Eq)]
 #[repr(C)]
 #[shm(name = "SegmentHeader", version = 1, size = 256, align = 8)]
 pub struct Header {
@@ -278,7 +279,7 @@ pub struct Header {
 
 const _: () = assert!(
     core::mem::size_of::<Header>() == HEADER_SIZE
-        && <Header as crate::SharedLayout>::LAYOUT.version == HEADER_VERSION as u32
+        && Header::LAYOUT.version == HEADER_VERSION as u32
 );
 
 /// Where the parts of a segment go, computed from a schema.
@@ -680,6 +681,28 @@ mod tests {
         assert_eq!(&b[..8], b"SHMTYPE\0");
         assert_eq!(Header::decode(&b), h);
         assert_eq!(h.schema_name(), Some("Test"));
+        // Each field at its offset, in native byte order; the concurrency
+        // words of a new header are zero, except the backup offset.
+        assert_eq!(b[off::STATE..][..4], h.state.to_ne_bytes());
+        assert_eq!(b[off::PAYLOAD_SIZE..][..8], h.payload_size.to_ne_bytes());
+        assert_eq!(b[off::SCHEMA_NAME..][..NAME_CAPACITY], h.schema_name);
+        assert_eq!(b[off::BACKUP_OFFSET..][..8], 576u64.to_ne_bytes());
+        assert!(b[off::SEQ..off::BACKUP_OFFSET].iter().all(|&x| x == 0));
+        assert!(b[off::SCHEMA_SEQ..].iter().all(|&x| x == 0));
+        let staged = Header {
+            staged: SchemaFields {
+                payload_size: 9,
+                descriptor_len: 5,
+                ..SchemaFields::default()
+            },
+            ..h
+        }
+        .encode();
+        assert_eq!(staged[off::STAGED_PAYLOAD_SIZE..][..8], 9u64.to_ne_bytes());
+        assert_eq!(
+            staged[off::STAGED_DESCRIPTOR_LEN..][..4],
+            5u32.to_ne_bytes()
+        );
     }
 
     #[test]
