@@ -14,9 +14,9 @@
 use std::collections::HashSet;
 use std::fmt::{self, Write as _};
 
-use shm_runtime::Prim;
 use shm_runtime::descriptor::{FieldInfo, Schema, TypeInfo};
-use shm_runtime::header::{self, HEADER_SIZE, NAME_CAPACITY, off};
+use shm_runtime::header::{self, Header};
+use shm_runtime::{Prim, SharedLayout};
 
 /// A target language.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,84 +97,56 @@ pub fn rust_source(schema: &Schema) -> String {
     format!("the Rust schema `{}` (crate `schemas`)", schema.name)
 }
 
-/// The 256-byte segment header as a schema (field names as in
-/// `docs/FORMAT.md`), so each language emits it like any other struct.
+/// The 256-byte segment header as a schema, so each language emits it like
+/// any other struct. It is taken from the layout of
+/// [`shm_runtime::header::Header`] (the one declaration of the header):
+/// nested structs flattened (`staged.fingerprint` becomes
+/// `staged_fingerprint`), reserved fields without their leading `_`, and
+/// the fields of [`header::ATOMIC_FIELDS`] as atomics.
 pub fn header_schema() -> Schema {
-    fn f(name: &str, offset: usize, ty: TypeInfo) -> FieldInfo {
-        FieldInfo {
-            name: name.into(),
-            offset: offset as u64,
-            size: ty.size(),
-            ty,
+    fn flatten(prefix: &str, base: u64, fields: Vec<FieldInfo>, out: &mut Vec<FieldInfo>) {
+        for f in fields {
+            let name = format!("{prefix}{}", f.name.strip_prefix('_').unwrap_or(&f.name));
+            let offset = base + f.offset;
+            match f.ty {
+                TypeInfo::Struct(inner) => {
+                    flatten(&format!("{name}_"), offset, inner.fields, out);
+                }
+                ty => {
+                    let ty = match ty {
+                        TypeInfo::Prim(p) if header::ATOMIC_FIELDS.contains(&(offset as usize)) => {
+                            TypeInfo::Prim(atomic(p))
+                        }
+                        ty => ty,
+                    };
+                    out.push(FieldInfo {
+                        name,
+                        offset,
+                        size: f.size,
+                        ty,
+                    });
+                }
+            }
         }
     }
-    let p = TypeInfo::Prim;
-    let bytes = |n: u64| TypeInfo::Array {
-        elem: Box::new(TypeInfo::Prim(Prim::U8)),
-        len: n,
-    };
-    let mut fields = vec![
-        f("magic", off::MAGIC, bytes(8)),
-        f("header_version", off::HEADER_VERSION, p(Prim::U16)),
-        f("header_size", off::HEADER_SIZE, p(Prim::U16)),
-        f("state", off::STATE, p(Prim::AtomicU32)),
-        f("fingerprint", off::FINGERPRINT, p(Prim::U64)),
-        f("schema_version", off::SCHEMA_VERSION, p(Prim::U32)),
-        f("payload_align", off::PAYLOAD_ALIGN, p(Prim::U32)),
-        f("payload_offset", off::PAYLOAD_OFFSET, p(Prim::U64)),
-        f("payload_size", off::PAYLOAD_SIZE, p(Prim::U64)),
-        f("segment_size", off::SEGMENT_SIZE, p(Prim::U64)),
-        f("descriptor_offset", off::DESCRIPTOR_OFFSET, p(Prim::U32)),
-        f("descriptor_len", off::DESCRIPTOR_LEN, p(Prim::U32)),
-        f("schema_name", off::SCHEMA_NAME, bytes(NAME_CAPACITY as u64)),
-        f("creator_pid", off::CREATOR_PID, p(Prim::U32)),
-        f("flags", off::FLAGS, p(Prim::U32)),
-        f("created_nanos", off::CREATED_NANOS, p(Prim::U64)),
-        f("seq", off::SEQ, p(Prim::AtomicU64)),
-        f("reserved_136", off::SEQ + 8, bytes(8)),
-        f("writer", off::WRITER, p(Prim::AtomicU64)),
-        f("writer_since", off::WRITER_SINCE, p(Prim::AtomicU64)),
-        f("reserved_160", off::WRITER_SINCE + 8, bytes(8)),
-        f("backup_offset", off::BACKUP_OFFSET, p(Prim::U64)),
-        f("reserved_line2", off::BACKUP_OFFSET + 8, bytes(16)),
-        f("payload_capacity", off::PAYLOAD_CAPACITY, p(Prim::U64)),
-        f("schema_seq", off::SCHEMA_SEQ, p(Prim::AtomicU64)),
-        f("staged_fingerprint", off::STAGED_FINGERPRINT, p(Prim::U64)),
-        f(
-            "staged_schema_version",
-            off::STAGED_SCHEMA_VERSION,
-            p(Prim::U32),
-        ),
-        f("staged_flags", off::STAGED_FLAGS, p(Prim::U32)),
-        f(
-            "staged_payload_size",
-            off::STAGED_PAYLOAD_SIZE,
-            p(Prim::U64),
-        ),
-        f(
-            "staged_descriptor_offset",
-            off::STAGED_DESCRIPTOR_OFFSET,
-            p(Prim::U32),
-        ),
-        f(
-            "staged_descriptor_len",
-            off::STAGED_DESCRIPTOR_LEN,
-            p(Prim::U32),
-        ),
-        f("backup_seq", off::BACKUP_SEQ, p(Prim::AtomicU64)),
-        f("waiters", off::WAITERS, p(Prim::AtomicU32)),
-        f("notify", off::NOTIFY, p(Prim::AtomicU32)),
-    ];
-    let end = fields.last().map_or(0, |f| f.offset + f.size);
-    if end < HEADER_SIZE as u64 {
-        fields.push(f("reserved", end as usize, bytes(HEADER_SIZE as u64 - end)));
-    }
-    Schema {
-        name: "SegmentHeader".into(),
-        version: u32::from(header::HEADER_VERSION),
-        size: HEADER_SIZE as u64,
-        align: 8,
-        fields,
+    let layout = Schema::from_layout(&<Header as SharedLayout>::LAYOUT);
+    let mut fields = Vec::new();
+    flatten("", 0, layout.fields, &mut fields);
+    Schema { fields, ..layout }
+}
+
+/// The atomic counterpart of an integer kind.
+fn atomic(p: Prim) -> Prim {
+    match p {
+        Prim::U8 => Prim::AtomicU8,
+        Prim::I8 => Prim::AtomicI8,
+        Prim::U16 => Prim::AtomicU16,
+        Prim::I16 => Prim::AtomicI16,
+        Prim::U32 => Prim::AtomicU32,
+        Prim::I32 => Prim::AtomicI32,
+        Prim::U64 => Prim::AtomicU64,
+        Prim::I64 => Prim::AtomicI64,
+        other => other,
     }
 }
 
@@ -378,5 +350,18 @@ mod tests {
         assert_eq!(h.fields.iter().map(|f| f.size).sum::<u64>(), 256);
         let enc = h.encode();
         assert!(shm_runtime::descriptor::decode(&enc).is_ok());
+        // The atomic words, and only they, are atomics.
+        for f in &h.fields {
+            let is_atomic =
+                matches!(&f.ty, TypeInfo::Prim(p) if p.rust_name().starts_with("Atomic"));
+            assert_eq!(
+                is_atomic,
+                header::ATOMIC_FIELDS.contains(&(f.offset as usize)),
+                "{}",
+                f.name
+            );
+        }
+        assert_eq!(h.name, "SegmentHeader");
+        assert_eq!(h.version, u32::from(header::HEADER_VERSION));
     }
 }

@@ -6,6 +6,7 @@
 //! changing the bytes meanwhile cannot cause undefined behaviour or a
 //! time-of-check/time-of-use bug.
 
+use crate::SharedLayout;
 use crate::error::{Error, Result};
 use crate::layout::LayoutDesc;
 
@@ -38,145 +39,248 @@ pub const KNOWN_FLAGS: u32 = FLAG_OLDER_WRITERS;
 /// write the newer, longer descriptor next to the current one.
 pub const DESCRIPTOR_SPARE_MIN: usize = 4096;
 
-/// Byte offsets of the header fields (see `docs/FORMAT.md`).
+/// Byte offsets of the header fields (see `docs/FORMAT.md`), taken from
+/// [`Header`] itself, so they cannot drift from it.
 pub mod off {
+    use super::{Header, SchemaFields};
+    use core::mem::offset_of;
+
     /// `[u8; 8]` magic.
-    pub const MAGIC: usize = 0;
+    pub const MAGIC: usize = offset_of!(Header, magic);
     /// `u16` header format version.
-    pub const HEADER_VERSION: usize = 8;
+    pub const HEADER_VERSION: usize = offset_of!(Header, header_version);
     /// `u16` header size.
-    pub const HEADER_SIZE: usize = 10;
+    pub const HEADER_SIZE: usize = offset_of!(Header, header_size);
     /// `u32` initialisation state (atomic; `1` = ready, stored last with release).
-    pub const STATE: usize = 12;
+    pub const STATE: usize = offset_of!(Header, state);
     /// `u64` layout fingerprint.
-    pub const FINGERPRINT: usize = 16;
+    pub const FINGERPRINT: usize = offset_of!(Header, fingerprint);
     /// `u32` schema version.
-    pub const SCHEMA_VERSION: usize = 24;
+    pub const SCHEMA_VERSION: usize = offset_of!(Header, schema_version);
     /// `u32` payload alignment.
-    pub const PAYLOAD_ALIGN: usize = 28;
+    pub const PAYLOAD_ALIGN: usize = offset_of!(Header, payload_align);
     /// `u64` payload offset.
-    pub const PAYLOAD_OFFSET: usize = 32;
+    pub const PAYLOAD_OFFSET: usize = offset_of!(Header, payload_offset);
     /// `u64` payload size.
-    pub const PAYLOAD_SIZE: usize = 40;
+    pub const PAYLOAD_SIZE: usize = offset_of!(Header, payload_size);
     /// `u64` total segment size written by the creator.
-    pub const SEGMENT_SIZE: usize = 48;
+    pub const SEGMENT_SIZE: usize = offset_of!(Header, segment_size);
     /// `u32` descriptor offset.
-    pub const DESCRIPTOR_OFFSET: usize = 56;
+    pub const DESCRIPTOR_OFFSET: usize = offset_of!(Header, descriptor_offset);
     /// `u32` descriptor length.
-    pub const DESCRIPTOR_LEN: usize = 60;
+    pub const DESCRIPTOR_LEN: usize = offset_of!(Header, descriptor_len);
     /// `[u8; 48]` schema name, UTF-8, NUL-padded.
-    pub const SCHEMA_NAME: usize = 64;
+    pub const SCHEMA_NAME: usize = offset_of!(Header, schema_name);
     /// `u32` creator process id.
-    pub const CREATOR_PID: usize = 112;
-    /// `u32` flags (reserved, zero).
-    pub const FLAGS: usize = 116;
+    pub const CREATOR_PID: usize = offset_of!(Header, creator_pid);
+    /// `u32` flags ([`FLAG_OLDER_WRITERS`](super::FLAG_OLDER_WRITERS); other
+    /// bits zero).
+    pub const FLAGS: usize = offset_of!(Header, flags);
     /// `u64` creation time, nanoseconds since the Unix epoch.
-    pub const CREATED_NANOS: usize = 120;
+    pub const CREATED_NANOS: usize = offset_of!(Header, created_nanos);
     /// `u64` sequence counter (atomic; odd while a write is in progress).
-    pub const SEQ: usize = 128;
+    pub const SEQ: usize = offset_of!(Header, seq);
     /// `u32` number of processes waiting for a change (atomic; in line 3,
     /// away from `seq`'s cache line, which spinning readers poll).
-    pub const WAITERS: usize = 248;
+    pub const WAITERS: usize = offset_of!(Header, waiters);
     /// `u32` change counter used as the futex word (atomic).
-    pub const NOTIFY: usize = 252;
+    pub const NOTIFY: usize = offset_of!(Header, notify);
     /// `u64` write-access owner (atomic, compare-and-swap; 0 = none,
     /// otherwise pid | start token << 32: see [`crate::writer`]).
-    pub const WRITER: usize = 144;
+    pub const WRITER: usize = offset_of!(Header, writer);
     /// `u64` when the owner claimed write access, nanoseconds since the
     /// Unix epoch (atomic; informational).
-    pub const WRITER_SINCE: usize = 152;
+    pub const WRITER_SINCE: usize = offset_of!(Header, writer_since);
     /// `u64` sequence counter of the backup copy of the payload (atomic;
     /// odd while it is written; see [`crate::protocol`]; in line 3, away
     /// from `seq`'s cache line).
-    pub const BACKUP_SEQ: usize = 240;
+    pub const BACKUP_SEQ: usize = offset_of!(Header, backup_seq);
     /// `u64` offset of the backup copy of the payload.
-    pub const BACKUP_OFFSET: usize = 168;
+    pub const BACKUP_OFFSET: usize = offset_of!(Header, backup_offset);
     /// `u64` room for the payload at `payload_offset`, in bytes (0: exactly
     /// `payload_size`, as in segments from before this field).
-    pub const PAYLOAD_CAPACITY: usize = 192;
+    pub const PAYLOAD_CAPACITY: usize = offset_of!(Header, payload_capacity);
     /// `u64` schema counter (atomic; odd while an upgrade rewrites the
     /// schema fields, during which the staged fields below are the truth).
-    pub const SCHEMA_SEQ: usize = 200;
-    /// `u64` staged fingerprint (see [`SchemaFields`](super::SchemaFields)).
-    pub const STAGED_FINGERPRINT: usize = 208;
+    pub const SCHEMA_SEQ: usize = offset_of!(Header, schema_seq);
+    /// `u64` staged fingerprint (see [`SchemaFields`]).
+    pub const STAGED_FINGERPRINT: usize = STAGED + offset_of!(SchemaFields, fingerprint);
     /// `u32` staged schema version.
-    pub const STAGED_SCHEMA_VERSION: usize = 216;
+    pub const STAGED_SCHEMA_VERSION: usize = STAGED + offset_of!(SchemaFields, schema_version);
     /// `u32` staged flags.
-    pub const STAGED_FLAGS: usize = 220;
+    pub const STAGED_FLAGS: usize = STAGED + offset_of!(SchemaFields, flags);
     /// `u64` staged payload size.
-    pub const STAGED_PAYLOAD_SIZE: usize = 224;
+    pub const STAGED_PAYLOAD_SIZE: usize = STAGED + offset_of!(SchemaFields, payload_size);
     /// `u32` staged descriptor offset.
-    pub const STAGED_DESCRIPTOR_OFFSET: usize = 232;
+    pub const STAGED_DESCRIPTOR_OFFSET: usize =
+        STAGED + offset_of!(SchemaFields, descriptor_offset);
     /// `u32` staged descriptor length.
-    pub const STAGED_DESCRIPTOR_LEN: usize = 236;
+    pub const STAGED_DESCRIPTOR_LEN: usize = STAGED + offset_of!(SchemaFields, descriptor_len);
+
+    /// The staged [`SchemaFields`].
+    const STAGED: usize = offset_of!(Header, staged);
 }
+
+/// The offsets of the header fields that are accessed only atomically,
+/// because processes change them while the segment is in use (see
+/// `docs/FORMAT.md`). The generated bindings declare these as atomics.
+pub const ATOMIC_FIELDS: [usize; 8] = [
+    off::STATE,
+    off::SEQ,
+    off::WRITER,
+    off::WRITER_SINCE,
+    off::SCHEMA_SEQ,
+    off::BACKUP_SEQ,
+    off::WAITERS,
+    off::NOTIFY,
+];
 
 /// The header fields that describe the schema, which an in-place upgrade
 /// changes (all in the 8-byte words 16..64 and 112..120), and which are
 /// staged at 208..240 while it does (see `docs/FORMAT.md`, "Upgrading in
 /// place").
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(SharedLayout, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+#[shm(size = 32, align = 8)]
 pub struct SchemaFields {
     /// Layout fingerprint.
+    #[shm(offset = 0)]
     pub fingerprint: u64,
     /// Schema version.
+    #[shm(offset = 8)]
     pub schema_version: u32,
     /// Flags.
+    #[shm(offset = 12)]
     pub flags: u32,
     /// Payload size.
+    #[shm(offset = 16)]
     pub payload_size: u64,
     /// Descriptor offset.
+    #[shm(offset = 24)]
     pub descriptor_offset: u32,
     /// Descriptor length.
+    #[shm(offset = 28)]
     pub descriptor_len: u32,
 }
 
-/// The header, as copied out of (or to be written into) a segment.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The header, as copied out of (or to be written into) a segment: the
+/// `#[repr(C)]` struct whose bytes, in native byte order, are the 256
+/// bytes at offset 0 of every segment. This declaration is the one source
+/// of the header's layout: the derive proves at compile time that the
+/// fields tile all 256 bytes at the offsets written here; [`off`], the
+/// generated bindings (`shm-codegen`) and the tests take the offsets from
+/// it, and a test checks `docs/FORMAT.md` against it.
+///
+/// A header copied out of a live segment holds the concurrency words
+/// (`seq`, `writer`, ...) as they were at that moment; nothing uses them
+/// from a copy except to display them. Header copies skip `waiters` and
+/// `notify`, which read as zero in them.
+#[derive(SharedLayout, Clone, Debug, PartialEq, Eq)]
+#[repr(C)]
+#[shm(name = "SegmentHeader", version = 1, size = 256, align = 8)]
 pub struct Header {
     /// Must equal [`MAGIC`].
+    #[shm(offset = 0)]
     pub magic: [u8; 8],
     /// Header format version.
+    #[shm(offset = 8)]
     pub header_version: u16,
     /// Header size in bytes.
+    #[shm(offset = 10)]
     pub header_size: u16,
-    /// Initialisation state.
+    /// Initialisation state (atomic).
+    #[shm(offset = 12)]
     pub state: u32,
     /// Layout fingerprint of the schema.
+    #[shm(offset = 16)]
     pub fingerprint: u64,
     /// Schema version.
+    #[shm(offset = 24)]
     pub schema_version: u32,
     /// Alignment of the payload.
+    #[shm(offset = 28)]
     pub payload_align: u32,
     /// Offset of the payload from the start of the segment.
+    #[shm(offset = 32)]
     pub payload_offset: u64,
     /// Size of the payload (the schema struct).
+    #[shm(offset = 40)]
     pub payload_size: u64,
     /// Total size the creator gave the segment.
+    #[shm(offset = 48)]
     pub segment_size: u64,
     /// Offset of the schema descriptor.
+    #[shm(offset = 56)]
     pub descriptor_offset: u32,
     /// Length of the schema descriptor.
+    #[shm(offset = 60)]
     pub descriptor_len: u32,
     /// Schema name bytes (NUL-padded).
+    #[shm(offset = 64)]
     pub schema_name: [u8; NAME_CAPACITY],
     /// Process id of the creator.
+    #[shm(offset = 112)]
     pub creator_pid: u32,
-    /// Reserved flags.
+    /// Flags: [`FLAG_OLDER_WRITERS`]; the other bits are zero (a segment
+    /// with a bit outside [`KNOWN_FLAGS`] is refused).
+    #[shm(offset = 116)]
     pub flags: u32,
     /// Creation time in nanoseconds since the Unix epoch.
+    #[shm(offset = 120)]
     pub created_nanos: u64,
-    /// Room for the payload in bytes (0: exactly `payload_size`).
-    pub payload_capacity: u64,
+    /// Sequence counter of the primary copy of the payload (atomic; odd
+    /// while a write is in progress).
+    #[shm(offset = 128)]
+    pub seq: u64,
+    /// Reserved, zero.
+    #[shm(offset = 136)]
+    pub _reserved_136: [u8; 8],
+    /// Write-access owner (atomic; 0 = none, see [`crate::writer`]).
+    #[shm(offset = 144)]
+    pub writer: u64,
+    /// When the owner claimed write access, nanoseconds since the Unix
+    /// epoch (atomic; informational).
+    #[shm(offset = 152)]
+    pub writer_since: u64,
+    /// Reserved, zero.
+    #[shm(offset = 160)]
+    pub _reserved_160: [u8; 8],
     /// Offset of the backup copy of the payload (as much room as the
     /// primary copy).
+    #[shm(offset = 168)]
     pub backup_offset: u64,
-    /// Schema counter: odd while an upgrade is rewriting the schema fields.
+    /// Reserved, zero (the rest of line 2).
+    #[shm(offset = 176)]
+    pub _reserved_line2: [u8; 16],
+    /// Room for the payload in bytes (0: exactly `payload_size`).
+    #[shm(offset = 192)]
+    pub payload_capacity: u64,
+    /// Schema counter: odd while an upgrade is rewriting the schema fields
+    /// (atomic).
+    #[shm(offset = 200)]
     pub schema_seq: u64,
     /// The schema fields an upgrade is writing (meaningful while
     /// `schema_seq` is odd).
+    #[shm(offset = 208)]
     pub staged: SchemaFields,
+    /// Sequence counter of the backup copy of the payload (atomic; odd
+    /// while it is written).
+    #[shm(offset = 240)]
+    pub backup_seq: u64,
+    /// Number of processes waiting for a change (atomic, 4 bytes; zero in
+    /// a header copy).
+    #[shm(offset = 248)]
+    pub waiters: u32,
+    /// Change counter, the futex word (atomic, 4 bytes; zero in a header
+    /// copy).
+    #[shm(offset = 252)]
+    pub notify: u32,
 }
+
+const _: () = assert!(
+    core::mem::size_of::<Header>() == HEADER_SIZE
+        && Header::LAYOUT.version == HEADER_VERSION as u32
+);
 
 /// Where the parts of a segment go, computed from a schema.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -237,12 +341,6 @@ impl Plan {
     }
 }
 
-fn get<const N: usize>(b: &[u8; HEADER_SIZE], at: usize) -> [u8; N] {
-    let mut out = [0u8; N];
-    out.copy_from_slice(&b[at..at + N]);
-    out
-}
-
 /// The part of a schema name the header stores: at most [`NAME_CAPACITY`]
 /// bytes, cut at a character boundary so it stays valid UTF-8. (The full
 /// name is in the descriptor and in the fingerprint.)
@@ -277,10 +375,19 @@ impl Header {
             creator_pid: pid,
             flags: 0,
             created_nanos: now,
-            payload_capacity: plan.payload_capacity as u64,
+            seq: 0,
+            _reserved_136: [0; 8],
+            writer: 0,
+            writer_since: 0,
+            _reserved_160: [0; 8],
             backup_offset: plan.backup_offset as u64,
+            _reserved_line2: [0; 16],
+            payload_capacity: plan.payload_capacity as u64,
             schema_seq: 0,
             staged: SchemaFields::default(),
+            backup_seq: 0,
+            waiters: 0,
+            notify: 0,
         }
     }
 
@@ -331,77 +438,26 @@ impl Header {
         }
     }
 
-    /// The header's bytes (the concurrency words of line 2 are zero, except
-    /// the backup offset).
+    /// The header's bytes: the struct's bytes, in native byte order. A
+    /// header made by [`Header::new`] has every concurrency word zero
+    /// except `backup_offset`.
     pub fn encode(&self) -> [u8; HEADER_SIZE] {
-        let mut b = [0u8; HEADER_SIZE];
-        let mut put = |at: usize, bytes: &[u8]| b[at..at + bytes.len()].copy_from_slice(bytes);
-        put(off::MAGIC, &self.magic);
-        put(off::HEADER_VERSION, &self.header_version.to_ne_bytes());
-        put(off::HEADER_SIZE, &self.header_size.to_ne_bytes());
-        put(off::STATE, &self.state.to_ne_bytes());
-        put(off::FINGERPRINT, &self.fingerprint.to_ne_bytes());
-        put(off::SCHEMA_VERSION, &self.schema_version.to_ne_bytes());
-        put(off::PAYLOAD_ALIGN, &self.payload_align.to_ne_bytes());
-        put(off::PAYLOAD_OFFSET, &self.payload_offset.to_ne_bytes());
-        put(off::PAYLOAD_SIZE, &self.payload_size.to_ne_bytes());
-        put(off::SEGMENT_SIZE, &self.segment_size.to_ne_bytes());
-        put(
-            off::DESCRIPTOR_OFFSET,
-            &self.descriptor_offset.to_ne_bytes(),
-        );
-        put(off::DESCRIPTOR_LEN, &self.descriptor_len.to_ne_bytes());
-        put(off::SCHEMA_NAME, &self.schema_name);
-        put(off::CREATOR_PID, &self.creator_pid.to_ne_bytes());
-        put(off::FLAGS, &self.flags.to_ne_bytes());
-        put(off::CREATED_NANOS, &self.created_nanos.to_ne_bytes());
-        put(off::PAYLOAD_CAPACITY, &self.payload_capacity.to_ne_bytes());
-        put(off::BACKUP_OFFSET, &self.backup_offset.to_ne_bytes());
-        put(off::SCHEMA_SEQ, &self.schema_seq.to_ne_bytes());
-        let st = &self.staged;
-        put(off::STAGED_FINGERPRINT, &st.fingerprint.to_ne_bytes());
-        put(off::STAGED_SCHEMA_VERSION, &st.schema_version.to_ne_bytes());
-        put(off::STAGED_FLAGS, &st.flags.to_ne_bytes());
-        put(off::STAGED_PAYLOAD_SIZE, &st.payload_size.to_ne_bytes());
-        put(
-            off::STAGED_DESCRIPTOR_OFFSET,
-            &st.descriptor_offset.to_ne_bytes(),
-        );
-        put(off::STAGED_DESCRIPTOR_LEN, &st.descriptor_len.to_ne_bytes());
-        b
+        // SAFETY: `Header` is `ShmSafe` (its derive proved that the fields
+        // tile all of its `HEADER_SIZE` bytes, so it has no padding and
+        // every byte of `*self` is initialised), and its size is
+        // `HEADER_SIZE` (asserted above); `transmute_copy` reads it
+        // unaligned into the array.
+        unsafe { core::mem::transmute_copy::<Header, [u8; HEADER_SIZE]>(self) }
     }
 
-    /// Parses header bytes without validating them.
+    /// Parses header bytes without validating them: a copy of the 256
+    /// bytes into a [`Header`].
     pub fn decode(b: &[u8; HEADER_SIZE]) -> Header {
-        Header {
-            magic: get(b, off::MAGIC),
-            header_version: u16::from_ne_bytes(get(b, off::HEADER_VERSION)),
-            header_size: u16::from_ne_bytes(get(b, off::HEADER_SIZE)),
-            state: u32::from_ne_bytes(get(b, off::STATE)),
-            fingerprint: u64::from_ne_bytes(get(b, off::FINGERPRINT)),
-            schema_version: u32::from_ne_bytes(get(b, off::SCHEMA_VERSION)),
-            payload_align: u32::from_ne_bytes(get(b, off::PAYLOAD_ALIGN)),
-            payload_offset: u64::from_ne_bytes(get(b, off::PAYLOAD_OFFSET)),
-            payload_size: u64::from_ne_bytes(get(b, off::PAYLOAD_SIZE)),
-            segment_size: u64::from_ne_bytes(get(b, off::SEGMENT_SIZE)),
-            descriptor_offset: u32::from_ne_bytes(get(b, off::DESCRIPTOR_OFFSET)),
-            descriptor_len: u32::from_ne_bytes(get(b, off::DESCRIPTOR_LEN)),
-            schema_name: get(b, off::SCHEMA_NAME),
-            creator_pid: u32::from_ne_bytes(get(b, off::CREATOR_PID)),
-            flags: u32::from_ne_bytes(get(b, off::FLAGS)),
-            created_nanos: u64::from_ne_bytes(get(b, off::CREATED_NANOS)),
-            payload_capacity: u64::from_ne_bytes(get(b, off::PAYLOAD_CAPACITY)),
-            backup_offset: u64::from_ne_bytes(get(b, off::BACKUP_OFFSET)),
-            schema_seq: u64::from_ne_bytes(get(b, off::SCHEMA_SEQ)),
-            staged: SchemaFields {
-                fingerprint: u64::from_ne_bytes(get(b, off::STAGED_FINGERPRINT)),
-                schema_version: u32::from_ne_bytes(get(b, off::STAGED_SCHEMA_VERSION)),
-                flags: u32::from_ne_bytes(get(b, off::STAGED_FLAGS)),
-                payload_size: u64::from_ne_bytes(get(b, off::STAGED_PAYLOAD_SIZE)),
-                descriptor_offset: u32::from_ne_bytes(get(b, off::STAGED_DESCRIPTOR_OFFSET)),
-                descriptor_len: u32::from_ne_bytes(get(b, off::STAGED_DESCRIPTOR_LEN)),
-            },
-        }
+        // SAFETY: `b` has exactly `size_of::<Header>()` bytes (asserted
+        // above), and every bit pattern is a valid `Header` (it is
+        // `ShmSafe`: all its fields are integers and byte arrays);
+        // `read_unaligned` copies them out whatever `b`'s alignment.
+        unsafe { b.as_ptr().cast::<Header>().read_unaligned() }
     }
 
     /// The schema name, if it is valid UTF-8 and NUL-padded (every byte
@@ -625,6 +681,28 @@ mod tests {
         assert_eq!(&b[..8], b"SHMTYPE\0");
         assert_eq!(Header::decode(&b), h);
         assert_eq!(h.schema_name(), Some("Test"));
+        // Each field at its offset, in native byte order; the concurrency
+        // words of a new header are zero, except the backup offset.
+        assert_eq!(b[off::STATE..][..4], h.state.to_ne_bytes());
+        assert_eq!(b[off::PAYLOAD_SIZE..][..8], h.payload_size.to_ne_bytes());
+        assert_eq!(b[off::SCHEMA_NAME..][..NAME_CAPACITY], h.schema_name);
+        assert_eq!(b[off::BACKUP_OFFSET..][..8], 576u64.to_ne_bytes());
+        assert!(b[off::SEQ..off::BACKUP_OFFSET].iter().all(|&x| x == 0));
+        assert!(b[off::SCHEMA_SEQ..].iter().all(|&x| x == 0));
+        let staged = Header {
+            staged: SchemaFields {
+                payload_size: 9,
+                descriptor_len: 5,
+                ..SchemaFields::default()
+            },
+            ..h
+        }
+        .encode();
+        assert_eq!(staged[off::STAGED_PAYLOAD_SIZE..][..8], 9u64.to_ne_bytes());
+        assert_eq!(
+            staged[off::STAGED_DESCRIPTOR_LEN..][..4],
+            5u32.to_ne_bytes()
+        );
     }
 
     #[test]

@@ -18,10 +18,12 @@
 #[cfg(target_os = "linux")]
 use std::time::Duration;
 
+use std::sync::LazyLock;
+
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence, TestRunner};
 use shm_runtime::header::{self, HEADER_SIZE, Header};
-use shm_runtime::{Error, SharedLayout};
+use shm_runtime::{Error, FieldDesc, SharedLayout, TypeDesc};
 
 /// A nested struct, so the descriptor has depth.
 #[derive(SharedLayout, Clone, Copy, Debug, PartialEq)]
@@ -117,35 +119,43 @@ enum Mutation {
     DescriptorWord { at: usize, wide: bool, value: u64 },
 }
 
-/// `(offset, width)` of every header field an opener reads.
-const HEADER_FIELDS: &[(usize, usize)] = &[
-    (header::off::MAGIC, 8),
-    (header::off::HEADER_VERSION, 2),
-    (header::off::HEADER_SIZE, 2),
-    (header::off::STATE, 4),
-    (header::off::FINGERPRINT, 8),
-    (header::off::SCHEMA_VERSION, 4),
-    (header::off::PAYLOAD_ALIGN, 4),
-    (header::off::PAYLOAD_OFFSET, 8),
-    (header::off::PAYLOAD_SIZE, 8),
-    (header::off::SEGMENT_SIZE, 8),
-    (header::off::DESCRIPTOR_OFFSET, 4),
-    (header::off::DESCRIPTOR_LEN, 4),
-    (header::off::SCHEMA_NAME, 8),
-    (header::off::CREATOR_PID, 4),
-    (header::off::FLAGS, 4),
-    (header::off::CREATED_NANOS, 8),
-    (header::off::SEQ, 8),
-    (header::off::WRITER, 8),
-    (header::off::PAYLOAD_CAPACITY, 8),
-    (header::off::SCHEMA_SEQ, 8),
-    (header::off::STAGED_FINGERPRINT, 8),
-    (header::off::STAGED_SCHEMA_VERSION, 4),
-    (header::off::STAGED_FLAGS, 4),
-    (header::off::STAGED_PAYLOAD_SIZE, 8),
-    (header::off::STAGED_DESCRIPTOR_OFFSET, 4),
-    (header::off::STAGED_DESCRIPTOR_LEN, 4),
-];
+/// `(offset, width)` of every header field an opener reads, from the
+/// header's layout (nested structs flattened): every field but the
+/// reserved ones (named `_...`) and `waiters` and `notify`, which header
+/// copies skip. A field wider than 8 bytes (an array) gets its first 8.
+static HEADER_FIELDS: LazyLock<Vec<(usize, usize)>> = LazyLock::new(|| {
+    fn walk(base: usize, fields: &[FieldDesc], out: &mut Vec<(usize, usize)>) {
+        for f in fields {
+            if f.name.starts_with('_') || f.name == "waiters" || f.name == "notify" {
+                continue;
+            }
+            match f.ty {
+                TypeDesc::Struct(inner) => walk(base + f.offset, inner.fields, out),
+                _ => out.push((base + f.offset, f.size.min(8))),
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(0, Header::LAYOUT.fields, &mut out);
+    out
+});
+
+#[test]
+fn header_fields_cover_the_header_words_openers_read() {
+    let fields = &*HEADER_FIELDS;
+    for at in [
+        header::off::MAGIC,
+        header::off::STATE,
+        header::off::WRITER,
+        header::off::WRITER_SINCE,
+        header::off::BACKUP_OFFSET,
+        header::off::STAGED_DESCRIPTOR_LEN,
+        header::off::BACKUP_SEQ,
+    ] {
+        assert!(fields.iter().any(|&(o, _)| o == at), "{at} missing");
+    }
+    assert!(fields.iter().all(|&(o, w)| o + w <= header::off::WAITERS));
+}
 
 fn interesting_u64() -> impl Strategy<Value = u64> {
     prop_oneof![
