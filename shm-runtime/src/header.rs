@@ -86,13 +86,13 @@ pub mod off {
     /// `u32` change counter used as the futex word (atomic).
     pub const NOTIFY: usize = offset_of!(Header, notify);
     /// `u64` write-access owner (atomic, compare-and-swap; 0 = none,
-    /// otherwise pid | start token << 32: see [`crate::writer`]).
+    /// otherwise pid | start token << 32: see `docs/FORMAT.md`, "The claim word").
     pub const WRITER: usize = offset_of!(Header, writer);
     /// `u64` when the owner claimed write access, nanoseconds since the
     /// Unix epoch (atomic; informational).
     pub const WRITER_SINCE: usize = offset_of!(Header, writer_since);
     /// `u64` sequence counter of the backup copy of the payload (atomic;
-    /// odd while it is written; see [`crate::protocol`]; in line 3, away
+    /// odd while it is written; see `docs/FORMAT.md`, "Concurrency protocol"; in line 3, away
     /// from `seq`'s cache line).
     pub const BACKUP_SEQ: usize = offset_of!(Header, backup_seq);
     /// `u64` offset of the backup copy of the payload.
@@ -235,7 +235,7 @@ pub struct Header {
     /// Reserved, zero.
     #[shm(offset = 136)]
     pub _reserved_136: [u8; 8],
-    /// Write-access owner (atomic; 0 = none, see [`crate::writer`]).
+    /// Write-access owner (atomic; 0 = none, see `docs/FORMAT.md`, "The claim word").
     #[shm(offset = 144)]
     pub writer: u64,
     /// When the owner claimed write access, nanoseconds since the Unix

@@ -21,17 +21,17 @@ use crate::shared::Shared;
 use crate::validate::{self, slice_reader};
 
 /// Validates `bytes` as if they were a mapped segment holding a `T`, with
-/// exactly the checks [`Options::open`] makes on a real mapping (the same
+/// exactly the checks [`Options::open`](crate::Options::open) makes on a real mapping (the same
 /// code): size, magic, header version, state, flags, schema name, every
 /// offset and size against `bytes.len()`, the schema (name, version,
 /// fingerprint, size, alignment) and the descriptor, accepting what
-/// [`Options::open_read_only`] accepts (a newer version of `T`'s schema of
+/// [`Options::open_read_only`](crate::Options::open_read_only) accepts (a newer version of `T`'s schema of
 /// which `T` is a prefix, too). Returns the header.
 ///
 /// It never waits: a header whose `state` is still 0 gives
-/// [`Error::NotInitialized`]. It never panics and allocates at most a
+/// [`Error::NotInitialized`](crate::Error::NotInitialized). It never panics and allocates at most a
 /// copy of the descriptor (bounded by `bytes.len()` and
-/// [`header::MAX_DESCRIPTOR_LEN`]), whatever the bytes say.
+/// [`header::MAX_DESCRIPTOR_LEN`](crate::header::MAX_DESCRIPTOR_LEN)), whatever the bytes say.
 pub fn validate_bytes<T: SharedLayout>(bytes: &[u8]) -> Result<Header> {
     let (header, found) =
         validate::image::<T>(IMAGE_NAME, bytes.len() as u64, &mut slice_reader(bytes))?;
@@ -39,7 +39,7 @@ pub fn validate_bytes<T: SharedLayout>(bytes: &[u8]) -> Result<Header> {
     Ok(header)
 }
 
-/// Like [`validate_bytes`] without a Rust type, as [`RawSegment::open`]
+/// Like [`validate_bytes`] without a Rust type, as [`RawSegment::open`](crate::RawSegment::open)
 /// checks a segment: the header, then the descriptor (decoded, strictly
 /// validated, hashed against the header's fingerprint). Returns both.
 pub fn validate_bytes_untyped(bytes: &[u8]) -> Result<(Header, descriptor::Schema)> {
@@ -55,7 +55,7 @@ pub fn validate_bytes_untyped(bytes: &[u8]) -> Result<(Header, descriptor::Schem
 /// snapshot a real opener would get. For tests, fuzzing, and checking a
 /// saved image. Nobody writes the copy, so a write recorded as in progress
 /// in the image never finishes: `read` then fails at once with
-/// [`Error::Timeout`] rather than waiting.
+/// [`Error::Timeout`](crate::Error::Timeout) rather than waiting.
 pub fn open_image<T: SharedLayout>(bytes: &[u8]) -> Result<Shared<T, ReadOnly>> {
     // Reject before copying, so only a plausible segment is copied.
     validate_bytes::<T>(bytes)?;
@@ -76,7 +76,7 @@ pub fn open_image<T: SharedLayout>(bytes: &[u8]) -> Result<Shared<T, ReadOnly>> 
 
 /// The bytes a creator leaves in a new segment holding `value`, once it is
 /// initialised: header (state ready, this process as creator), descriptor
-/// and payload, laid out exactly as [`Options::open_with`] lays them out.
+/// and payload, laid out exactly as [`Options::open_with`](crate::Options::open_with) lays them out.
 /// For tests and fuzzing: a valid image to mutate, check with
 /// [`validate_bytes`] and open with [`open_image`].
 pub fn segment_image<T: SharedLayout>(value: &T) -> Vec<u8> {

@@ -366,7 +366,7 @@ impl<T: SharedLayout> Shared<T, ReadWrite> {
     /// not, that write is lost and the segment holds the value before it).
     /// `Ok(None)`: write access was free and nothing needed repair. If this
     /// handle holds write access already, returns what its claim found.
-    /// [`Options::open`](crate::Options::open) claims by default; see [`crate::writer`] for how
+    /// [`Options::open`](crate::Options::open) claims by default; see "Concurrency: guarantees and limits" in the README for how
     /// death is detected and the limits.
     pub fn claim_writer(&self, wait: Duration) -> Result<Option<TakeOver>> {
         self.claim(wait)
