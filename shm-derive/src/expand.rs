@@ -84,7 +84,7 @@ fn expand(input: &Input) -> TokenStream {
     let version = input.version();
     let reserve = input.attrs.capacity.as_ref().map(|r| {
         let lit = usize_lit(&r.lit);
-        quote!(const RESERVE: usize = #lit;)
+        quote!(const CAPACITY: usize = #lit;)
     });
     let older_writers = input.attrs.older_writers.as_ref().map(|_| {
         quote!(

@@ -274,7 +274,7 @@ use syn::{DeriveInput, parse_macro_input};
 /// so it can only grow into room reserved when the segment was created. The
 /// room costs address space, not memory, until it is used.
 /// `Options::capacity(N)` gives the same room to one segment at its creation;
-/// the larger of the two applies. The value is the trait's `RESERVE`
+/// the larger of the two applies. The value is the trait's `CAPACITY`
 /// constant.
 ///
 /// ```
@@ -394,7 +394,7 @@ use syn::{DeriveInput, parse_macro_input};
 ///
 /// - `unsafe impl ShmSafe` and `unsafe impl SharedLayout` for the struct
 ///   (with `LAYOUT` describing every field; `FINGERPRINT` comes from the
-///   trait; `RESERVE` and `OLDER_WRITERS` from `capacity` and
+///   trait; `CAPACITY` and `OLDER_WRITERS` from `capacity` and
 ///   `older_writers`);
 /// - `{Name}Fields<'a, A = ReadOnly>`, with the struct's visibility: one
 ///   method per field (named after it, with the field's visibility and

@@ -144,12 +144,6 @@ pub enum Error {
         /// Which field and how it is wrong.
         what: String,
     },
-    /// A write was attempted through a read-only attachment.
-    #[error("{name}: the segment is attached read-only")]
-    ReadOnly {
-        /// The segment.
-        name: String,
-    },
     /// Another live writer holds write access (one writer at a time).
     #[error(
         "{name}: {} holds write access{}; wait for it with `Options::writer_wait`, or open \
@@ -251,7 +245,6 @@ impl Error {
             | Error::TooSmall { name, .. }
             | Error::NotInitialized { name, .. }
             | Error::Corrupt { name, .. }
-            | Error::ReadOnly { name }
             | Error::WriterBusy { name, .. }
             | Error::NotWriter { name }
             | Error::WriterDied { name, .. }

@@ -105,10 +105,10 @@ pub unsafe trait SharedLayout: ShmSafe {
     const FINGERPRINT: u64 = fingerprint(&Self::LAYOUT);
     /// Room for the payload, in bytes, that a segment created with this
     /// schema reserves so that newer, larger versions of the schema can
-    /// take it over (`#[shm(reserve = N)]`; at least `size_of::<Self>()`
+    /// take it over (`#[shm(capacity = N)]`; at least `size_of::<Self>()`
     /// when given). `0`: no room beyond the struct. See
     /// "Schema evolution" in the README.
-    const RESERVE: usize = 0;
+    const CAPACITY: usize = 0;
     /// Whether programs built with an older version of this schema may open
     /// a segment that holds this version for writing (`#[shm(older_writers)]`,
     /// with `extends`). Without it they may only read it. See

@@ -81,7 +81,7 @@ pub fn open_image<T: SharedLayout>(bytes: &[u8]) -> Result<Shared<T, ReadOnly>> 
 /// [`validate_bytes`] and open with [`open_image`].
 pub fn segment_image<T: SharedLayout>(value: &T) -> Vec<u8> {
     let descriptor = encode_descriptor(&T::LAYOUT);
-    let plan = Plan::with_capacity(&T::LAYOUT, descriptor.len(), T::RESERVE);
+    let plan = Plan::with_capacity(&T::LAYOUT, descriptor.len(), T::CAPACITY);
     let header = Header {
         state: STATE_READY,
         ..init::new_header::<T>(&plan)

@@ -36,6 +36,7 @@ pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(1);
 /// | [`Options::sysv`], [`Options::sysv_ftok`] | System V segment (`shmget`), by key | [`Options::remove`] (`IPC_RMID`) *and* the last detach, or reboot |
 /// | [`Options::windows`] | Win32 named file mapping (paging file) | the last handle to it, in any process, closes; [`Options::remove`] does nothing |
 /// | [`Options::file`] | mapping over a regular file | the file is deleted: survives reboot |
+/// | [`Options::sealed_memfd`] | sealed anonymous memory file (Linux `memfd_create`) | its last descriptor and mapping are gone |
 /// | [`Options::memory`] | process-private heap memory (tests) | the handle is dropped |
 ///
 /// Dropping a [`Shared`] handle unmaps (or detaches) the segment but never
@@ -359,7 +360,7 @@ impl Options {
     ) -> Result<Shared<T, A>> {
         let display = self.id.to_string();
         let descriptor = encode_descriptor(&T::LAYOUT);
-        let plan = Plan::with_capacity(&T::LAYOUT, descriptor.len(), self.capacity.max(T::RESERVE));
+        let plan = Plan::with_capacity(&T::LAYOUT, descriptor.len(), self.capacity.max(T::CAPACITY));
         let req = Request {
             display: &display,
             disposition: self.disposition,
@@ -440,7 +441,7 @@ impl Options {
         initial: Option<&T>,
     ) -> Result<(Mapping, Header, Compat)> {
         if self.preallocate
-            && let Err(e) = map.backing().reserve()
+            && let Err(e) = map.backing().preallocate()
         {
             drop(map);
             let _ = self.remove();

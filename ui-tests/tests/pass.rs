@@ -375,7 +375,7 @@ fn versions_extend_each_other() {
     assert_eq!(GaugeV2::LAYOUT.fields[..3], GaugeV1::LAYOUT.fields[..]);
     assert_eq!(GaugeV3::LAYOUT.fields[..4], GaugeV2::LAYOUT.fields[..]);
     assert_eq!(
-        (GaugeV1::RESERVE, GaugeV2::RESERVE, GaugeV3::RESERVE),
+        (GaugeV1::CAPACITY, GaugeV2::CAPACITY, GaugeV3::CAPACITY),
         (256, 256, 0)
     );
     assert_eq!(
@@ -387,7 +387,7 @@ fn versions_extend_each_other() {
         [false, true, false]
     );
     assert_eq!(
-        (MySharedData::RESERVE, MySharedData::OLDER_WRITERS),
+        (MySharedData::CAPACITY, MySharedData::OLDER_WRITERS),
         (0, false)
     );
     assert_ne!(GaugeV1::FINGERPRINT, GaugeV2::FINGERPRINT);

@@ -77,8 +77,8 @@ unsafe impl Backing for Memfd {
     fn current_size(&self) -> Result<u64> {
         self.0.current_size()
     }
-    fn reserve(&self) -> Result<()> {
-        self.0.reserve()
+    fn preallocate(&self) -> Result<()> {
+        self.0.preallocate()
     }
     fn identity(&self) -> Option<(u64, u64)> {
         self.0.identity()

@@ -113,7 +113,7 @@ pub(crate) unsafe trait Backing: Send + Sync {
     /// to do, because the backend commits memory when it creates the
     /// segment or has no file system that could run out (System V, Win32,
     /// process memory).
-    fn reserve(&self) -> Result<()> {
+    fn preallocate(&self) -> Result<()> {
         Ok(())
     }
     /// Whether the object cannot change size (a memfd sealed with

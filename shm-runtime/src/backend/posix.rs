@@ -146,7 +146,7 @@ pub(super) fn create(fd: OwnedFd, req: &Request<'_>) -> Result<Posix> {
 /// succeeds on tmpfs (`/dev/shm`) and on most disk file systems whatever
 /// the size, and the first touch of a page that cannot be allocated raises
 /// SIGBUS. It cannot foresee others filling the file system later; for a
-/// guarantee, ask for [`Backing::reserve`] (`Options::preallocate`).
+/// guarantee, ask for [`Backing::preallocate`] (`Options::preallocate`).
 ///
 /// [`fstatvfs(3)`]: https://man7.org/linux/man-pages/man3/fstatvfs.3.html
 fn check_free_space(fd: &OwnedFd, req: &Request<'_>) -> Result<()> {
@@ -377,7 +377,7 @@ unsafe impl Backing for Posix {
         let st = rustix::fs::fstat(&self.fd).map_err(|e| io(&self.display, "fstat", e))?;
         Ok(u64::try_from(st.st_size).unwrap_or(0))
     }
-    fn reserve(&self) -> Result<()> {
+    fn preallocate(&self) -> Result<()> {
         // posix_fallocate semantics (mode 0): every block is allocated now,
         // or ENOSPC now, never SIGBUS later. On tmpfs this allocates and
         // zeroes every page: time and memory in proportion to the size.
