@@ -54,12 +54,12 @@ impl Drop for Cleanup {
     }
 }
 
-/// A POSIX segment name from [`unique`]; the segment (or whatever object
-/// is under the name) is removed when dropped.
+/// A POSIX segment name; the segment (or whatever object is under the
+/// name) is removed when dropped.
 pub struct Name(pub String);
 
 impl Name {
-    /// A fresh name for `tag`.
+    /// A fresh name for `tag`, from [`unique`].
     pub fn new(tag: &str) -> Name {
         Name(unique(tag))
     }
