@@ -26,24 +26,16 @@ mod unix {
     use criterion::{BenchmarkId, Criterion, Throughput};
     use schemas::MySharedData;
     use shm_runtime::{Field, Options, ReadOnly, ReadWrite, Shared, SharedLayout};
-
-    /// Removes a segment when dropped, so a failing benchmark leaves
-    /// nothing behind in `/dev/shm`.
-    struct Cleanup(String);
-    impl Drop for Cleanup {
-        fn drop(&mut self) {
-            let _ = Options::posix(&self.0).remove();
-        }
-    }
+    use test_support::Name;
 
     /// A fresh read-write segment holding a `T`.
-    fn segment<T: SharedLayout>(tag: &str) -> (Shared<T>, Cleanup) {
+    fn segment<T: SharedLayout>(tag: &str) -> (Shared<T>, Name) {
         let name = unique_name(tag);
         let seg = Options::posix(&name)
             .create_new()
             .open::<T>()
             .expect("create a benchmark segment");
-        (seg, Cleanup(name))
+        (seg, Name(name))
     }
 
     /// The payload's address in the mapping (the raw baselines use the very
@@ -212,7 +204,7 @@ mod unix {
             opts.remove().unwrap();
         }
         let name = unique_name("create");
-        let _cleanup = Cleanup(name.clone());
+        let _cleanup = Name(name.clone());
         g.bench_function("create_ours_208B", |b| {
             b.iter(|| create_ours::<MySharedData>(&name))
         });

@@ -6,19 +6,12 @@
 
 use benches::{Bytes1G, Bytes4K, allocated_bytes, minor_faults, unique_name};
 use shm_runtime::{Options, SharedLayout};
-
-/// Removes the segment even if the test fails.
-struct Cleanup(String);
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let _ = Options::posix(&self.0).remove();
-    }
-}
+use test_support::Cleanup;
 
 /// (minor faults of this thread while creating, bytes the object holds).
 fn create<T: SharedLayout>(tag: &str) -> (u64, u64, u64) {
     let name = unique_name(tag);
-    let _cleanup = Cleanup(name.clone());
+    let _cleanup = Cleanup::posix(&name);
     let f0 = minor_faults();
     let seg = Options::posix(&name)
         .create_new()

@@ -15,12 +15,12 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use schemas::MySharedData;
 use shm_runtime::header::{HEADER_SIZE, off};
 use shm_runtime::{Error, Options};
+use test_support::{Cleanup, child_command, unique};
 
 const TIMEOUT: Duration = Duration::from_millis(300);
 
@@ -42,23 +42,6 @@ fn unpublished_image() -> Vec<u8> {
     image
 }
 
-fn unique(tag: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "shmtest-{tag}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// Removes the segment when dropped.
-struct Cleanup(Options);
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let _ = self.0.remove();
-    }
-}
-
 fn opts(kind: &str, name: &str) -> Options {
     let o = match kind {
         "posix" => Options::posix(name),
@@ -73,13 +56,15 @@ fn opts(kind: &str, name: &str) -> Options {
 const ROLE_ENV: &str = "SHM_CREATION_CHILD";
 
 fn spawn(role: &str, kind: &str, name: &str, arg: &str) -> Child {
-    Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child_role", "--nocapture", "--test-threads=1"])
-        .env(ROLE_ENV, format!("{role}:{kind}:{name}:{arg}"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
+    child_command(
+        "child_role",
+        ROLE_ENV,
+        format!("{role}:{kind}:{name}:{arg}"),
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap()
 }
 
 /// Runs a child role to completion (or to its death) and returns its stdout.

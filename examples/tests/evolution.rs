@@ -5,8 +5,7 @@
 //! while a version-1 reader process reads and checks every snapshot
 //! throughout, and an incompatible change.
 
-mod common;
-use common::{Cleanup, unique};
+use test_support::{Cleanup, unique};
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdout, Command, Output, Stdio};
@@ -127,7 +126,7 @@ fn counts(line: &str) -> [u64; 4] {
 #[test]
 fn v1_writer_and_v2_reader() {
     let name = unique("sensor-v1w");
-    let _c = Cleanup(name.clone());
+    let _c = Cleanup::posix(&name);
     let (writer, compat) = Running::start(&name, "write", "v1", &["--create"]);
     assert_eq!(compat, "exact");
     // A version-2 program is told the segment is older, read-only or not.
@@ -153,7 +152,7 @@ fn v1_writer_and_v2_reader() {
 #[test]
 fn v2_writer_and_v1_readers_and_writers() {
     let name = unique("sensor-v2w");
-    let _c = Cleanup(name.clone());
+    let _c = Cleanup::posix(&name);
     let (mut writer, _) = Running::start(&name, "write", "v2", &["--create", "--writes", "5000"]);
     // A version-1 reader process reads its prefix and checks it.
     let (reader, compat) = Running::start(&name, "read", "v1", &[]);
@@ -190,7 +189,7 @@ fn v2_writer_and_v1_readers_and_writers() {
 #[test]
 fn v3_segment_lets_older_programs_read_only() {
     let name = unique("sensor-v3");
-    let _c = Cleanup(name.clone());
+    let _c = Cleanup::posix(&name);
     let (mut writer, _) = Running::start(&name, "write", "v3", &["--create", "--writes", "100"]);
     writer.expect("done 100");
     for schema in ["v1", "v2"] {
@@ -213,7 +212,7 @@ fn v3_segment_lets_older_programs_read_only() {
 #[test]
 fn in_place_upgrade_with_a_v1_reader_attached_throughout() {
     let name = unique("sensor-upgrade");
-    let _c = Cleanup(name.clone());
+    let _c = Cleanup::posix(&name);
     let (v1_writer, _) = Running::start(&name, "write", "v1", &["--create"]);
     let (v1_reader, compat) = Running::start(&name, "read", "v1", &[]);
     assert_eq!(compat, "exact");
@@ -248,7 +247,7 @@ fn in_place_upgrade_with_a_v1_reader_attached_throughout() {
 #[test]
 fn incompatible_changes_name_the_first_difference() {
     let name = unique("sensor-incompatible");
-    let _c = Cleanup(name.clone());
+    let _c = Cleanup::posix(&name);
     let (mut writer, _) = Running::start(&name, "write", "v1", &["--create", "--writes", "3"]);
     writer.expect("done 3");
     for extra in [&[][..], &["--rw", "--upgrade"][..]] {

@@ -9,6 +9,7 @@ use std::process::{Command, Stdio};
 
 use schemas::{Alphabet, MySharedData};
 use shm_runtime::{Error, Options};
+use test_support::Cleanup;
 
 /// A System V key for this process and `n`.
 fn unique_key(n: i32) -> i32 {
@@ -44,14 +45,6 @@ fn backends(tag: i32) -> Vec<(Vec<String>, Options)> {
         ));
     }
     v
-}
-
-/// Removes the segment when dropped, so a failing test leaves nothing behind.
-struct Cleanup(Options);
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let _ = self.0.remove();
-    }
 }
 
 #[test]

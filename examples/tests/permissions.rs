@@ -15,6 +15,7 @@ use std::process::{Command, Output};
 
 use schemas::MySharedData;
 use shm_runtime::{DEFAULT_MODE, Error, Options};
+use test_support::child_command;
 
 /// A segment of each backend with modes, with the `--backend` arguments the
 /// example binaries take for it.
@@ -117,9 +118,7 @@ fn umask_child() {
 fn default_mode_is_0600_and_explicit_modes_are_exact_whatever_the_umask() {
     assert_eq!(DEFAULT_MODE, 0o600);
     for umask in ["000", "022", "077", "777"] {
-        let out = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "umask_child", "--nocapture", "--test-threads=1"])
-            .env(UMASK_ENV, umask)
+        let out = child_command("umask_child", UMASK_ENV, umask)
             .output()
             .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);

@@ -1,7 +1,6 @@
 //! The example binaries as real processes over real POSIX segments.
 
-mod common;
-use common::{Cleanup, unique};
+use test_support::{Cleanup, unique};
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Output, Stdio};
@@ -53,7 +52,7 @@ fn text(o: &Output) -> (String, String) {
 #[test]
 fn writer_and_reader_processes_share_the_values() {
     let name = unique("pair");
-    let _c = Cleanup(name.clone());
+    let _c = Cleanup::posix(&name);
     let writer = start_writer(&name, &[]);
     let out = bin("reader").args(["--name", &name]).output().unwrap();
     let (stdout, stderr) = text(&out);
@@ -68,7 +67,7 @@ fn writer_and_reader_processes_share_the_values() {
 #[test]
 fn writer_prints_what_is_in_memory_after_the_wait() {
     let name = unique("after");
-    let _c = Cleanup(name.clone());
+    let _c = Cleanup::posix(&name);
     let writer = start_writer(&name, &["--keep"]);
     // Another process changes the value while the writer waits.
     let seg = Options::posix(&name).open::<MySharedData>().unwrap();
@@ -95,7 +94,7 @@ fn reader_without_a_segment_fails_with_one_clear_line() {
 #[test]
 fn alphabet_child_reads_the_letters_and_the_segment_is_removed() {
     let name = unique("abc");
-    let _c = Cleanup(name.clone());
+    let _c = Cleanup::posix(&name);
     let out = bin("alphabet").args(["--name", &name]).output().unwrap();
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stderr}");
@@ -123,7 +122,7 @@ fn demo_runs_end_to_end() {
 #[test]
 fn another_schema_gets_a_layout_mismatch() {
     let name = unique("mismatch");
-    let _c = Cleanup(name.clone());
+    let _c = Cleanup::posix(&name);
     let writer = start_writer(&name, &[]);
     let err = Options::posix(&name)
         .open_read_only::<Alphabet>()
@@ -155,7 +154,7 @@ mod foreign {
     #[test]
     fn foreign_object_under_the_name_is_not_a_segment() {
         let name = unique("foreign");
-        let _c = Cleanup(name.clone());
+        let _c = Cleanup::posix(&name);
         foreign_object(&name, &[0xAB; 4096]);
         let err = Options::posix(&name).open::<MySharedData>().unwrap_err();
         assert!(matches!(err, Error::NotASegment { .. }), "{err}");
@@ -167,7 +166,7 @@ mod foreign {
     #[test]
     fn too_short_object_is_reported_not_touched() {
         let name = unique("short");
-        let _c = Cleanup(name.clone());
+        let _c = Cleanup::posix(&name);
         foreign_object(&name, b"SHMTYPE\0 and nothing else");
         let err = Options::posix(&name).open::<MySharedData>().unwrap_err();
         assert!(
@@ -186,7 +185,7 @@ mod foreign {
     #[test]
     fn header_claiming_more_than_the_object_has_is_too_small() {
         let name = unique("truncated");
-        let _c = Cleanup(name.clone());
+        let _c = Cleanup::posix(&name);
         {
             let seg = Options::posix(&name)
                 .create_new()

@@ -14,6 +14,13 @@ use schemas::MySharedData;
 use serde_json::Value;
 use shm_runtime::{Options, SharedLayout};
 
+/// The child processes of these tests: the `writer` example
+/// ([`common::Writer`]). Does nothing as a normal test.
+#[test]
+fn child_role() {
+    common::child_role();
+}
+
 #[test]
 fn inspect_json_describes_the_writer_segment() {
     let w = Writer::start("inspect");

@@ -6,7 +6,7 @@
 //! platform, as `posix::create_new_then_already_exists`,
 //! `sysv::create_new_then_already_exists`, and so on. Everything here uses
 //! real segments; names are unique per process and test, and every test
-//! removes its segment, also when it fails (`Cleanup`).
+//! removes its segment, also when it fails ([`fresh`]).
 //!
 //! A backend added later only needs a `Backend` value and one `suite!` line.
 
@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use shm_runtime::{Error, Options, ReadOnly, ReadWrite, Shared, SharedLayout};
+use test_support::{Cleanup, unique};
 
 // ---------------------------------------------------------------------------
 // The schema used by every test.
@@ -74,13 +75,8 @@ pub struct Backend {
     pub make_short: Option<fn(&Options)>,
 }
 
-/// A string unique to this process and `tag`.
-pub fn unique(tag: &str) -> String {
-    format!("shmtest-{}-{tag}", std::process::id())
-}
-
-/// A System V key unique (with high probability) to this process and `tag`:
-/// FNV-1a of the unique name, never 0 (`IPC_PRIVATE`) and never negative.
+/// A System V key unique (with high probability) to this process and call:
+/// FNV-1a of a [`unique`] name, never 0 (`IPC_PRIVATE`) and never negative.
 pub fn unique_key(tag: &str) -> i32 {
     let mut h: u32 = 0x811c_9dc5;
     for b in unique(tag).bytes() {
@@ -184,23 +180,13 @@ pub const MEMORY: Backend = Backend {
     make_short: None,
 };
 
-/// Removes the segment when dropped, so a failing test leaves nothing behind.
-pub struct Cleanup(pub Options);
-
-impl Cleanup {
-    /// Options for a fresh segment of `b` for `tag`, with any leftover of an
-    /// earlier run removed.
-    pub fn fresh(b: &Backend, tag: &str) -> Cleanup {
-        let opts = (b.make)(tag);
-        let _ = opts.remove();
-        Cleanup(opts)
-    }
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let _ = self.0.remove();
-    }
+/// Options for a fresh segment of `b` for `tag`, with any leftover of an
+/// earlier run removed; the segment is removed when the guard is dropped,
+/// so a failing test leaves nothing behind.
+pub fn fresh(b: &Backend, tag: &str) -> Cleanup {
+    let opts = (b.make)(tag);
+    let _ = opts.remove();
+    Cleanup(opts)
 }
 
 // ---------------------------------------------------------------------------
@@ -212,7 +198,7 @@ fn create_new(opts: &Options) -> Shared<Rec> {
 }
 
 pub fn create_new_then_already_exists(b: &Backend) {
-    let c = Cleanup::fresh(b, "create_new");
+    let c = fresh(b, "create_new");
     let seg = create_new(&c.0);
     assert_eq!(seg.read().unwrap().value, 0, "a new payload is all zeroes");
     let err = c.0.clone().create_new().open::<Rec>().unwrap_err();
@@ -221,7 +207,7 @@ pub fn create_new_then_already_exists(b: &Backend) {
 }
 
 pub fn open_existing_not_found(b: &Backend) {
-    let c = Cleanup::fresh(b, "not_found");
+    let c = fresh(b, "not_found");
     let err = c.0.clone().open_existing().open::<Rec>().unwrap_err();
     assert!(matches!(err, Error::NotFound { .. }), "{err}");
     let err = c.0.open_read_only::<Rec>().unwrap_err();
@@ -229,7 +215,7 @@ pub fn open_existing_not_found(b: &Backend) {
 }
 
 pub fn open_existing_shares_the_data(b: &Backend) {
-    let c = Cleanup::fresh(b, "open_existing");
+    let c = fresh(b, "open_existing");
     let a =
         c.0.clone()
             .create_new()
@@ -274,7 +260,7 @@ pub fn open_existing_shares_the_data(b: &Backend) {
 }
 
 pub fn create_or_open_creates_then_opens(b: &Backend) {
-    let c = Cleanup::fresh(b, "create_or_open");
+    let c = fresh(b, "create_or_open");
     let first =
         c.0.clone()
             .create_or_open()
@@ -301,7 +287,7 @@ pub fn create_or_open_creates_then_opens(b: &Backend) {
 }
 
 pub fn read_only_open(b: &Backend) {
-    let c = Cleanup::fresh(b, "read_only");
+    let c = fresh(b, "read_only");
     let rw = c.0.clone().create_new().open_with(&Rec::sample(5)).unwrap();
     let ro: Shared<Rec, ReadOnly> = c.0.open_read_only::<Rec>().unwrap();
     assert_eq!(ro.read().unwrap().value, 5);
@@ -349,7 +335,7 @@ pub fn mapping_perms(addr: usize) -> Option<String> {
 }
 
 pub fn read_write_update_fields(b: &Backend) {
-    let c = Cleanup::fresh(b, "read_write");
+    let c = fresh(b, "read_write");
     let seg = create_new(&c.0);
     seg.write(&Rec::sample(123)).unwrap();
     let v = seg.read().unwrap();
@@ -383,7 +369,7 @@ pub fn read_write_update_fields(b: &Backend) {
 }
 
 pub fn schema_mismatch(b: &Backend) {
-    let c = Cleanup::fresh(b, "mismatch");
+    let c = fresh(b, "mismatch");
     let _seg = create_new(&c.0);
     let err = c.0.clone().open_existing().open::<Other>().unwrap_err();
     assert!(matches!(err, Error::LayoutMismatch { .. }), "{err}");
@@ -393,7 +379,7 @@ pub fn short_foreign_object(b: &Backend) {
     let Some(make_short) = b.make_short else {
         return;
     };
-    let c = Cleanup::fresh(b, "short");
+    let c = fresh(b, "short");
     make_short(&c.0);
     // Win32 reports committed whole pages; the short mapping has none.
     let short = if b.kind == "windows" { 0 } else { 10 };
@@ -410,7 +396,7 @@ pub fn short_foreign_object(b: &Backend) {
 }
 
 pub fn status_reports(b: &Backend) {
-    let c = Cleanup::fresh(b, "status");
+    let c = fresh(b, "status");
     let seg = c.0.clone().create_new().mode(0o640).open::<Rec>().unwrap();
     let st = seg.status().unwrap();
     assert_eq!(st.backend, b.kind);
@@ -480,7 +466,7 @@ pub fn mode_ignores_umask(b: &Backend) {
     if b.kind == "memory" {
         return;
     }
-    let c = Cleanup::fresh(b, "umask");
+    let c = fresh(b, "umask");
     // The umask is per process: other tests running meanwhile create with
     // explicit modes that fchmod / shmget apply anyway.
     let old = rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
@@ -488,7 +474,7 @@ pub fn mode_ignores_umask(b: &Backend) {
     rustix::process::umask(old);
     assert_eq!(seg.unwrap().status().unwrap().mode, Some(0o644));
     // A mode without owner write still lets the creator initialise it.
-    let c2 = Cleanup::fresh(b, "umask_ro");
+    let c2 = fresh(b, "umask_ro");
     let seg =
         c2.0.clone()
             .create_new()
@@ -500,7 +486,7 @@ pub fn mode_ignores_umask(b: &Backend) {
 }
 
 pub fn lock_in_ram(b: &Backend) {
-    let c = Cleanup::fresh(b, "lock");
+    let c = fresh(b, "lock");
     let seg = create_new(&c.0);
     for r in [seg.lock_in_ram(), seg.unlock_in_ram()] {
         match r {
@@ -517,7 +503,7 @@ pub fn lock_in_ram(b: &Backend) {
 }
 
 pub fn remove_and_lifetime(b: &Backend) {
-    let c = Cleanup::fresh(b, "remove");
+    let c = fresh(b, "remove");
     let seg =
         c.0.clone()
             .create_new()
@@ -550,7 +536,7 @@ pub fn remove_and_lifetime(b: &Backend) {
 
 /// A segment handle can be sent to another thread and used there.
 pub fn shared_across_threads(b: &Backend) {
-    let c = Cleanup::fresh(b, "threads");
+    let c = fresh(b, "threads");
     let seg: Shared<Rec, ReadWrite> = create_new(&c.0);
     std::thread::scope(|s| {
         for _ in 0..4 {
@@ -572,7 +558,7 @@ pub fn shared_across_threads(b: &Backend) {
 #[cfg(unix)]
 pub fn read_only_write_faults(b: &Backend) {
     use std::os::unix::process::ExitStatusExt;
-    let c = Cleanup::fresh(b, "fault");
+    let c = fresh(b, "fault");
     let rw =
         c.0.clone()
             .create_new()
@@ -584,16 +570,13 @@ pub fn read_only_write_faults(b: &Backend) {
         shm_runtime::SegmentId::File(p) => p.display().to_string(),
         other => panic!("no child test for {other}"),
     };
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "read_only_write_child",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_ENV, format!("{}:{name}", b.kind))
-        .output()
-        .unwrap();
+    let out = test_support::child_command(
+        "read_only_write_child",
+        CHILD_ENV,
+        format!("{}:{name}", b.kind),
+    )
+    .output()
+    .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -713,7 +696,7 @@ fn lock_in_ram_child() {
         maximum: Some(0),
     };
     rustix::process::setrlimit(rustix::process::Resource::Memlock, none).unwrap();
-    let c = Cleanup::fresh(b, "lock_child");
+    let c = fresh(b, "lock_child");
     let seg = create_new(&c.0);
     match seg.lock_in_ram() {
         Err(e @ Error::PermissionDenied { .. }) => println!("child: PermissionDenied: {e}"),

@@ -8,28 +8,28 @@
 #![cfg(target_os = "linux")]
 
 use std::io::{Seek, SeekFrom, Write};
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use shm_runtime::Field;
 use shm_runtime::descriptor::{TypeInfo, Value};
 use shm_runtime::{
-    Access, Error, FieldDesc, LayoutDesc, Options, Prim, RawSegment, SharedLayout, ShmSafe,
-    TypeDesc,
+    Error, FieldDesc, LayoutDesc, Options, Prim, RawSegment, SharedLayout, TypeDesc,
 };
+use test_support::Name;
 
-/// Two hand-written schemas with the same name and size that differ in one
-/// field's type (the derive writes such impls; these keep this test
-/// independent of it).
+/// Two schemas with the same name and size that differ in one field's
+/// type.
+#[derive(SharedLayout, Clone, Copy, Debug, PartialEq)]
 #[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[shm(name = "Probe")]
 struct Wide {
     value: i32,
     letter: u16,
     pad: [u8; 2],
 }
 
+#[derive(SharedLayout, Clone, Copy, Debug, PartialEq)]
 #[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[shm(name = "Probe")]
 struct Narrow {
     value: i32,
     letter: u8,
@@ -38,92 +38,66 @@ struct Narrow {
 
 static U8: TypeDesc = TypeDesc::Prim(Prim::U8);
 
-// SAFETY: `Wide` is repr(C) of i32, u16, [u8; 2]: no padding, every bit
-// pattern valid, same layout everywhere; `LAYOUT` describes it exactly.
-unsafe impl ShmSafe for Wide {
-    const TYPE: TypeDesc = TypeDesc::Struct(&<Wide as SharedLayout>::LAYOUT);
-}
-// SAFETY: as above.
-unsafe impl SharedLayout for Wide {
-    const LAYOUT: LayoutDesc = LayoutDesc {
-        name: "Probe",
-        version: 1,
-        size: 8,
-        align: 4,
-        fields: &[
-            FieldDesc {
-                name: "value",
-                offset: 0,
-                size: 4,
-                ty: TypeDesc::Prim(Prim::I32),
-            },
-            FieldDesc {
-                name: "letter",
-                offset: 4,
-                size: 2,
-                ty: TypeDesc::Prim(Prim::U16),
-            },
-            FieldDesc {
-                name: "pad",
-                offset: 6,
-                size: 2,
-                ty: TypeDesc::Array { elem: &U8, len: 2 },
-            },
-        ],
-    };
-    type Fields<'a, A: Access> = Field<'a, Wide, A>;
-}
-// SAFETY: `Narrow` is repr(C) of i32, u8, [u8; 3]: as for `Wide`.
-unsafe impl ShmSafe for Narrow {
-    const TYPE: TypeDesc = TypeDesc::Struct(&<Narrow as SharedLayout>::LAYOUT);
-}
-// SAFETY: as above.
-unsafe impl SharedLayout for Narrow {
-    const LAYOUT: LayoutDesc = LayoutDesc {
-        name: "Probe",
-        version: 1,
-        size: 8,
-        align: 4,
-        fields: &[
-            FieldDesc {
-                name: "value",
-                offset: 0,
-                size: 4,
-                ty: TypeDesc::Prim(Prim::I32),
-            },
-            FieldDesc {
-                name: "letter",
-                offset: 4,
-                size: 1,
-                ty: TypeDesc::Prim(Prim::U8),
-            },
-            FieldDesc {
-                name: "pad",
-                offset: 5,
-                size: 3,
-                ty: TypeDesc::Array { elem: &U8, len: 3 },
-            },
-        ],
-    };
-    type Fields<'a, A: Access> = Field<'a, Narrow, A>;
-}
+/// What the tests below take the derive to describe for [`Wide`].
+const WIDE: LayoutDesc = LayoutDesc {
+    name: "Probe",
+    version: 1,
+    size: 8,
+    align: 4,
+    fields: &[
+        FieldDesc {
+            name: "value",
+            offset: 0,
+            size: 4,
+            ty: TypeDesc::Prim(Prim::I32),
+        },
+        FieldDesc {
+            name: "letter",
+            offset: 4,
+            size: 2,
+            ty: TypeDesc::Prim(Prim::U16),
+        },
+        FieldDesc {
+            name: "pad",
+            offset: 6,
+            size: 2,
+            ty: TypeDesc::Array { elem: &U8, len: 2 },
+        },
+    ],
+};
 
-/// A unique segment name, removed again on drop.
-struct Name(String);
-impl Name {
-    fn new(tag: &str) -> Name {
-        static N: AtomicU32 = AtomicU32::new(0);
-        Name(format!(
-            "shm-desc-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ))
-    }
-}
-impl Drop for Name {
-    fn drop(&mut self) {
-        let _ = Options::posix(&self.0).remove();
-    }
+/// And for [`Narrow`].
+const NARROW: LayoutDesc = LayoutDesc {
+    name: "Probe",
+    version: 1,
+    size: 8,
+    align: 4,
+    fields: &[
+        FieldDesc {
+            name: "value",
+            offset: 0,
+            size: 4,
+            ty: TypeDesc::Prim(Prim::I32),
+        },
+        FieldDesc {
+            name: "letter",
+            offset: 4,
+            size: 1,
+            ty: TypeDesc::Prim(Prim::U8),
+        },
+        FieldDesc {
+            name: "pad",
+            offset: 5,
+            size: 3,
+            ty: TypeDesc::Array { elem: &U8, len: 3 },
+        },
+    ],
+};
+
+#[test]
+fn the_derive_describes_both_schemas_exactly() {
+    assert_eq!(Wide::LAYOUT, WIDE);
+    assert_eq!(Narrow::LAYOUT, NARROW);
 }
 
 #[test]

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use shm_runtime::header::HEADER_SIZE;
 use shm_runtime::{Compat, Error, Options, RawSegment, SharedLayout};
+use test_support::{Cleanup, unique};
 
 #[derive(SharedLayout, Clone, Copy, Debug, PartialEq)]
 #[repr(C)]
@@ -65,28 +66,17 @@ pub struct BrokenV4 {
     pub count: u64,
 }
 
-fn unique(tag: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "shmtest-evo-{tag}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// The segment's options; removes the segment when dropped.
-struct Seg(String);
+/// A fresh segment of this operating system's usual kind; removed when
+/// dropped.
+struct Seg(Cleanup);
 impl Seg {
     fn new(tag: &str) -> Seg {
-        Seg(unique(tag))
+        Seg(Cleanup(Options::default_for_os(&unique(&format!(
+            "evo-{tag}"
+        )))))
     }
     fn opts(&self) -> Options {
-        Options::default_for_os(&self.0)
-    }
-}
-impl Drop for Seg {
-    fn drop(&mut self) {
-        let _ = Options::default_for_os(&self.0).remove();
+        self.0.0.clone()
     }
 }
 
@@ -421,7 +411,7 @@ fn an_interrupted_upgrade_is_finished_by_the_next() {
     image[..HEADER_SIZE].copy_from_slice(&half.encode());
 
     // As a real segment: the next upgrader finishes the switch, then upgrades.
-    let path = std::env::temp_dir().join(unique("interrupted"));
+    let path = std::env::temp_dir().join(unique("evo-interrupted"));
     std::fs::write(&path, &image).unwrap();
     let opts = Options::file(&path);
     let w3 = opts.clone().upgrade(true).open::<GaugeV3>().unwrap();

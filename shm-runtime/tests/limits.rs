@@ -32,8 +32,9 @@ pub struct Big {
     pub bytes: [u8; 384 << 10],
 }
 
+/// A name for this process and call: [`test_support::unique`].
 fn unique(tag: &str) -> String {
-    format!("shmtest-limits-{tag}-{}", std::process::id())
+    test_support::unique(&format!("limits-{tag}"))
 }
 
 fn assert_no_space(r: Result<impl std::fmt::Debug, Error>, what: &str) -> String {
@@ -180,9 +181,7 @@ fn touch_child() {
 }
 
 fn touch_in_child(path: &Path) -> std::process::ExitStatus {
-    Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "touch_child", "--nocapture", "--test-threads=1"])
-        .env(TOUCH_ENV, path)
+    test_support::child_command("touch_child", TOUCH_ENV, path)
         .output()
         .unwrap()
         .status

@@ -6,9 +6,6 @@
 //! environment variable.
 #![cfg(windows)]
 
-use std::process::Command;
-use std::sync::atomic::{AtomicU32, Ordering};
-
 use std::time::Duration;
 
 use shm_runtime::{Error, Options, SharedLayout};
@@ -24,13 +21,7 @@ struct Pair {
 
 /// A name unique to this process and call, in the `Local\` namespace.
 fn unique(test: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "Local\\shmrt-{}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed),
-        test
-    )
+    format!("Local\\{}", test_support::unique(test))
 }
 
 #[test]
@@ -379,9 +370,7 @@ const CHILD_ENV: &str = "SHM_RUNTIME_WINDOWS_TEST_CHILD";
 /// Runs this test executable again, only the test `test`, with the segment
 /// name in the environment.
 fn child(test: &str, name: &str) -> std::process::Output {
-    Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", test, "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, name)
+    test_support::child_command(test, CHILD_ENV, name)
         .output()
         .unwrap()
 }

@@ -1,12 +1,17 @@
-//! Helpers of the `shm` tests: unique names, the built binaries, and the
-//! `writer` example as a real producer process.
+//! Helpers of the `shm` tests: unique names, the built binary, the
+//! `writer` example as a real producer process, and the child roles of
+//! this test binary that run it.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Output, Stdio};
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::process::{Child, Command, Output, Stdio};
+
+use test_support::{ChildRole, child_command};
+
+/// A segment name unique to this process and call, removed on drop
+/// (whatever the test did with it).
+pub use test_support::Name;
 
 /// The repository's root.
 pub fn root() -> PathBuf {
@@ -16,25 +21,12 @@ pub fn root() -> PathBuf {
         .to_owned()
 }
 
-/// A segment name unique to this process and call, removed on drop
-/// (whatever the test did with it).
-pub struct Name(pub String);
-
-impl Name {
-    pub fn new(tag: &str) -> Name {
-        static N: AtomicU32 = AtomicU32::new(0);
-        Name(format!(
-            "shm-cli-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ))
-    }
-}
-
-impl Drop for Name {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(format!("/dev/shm/{}", self.0));
-    }
+/// The body of the `#[test] fn child_role()` of each test file: runs the
+/// role the environment selects ([`writer_child_role`] or
+/// [`mid_write_child_role`]); does nothing in a normal test run.
+pub fn child_role() {
+    writer_child_role();
+    mid_write_child_role();
 }
 
 /// Runs the built `shm` with `args`.
@@ -76,82 +68,67 @@ pub fn shm_fails(args: &[&str]) -> String {
     err
 }
 
-/// The `writer` example binary, built once per test process with the same
-/// cargo that runs the tests (it lives in another package, so
-/// `CARGO_BIN_EXE_writer` is not available here). Cargo finds it up to
-/// date when the workspace was built already.
-pub fn writer_exe() -> &'static Path {
-    static EXE: OnceLock<PathBuf> = OnceLock::new();
-    EXE.get_or_init(|| {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.current_dir(root())
-            .args(["build", "--quiet", "-p", "examples", "--bin", "writer"])
-            .args(["--message-format", "json"]);
-        if !cfg!(debug_assertions) {
-            cmd.arg("--release");
-        }
-        let out = cmd
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("run cargo build");
-        assert!(
-            out.status.success(),
-            "cargo build -p examples --bin writer failed"
-        );
-        let stdout = String::from_utf8(out.stdout).unwrap();
-        stdout
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "writer")
-            .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-            .expect("cargo reported no writer executable")
-    })
+/// Selects [`writer_child_role`] in a child process: the segment's name.
+const WRITER_ENV: &str = "SHM_CLI_WRITER_CHILD";
+
+/// The `writer` example in the child process: what `writer --name NAME`
+/// runs ([`examples::run_writer`], with the same arguments): creates the
+/// segment, writes 123, `X` and 1.45, says `Written to shared memory`,
+/// waits for a line on stdin, prints the values and removes the segment.
+/// Does nothing in a normal test run.
+pub fn writer_child_role() {
+    let Ok(name) = std::env::var(WRITER_ENV) else {
+        return;
+    };
+    let args = examples::WriterArgs {
+        target: examples::Target {
+            name,
+            backend: examples::Backend::DEFAULT,
+            key: None,
+        },
+        hold_secs: None,
+        keep: false,
+        replace: false,
+    };
+    examples::exit_on_error("writer", || examples::run_writer(&args));
 }
 
-/// A running `writer --name NAME`, which has written its values and waits
-/// for a line on stdin. Dropping it lets it finish (it prints and unlinks
-/// the segment); it is killed if it does not.
+/// A running `writer --name NAME` (this test binary's `child_role`, see
+/// [`writer_child_role`]), which has written its values and waits for a
+/// line on stdin. Dropping it lets it finish (it prints and unlinks the
+/// segment); it is killed if it does not.
 pub struct Writer {
-    child: Child,
-    stdin: Option<ChildStdin>,
+    child: ChildRole,
     pub name: Name,
 }
 
 impl Writer {
     pub fn start(tag: &str) -> Writer {
         let name = Name::new(tag);
-        let mut child = Command::new(writer_exe())
-            .args(["--name", &name.0])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn writer");
-        let stdin = child.stdin.take();
-        let mut out = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        out.read_line(&mut line).unwrap();
-        assert_eq!(line.trim(), "Written to shared memory");
-        // Keep draining its output so it never blocks on a full pipe.
-        std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-        Writer { child, stdin, name }
+        let mut child = ChildRole::start("child_role", WRITER_ENV, &name.0);
+        // (libtest prints `test child_role ... ` before it; what the writer
+        // prints after it is a few lines: the pipe never fills.)
+        assert_eq!(
+            child.expect("Written to shared memory"),
+            "Written to shared memory"
+        );
+        Writer { child, name }
     }
 }
 
 impl Drop for Writer {
     fn drop(&mut self) {
-        if let Some(mut s) = self.stdin.take() {
+        let child = self.child.child();
+        if let Some(s) = child.stdin.as_mut() {
             let _ = s.write_all(b"\n");
         }
         for _ in 0..200 {
-            if let Ok(Some(_)) = self.child.try_wait() {
+            if let Ok(Some(_)) = child.try_wait() {
                 return;
             }
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        // Killed and reaped when `self.child` is dropped.
     }
 }
 
@@ -181,8 +158,7 @@ pub fn primary_seq(name: &Name) -> u64 {
 /// Selects [`mid_write_child_role`] in a child process: the segment's name.
 const MID_WRITE_ENV: &str = "SHM_CLI_MID_WRITE_CHILD";
 
-/// The body of a `#[test] fn child_role()` in each test file that uses
-/// [`MidWrite`]: in the child process, claims write access to the
+/// In the child process (see [`child_role`]), claims write access to the
 /// `MySharedData` segment, then does what a writer does in the first phase
 /// of a write : marks the primary copy as being
 /// written, stores the first 8 bytes of a new value (two fields changed),
@@ -215,9 +191,7 @@ impl MidWrite {
     /// Starts it and waits until it is in the middle of the write.
     pub fn start(name: &Name) -> MidWrite {
         let mut child = MidWrite(
-            Command::new(std::env::current_exe().unwrap())
-                .args(["--exact", "child_role", "--nocapture", "--test-threads=1"])
-                .env(MID_WRITE_ENV, &name.0)
+            child_command("child_role", MID_WRITE_ENV, &name.0)
                 .stdout(Stdio::piped())
                 .spawn()
                 .expect("spawn the child writer"),

@@ -6,35 +6,33 @@
 //! Every snapshot is an [`Alphabet`] (1024 bytes) whose 128 native-endian
 //! `u64` words are all derived from a counter (word 0) plus a checksum
 //! (word 127): a snapshot mixing two writes (a torn read) fails
-//! [`verify`]. A writer writes the counter `version + 1`, so a reader also
-//! checks the counter against the version [`Shared::read_with_version`]
-//! reports: equal while no writer dies, at most the version after a
-//! take-over (a lost write's repair counts as a write).
+//! [`snapshot::verify`] (`snapshot.rs`). A writer writes the counter
+//! `version + 1`, so a reader also checks the counter against the version
+//! [`Shared::read_with_version`] reports: equal while no writer dies, at
+//! most the version after a take-over (a lost write's repair counts as a
+//! write).
 //!
 //! The child processes are this test binary in a child role (see
-//! [`child_role`]), selected by an environment variable; they talk to the
-//! test on stdout, one line per event, and stop when their stdin closes (so
-//! none outlives a failing test).
+//! [`roles::run`], `roles.rs`), selected by an environment variable; they
+//! talk to the test on stdout, one line per event, and stop when their
+//! stdin closes (so none outlives a failing test).
 
 #![cfg(target_os = "linux")]
 #![allow(missing_docs)]
 
-mod common;
-use common::{Cleanup, unique};
+mod roles;
+mod snapshot;
 
-use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::FileExt;
-use std::process::{Child, ChildStdout, Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use schemas::Alphabet;
 use shm_runtime::header::off;
-use shm_runtime::{Access, Error, Options, Shared, TakeOver};
+use shm_runtime::{Error, Options, Shared, TakeOver};
+use test_support::{ChildRole, Cleanup, unique};
 
-/// Environment variable that selects a child role: `role:name:arg`.
-const ROLE_ENV: &str = "SHM_CONCURRENCY_CHILD";
+use roles::ROLE_ENV;
+use snapshot::{WORDS, snapshot, verify};
 
 /// Reader processes in the stress test, and the reads each checks at least
 /// (`SHM_STRESS_READS=N` for more).
@@ -52,76 +50,6 @@ fn count(var: &str, default: u64) -> u64 {
         .ok()
         .and_then(|s| s.parse().ok())
         .map_or(default, |n: u64| n.max(default))
-}
-
-// ---------------------------------------------------------------------------
-// Checksummed snapshots
-
-const WORDS: usize = 1024 / 8;
-
-/// A constant per word, so that no two words of a snapshot are equal.
-const SALT: [u64; WORDS] = {
-    let mut s = [0u64; WORDS];
-    let mut i = 0;
-    while i < WORDS {
-        s[i] = (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        i += 1;
-    }
-    s
-};
-
-/// One step of the checksum (order-dependent). `while` loops and few
-/// calls here: the tests run unoptimised, where iterator calls would cost
-/// more than the read being checked.
-fn step(h: u64, w: u64) -> u64 {
-    h.rotate_left(7) ^ w
-}
-
-const CHECKSUM_START: u64 = 0xCBF2_9CE4_8422_2325;
-
-/// The snapshot with counter `c`: word 0 is `c`, word `i` is `c ^ SALT[i]`
-/// (so a word of any other write differs), the last word the checksum of
-/// the others; native byte order.
-fn snapshot(c: u64) -> Alphabet {
-    let mut words = [0u64; WORDS];
-    let mut h = CHECKSUM_START;
-    let mut i = 0;
-    while i < WORDS - 1 {
-        words[i] = if i == 0 { c } else { c ^ SALT[i] };
-        h = step(h, words[i]);
-        i += 1;
-    }
-    words[WORDS - 1] = h;
-    // SAFETY: 128 `u64`s are 1024 bytes, and every bit pattern is a `u8`.
-    let bytes = unsafe { std::mem::transmute::<[u64; WORDS], [u8; 1024]>(words) };
-    Alphabet { bytes }
-}
-
-/// The counter of a complete snapshot, or what is wrong with it.
-fn verify(a: &Alphabet) -> Result<u64, String> {
-    // SAFETY: 1024 bytes are 128 `u64`s; `read_unaligned` needs no
-    // alignment.
-    let words = unsafe { a.bytes.as_ptr().cast::<[u64; WORDS]>().read_unaligned() };
-    let c = words[0];
-    let mut h = step(CHECKSUM_START, c);
-    let mut bad = 0;
-    let mut i = 1;
-    while i < WORDS - 1 {
-        if words[i] ^ SALT[i] != c && bad == 0 {
-            bad = i;
-        }
-        h = step(h, words[i]);
-        i += 1;
-    }
-    if h != words[WORDS - 1] {
-        return Err(format!(
-            "counter {c}: checksum mismatch (word {bad} differs)"
-        ));
-    }
-    if bad != 0 {
-        return Err(format!("counter {c}: word {bad} is from another write"));
-    }
-    Ok(c)
 }
 
 #[test]
@@ -142,108 +70,12 @@ fn snapshots_detect_mixes() {
     assert!(verify(&m).is_err());
 }
 
-/// One write of the next snapshot (counter = the version it will have),
-/// by one of the three write paths: `write`, `modify` (read, change,
-/// write back) and `update` (in place, byte by byte).
-fn write_next(seg: &Shared<Alphabet>, n: u64) -> Result<(), Error> {
-    let next = snapshot(seg.version() + 1);
-    match n % 8 {
-        0 => seg.update(|f| f.bytes().set_all(&next.bytes)),
-        1 | 2 => seg.modify(|v| *v = next),
-        _ => seg.write(&next),
-    }
-}
-
 // ---------------------------------------------------------------------------
 // Child processes
 
-/// A child process in a role, its stdout read line by line. Killed (if
-/// still running) and reaped when dropped.
-struct Proc {
-    child: Child,
-    out: BufReader<ChildStdout>,
-    seen: String,
-}
-
-fn spawn(role: &str, name: &str, arg: &str) -> Proc {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child_role", "--nocapture", "--test-threads=1"])
-        .env(ROLE_ENV, format!("{role}:{name}:{arg}"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let out = BufReader::new(child.stdout.take().unwrap());
-    Proc {
-        child,
-        out,
-        seen: String::new(),
-    }
-}
-
-impl Proc {
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Reads lines until one contains `token`; returns it from `token` on.
-    /// (libtest may print `test child_role ... ` before the first line.)
-    fn expect(&mut self, token: &str) -> String {
-        loop {
-            let mut line = String::new();
-            let n = self.out.read_line(&mut line).unwrap();
-            assert!(
-                n > 0,
-                "child {} ended without printing {token:?}; it printed:\n{}",
-                self.pid(),
-                self.seen
-            );
-            self.seen.push_str(&line);
-            if let Some(at) = line.find(token) {
-                return line[at..].trim_end().to_owned();
-            }
-        }
-    }
-
-    /// Writes one line to the child's stdin.
-    fn poke(&mut self) {
-        writeln!(self.child.stdin.as_mut().unwrap()).unwrap();
-    }
-
-    /// Closes stdin (the child's signal to stop) and waits for the child to
-    /// exit successfully; returns the rest of its output.
-    fn finish(mut self) -> String {
-        drop(self.child.stdin.take());
-        let mut rest = String::new();
-        self.out.read_to_string(&mut rest).unwrap();
-        let status = self.child.wait().unwrap();
-        self.seen.push_str(&rest);
-        assert!(
-            status.success(),
-            "child {} failed ({status}):\n{}",
-            self.pid(),
-            self.seen
-        );
-        rest
-    }
-
-    /// SIGKILLs the child and reaps it.
-    fn kill(&mut self) {
-        self.child.kill().unwrap();
-        let status = self.child.wait().unwrap();
-        use std::os::unix::process::ExitStatusExt;
-        assert_eq!(status.signal(), Some(9), "{status}");
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+/// Starts this test binary as a child in `role` on segment `name`.
+fn spawn(role: &str, name: &str, arg: &str) -> ChildRole {
+    ChildRole::start("child_role", ROLE_ENV, format!("{role}:{name}:{arg}"))
 }
 
 /// The value of `key=value` in a line printed by a child.
@@ -262,101 +94,6 @@ fn num(line: &str, key: &str) -> u64 {
         .unwrap_or_else(|_| panic!("{key} in {line:?}"))
 }
 
-/// How a child prints a take-over report.
-fn show(t: Option<TakeOver>) -> String {
-    match t {
-        None => "none".into(),
-        Some(t) => format!(
-            "prev:{},complete:{},version:{}",
-            t.previous_pid.map_or("none".into(), |p| p.to_string()),
-            t.last_write_complete,
-            t.version
-        ),
-    }
-}
-
-/// A flag set when stdin closes (the test's signal to stop; also when the
-/// test process dies).
-fn stdin_closed() -> Arc<AtomicBool> {
-    let flag = Arc::new(AtomicBool::new(false));
-    let f = flag.clone();
-    std::thread::spawn(move || {
-        let mut sink = Vec::new();
-        let _ = std::io::stdin().read_to_end(&mut sink);
-        f.store(true, Ordering::Relaxed);
-    });
-    flag
-}
-
-/// Counts of a checking reader.
-#[derive(Default)]
-struct Checked {
-    reads: u64,
-    torn: u64,
-    backwards: u64,
-    mismatched: u64,
-    errors: u64,
-    versions: u64,
-    first: Option<u64>,
-    last: u64,
-    problem: Option<String>,
-}
-
-impl Checked {
-    /// Checks one result of `read_with_version`; `exact`: the counter must
-    /// equal the version (no writer died), else be at most it.
-    fn check(&mut self, r: Result<(Alphabet, u64), Error>, exact: bool) {
-        self.reads += 1;
-        let (value, v) = match r {
-            Ok(x) => x,
-            Err(e) => {
-                self.errors += 1;
-                self.problem.get_or_insert(format!("read error: {e}"));
-                return;
-            }
-        };
-        match verify(&value) {
-            Err(e) => {
-                self.torn += 1;
-                self.problem
-                    .get_or_insert(format!("torn read at version {v}: {e}"));
-            }
-            Ok(c) if (exact && c != v) || c > v => {
-                self.mismatched += 1;
-                self.problem
-                    .get_or_insert(format!("counter {c} at version {v}"));
-            }
-            Ok(_) => {}
-        }
-        if self.first.is_none() {
-            self.first = Some(v);
-            self.versions = 1;
-        } else if v < self.last {
-            self.backwards += 1;
-            self.problem
-                .get_or_insert(format!("version went back from {} to {v}", self.last));
-        } else if v > self.last {
-            self.versions += 1;
-        }
-        self.last = v;
-    }
-
-    fn report(&self) -> String {
-        format!(
-            "checked reads={} torn={} backwards={} mismatched={} errors={} versions={} first={} last={} problem={}",
-            self.reads,
-            self.torn,
-            self.backwards,
-            self.mismatched,
-            self.errors,
-            self.versions,
-            self.first.unwrap_or(0),
-            self.last,
-            self.problem.as_deref().unwrap_or("none").replace(' ', "_")
-        )
-    }
-}
-
 /// Asserts a `checked ...` line reports no bad read; returns its reads.
 fn assert_clean(line: &str) -> u64 {
     for key in ["torn", "backwards", "mismatched", "errors"] {
@@ -365,207 +102,17 @@ fn assert_clean(line: &str) -> u64 {
     num(line, "reads")
 }
 
-fn open_reader(name: &str, mode: &str) -> Box<dyn Fn() -> Result<(Alphabet, u64), Error>> {
-    match mode {
-        "ro" => {
-            let seg = Options::posix(name).open_read_only::<Alphabet>().unwrap();
-            Box::new(move || seg.read_with_version())
-        }
-        _ => {
-            let seg = Options::posix(name)
-                .claim_writer(false)
-                .open::<Alphabet>()
-                .unwrap();
-            assert!(!seg.is_writer());
-            Box::new(move || seg.read_with_version())
-        }
-    }
-}
-
-/// The child roles. Does nothing as a normal test.
-///
-/// - `writer:NAME:`: claims write access, writes one snapshot, prints
-///   `ready`, then writes in a loop until stdin closes; prints `wrote`.
-/// - `reader:NAME:MODE,N` (`MODE` `ro` or `rw`, a read-write handle that
-///   does not claim): checks at least `N` reads and until it has seen the
-///   version change, the counter equal to the version; prints `checked`.
-/// - `raw:NAME:CAP`: the control: reads the live bytes through
-///   `fields()` (no snapshot) until one fails [`verify`] or `CAP` reads;
-///   prints `raw`.
-/// - `watch:NAME:MODE`: checks reads until stdin closes (the counter at
-///   most the version: writers are killed meanwhile); prints `checked`.
-/// - `spin:NAME:`: opens with the default options (claims, taking over
-///   from a dead writer), prints `claimed take_over=...`, and writes in a
-///   tight loop until killed (or stdin closes).
-/// - `hold:NAME:`: claims, writes, prints `holding`, waits for a line on
-///   stdin, writes again and exits normally (releasing write access).
-/// - `open:NAME:MS`: prints `trying`, opens with `writer_wait(MS ms)`;
-///   prints `busy ...` (`WriterBusy`) or `opened take_over=...` and writes.
-/// - `wait:NAME:MODE,MS`: prints `waiting since=V`, waits for a change
-///   with timeout `MS` ms; prints `woke ...` or `timeout`.
+/// The child roles (see [`roles::run`]). Does nothing as a normal test.
 #[test]
 fn child_role() {
-    let Ok(spec) = std::env::var(ROLE_ENV) else {
-        return;
-    };
-    let parts: Vec<&str> = spec.splitn(3, ':').collect();
-    let (role, name, arg) = (parts[0], parts[1], parts[2]);
-    match role {
-        "writer" => {
-            let stop = stdin_closed();
-            let seg = Options::posix(name).open::<Alphabet>().unwrap();
-            write_next(&seg, 3).unwrap();
-            println!("ready");
-            let mut n = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                write_next(&seg, n).unwrap();
-                n += 1;
-            }
-            println!("wrote writes={n} version={}", seg.version());
-        }
-        "reader" => {
-            let (mode, n) = arg.split_once(',').unwrap();
-            let n: u64 = n.parse().unwrap();
-            let read = open_reader(name, mode);
-            let mut c = Checked::default();
-            // Until the version has changed under this reader too (the
-            // writer runs meanwhile), with a cap should it have died.
-            while c.reads < n || (c.versions < 2 && c.reads < 100 * n) {
-                c.check(read(), true);
-            }
-            println!("{}", c.report());
-        }
-        "raw" => {
-            // The control: field-by-field loads, no snapshot protocol.
-            let cap: u64 = arg.parse().unwrap();
-            let seg = Options::posix(name).open_read_only::<Alphabet>().unwrap();
-            let (mut reads, mut torn) = (0u64, 0u64);
-            while torn == 0 && reads < cap {
-                let bytes = seg.fields().bytes().to_array();
-                reads += 1;
-                if verify(&Alphabet { bytes }).is_err() {
-                    torn += 1;
-                }
-            }
-            println!("raw reads={reads} torn={torn}");
-        }
-        "watch" => {
-            let stop = stdin_closed();
-            let read = open_reader(name, arg);
-            let mut c = Checked::default();
-            println!("watching");
-            while !stop.load(Ordering::Relaxed) {
-                c.check(read(), false);
-            }
-            println!("{}", c.report());
-        }
-        "spin" => {
-            let stop = stdin_closed();
-            let seg = match Options::posix(name).open::<Alphabet>() {
-                Ok(s) => s,
-                Err(e) => {
-                    println!("error {e}");
-                    return;
-                }
-            };
-            let (value, v) = seg.read_with_version().unwrap();
-            println!(
-                "claimed take_over={} version={v} counter={}",
-                show(seg.take_over()),
-                verify(&value).map_or_else(|e| e.replace(' ', "_"), |c| c.to_string())
-            );
-            let mut n = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                write_next(&seg, n).unwrap();
-                n += 1;
-            }
-        }
-        "hold" => {
-            let seg = Options::posix(name).open::<Alphabet>().unwrap();
-            write_next(&seg, 3).unwrap();
-            println!(
-                "holding pid={} take_over={}",
-                std::process::id(),
-                show(seg.take_over())
-            );
-            let mut line = String::new();
-            std::io::stdin().read_line(&mut line).unwrap();
-            write_next(&seg, 3).unwrap();
-            println!("released version={}", seg.version());
-            drop(seg);
-        }
-        "open" => {
-            let ms: u64 = arg.parse().unwrap();
-            println!("trying");
-            match Options::posix(name)
-                .writer_wait(Duration::from_millis(ms))
-                .open::<Alphabet>()
-            {
-                Ok(seg) => {
-                    println!(
-                        "opened take_over={} version={}",
-                        show(seg.take_over()),
-                        seg.version()
-                    );
-                    write_next(&seg, 3).unwrap();
-                    println!("wrote version={}", seg.version());
-                }
-                Err(Error::WriterBusy {
-                    pid,
-                    this_process,
-                    waited,
-                    ..
-                }) => println!(
-                    "busy pid={pid} this_process={this_process} waited_ms={}",
-                    waited.as_millis()
-                ),
-                Err(e) => println!("error {e}"),
-            }
-        }
-        "wait" => {
-            let (mode, ms) = arg.split_once(',').unwrap();
-            let timeout = Duration::from_millis(ms.parse().unwrap());
-            if mode == "ro" {
-                wait_role(
-                    &Options::posix(name).open_read_only::<Alphabet>().unwrap(),
-                    timeout,
-                );
-            } else {
-                wait_role(
-                    &Options::posix(name)
-                        .claim_writer(false)
-                        .open::<Alphabet>()
-                        .unwrap(),
-                    timeout,
-                );
-            }
-        }
-        other => panic!("unknown role {other}"),
-    }
-}
-
-/// The `wait` role over a handle of either access.
-fn wait_role<A: Access>(seg: &Shared<Alphabet, A>, timeout: Duration) {
-    let (value, since) = seg.read_with_version().unwrap();
-    verify(&value).unwrap();
-    println!("waiting since={since}");
-    match seg.wait_for_change(since, timeout) {
-        Some(v) => {
-            let (value, now) = seg.read_with_version().unwrap();
-            println!(
-                "woke version={v} read={now} counter={}",
-                verify(&value).unwrap()
-            );
-        }
-        None => println!("timeout version={}", seg.version()),
-    }
+    roles::run();
 }
 
 /// A fresh segment holding `snapshot(0)` at version 0, and a read-write
 /// handle to it that does not hold write access.
 fn fresh(tag: &str) -> (String, Cleanup, Shared<Alphabet>) {
     let name = unique(&format!("cc-{tag}"));
-    let cleanup = Cleanup(name.clone());
+    let cleanup = Cleanup::posix(&name);
     let seg = Options::posix(&name)
         .create_new()
         .claim_writer(false)
@@ -585,7 +132,7 @@ fn stress_one_writer_and_four_reader_processes_never_see_a_torn_snapshot() {
     let each = count("SHM_STRESS_READS", STRESS_READS_EACH);
     let mut writer = spawn("writer", &name, "");
     writer.expect("ready");
-    let readers: Vec<Proc> = (0..STRESS_READERS)
+    let readers: Vec<ChildRole> = (0..STRESS_READERS)
         .map(|i| {
             let mode = if i % 2 == 0 { "ro" } else { "rw" };
             spawn("reader", &name, &format!("{mode},{each}"))
@@ -661,7 +208,7 @@ fn kill_matrix_writers_killed_at_random_points_are_taken_over() {
     let mut rng = Rng(seed);
     let (name, _c, seg) = fresh("kill");
     // Two readers (a read-only and a read-write handle) read throughout.
-    let mut watchers: Vec<Proc> = ["ro", "rw"]
+    let mut watchers: Vec<ChildRole> = ["ro", "rw"]
         .iter()
         .map(|m| spawn("watch", &name, m))
         .collect();
