@@ -9,7 +9,6 @@
 
 use std::io::{Seek, SeekFrom, Write};
 
-use shm_runtime::Field;
 use shm_runtime::descriptor::{TypeInfo, Value};
 use shm_runtime::{
     Error, FieldDesc, LayoutDesc, Options, Prim, RawSegment, SharedLayout, TypeDesc,
