@@ -360,7 +360,8 @@ impl Options {
     ) -> Result<Shared<T, A>> {
         let display = self.id.to_string();
         let descriptor = encode_descriptor(&T::LAYOUT);
-        let plan = Plan::with_capacity(&T::LAYOUT, descriptor.len(), self.capacity.max(T::CAPACITY));
+        let plan =
+            Plan::with_capacity(&T::LAYOUT, descriptor.len(), self.capacity.max(T::CAPACITY));
         let req = Request {
             display: &display,
             disposition: self.disposition,

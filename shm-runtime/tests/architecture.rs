@@ -22,7 +22,13 @@ fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
 /// `x`; `private.rs` is mounted as `__private`.
 fn module_of(src: &Path, file: &Path) -> String {
     let rel = file.strip_prefix(src).unwrap();
-    let first = rel.components().next().unwrap().as_os_str().to_str().unwrap();
+    let first = rel
+        .components()
+        .next()
+        .unwrap()
+        .as_os_str()
+        .to_str()
+        .unwrap();
     match first.trim_end_matches(".rs") {
         "private" => "__private".to_owned(),
         m => m.to_owned(),
@@ -39,7 +45,9 @@ fn root_exports(lib: &str) -> BTreeMap<String, String> {
         let Some((module, names)) = rest.split_once("::") else {
             continue;
         };
-        let names = names.trim_end_matches(';').trim_matches(|c| c == '{' || c == '}');
+        let names = names
+            .trim_end_matches(';')
+            .trim_matches(|c| c == '{' || c == '}');
         for name in names.split(',') {
             out.insert(name.trim().to_owned(), module.to_owned());
         }
@@ -64,7 +72,11 @@ fn imports(code: &str, exports: &BTreeMap<String, String>) -> BTreeSet<String> {
                 .collect();
             if let Some(m) = exports.get(&name) {
                 out.insert(m.clone());
-            } else if name.chars().next().is_some_and(|c| c.is_lowercase() || c == '_') {
+            } else if name
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_lowercase() || c == '_')
+            {
                 out.insert(name);
             } else if after.starts_with('{') {
                 // `use crate::{a, b::C}`: each path's first segment.
@@ -99,7 +111,11 @@ fn imports_inside_the_runtime_point_down() {
         let module = module_of(&src, file);
         let code = std::fs::read_to_string(file).unwrap();
         let deps = graph.entry(module.clone()).or_default();
-        deps.extend(imports(&code, &exports).into_iter().filter(|m| *m != module));
+        deps.extend(
+            imports(&code, &exports)
+                .into_iter()
+                .filter(|m| *m != module),
+        );
     }
     // Depth-first search for a cycle, reporting its path.
     fn visit(

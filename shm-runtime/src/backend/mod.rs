@@ -151,7 +151,8 @@ pub(crate) fn open(id: &SegmentId, req: &Request<'_>) -> Result<Box<dyn Backing>
             #[cfg(unix)]
             return Ok(Box::new(posix::open(&name::posix(n)?, req)?));
             #[cfg(not(unix))]
-            return unsupported(display, &format!("POSIX shared memory ({n:?})"));
+            return name::posix(n)
+                .and_then(|n| unsupported(display, &format!("POSIX shared memory ({n:?})")));
         }
         SegmentId::SysV(k) => {
             #[cfg(any(target_os = "linux", target_vendor = "apple", target_os = "freebsd"))]
@@ -161,13 +162,15 @@ pub(crate) fn open(id: &SegmentId, req: &Request<'_>) -> Result<Box<dyn Backing>
                 target_vendor = "apple",
                 target_os = "freebsd"
             )))]
-            return unsupported(display, &format!("System V shared memory (key {k})"));
+            return name::sysv(*k)
+                .and_then(|k| unsupported(display, &format!("System V shared memory (key {k})")));
         }
         SegmentId::File(p) => {
             #[cfg(unix)]
             return Ok(Box::new(file::open(&name::file(p)?, req)?));
             #[cfg(not(unix))]
-            return unsupported(display, &format!("file segments ({})", p.display()));
+            return name::file(p)
+                .and_then(|p| unsupported(display, &format!("file segments ({})", p.display())));
         }
         SegmentId::Windows(n) => {
             #[cfg(windows)]
@@ -188,7 +191,8 @@ pub(crate) fn open(id: &SegmentId, req: &Request<'_>) -> Result<Box<dyn Backing>
             #[cfg(target_os = "linux")]
             return Ok(Box::new(memfd::create(&name::memfd(n)?, req)?));
             #[cfg(not(target_os = "linux"))]
-            return unsupported(display, &format!("sealed memfds ({n:?})"));
+            return name::memfd(n)
+                .and_then(|n| unsupported(display, &format!("sealed memfds ({n:?})")));
         }
     }
 }
@@ -203,7 +207,8 @@ pub(crate) fn remove(id: &SegmentId) -> Result<()> {
             #[cfg(unix)]
             return posix::remove(&name::posix(n)?, &display);
             #[cfg(not(unix))]
-            return unsupported(&display, &format!("POSIX shared memory ({n:?})"));
+            return name::posix(n)
+                .and_then(|n| unsupported(&display, &format!("POSIX shared memory ({n:?})")));
         }
         SegmentId::SysV(k) => {
             #[cfg(any(target_os = "linux", target_vendor = "apple", target_os = "freebsd"))]
@@ -213,13 +218,15 @@ pub(crate) fn remove(id: &SegmentId) -> Result<()> {
                 target_vendor = "apple",
                 target_os = "freebsd"
             )))]
-            return unsupported(&display, &format!("System V shared memory (key {k})"));
+            return name::sysv(*k)
+                .and_then(|k| unsupported(&display, &format!("System V shared memory (key {k})")));
         }
         SegmentId::File(p) => {
             #[cfg(unix)]
             return file::remove(&name::file(p)?, &display);
             #[cfg(not(unix))]
-            return unsupported(&display, &format!("file segments ({})", p.display()));
+            return name::file(p)
+                .and_then(|p| unsupported(&display, &format!("file segments ({})", p.display())));
         }
         SegmentId::Windows(n) => {
             #[cfg(windows)]
