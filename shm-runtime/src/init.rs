@@ -75,6 +75,19 @@ pub(crate) fn new_header<T: SharedLayout>(plan: &Plan) -> Header {
     }
 }
 
+/// [`Error::TooSmall`] unless the mapping holds all of `plan`.
+fn fits(map: &Mapping, plan: &Plan, what: &'static str) -> Result<()> {
+    if map.len() < plan.segment_size {
+        return Err(Error::TooSmall {
+            name: map.display().to_owned(),
+            needed: plan.segment_size as u64,
+            actual: map.len() as u64,
+            what,
+        });
+    }
+    Ok(())
+}
+
 /// Writes the header, descriptor and initial payload of a segment this
 /// process just created (or won the re-initialisation of), then publishes
 /// it with a release store of `state`.
@@ -84,14 +97,7 @@ pub(crate) fn initialise<T: SharedLayout>(
     descriptor: &[u8],
     initial: Option<&T>,
 ) -> Result<Header> {
-    if map.len() < plan.segment_size {
-        return Err(Error::TooSmall {
-            name: map.display().to_owned(),
-            needed: plan.segment_size as u64,
-            actual: map.len() as u64,
-            what: "the segment this schema needs",
-        });
-    }
+    fits(map, plan, "the segment this schema needs")?;
     let header = new_header::<T>(plan);
     let base = map.backing().base().as_ptr();
     let bytes = header.encode();
@@ -144,14 +150,7 @@ pub(crate) fn reinit<T: SharedLayout>(
     descriptor: &[u8],
     initial: Option<&T>,
 ) -> Result<Option<Header>> {
-    if map.len() < plan.segment_size {
-        return Err(Error::TooSmall {
-            name: map.display().to_owned(),
-            needed: plan.segment_size as u64,
-            actual: map.len() as u64,
-            what: "re-initialising the abandoned segment for this schema",
-        });
-    }
+    fits(map, plan, "re-initialising the abandoned segment for this schema")?;
     let mut st = Status::default();
     map.backing().os_status(&mut st)?;
     if let Some(uid) = st.owner_user
