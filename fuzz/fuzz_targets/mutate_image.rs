@@ -10,7 +10,7 @@ use shm_fuzz::{Schema, check_segment};
 
 fuzz_target!(|data: &[u8]| {
     let v = Schema::example();
-    let mut seg = shm_runtime::segment_image(&v);
+    let mut seg = shm_runtime::tools::segment_image(&v);
     for e in data.chunks_exact(4) {
         let at = usize::from(u16::from_le_bytes([e[1], e[2]]));
         match e[0] % 4 {
