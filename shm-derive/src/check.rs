@@ -59,7 +59,8 @@ pub fn ident_rule(name: &str, max_len: usize) -> Result<(), String> {
 }
 
 /// A name that follows [`ident_rule`], close to `name`: other characters
-/// become `_`, runs of `_` one `_`, a leading digit gets an `n` before it.
+/// become `_`, runs of `_` one `_`, `_X` at the start becomes `_x`, a
+/// leading digit gets an `n` before it.
 pub fn suggest_ident(name: &str, max_len: usize) -> String {
     let mut out = String::new();
     for c in name.chars() {
@@ -69,7 +70,7 @@ pub fn suggest_ident(name: &str, max_len: usize) -> String {
         }
     }
     if out.starts_with('_') && out[1..].starts_with(|c: char| c.is_ascii_uppercase()) {
-        out.remove(0);
+        out[1..2].make_ascii_lowercase();
     }
     if out.starts_with(|c: char| c.is_ascii_digit()) {
         out.insert(0, 'n');
