@@ -107,13 +107,22 @@ fn hostile() -> Vec<(&'static str, Schema)> {
             ),
         ),
         ("`.`", st("Data", vec![("x", s(inner("Foo.Bar")))])),
-        ("U+00F6", st("Data", vec![("gr\u{f6}\u{df}e", p(Prim::U32))])),
-        ("starts with a digit", st("1Data", vec![("a", p(Prim::U32))])),
+        (
+            "U+00F6",
+            st("Data", vec![("gr\u{f6}\u{df}e", p(Prim::U32))]),
+        ),
+        (
+            "starts with a digit",
+            st("1Data", vec![("a", p(Prim::U32))]),
+        ),
         ("`__`", st("Data", vec![("__init__", p(Prim::U32))])),
         ("`__`", st("Data", vec![("a__b", p(Prim::U32))])),
         ("upper-case", st("_Bool", vec![("a", p(Prim::U32))])),
         ("upper-case", st("Data", vec![("_Atomic", p(Prim::U32))])),
-        ("at most 63", st("Data", vec![(&*"x".repeat(64), p(Prim::U32))])),
+        (
+            "at most 63",
+            st("Data", vec![(&*"x".repeat(64), p(Prim::U32))]),
+        ),
         ("at most 48", st(&"X".repeat(49), vec![("a", p(Prim::U32))])),
         ("`_` alone", st("Data", vec![("_", p(Prim::U32))])),
         // Deep inside an array of structs.
@@ -284,7 +293,14 @@ fn accepted_descriptors_give_c_that_gcc_compiles() {
         )
         .unwrap();
         let c = dir.join(format!("{}.c", schema.name));
-        std::fs::write(&c, format!("#include \"{}\"\nint main(void) {{ return 0; }}\n", h.display())).unwrap();
+        std::fs::write(
+            &c,
+            format!(
+                "#include \"{}\"\nint main(void) {{ return 0; }}\n",
+                h.display()
+            ),
+        )
+        .unwrap();
         for std in ["-std=c11", "-std=gnu11"] {
             run(Command::new("gcc")
                 .args([std, "-Wall", "-Wextra", "-Werror", "-Wpedantic", "-c", "-o"])
@@ -295,7 +311,12 @@ fn accepted_descriptors_give_c_that_gcc_compiles() {
     // Every accepted header together in one translation unit.
     let all: String = accepted()
         .iter()
-        .map(|s| format!("#include \"{}\"\n", dir.join(format!("{}.h", s.name)).display()))
+        .map(|s| {
+            format!(
+                "#include \"{}\"\n",
+                dir.join(format!("{}.h", s.name)).display()
+            )
+        })
         .collect();
     let c = dir.join("all.c");
     std::fs::write(&c, all + "int main(void) { return 0; }\n").unwrap();
@@ -393,7 +414,12 @@ fn accepted_descriptors_give_python_that_reads_the_right_values() {
         let py = dir.join(format!("m_{}.py", schema.name));
         std::fs::write(
             &py,
-            generate(Lang::Python, &schema, "a source with \"\"\" \\N{x} \u{1f600}").unwrap(),
+            generate(
+                Lang::Python,
+                &schema,
+                "a source with \"\"\" \\N{x} \u{1f600}",
+            )
+            .unwrap(),
         )
         .unwrap();
         let payload: Vec<u8> = (0..schema.size).map(|i| (i * 7 + 3) as u8).collect();
@@ -456,7 +482,12 @@ fn accepted_descriptors_give_csharp_that_mcs_compiles() {
         let cs = dir.join(format!("{}.cs", schema.name));
         std::fs::write(
             &cs,
-            generate(Lang::CSharp, &schema, "a source with \u{2028} \u{85} \u{2029}").unwrap(),
+            generate(
+                Lang::CSharp,
+                &schema,
+                "a source with \u{2028} \u{85} \u{2029}",
+            )
+            .unwrap(),
         )
         .unwrap();
         run(Command::new("mcs")
@@ -479,7 +510,9 @@ fn csharp_field_and_nested_struct_with_one_reserved_name_are_an_error() {
             ("x", s(st("StructLayout", vec![("v", p(Prim::U32))]))),
         ],
     );
-    let err = generate(Lang::CSharp, &schema, "t").unwrap_err().to_string();
+    let err = generate(Lang::CSharp, &schema, "t")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("`StructLayout_`"), "{err}");
     generate(Lang::C, &schema, "t").unwrap();
     generate(Lang::Python, &schema, "t").unwrap();
@@ -503,7 +536,9 @@ fn csharp_unrolled_names_that_collide_are_an_error() {
             ("pair_1", p(Prim::U32)),
         ],
     );
-    let err = generate(Lang::CSharp, &schema, "t").unwrap_err().to_string();
+    let err = generate(Lang::CSharp, &schema, "t")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("`pair_1`"), "{err}");
     // C and Python have arrays: no collision there.
     generate(Lang::C, &schema, "t").unwrap();
@@ -522,7 +557,8 @@ fn hostile_source_text_is_escaped() {
         assert!(
             text.chars().all(|c| c == '\n' || (' '..='~').contains(&c)),
             "{lang:?}: {:?}",
-            text.chars().find(|c| !(*c == '\n' || (' '..='~').contains(c)))
+            text.chars()
+                .find(|c| !(*c == '\n' || (' '..='~').contains(c)))
         );
         if lang == Lang::C {
             assert!(!text.contains("int evil; /*"), "{text}");
