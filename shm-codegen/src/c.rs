@@ -7,8 +7,8 @@ use shm_runtime::descriptor::{Schema, TypeInfo};
 use shm_runtime::header::{self, HEADER_SIZE};
 
 use super::{
-    Error, Member, comment_text, dims, escape_str, field_names, header_schema, ident, members,
-    snake,
+    Error, Member, Scope, c_comment, c_string, dims, field_names, header_schema, members, snake,
+    target_name,
 };
 
 const KEYWORDS: &[&str] = &[
@@ -56,7 +56,179 @@ const KEYWORDS: &[&str] = &[
     "nullptr",
     "constexpr",
     "typeof",
+    "typeof_unqual",
+    "asm",
 ];
+
+/// Object-like and function-like macros of `<stddef.h>`, `<stdint.h>` and
+/// `<string.h>` (ISO C and GNU modes), and macros compilers predefine
+/// without a reserved prefix (`linux`, `unix` in GNU modes, `i386` on
+/// x86-32): a field so named would be replaced by the preprocessor.
+const MACROS: &[&str] = &[
+    "NULL",
+    "offsetof",
+    "linux",
+    "unix",
+    "i386",
+    "SIZE_MAX",
+    "PTRDIFF_MIN",
+    "PTRDIFF_MAX",
+    "SIG_ATOMIC_MIN",
+    "SIG_ATOMIC_MAX",
+    "WCHAR_MIN",
+    "WCHAR_MAX",
+    "WINT_MIN",
+    "WINT_MAX",
+    "INTPTR_MIN",
+    "INTPTR_MAX",
+    "UINTPTR_MAX",
+    "INTMAX_MIN",
+    "INTMAX_MAX",
+    "UINTMAX_MAX",
+    "INTMAX_C",
+    "UINTMAX_C",
+];
+
+/// Typedefs and functions `<stddef.h>`, `<stdint.h>` and `<string.h>`
+/// declare (ISO C, POSIX and GNU), and the parameter and local variable
+/// names of the generated functions: a struct type so named would clash
+/// with them, or be shadowed where the generated code names it.
+const FILE_SCOPE: &[&str] = &[
+    "size_t",
+    "ptrdiff_t",
+    "wchar_t",
+    "max_align_t",
+    "intptr_t",
+    "uintptr_t",
+    "intmax_t",
+    "uintmax_t",
+    "locale_t",
+    "bcmp",
+    "bcopy",
+    "bzero",
+    "explicit_bzero",
+    "ffs",
+    "ffsl",
+    "ffsll",
+    "index",
+    "memccpy",
+    "memchr",
+    "memcmp",
+    "memcpy",
+    "memmove",
+    "memset",
+    "rindex",
+    "stpcpy",
+    "stpncpy",
+    "strcasecmp",
+    "strcasecmp_l",
+    "strcat",
+    "strchr",
+    "strcmp",
+    "strcoll",
+    "strcoll_l",
+    "strcpy",
+    "strcspn",
+    "strdup",
+    "strerror",
+    "strerror_l",
+    "strerror_r",
+    "strlen",
+    "strncasecmp",
+    "strncasecmp_l",
+    "strncat",
+    "strncmp",
+    "strncpy",
+    "strndup",
+    "strnlen",
+    "strpbrk",
+    "strrchr",
+    "strsep",
+    "strsignal",
+    "strspn",
+    "strstr",
+    "strtok",
+    "strtok_r",
+    "strxfrm",
+    "strxfrm_l",
+    "strdupa",
+    "strndupa",
+    "memrchr",
+    "rawmemchr",
+    "strchrnul",
+    "strcasestr",
+    "memmem",
+    "mempcpy",
+    "strverscmp",
+    "strfry",
+    "memfrob",
+    "basename",
+    "sigabbrev_np",
+    "sigdescr_np",
+    "strerrordesc_np",
+    "strerrorname_np",
+    "strlcpy",
+    "strlcat",
+    // Parameters and locals of the generated functions.
+    "base",
+    "len",
+    "h",
+    "b",
+    "dst",
+    "src",
+    "seq",
+    "seq_out",
+    "s",
+    "s1",
+    "t",
+    "i",
+    "w",
+    "out",
+    "max_tries",
+    "version",
+];
+
+/// Whether a name is one of the `<stdint.h>` integer typedefs or macros
+/// (`int8_t`, `uint_least16_t`, `INT32_MAX`, `UINT64_C`, ...).
+fn stdint_name(n: &str) -> bool {
+    let lower = n.to_ascii_lowercase();
+    let rest = lower.strip_prefix('u').unwrap_or(&lower);
+    let Some(rest) = rest.strip_prefix("int") else {
+        return false;
+    };
+    let rest = rest
+        .strip_prefix("_least")
+        .or_else(|| rest.strip_prefix("_fast"))
+        .unwrap_or(rest);
+    let digits = rest.trim_start_matches(|c: char| c.is_ascii_digit());
+    digits.len() < rest.len() && ["_t", "_max", "_min", "_c"].contains(&digits)
+}
+
+/// Whether a field name must be mapped in C: a keyword, a library macro,
+/// or a name of the `SHM_`/`_shm_` families the generated code uses
+/// (`macros` are the ones derived from the root schema's name).
+fn field_reserved(n: &str, macros: &[String]) -> bool {
+    KEYWORDS.contains(&n)
+        || MACROS.contains(&n)
+        || stdint_name(n)
+        || n.starts_with("SHM_")
+        || n.starts_with("_shm_")
+        || macros.iter().any(|m| m == n)
+}
+
+/// Whether a struct type name must be mapped in C: a reserved field name,
+/// a library or generated name at file scope (`shm_...`, the functions
+/// derived from the root schema's name, in `derived`).
+fn type_reserved(n: &str, derived: &[String]) -> bool {
+    field_reserved(n, derived)
+        || FILE_SCOPE.contains(&n)
+        || n.to_ascii_lowercase().starts_with("shm_")
+}
+
+/// The C type name of a struct named `n`.
+fn type_name(n: &str, derived: &[String]) -> String {
+    target_name(n, |n| type_reserved(n, derived))
+}
 
 fn prim(p: Prim) -> &'static str {
     use Prim::*;
@@ -79,11 +251,11 @@ fn is_atomic(p: Prim) -> bool {
 }
 
 /// `int32_t value`, `float numbers[50]`, `Inner pair[2]`.
-fn decl(t: &TypeInfo, name: &str, owner: &str) -> Result<String, Error> {
+fn decl(t: &TypeInfo, name: &str, owner: &str, derived: &[String]) -> Result<String, Error> {
     let (base, lens) = dims(t);
     let base = match base {
         TypeInfo::Prim(p) => prim(*p).to_owned(),
-        TypeInfo::Struct(s) => ident(&s.name),
+        TypeInfo::Struct(s) => type_name(&s.name, derived),
         TypeInfo::Array { .. } => unreachable!("dims strips arrays"),
     };
     let mut d = format!("{base} {name}");
@@ -103,6 +275,7 @@ fn emit_struct(
     s: &Schema,
     c_name: &str,
     macro_prefix: &str,
+    derived: &[String],
 ) -> Result<(), Error> {
     if s.size == 0 {
         return Err(Error(format!(
@@ -110,12 +283,23 @@ fn emit_struct(
             s.name
         )));
     }
-    let names = field_names(s, KEYWORDS, |n| format!("{n}_"), true, "C")?;
+    let mut scope = Scope::new("C", format!("struct `{}`", s.name));
+    let names = field_names(
+        s,
+        |n| target_name(n, |n| field_reserved(n, derived)),
+        &mut scope,
+    )?;
+    for (at, _) in s.gaps() {
+        scope.declare(
+            &format!("_shm_gap_{at}"),
+            format!("the padding at offset {at}"),
+        )?;
+    }
     let natural = s.fields.iter().map(|f| f.ty.align()).max().unwrap_or(1);
     let _ = writeln!(
         out,
         "/* `{}` v{}: {} bytes, alignment {}. */",
-        comment_text(&s.name),
+        c_comment(&s.name),
         s.version,
         s.size,
         s.align
@@ -138,7 +322,7 @@ fn emit_struct(
                 let _ = writeln!(
                     out,
                     "    {align}{}; /* offset {}, size {}{atomic} */",
-                    decl(&f.ty, n, &s.name)?,
+                    decl(&f.ty, n, &s.name, derived)?,
                     f.offset,
                     f.size
                 );
@@ -239,9 +423,26 @@ static inline int shm_read_snapshot(const void *base, void *out, size_t len,
 "#;
 
 pub(crate) fn generate(schema: &Schema, nested: &[&Schema], source: &str) -> Result<String, Error> {
-    let name = ident(&schema.name);
+    let name = type_name(&schema.name, &[]);
     let lower = snake(&name);
     let upper = lower.to_ascii_uppercase();
+    // What the file declares at file scope from the root schema's name.
+    let derived: Vec<String> = [
+        format!("{lower}_check"),
+        format!("{lower}_payload"),
+        format!("{lower}_read"),
+        format!("{lower}_read_with_version"),
+        format!("{upper}_SCHEMA_NAME"),
+        format!("{upper}_SCHEMA_VERSION"),
+        format!("{upper}_FINGERPRINT"),
+        format!("{upper}_SIZE"),
+    ]
+    .into();
+    let mut file = Scope::new("C", "the header's file scope");
+    for d in &derived {
+        file.declare(d, format!("the generated `{d}`"))?;
+    }
+    file.declare(&name, format!("struct `{}`", schema.name))?;
     let fp = schema.fingerprint();
     let mut out = String::new();
     let _ = write!(
@@ -267,9 +468,9 @@ _Static_assert(sizeof(float) == 4 && sizeof(double) == 8, "IEEE 754 float and do
 
 "#,
         file = super::file_name(super::Lang::C, schema),
-        schema_name = comment_text(&schema.name),
+        schema_name = c_comment(&schema.name),
         version = schema.version,
-        source = comment_text(source),
+        source = c_comment(source),
     );
     // The header is the same in every generated file: guard it separately.
     out.push_str("#ifndef SHM_SEGMENT_HEADER_DEFINED\n#define SHM_SEGMENT_HEADER_DEFINED\n\n");
@@ -285,22 +486,26 @@ _Static_assert(sizeof(float) == 4 && sizeof(double) == 8, "IEEE 754 float and do
     let _ = writeln!(out, "#define SHM_HEADER_SIZE {HEADER_SIZE}u");
     let _ = writeln!(out, "#define SHM_STATE_READY {}u\n", header::STATE_READY);
     out.push_str("/* The 256-byte header at offset 0 of every segment (native byte order). */\n");
-    emit_struct(&mut out, &header_schema(), "shm_segment_header", "")?;
+    emit_struct(&mut out, &header_schema(), "shm_segment_header", "", &[])?;
     out.push_str(SNAPSHOT_READ);
     out.push_str("#endif /* SHM_SEGMENT_HEADER_DEFINED */\n\n");
 
     for s in nested {
-        let n = ident(&s.name);
-        let guard = format!("SHM_STRUCT_{}_DEFINED", snake(&n).to_ascii_uppercase());
+        let n = type_name(&s.name, &derived);
+        file.declare(&n, format!("struct `{}`", s.name))?;
+        // Guarded by name and layout: another header that declares the same
+        // struct skips it, one with a different struct of that name fails
+        // to compile instead of silently using one layout for both.
+        let guard = format!("SHM_STRUCT_{n}_{:016x}_DEFINED", s.fingerprint());
         let _ = writeln!(out, "#ifndef {guard}\n#define {guard}");
-        emit_struct(&mut out, s, &n, "")?;
+        emit_struct(&mut out, s, &n, "", &derived)?;
         let _ = writeln!(out, "#endif\n");
     }
 
     let _ = writeln!(
         out,
         "#define {upper}_SCHEMA_NAME \"{}\"",
-        escape_str(&schema.name, "\\u")
+        c_string(&schema.name)
     );
     let _ = writeln!(out, "#define {upper}_SCHEMA_VERSION {}u", schema.version);
     let _ = writeln!(
@@ -308,7 +513,7 @@ _Static_assert(sizeof(float) == 4 && sizeof(double) == 8, "IEEE 754 float and do
         "/* FNV-1a 64 of the schema descriptor; equals the header's fingerprint. */"
     );
     let _ = writeln!(out, "#define {upper}_FINGERPRINT UINT64_C(0x{fp:016x})");
-    emit_struct(&mut out, schema, &name, &upper)?;
+    emit_struct(&mut out, schema, &name, &upper, &derived)?;
 
     let _ = write!(
         out,
@@ -377,7 +582,7 @@ static inline int {lower}_read_with_version(const void *base, {name} *out,
 
 #endif /* SHM_{upper}_H */
 "#,
-        schema_name = comment_text(&schema.name),
+        schema_name = c_comment(&schema.name),
     );
     Ok(out)
 }

@@ -8,7 +8,7 @@ use shm_runtime::descriptor::Schema;
 use shm_runtime::descriptor::TypeInfo;
 use shm_runtime::header::{self, HEADER_SIZE};
 
-use super::{Error, comment_text, dims, escape_str, field_names, header_schema, ident};
+use super::{Error, Scope, cs_comment, cs_string, dims, field_names, header_schema, target_name};
 
 const KEYWORDS: &[&str] = &[
     "abstract",
@@ -90,13 +90,29 @@ const KEYWORDS: &[&str] = &[
     "while",
 ];
 
-/// Members every generated struct declares, which fields may not shadow.
+/// Members the generated structs declare, and names the generated code
+/// looks up from inside them (attributes, namespaces): no field or nested
+/// struct may take them.
 const MEMBERS: &[&str] = &[
     "SchemaName",
     "SchemaVersion",
     "Fingerprint",
     "Size",
     "SegmentHeader",
+    "Magic",
+    "Version",
+    "HeaderSize",
+    "StateReady",
+    "StructLayout",
+    "StructLayoutAttribute",
+    "FieldOffset",
+    "FieldOffsetAttribute",
+    "LayoutKind",
+    "System",
+    "Runtime",
+    "InteropServices",
+    "Shm",
+    "Schemas",
 ];
 
 /// Arrays of structs up to this many elements become one field per element.
@@ -118,13 +134,9 @@ fn prim(p: Prim) -> &'static str {
     }
 }
 
+/// A struct's name in C#: keywords and [`MEMBERS`] mapped.
 fn type_name(name: &str) -> String {
-    let i = ident(name);
-    if KEYWORDS.contains(&i.as_str()) {
-        format!("@{i}")
-    } else {
-        i
-    }
+    target_name(name, |n| KEYWORDS.contains(&n) || MEMBERS.contains(&n))
 }
 
 fn emit_struct(
@@ -136,27 +148,44 @@ fn emit_struct(
     consts: &str,
     inner: &str,
 ) -> Result<(), Error> {
-    let mut taken: Vec<&str> = KEYWORDS.to_vec();
-    taken.extend(MEMBERS);
-    taken.push(name.trim_start_matches('@'));
-    taken.extend(reserved.iter().map(String::as_str));
+    // A member may not be named like its struct (CS0542), and the root's
+    // members include the nested structs.
+    let mut scope = Scope::new("C#", format!("struct `{}`", s.name));
+    scope.declare(name, format!("struct `{}` itself", s.name))?;
+    for r in reserved {
+        if r != name {
+            scope.declare(r, format!("the nested struct `{r}`"))?;
+        }
+    }
     let names = field_names(
         s,
-        &taken,
         |n| {
-            if KEYWORDS.contains(&n) {
-                format!("@{n}")
-            } else {
-                format!("{n}_")
-            }
+            target_name(n, |n| {
+                KEYWORDS.contains(&n)
+                    || MEMBERS.contains(&n)
+                    || n == name
+                    || reserved.iter().any(|r| r == n)
+            })
         },
-        false,
-        "C#",
+        &mut scope,
     )?;
+    // Arrays of structs become one field per element, `{field}_{i}`.
+    for (f, n) in s.fields.iter().zip(&names) {
+        let (base, lens) = dims(&f.ty);
+        let total: u64 = lens.iter().product();
+        if matches!(base, TypeInfo::Struct(_)) && !lens.is_empty() && total <= MAX_UNROLLED {
+            for i in 0..total {
+                scope.declare(
+                    &format!("{n}_{i}"),
+                    format!("element {i} of field `{}`", f.name),
+                )?;
+            }
+        }
+    }
     let _ = writeln!(
         out,
         "{indent}/// <summary>`{}` v{}: {} bytes, alignment {} (native byte order).</summary>",
-        comment_text(&s.name).replace(['<', '>', '&'], "_"),
+        cs_comment(&s.name),
         s.version,
         s.size,
         s.align
@@ -259,8 +288,8 @@ fn emit_struct(
 pub(crate) fn generate(schema: &Schema, nested: &[&Schema], source: &str) -> Result<String, Error> {
     let name = type_name(&schema.name);
     let fp = schema.fingerprint();
-    let mut reserved: Vec<String> = nested.iter().map(|s| ident(&s.name)).collect();
-    reserved.push(ident(&schema.name));
+    let mut reserved: Vec<String> = nested.iter().map(|s| type_name(&s.name)).collect();
+    reserved.push(name.clone());
     let mut out = String::new();
     let _ = write!(
         out,
@@ -283,9 +312,9 @@ namespace Shm.Schemas
 {{
 "#,
         file = super::file_name(super::Lang::CSharp, schema),
-        schema_name = comment_text(&schema.name),
+        schema_name = cs_comment(&schema.name),
         version = schema.version,
-        source = comment_text(source),
+        source = cs_comment(source),
     );
     let mut inner = String::new();
     for s in nested {
@@ -317,7 +346,7 @@ namespace Shm.Schemas
     )?;
     let consts = format!(
         "public const string SchemaName = \"{}\";\npublic const uint SchemaVersion = {};\n/// <summary>FNV-1a 64 of the schema descriptor; equals the segment header's fingerprint.</summary>\npublic const ulong Fingerprint = 0x{fp:016x}UL;\npublic const int Size = {};\n\n",
-        escape_str(&schema.name, "\\u"),
+        cs_string(&schema.name),
         schema.version,
         schema.size
     );

@@ -11,11 +11,12 @@
 //! `docs/FORMAT.md`. The output is deterministic (no dates), so generated
 //! files can be kept under version control and compared.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::fmt::{self, Write as _};
 
 use shm_runtime::descriptor::{FieldInfo, Schema, TypeInfo};
-use shm_runtime::header::{self, Header};
+use shm_runtime::header::{self, Header, NAME_CAPACITY};
+use shm_runtime::ident::{self as rule, MAX_IDENT_LEN};
 use shm_runtime::{Prim, SharedLayout};
 
 /// A target language.
@@ -70,7 +71,8 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {}
 
 /// The conventional file name of the bindings for `schema`:
-/// `my_shared_data.h`, `MySharedData.cs`, `my_shared_data.py`.
+/// `my_shared_data.h`, `MySharedData.cs`, `my_shared_data.py`. Safe as a
+/// file name whatever the schema's name (see [`ident`]).
 pub fn file_name(lang: Lang, schema: &Schema) -> String {
     let base = ident(&schema.name);
     match lang {
@@ -82,7 +84,18 @@ pub fn file_name(lang: Lang, schema: &Schema) -> String {
 
 /// Generates the bindings for `schema` in `lang`. `source` says what the
 /// schema was taken from (it goes into the file's opening comment).
+///
+/// Every name in `schema` must follow the identifier rule of
+/// [`shm_runtime::ident`] (descriptors read from segments do; a [`Schema`]
+/// built by hand is checked here). Names that a language reserves
+/// (keywords, names the generated code or its libraries use) are mapped
+/// injectively: a `_` is appended to every reserved name and to every name
+/// that already ends with `_`, so two different names never become the
+/// same identifier. Any collision that remains (for example with names the
+/// generated code derives from others) is an error. `source` goes into
+/// comments only, escaped for each language.
 pub fn generate(lang: Lang, schema: &Schema, source: &str) -> Result<String, Error> {
+    check_names(schema, "")?;
     let structs = nested_structs(schema)?;
     match lang {
         Lang::C => c::generate(schema, &structs, source),
@@ -186,8 +199,90 @@ fn nested_structs(root: &Schema) -> Result<Vec<&Schema>, Error> {
     Ok(out)
 }
 
+/// Checks every struct and field name of `s` (used at `path`) against the
+/// identifier rule of [`shm_runtime::ident`].
+fn check_names(s: &Schema, path: &str) -> Result<(), Error> {
+    if let Err(why) = rule::check(&s.name, NAME_CAPACITY) {
+        let place = if path.is_empty() {
+            "the schema name".to_owned()
+        } else {
+            format!("the struct name of field `{path}`")
+        };
+        return Err(Error(format!(
+            "{place} \"{}\" {why}: names must be identifiers in every target language",
+            rule::escaped(&s.name)
+        )));
+    }
+    for f in &s.fields {
+        if let Err(why) = rule::check(&f.name, MAX_IDENT_LEN) {
+            return Err(Error(format!(
+                "struct `{}`: field name \"{}\" {why}: names must be identifiers in every target language",
+                s.name,
+                rule::escaped(&f.name)
+            )));
+        }
+        let fpath = if path.is_empty() {
+            f.name.clone()
+        } else {
+            format!("{path}.{}", f.name)
+        };
+        if let TypeInfo::Struct(inner) = dims(&f.ty).0 {
+            check_names(inner, &fpath)?;
+        }
+    }
+    Ok(())
+}
+
+/// A (valid) name as an identifier of a language that reserves the names
+/// for which `reserved` is true: a `_` is appended to a reserved name and
+/// to a name that ends with `_`. Injective: a result that ends with `_`
+/// comes from exactly one name (drop the `_`), and one that does not was
+/// not changed; so two names never map to the same identifier, whatever
+/// `reserved` says for each.
+fn target_name(name: &str, reserved: impl Fn(&str) -> bool) -> String {
+    if name.ends_with('_') || reserved(name) {
+        format!("{name}_")
+    } else {
+        name.to_owned()
+    }
+}
+
+/// The identifiers declared in one scope of a generated file, with what
+/// each stands for: a second declaration of one identifier is an error
+/// naming both.
+struct Scope<'a> {
+    lang: &'a str,
+    place: String,
+    seen: HashMap<String, String>,
+}
+
+impl<'a> Scope<'a> {
+    fn new(lang: &'a str, place: impl Into<String>) -> Self {
+        Scope {
+            lang,
+            place: place.into(),
+            seen: HashMap::new(),
+        }
+    }
+
+    fn declare(&mut self, ident: &str, what: impl Into<String>) -> Result<(), Error> {
+        let what = what.into();
+        match self.seen.get(ident) {
+            Some(first) => Err(Error(format!(
+                "{}: {first} and {what} would both be called `{ident}` in {}",
+                self.place, self.lang
+            ))),
+            None => {
+                self.seen.insert(ident.to_owned(), what);
+                Ok(())
+            }
+        }
+    }
+}
+
 /// A name made into an ASCII identifier: other characters become `_`, and
-/// a leading digit gets a `_` before it.
+/// a leading digit gets a `_` before it. Lossy (not injective): used for
+/// file names only, which it keeps free of `/`, `.` and the like.
 pub fn ident(name: &str) -> String {
     let mut s: String = name
         .chars()
@@ -227,36 +322,18 @@ pub fn snake(name: &str) -> String {
     out
 }
 
-/// Field names of one struct in a language: keywords get a suffix or
-/// prefix, non-ASCII names are refused where the language needs ASCII, and
-/// two fields may not end up with the same name.
+/// Field names of one struct in a language, through [`target_name`]
+/// (`map`), each declared in `scope` (which may hold names declared
+/// before, such as generated members).
 fn field_names(
     s: &Schema,
-    keywords: &[&str],
-    escape: impl Fn(&str) -> String,
-    ascii_only: bool,
-    lang: &str,
+    map: impl Fn(&str) -> String,
+    scope: &mut Scope,
 ) -> Result<Vec<String>, Error> {
-    let mut seen = HashSet::new();
     let mut out = Vec::new();
     for f in &s.fields {
-        if ascii_only && !f.name.is_ascii() {
-            return Err(Error(format!(
-                "struct `{}`: field name `{}` is not ASCII, which {lang} identifiers must be",
-                s.name, f.name
-            )));
-        }
-        let n = if keywords.contains(&f.name.as_str()) {
-            escape(&f.name)
-        } else {
-            f.name.clone()
-        };
-        if !seen.insert(n.clone()) {
-            return Err(Error(format!(
-                "struct `{}`: two fields would both be called `{n}` in {lang}",
-                s.name
-            )));
-        }
+        let n = map(&f.name);
+        scope.declare(&n, format!("field `{}`", f.name))?;
         out.push(n);
     }
     Ok(out)
@@ -298,18 +375,42 @@ fn dims(t: &TypeInfo) -> (&TypeInfo, Vec<u64>) {
     (t, lens)
 }
 
-/// A string literal's contents, escaped for C, C# and Python alike
-/// (printable ASCII as is, everything else as `\xNN`-free escapes).
-fn escape_str(s: &str, unicode_escape: &str) -> String {
+/// The contents of a C (and C++) string literal: printable ASCII as is
+/// but `"`, `\\` and `?` (no trigraph can form) escaped, every other byte
+/// of the UTF-8 encoding as a three-digit octal escape (valid for any
+/// value, and never continued by a following digit).
+fn c_string(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'"' | b'\\' | b'?' => {
+                out.push('\\');
+                out.push(char::from(b));
+            }
+            b' '..=b'~' => out.push(char::from(b)),
+            b => {
+                let _ = write!(out, "\\{b:03o}");
+            }
+        }
+    }
+    out
+}
+
+/// The contents of a C# regular string literal: printable ASCII as is but
+/// `"` and `\\` escaped, every other UTF-16 unit as `\\uXXXX` (so no line
+/// terminator, U+0085, U+2028 or U+2029 included, can end the literal).
+fn cs_string(s: &str) -> String {
     let mut out = String::new();
     for c in s.chars() {
         match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
+            '"' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
             ' '..='~' => out.push(c),
             c => {
                 for u in c.encode_utf16(&mut [0; 2]) {
-                    let _ = write!(out, "{unicode_escape}{u:04x}");
+                    let _ = write!(out, "\\u{u:04x}");
                 }
             }
         }
@@ -317,12 +418,63 @@ fn escape_str(s: &str, unicode_escape: &str) -> String {
     out
 }
 
-/// Text safe inside a comment of every target language.
-fn comment_text(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect::<String>()
-        .replace("*/", "* /")
+/// The contents of a Python string literal (also a docstring's): printable
+/// ASCII as is but `"` and `\\` escaped, every other character as
+/// `\\uXXXX` or, outside the BMP, `\\UXXXXXXXX` (one escape per character,
+/// never a surrogate).
+fn py_string(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        match c {
+            '"' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            ' '..='~' => out.push(c),
+            c if u32::from(c) <= 0xffff => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => {
+                let _ = write!(out, "\\U{:08x}", u32::from(c));
+            }
+        }
+    }
+    out
+}
+
+/// Text for a comment: printable ASCII as is, every other character as
+/// `\\u{XXXX}` (no line terminator of any language, no bidirectional
+/// override, nothing outside ASCII).
+fn plain_text(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        match c {
+            ' '..='~' => out.push(c),
+            c => {
+                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+            }
+        }
+    }
+    out
+}
+
+/// Text safe inside a C (and C++) `/* */` comment: [`plain_text`] without
+/// `*/`, `/*` (which `-Wcomment` reports), `//` or `??` (a trigraph such as
+/// `??/` is replaced under `-std=c11`).
+fn c_comment(s: &str) -> String {
+    let mut out = plain_text(s);
+    for (from, to) in [("*/", "* /"), ("/*", "/ *"), ("//", "/ /"), ("??", "? ?")] {
+        while out.contains(from) {
+            out = out.replace(from, to);
+        }
+    }
+    out
+}
+
+/// Text safe inside a C# `//` comment or XML doc comment: [`plain_text`]
+/// with `<`, `>` and `&` replaced.
+fn cs_comment(s: &str) -> String {
+    plain_text(s).replace(['<', '>', '&'], "_")
 }
 
 mod c;
@@ -340,7 +492,17 @@ mod tests {
         assert_eq!(snake("Alphabet"), "alphabet");
         assert_eq!(ident("my-app v2"), "my_app_v2");
         assert_eq!(ident("2d"), "_2d");
-        assert_eq!(escape_str("a\"b\\c\u{e9}", "\\u"), "a\\\"b\\\\c\\u00e9");
+        assert_eq!(
+            py_string("a\"b\\c\u{e9}\u{1f600}"),
+            "a\\\"b\\\\c\\u00e9\\U0001f600"
+        );
+        assert_eq!(
+            cs_string("a\u{2028}\u{85}\u{1f600}"),
+            "a\\u2028\\u0085\\ud83d\\ude00"
+        );
+        assert_eq!(c_string("a??/\u{e9}\n"), "a\\?\\?/\\303\\251\\012");
+        assert_eq!(c_comment("x*/y/*z??/ ???/"), "x* /y/ *z? ?/ ? ? ?/");
+        assert_eq!(cs_comment("<a>\u{202e}\u{2029}"), "_a_\\u{202e}\\u{2029}");
     }
 
     #[test]

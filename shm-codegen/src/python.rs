@@ -6,7 +6,7 @@ use shm_runtime::Prim;
 use shm_runtime::descriptor::{Schema, TypeInfo};
 use shm_runtime::header::{self, HEADER_SIZE};
 
-use super::{Error, Member, comment_text, escape_str, field_names, header_schema, ident, members};
+use super::{Error, Member, Scope, field_names, header_schema, members, py_string, target_name};
 
 const KEYWORDS: &[&str] = &[
     "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue",
@@ -14,6 +14,228 @@ const KEYWORDS: &[&str] = &[
     "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try", "while",
     "with", "yield",
 ];
+
+/// Attributes of `ctypes.Structure` classes and instances (and of their
+/// metaclass) that a field of the same name would hide: `from_buffer_copy`
+/// is what `read()` calls.
+const CTYPES_ATTRS: &[&str] = &[
+    "from_buffer",
+    "from_buffer_copy",
+    "from_address",
+    "from_param",
+    "in_dll",
+    "mro",
+    "_objects",
+    "_fields_",
+    "_pack_",
+    "_align_",
+    "_anonymous_",
+    "_layout_",
+    "_swappedbytes_",
+    "_b_base_",
+    "_b_needsfree_",
+    "_type_",
+    "_length_",
+    "_as_parameter_",
+];
+
+/// Names a class may not take at module level: the module's own globals,
+/// the local names of its functions (where the root class is named), and
+/// Python's builtins (which a module-level class would hide from the
+/// generated functions).
+const MODULE_NAMES: &[&str] = &[
+    "ctypes",
+    "time",
+    "MAGIC",
+    "HEADER_VERSION",
+    "HEADER_SIZE",
+    "STATE_READY",
+    "SEQ_OFFSET",
+    "BACKUP_SEQ_OFFSET",
+    "SCHEMA_NAME",
+    "SCHEMA_VERSION",
+    "FINGERPRINT",
+    "SIZE",
+    "SegmentError",
+    "SegmentHeader",
+    "check",
+    "read",
+    "read_with_version",
+    "_check_layout",
+    "_u64",
+    "_try_copy",
+    // Locals and parameters.
+    "buf",
+    "h",
+    "deadline",
+    "got",
+    "timeout",
+    "cls",
+    "size",
+    "offsets",
+    "field",
+    "offset",
+    "found",
+    "seq_offset",
+    "start",
+    "s1",
+    "data",
+    // Builtins.
+    "ArithmeticError",
+    "AssertionError",
+    "AttributeError",
+    "BaseException",
+    "BaseExceptionGroup",
+    "BlockingIOError",
+    "BrokenPipeError",
+    "BufferError",
+    "BytesWarning",
+    "ChildProcessError",
+    "ConnectionAbortedError",
+    "ConnectionError",
+    "ConnectionRefusedError",
+    "ConnectionResetError",
+    "DeprecationWarning",
+    "EOFError",
+    "Ellipsis",
+    "EncodingWarning",
+    "EnvironmentError",
+    "Exception",
+    "ExceptionGroup",
+    "FileExistsError",
+    "FileNotFoundError",
+    "FloatingPointError",
+    "FutureWarning",
+    "GeneratorExit",
+    "IOError",
+    "ImportError",
+    "ImportWarning",
+    "IndentationError",
+    "IndexError",
+    "InterruptedError",
+    "IsADirectoryError",
+    "KeyError",
+    "KeyboardInterrupt",
+    "LookupError",
+    "MemoryError",
+    "ModuleNotFoundError",
+    "NameError",
+    "NotADirectoryError",
+    "NotImplemented",
+    "NotImplementedError",
+    "OSError",
+    "OverflowError",
+    "PendingDeprecationWarning",
+    "PermissionError",
+    "ProcessLookupError",
+    "PythonFinalizationError",
+    "RecursionError",
+    "ReferenceError",
+    "ResourceWarning",
+    "RuntimeError",
+    "RuntimeWarning",
+    "StopAsyncIteration",
+    "StopIteration",
+    "SyntaxError",
+    "SyntaxWarning",
+    "SystemError",
+    "SystemExit",
+    "TabError",
+    "TimeoutError",
+    "TypeError",
+    "UnboundLocalError",
+    "UnicodeDecodeError",
+    "UnicodeEncodeError",
+    "UnicodeError",
+    "UnicodeTranslateError",
+    "UnicodeWarning",
+    "UserWarning",
+    "ValueError",
+    "Warning",
+    "ZeroDivisionError",
+    "abs",
+    "aiter",
+    "all",
+    "anext",
+    "any",
+    "ascii",
+    "bin",
+    "bool",
+    "breakpoint",
+    "bytearray",
+    "bytes",
+    "callable",
+    "chr",
+    "classmethod",
+    "compile",
+    "complex",
+    "copyright",
+    "credits",
+    "delattr",
+    "dict",
+    "dir",
+    "divmod",
+    "enumerate",
+    "eval",
+    "exec",
+    "exit",
+    "filter",
+    "float",
+    "format",
+    "frozenset",
+    "getattr",
+    "globals",
+    "hasattr",
+    "hash",
+    "help",
+    "hex",
+    "id",
+    "input",
+    "int",
+    "isinstance",
+    "issubclass",
+    "iter",
+    "len",
+    "license",
+    "list",
+    "locals",
+    "map",
+    "max",
+    "memoryview",
+    "min",
+    "next",
+    "object",
+    "oct",
+    "open",
+    "ord",
+    "pow",
+    "print",
+    "property",
+    "quit",
+    "range",
+    "repr",
+    "reversed",
+    "round",
+    "set",
+    "setattr",
+    "slice",
+    "sorted",
+    "staticmethod",
+    "str",
+    "sum",
+    "super",
+    "tuple",
+    "type",
+    "vars",
+    "zip",
+];
+
+/// A field name in Python: keywords and `ctypes` attributes mapped.
+fn field_name(n: &str) -> String {
+    target_name(n, |n| {
+        KEYWORDS.contains(&n) || CTYPES_ATTRS.contains(&n) || n.starts_with("_shm_")
+    })
+}
 
 fn prim(p: Prim) -> &'static str {
     use Prim::*;
@@ -39,23 +261,26 @@ fn ty(t: &TypeInfo) -> String {
     }
 }
 
-/// A schema name as a class name (keywords get a `_` suffix).
+/// A schema name as a class name (keywords, module-level names and
+/// builtins mapped).
 fn class_name(name: &str) -> String {
-    let i = ident(name);
-    if KEYWORDS.contains(&i.as_str()) {
-        i + "_"
-    } else {
-        i
-    }
+    target_name(name, |n| KEYWORDS.contains(&n) || MODULE_NAMES.contains(&n))
 }
 
 fn emit_class(out: &mut String, s: &Schema, class: &str) -> Result<(), Error> {
-    let names = field_names(s, KEYWORDS, |n| format!("{n}_"), false, "Python")?;
+    let mut scope = Scope::new("Python", format!("struct `{}`", s.name));
+    let names = field_names(s, field_name, &mut scope)?;
+    for (at, _) in s.gaps() {
+        scope.declare(
+            &format!("_shm_gap_{at}"),
+            format!("the padding at offset {at}"),
+        )?;
+    }
     let _ = writeln!(out, "class {class}(ctypes.Structure):");
     let _ = writeln!(
         out,
         "    \"\"\"`{}` v{}: {} bytes, alignment {} (native byte order).\"\"\"\n",
-        comment_text(&s.name).replace('"', "'").replace('\\', "/"),
+        py_string(&s.name),
         s.version,
         s.size,
         s.align
@@ -90,6 +315,14 @@ fn emit_class(out: &mut String, s: &Schema, class: &str) -> Result<(), Error> {
 
 pub(crate) fn generate(schema: &Schema, nested: &[&Schema], source: &str) -> Result<String, Error> {
     let class = class_name(&schema.name);
+    let mut module = Scope::new("Python", "the module");
+    for n in MODULE_NAMES {
+        module.declare(n, format!("`{n}`"))?;
+    }
+    for s in nested {
+        module.declare(&class_name(&s.name), format!("struct `{}`", s.name))?;
+    }
+    module.declare(&class, format!("struct `{}`", schema.name))?;
     let fp = schema.fingerprint();
     let mut out = String::new();
     let _ = write!(
@@ -133,17 +366,15 @@ class SegmentError(Exception):
 
 
 "#,
-        name = comment_text(&schema.name)
-            .replace('"', "'")
-            .replace('\\', "/"),
+        name = py_string(&schema.name),
         version = schema.version,
-        source = comment_text(source).replace('"', "'").replace('\\', "/"),
+        source = py_string(source),
         header_version = header::HEADER_VERSION,
         header_size = HEADER_SIZE,
         state_ready = header::STATE_READY,
         seq = header::off::SEQ,
         backup_seq = header::off::BACKUP_SEQ,
-        escaped = escape_str(&schema.name, "\\u"),
+        escaped = py_string(&schema.name),
         size = schema.size,
     );
     emit_class(&mut out, &header_schema(), "SegmentHeader")?;

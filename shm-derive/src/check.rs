@@ -12,6 +12,86 @@ use crate::ctxt::Ctxt;
 
 /// How many bytes of UTF-8 the segment header has for the schema name.
 pub const MAX_NAME_LEN: usize = 48;
+/// Longest field name, in bytes (`shm_runtime::ident::MAX_IDENT_LEN`).
+pub const MAX_FIELD_NAME_LEN: usize = 63;
+
+/// The identifier rule of `shm_runtime::ident` (the runtime applies the
+/// same rule to descriptors it reads; this crate cannot depend on it):
+/// names become identifiers in the generated C, C++, C# and Python
+/// bindings. `Err` says what is wrong, without repeating the name.
+pub fn ident_rule(name: &str, max_len: usize) -> Result<(), String> {
+    let b = name.as_bytes();
+    let Some(&first) = b.first() else {
+        return Err("is empty".into());
+    };
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '_'))
+    {
+        let c = if c.is_ascii_graphic() {
+            format!("`{c}`")
+        } else {
+            format!("U+{:04X}", u32::from(c))
+        };
+        return Err(format!(
+            "contains {c}, but only ASCII letters, digits and `_` are allowed"
+        ));
+    }
+    if first.is_ascii_digit() {
+        return Err("starts with a digit".into());
+    }
+    if b.len() > max_len {
+        return Err(format!(
+            "is {} bytes long, at most {max_len} are allowed",
+            b.len()
+        ));
+    }
+    if name == "_" {
+        return Err("is `_` alone".into());
+    }
+    if name.contains("__") {
+        return Err("contains `__`, which C and C++ reserve".into());
+    }
+    if first == b'_' && b.get(1).is_some_and(u8::is_ascii_uppercase) {
+        return Err("starts with `_` and an upper-case letter, which C reserves".into());
+    }
+    Ok(())
+}
+
+/// A name that follows [`ident_rule`], close to `name`: other characters
+/// become `_`, runs of `_` one `_`, `_X` at the start becomes `_x`, a
+/// leading digit gets an `n` before it.
+pub fn suggest_ident(name: &str, max_len: usize) -> String {
+    let mut out = String::new();
+    for c in name.chars() {
+        let c = if c.is_ascii_alphanumeric() { c } else { '_' };
+        if !(c == '_' && out.ends_with('_')) {
+            out.push(c);
+        }
+    }
+    if out.starts_with('_') && out[1..].starts_with(|c: char| c.is_ascii_uppercase()) {
+        out[1..2].make_ascii_lowercase();
+    }
+    if out.starts_with(|c: char| c.is_ascii_digit()) {
+        out.insert(0, 'n');
+    }
+    out.truncate(max_len);
+    if ident_rule(&out, max_len).is_err() {
+        out = "name".to_owned();
+    }
+    out
+}
+
+/// `name` for an error message: printable ASCII as is, other characters
+/// as `\u{XXXX}` (so a bidi override cannot reorder the message).
+fn escaped(name: &str) -> String {
+    name.chars()
+        .map(|c| match c {
+            ' '..='~' => c.to_string(),
+            c => format!("\\u{{{:04x}}}", u32::from(c)),
+        })
+        .collect()
+}
 
 /// Runs every syntactic check on `input`.
 pub fn check(cx: &Ctxt, input: &Input) {
@@ -199,8 +279,16 @@ fn check_container_attrs(cx: &Ctxt, input: &Input) {
                         name.len()
                     ),
                 );
-            } else if name.contains('\0') {
-                cx.error_spanned_by(lit, "the schema name must not contain NUL characters");
+            } else if let Err(why) = ident_rule(&name, MAX_NAME_LEN) {
+                cx.error_spanned_by(
+                    lit,
+                    format!(
+                        "the schema name \"{}\" {why}: it becomes an identifier in the generated C, C# and Python bindings; \
+                         write `name = \"{}\"`",
+                        escaped(&name),
+                        suggest_ident(&name, MAX_NAME_LEN)
+                    ),
+                );
             }
         }
         // With `extends`, the name is the extended schema's, checked there.
@@ -216,12 +304,34 @@ fn check_container_attrs(cx: &Ctxt, input: &Input) {
                         name.len()
                     ),
                 );
+            } else if let Err(why) = ident_rule(&name, MAX_NAME_LEN) {
+                cx.error_spanned_by(
+                    input.ident(),
+                    format!(
+                        "the schema name defaults to the type name `{}`, which {why}: it becomes an identifier in the \
+                         generated C, C# and Python bindings; add `#[shm(name = \"{}\")]` or rename the type",
+                        escaped(&name),
+                        suggest_ident(&name, MAX_NAME_LEN)
+                    ),
+                );
             }
         }
     }
 }
 
 fn check_field(cx: &Ctxt, field: &Field) {
+    let name = field.name();
+    if let Err(why) = ident_rule(&name, MAX_FIELD_NAME_LEN) {
+        cx.error_spanned_by(
+            field.ident,
+            format!(
+                "the field name `{}` {why}: it becomes an identifier in the generated C, C# and Python bindings; \
+                 rename the field, e.g. to `{}`",
+                escaped(&name),
+                suggest_ident(&name, MAX_FIELD_NAME_LEN)
+            ),
+        );
+    }
     for attr in &field.original.attrs {
         if attr.path().is_ident("cfg") {
             cx.error_spanned_by(

@@ -68,6 +68,11 @@ use syn::{DeriveInput, parse_macro_input};
 /// - the `#[shm(...)]` attributes are known, given once and well-formed
 ///   (a misspelt one is reported with the closest known name);
 /// - the schema name fits the 48 bytes the segment header has for it;
+/// - the schema name and every field name are identifiers in every target
+///   language of the generated bindings (C, C++, C#, Python): ASCII
+///   letters, digits and `_`, not starting with a digit, no `__`, not `_`
+///   followed by an upper-case letter at the start, field names at most 63
+///   bytes (non-ASCII Rust identifiers are refused, with a suggestion);
 /// - no field has a type that can never be shared: `bool`, `char`,
 ///   `usize`/`isize`, `u128`/`i128`, `String`, `Vec`, `Box`, `Option`,
 ///   references and pointers are reported with what to use instead;
@@ -158,8 +163,10 @@ use syn::{DeriveInput, parse_macro_input};
 /// The schema's stable name, recorded in every segment created with it and
 /// checked by every opener: two programs share a segment only if their
 /// structs have the same name (and version and layout). Default: the type
-/// name. It must be non-empty, without NUL characters, and at most 48 bytes
-/// of UTF-8. Renaming the Rust type does not change a schema that has a
+/// name. It must be an identifier in every target language of the
+/// generated bindings (ASCII letters, digits and `_`, not starting with a
+/// digit, no `__`, not `_` and an upper-case letter first) of at most 48
+/// bytes. Renaming the Rust type does not change a schema that has a
 /// `name`.
 ///
 /// ```
@@ -181,6 +188,17 @@ use syn::{DeriveInput, parse_macro_input};
 /// #[derive(SharedLayout)]
 /// #[repr(C)]
 /// #[shm(name = "")] // error: the schema name must not be empty
+/// pub struct Telemetry {
+///     pub seq: u64,
+/// }
+/// ```
+///
+/// ```compile_fail
+/// use shm_runtime::SharedLayout;
+///
+/// #[derive(SharedLayout)]
+/// #[repr(C)]
+/// #[shm(name = "com.example.telemetry")] // error: contains `.`; write `name = "com_example_telemetry"`
 /// pub struct Telemetry {
 ///     pub seq: u64,
 /// }

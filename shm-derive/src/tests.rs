@@ -129,3 +129,40 @@ fn schema_name_limits() {
     let errors = compile_errors(&out);
     assert_eq!(errors.len(), 3, "{errors:#?}");
 }
+
+#[test]
+fn names_must_be_identifiers_in_every_target_language() {
+    use crate::check::{ident_rule, suggest_ident};
+    for bad in [
+        "com.example",
+        "a-b",
+        "größe",
+        "a\u{2028}b",
+        "x\u{202e}",
+        "??/",
+        "\u{1f600}",
+        "1a",
+        "a__b",
+        "_Bool",
+        "_",
+    ] {
+        assert!(ident_rule(bad, 48).is_err(), "{bad:?}");
+        let s = suggest_ident(bad, 48);
+        assert_eq!(ident_rule(&s, 48), Ok(()), "{bad:?} -> {s:?}");
+    }
+    assert_eq!(
+        suggest_ident("com.example.telemetry", 48),
+        "com_example_telemetry"
+    );
+    assert_eq!(suggest_ident("größe", 48), "gr_e");
+    let out = derive(parse_quote! {
+        #[repr(C)]
+        #[shm(name = "my app")]
+        pub struct S { pub größe: u8, pub r#type: u8, pub a__b: u8 }
+    });
+    let errors = compile_errors(&out);
+    assert_eq!(errors.len(), 3, "{errors:#?}");
+    assert!(errors[0].contains("my_app"), "{errors:?}");
+    assert!(errors[1].contains("gr_e"), "{errors:?}");
+    assert!(errors[2].contains("`__`"), "{errors:?}");
+}

@@ -17,6 +17,7 @@ mod writer;
 pub mod descriptor;
 pub mod evolution;
 pub mod header;
+pub mod ident;
 pub mod layout;
 
 pub use error::{Error, Result};

@@ -10,7 +10,7 @@ use shm_runtime::SharedLayout;
 /// not trigger `missing_docs` or any clippy lint.
 #[derive(SharedLayout)]
 #[repr(C)]
-#[shm(size = 16, align = 8, version = 2, name = "lint-check")]
+#[shm(size = 16, align = 8, version = 2, name = "lint_check")]
 pub struct LintCheck {
     /// A counter.
     pub counter: core::sync::atomic::AtomicU64,

@@ -6,7 +6,8 @@ use std::collections::HashSet;
 use std::fmt;
 
 use super::{FieldInfo, MAX_ALIGN, MAX_DEPTH, MAX_NAME_LEN, Schema, TypeInfo, first_difference};
-use crate::header::Header;
+use crate::header::{Header, NAME_CAPACITY};
+use crate::ident::{self, MAX_IDENT_LEN};
 use crate::layout::{
     DESCRIPTOR_MAGIC, DESCRIPTOR_VERSION, TYPE_TAG_ARRAY, TYPE_TAG_STRUCT, encode_descriptor, fnv1a,
 };
@@ -113,7 +114,9 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn schema(&mut self, depth: usize) -> DResult<Schema> {
+    /// A struct; `path` is where it is used (`inner.pair`, empty for the
+    /// root), for error messages.
+    fn schema(&mut self, depth: usize, path: &str) -> DResult<Schema> {
         if depth > MAX_DEPTH {
             return self.err(
                 self.pos,
@@ -121,10 +124,18 @@ impl<'a> Reader<'a> {
             );
         }
         let (at, name) = self.str("schema name")?;
-        if name.chars().any(char::is_control) {
+        if let Err(why) = ident::check(name, NAME_CAPACITY) {
+            let place = if path.is_empty() {
+                "the schema name".to_owned()
+            } else {
+                format!("the struct name of field `{path}`")
+            };
             return self.err(
                 at,
-                format!("schema name {name:?} contains control characters"),
+                format!(
+                    "{place} \"{}\" {why}: names must be identifiers in every target language",
+                    ident::escaped(name)
+                ),
             );
         }
         let version = self.u32("schema version")?;
@@ -167,10 +178,18 @@ impl<'a> Reader<'a> {
         let mut max_align = 1u64;
         for _ in 0..count {
             let (name_at, fname) = self.str("field name")?;
-            if !is_identifier(fname) {
+            if let Err(why) = ident::check(fname, MAX_IDENT_LEN) {
+                let at_path = if path.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (in field `{path}`)")
+                };
                 return self.err(
                     name_at,
-                    format!("struct `{name}`: field name {fname:?} is not an identifier"),
+                    format!(
+                        "struct `{name}`{at_path}: field name \"{}\" {why}: names must be identifiers in every target language",
+                        ident::escaped(fname)
+                    ),
                 );
             }
             if !names.insert(fname) {
@@ -183,7 +202,12 @@ impl<'a> Reader<'a> {
             let offset = self.u64("field offset")?;
             let fsize_at = self.pos;
             let fsize = self.u64("field size")?;
-            let ty = self.ty(depth + 1)?;
+            let fpath = if path.is_empty() {
+                fname.to_owned()
+            } else {
+                format!("{path}.{fname}")
+            };
+            let ty = self.ty(depth + 1, &fpath)?;
             let what = |w: String| format!("struct `{name}`, field `{fname}`: {w}");
             let tsize = type_size(&ty).ok_or_else(|| DescriptorError {
                 at: fsize_at,
@@ -247,7 +271,7 @@ impl<'a> Reader<'a> {
         })
     }
 
-    fn ty(&mut self, depth: usize) -> DResult<TypeInfo> {
+    fn ty(&mut self, depth: usize, path: &str) -> DResult<TypeInfo> {
         if depth > MAX_DEPTH {
             return self.err(
                 self.pos,
@@ -262,7 +286,7 @@ impl<'a> Reader<'a> {
         match code {
             TYPE_TAG_ARRAY => {
                 let len = self.u64("array length")?;
-                let elem = self.ty(depth + 1)?;
+                let elem = self.ty(depth + 1, path)?;
                 if len > 0 && type_size(&elem) == Some(0) {
                     return self.err(at, format!("array of {len} zero-sized elements"));
                 }
@@ -271,7 +295,7 @@ impl<'a> Reader<'a> {
                     len,
                 })
             }
-            TYPE_TAG_STRUCT => Ok(TypeInfo::Struct(Box::new(self.schema(depth + 1)?))),
+            TYPE_TAG_STRUCT => Ok(TypeInfo::Struct(Box::new(self.schema(depth + 1, path)?))),
             c => self.err(at, format!("unknown type code {c:#04x}")),
         }
     }
@@ -284,13 +308,6 @@ fn type_size(t: &TypeInfo) -> Option<u64> {
         TypeInfo::Array { elem, len } => type_size(elem)?.checked_mul(*len),
         TypeInfo::Struct(s) => Some(s.size),
     }
-}
-
-/// A Rust-style identifier: a letter or `_`, then letters, digits or `_`.
-fn is_identifier(s: &str) -> bool {
-    let mut cs = s.chars();
-    cs.next().is_some_and(|c| c == '_' || c.is_alphabetic())
-        && cs.all(|c| c == '_' || c.is_alphanumeric())
 }
 
 /// Decodes and validates a descriptor on its own (no header): the entry
@@ -316,7 +333,7 @@ pub fn decode(bytes: &[u8]) -> std::result::Result<Schema, DescriptorError> {
     if reserved != 0 {
         return r.err(6, format!("reserved field is {reserved}, expected 0"));
     }
-    let schema = r.schema(0)?;
+    let schema = r.schema(0, "")?;
     if r.remaining() != 0 {
         return r.err(
             r.pos,
@@ -347,7 +364,7 @@ pub fn from_segment(header: &Header, bytes: &[u8]) -> std::result::Result<Schema
         return bad(format!(
             "root schema `{}` is not the header's schema `{}`",
             s.name,
-            header.schema_name().unwrap_or("<invalid UTF-8>")
+            header.schema_name().unwrap_or("<invalid name>")
         ));
     }
     if s.version != header.schema_version {
@@ -483,7 +500,7 @@ mod tests {
                     buf: &b[1..],
                     pos: 0,
                 };
-                r.schema(1).unwrap();
+                r.schema(1, "x").unwrap();
                 1 + r.pos
             }
             _ => 1,
@@ -506,7 +523,7 @@ mod tests {
             (Box::new(|b| b[4] = 2), "version 2"),
             (Box::new(|b| b[6] = 1), "reserved"),
             (Box::new(|b| b[10] = 0xff), "UTF-8"),
-            (Box::new(|b| b[10] = 0x07), "control"),
+            (Box::new(|b| b[10] = 0x07), "U+0007"),
             (Box::new(|b| b[8] = 0), "empty"),
             (Box::new(|b| b[9] = 0xff), "at most"),
             (Box::new(|b| b[8 + 2 + 12 + 4 + 8] = 3), "power of two"),

@@ -460,8 +460,9 @@ impl Header {
         unsafe { b.as_ptr().cast::<Header>().read_unaligned() }
     }
 
-    /// The schema name, if it is valid UTF-8 and NUL-padded (every byte
-    /// after the first NUL is NUL too).
+    /// The schema name, if it is NUL-padded (every byte after the first
+    /// NUL is NUL too) and an identifier by the rule of [`crate::ident`]
+    /// (so it is safe to print or to put in generated code).
     pub fn schema_name(&self) -> Option<&str> {
         let end = self
             .schema_name
@@ -471,14 +472,16 @@ impl Header {
         if self.schema_name[end..].iter().any(|&c| c != 0) {
             return None;
         }
-        std::str::from_utf8(&self.schema_name[..end]).ok()
+        std::str::from_utf8(&self.schema_name[..end])
+            .ok()
+            .filter(|n| crate::ident::is_valid(n, NAME_CAPACITY))
     }
 
     /// A one-line summary for error messages: name, version, size, fingerprint.
     pub fn summary(&self) -> String {
         format!(
             "schema `{}` v{} ({} bytes, fingerprint {:016x})",
-            self.schema_name().unwrap_or("<invalid UTF-8>"),
+            self.schema_name().unwrap_or("<invalid name>"),
             self.schema_version,
             self.payload_size,
             self.fingerprint
@@ -537,9 +540,10 @@ impl Header {
                 self.flags & !KNOWN_FLAGS
             )));
         }
-        if self.schema_name().is_none_or(str::is_empty) {
+        if self.schema_name().is_none() {
             return Err(corrupt(
-                "schema name is empty, not UTF-8, or not NUL-padded".into(),
+                "schema name is empty, not NUL-padded, or not an identifier (ASCII letters, digits and `_`)"
+                    .into(),
             ));
         }
         let align = u64::from(self.payload_align);
