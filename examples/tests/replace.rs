@@ -42,15 +42,30 @@ fn an_old_writer_exiting_leaves_the_replacement_segment_in_place() {
     for (opts, args) in [
         (
             Options::posix(&name),
-            vec!["--backend".into(), "posix".into(), "--name".into(), name.clone()],
+            vec![
+                "--backend".into(),
+                "posix".into(),
+                "--name".into(),
+                name.clone(),
+            ],
         ),
         (
             Options::sysv(key),
-            vec!["--backend".into(), "sysv".into(), "--key".into(), key.to_string()],
+            vec![
+                "--backend".into(),
+                "sysv".into(),
+                "--key".into(),
+                key.to_string(),
+            ],
         ),
         (
             Options::file(&path),
-            vec!["--backend".into(), "file".into(), "--name".into(), path.clone()],
+            vec![
+                "--backend".into(),
+                "file".into(),
+                "--name".into(),
+                path.clone(),
+            ],
         ),
     ] {
         let _ = opts.remove();

@@ -211,10 +211,7 @@ fn clients_keep_the_offsets_they_checked() {
                 None,
                 "{lang}, offsets {offset:#x}: killed: {err}"
             );
-            assert!(
-                out.status.success(),
-                "{lang}, offsets {offset:#x}: {err}"
-            );
+            assert!(out.status.success(), "{lang}, offsets {offset:#x}: {err}");
             assert_eq!(
                 String::from_utf8_lossy(&out.stdout),
                 expected(),

@@ -198,8 +198,10 @@ impl<T: SharedLayout, A: Access> Shared<T, A> {
     /// version, or `None` if nothing changed in time.
     ///
     /// On Linux a read-write handle sleeps on a shared futex and is woken
-    /// by the writer; a read-only handle (which cannot register as a
-    /// waiter) and other systems poll, with 0.1 to 1 ms between looks.
+    /// by the writer, and looks at the version again at least every 50 ms
+    /// whatever happens to the futex (any process that can map the segment
+    /// can steal its wake-ups); a read-only handle (which cannot register
+    /// as a waiter) and other systems poll, with 0.1 to 1 ms between looks.
     ///
     /// ```no_run
     /// # use shm_runtime::{Options, SharedLayout};

@@ -193,9 +193,9 @@ struct Names {
 impl Names {
     fn new(tag: &str) -> Names {
         let posix = unique(tag);
-        let h = posix
-            .bytes()
-            .fold(0x811c_9dc5u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+        let h = posix.bytes().fold(0x811c_9dc5u32, |h, b| {
+            (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+        });
         let n = Names {
             key: ((h & 0x0fff_ffff) | 0x3000_0000) as i32,
             file: std::env::temp_dir()
@@ -251,7 +251,10 @@ fn create_or_open_refuses_an_object_another_user_created_first() {
             .create_or_open()
             .open::<MySharedData>()
             .unwrap_err();
-        let Error::Foreign { owner, ref reason, .. } = err else {
+        let Error::Foreign {
+            owner, ref reason, ..
+        } = err
+        else {
             panic!("{kind}: {err:?}");
         };
         let msg = err.to_string();
@@ -367,11 +370,7 @@ fn a_waiter_whose_wake_ups_are_stolen_still_sees_the_change() {
             // wake-up is only found when this timeout ends.
             let _ = tx.send(waiter.wait_for_change(since, Duration::from_secs(40)));
         });
-        let mut thief = ChildRole::start(
-            "child_role",
-            ROLE_ENV,
-            format!("requeue:posix:{name}"),
-        );
+        let mut thief = ChildRole::start("child_role", ROLE_ENV, format!("requeue:posix:{name}"));
         // The waiter sleeps and was moved off the futex word at least once.
         thief.expect("requeued");
         writer.update(|f| f.bytes().set(0, b'z')).unwrap();
@@ -390,10 +389,16 @@ fn shared_remove_leaves_a_segment_created_under_the_name_since() {
     let names = Names::new("rm");
     for kind in ["posix", "sysv", "file"] {
         let name = names.of(kind);
-        let old = opts(kind, &name).create_new().open::<MySharedData>().unwrap();
+        let old = opts(kind, &name)
+            .create_new()
+            .open::<MySharedData>()
+            .unwrap();
         // Another program removes the name and creates its own segment.
         opts(kind, &name).remove().unwrap();
-        let new = opts(kind, &name).create_new().open::<MySharedData>().unwrap();
+        let new = opts(kind, &name)
+            .create_new()
+            .open::<MySharedData>()
+            .unwrap();
         new.update(|f| f.value().set(2)).unwrap();
         let err = old.remove().unwrap_err();
         assert!(matches!(err, Error::Replaced { .. }), "{kind}: {err:?}");

@@ -61,9 +61,11 @@ pub(crate) fn open(path: &Path, req: &Request<'_>) -> Result<File> {
             match open_file(path, OFlags::CREATE | OFlags::EXCL | OFlags::RDWR, req.mode) {
                 Ok(fd) => {
                     // A half-made file must not be left behind at the path.
-                    return posix::create(fd, req).map(|p| File(p, path.to_owned())).inspect_err(|_| {
-                        let _ = rustix::fs::unlink(path);
-                    });
+                    return posix::create(fd, req)
+                        .map(|p| File(p, path.to_owned()))
+                        .inspect_err(|_| {
+                            let _ = rustix::fs::unlink(path);
+                        });
                 }
                 Err(rustix::io::Errno::EXIST) if req.disposition == Disposition::CreateOrOpen => {}
                 Err(rustix::io::Errno::NOENT) => {
@@ -174,8 +176,12 @@ unsafe impl Backing for File {
         // two system calls wide (unlink(2) cannot name the inode).
         let d = self.0.display();
         let mine = self.0.identity();
-        let st = rustix::fs::statat(rustix::fs::CWD, &self.1, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)
-            .map_err(|e| io(d, "stat (the path now)", e))?;
+        let st = rustix::fs::statat(
+            rustix::fs::CWD,
+            &self.1,
+            rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+        )
+        .map_err(|e| io(d, "stat (the path now)", e))?;
         if mine != Some((st.st_dev as u64, st.st_ino as u64)) {
             return Err(Error::Replaced { name: d.to_owned() });
         }

@@ -388,7 +388,7 @@ unsafe impl Backing for SysV {
         // Already marked for removal (its key is then free, maybe taken by
         // another segment): nothing to do here.
         let ds = ipc_stat(self.shmid).map_err(|e| io_err(&self.display, "shmctl (IPC_STAT)", e))?;
-        if u32::from(ds.shm_perm.mode) & SHM_DEST != 0 {
+        if marked_for_removal(&ds) {
             return Err(match shmget(self.key, 0, 0) {
                 Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Error::NotFound {
                     name: self.display.clone(),
@@ -403,9 +403,14 @@ unsafe impl Backing for SysV {
     }
 }
 
-/// The `shm_perm.mode` flag of a segment marked for removal (`IPC_RMID`).
+/// Whether the segment is marked for removal (`IPC_RMID`): Linux's
+/// `SHM_DEST` flag (0o1000) in `shm_perm.mode`.
 #[cfg(any(target_os = "linux", target_os = "android"))]
-const SHM_DEST: u32 = 0o1000;
-/// (Other systems do not report it: a removed segment is not found.)
+fn marked_for_removal(ds: &libc::shmid_ds) -> bool {
+    u32::from(ds.shm_perm.mode) & 0o1000 != 0
+}
+/// (Other systems do not report it: `IPC_RMID` again is harmless there.)
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
-const SHM_DEST: u32 = 0;
+fn marked_for_removal(_ds: &libc::shmid_ds) -> bool {
+    false
+}
