@@ -47,6 +47,20 @@ fn open_file(path: &Path, flags: OFlags, mode: u32) -> rustix::io::Result<OwnedF
     )
 }
 
+/// Whether `path` is a descriptor's link in `/proc` (`/proc/<pid>/fd/<n>`,
+/// `/proc/self/fd/<n>`, `/dev/fd/<n>`): a "magic" link the kernel makes
+/// for an open descriptor, in a directory nobody can write to.
+fn is_fd_link(path: &Path) -> bool {
+    let in_fd_dir = path
+        .parent()
+        .is_some_and(|p| p.file_name().is_some_and(|n| n == "fd"));
+    let digits = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    in_fd_dir && digits && (path.starts_with("/proc/") || path.starts_with("/dev/fd/"))
+}
+
 /// Creates or opens the file at `path` as `req` says and maps it.
 pub(crate) fn open(path: &Path, req: &Request<'_>) -> Result<File> {
     let d = req.display;
@@ -82,8 +96,15 @@ pub(crate) fn open(path: &Path, req: &Request<'_>) -> Result<File> {
         // effect on regular files. O_NOFOLLOW: a symbolic link planted at
         // the path (in a shared directory such as /tmp) is refused, not
         // followed to a file someone else chose; the directories of the
-        // path are followed and must be trusted.
-        match open_file(path, access | OFlags::NONBLOCK | OFlags::NOFOLLOW, 0) {
+        // path are followed and must be trusted. The one exception is a
+        // descriptor's own link (`/proc/<pid>/fd/<n>`, how a sealed memfd
+        // is shared), which nobody can plant.
+        let nofollow = if is_fd_link(path) {
+            OFlags::empty()
+        } else {
+            OFlags::NOFOLLOW
+        };
+        match open_file(path, access | OFlags::NONBLOCK | nofollow, 0) {
             Ok(fd) => {
                 let st = rustix::fs::fstat(&fd).map_err(|e| io(d, "fstat", e))?;
                 let kind = FileType::from_raw_mode(st.st_mode);
