@@ -5,8 +5,11 @@
  * docs/FORMAT.md; every size and offset below is checked by _Static_assert.
  *
  * Reading a segment: shm_open(name, O_RDONLY) + fstat + mmap(PROT_READ) of
- * the whole object, then my_shared_data_check(base, size) and my_shared_data_read(base, &value).
- * Reading never waits for a writer and never stores to the segment.
+ * the whole object, then my_shared_data_check(base, size, &view) once and
+ * my_shared_data_read(&view, &value, tries) as often as needed. The check keeps a
+ * private copy of the header in `view`; reads use only that copy, so no
+ * later change to the segment can make them leave the mapping. Reading
+ * never waits for a writer and never stores to the segment.
  */
 #ifndef SHM_MY_SHARED_DATA_H
 #define SHM_MY_SHARED_DATA_H
@@ -101,54 +104,154 @@ _Static_assert(offsetof(shm_segment_header, waiters) == 248, "shm_segment_header
 _Static_assert(offsetof(shm_segment_header, notify) == 252, "shm_segment_header.notify: offset must be 252");
 
 
+/* Every access to the segment is a whole, aligned 8-byte atomic load, the
+ * size of the writers' stores (docs/FORMAT.md): GCC/Clang builtins, else
+ * C11 atomics. */
 #if defined(__GNUC__) || defined(__clang__)
+#define SHM_LOAD_RELAXED(p) __atomic_load_n((const uint64_t *)(p), __ATOMIC_RELAXED)
+#define SHM_LOAD_ACQUIRE(p) __atomic_load_n((const uint64_t *)(p), __ATOMIC_ACQUIRE)
+#define SHM_FENCE_ACQUIRE() __atomic_thread_fence(__ATOMIC_ACQUIRE)
+#elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L && !defined(__STDC_NO_ATOMICS__)
+#include <stdatomic.h>
+#define SHM_LOAD_RELAXED(p) atomic_load_explicit((const _Atomic uint64_t *)(const void *)(p), memory_order_relaxed)
+#define SHM_LOAD_ACQUIRE(p) atomic_load_explicit((const _Atomic uint64_t *)(const void *)(p), memory_order_acquire)
+#define SHM_FENCE_ACQUIRE() atomic_thread_fence(memory_order_acquire)
+#else
+#error "reading a segment needs GCC/Clang atomic builtins or C11 <stdatomic.h>"
+#endif
+
+/* What a check validated, kept private: a copy of the header and the
+ * mapping it describes. Reads use only these offsets, never the live
+ * header again: whatever any process writes into the segment after the
+ * check, a read stays inside base..base+len. */
+typedef struct shm_view {
+    shm_segment_header header; /* private copy, as checked */
+    const unsigned char *base; /* the mapping */
+    size_t len;                /* its length */
+} shm_view;
+
+/* Copies the header at `base` (at least SHM_HEADER_SIZE bytes mapped) into
+ * *out, one relaxed atomic 8-byte load per word; the last word (`waiters`
+ * and `notify`, 4-byte futex words) is left zero. */
+static inline void shm_copy_header(const void *base, shm_segment_header *out)
+{
+    const unsigned char *b = (const unsigned char *)base;
+    unsigned char *dst = (unsigned char *)out;
+    size_t i;
+    for (i = 0; i + 8 < SHM_HEADER_SIZE; i += 8) {
+        uint64_t w = SHM_LOAD_RELAXED(b + i);
+        memcpy(dst + i, &w, 8);
+    }
+    memset(dst + i, 0, SHM_HEADER_SIZE - i);
+}
+
+/* The header checks every schema shares, on the private copy in `v`
+ * (filled by the caller) of a `len`-byte mapping: NULL, or what is wrong.
+ * `size` and `align` are the schema's. Both copies of the payload must lie
+ * after the header, 8-aligned, with room for `size` bytes rounded up to
+ * whole 8-byte words (reads load whole words), inside the mapping. */
+static inline const char *shm_check_view(const shm_view *v, uint64_t fingerprint,
+                                         size_t size, size_t align)
+{
+    const shm_segment_header *h = &v->header;
+    uint64_t room = ((uint64_t)size + 7u) & ~(uint64_t)7u;
+    uint64_t len = (uint64_t)v->len;
+    if (memcmp(h->magic, SHM_MAGIC, 8) != 0)
+        return "not a typed shared-memory segment (wrong magic)";
+    if (h->header_version != SHM_HEADER_VERSION || h->header_size != SHM_HEADER_SIZE)
+        return "unsupported segment header version";
+    if (h->state != SHM_STATE_READY)
+        return "the segment is not initialised";
+    if (h->fingerprint != fingerprint)
+        return "the segment holds another schema (its fingerprint differs)";
+    if (h->payload_size != size || h->payload_offset % align != 0 || h->payload_offset % 8 != 0
+        || h->payload_offset < SHM_HEADER_SIZE)
+        return "the segment's payload is not laid out as this schema's";
+    if (h->payload_offset > len || len - h->payload_offset < room)
+        return "the segment's payload lies outside the object";
+    if (h->backup_offset % align != 0 || h->backup_offset % 8 != 0
+        || h->backup_offset < h->payload_offset || h->backup_offset - h->payload_offset < room
+        || h->backup_offset > len || len - h->backup_offset < room)
+        return "the backup copy of the segment's payload is misplaced or lies outside the object";
+    return NULL;
+}
+
+/* Fills *v from the `len`-byte mapping at `base`: the state is loaded
+ * (acquire) before the header is copied, so a published header is copied
+ * whole. NULL, or what is wrong. */
+static inline const char *shm_view_open(const void *base, size_t len, shm_view *v)
+{
+    memset(v, 0, sizeof(*v));
+    if (base == NULL || len < SHM_HEADER_SIZE)
+        return "the object is smaller than the 256-byte segment header";
+    if ((uintptr_t)base % 8 != 0)
+        return "the mapping is not 8-byte aligned";
+    /* The word at offset 8 holds header_version, header_size and state:
+     * loaded with acquire first, and that very value is the copy's, so a
+     * copy whose state says ready was published before any of it was
+     * loaded. */
+    uint64_t word8 = SHM_LOAD_ACQUIRE((const unsigned char *)base + 8);
+    shm_copy_header(base, &v->header);
+    memcpy((unsigned char *)&v->header + 8, &word8, 8);
+    v->base = (const unsigned char *)base;
+    v->len = len;
+    return NULL;
+}
+
 /* One attempt at a consistent copy of one copy of the payload: `seq` is its
- * counter (odd while it is being written), `src` the copy, 8-byte aligned
- * (it starts at a multiple of payload_align, at least 64, in a page-aligned
- * mapping). The bytes are loaded with relaxed atomic loads, 8 at a time,
- * between an acquire load of the counter and an acquire fence followed by a
- * second load: equal even counters mean `dst` holds one write's value.
- * Returns 1 and stores the counter in *seq_out then, else 0. */
-static inline int shm_try_copy(const uint64_t *seq, const unsigned char *src,
+ * counter (odd while it is being written), `src` the copy, 8-byte aligned.
+ * The bytes are loaded as whole aligned 8-byte words with relaxed atomic
+ * loads (the last word whole too, of which only the first bytes are kept:
+ * the check made room for it), between an acquire load of the counter and
+ * an acquire fence followed by a second load: equal even counters mean
+ * `dst` holds one write's value. Returns 1 and stores the counter in
+ * *seq_out then, else 0. */
+static inline int shm_try_copy(const unsigned char *seq, const unsigned char *src,
                                unsigned char *dst, size_t len, uint64_t *seq_out)
 {
-    uint64_t s1 = __atomic_load_n(seq, __ATOMIC_ACQUIRE);
+    uint64_t s1 = SHM_LOAD_ACQUIRE(seq);
     size_t i = 0;
     if (s1 & 1u)
         return 0;
     for (; i + 8 <= len; i += 8) {
-        uint64_t w = __atomic_load_n((const uint64_t *)(const void *)(src + i), __ATOMIC_RELAXED);
+        uint64_t w = SHM_LOAD_RELAXED(src + i);
         memcpy(dst + i, &w, 8);
     }
-    for (; i < len; i++)
-        dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
-    __atomic_thread_fence(__ATOMIC_ACQUIRE);
-    if (__atomic_load_n(seq, __ATOMIC_RELAXED) != s1)
+    if (i < len) {
+        uint64_t w = SHM_LOAD_RELAXED(src + i);
+        memcpy(dst + i, &w, len - i);
+    }
+    SHM_FENCE_ACQUIRE();
+    if (SHM_LOAD_RELAXED(seq) != s1)
         return 0;
     *seq_out = s1;
     return 1;
 }
 
-/* A consistent snapshot of the `len`-byte payload of the (checked) segment
- * at `base` into `out`: the primary copy (`seq`, payload_offset) if it is
- * not being written, else the backup copy (`backup_seq`, backup_offset),
- * which holds the previous write's value while the primary is written. So
- * it never waits for a writer, and a writer killed in the middle of a write
- * leaves a complete value behind. Another attempt is made only when both
- * copies changed during one, at most `max_tries` attempts. Returns 0, and
- * the version (the copy's counter / 2: the number of the write that
- * produced the value) in *version unless it is NULL; -1 if every attempt
- * failed. Never stores to the segment. */
-static inline int shm_read_snapshot(const void *base, void *out, size_t len,
+/* A consistent snapshot of the `len`-byte payload of the checked view `v`
+ * into `out`: the primary copy (`seq`, payload_offset) if it is not being
+ * written, else the backup copy (`backup_seq`, backup_offset), which holds
+ * the previous write's value while the primary is written. The offsets are
+ * the view's, as checked. It never waits for a writer, and a writer killed
+ * in the middle of a write leaves a complete value behind. Another attempt
+ * is made only when both copies changed during one, at most `max_tries`
+ * attempts. Returns 0, and the version (the copy's counter / 2: the number
+ * of the write that produced the value) in *version unless it is NULL; -1
+ * if every attempt failed or `len` is not the checked payload size. Never
+ * stores to the segment. */
+static inline int shm_read_snapshot(const shm_view *v, void *out, size_t len,
                                     unsigned long max_tries, uint64_t *version)
 {
-    const shm_segment_header *h = (const shm_segment_header *)base;
-    const unsigned char *b = (const unsigned char *)base;
+    const unsigned char *b = v->base;
     unsigned char *dst = (unsigned char *)out;
     uint64_t s = 0;
+    if (b == NULL || len != v->header.payload_size)
+        return -1;
     for (unsigned long t = 0; t < max_tries; t++) {
-        if (shm_try_copy(&h->seq, b + h->payload_offset, dst, len, &s)
-            || shm_try_copy(&h->backup_seq, b + h->backup_offset, dst, len, &s)) {
+        if (shm_try_copy(b + offsetof(shm_segment_header, seq), b + v->header.payload_offset,
+                         dst, len, &s)
+            || shm_try_copy(b + offsetof(shm_segment_header, backup_seq),
+                            b + v->header.backup_offset, dst, len, &s)) {
             if (version != NULL)
                 *version = s / 2;
             return 0;
@@ -156,7 +259,6 @@ static inline int shm_read_snapshot(const void *base, void *out, size_t len,
     }
     return -1;
 }
-#endif
 
 #endif /* SHM_SEGMENT_HEADER_DEFINED */
 
@@ -179,67 +281,49 @@ _Static_assert(offsetof(MySharedData, _pad) == 6, "MySharedData._pad: offset mus
 _Static_assert(offsetof(MySharedData, numbers) == 8, "MySharedData.numbers: offset must be 8");
 #define MY_SHARED_DATA_SIZE 208u
 
-/* Checks that the `len` bytes at `base` (a mapping of a whole segment)
- * hold a ready segment of schema `MySharedData`. Returns NULL if they do,
- * otherwise a message saying what is wrong. */
-static inline const char *my_shared_data_check(const void *base, size_t len)
+/* Checks once that the `len` bytes at `base` (a mapping of a whole
+ * segment, 8-byte aligned) hold a ready segment of schema `MySharedData`,
+ * on a private copy of its header, and fills *view with what it checked.
+ * Returns NULL if they do, otherwise a message saying what is wrong. */
+static inline const char *my_shared_data_check(const void *base, size_t len, shm_view *view)
 {
-    const shm_segment_header *h = (const shm_segment_header *)base;
-    if (len < sizeof(shm_segment_header))
-        return "the object is smaller than the 256-byte segment header";
-    if (memcmp(h->magic, SHM_MAGIC, 8) != 0)
-        return "not a typed shared-memory segment (wrong magic)";
-    if (h->header_version != SHM_HEADER_VERSION || h->header_size != SHM_HEADER_SIZE)
-        return "unsupported segment header version";
-#if defined(__GNUC__) || defined(__clang__)
-    if (__atomic_load_n(&h->state, __ATOMIC_ACQUIRE) != SHM_STATE_READY)
-        return "the segment is not initialised";
-#else
-    if (h->state != SHM_STATE_READY)
-        return "the segment is not initialised";
-#endif
-    if (h->fingerprint != MY_SHARED_DATA_FINGERPRINT)
-        return "the segment holds another schema (its fingerprint differs)";
-    if (h->payload_size != sizeof(MySharedData) || h->payload_offset % _Alignof(MySharedData) != 0
-        || h->payload_offset % 8 != 0)
-        return "the segment's payload is not laid out as this schema's";
-    if (h->payload_offset > len || len - h->payload_offset < sizeof(MySharedData))
-        return "the segment's payload lies outside the object";
-    if (h->backup_offset % _Alignof(MySharedData) != 0 || h->backup_offset % 8 != 0
-        || h->backup_offset < h->payload_offset + sizeof(MySharedData)
-        || h->backup_offset > len || len - h->backup_offset < sizeof(MySharedData))
-        return "the backup copy of the segment's payload is misplaced or lies outside the object";
-    return NULL;
+    const char *err = shm_view_open(base, len, view);
+    if (err == NULL)
+        err = shm_check_view(view, MY_SHARED_DATA_FINGERPRINT, sizeof(MySharedData), _Alignof(MySharedData));
+    if (err != NULL)
+        memset(view, 0, sizeof(*view));
+    return err;
 }
 
-/* A pointer to the live payload: its primary copy (after my_shared_data_check).
- * Other processes may write it at any time, and a writer that died in the
- * middle of a write leaves it torn until the next writer repairs it: prefer
- * my_shared_data_read for a consistent copy. */
-static inline const MySharedData *my_shared_data_payload(const void *base)
+/* A pointer to the live payload, its primary copy, at the checked offset
+ * (NULL if the view was not checked). Other processes may write it at any
+ * time, and a writer that died in the middle of a write leaves it torn
+ * until the next writer repairs it: prefer my_shared_data_read for a consistent
+ * copy, and access it only with atomic loads of whole aligned 8-byte
+ * words. */
+static inline const MySharedData *my_shared_data_payload(const shm_view *view)
 {
-    const shm_segment_header *h = (const shm_segment_header *)base;
-    return (const MySharedData *)((const unsigned char *)base + h->payload_offset);
+    if (view->base == NULL)
+        return NULL;
+    return (const MySharedData *)(const void *)(view->base + view->header.payload_offset);
 }
 
-#if defined(__GNUC__) || defined(__clang__)
 /* Copies a consistent snapshot of the payload into *out (shm_read_snapshot:
  * the primary copy, else the backup copy; it never waits for a writer, dead
  * or alive). Returns 0, or -1 if no complete copy could be read in
  * `max_tries` attempts (both copies changing under every attempt, or a
- * damaged segment). Call my_shared_data_check first. */
-static inline int my_shared_data_read(const void *base, MySharedData *out, unsigned long max_tries)
+ * damaged segment) or the view was not checked. */
+static inline int my_shared_data_read(const shm_view *view, MySharedData *out, unsigned long max_tries)
 {
-    return shm_read_snapshot(base, out, sizeof(*out), max_tries, NULL);
+    return shm_read_snapshot(view, out, sizeof(*out), max_tries, NULL);
 }
 
 /* my_shared_data_read, and the version of the value: the number of the write that
  * produced it (the copy's counter / 2). */
-static inline int my_shared_data_read_with_version(const void *base, MySharedData *out,
+static inline int my_shared_data_read_with_version(const shm_view *view, MySharedData *out,
                                             unsigned long max_tries, uint64_t *version)
 {
-    return shm_read_snapshot(base, out, sizeof(*out), max_tries, version);
+    return shm_read_snapshot(view, out, sizeof(*out), max_tries, version);
 }
-#endif
 
 #endif /* SHM_MY_SHARED_DATA_H */

@@ -126,7 +126,12 @@ pub fn run_writer(args: &WriterArgs) -> Result<(), Error> {
     let seg: Shared<MySharedData, ReadWrite> = opts.clone().create_new().open()?;
     let result = write_and_wait(&seg, args);
     if !args.keep {
-        seg.remove()?;
+        match seg.remove() {
+            // Another instance (`--replace`) removed ours and made its
+            // own segment under the name: that one is not ours to remove.
+            Ok(()) | Err(Error::Replaced { .. }) => {}
+            Err(e) => return Err(e),
+        }
     }
     result
 }

@@ -143,3 +143,121 @@ fn clients_read_the_last_complete_value_under_a_live_or_dead_writer() {
         assert_eq!(stdout_ok(python_client(&name.0)), expected());
     });
 }
+
+/// Starts `client NAME --pause` and waits until it has checked the segment.
+fn paused(mut cmd: Command, name: &Name) -> std::process::Child {
+    use std::io::BufRead;
+    let mut child = cmd
+        .arg(&name.0)
+        .arg("--pause")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line, "checked\n", "the client did not check the segment");
+    child
+}
+
+/// A process with write access (this one) rewrites the payload and backup
+/// offsets of the header after a client checked it (to 0: the header's
+/// own bytes; far past the end: outside the mapping): the client must
+/// read the last good value (or fail with an error), never return header
+/// bytes and never crash.
+#[test]
+fn clients_keep_the_offsets_they_checked() {
+    use std::io::Write;
+    use std::os::unix::fs::FileExt;
+    use std::os::unix::process::ExitStatusExt;
+    let name = Name::new("offsets");
+    let _seg = Options::posix(&name.0)
+        .create_new()
+        .open_with(&common::demo_value())
+        .unwrap();
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(format!("/dev/shm/{}", name.0))
+        .unwrap();
+    let mut good = [0u8; 8];
+    file.read_at(&mut good, 32).unwrap();
+    let mut good_backup = [0u8; 8];
+    file.read_at(&mut good_backup, 168).unwrap();
+    let python = || {
+        let mut c = Command::new("python3");
+        c.arg(root().join("bindings/python/tests/read_my_shared_data.py"))
+            .env("PYTHONPATH", root().join("bindings/python"))
+            .env("PYTHONDONTWRITEBYTECODE", "1");
+        c
+    };
+    for offset in [0u64, 1 << 40, u64::MAX - 63] {
+        for (lang, cmd) in [("C", Command::new(c_client())), ("Python", python())] {
+            let mut child = paused(cmd, &name);
+            for at in [32, 168] {
+                file.write_at(&offset.to_ne_bytes(), at).unwrap();
+            }
+            writeln!(child.stdin.as_mut().unwrap()).unwrap();
+            let out = child.wait_with_output().unwrap();
+            for (at, v) in [(32, good), (168, good_backup)] {
+                file.write_at(&v, at).unwrap();
+            }
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(
+                out.status.signal(),
+                None,
+                "{lang}, offsets {offset:#x}: killed: {err}"
+            );
+            assert!(out.status.success(), "{lang}, offsets {offset:#x}: {err}");
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout),
+                expected(),
+                "{lang}, offsets {offset:#x}"
+            );
+        }
+    }
+}
+
+/// The generated Python module's own usage example (its docstring), run
+/// as written against a live segment: the reader exits, and the segment
+/// must still be there and its writer's `remove()` succeed. (Attaching
+/// with `multiprocessing.shared_memory.SharedMemory(name=...)` registers
+/// the segment with the resource tracker, which removes it at exit below
+/// Python 3.13.)
+#[test]
+fn the_python_module_usage_example_leaves_the_segment_in_place() {
+    let name = Name::new("pydoc");
+    let seg = Options::posix(&name.0)
+        .create_new()
+        .open_with(&common::demo_value())
+        .unwrap();
+    let module = std::fs::read_to_string(root().join("bindings/python/my_shared_data.py")).unwrap();
+    let doc = module.split("\"\"\"").nth(1).unwrap();
+    let example: String = doc
+        .lines()
+        .filter_map(|l| l.strip_prefix("    "))
+        .map(|l| format!("{}\n", l.replace("\"MyShare\"", &format!("{:?}", name.0))))
+        .collect();
+    assert!(example.contains(&name.0), "no usage example in:\n{doc}");
+    let script = format!("{example}assert value.value == 123, value.value\nprint('read')\n");
+    let out = Command::new("python3")
+        .args(["-c", &script])
+        .env("PYTHONPATH", root().join("bindings/python"))
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "read\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(std::path::Path::new(&format!("/dev/shm/{}", name.0)).exists());
+    Options::posix(&name.0)
+        .open_read_only::<MySharedData>()
+        .unwrap();
+    seg.remove().unwrap();
+}

@@ -137,3 +137,60 @@ fn csharp_program_reads_the_last_complete_value_under_a_live_or_dead_writer() {
         assert_eq!(read_ok(name), expected());
     });
 }
+
+/// A process with write access (this one) rewrites the payload and backup
+/// offsets after the C# client checked the segment (to 0, and far past
+/// the end): the client must still read the last good value, never header
+/// bytes, never crash.
+#[test]
+fn csharp_program_keeps_the_offsets_it_checked() {
+    use std::io::{BufRead, Write};
+    use std::os::unix::fs::FileExt;
+    if !mono_available() {
+        return;
+    }
+    let exe = csharp_client();
+    let name = Name::new("cs-offsets");
+    let _seg = Options::posix(&name.0)
+        .create_new()
+        .open_with(&common::demo_value())
+        .unwrap();
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(format!("/dev/shm/{}", name.0))
+        .unwrap();
+    let mut good = [[0u8; 8]; 2];
+    file.read_at(&mut good[0], 32).unwrap();
+    file.read_at(&mut good[1], 168).unwrap();
+    for offset in [0u64, 1 << 40, u64::MAX - 63] {
+        let mut child = Command::new("mono")
+            .arg(&exe)
+            .arg(&name.0)
+            .arg("--pause")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line, "checked\n");
+        for at in [32, 168] {
+            file.write_at(&offset.to_ne_bytes(), at).unwrap();
+        }
+        writeln!(child.stdin.as_mut().unwrap()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        file.write_at(&good[0], 32).unwrap();
+        file.write_at(&good[1], 168).unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "offsets {offset:#x}: {err}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            expected(),
+            "offsets {offset:#x}"
+        );
+    }
+}

@@ -33,6 +33,37 @@ pub enum Error {
         /// What was being done.
         op: &'static str,
     },
+    /// `create_or_open` found an existing object under the name that other
+    /// users control: owned by another user (for System V, also created by
+    /// one), or granting group or others more access than `mode` asks for.
+    /// Adopting it would let them read every value written and write values
+    /// this program trusts. [`Options::allow_foreign`](crate::Options::allow_foreign)
+    /// accepts it anyway.
+    #[error(
+        "{name}: refusing to adopt an existing object: {reason} (owner uid {owner}, mode {mode:o}); \
+         remove it, or accept it with Options::allow_foreign(true)"
+    )]
+    Foreign {
+        /// The segment.
+        name: String,
+        /// The object's owner (user id).
+        owner: u32,
+        /// The object's permission bits.
+        mode: u32,
+        /// What makes it untrusted.
+        reason: String,
+    },
+    /// [`Shared::remove`](crate::Shared::remove): the name no longer names
+    /// the object this handle has open (it was removed and another object
+    /// was created under it since), so nothing was removed.
+    #[error(
+        "{name}: not removed: the name now names another object than the one this handle has \
+         open (it was removed and re-created since)"
+    )]
+    Replaced {
+        /// The segment.
+        name: String,
+    },
     /// The name cannot be used on this backend.
     #[error("{name}: invalid segment name: {reason}")]
     InvalidName {
@@ -237,6 +268,8 @@ impl Error {
             | Error::AlreadyExists { name }
             | Error::PermissionDenied { name, .. }
             | Error::InvalidName { name, .. }
+            | Error::Foreign { name, .. }
+            | Error::Replaced { name }
             | Error::NotASegment { name, .. }
             | Error::UnsupportedVersion { name, .. }
             | Error::LayoutMismatch { name, .. }

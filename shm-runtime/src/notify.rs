@@ -29,6 +29,16 @@
 //! cannot be told from a dead one's, and dropping a live one would lose
 //! its wake-up.
 //!
+//! The futex word is in memory every process that maps the segment can
+//! reach, and the kernel lets anyone who can map it (read-only is enough)
+//! move its sleepers elsewhere with `FUTEX_CMP_REQUEUE`, or wake them.
+//! So a waiter never trusts the futex alone: it sleeps at most
+//! [`RECHECK`] (50 ms) at a time and looks at the version again after
+//! each sleep, whatever happened to the futex. A process that steals
+//! every wake-up can delay a waiter's return by at most that interval;
+//! spurious wake-ups cost one load. The price: an idle waiter makes one
+//! `futex` call per interval (20 a second).
+//!
 //! A read-only handle cannot register (its mapping is read-only), and
 //! systems other than Linux have no process-shared futex in this crate:
 //! there the wait polls the version, sleeping 0.1 ms between looks for
@@ -38,6 +48,12 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::protocol::version_of;
+
+/// The longest a futex waiter sleeps before it looks at the version again,
+/// whether or not it was woken: bounds what a process that requeues or
+/// swallows wake-ups (`FUTEX_CMP_REQUEUE` needs only a read-only mapping)
+/// can delay a waiter by.
+pub(crate) const RECHECK: Duration = Duration::from_millis(50);
 
 /// The words a wait and a wake use.
 pub(crate) struct Words<'a> {
@@ -80,7 +96,9 @@ pub(crate) fn wait(w: &Words<'_>, since: u64, timeout: Duration) -> Option<u64> 
             if left.is_zero() {
                 break None;
             }
-            futex_wait(w.notify, n, left);
+            // Never longer than RECHECK: another process may have moved
+            // this sleeper off `notify` (see the module documentation).
+            futex_wait(w.notify, n, left.min(RECHECK));
         };
         w.waiters.fetch_sub(1, Ordering::SeqCst);
         return found;

@@ -63,6 +63,7 @@ pub struct Options {
     upgrade: bool,
     claim_writer: bool,
     writer_wait: Duration,
+    allow_foreign: bool,
 }
 
 impl Options {
@@ -79,6 +80,7 @@ impl Options {
             upgrade: false,
             claim_writer: true,
             writer_wait: Duration::ZERO,
+            allow_foreign: false,
         }
     }
 
@@ -171,6 +173,13 @@ impl Options {
     /// Create the segment if it does not exist, otherwise open it. Safe
     /// when several processes race: exactly one creates and initialises it,
     /// the others wait (bounded) for the initialisation and then open it.
+    ///
+    /// An existing object is only adopted if other users do not control
+    /// it: it must belong to this process's user (System V: be owned and
+    /// created by it) and grant group and others nothing beyond
+    /// [`Options::mode`]; otherwise [`Error::Foreign`] names its owner and
+    /// mode (someone may have created it first to read or forge what this
+    /// program writes). [`Options::allow_foreign`] accepts it anyway.
     pub fn create_or_open(mut self) -> Options {
         self.disposition = Disposition::CreateOrOpen;
         self
@@ -180,6 +189,17 @@ impl Options {
     /// (the default).
     pub fn open_existing(mut self) -> Options {
         self.disposition = Disposition::OpenExisting;
+        self
+    }
+
+    /// With [`Options::create_or_open`], accept an existing object that
+    /// belongs to another user or grants group or others more than
+    /// [`Options::mode`] (default `false`: [`Error::Foreign`]). For
+    /// programs of several users that share one segment on purpose.
+    /// [`Options::open_existing`] never checks the owner: naming an
+    /// existing segment is trusting whoever made it.
+    pub fn allow_foreign(mut self, yes: bool) -> Options {
+        self.allow_foreign = yes;
         self
     }
 
@@ -369,6 +389,7 @@ impl Options {
             size: plan.segment_size,
             read_only,
             deadline: Instant::now() + self.open_timeout,
+            allow_foreign: self.allow_foreign,
         };
         let mode = OpenMode {
             read_only,

@@ -64,6 +64,7 @@ impl RawSegment {
             size: HEADER_SIZE,
             read_only: true,
             deadline: Instant::now() + opts.open_timeout,
+            allow_foreign: true,
         };
         let map = Mapping::new(
             backend::open(&opts.id, &req)?,

@@ -8,7 +8,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use crate::backend;
 use crate::error::{Error, Result};
 use crate::evolution::Compat;
 use crate::field::{Access, Field, ReadOnly, ReadWrite, SharedLayout};
@@ -199,8 +198,10 @@ impl<T: SharedLayout, A: Access> Shared<T, A> {
     /// version, or `None` if nothing changed in time.
     ///
     /// On Linux a read-write handle sleeps on a shared futex and is woken
-    /// by the writer; a read-only handle (which cannot register as a
-    /// waiter) and other systems poll, with 0.1 to 1 ms between looks.
+    /// by the writer, and looks at the version again at least every 50 ms
+    /// whatever happens to the futex (any process that can map the segment
+    /// can steal its wake-ups); a read-only handle (which cannot register
+    /// as a waiter) and other systems poll, with 0.1 to 1 ms between looks.
     ///
     /// ```no_run
     /// # use shm_runtime::{Options, SharedLayout};
@@ -299,10 +300,22 @@ impl<T: SharedLayout, A: Access> Shared<T, A> {
         self.map.backing().share_path()
     }
 
-    /// Removes the segment's name (as [`Options::remove`](crate::Options::remove) does); this
-    /// handle stays usable until dropped.
+    /// Removes the segment's name, if it still names the segment this
+    /// handle has open; this handle stays usable until dropped.
+    ///
+    /// Unlike [`Options::remove`](crate::Options::remove) (which removes
+    /// whatever has the name now), this never removes another segment
+    /// created under the name since (say by a restarted program):
+    /// then nothing is removed and the result is [`Error::Replaced`](crate::Error::Replaced).
+    /// POSIX and file segments compare the device and inode of the name now
+    /// (without following links) with the open object's, then unlink the
+    /// name: a replacement made in the two system calls between is still
+    /// removed (`shm_unlink`/`unlink` cannot name an inode). System V
+    /// removes by the identifier this handle attached (`IPC_RMID`), which
+    /// has no such window. A name that names nothing is
+    /// [`Error::NotFound`](crate::Error::NotFound).
     pub fn remove(&self) -> Result<()> {
-        backend::remove(self.map.id())
+        self.map.backing().remove_own()
     }
 }
 

@@ -134,7 +134,17 @@ pub const FILE: Backend = Backend {
         let shm_runtime::SegmentId::File(path) = opts.id() else {
             unreachable!()
         };
-        std::fs::write(path, b"0123456789").expect("write");
+        // Mode 0600 like a segment's: a wider one is refused by
+        // create-or-open before its size is looked at.
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .and_then(|mut f| f.write_all(b"0123456789"))
+            .expect("write");
     }),
 };
 

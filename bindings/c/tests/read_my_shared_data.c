@@ -1,9 +1,12 @@
 /* A C client of a segment made by the Rust `writer` example: plain
  * shm_open + mmap, the generated header, no Rust anywhere.
- * Usage: read_my_shared_data NAME. Prints what it finds; exit 1 on error. */
+ * Usage: read_my_shared_data NAME [--pause]. Prints what it finds; exit 1
+ * on error. With --pause it prints `checked` after the check and waits
+ * for a line on stdin before reading (tests change the segment there). */
 #define _POSIX_C_SOURCE 200809L
 #include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,8 +15,8 @@
 
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s NAME\n", argv[0]);
+    if (argc != 2 && !(argc == 3 && strcmp(argv[2], "--pause") == 0)) {
+        fprintf(stderr, "usage: %s NAME [--pause]\n", argv[0]);
         return 2;
     }
     char name[512];
@@ -38,14 +41,23 @@ int main(int argc, char **argv)
         perror("mmap");
         return 1;
     }
-    const char *err = my_shared_data_check(base, len);
+    shm_view view;
+    const char *err = my_shared_data_check(base, len, &view);
     if (err != NULL) {
         fprintf(stderr, "%s: %s\n", name, err);
         return 1;
     }
-    const shm_segment_header *h = (const shm_segment_header *)base;
+    if (argc == 3) {
+        char line[16];
+        printf("checked\n");
+        fflush(stdout);
+        if (fgets(line, sizeof line, stdin) == NULL)
+            return 1;
+    }
+    /* What was checked, never the live header. */
+    const shm_segment_header *h = &view.header;
     MySharedData v;
-    if (my_shared_data_read(base, &v, 10000000ul) != 0) {
+    if (my_shared_data_read(&view, &v, 10000000ul) != 0) {
         fprintf(stderr, "%s: no complete copy of the payload (a damaged segment)\n", name);
         return 1;
     }

@@ -28,8 +28,9 @@ use crate::error::{Error, Result};
 use crate::status::Status;
 
 /// A mapped regular file: the POSIX mapping code over a file descriptor,
-/// plus `msync` for [`Backing::flush`].
-pub(crate) struct File(Posix);
+/// plus `msync` for [`Backing::flush`], and the path it was opened by (for
+/// [`Backing::remove_own`]).
+pub(crate) struct File(Posix, std::path::PathBuf);
 
 fn io(display: &str, op: &'static str, e: rustix::io::Errno) -> Error {
     Error::from_io(display, op, e.into())
@@ -46,6 +47,20 @@ fn open_file(path: &Path, flags: OFlags, mode: u32) -> rustix::io::Result<OwnedF
     )
 }
 
+/// Whether `path` is a descriptor's link in `/proc` (`/proc/<pid>/fd/<n>`,
+/// `/proc/self/fd/<n>`, `/dev/fd/<n>`): a "magic" link the kernel makes
+/// for an open descriptor, in a directory nobody can write to.
+fn is_fd_link(path: &Path) -> bool {
+    let in_fd_dir = path
+        .parent()
+        .is_some_and(|p| p.file_name().is_some_and(|n| n == "fd"));
+    let digits = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    in_fd_dir && digits && (path.starts_with("/proc/") || path.starts_with("/dev/fd/"))
+}
+
 /// Creates or opens the file at `path` as `req` says and maps it.
 pub(crate) fn open(path: &Path, req: &Request<'_>) -> Result<File> {
     let d = req.display;
@@ -60,9 +75,11 @@ pub(crate) fn open(path: &Path, req: &Request<'_>) -> Result<File> {
             match open_file(path, OFlags::CREATE | OFlags::EXCL | OFlags::RDWR, req.mode) {
                 Ok(fd) => {
                     // A half-made file must not be left behind at the path.
-                    return posix::create(fd, req).map(File).inspect_err(|_| {
-                        let _ = rustix::fs::unlink(path);
-                    });
+                    return posix::create(fd, req)
+                        .map(|p| File(p, path.to_owned()))
+                        .inspect_err(|_| {
+                            let _ = rustix::fs::unlink(path);
+                        });
                 }
                 Err(rustix::io::Errno::EXIST) if req.disposition == Disposition::CreateOrOpen => {}
                 Err(rustix::io::Errno::NOENT) => {
@@ -76,8 +93,18 @@ pub(crate) fn open(path: &Path, req: &Request<'_>) -> Result<File> {
             }
         }
         // O_NONBLOCK: opening a FIFO at the path must not hang; it has no
-        // effect on regular files.
-        match open_file(path, access | OFlags::NONBLOCK, 0) {
+        // effect on regular files. O_NOFOLLOW: a symbolic link planted at
+        // the path (in a shared directory such as /tmp) is refused, not
+        // followed to a file someone else chose; the directories of the
+        // path are followed and must be trusted. The one exception is a
+        // descriptor's own link (`/proc/<pid>/fd/<n>`, how a sealed memfd
+        // is shared), which nobody can plant.
+        let nofollow = if is_fd_link(path) {
+            OFlags::empty()
+        } else {
+            OFlags::NOFOLLOW
+        };
+        match open_file(path, access | OFlags::NONBLOCK | nofollow, 0) {
             Ok(fd) => {
                 let st = rustix::fs::fstat(&fd).map_err(|e| io(d, "fstat", e))?;
                 let kind = FileType::from_raw_mode(st.st_mode);
@@ -87,7 +114,13 @@ pub(crate) fn open(path: &Path, req: &Request<'_>) -> Result<File> {
                         reason: format!("the path is a {kind:?}, not a regular file"),
                     });
                 }
-                return posix::map_existing(fd, req).map(File);
+                return posix::map_existing(fd, req).map(|p| File(p, path.to_owned()));
+            }
+            Err(rustix::io::Errno::LOOP) => {
+                return Err(Error::InvalidName {
+                    name: d.to_owned(),
+                    reason: "the path is a symbolic link (not followed), not a regular file".into(),
+                });
             }
             // Removed between our create and open attempts: create again.
             Err(rustix::io::Errno::NOENT)
@@ -109,7 +142,7 @@ pub(crate) fn open_abandoned(
 ) -> Result<File> {
     let fd = open_file(path, OFlags::RDWR | OFlags::NONBLOCK | OFlags::NOFOLLOW, 0)
         .map_err(|e| io(req.display, "open (O_NOFOLLOW)", e))?;
-    posix::size_abandoned(fd, req, min_age).map(File)
+    posix::size_abandoned(fd, req, min_age).map(|p| File(p, path.to_owned()))
 }
 
 /// Removes the file (`unlink(2)`); processes that have it mapped keep their
@@ -157,6 +190,23 @@ unsafe impl Backing for File {
     }
     fn identity(&self) -> Option<(u64, u64)> {
         self.0.identity()
+    }
+    fn remove_own(&self) -> Result<()> {
+        // lstat(2) the path now (a link is another object), compare with
+        // the open file; the window between the check and the unlink is
+        // two system calls wide (unlink(2) cannot name the inode).
+        let d = self.0.display();
+        let mine = self.0.identity();
+        let st = rustix::fs::statat(
+            rustix::fs::CWD,
+            &self.1,
+            rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+        )
+        .map_err(|e| io(d, "stat (the path now)", e))?;
+        if mine != Some((st.st_dev as u64, st.st_ino as u64)) {
+            return Err(Error::Replaced { name: d.to_owned() });
+        }
+        remove(&self.1, d)
     }
     fn sealed_size(&self) -> bool {
         self.0.sealed_size()

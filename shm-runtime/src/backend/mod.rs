@@ -65,6 +65,43 @@ pub(crate) struct Request<'a> {
     pub read_only: bool,
     /// Until when an opener waits for a racing creator to size the object.
     pub deadline: Instant,
+    /// With `CreateOrOpen`, accept an existing object that other users
+    /// control (see [`check_adopt`]).
+    #[cfg_attr(not(unix), allow(dead_code))]
+    pub allow_foreign: bool,
+}
+
+/// With `create_or_open`, an existing object found under the name is only
+/// adopted if this user controls it alone: every user id in `owners` (the
+/// owner; for System V also the creator) is this process's effective user,
+/// and `mode` grants group and others nothing that `req.mode` does not.
+/// Otherwise [`Error::Foreign`], unless `req.allow_foreign`. Opening an
+/// existing segment (`open_existing`) names someone's segment on purpose
+/// and is not checked.
+#[cfg(unix)]
+pub(crate) fn check_adopt(req: &Request<'_>, owners: &[u32], mode: u32) -> Result<()> {
+    if req.disposition != Disposition::CreateOrOpen || req.allow_foreign {
+        return Ok(());
+    }
+    let me = rustix::process::geteuid().as_raw();
+    let owner = owners.first().copied().unwrap_or(me);
+    let mode = mode & 0o7777;
+    let reason = if let Some(other) = owners.iter().find(|&&u| u != me) {
+        format!("it belongs to user id {other}, not to this process's user id {me}")
+    } else if mode & 0o077 & !(req.mode & 0o077) != 0 {
+        format!(
+            "its mode {mode:o} grants group or others more than the mode {:o} asked for",
+            req.mode
+        )
+    } else {
+        return Ok(());
+    };
+    Err(Error::Foreign {
+        name: req.display.to_owned(),
+        owner,
+        mode,
+        reason,
+    })
 }
 
 /// A mapped segment: the bytes plus what the backend knows about them.
@@ -131,6 +168,13 @@ pub(crate) unsafe trait Backing: Send + Sync {
     /// identity: lets a reopen check it reached the same object.
     fn identity(&self) -> Option<(u64, u64)> {
         None
+    }
+    /// Removes the object's name only if it still names this very object
+    /// (`Shared::remove`): [`Error::Replaced`] if it names another one
+    /// now, [`Error::NotFound`] if it names nothing. The default, for
+    /// objects without a name: nothing to do.
+    fn remove_own(&self) -> Result<()> {
+        Ok(())
     }
 }
 

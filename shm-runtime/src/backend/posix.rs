@@ -30,6 +30,9 @@ pub(crate) struct Posix {
     len: usize,
     created: bool,
     display: String,
+    /// The `shm_open` name this object was opened by (for
+    /// [`Backing::remove_own`]); `None` for other users of this type.
+    shm_name: Option<String>,
 }
 
 // SAFETY: the mapping is owned by this value; the segment layer accesses it
@@ -60,7 +63,7 @@ pub(crate) fn open(name: &str, req: &Request<'_>) -> Result<Posix> {
             ) {
                 Ok(fd) => {
                     // A half-made object must not be left behind under the name.
-                    return create(fd, req).inspect_err(|_| {
+                    return create(fd, req).map(|p| p.named(name)).inspect_err(|_| {
                         let _ = rustix::shm::unlink(name);
                     });
                 }
@@ -69,7 +72,7 @@ pub(crate) fn open(name: &str, req: &Request<'_>) -> Result<Posix> {
             }
         }
         match rustix::shm::open(name, access | hardening(), Mode::empty()) {
-            Ok(fd) => return map_existing(fd, req),
+            Ok(fd) => return map_existing(fd, req).map(|p| p.named(name)),
             // The object was removed between our create and open attempts:
             // try to create it again.
             Err(rustix::io::Errno::NOENT) if req.disposition == Disposition::CreateOrOpen => {
@@ -137,6 +140,7 @@ pub(super) fn create(fd: OwnedFd, req: &Request<'_>) -> Result<Posix> {
         len: req.size,
         created: true,
         display: d.to_owned(),
+        shm_name: None,
     })
 }
 
@@ -183,7 +187,7 @@ fn check_free_space(fd: &OwnedFd, req: &Request<'_>) -> Result<()> {
 pub(crate) fn open_abandoned(name: &str, req: &Request<'_>, min_age: Duration) -> Result<Posix> {
     let fd = rustix::shm::open(name, OFlags::RDWR | hardening(), Mode::empty())
         .map_err(|e| open_error(req.display, "shm_open", e))?;
-    size_abandoned(fd, req, min_age)
+    size_abandoned(fd, req, min_age).map(|p| p.named(name))
 }
 
 /// Sizes an abandoned empty object (only a regular file owned by this
@@ -223,8 +227,9 @@ pub(super) fn size_abandoned(fd: OwnedFd, req: &Request<'_>, min_age: Duration) 
 
 /// Waits (bounded) until a racing creator has sized the object, then maps
 /// all of it. The size comes from fstat(2) *before* mapping, so a short or
-/// foreign object is reported, never touched past its end. (Also used by
-/// the file backend.)
+/// foreign object is reported, never touched past its end. With
+/// `create_or_open`, an object other users control is refused first
+/// ([`super::check_adopt`]). (Also used by the file backend.)
 pub(super) fn map_existing(fd: OwnedFd, req: &Request<'_>) -> Result<Posix> {
     let d = req.display;
     let start = Instant::now();
@@ -237,6 +242,8 @@ pub(super) fn map_existing(fd: OwnedFd, req: &Request<'_>) -> Result<Posix> {
                 reason: format!("the object is a {kind:?}, not a regular shared-memory object"),
             });
         }
+        // `mode_t` is u16 on macOS and FreeBSD.
+        super::check_adopt(req, &[st.st_uid], st.st_mode as u32)?;
         let size = u64::try_from(st.st_size).unwrap_or(0);
         if size > 0 || Instant::now() >= req.deadline {
             break size;
@@ -270,6 +277,7 @@ pub(super) fn map_existing(fd: OwnedFd, req: &Request<'_>) -> Result<Posix> {
         len,
         created: false,
         display: d.to_owned(),
+        shm_name: None,
     })
 }
 
@@ -303,7 +311,46 @@ pub(crate) fn remove(name: &str, display: &str) -> Result<()> {
     rustix::shm::unlink(name).map_err(|e| io(display, "shm_unlink", e))
 }
 
+/// The (device, inode) the POSIX name `name` has now, without following
+/// a symbolic link: on Linux `lstat` of its file in `/dev/shm` (no
+/// permission on the object needed), elsewhere `shm_open` read-only and
+/// `fstat`.
+fn identity_of(name: &str) -> rustix::io::Result<(u64, u64)> {
+    #[cfg(target_os = "linux")]
+    let st = rustix::fs::statat(
+        rustix::fs::CWD,
+        format!("/dev/shm{name}"),
+        rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+    )?;
+    #[cfg(not(target_os = "linux"))]
+    let st = rustix::fs::fstat(rustix::shm::open(name, OFlags::RDONLY, Mode::empty())?)?;
+    Ok((st.st_dev as u64, st.st_ino as u64))
+}
+
+/// Removes `name` (`shm_unlink`) only if it names the object open as `fd`
+/// (same device and inode), else [`Error::Replaced`]. The check and the
+/// unlink are two steps (`shm_unlink` has no form that names the object):
+/// a replacement made between them is removed; the window is two system
+/// calls wide.
+fn remove_if_same(name: &str, fd: &OwnedFd, display: &str) -> Result<()> {
+    let st = rustix::fs::fstat(fd).map_err(|e| io(display, "fstat", e))?;
+    let mine = (st.st_dev as u64, st.st_ino as u64);
+    let now = identity_of(name).map_err(|e| io(display, "stat (the name now)", e))?;
+    if now != mine {
+        return Err(Error::Replaced {
+            name: display.to_owned(),
+        });
+    }
+    remove(name, display)
+}
+
 impl Posix {
+    /// Records the `shm_open` name this object was opened by.
+    fn named(mut self, name: &str) -> Posix {
+        self.shm_name = Some(name.to_owned());
+        self
+    }
+
     /// The segment's display name, for errors.
     pub(super) fn display(&self) -> &str {
         &self.display
@@ -415,5 +462,11 @@ unsafe impl Backing for Posix {
     fn identity(&self) -> Option<(u64, u64)> {
         let st = rustix::fs::fstat(&self.fd).ok()?;
         Some((st.st_dev as u64, st.st_ino as u64))
+    }
+    fn remove_own(&self) -> Result<()> {
+        match &self.shm_name {
+            Some(name) => remove_if_same(name, &self.fd, &self.display),
+            None => Ok(()),
+        }
     }
 }

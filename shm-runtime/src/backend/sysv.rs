@@ -35,6 +35,7 @@ const PERM_BITS: u32 = 0o777;
 /// An attached System V segment.
 pub(crate) struct SysV {
     shmid: libc::c_int,
+    key: i32,
     ptr: NonNull<u8>,
     len: usize,
     created: bool,
@@ -176,7 +177,7 @@ pub(crate) fn open(key: i32, req: &Request<'_>) -> Result<SysV> {
             match shmget(key, req.size, flags) {
                 Ok(shmid) => {
                     // A half-made segment must not be left behind under the key.
-                    return create(shmid, req).inspect_err(|_| {
+                    return create(shmid, key, req).inspect_err(|_| {
                         let _ = shmctl_noarg(shmid, libc::IPC_RMID);
                     });
                 }
@@ -187,7 +188,7 @@ pub(crate) fn open(key: i32, req: &Request<'_>) -> Result<SysV> {
             }
         }
         match shmget(key, 0, 0) {
-            Ok(shmid) => return attach_existing(shmid, req),
+            Ok(shmid) => return attach_existing(shmid, key, req),
             // Removed between our create and open attempts: create again.
             Err(e)
                 if e.raw_os_error() == Some(libc::ENOENT)
@@ -212,11 +213,12 @@ fn create_error(d: &str, size: usize, e: io::Error) -> Error {
 }
 
 /// Attaches a segment this process just created and gives it its mode.
-fn create(shmid: libc::c_int, req: &Request<'_>) -> Result<SysV> {
+fn create(shmid: libc::c_int, req_key: i32, req: &Request<'_>) -> Result<SysV> {
     let d = req.display;
     let ptr = shmat(shmid, false).map_err(|e| io_err(d, "shmat", e))?;
     let seg = SysV {
         shmid,
+        key: req_key,
         ptr,
         len: req.size,
         created: true,
@@ -231,9 +233,16 @@ fn create(shmid: libc::c_int, req: &Request<'_>) -> Result<SysV> {
 /// Attaches an existing segment after checking with `IPC_STAT` that it is
 /// at least a header long, so a short or foreign segment is reported,
 /// never touched past its end.
-fn attach_existing(shmid: libc::c_int, req: &Request<'_>) -> Result<SysV> {
+fn attach_existing(shmid: libc::c_int, req_key: i32, req: &Request<'_>) -> Result<SysV> {
     let d = req.display;
     let ds = ipc_stat(shmid).map_err(|e| io_err(d, "shmctl (IPC_STAT)", e))?;
+    // The creator too: an owner may hand a segment to another user id
+    // (IPC_SET), so the owner alone does not say who made it.
+    super::check_adopt(
+        req,
+        &[ds.shm_perm.uid, ds.shm_perm.cuid],
+        u32::from(ds.shm_perm.mode) & PERM_BITS,
+    )?;
     let size = ds.shm_segsz as u64;
     if size < HEADER_SIZE as u64 {
         return Err(Error::TooSmall {
@@ -246,6 +255,7 @@ fn attach_existing(shmid: libc::c_int, req: &Request<'_>) -> Result<SysV> {
     let ptr = shmat(shmid, req.read_only).map_err(|e| io_err(d, "shmat", e))?;
     Ok(SysV {
         shmid,
+        key: req_key,
         ptr,
         len: ds.shm_segsz as usize,
         created: false,
@@ -372,4 +382,35 @@ unsafe impl Backing for SysV {
         let ds = ipc_stat(self.shmid).map_err(|e| io_err(&self.display, "shmctl (IPC_STAT)", e))?;
         Ok(ds.shm_segsz as u64)
     }
+    fn remove_own(&self) -> Result<()> {
+        // IPC_RMID by the identifier this handle attached, never by a key
+        // lookup: a segment created under the key since is not touched.
+        // Already marked for removal (its key is then free, maybe taken by
+        // another segment): nothing to do here.
+        let ds = ipc_stat(self.shmid).map_err(|e| io_err(&self.display, "shmctl (IPC_STAT)", e))?;
+        if marked_for_removal(&ds) {
+            return Err(match shmget(self.key, 0, 0) {
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Error::NotFound {
+                    name: self.display.clone(),
+                },
+                _ => Error::Replaced {
+                    name: self.display.clone(),
+                },
+            });
+        }
+        shmctl_noarg(self.shmid, libc::IPC_RMID)
+            .map_err(|e| io_err(&self.display, "shmctl (IPC_RMID)", e))
+    }
+}
+
+/// Whether the segment is marked for removal (`IPC_RMID`): Linux's
+/// `SHM_DEST` flag (0o1000) in `shm_perm.mode`.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn marked_for_removal(ds: &libc::shmid_ds) -> bool {
+    u32::from(ds.shm_perm.mode) & 0o1000 != 0
+}
+/// (Other systems do not report it: `IPC_RMID` again is harmless there.)
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn marked_for_removal(_ds: &libc::shmid_ds) -> bool {
+    false
 }
