@@ -393,6 +393,7 @@ h.payload_size = m.SIZE
 h.payload_offset = 256
 h.backup_offset = 256 + (m.SIZE + 63) // 64 * 64
 buf = bytearray(bytes(h)) + payload + bytes(h.backup_offset - 256 - m.SIZE) + payload
+buf += bytes(-m.SIZE % 8)  # each copy is read in whole 8-byte words
 v = m.read(memoryview(buf))
 def leaves(x):
     if isinstance(x, int):
