@@ -39,6 +39,7 @@ mod mapping;
 mod notify;
 mod process;
 mod protocol;
+mod scratch;
 mod upgrade;
 mod validate;
 mod words;

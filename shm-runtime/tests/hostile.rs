@@ -544,7 +544,7 @@ mod posix {
     fn a_huge_sparse_segment_is_not_copied_or_decoded_blindly() {
         let obj = Object::new();
         let descriptor = shm_runtime::layout::encode_descriptor(&Vast::LAYOUT);
-        let plan = header::Plan::new(&Vast::LAYOUT, descriptor.len());
+        let plan = header::Plan::new(&Vast::LAYOUT, descriptor.len()).unwrap();
         let mut h = Header::new(&Vast::LAYOUT, Vast::FINGERPRINT, &plan, 1, 0);
         h.state = header::STATE_READY;
         let mut bytes = h.encode().to_vec();
@@ -726,7 +726,7 @@ mod shrinking {
         assert!(out.contains("check_size ok"), "{out}");
         assert!(out.contains("read value 123"), "{out}");
         // Readers and writers share it like any segment.
-        seg.release_writer();
+        seg.release_writer().unwrap();
         let other = Options::file(&path).open::<Probe>().unwrap();
         other.update(|f| f.value().set(9)).unwrap();
         assert_eq!(seg.read().unwrap().value, 9);
