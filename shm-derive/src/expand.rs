@@ -372,14 +372,14 @@ fn layout_checks(input: &Input, fields: &[Field]) -> Vec<TokenStream> {
         let natural = quote!(#p::natural_align::<#ident, #i>());
         checks.push(assert_const(
             field.ident.span(),
-            quote!(#offset % #natural != 0),
+            quote!(#p::pad_to(#offset, #natural) != 0),
             &[
                 Piece::Str(format!("`{}` is at offset ", field.name())),
                 Piece::Num(offset.clone()),
                 Piece::Str(", not a multiple of its alignment ".into()),
                 Piece::Num(natural.clone()),
                 Piece::Str(format!("; add `{pad}: [u8; ")),
-                Piece::Num(quote!(#natural - #offset % #natural)),
+                Piece::Num(quote!(#p::pad_to(#offset, #natural))),
                 Piece::Str(format!("]` before it{why32}")),
             ],
         ));
@@ -388,14 +388,14 @@ fn layout_checks(input: &Input, fields: &[Field]) -> Vec<TokenStream> {
         let size = quote!(#p::size_of::<#ident>());
         checks.push(assert_const(
             last.ident.span(),
-            quote!(#size % #recorded_align != 0),
+            quote!(#p::pad_to(#size, #recorded_align) != 0),
             &[
                 Piece::Str(format!("`{name}` is ")),
                 Piece::Num(size.clone()),
                 Piece::Str(" bytes, not a multiple of its alignment ".into()),
                 Piece::Num(recorded_align.clone()),
                 Piece::Str(format!("; add `{pad}: [u8; ")),
-                Piece::Num(quote!(#recorded_align - #size % #recorded_align)),
+                Piece::Num(quote!(#p::pad_to(#size, #recorded_align))),
                 Piece::Str(format!("]` after `{}`{why32}", last.name())),
             ],
         ));

@@ -65,6 +65,12 @@ pub const fn natural_align<S: HasField<I>, const I: usize>() -> usize {
     <S::Ty as ShmSafe>::TYPE.natural_align()
 }
 
+/// How many bytes after `at` the next multiple of `align` is (0 if `at`
+/// is one).
+pub const fn pad_to(at: usize, align: usize) -> usize {
+    at.next_multiple_of(align) - at
+}
+
 /// The largest alignment a schema may have
 /// ([`crate::header::PAYLOAD_ALIGN_MAX`]).
 pub const PAYLOAD_ALIGN_MAX: usize = crate::header::PAYLOAD_ALIGN_MAX;

@@ -324,3 +324,42 @@ fn posix_names_at_the_length_limit() {
         ));
     }
 }
+
+/// 8-byte fields, plain and nested and in arrays: 4-aligned on i686.
+#[derive(SharedLayout, Clone, Copy)]
+#[repr(C)]
+pub struct Wide {
+    pub flag: u32,
+    pub _pad: [u8; 4],
+    pub time: f64,
+    pub inner: Inner,
+    pub history: [i64; 3],
+}
+
+#[derive(SharedLayout, Clone, Copy)]
+#[repr(C)]
+pub struct Inner {
+    pub count: u64,
+    pub small: u16,
+    pub _pad: [u8; 6],
+}
+
+/// 32- and 64-bit programs agree on every schema: on i686, `u64`, `i64`
+/// and `f64` are 4-aligned, and the alignment (part of the fingerprint)
+/// was recorded as 4 there and 8 on x86_64, so the two disagreed on every
+/// schema with such fields. The derive records the 64-bit (natural)
+/// alignment everywhere now. `.ci/i686.sh` runs this on i686; the
+/// constants are the x86_64 values.
+#[test]
+fn layouts_are_the_same_on_32_and_64_bit_targets() {
+    assert_eq!(Inner::LAYOUT.align, 8);
+    assert_eq!(Inner::LAYOUT.size, 16);
+    assert_eq!(Wide::LAYOUT.align, 8);
+    assert_eq!(Wide::LAYOUT.size, 56);
+    let offsets: Vec<usize> = Wide::LAYOUT.fields.iter().map(|f| f.offset).collect();
+    assert_eq!(offsets, [0, 4, 8, 16, 32]);
+    assert_eq!(Small::LAYOUT.align, 8);
+    assert_eq!(Inner::FINGERPRINT, 0x5cdc_1fbf_2966_a9f6);
+    assert_eq!(Wide::FINGERPRINT, 0x01ac_a8a4_76a0_789d);
+    assert_eq!(Small::FINGERPRINT, 0xf622_f6ce_1cb9_e83c);
+}

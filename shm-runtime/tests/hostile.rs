@@ -528,7 +528,9 @@ mod posix {
         let _ = std::fs::remove_dir(dir.path());
     }
 
-    /// 512 GiB, described by a descriptor of a few dozen bytes.
+    /// 512 GiB, described by a descriptor of a few dozen bytes (64-bit
+    /// targets only: no 32-bit type is that large).
+    #[cfg(target_pointer_width = "64")]
     #[derive(SharedLayout)]
     #[repr(C)]
     pub struct Vast {
@@ -540,6 +542,7 @@ mod posix {
     /// without its type (as the `shm` tool does) works, and reading or
     /// decoding the payload is a clear error, not an allocation of the
     /// size the segment claims (which would abort the process).
+    #[cfg(target_pointer_width = "64")]
     #[test]
     fn a_huge_sparse_segment_is_not_copied_or_decoded_blindly() {
         let obj = Object::new();
