@@ -372,25 +372,43 @@ impl Plan {
         })
     }
 
-    /// [`Plan::with_capacity`], or [`Error::NoSpace`] naming the segment
-    /// `name` if it cannot be laid out.
+    /// [`Plan::with_capacity`], or an error naming the segment `name` if it
+    /// cannot be laid out: [`Error::Unsupported`] for an alignment above
+    /// [`PAYLOAD_ALIGN_MAX`], [`Error::NoSpace`] otherwise.
     pub fn for_segment(
         name: &str,
         layout: &LayoutDesc,
         descriptor_len: usize,
         capacity: usize,
     ) -> Result<Plan> {
-        Plan::with_capacity(layout, descriptor_len, capacity).ok_or_else(|| Error::NoSpace {
+        if let Some(plan) = Plan::with_capacity(layout, descriptor_len, capacity) {
+            return Ok(plan);
+        }
+        if !layout.align.is_power_of_two() || layout.align > PAYLOAD_ALIGN_MAX {
+            return Err(Error::Unsupported {
+                name: name.to_owned(),
+                what: format!(
+                    "a schema aligned to {} bytes (at most {PAYLOAD_ALIGN_MAX}, a page)",
+                    layout.align
+                ),
+            });
+        }
+        let room = capacity.max(layout.size);
+        Err(Error::NoSpace {
             name: name.to_owned(),
-            size: capacity.max(layout.size) as u64,
-            reason: format!(
-                "a segment with {} bytes of room for the payload (schema `{}`, {} bytes, aligned \
-                 to {}) does not fit in this process's address space",
-                capacity.max(layout.size),
-                layout.name,
-                layout.size,
-                layout.align
-            ),
+            size: room as u64,
+            reason: if descriptor_len > MAX_DESCRIPTOR_LEN as usize {
+                format!(
+                    "the schema's descriptor is {descriptor_len} bytes, more than the \
+                     {MAX_DESCRIPTOR_LEN} a segment may hold"
+                )
+            } else {
+                format!(
+                    "a segment with {room} bytes of room for the payload (schema `{}`, {} bytes) \
+                     does not fit in this process's address space",
+                    layout.name, layout.size
+                )
+            },
         })
     }
 }

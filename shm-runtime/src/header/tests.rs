@@ -197,3 +197,32 @@ fn other_schema_is_a_layout_mismatch() {
     };
     assert!(h.check_schema("t", &other, 0xfeed).is_err());
 }
+
+#[test]
+fn plans_that_do_not_fit_are_errors() {
+    for capacity in [usize::MAX, usize::MAX - 7, isize::MAX as usize] {
+        assert_eq!(Plan::with_capacity(&LAYOUT, 40, capacity), None);
+        let e = Plan::for_segment("memory:t", &LAYOUT, 40, capacity).unwrap_err();
+        assert!(matches!(e, Error::NoSpace { .. }), "{e}");
+    }
+    let huge_descriptor = MAX_DESCRIPTOR_LEN as usize + 1;
+    let e = Plan::for_segment("memory:t", &LAYOUT, huge_descriptor, 0).unwrap_err();
+    assert!(e.to_string().contains("descriptor"), "{e}");
+    let aligned = LayoutDesc {
+        align: 8192,
+        ..LAYOUT
+    };
+    let e = Plan::for_segment("memory:t", &aligned, 40, 0).unwrap_err();
+    assert!(matches!(e, Error::Unsupported { .. }), "{e}");
+    assert!(
+        Plan::with_capacity(
+            &LayoutDesc {
+                align: 4096,
+                ..LAYOUT
+            },
+            40,
+            0
+        )
+        .is_some()
+    );
+}
