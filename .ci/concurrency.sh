@@ -7,7 +7,8 @@
 #         preemptions and every store each load may read;
 #   miri  the protocol's unit tests and the in-process backing's tests
 #         (shm-runtime/tests/inprocess.rs) under Miri, several scheduler
-#         seeds each.
+#         seeds each; the safe API's edges (shm-runtime/tests/edges.rs) and
+#         the write buffers (src/scratch.rs) once.
 # Idempotent; installs the nightly toolchain with Miri if it is missing.
 # Bounded: about five minutes on two cores from a clean tree, most of it
 # compiling. Usage: bash .ci/concurrency.sh [all|loom|miri]
@@ -61,5 +62,14 @@ if [ "$what" = all ] || [ "$what" = miri ]; then
     # reads /proc/<pid>/stat.
     run miri-inprocess env MIRIFLAGS="-Zmiri-disable-isolation -Zmiri-permissive-provenance -Zmiri-many-seeds=0..4" \
         cargo +nightly miri test -p shm-runtime --test inprocess
+    # The edges of the safe API over Options::memory() (tests/edges.rs):
+    # a capacity that overflows the layout (it wrote past a heap
+    # allocation), Duration::MAX bounds, re-entrant writes; the tests that
+    # need a real segment or a large value are left out under Miri. And the
+    # private buffers of update/modify (src/scratch.rs), stack and heap.
+    run miri-edges env MIRIFLAGS="-Zmiri-disable-isolation -Zmiri-permissive-provenance" \
+        cargo +nightly miri test -p shm-runtime --test edges
+    run miri-scratch env MIRIFLAGS="-Zmiri-disable-isolation" \
+        cargo +nightly miri test -p shm-runtime --lib scratch
 fi
 echo "concurrency checks passed"

@@ -144,7 +144,7 @@ fn write_and_wait(seg: &Shared<MySharedData, ReadWrite>, args: &WriterArgs) -> R
     })?;
     // Done writing: give write access up while waiting, so that another
     // process may write meanwhile (one writer at a time).
-    seg.release_writer();
+    seg.release_writer()?;
     println!("Written to shared memory");
     match args.hold_secs {
         Some(s) => std::thread::sleep(Duration::from_secs(s)),

@@ -197,7 +197,7 @@ fn run<T: Sample>(args: &SensorArgs) -> Result<(), Error> {
             }
             if args.writes == Some(n) {
                 // Done writing: let another writer have the segment.
-                seg.release_writer();
+                seg.release_writer()?;
                 println!("done {n}");
             }
             while !stop.load(Ordering::Relaxed) {

@@ -113,7 +113,9 @@ fn expand(input: &Input) -> TokenStream {
             }
         }
     });
-    let field_descs = (0..fields.len()).map(|i| quote!(#p::field_desc::<#ident, #i>()));
+    let field_descs: Vec<_> = (0..fields.len())
+        .map(|i| quote!(#p::field_desc::<#ident, #i>()))
+        .collect();
     let accessors = fields
         .iter()
         .enumerate()
@@ -140,7 +142,7 @@ fn expand(input: &Input) -> TokenStream {
                     name: #schema_name,
                     version: #version,
                     size: #p::size_of::<#ident>(),
-                    align: #p::align_of::<#ident>(),
+                    align: #p::recorded_align(#p::align_of::<#ident>(), &[#(#field_descs),*]),
                     fields: &[#(#field_descs),*],
                 };
                 #reserve
@@ -245,6 +247,23 @@ fn layout_checks(input: &Input, fields: &[Field]) -> Vec<TokenStream> {
     let ident = input.ident();
     let name = unraw(ident);
     let mut checks = Vec::new();
+    // The alignment recorded in the layout: the same on every target.
+    let recorded_align = quote!(<#ident as #p::SharedLayout>::LAYOUT.align);
+
+    checks.push(assert_const(
+        ident.span(),
+        quote!(#recorded_align > #p::PAYLOAD_ALIGN_MAX),
+        &[
+            Piece::Str(format!("`{name}` has alignment ")),
+            Piece::Num(recorded_align.clone()),
+            Piece::Str(
+                "; a shared-memory schema may be aligned to at most 4096 bytes (a page: a \
+                 segment is mapped at a page boundary, so a larger alignment could not hold \
+                 in every process)"
+                    .into(),
+            ),
+        ],
+    ));
 
     if let Some(size) = &input.attrs.size {
         let lit = usize_lit(&size.lit);
@@ -262,13 +281,13 @@ fn layout_checks(input: &Input, fields: &[Field]) -> Vec<TokenStream> {
         let lit = usize_lit(&align.lit);
         checks.push(assert_const(
             align.lit.span(),
-            quote!(#p::align_of::<#ident>() != #lit),
+            quote!(#recorded_align != #lit),
             &[
                 Piece::Str(format!(
                     "`#[shm(align = {})]` but `{name}` has alignment ",
                     align.lit
                 )),
-                Piece::Num(quote!(#p::align_of::<#ident>())),
+                Piece::Num(recorded_align.clone()),
             ],
         ));
     }
@@ -337,6 +356,47 @@ fn layout_checks(input: &Input, fields: &[Field]) -> Vec<TokenStream> {
                 )),
                 Piece::Num(gap),
                 Piece::Str(format!("]` after `{a}`{why}")),
+            ],
+        ));
+    }
+    // Natural alignment: a field's offset is a multiple of the alignment
+    // its type has on 64-bit targets, and the size a multiple of the
+    // struct's; on 64-bit targets this follows from the padding checks,
+    // on i686 (where `u64`, `i64` and `f64` are 4-aligned) it keeps the
+    // layout the same as there.
+    let why32 = " (32- and 64-bit programs must agree on the layout; the alignment of a type is \
+                 the one it has on 64-bit targets: its size for a primitive)";
+    for (i, field) in fields.iter().enumerate() {
+        let fident = field.ident;
+        let offset = quote!(#p::offset_of!(#ident, #fident));
+        let natural = quote!(#p::natural_align::<#ident, #i>());
+        checks.push(assert_const(
+            field.ident.span(),
+            quote!(#p::pad_to(#offset, #natural) != 0),
+            &[
+                Piece::Str(format!("`{}` is at offset ", field.name())),
+                Piece::Num(offset.clone()),
+                Piece::Str(", not a multiple of its alignment ".into()),
+                Piece::Num(natural.clone()),
+                Piece::Str(format!("; add `{pad}: [u8; ")),
+                Piece::Num(quote!(#p::pad_to(#offset, #natural))),
+                Piece::Str(format!("]` before it{why32}")),
+            ],
+        ));
+    }
+    if let Some(last) = fields.last() {
+        let size = quote!(#p::size_of::<#ident>());
+        checks.push(assert_const(
+            last.ident.span(),
+            quote!(#p::pad_to(#size, #recorded_align) != 0),
+            &[
+                Piece::Str(format!("`{name}` is ")),
+                Piece::Num(size.clone()),
+                Piece::Str(" bytes, not a multiple of its alignment ".into()),
+                Piece::Num(recorded_align.clone()),
+                Piece::Str(format!("; add `{pad}: [u8; ")),
+                Piece::Num(quote!(#p::pad_to(#size, #recorded_align))),
+                Piece::Str(format!("]` after `{}`{why32}", last.name())),
             ],
         ));
     }

@@ -202,6 +202,21 @@ pub enum Error {
         /// The segment.
         name: String,
     },
+    /// A method that takes the handle's write lock was called on the same
+    /// thread inside `update` or `modify` of the same handle, which hold
+    /// that lock until they return: waiting for it would wait forever.
+    #[error(
+        "{name}: `{op}` was called inside `update` or `modify` on the same handle, which holds \
+         the handle's write lock until it returns (this call would wait for itself forever); \
+         call it after `update`/`modify` returns, or change the value through the closure"
+    )]
+    Reentrant {
+        /// The segment.
+        name: String,
+        /// The method called: `write`, `update`, `modify`, `claim_writer`
+        /// or `release_writer`.
+        op: &'static str,
+    },
     /// No complete copy of the value could be read and the process that
     /// holds write access no longer exists. (A writer killed at any point
     /// of a write leaves a complete copy, so this needs both copies damaged
@@ -280,6 +295,7 @@ impl Error {
             | Error::Corrupt { name, .. }
             | Error::WriterBusy { name, .. }
             | Error::NotWriter { name }
+            | Error::Reentrant { name, .. }
             | Error::WriterDied { name, .. }
             | Error::Timeout { name, .. }
             | Error::Unsupported { name, .. }

@@ -297,11 +297,14 @@ pub(crate) fn descriptor_slot(header: &Header, len: usize) -> Option<u64> {
     let start = HEADER_SIZE as u64;
     let end = header.payload_offset;
     let cur_start = u64::from(header.descriptor_offset);
-    let cur_end = cur_start + u64::from(header.descriptor_len);
+    let cur_end = cur_start.checked_add(u64::from(header.descriptor_len))?;
     if end.checked_sub(len).is_some_and(|at| at >= cur_end) {
         return end.checked_sub(len);
     }
-    (start + len <= cur_start).then_some(start)
+    start
+        .checked_add(len)
+        .is_some_and(|e| e <= cur_start)
+        .then_some(start)
 }
 
 #[cfg(test)]
@@ -347,7 +350,7 @@ mod tests {
 
     fn segment(l: &LayoutDesc, capacity: usize) -> (Header, Vec<u8>) {
         let desc = encode_descriptor(l);
-        let plan = Plan::with_capacity(l, desc.len(), capacity);
+        let plan = Plan::with_capacity(l, desc.len(), capacity).unwrap();
         let mut h = Header::new(l, fingerprint(l), &plan, 1, 1);
         h.state = crate::header::STATE_READY;
         (h, desc)

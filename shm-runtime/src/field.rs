@@ -165,11 +165,22 @@ impl<T, A> core::fmt::Debug for Field<'_, T, A> {
     }
 }
 
-// SAFETY: a `Field` only performs atomic operations on the memory it points
-// to, so sharing or sending it between threads cannot cause a data race.
-unsafe impl<T, A> Send for Field<'_, T, A> {}
-// SAFETY: as above; every access through `&Field` is atomic.
-unsafe impl<T, A> Sync for Field<'_, T, A> {}
+// Only read-only handles cross threads. A read-only handle performs whole
+// aligned 8-byte atomic loads only, the same size as every other access to
+// the words it reads (the protocol's copies, setters), so sharing it cannot
+// cause a data race or a mixed-size race. A read-write handle is neither
+// `Send` nor `Sync` (the `NonNull` makes it so): a setter is a load and a
+// store of the whole word, and two threads setting neighbouring fields of
+// one word would lose one of the stores; inside `Shared::update` the
+// handles, and every accessor generated from them, stay on the thread that
+// called it (ui-tests: `field_read_write_not_send`).
+
+// SAFETY: a read-only `Field` only performs whole-word atomic loads of the
+// memory it points to (see above).
+unsafe impl<T> Send for Field<'_, T, ReadOnly> {}
+// SAFETY: as above; every access through `&Field<_, _, ReadOnly>` is a
+// whole-word atomic load.
+unsafe impl<T> Sync for Field<'_, T, ReadOnly> {}
 
 impl<'a, T: ShmSafe, A: Access> Field<'a, T, A> {
     /// Wraps a raw pointer.
@@ -354,14 +365,78 @@ macro_rules! atomic_field {
         }
 
         impl<'a> Field<'a, $atomic, ReadWrite> {
-            /// The atomic itself, for every atomic operation. Read-write
-            /// fields exist only inside `Shared::update`, on this process's
-            /// private copy of the value, which is then written whole: so
-            /// this never touches shared memory.
-            pub fn atomic(self) -> &'a $atomic {
-                // SAFETY: `from_raw` guarantees a valid, aligned, writable
-                // atomic mapped for 'a; `&Atomic*` permits only atomic access.
-                unsafe { self.ptr.as_ref() }
+            /// Stores `v`. Read-write handles exist only inside
+            /// `Shared::update`, on this thread's private copy of the value,
+            /// which is then written whole and published at once: so the
+            /// operations of read-write atomic fields need no ordering, and
+            /// are each a load and a store of the word holding the field
+            /// (the size of every other access to it: there is no
+            /// `&Atomic*` to the copy, whose single-byte operations would
+            /// race with a neighbour's whole-word setter).
+            pub fn store(self, v: $int) {
+                // SAFETY: `from_raw`'s contract for `ReadWrite`: valid,
+                // aligned, writable, accessed as whole words, stored to by
+                // this handle's thread only (it is not `Send`).
+                unsafe { store_in_word(self.ptr.as_ptr().cast(), &v.to_ne_bytes()) }
+            }
+
+            /// Replaces the value with `f(old)`, returns the old value.
+            pub fn update_with(self, f: impl FnOnce($int) -> $int) -> $int {
+                let old = self.load(Ordering::Relaxed);
+                self.store(f(old));
+                old
+            }
+
+            /// Stores `v`, returns the old value.
+            pub fn swap(self, v: $int) -> $int {
+                self.update_with(|_| v)
+            }
+
+            /// Adds `v` (wrapping on overflow), returns the old value.
+            pub fn fetch_add(self, v: $int) -> $int {
+                self.update_with(|x| x.wrapping_add(v))
+            }
+
+            /// Subtracts `v` (wrapping on overflow), returns the old value.
+            pub fn fetch_sub(self, v: $int) -> $int {
+                self.update_with(|x| x.wrapping_sub(v))
+            }
+
+            /// Bitwise and with `v`, returns the old value.
+            pub fn fetch_and(self, v: $int) -> $int {
+                self.update_with(|x| x & v)
+            }
+
+            /// Bitwise or with `v`, returns the old value.
+            pub fn fetch_or(self, v: $int) -> $int {
+                self.update_with(|x| x | v)
+            }
+
+            /// Bitwise xor with `v`, returns the old value.
+            pub fn fetch_xor(self, v: $int) -> $int {
+                self.update_with(|x| x ^ v)
+            }
+
+            /// The maximum of the value and `v`, returns the old value.
+            pub fn fetch_max(self, v: $int) -> $int {
+                self.update_with(|x| x.max(v))
+            }
+
+            /// The minimum of the value and `v`, returns the old value.
+            pub fn fetch_min(self, v: $int) -> $int {
+                self.update_with(|x| x.min(v))
+            }
+
+            /// Stores `new` if the value is `current`; `Ok(old)` if it was
+            /// stored, `Err(actual)` otherwise.
+            pub fn compare_exchange(self, current: $int, new: $int) -> Result<$int, $int> {
+                let old = self.load(Ordering::Relaxed);
+                if old == current {
+                    self.store(new);
+                    Ok(old)
+                } else {
+                    Err(old)
+                }
             }
         }
     )*};

@@ -79,9 +79,15 @@ pub fn open_image<T: SharedLayout>(bytes: &[u8]) -> Result<Shared<T, ReadOnly>> 
 /// and payload, laid out exactly as [`Options::open_with`](crate::Options::open_with) lays them out.
 /// For tests and fuzzing: a valid image to mutate, check with
 /// [`validate_bytes`] and open with [`open_image`].
+///
+/// # Panics
+///
+/// If `T`'s segment does not fit in the address space (`Options::open`
+/// reports that as [`Error::NoSpace`](crate::Error::NoSpace)).
 pub fn segment_image<T: SharedLayout>(value: &T) -> Vec<u8> {
     let descriptor = encode_descriptor(&T::LAYOUT);
-    let plan = Plan::with_capacity(&T::LAYOUT, descriptor.len(), T::CAPACITY);
+    let plan = Plan::with_capacity(&T::LAYOUT, descriptor.len(), T::CAPACITY)
+        .expect("the schema's segment fits in the address space");
     let header = Header {
         state: STATE_READY,
         ..init::new_header::<T>(&plan)

@@ -131,6 +131,19 @@ impl TypeDesc {
             TypeDesc::Struct(l) => l.size,
         }
     }
+
+    /// The alignment this type has on 64-bit targets, the same on every
+    /// target: a primitive's size, an array's element's, a struct's
+    /// recorded [`LayoutDesc::align`]. (On i686, `u64`, `i64` and `f64` are
+    /// only 4-aligned; the derive places fields by this alignment, so that
+    /// 32- and 64-bit programs agree on every schema.)
+    pub const fn natural_align(&self) -> usize {
+        match self {
+            TypeDesc::Prim(p) => p.size(),
+            TypeDesc::Array { elem, .. } => elem.natural_align(),
+            TypeDesc::Struct(l) => l.align,
+        }
+    }
 }
 
 /// One field of a schema struct.
@@ -155,7 +168,10 @@ pub struct LayoutDesc {
     pub version: u32,
     /// `size_of` the struct.
     pub size: usize,
-    /// `align_of` the struct.
+    /// The struct's alignment on 64-bit targets, the same on every target:
+    /// the largest [`TypeDesc::natural_align`] of its fields, or its
+    /// `#[repr(align(N))]` if larger (`align_of` the struct on 64-bit
+    /// targets).
     pub align: usize,
     /// The fields in declaration order.
     pub fields: &'static [FieldDesc],

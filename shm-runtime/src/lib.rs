@@ -40,6 +40,7 @@ mod mapping;
 mod notify;
 mod process;
 mod protocol;
+mod scratch;
 mod upgrade;
 mod validate;
 mod words;

@@ -55,11 +55,14 @@ impl SegmentId {
 
 /// Longest POSIX name accepted, not counting the leading `/`.
 ///
-/// Linux allows `NAME_MAX` (255) bytes; macOS only 31 including the slash.
+/// The name passed to `shm_open`, its leading `/` included, may be at most
+/// `NAME_MAX` (255) bytes: so 254 after the slash (on Linux the object is
+/// the file `/dev/shm/<name>`, and the `shm_open` used here counts the
+/// slash). macOS allows only 31 bytes including the slash.
 pub const POSIX_NAME_MAX: usize = if cfg!(target_vendor = "apple") {
     30
 } else {
-    255
+    254
 };
 
 /// Longest Win32 object name accepted (`MAX_PATH`).

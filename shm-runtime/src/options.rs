@@ -15,6 +15,7 @@ use crate::init;
 use crate::layout::encode_descriptor;
 use crate::mapping::Mapping;
 use crate::name::SegmentId;
+use crate::process;
 use crate::shared::Shared;
 use crate::upgrade;
 use crate::validate;
@@ -380,15 +381,21 @@ impl Options {
     ) -> Result<Shared<T, A>> {
         let display = self.id.to_string();
         let descriptor = encode_descriptor(&T::LAYOUT);
-        let plan =
-            Plan::with_capacity(&T::LAYOUT, descriptor.len(), self.capacity.max(T::CAPACITY));
+        // Laid out before anything is created: a size that overflows is
+        // an error here, never a short segment written past its end.
+        let plan = Plan::for_segment(
+            &display,
+            &T::LAYOUT,
+            descriptor.len(),
+            self.capacity.max(T::CAPACITY),
+        )?;
         let req = Request {
             display: &display,
             disposition: self.disposition,
             mode: self.mode,
             size: plan.segment_size,
             read_only,
-            deadline: Instant::now() + self.open_timeout,
+            deadline: process::deadline(Instant::now(), self.open_timeout),
             allow_foreign: self.allow_foreign,
         };
         let mode = OpenMode {
@@ -487,7 +494,7 @@ impl Options {
             Some(h) => (h, Compat::Exact),
             None => attach::<T>(
                 &map,
-                Instant::now() + self.open_timeout,
+                process::deadline(Instant::now(), self.open_timeout),
                 self.open_timeout,
                 mode,
             )?,

@@ -44,6 +44,37 @@ pub const fn field_desc<S: HasField<I>, const I: usize>() -> FieldDesc {
     }
 }
 
+/// The alignment recorded for a struct whose Rust alignment on this target
+/// is `rust_align`: the larger of it and every field's natural alignment
+/// (see [`TypeDesc::natural_align`]), so the same on 32- and 64-bit targets.
+pub const fn recorded_align(rust_align: usize, fields: &[FieldDesc]) -> usize {
+    let mut align = rust_align;
+    let mut i = 0;
+    while i < fields.len() {
+        let a = fields[i].ty.natural_align();
+        if a > align {
+            align = a;
+        }
+        i += 1;
+    }
+    align
+}
+
+/// The natural alignment of field `I` of `S` ([`TypeDesc::natural_align`]).
+pub const fn natural_align<S: HasField<I>, const I: usize>() -> usize {
+    <S::Ty as ShmSafe>::TYPE.natural_align()
+}
+
+/// How many bytes after `at` the next multiple of `align` is (0 if `at`
+/// is one).
+pub const fn pad_to(at: usize, align: usize) -> usize {
+    at.next_multiple_of(align) - at
+}
+
+/// The largest alignment a schema may have
+/// ([`crate::header::PAYLOAD_ALIGN_MAX`]).
+pub const PAYLOAD_ALIGN_MAX: usize = crate::header::PAYLOAD_ALIGN_MAX;
+
 /// A handle to field `I` of the `S` that `field` points to.
 #[inline]
 pub fn project_field<'a, S: HasField<I>, A: Access, const I: usize>(

@@ -10,6 +10,7 @@ use crate::header::{HEADER_SIZE, Header};
 use crate::mapping::Mapping;
 use crate::name::SegmentId;
 use crate::options::Options;
+use crate::process;
 use crate::protocol::version_of;
 use crate::status::Status;
 
@@ -63,7 +64,7 @@ impl RawSegment {
             mode: opts.mode,
             size: HEADER_SIZE,
             read_only: true,
-            deadline: Instant::now() + opts.open_timeout,
+            deadline: process::deadline(Instant::now(), opts.open_timeout),
             allow_foreign: true,
         };
         let map = Mapping::new(

@@ -4,8 +4,8 @@
 
 use std::marker::PhantomData;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
@@ -16,6 +16,7 @@ use crate::mapping::Mapping;
 use crate::name::SegmentId;
 use crate::notify;
 use crate::protocol::{self, Buffers, Mapped, Replica, version_of};
+use crate::scratch;
 use crate::status::Status;
 use crate::writer::{self, TakeOver};
 
@@ -46,6 +47,10 @@ struct WriterState {
     held: AtomicBool,
     /// Serialises writes through this handle (threads of this process).
     lock: Mutex<()>,
+    /// The thread holding `lock` ([`this_thread`]), 0 if none: a call that
+    /// would take it on the thread that holds it (inside `update`) is an
+    /// error instead of a deadlock.
+    owner: AtomicU64,
     /// What the claim that gave this handle write access found.
     take_over: Mutex<Option<TakeOver>>,
 }
@@ -145,6 +150,11 @@ impl<T: SharedLayout, A: Access> Shared<T, A> {
     /// progress (or was interrupted by the writer's death) it returns the
     /// value of the write before. It fails only on a segment damaged by
     /// someone else, after the read timeout.
+    ///
+    /// The value is returned by value, so it passes through the caller's
+    /// stack: for large schemas (more than a few hundred KiB, or less on a
+    /// thread with a small stack) use [`Shared::read_boxed`], or
+    /// [`Shared::read_into`] to refresh a value you keep.
     #[inline]
     pub fn read(&self) -> Result<T> {
         Ok(self.read_with_version()?.0)
@@ -168,6 +178,17 @@ impl<T: SharedLayout, A: Access> Shared<T, A> {
         // SAFETY: `out` is exclusively ours; every bit pattern is a valid
         // `T` (`ShmSafe`), so overwriting it byte by byte is fine.
         unsafe { self.read_to(out) }
+    }
+
+    /// [`Shared::read`] into a new box, never through the stack: for
+    /// values of any size, on any thread.
+    pub fn read_boxed(&self) -> Result<Box<T>> {
+        let mut out = Box::<T>::new_uninit();
+        // SAFETY: `out` is private and `size_of::<T>()` bytes.
+        unsafe { self.read_to(out.as_mut_ptr())? };
+        // SAFETY: every byte of `out` was written, and `T: ShmSafe` accepts
+        // every bit pattern.
+        Ok(unsafe { out.assume_init() })
     }
 
     /// A snapshot into `out`; its version.
@@ -322,11 +343,7 @@ impl<T: SharedLayout, A: Access> Shared<T, A> {
 impl<T: SharedLayout, A: Access> Shared<T, A> {
     /// [`Shared::claim_writer`] (opening is generic over the access).
     pub(crate) fn claim(&self, wait: Duration) -> Result<Option<TakeOver>> {
-        let _lock = self
-            .writer
-            .lock
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let _lock = self.lock_writer("claim_writer")?;
         if self.writer.held.load(Ordering::Relaxed) {
             return Ok(*self.take_over_slot());
         }
@@ -349,6 +366,32 @@ impl<T: SharedLayout, A: Access> Shared<T, A> {
         Ok(take_over)
     }
 
+    /// Takes this handle's write lock for `op`, or [`Error::Reentrant`] if
+    /// this thread holds it already (a call inside `update` or `modify`).
+    /// Costs one thread-local read and two relaxed atomic stores more than
+    /// the lock itself.
+    fn lock_writer(&self, op: &'static str) -> Result<WriteLock<'_>> {
+        let me = this_thread();
+        // Only this thread ever stores `me`, and it clears it before
+        // unlocking: so reading `me` means this thread holds the lock.
+        if self.writer.owner.load(Ordering::Relaxed) == me {
+            return Err(Error::Reentrant {
+                name: self.map.display().to_owned(),
+                op,
+            });
+        }
+        let guard = self
+            .writer
+            .lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        self.writer.owner.store(me, Ordering::Relaxed);
+        Ok(WriteLock {
+            owner: &self.writer.owner,
+            _guard: guard,
+        })
+    }
+
     fn take_over_slot(&self) -> std::sync::MutexGuard<'_, Option<TakeOver>> {
         self.writer
             .take_over
@@ -362,11 +405,27 @@ impl<T: SharedLayout, A: Access> Shared<T, A> {
     }
 }
 
-/// A private copy of a `T`, aligned to 8 and a whole number of 8-byte
-/// words long, so that [`Field`]s (which access whole aligned words) can
-/// work on it.
-#[repr(C, align(8))]
-struct WordAligned<T>(std::mem::MaybeUninit<T>);
+/// A handle's write lock, held; clears the owner before unlocking (also
+/// when unwinding from a panicking `update`).
+struct WriteLock<'a> {
+    owner: &'a AtomicU64,
+    _guard: MutexGuard<'a, ()>,
+}
+
+impl Drop for WriteLock<'_> {
+    fn drop(&mut self) {
+        // Runs before `_guard` is dropped: the lock is still held.
+        self.owner.store(0, Ordering::Relaxed);
+    }
+}
+
+/// A number for the calling thread, never 0 and never reused by another
+/// thread of this process.
+fn this_thread() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    thread_local!(static ID: u64 = NEXT.fetch_add(1, Ordering::Relaxed));
+    ID.with(|id| *id)
+}
 
 impl<T: SharedLayout> Shared<T, ReadWrite> {
     /// Claims write access: records this process as the segment's one
@@ -387,15 +446,13 @@ impl<T: SharedLayout> Shared<T, ReadWrite> {
 
     /// Gives up write access (also done on drop); another process may then
     /// claim it. Does nothing if this handle does not hold it.
-    pub fn release_writer(&self) {
-        let _lock = self
-            .writer
-            .lock
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+    /// [`Error::Reentrant`] inside this handle's `update` or `modify`.
+    pub fn release_writer(&self) -> Result<()> {
+        let _lock = self.lock_writer("release_writer")?;
         if self.writer.held.swap(false, Ordering::Relaxed) {
             self.map.release_writer();
         }
+        Ok(())
     }
 
     /// Whether this handle holds write access.
@@ -409,13 +466,9 @@ impl<T: SharedLayout> Shared<T, ReadWrite> {
         *self.take_over_slot()
     }
 
-    /// Takes this handle's write lock, if it holds write access.
-    fn write_access(&self) -> Result<std::sync::MutexGuard<'_, ()>> {
-        let lock = self
-            .writer
-            .lock
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+    /// Takes this handle's write lock for `op`, if it holds write access.
+    fn write_access(&self, op: &'static str) -> Result<WriteLock<'_>> {
+        let lock = self.lock_writer(op)?;
         if !self.writer.held.load(Ordering::Relaxed) {
             return Err(Error::NotWriter {
                 name: self.map.display().to_owned(),
@@ -426,7 +479,7 @@ impl<T: SharedLayout> Shared<T, ReadWrite> {
 
     /// Replaces the whole value, atomically for snapshot readers.
     pub fn write(&self, value: &T) -> Result<()> {
-        let _lock = self.write_access()?;
+        let _lock = self.write_access("write")?;
         // SAFETY: this handle holds write access and its lock; `value` is a
         // private `T` of the payload's length.
         unsafe { protocol::write(&self.buffers, (value as *const T).cast()) };
@@ -437,42 +490,44 @@ impl<T: SharedLayout> Shared<T, ReadWrite> {
     /// Changes fields through the typed accessors, as one write: snapshot
     /// readers see all of the changes or none (if `f` panics, none: nothing
     /// is written). `f` works on a private copy of the current value, which
-    /// is then written whole (so the field accessors, and the `atomic()` of
-    /// atomic fields, never touch shared memory). Writes through one handle
-    /// are serialised by a lock, so `f` must not call this handle's `write`,
-    /// `update` or `modify` (that would wait for itself forever).
+    /// is then written whole (so the field accessors, and the operations of
+    /// atomic fields, never touch shared memory). The accessors stay on
+    /// this thread (they are neither `Send` nor `Sync`).
+    ///
+    /// Writes through one handle are serialised by a lock that `update`
+    /// holds until it returns: inside `f`, this handle's `write`, `update`,
+    /// `modify`, `claim_writer` and `release_writer` fail with
+    /// [`Error::Reentrant`] (they would otherwise wait for themselves).
+    ///
+    /// The copy is on the stack for values up to 16 KiB, on the heap (one
+    /// allocation per call) above, so any size works on any thread.
     pub fn update<R>(&self, f: impl FnOnce(T::Fields<'_, ReadWrite>) -> R) -> Result<R> {
-        let _lock = self.write_access()?;
-        // A setter of a field in the last word loads and stores all of it,
-        // bytes after the `T` included: so `at` has the provenance of the
-        // whole `WordAligned`, and all of it is zeroed in place (`zeroed()`
-        // would return it by value, which need not keep those bytes).
-        let mut copy = std::mem::MaybeUninit::<WordAligned<T>>::uninit();
-        // SAFETY: writes zero bytes over `copy`, which is private.
-        unsafe { copy.as_mut_ptr().write_bytes(0, 1) };
-        let at = copy.as_mut_ptr().cast::<T>();
-        // SAFETY: we hold write access, so the primary is complete and
-        // nobody else changes it; `copy` is private and `size_of::<T>()`
-        // bytes long.
-        unsafe { self.buffers.copy_out(Replica::Primary, at.cast()) };
-        // SAFETY: `copy` is private, initialised (just copied), aligned to
-        // 8 and a whole number of words (`WordAligned`), lives until the
-        // fields are gone (they do not escape `f`), and is only accessed
-        // through them.
-        let fields = T::Fields::from(unsafe { Field::from_raw(NonNull::new_unchecked(at)) });
-        let r = f(fields);
-        // SAFETY: this handle holds write access and its lock; `copy` holds
-        // a whole `T`.
-        unsafe { protocol::write(&self.buffers, at.cast_const().cast()) };
-        self.wake();
-        Ok(r)
+        let _lock = self.write_access("update")?;
+        Ok(scratch::with_buffer::<T, R>(|at| {
+            // SAFETY: we hold write access, so the primary is complete and
+            // nobody else changes it; `at` is private and `size_of::<T>()`
+            // bytes long.
+            unsafe { self.buffers.copy_out(Replica::Primary, at.as_ptr().cast()) };
+            // SAFETY: `at` is private, initialised (zeroed, then copied),
+            // aligned to 8 and a whole number of words (`with_buffer`),
+            // lives until the fields are gone (they do not escape `f`: their
+            // lifetime is the closure's, and they are not `Send`), and is
+            // only accessed through them.
+            let fields = T::Fields::from(unsafe { Field::from_raw(at) });
+            let r = f(fields);
+            // SAFETY: this handle holds write access and its lock; `at`
+            // holds a whole `T`.
+            unsafe { protocol::write(&self.buffers, at.as_ptr().cast_const().cast()) };
+            self.wake();
+            r
+        }))
     }
 
     /// `test_util::begin_torn_write`: phase 1 of a write of `next`, stopped
     /// after its first `len` bytes.
     #[cfg(feature = "test-util")]
     pub(crate) fn begin_torn_write(&self, next: &T, len: usize) -> Result<()> {
-        let _lock = self.write_access()?;
+        let _lock = self.write_access("write")?;
         let _ = protocol::begin(&self.buffers, Replica::Primary);
         // SAFETY: this handle holds write access and its lock, and the
         // primary's counter is now odd; at most `size_of::<T>()` bytes of
@@ -489,22 +544,26 @@ impl<T: SharedLayout> Shared<T, ReadWrite> {
     }
 
     /// Reads the value, lets `f` change the copy, and writes it back as one
-    /// write.
+    /// write. Like [`Shared::update`], the copy is on the heap for values
+    /// over 16 KiB, and this handle's write methods fail with
+    /// [`Error::Reentrant`] inside `f`.
     pub fn modify<R>(&self, f: impl FnOnce(&mut T) -> R) -> Result<R> {
-        let _lock = self.write_access()?;
-        let mut v = std::mem::MaybeUninit::<T>::uninit();
-        // SAFETY: we hold write access, so nobody else changes the payload
-        // and the primary is complete (repaired when access was claimed);
-        // atomic loads of `size_of::<T>()` mapped bytes into `v`.
-        let mut v = unsafe {
-            self.buffers
-                .copy_out(Replica::Primary, v.as_mut_ptr().cast());
-            v.assume_init()
-        };
-        let r = f(&mut v);
-        // SAFETY: as in `write`.
-        unsafe { protocol::write(&self.buffers, (&v as *const T).cast()) };
-        self.wake();
-        Ok(r)
+        let _lock = self.write_access("modify")?;
+        Ok(scratch::with_buffer::<T, R>(|at| {
+            // SAFETY: we hold write access, so nobody else changes the
+            // payload and the primary is complete (repaired when access was
+            // claimed); atomic loads of `size_of::<T>()` mapped bytes into
+            // the private buffer `at`, aligned for `T`; every bit pattern
+            // is a valid `T` (`ShmSafe`), and nothing else refers to it.
+            let v = unsafe {
+                self.buffers.copy_out(Replica::Primary, at.as_ptr().cast());
+                &mut *at.as_ptr()
+            };
+            let r = f(v);
+            // SAFETY: as in `write`; `at` holds a whole `T`.
+            unsafe { protocol::write(&self.buffers, at.as_ptr().cast_const().cast()) };
+            self.wake();
+            r
+        }))
     }
 }

@@ -121,7 +121,7 @@ fn an_upgrade_keeps_old_values_and_old_readers() {
     let r1 = seg.opts().open_read_only::<GaugeV1>().unwrap();
 
     // An upgrade needs write access: the version-1 writer gives it up.
-    w1.release_writer();
+    w1.release_writer().unwrap();
     let w2 = seg.opts().upgrade(true).open::<GaugeV2>().unwrap();
     assert_eq!(w2.compat(), Compat::Upgraded { from_version: 1 });
     assert_eq!(w2.header().schema_version, 2);
@@ -143,17 +143,17 @@ fn an_upgrade_keeps_old_values_and_old_readers() {
     assert_eq!(r1b.read().unwrap(), v1(2.5, 7));
     // Version 2 allows older writers: the old handle and a new one write
     // their prefix and leave the new fields alone.
-    w2.release_writer();
+    w2.release_writer().unwrap();
     assert_eq!(w1.claim_writer(Duration::ZERO).unwrap(), None);
     w1.write(&v1(3.5, 8)).unwrap();
-    w1.release_writer();
+    w1.release_writer().unwrap();
     let w1b = seg.opts().open::<GaugeV1>().unwrap();
     assert_eq!(w1b.compat(), Compat::Prefix { segment_version: 2 });
     w1b.update(|f| f.count().set(9)).unwrap();
     let v = w2.read().unwrap();
     assert_eq!((v.reading, v.count, v.scale), (3.5, 9, 10.0));
     // A second upgrader finds the work done.
-    w1b.release_writer();
+    w1b.release_writer().unwrap();
     let again = seg.opts().upgrade(true).open::<GaugeV2>().unwrap();
     assert_eq!(again.compat(), Compat::Exact);
     // The tool sees version 2.
@@ -168,7 +168,7 @@ fn upgrade_defaults_come_from_open_with() {
     // An upgrade needs write access: the creator gives it up (and keeps
     // its handle: a Win32 mapping goes with its last handle).
     let w1 = seg.opts().create_new().open_with(&v1(1.5, 7)).unwrap();
-    w1.release_writer();
+    w1.release_writer().unwrap();
     let initial = GaugeV2 {
         reading: -1.0,
         count: 0,
@@ -192,11 +192,11 @@ fn two_upgrades_in_a_row_and_the_older_writer_rule() {
     // An upgrade needs write access: the creator gives it up (and keeps
     // its handle: a Win32 mapping goes with its last handle).
     let w1 = seg.opts().create_new().open_with(&v1(1.5, 7)).unwrap();
-    w1.release_writer();
+    w1.release_writer().unwrap();
     let w2 = seg.opts().upgrade(true).open::<GaugeV2>().unwrap();
     let d2 = w2.header().descriptor_offset;
     w2.update(|f| f.scale().set(2.0)).unwrap();
-    w2.release_writer();
+    w2.release_writer().unwrap();
     let w3 = seg.opts().upgrade(true).open::<GaugeV3>().unwrap();
     assert_eq!(w3.compat(), Compat::Upgraded { from_version: 2 });
     // The descriptors alternate between the ends of the descriptor area.
@@ -273,7 +273,7 @@ fn no_room_no_upgrade() {
     // An upgrade needs write access: a live writer is in the way.
     let busy = seg2.opts().upgrade(true).open::<GaugeV2>().unwrap_err();
     assert!(matches!(busy, Error::WriterBusy { .. }), "{busy}");
-    w.release_writer();
+    w.release_writer().unwrap();
     let w2 = seg2.opts().upgrade(true).open::<GaugeV2>().unwrap();
     assert_eq!(w2.header().capacity(), 104);
     assert_eq!(w2.compat(), Compat::Upgraded { from_version: 1 });
@@ -335,14 +335,14 @@ fn openers_racing_upgrades_never_see_a_mix() {
                 w1.write(&v1(f64::from(i) + 0.5, i)).unwrap();
             }
             // An upgrade needs write access: the v1 writer gives it up.
-            w1.release_writer();
+            w1.release_writer().unwrap();
             let w2 = seg.opts().upgrade(true).open::<GaugeV2>().unwrap();
             w2.modify(|v| {
                 v.count = 100;
                 v.reading = 100.5;
             })
             .unwrap();
-            w2.release_writer();
+            w2.release_writer().unwrap();
             let _w3 = seg.opts().upgrade(true).open::<GaugeV3>().unwrap();
             while opened.load(Ordering::Relaxed) < 30 {
                 std::thread::yield_now();

@@ -139,10 +139,10 @@ fn write_access_is_claimed_and_released() {
     // Claiming again while holding it: no change, what the claim found.
     assert_eq!(seg.claim_writer(Duration::ZERO).unwrap(), None);
 
-    seg.release_writer();
+    seg.release_writer().unwrap();
     assert!(!seg.is_writer());
     assert!(not_writer(seg.write(&Snap::of(2)).unwrap_err()));
-    seg.release_writer(); // nothing to release: no effect
+    seg.release_writer().unwrap(); // nothing to release: no effect
     assert_eq!(seg.claim_writer(Duration::from_millis(1)).unwrap(), None);
     seg.write(&Snap::of(2)).unwrap();
     assert_eq!(seg.read_with_version().unwrap(), (Snap::of(2), 2));

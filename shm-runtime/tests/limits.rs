@@ -8,7 +8,8 @@
 //! SIGBUS. Without root (or without permission to mount) that part prints
 //! why it skips.
 
-#![cfg(target_os = "linux")]
+// 64-bit targets only: the 1 TiB schema below is larger than any 32-bit type.
+#![cfg(all(target_os = "linux", target_pointer_width = "64"))]
 #![allow(missing_docs)]
 
 use std::os::unix::fs::MetadataExt;

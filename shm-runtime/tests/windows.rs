@@ -89,19 +89,19 @@ fn two_handles_in_one_process_see_each_others_writes() {
     );
     one.write(&Pair { a: 7, b: 8 }).unwrap();
     assert_eq!(two.read().unwrap(), Pair { a: 7, b: 8 });
-    one.release_writer();
+    one.release_writer().unwrap();
     two.claim_writer(Duration::ZERO).unwrap();
     two.modify(|p| p.b = 80).unwrap();
     assert_eq!(one.read().unwrap(), Pair { a: 7, b: 80 });
-    two.release_writer();
+    two.release_writer().unwrap();
     one.claim_writer(Duration::ZERO).unwrap();
     one.update(|f| f.a().set(70)).unwrap();
     assert_eq!(two.fields().a().get(), 70);
-    one.release_writer();
+    one.release_writer().unwrap();
     two.claim_writer(Duration::ZERO).unwrap();
     two.update(|f| f.b().set(f.b().get() + 1)).unwrap();
     assert_eq!(one.fields().b().get(), 81);
-    two.release_writer();
+    two.release_writer().unwrap();
     one.claim_writer(Duration::ZERO).unwrap();
     one.modify(|p| p.a = 7).unwrap();
     // And the create-or-open path lands on the same mapping.
@@ -218,7 +218,7 @@ fn another_process_sees_writes_and_writes_back() {
     let seg = Options::windows(&name).create_new().open::<Pair>().unwrap();
     seg.write(&Pair { a: 123, b: 0 }).unwrap();
     // The child writes: give write access up.
-    seg.release_writer();
+    seg.release_writer().unwrap();
     let out = child("child_adds_one_to_a_into_b", &name);
     assert!(
         out.status.success(),

@@ -304,8 +304,8 @@ fn nested_accessors_and_atomics() {
     let w = buf.write().fields();
     w.inner().fields().x().set(1.5);
     w.path().at(1).expect("in range").fields().y().set(-2.0);
-    w.counter().atomic().fetch_add(5, Ordering::AcqRel);
-    w.flags().atomic().store(3, Ordering::Release);
+    w.counter().fetch_add(5);
+    w.flags().store(3);
     let r = buf.read().fields();
     assert_eq!(r.inner().fields().x().get(), 1.5);
     assert_eq!(r.path().at(1).expect("in range").fields().y().get(), -2.0);

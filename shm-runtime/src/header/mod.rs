@@ -21,6 +21,11 @@ pub const NAME_CAPACITY: usize = 48;
 /// The payload starts at a multiple of this (a cache line), or of the
 /// schema's alignment if larger.
 pub const PAYLOAD_ALIGN_MIN: usize = 64;
+/// The largest alignment a schema may have: the smallest page size of the
+/// supported systems. A mapping starts at a page boundary and the payload
+/// at a multiple of its alignment from there, so a larger alignment would
+/// not hold in memory (`#[derive(SharedLayout)]` refuses it).
+pub const PAYLOAD_ALIGN_MAX: usize = 4096;
 /// Upper bound on the descriptor length accepted from a segment.
 pub const MAX_DESCRIPTOR_LEN: u32 = 1 << 20;
 
@@ -304,8 +309,9 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// The plan for a schema whose encoded descriptor is `descriptor_len` bytes.
-    pub fn new(layout: &LayoutDesc, descriptor_len: usize) -> Plan {
+    /// The plan for a schema whose encoded descriptor is `descriptor_len`
+    /// bytes; `None` as [`Plan::with_capacity`].
+    pub fn new(layout: &LayoutDesc, descriptor_len: usize) -> Option<Plan> {
         Plan::with_capacity(layout, descriptor_len, 0)
     }
 
@@ -314,21 +320,47 @@ impl Plan {
     /// multiple of 8 and the descriptor area gets spare room too
     /// ([`DESCRIPTOR_SPARE_MIN`] bytes, or twice the descriptor if more),
     /// so that a newer version of the schema can upgrade the segment.
-    pub fn with_capacity(layout: &LayoutDesc, descriptor_len: usize, capacity: usize) -> Plan {
+    ///
+    /// `None` if the segment could not be laid out: a size or offset
+    /// overflows, the segment would be larger than `isize::MAX` bytes (no
+    /// mapping or allocation can be), the descriptor is longer than
+    /// [`MAX_DESCRIPTOR_LEN`], or the alignment is not a power of two up to
+    /// [`PAYLOAD_ALIGN_MAX`]. Every number is checked, so no caller can
+    /// write past the end of a segment laid out by a plan.
+    pub fn with_capacity(
+        layout: &LayoutDesc,
+        descriptor_len: usize,
+        capacity: usize,
+    ) -> Option<Plan> {
+        if !layout.align.is_power_of_two()
+            || layout.align > PAYLOAD_ALIGN_MAX
+            || descriptor_len > MAX_DESCRIPTOR_LEN as usize
+        {
+            return None;
+        }
         let payload_align = layout.align.max(PAYLOAD_ALIGN_MIN);
         let descriptor_offset = HEADER_SIZE;
         let (payload_capacity, descriptor_area) = if capacity > layout.size {
             (
-                capacity.next_multiple_of(8),
-                descriptor_len + DESCRIPTOR_SPARE_MIN.max(2 * descriptor_len),
+                capacity.checked_next_multiple_of(8)?,
+                descriptor_len
+                    .checked_add(DESCRIPTOR_SPARE_MIN.max(descriptor_len.checked_mul(2)?))?,
             )
         } else {
             // Whole 8-byte words: every access to a payload copy is one.
-            (layout.size.next_multiple_of(8), descriptor_len)
+            (layout.size.checked_next_multiple_of(8)?, descriptor_len)
         };
-        let payload_offset = (descriptor_offset + descriptor_area).next_multiple_of(payload_align);
-        let backup_offset = (payload_offset + payload_capacity).next_multiple_of(payload_align);
-        Plan {
+        let payload_offset = descriptor_offset
+            .checked_add(descriptor_area)?
+            .checked_next_multiple_of(payload_align)?;
+        let backup_offset = payload_offset
+            .checked_add(payload_capacity)?
+            .checked_next_multiple_of(payload_align)?;
+        let segment_size = backup_offset.checked_add(payload_capacity)?;
+        if segment_size > isize::MAX as usize {
+            return None;
+        }
+        Some(Plan {
             descriptor_offset,
             descriptor_len,
             payload_offset,
@@ -336,8 +368,48 @@ impl Plan {
             payload_capacity,
             backup_offset,
             payload_align,
-            segment_size: backup_offset + payload_capacity,
+            segment_size,
+        })
+    }
+
+    /// [`Plan::with_capacity`], or an error naming the segment `name` if it
+    /// cannot be laid out: [`Error::Unsupported`] for an alignment above
+    /// [`PAYLOAD_ALIGN_MAX`], [`Error::NoSpace`] otherwise.
+    pub fn for_segment(
+        name: &str,
+        layout: &LayoutDesc,
+        descriptor_len: usize,
+        capacity: usize,
+    ) -> Result<Plan> {
+        if let Some(plan) = Plan::with_capacity(layout, descriptor_len, capacity) {
+            return Ok(plan);
         }
+        if !layout.align.is_power_of_two() || layout.align > PAYLOAD_ALIGN_MAX {
+            return Err(Error::Unsupported {
+                name: name.to_owned(),
+                what: format!(
+                    "a schema aligned to {} bytes (at most {PAYLOAD_ALIGN_MAX}, a page)",
+                    layout.align
+                ),
+            });
+        }
+        let room = capacity.max(layout.size);
+        Err(Error::NoSpace {
+            name: name.to_owned(),
+            size: room as u64,
+            reason: if descriptor_len > MAX_DESCRIPTOR_LEN as usize {
+                format!(
+                    "the schema's descriptor is {descriptor_len} bytes, more than the \
+                     {MAX_DESCRIPTOR_LEN} a segment may hold"
+                )
+            } else {
+                format!(
+                    "a segment with {room} bytes of room for the payload (schema `{}`, {} bytes) \
+                     does not fit in this process's address space",
+                    layout.name, layout.size
+                )
+            },
+        })
     }
 }
 

@@ -11,7 +11,7 @@ static LAYOUT: LayoutDesc = LayoutDesc {
 };
 
 fn ready() -> Header {
-    let plan = Plan::new(&LAYOUT, 40);
+    let plan = Plan::new(&LAYOUT, 40).unwrap();
     let mut h = Header::new(&LAYOUT, 0xfeed, &plan, 42, 7);
     h.state = STATE_READY;
     h
@@ -19,7 +19,7 @@ fn ready() -> Header {
 
 #[test]
 fn plan_puts_payload_on_a_cache_line_after_the_descriptor() {
-    let plan = Plan::new(&LAYOUT, 40);
+    let plan = Plan::new(&LAYOUT, 40).unwrap();
     assert_eq!(plan.descriptor_offset, 256);
     assert_eq!(plan.payload_offset, 320);
     assert_eq!(plan.backup_offset, 576);
@@ -128,7 +128,7 @@ fn each_bad_field_is_reported() {
 
 #[test]
 fn capacity_and_staged_fields() {
-    let plan = Plan::with_capacity(&LAYOUT, 40, 1000);
+    let plan = Plan::with_capacity(&LAYOUT, 40, 1000).unwrap();
     assert_eq!(plan.payload_capacity, 1000);
     // Spare descriptor room: 40 + 4096 bytes after the header.
     assert_eq!(
@@ -141,10 +141,15 @@ fn capacity_and_staged_fields() {
     );
     assert_eq!(plan.segment_size, plan.backup_offset + 1000);
     assert_eq!(
-        Plan::with_capacity(&LAYOUT, 40, 100),
-        Plan::new(&LAYOUT, 40)
+        Plan::with_capacity(&LAYOUT, 40, 100).unwrap(),
+        Plan::new(&LAYOUT, 40).unwrap()
     );
-    assert_eq!(Plan::with_capacity(&LAYOUT, 40, 209).payload_capacity, 216);
+    assert_eq!(
+        Plan::with_capacity(&LAYOUT, 40, 209)
+            .unwrap()
+            .payload_capacity,
+        216
+    );
     let mut h = Header::new(&LAYOUT, 1, &plan, 1, 1);
     h.state = STATE_READY;
     assert_eq!(h.capacity(), 1000);
@@ -199,7 +204,7 @@ fn long_names_are_cut_and_still_match() {
     };
     assert_eq!(stored_name(long.name).len(), 48);
     assert_eq!(stored_name("short"), "short");
-    let plan = Plan::new(&long, 40);
+    let plan = Plan::new(&long, 40).unwrap();
     let mut h = Header::new(&long, 1, &plan, 1, 1);
     h.state = STATE_READY;
     h.validate("t", 784).unwrap();
@@ -216,4 +221,33 @@ fn other_schema_is_a_layout_mismatch() {
         ..LAYOUT
     };
     assert!(h.check_schema("t", &other, 0xfeed).is_err());
+}
+
+#[test]
+fn plans_that_do_not_fit_are_errors() {
+    for capacity in [usize::MAX, usize::MAX - 7, isize::MAX as usize] {
+        assert_eq!(Plan::with_capacity(&LAYOUT, 40, capacity), None);
+        let e = Plan::for_segment("memory:t", &LAYOUT, 40, capacity).unwrap_err();
+        assert!(matches!(e, Error::NoSpace { .. }), "{e}");
+    }
+    let huge_descriptor = MAX_DESCRIPTOR_LEN as usize + 1;
+    let e = Plan::for_segment("memory:t", &LAYOUT, huge_descriptor, 0).unwrap_err();
+    assert!(e.to_string().contains("descriptor"), "{e}");
+    let aligned = LayoutDesc {
+        align: 8192,
+        ..LAYOUT
+    };
+    let e = Plan::for_segment("memory:t", &aligned, 40, 0).unwrap_err();
+    assert!(matches!(e, Error::Unsupported { .. }), "{e}");
+    assert!(
+        Plan::with_capacity(
+            &LayoutDesc {
+                align: 4096,
+                ..LAYOUT
+            },
+            40,
+            0
+        )
+        .is_some()
+    );
 }

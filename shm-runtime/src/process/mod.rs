@@ -30,3 +30,46 @@ pub(crate) fn pause(start: Instant) {
         Duration::from_millis(1)
     });
 }
+
+/// The instant `d` after `start`, for a bounded wait: `start + d`, or, if
+/// that is past what an `Instant` can hold (`Duration::MAX`), the furthest
+/// instant it can (centuries away: in effect, forever). Every deadline is
+/// computed here, so no timeout a caller gives can overflow.
+pub(crate) fn deadline(start: Instant, d: Duration) -> Instant {
+    if let Some(t) = start.checked_add(d) {
+        return t;
+    }
+    // Halve what is left to add until it fits: the result is within one
+    // nanosecond-ish step of the largest representable instant.
+    let mut at = start;
+    let mut step = d;
+    while !step.is_zero() {
+        match at.checked_add(step) {
+            Some(t) => at = t,
+            None => step /= 2,
+        }
+    }
+    at
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_deadline_never_overflows() {
+        let now = Instant::now();
+        assert_eq!(
+            deadline(now, Duration::from_secs(1)),
+            now + Duration::from_secs(1)
+        );
+        for d in [
+            Duration::MAX,
+            Duration::from_secs(u64::MAX),
+            Duration::new(u64::MAX / 2, 0),
+        ] {
+            let far = deadline(now, d);
+            assert!(far > now + Duration::from_secs(100 * 365 * 24 * 3600));
+        }
+    }
+}

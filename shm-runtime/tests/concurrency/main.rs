@@ -308,7 +308,7 @@ fn kill_matrix_writers_killed_at_random_points_are_taken_over() {
     let v = seg.version();
     seg.write(&snapshot(v + 1)).unwrap();
     assert_eq!(seg.read_with_version().unwrap(), (snapshot(v + 1), v + 1));
-    seg.release_writer();
+    seg.release_writer().unwrap();
     let mut reads = 0;
     for w in watchers {
         let rest = w.finish();
@@ -389,7 +389,7 @@ fn a_second_writer_process_is_busy_or_waits_and_dead_writers_are_taken_over() {
     assert_eq!(seg.claim_writer(Duration::ZERO).unwrap(), None);
     assert_eq!(seg.read_with_version().unwrap(), (snapshot(wrote), wrote));
     seg.write(&snapshot(wrote + 1)).unwrap();
-    seg.release_writer();
+    seg.release_writer().unwrap();
     assert!(!seg.is_writer());
 
     // Owner SIGKILLed: another process takes over at once and is told.
