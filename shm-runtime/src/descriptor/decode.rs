@@ -27,7 +27,12 @@ pub struct DescriptorError {
 
 impl fmt::Display for DescriptorError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "schema descriptor, byte {}: {}", self.at, self.what)
+        write!(
+            f,
+            "schema descriptor, byte {}: {}",
+            self.at,
+            crate::escape::Escaped(&self.what)
+        )
     }
 }
 
