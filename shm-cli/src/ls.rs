@@ -6,13 +6,17 @@ use std::time::Duration;
 
 use serde_json::json;
 use shm_runtime::header::HEADER_SIZE;
+use shm_runtime::tools::{Escaped, EscapedBytes};
 use shm_runtime::{Error, Options, RawSegment};
 
-use crate::{Failure, Res};
+use crate::{Failure, Res, safe_json};
 
 struct Row {
     kind: &'static str,
+    /// The name as text (for JSON; not UTF-8 bytes replaced).
     name: String,
+    /// The name escaped for a terminal (for the table).
+    shown: String,
     size: u64,
     probe: Probe,
 }
@@ -63,7 +67,7 @@ fn probe(opts: Options) -> Probe {
 /// The error message without the segment name it starts with.
 fn short(e: &Error) -> String {
     let s = e.to_string();
-    let prefix = format!("{}: ", e.segment_name());
+    let prefix = format!("{}: ", Escaped(e.segment_name()));
     s.strip_prefix(&prefix).map(str::to_owned).unwrap_or(s)
 }
 
@@ -89,6 +93,7 @@ fn posix_rows(rows: &mut Vec<Row>) -> Res {
         rows.push(Row {
             kind: "posix",
             name: format!("/{}", name.to_string_lossy()),
+            shown: format!("/{}", EscapedBytes(name.as_encoded_bytes())),
             size: meta.len(),
             probe,
         });
@@ -118,9 +123,11 @@ fn sysv_rows(rows: &mut Vec<Row>) {
         } else {
             probe(Options::sysv(key))
         };
+        let name = format!("key={key} (0x{:08x}) id={}", key as u32, Escaped(id));
         rows.push(Row {
             kind: "sysv",
-            name: format!("key={key} (0x{:08x}) id={id}", key as u32),
+            shown: name.clone(),
+            name,
             size,
             probe,
         });
@@ -152,14 +159,10 @@ pub(crate) fn run(out: &mut impl Write, as_json: bool) -> Res {
                 }),
             })
             .collect();
-        writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&list).expect("JSON of plain values")
-        )?;
+        safe_json::pretty(out, &list)?;
         return Ok(());
     }
-    let nw = rows.iter().map(|r| r.name.len()).max().unwrap_or(4).max(4);
+    let nw = rows.iter().map(|r| r.shown.len()).max().unwrap_or(4).max(4);
     writeln!(
         out,
         "{:<5}  {:<nw$}  {:>10}  {:<5}  SCHEMA / NOTE",
@@ -176,7 +179,8 @@ pub(crate) fn run(out: &mut impl Write, as_json: bool) -> Res {
             } => (
                 "yes",
                 format!(
-                    "{schema} v{version}, {writes} writes, writer {}",
+                    "{} v{version}, {writes} writes, writer {}",
+                    Escaped(schema),
                     match (writer_pid, writer_alive) {
                         (None, _) => "none".to_owned(),
                         (Some(p), true) => format!("pid {p}"),
@@ -189,7 +193,7 @@ pub(crate) fn run(out: &mut impl Write, as_json: bool) -> Res {
         writeln!(
             out,
             "{:<5}  {:<nw$}  {:>10}  {:<5}  {rest}",
-            r.kind, r.name, r.size, typed
+            r.kind, r.shown, r.size, typed
         )?;
     }
     Ok(())

@@ -6,14 +6,17 @@
 
 use std::io::{self, Write};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::{Value as Json, json};
-use shm_runtime::descriptor::{FieldInfo, Schema, TypeInfo, Value};
+use shm_runtime::descriptor::{FieldInfo, Schema, TypeInfo};
+use shm_runtime::tools::Escaped;
 use shm_runtime::{Error, Options, RawSegment};
 
 mod ls;
+mod rm;
+mod safe_json;
+mod watch;
 
 /// Look at typed shared-memory segments (made with shm-runtime) and
 /// generate bindings for them.
@@ -190,9 +193,9 @@ fn run(cli: Cli) -> Res {
             timeout,
             interval_ms,
             json,
-        } => watch(&mut out, &segment, count, timeout, interval_ms, json),
+        } => watch::run(&mut out, &segment, count, timeout, interval_ms, json),
         Command::Layout { schema, segment } => layout(&mut out, schema, segment),
-        Command::Rm { segment, force } => rm(&mut out, &segment, force),
+        Command::Rm { segment, force } => rm::run(&mut out, &segment, force),
         Command::Codegen {
             lang,
             schema,
@@ -208,7 +211,7 @@ fn run(cli: Cli) -> Res {
 }
 
 /// `NAME`, `posix:NAME`, `sysv:KEY` or `file:PATH`.
-fn target(s: &str) -> Res<Options> {
+pub(crate) fn target(s: &str) -> Res<Options> {
     if let Some(k) = s.strip_prefix("sysv:") {
         let k = k.strip_prefix("key=").unwrap_or(k);
         let key = if let Some(hex) = k.strip_prefix("0x") {
@@ -216,7 +219,12 @@ fn target(s: &str) -> Res<Options> {
         } else {
             k.parse::<i32>()
         }
-        .map_err(|_| Failure(format!("`{k}` is not a System V key (a number, or 0x...)")))?;
+        .map_err(|_| {
+            Failure(format!(
+                "`{}` is not a System V key (a number, or 0x...)",
+                Escaped(k)
+            ))
+        })?;
         return Ok(Options::sysv(key));
     }
     if let Some(p) = s.strip_prefix("file:") {
@@ -228,7 +236,7 @@ fn target(s: &str) -> Res<Options> {
     Ok(Options::posix(n))
 }
 
-fn open(s: &str) -> Res<RawSegment> {
+pub(crate) fn open(s: &str) -> Res<RawSegment> {
     Ok(RawSegment::open(&target(s)?)?)
 }
 
@@ -309,15 +317,11 @@ fn inspect(out: &mut impl Write, name: &str, as_json: bool) -> Res {
             "key": st.key,
             "fields": fields_json(s),
         });
-        writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&v).expect("JSON of plain values")
-        )?;
+        safe_json::pretty(out, &v)?;
         return Ok(());
     }
-    writeln!(out, "segment:      {}", seg.name())?;
-    writeln!(out, "schema:       {} v{}", s.name, s.version)?;
+    writeln!(out, "segment:      {}", Escaped(seg.name()))?;
+    writeln!(out, "schema:       {} v{}", Escaped(&s.name), s.version)?;
     writeln!(out, "fingerprint:  {}", hex(h.fingerprint))?;
     writeln!(
         out,
@@ -363,7 +367,7 @@ fn write_table(out: &mut impl Write, s: &Schema) -> Res {
     writeln!(
         out,
         "{} v{}: {} bytes, alignment {}, fingerprint {}",
-        s.name,
+        Escaped(&s.name),
         s.version,
         s.size,
         s.align,
@@ -372,7 +376,14 @@ fn write_table(out: &mut impl Write, s: &Schema) -> Res {
     let mut rows: Vec<(u64, u64, String, String)> = s
         .fields
         .iter()
-        .map(|f| (f.offset, f.size, f.ty.to_string(), f.name.clone()))
+        .map(|f| {
+            (
+                f.offset,
+                f.size,
+                Escaped(&f.ty.to_string()).to_string(),
+                Escaped(&f.name).to_string(),
+            )
+        })
         .collect();
     let gaps = s.gaps();
     let padding: u64 = gaps.iter().map(|g| g.1).sum();
@@ -409,153 +420,19 @@ fn write_table(out: &mut impl Write, s: &Schema) -> Res {
     Ok(())
 }
 
+/// Prints a snapshot by field name, read in place from the payload copy
+/// (memory: the copy, whatever the number of fields and the length of
+/// their names).
 fn dump(out: &mut impl Write, name: &str, as_json: bool) -> Res {
     let seg = open(name)?;
-    let v = seg.read_value()?;
+    let bytes = seg.read_bytes()?;
+    let v = seg.view(&bytes)?;
     if as_json {
-        writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&v).expect("JSON of plain values")
-        )?;
+        safe_json::pretty(out, &v)?;
         return Ok(());
     }
-    if let Value::Struct(fields) = &v {
-        for (k, v) in fields {
-            writeln!(out, "{k} = {v}")?;
-        }
-    }
-    Ok(())
-}
-
-/// Every scalar of a value with its path: `value`, `numbers[10]`, `inner.a`.
-fn leaves(prefix: &str, v: &Value, out: &mut Vec<(String, Value)>) {
-    match v {
-        Value::Array(vs) => {
-            for (i, v) in vs.iter().enumerate() {
-                leaves(&format!("{prefix}[{i}]"), v, out);
-            }
-        }
-        Value::Struct(fs) => {
-            for (k, v) in fs {
-                let p = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
-                leaves(&p, v, out);
-            }
-        }
-        v => out.push((prefix.to_owned(), v.clone())),
-    }
-}
-
-fn same(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        // Compare floats by bits, so a NaN that stays NaN is no change.
-        (Value::F32(x), Value::F32(y)) => x.to_bits() == y.to_bits(),
-        (Value::F64(x), Value::F64(y)) => x.to_bits() == y.to_bits(),
-        _ => a == b,
-    }
-}
-
-fn watch(
-    out: &mut impl Write,
-    name: &str,
-    count: Option<u64>,
-    timeout: Option<f64>,
-    interval_ms: u64,
-    as_json: bool,
-) -> Res {
-    let seg = open(name)?;
-    let deadline = match timeout {
-        Some(t) if t.is_finite() && t >= 0.0 => Some(Instant::now() + Duration::from_secs_f64(t)),
-        Some(t) => return Err(Failure(format!("--timeout {t} is not a number of seconds"))),
-        None => None,
-    };
-    let snapshot = |seg: &RawSegment| -> Res<(u64, Value)> {
-        // The counter of the copy read: twice its version (every complete
-        // write adds two).
-        let (bytes, version) = seg.read_bytes_with_version()?;
-        Ok((2 * version, seg.decode(&bytes)?))
-    };
-    let flat = |v: &Value| {
-        let mut l = Vec::new();
-        leaves("", v, &mut l);
-        l
-    };
-    let (mut seq, first) = snapshot(&seg)?;
-    if as_json {
-        writeln!(out, "{}", json!({"seq": seq, "values": first}))?;
-    } else {
-        writeln!(out, "{} at write {}:", seg.name(), seq / 2)?;
-        if let Value::Struct(fields) = &first {
-            for (k, v) in fields {
-                writeln!(out, "  {k} = {v}")?;
-            }
-        }
-    }
-    let mut prev = flat(&first);
-    out.flush()?;
-    let mut seen = 0u64;
-    while count.is_none_or(|c| seen < c) {
-        if let Some(d) = deadline
-            && Instant::now() >= d
-        {
-            return match count {
-                Some(c) => Err(Failure(format!(
-                    "{}: timed out after {}s having seen {seen} of {c} changes",
-                    seg.name(),
-                    timeout.unwrap_or_default()
-                ))),
-                None => Ok(()),
-            };
-        }
-        // Poll the sequence counter: a reader never stores to the segment.
-        if 2 * seg.version() == seq {
-            std::thread::sleep(Duration::from_millis(interval_ms.max(1)));
-            continue;
-        }
-        let (s, now) = snapshot(&seg)?;
-        if s == seq {
-            continue;
-        }
-        let now = flat(&now);
-        let writes = s.wrapping_sub(seq) / 2;
-        let changed: Vec<&(String, Value)> = now
-            .iter()
-            .zip(&prev)
-            .filter(|(a, b)| !same(&a.1, &b.1))
-            .map(|(a, _)| a)
-            .collect();
-        if as_json {
-            let m: serde_json::Map<String, Json> =
-                changed.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
-            writeln!(out, "{}", json!({"seq": s, "writes": writes, "changed": m}))?;
-        } else {
-            let what = if changed.is_empty() {
-                "no value changed".to_owned()
-            } else {
-                changed
-                    .iter()
-                    .map(|(k, v)| {
-                        let old = prev.iter().find(|p| &p.0 == k).map(|p| p.1.to_string());
-                        format!("{k} = {v} (was {})", old.unwrap_or_default())
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            let n = if writes == 1 {
-                String::new()
-            } else {
-                format!(" ({writes} writes)")
-            };
-            writeln!(out, "write {}{n}: {what}", s / 2)?;
-        }
-        out.flush()?;
-        seq = s;
-        prev = now;
-        seen += 1;
+    for (k, v) in v.fields().into_iter().flatten() {
+        writeln!(out, "{} = {v}", Escaped(k))?;
     }
     Ok(())
 }
@@ -590,29 +467,6 @@ fn layout(out: &mut impl Write, schema: Option<String>, segment: Option<String>)
     Ok(())
 }
 
-fn rm(out: &mut impl Write, name: &str, force: bool) -> Res {
-    const HEADER: u64 = shm_runtime::header::HEADER_SIZE as u64;
-    let opts = target(name)?;
-    if !force {
-        match RawSegment::open(&opts.clone().open_timeout(Duration::ZERO)) {
-            Ok(_) => {}
-            // Foreign magic, or too short to hold a header at all.
-            Err(e @ Error::NotASegment { .. })
-            | Err(e @ Error::TooSmall { needed: HEADER, .. }) => {
-                return Err(Failure(format!(
-                    "{e}; not removed (use --force to remove it anyway)"
-                )));
-            }
-            Err(e @ Error::NotFound { .. }) => return Err(e.into()),
-            // Ours but damaged or half-initialised: removing it is the fix.
-            Err(_) => {}
-        }
-    }
-    opts.remove()?;
-    writeln!(out, "removed {}", opts.id())?;
-    Ok(())
-}
-
 fn codegen(
     out: &mut impl Write,
     lang: shm_codegen::Lang,
@@ -623,7 +477,7 @@ fn codegen(
     let (s, source) = match (schema, segment) {
         (_, Some(seg)) => {
             let raw = open(&seg)?;
-            let source = format!("the descriptor of segment {}", raw.name());
+            let source = format!("the descriptor of segment {}", Escaped(raw.name()));
             (raw.schema().clone(), source)
         }
         (Some(n), None) => {
@@ -635,8 +489,12 @@ fn codegen(
     };
     let text = shm_codegen::generate(lang, &s, &source)?;
     match output {
-        Some(p) => std::fs::write(&p, text)
-            .map_err(|e| Failure(format!("cannot write {}: {e}", p.display())))?,
+        Some(p) => std::fs::write(&p, text).map_err(|e| {
+            Failure(format!(
+                "cannot write {}: {e}",
+                shm_runtime::tools::EscapedBytes(p.as_os_str().as_encoded_bytes())
+            ))
+        })?,
         None => out.write_all(text.as_bytes())?,
     }
     Ok(())

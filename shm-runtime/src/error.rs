@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::escape::Escaped;
+
 /// What went wrong, with the segment's name and the facts.
 ///
 /// Every variant carries `name`, the segment as the user named it, shown
@@ -11,13 +13,13 @@ use std::time::Duration;
 #[non_exhaustive]
 pub enum Error {
     /// The segment does not exist.
-    #[error("{name}: no such shared-memory segment (create it first, or use create-or-open)")]
+    #[error("{name}: no such shared-memory segment (create it first, or use create-or-open)", name = Escaped(name))]
     NotFound {
         /// The segment.
         name: String,
     },
     /// Create-new was asked for and the segment exists.
-    #[error("{name}: the segment already exists (open it, use create-or-open, or remove it first)")]
+    #[error("{name}: the segment already exists (open it, use create-or-open, or remove it first)", name = Escaped(name))]
     AlreadyExists {
         /// The segment.
         name: String,
@@ -25,7 +27,8 @@ pub enum Error {
     /// The operating system refused access.
     #[error(
         "{name}: permission denied while trying to {op}{}",
-        if op.starts_with("lock") { "" } else { " (check the segment's mode and owner)" }
+        if op.starts_with("lock") { "" } else { " (check the segment's mode and owner)" },
+        name = Escaped(name)
     )]
     PermissionDenied {
         /// The segment.
@@ -65,7 +68,7 @@ pub enum Error {
         name: String,
     },
     /// The name cannot be used on this backend.
-    #[error("{name}: invalid segment name: {reason}")]
+    #[error("{name}: invalid segment name: {reason}", name = Escaped(name), reason = Escaped(reason))]
     InvalidName {
         /// The segment.
         name: String,
@@ -75,7 +78,8 @@ pub enum Error {
     /// The object exists but does not start with this project's header.
     #[error(
         "{name}: not a typed shared-memory segment (magic is {found:02x?}, expected {expected:02x?}); \
-         another program may use this name"
+         another program may use this name",
+        name = Escaped(name)
     )]
     NotASegment {
         /// The segment.
@@ -87,7 +91,8 @@ pub enum Error {
     },
     /// The header was written by an incompatible version of this crate.
     #[error(
-        "{name}: segment header version {found} is not supported (this program reads version {expected})"
+        "{name}: segment header version {found} is not supported (this program reads version {expected})",
+        name = Escaped(name)
     )]
     UnsupportedVersion {
         /// The segment.
@@ -98,7 +103,11 @@ pub enum Error {
         found: u32,
     },
     /// The segment holds a different schema than this program expects.
-    #[error("{name}: layout mismatch: this program expects {expected}, the segment has {found}{}", detail.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    #[error(
+        "{name}: layout mismatch: this program expects {expected}, the segment has {found}{}",
+        detail.as_deref().map(|d| format!(" ({})", Escaped(d))).unwrap_or_default(),
+        name = Escaped(name), expected = Escaped(expected), found = Escaped(found)
+    )]
     LayoutMismatch {
         /// The segment.
         name: String,
@@ -113,7 +122,8 @@ pub enum Error {
     /// not upgraded (see `Options::upgrade`; `reason` says why).
     #[error(
         "{name}: the segment holds schema `{schema}` v{segment_version}, older than this program's \
-         v{program_version}: {reason}"
+         v{program_version}: {reason}",
+        name = Escaped(name), reason = Escaped(reason), schema = Escaped(schema)
     )]
     OlderSchema {
         /// The segment.
@@ -132,7 +142,8 @@ pub enum Error {
     #[error(
         "{name}: the segment holds schema `{schema}` v{segment_version}, newer than this program's \
          v{program_version}, and that version does not let older programs write it: open it \
-         read-only (it extends this program's version, so this program can read its fields)"
+         read-only (it extends this program's version, so this program can read its fields)",
+        name = Escaped(name), schema = Escaped(schema)
     )]
     NewerSchema {
         /// The segment.
@@ -145,7 +156,7 @@ pub enum Error {
         program_version: u32,
     },
     /// The object is smaller than its header says or than the schema needs.
-    #[error("{name}: the object is {actual} bytes, but {needed} bytes are needed ({what})")]
+    #[error("{name}: the object is {actual} bytes, but {needed} bytes are needed ({what})", name = Escaped(name))]
     TooSmall {
         /// The segment.
         name: String,
@@ -159,7 +170,8 @@ pub enum Error {
     /// The creator has not finished initialising the header in time.
     #[error(
         "{name}: the segment was not initialised within {waited:?} (its creator may have died \
-         before finishing; remove it, or open with create-or-open and `reinit_abandoned`)"
+         before finishing; remove it, or open with create-or-open and `reinit_abandoned`)",
+        name = Escaped(name)
     )]
     NotInitialized {
         /// The segment.
@@ -168,7 +180,7 @@ pub enum Error {
         waited: Duration,
     },
     /// A header or descriptor field is out of range.
-    #[error("{name}: corrupt segment: {what}")]
+    #[error("{name}: corrupt segment: {what}", name = Escaped(name), what = Escaped(what))]
     Corrupt {
         /// The segment.
         name: String,
@@ -180,7 +192,8 @@ pub enum Error {
         "{name}: {} holds write access{}; wait for it with `Options::writer_wait`, or open \
          with `claim_writer(false)` (or read-only) to only read",
         if *this_process { format!("another handle in this process (pid {pid})") } else { format!("another process (pid {pid})") },
-        if waited.is_zero() { String::new() } else { format!(" (waited {waited:?})") }
+        if waited.is_zero() { String::new() } else { format!(" (waited {waited:?})") },
+        name = Escaped(name)
     )]
     WriterBusy {
         /// The segment.
@@ -196,7 +209,8 @@ pub enum Error {
     /// access.
     #[error(
         "{name}: this handle does not hold write access (it was opened with \
-         `claim_writer(false)` or released it); call `claim_writer` first"
+         `claim_writer(false)` or released it); call `claim_writer` first",
+        name = Escaped(name)
     )]
     NotWriter {
         /// The segment.
@@ -223,7 +237,8 @@ pub enum Error {
     /// by someone else.)
     #[error(
         "{name}: no complete copy of the value, and the writer (pid {pid}) is dead; a new \
-         writer must take over and write a whole value"
+         writer must take over and write a whole value",
+        name = Escaped(name)
     )]
     WriterDied {
         /// The segment.
@@ -232,7 +247,7 @@ pub enum Error {
         pid: u32,
     },
     /// A bounded wait ran out.
-    #[error("{name}: timed out after {waited:?} waiting for {what}")]
+    #[error("{name}: timed out after {waited:?} waiting for {what}", name = Escaped(name))]
     Timeout {
         /// The segment.
         name: String,
@@ -242,7 +257,7 @@ pub enum Error {
         waited: Duration,
     },
     /// The operation is not available on this backend or platform.
-    #[error("{name}: {what} is not supported here")]
+    #[error("{name}: {what} is not supported here", name = Escaped(name), what = Escaped(what))]
     Unsupported {
         /// The segment.
         name: String,
@@ -250,7 +265,7 @@ pub enum Error {
         what: String,
     },
     /// The system has not enough room for the segment.
-    #[error("{name}: cannot allocate {size} bytes for the segment: {reason}")]
+    #[error("{name}: cannot allocate {size} bytes for the segment: {reason}", name = Escaped(name), reason = Escaped(reason))]
     NoSpace {
         /// The segment.
         name: String,
@@ -260,7 +275,7 @@ pub enum Error {
         reason: String,
     },
     /// Any other operating-system error.
-    #[error("{name}: {op} failed: {source}")]
+    #[error("{name}: {op} failed: {source}", name = Escaped(name))]
     Io {
         /// The segment.
         name: String,

@@ -34,6 +34,7 @@ pub use writer::TakeOver;
 
 // Internals, each with one job (see the file map in the README).
 mod backend;
+mod escape;
 mod image;
 mod init;
 mod mapping;
@@ -46,9 +47,11 @@ mod validate;
 mod words;
 
 /// For tools and tests: segments as byte images (validate, open a private
-/// copy, make the image a creator leaves), and name checks.
+/// copy, make the image a creator leaves), name checks, and the escaping of
+/// untrusted text for human-readable output.
 #[doc(hidden)]
 pub mod tools {
+    pub use crate::escape::{Escaped, EscapedBytes, escape, is_plain};
     pub use crate::image::{open_image, segment_image, validate_bytes, validate_bytes_untyped};
     pub use crate::name::{POSIX_NAME_MAX, posix as check_posix_name};
 }

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use crate::backend::{self, Disposition, Request};
-use crate::descriptor::{self, Schema, Value};
+use crate::descriptor::{self, Schema, Value, ValueView};
 use crate::error::{Error, Result};
 use crate::header::{HEADER_SIZE, Header};
 use crate::mapping::Mapping;
@@ -156,7 +156,7 @@ impl RawSegment {
 
     /// A consistent snapshot decoded by field name (payloads up to
     /// [`descriptor::MAX_DECODE_BYTES`]).
-    pub fn read_value(&self) -> Result<Value> {
+    pub fn read_value(&self) -> Result<Value<'_>> {
         if self.schema.size > descriptor::MAX_DECODE_BYTES {
             return Err(self.too_large_to_decode());
         }
@@ -166,7 +166,7 @@ impl RawSegment {
 
     /// Decodes payload bytes (from [`RawSegment::read_bytes_with_version`]) by
     /// field name.
-    pub fn decode(&self, bytes: &[u8]) -> Result<Value> {
+    pub fn decode(&self, bytes: &[u8]) -> Result<Value<'_>> {
         if self.schema.size > descriptor::MAX_DECODE_BYTES {
             return Err(self.too_large_to_decode());
         }
@@ -176,6 +176,16 @@ impl RawSegment {
                 name: self.map.display().to_owned(),
                 what: "payload is smaller than its schema".into(),
             })
+    }
+
+    /// Payload bytes (from [`RawSegment::read_bytes_with_version`]) read by
+    /// field name in place, for printing or serialising without decoding
+    /// the whole value into memory (see [`ValueView`]).
+    pub fn view<'a>(&'a self, bytes: &'a [u8]) -> Result<ValueView<'a>> {
+        self.schema.view(bytes).ok_or_else(|| Error::Corrupt {
+            name: self.map.display().to_owned(),
+            what: "payload is smaller than its schema".into(),
+        })
     }
 
     fn too_large_to_decode(&self) -> Error {

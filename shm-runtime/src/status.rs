@@ -4,6 +4,8 @@
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::escape::Escaped;
+
 /// The status of a segment ([`Shared::status`](crate::Shared::status),
 /// [`RawSegment::status`](crate::RawSegment::status)). Facts a backend
 /// cannot know are `None` and print as `unknown (...)` rather than an
@@ -122,7 +124,7 @@ impl fmt::Display for Status {
             "file" => "regular files do not record it",
             _ => "this backend does not record it",
         };
-        writeln!(f, "segment: {}", self.name)?;
+        writeln!(f, "segment: {}", Escaped(&self.name))?;
         writeln!(f, "size: {}", self.size)?;
         writeln!(f, "number_attached: {}", opt(&self.number_attached, nb))?;
         writeln!(f, "creator_process: {}", opt(&self.creator_process, nb))?;
@@ -147,7 +149,7 @@ impl fmt::Display for Status {
             write!(
                 f,
                 "\nschema: {} v{} (fingerprint {:016x})\npayload: {} bytes at offset {}\nheader_creator_pid: {}\ncreated: {}\nwrites: {}\nwriter: {}",
-                h.schema_name,
+                Escaped(&h.schema_name),
                 h.schema_version,
                 h.fingerprint,
                 h.payload_size,

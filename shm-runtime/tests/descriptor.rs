@@ -135,9 +135,9 @@ fn raw_segment_reads_without_the_type() {
     assert_eq!(
         v,
         Value::Struct(vec![
-            ("value".into(), Value::I(-5)),
-            ("letter".into(), Value::U(88)),
-            ("pad".into(), Value::Array(vec![Value::U(0), Value::U(0)])),
+            ("value", Value::I(-5)),
+            ("letter", Value::U(88)),
+            ("pad", Value::Array(vec![Value::U(0), Value::U(0)])),
         ])
     );
     let version = raw.version();

@@ -28,7 +28,7 @@ pub struct DescriptorError {
 
 impl fmt::Display for DescriptorError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "schema descriptor, byte {}: {}", self.at, self.what)
+        f.write_str(&crate::escape::escape(&self.message()))
     }
 }
 
@@ -39,8 +39,14 @@ impl DescriptorError {
     pub fn into_error(self, name: &str) -> Error {
         Error::Corrupt {
             name: name.to_owned(),
-            what: self.to_string(),
+            // Raw: `Error`'s Display escapes it.
+            what: self.message(),
         }
+    }
+
+    /// The message, unescaped.
+    fn message(&self) -> String {
+        format!("schema descriptor, byte {}: {}", self.at, self.what)
     }
 }
 

@@ -1,5 +1,12 @@
-//! Decoding payload bytes into [`Value`]s by field name, as a schema
-//! describes them.
+//! Decoding payload bytes by field name, as a schema describes them: a
+//! [`ValueView`] reads the bytes in place (printing or serialising it
+//! allocates nothing), and a [`Value`] is a decoded tree that borrows its
+//! field names from the schema.
+//!
+//! Memory is bounded by what is printed, never by the names times the
+//! elements: no name is copied per element (an array of a million small
+//! structs with 200-byte field names would otherwise hold 200 MB of copies
+//! of the same names).
 
 use std::fmt;
 
@@ -10,25 +17,40 @@ use serde::{Serialize, Serializer};
 
 use super::{MAX_DECODE_BYTES, Schema, TypeInfo};
 use crate::Prim;
+use crate::escape::Escaped;
 
 impl Schema {
     /// Decodes the payload bytes of a value of this schema into a [`Value`]
     /// by field name. `None` if `bytes` is shorter than [`Schema::size`] or
     /// the schema is larger than [`MAX_DECODE_BYTES`] (a decoded value takes
     /// tens of times the memory of its bytes, and a segment's size is chosen
-    /// by whoever wrote it).
-    pub fn decode_value(&self, bytes: &[u8]) -> Option<Value> {
+    /// by whoever wrote it; [`Schema::view`] has no such bound).
+    pub fn decode_value<'s>(&'s self, bytes: &[u8]) -> Option<Value<'s>> {
         if self.size > MAX_DECODE_BYTES {
             return None;
         }
         let size = usize::try_from(self.size).ok()?;
         (bytes.len() >= size).then(|| decode_struct(self, bytes))
     }
+
+    /// The payload bytes of a value of this schema, read by field name in
+    /// place: printing ([`fmt::Display`]) or serialising a view decodes as
+    /// it goes and allocates nothing. `None` if `bytes` is shorter than
+    /// [`Schema::size`].
+    pub fn view<'a>(&'a self, bytes: &'a [u8]) -> Option<ValueView<'a>> {
+        let size = usize::try_from(self.size).ok()?;
+        let bytes = bytes.get(..size)?;
+        Some(ValueView {
+            ty: Ty::Struct(self),
+            bytes,
+        })
+    }
 }
 
-/// A value decoded from payload bytes by the descriptor.
+/// A value decoded from payload bytes by the descriptor. Field names are
+/// borrowed from the [`Schema`] it was decoded with.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Value {
+pub enum Value<'s> {
     /// An unsigned integer (or unsigned atomic).
     U(u64),
     /// A signed integer (or signed atomic).
@@ -38,13 +60,87 @@ pub enum Value {
     /// An `f64`.
     F64(f64),
     /// An array's elements.
-    Array(Vec<Value>),
+    Array(Vec<Value<'s>>),
     /// A struct's fields, in order.
-    Struct(Vec<(String, Value)>),
+    Struct(Vec<(&'s str, Value<'s>)>),
+}
+
+/// A value of a schema type read in place from payload bytes (see
+/// [`Schema::view`]). Prints and serialises exactly as the [`Value`] it
+/// decodes to ([`ValueView::to_value`]).
+#[derive(Clone, Copy, Debug)]
+pub struct ValueView<'a> {
+    ty: Ty<'a>,
+    bytes: &'a [u8],
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Ty<'a> {
+    Type(&'a TypeInfo),
+    Struct(&'a Schema),
+}
+
+impl<'a> ValueView<'a> {
+    /// Decodes the whole value (field names borrowed from the schema).
+    pub fn to_value(&self) -> Value<'a> {
+        match self.ty {
+            Ty::Type(t) => decode_type(t, self.bytes),
+            Ty::Struct(s) => decode_struct(s, self.bytes),
+        }
+    }
+
+    /// The value, if it is a scalar (a primitive).
+    pub fn scalar(&self) -> Option<Value<'a>> {
+        match self.ty {
+            Ty::Type(TypeInfo::Prim(p)) => Some(decode_prim(*p, self.bytes)),
+            _ => None,
+        }
+    }
+
+    /// The fields, by name and in order, if it is a struct.
+    pub fn fields(&self) -> Option<impl ExactSizeIterator<Item = (&'a str, ValueView<'a>)> + 'a> {
+        let s = match self.ty {
+            Ty::Struct(s) => s,
+            Ty::Type(TypeInfo::Struct(s)) => s,
+            Ty::Type(_) => return None,
+        };
+        let bytes = self.bytes;
+        Some(s.fields.iter().map(move |f| {
+            (
+                f.name.as_str(),
+                ValueView {
+                    ty: Ty::Type(&f.ty),
+                    bytes: &bytes[f.offset as usize..],
+                },
+            )
+        }))
+    }
+
+    /// The elements, in order, if it is an array.
+    pub fn elements(&self) -> Option<impl ExactSizeIterator<Item = ValueView<'a>> + 'a> {
+        let Ty::Type(TypeInfo::Array { elem, len }) = self.ty else {
+            return None;
+        };
+        let es = elem.size() as usize;
+        let bytes = self.bytes;
+        Some((0..*len as usize).map(move |i| ValueView {
+            ty: Ty::Type(elem),
+            bytes: &bytes[i * es..],
+        }))
+    }
+
+    /// The bytes of the value (its type's size).
+    pub fn bytes(&self) -> &'a [u8] {
+        let size = match self.ty {
+            Ty::Type(t) => t.size(),
+            Ty::Struct(s) => s.size,
+        };
+        &self.bytes[..size as usize]
+    }
 }
 
 #[cfg(feature = "serde")]
-impl Serialize for Value {
+impl Serialize for Value<'_> {
     /// Numbers as JSON numbers (non-finite floats as `null`), arrays as
     /// arrays, structs as objects with the fields in order.
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
@@ -71,36 +167,82 @@ impl Serialize for Value {
     }
 }
 
-impl fmt::Display for Value {
-    /// `123`, `1.45`, `[1, 2]`, `{ a: 1, b: [2, 3] }`.
+#[cfg(feature = "serde")]
+impl Serialize for ValueView<'_> {
+    /// As the [`Value`] it decodes to.
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        if let Some(v) = self.scalar() {
+            return v.serialize(s);
+        }
+        if let Some(es) = self.elements() {
+            let mut seq = s.serialize_seq(Some(es.len()))?;
+            for v in es {
+                seq.serialize_element(&v)?;
+            }
+            return seq.end();
+        }
+        let Some(fields) = self.fields() else {
+            return s.serialize_unit();
+        };
+        let mut m = s.serialize_map(Some(fields.len()))?;
+        for (k, v) in fields {
+            m.serialize_entry(k, &v)?;
+        }
+        m.end()
+    }
+}
+
+impl fmt::Display for Value<'_> {
+    /// `123`, `1.45`, `[1, 2]`, `{ a: 1, b: [2, 3] }` (names escaped as
+    /// untrusted text).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Value::U(v) => write!(f, "{v}"),
             Value::I(v) => write!(f, "{v}"),
             Value::F32(v) => write!(f, "{v}"),
             Value::F64(v) => write!(f, "{v}"),
-            Value::Array(vs) => {
-                f.write_str("[")?;
-                for (i, v) in vs.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(", ")?;
-                    }
-                    write!(f, "{v}")?;
-                }
-                f.write_str("]")
-            }
-            Value::Struct(fs) => {
-                f.write_str("{ ")?;
-                for (i, (k, v)) in fs.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(", ")?;
-                    }
-                    write!(f, "{k}: {v}")?;
-                }
-                f.write_str(" }")
-            }
+            Value::Array(vs) => list(f, vs.iter()),
+            Value::Struct(fs) => record(f, fs.iter().map(|(k, v)| (*k, v))),
         }
     }
+}
+
+impl fmt::Display for ValueView<'_> {
+    /// As the [`Value`] it decodes to.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(v) = self.scalar() {
+            return write!(f, "{v}");
+        }
+        if let Some(es) = self.elements() {
+            return list(f, es);
+        }
+        record(f, self.fields().into_iter().flatten())
+    }
+}
+
+fn list<T: fmt::Display>(f: &mut fmt::Formatter<'_>, vs: impl Iterator<Item = T>) -> fmt::Result {
+    f.write_str("[")?;
+    for (i, v) in vs.enumerate() {
+        if i > 0 {
+            f.write_str(", ")?;
+        }
+        write!(f, "{v}")?;
+    }
+    f.write_str("]")
+}
+
+fn record<'n, T: fmt::Display>(
+    f: &mut fmt::Formatter<'_>,
+    fs: impl Iterator<Item = (&'n str, T)>,
+) -> fmt::Result {
+    f.write_str("{ ")?;
+    for (i, (k, v)) in fs.enumerate() {
+        if i > 0 {
+            f.write_str(", ")?;
+        }
+        write!(f, "{}: {v}", Escaped(k))?;
+    }
+    f.write_str(" }")
 }
 
 fn ne<const N: usize>(b: &[u8]) -> [u8; N] {
@@ -109,7 +251,8 @@ fn ne<const N: usize>(b: &[u8]) -> [u8; N] {
     a
 }
 
-fn decode_prim(p: Prim, b: &[u8]) -> Value {
+/// Decodes a primitive from the start of `b` (at least its size long).
+fn decode_prim(p: Prim, b: &[u8]) -> Value<'static> {
     use Prim::*;
     match p {
         U8 | AtomicU8 => Value::U(b[0].into()),
@@ -127,7 +270,7 @@ fn decode_prim(p: Prim, b: &[u8]) -> Value {
 
 /// Decodes one value of type `t` from the start of `b`, which a validated
 /// schema guarantees is at least `t.size()` bytes long.
-fn decode_type(t: &TypeInfo, b: &[u8]) -> Value {
+fn decode_type<'s>(t: &'s TypeInfo, b: &[u8]) -> Value<'s> {
     match t {
         TypeInfo::Prim(p) => decode_prim(*p, b),
         TypeInfo::Array { elem, len } => {
@@ -142,11 +285,12 @@ fn decode_type(t: &TypeInfo, b: &[u8]) -> Value {
     }
 }
 
-fn decode_struct(s: &Schema, b: &[u8]) -> Value {
+/// Decodes a struct; its field names are borrowed, never copied.
+fn decode_struct<'s>(s: &'s Schema, b: &[u8]) -> Value<'s> {
     Value::Struct(
         s.fields
             .iter()
-            .map(|f| (f.name.clone(), decode_type(&f.ty, &b[f.offset as usize..])))
+            .map(|f| (f.name.as_str(), decode_type(&f.ty, &b[f.offset as usize..])))
             .collect(),
     )
 }
@@ -166,8 +310,8 @@ mod tests {
         p[216..220].copy_from_slice(&7u32.to_ne_bytes());
         let v = s.decode_value(&p).unwrap();
         let Value::Struct(fs) = &v else { panic!() };
-        assert_eq!(fs[0], ("value".into(), Value::I(123)));
-        assert_eq!(fs[1], ("letter".into(), Value::U(88)));
+        assert_eq!(fs[0], ("value", Value::I(123)));
+        assert_eq!(fs[1], ("letter", Value::U(88)));
         let Value::Array(ns) = &fs[3].1 else { panic!() };
         assert_eq!(ns.len(), 50);
         assert_eq!(ns[10], Value::F32(1.45));
