@@ -138,7 +138,9 @@ fn a_hostile_schema_name_is_escaped_in_every_message() {
         );
         if !o.status.success() {
             assert_eq!(err.lines().count(), 1, "{err}");
-            assert!(err.contains("\\u{1b}]0;owned\\u{7}"), "{err}");
+            // Validation refuses the name (not an identifier) before any
+            // message could quote it: the message names the field instead.
+            assert!(err.contains("schema name"), "{err}");
         }
     }
     let text = shm_ok(&["ls"]);
@@ -150,10 +152,7 @@ fn a_hostile_schema_name_is_escaped_in_every_message() {
         .unwrap_err();
     let line = format!("reader: error: {e}");
     assert_inert("the reader example's error", &line);
-    assert!(
-        line.contains("\\u{1b}]0;owned\\u{7}\\u{1b}[2J\\n\\u{9b}\\u{202e}X"),
-        "{line}"
-    );
+    assert!(line.contains("schema name"), "{line}");
 }
 
 /// A System V segment made with `shmget` (zero-filled, as every new one),
@@ -457,22 +456,21 @@ fn duration_arguments_at_their_edges() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
-/// 2^18 one-byte structs whose field has a 200-byte name: a 256 KiB
-/// payload that prints as 55 MB.
+/// 2^19 one-byte structs whose field has a 63-byte name (the longest a
+/// field name may be): a 512 KiB payload that prints as about 40 MB.
 mod many {
     use shm_runtime::SharedLayout;
 
     #[derive(SharedLayout, Clone, Copy)]
     #[repr(C)]
     pub struct Small {
-        pub nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn:
-            u8,
+        pub nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn: u8,
     }
 
     #[derive(SharedLayout, Clone, Copy)]
     #[repr(C)]
     pub struct Many {
-        pub items: [Small; 1 << 18],
+        pub items: [Small; 1 << 19],
     }
 }
 
@@ -485,9 +483,9 @@ fn dump_memory_is_bounded_by_the_payload_not_names_times_elements() {
             .open::<many::Many>()
             .unwrap(),
     );
-    assert_eq!(size_of::<many::Many>(), 1 << 18);
-    // Copying the 200-byte name into each of the 2^18 decoded elements
-    // takes 75 MB; reading in place needs the payload's 256 KiB.
+    assert_eq!(size_of::<many::Many>(), 1 << 19);
+    // Copying the 63-byte name into each of the 2^19 decoded elements
+    // takes about 80 MB; reading in place needs the payload's 512 KiB.
     for json in [false, true] {
         let mut args = vec!["dump", &n.0];
         if json {

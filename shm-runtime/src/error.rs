@@ -44,7 +44,9 @@ pub enum Error {
     /// accepts it anyway.
     #[error(
         "{name}: refusing to adopt an existing object: {reason} (owner uid {owner}, mode {mode:o}); \
-         remove it, or accept it with Options::allow_foreign(true)"
+         remove it, or accept it with Options::allow_foreign(true)",
+        name = Escaped(name),
+        reason = Escaped(reason)
     )]
     Foreign {
         /// The segment.
@@ -61,7 +63,8 @@ pub enum Error {
     /// was created under it since), so nothing was removed.
     #[error(
         "{name}: not removed: the name now names another object than the one this handle has \
-         open (it was removed and re-created since)"
+         open (it was removed and re-created since)",
+        name = Escaped(name)
     )]
     Replaced {
         /// The segment.
@@ -222,7 +225,8 @@ pub enum Error {
     #[error(
         "{name}: `{op}` was called inside `update` or `modify` on the same handle, which holds \
          the handle's write lock until it returns (this call would wait for itself forever); \
-         call it after `update`/`modify` returns, or change the value through the closure"
+         call it after `update`/`modify` returns, or change the value through the closure",
+        name = Escaped(name)
     )]
     Reentrant {
         /// The segment.

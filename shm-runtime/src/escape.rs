@@ -231,6 +231,17 @@ mod tests {
                 op: "open",
                 source: std::io::Error::other("x"),
             },
+            Foreign {
+                name: n(),
+                owner: 1,
+                mode: 0o666,
+                reason: n(),
+            },
+            Replaced { name: n() },
+            Reentrant {
+                name: n(),
+                op: "write",
+            },
         ]
     }
 
@@ -258,6 +269,9 @@ mod tests {
             Unsupported { .. } => 16,
             NoSpace { .. } => 17,
             Io { .. } => 18,
+            Foreign { .. } => 19,
+            Replaced { .. } => 20,
+            Reentrant { .. } => 21,
         }
     }
 
