@@ -10,9 +10,12 @@
 //! (`\n`, `\t`, `\u{1b}`, C1 controls such as `\u{9b}`), format characters
 //! (bidirectional overrides and isolates `\u{202e}`, zero-width characters,
 //! `\u{feff}`), line and paragraph separators, spaces other than U+0020,
-//! private-use, unassigned and combining characters; and a backslash as
-//! `\\`, so the result is never ambiguous. Printable text, non-ASCII
-//! letters included, is unchanged, so ordinary names print as they are.
+//! private-use, unassigned and combining characters. Printable text,
+//! non-ASCII letters included, is unchanged, so ordinary names print as
+//! they are; so does a backslash, so that Win32 names (`Local\MyShare`) and
+//! Windows paths read naturally in errors. (Text that spells an escape,
+//! such as a literal `\u{1b}`, then looks like one: it can mislead a
+//! reader, but it cannot drive a terminal.)
 //! Bytes that are not UTF-8 ([`EscapedBytes`]) print as `\xNN`.
 //!
 //! `Error`'s `Display` uses it for every field that can hold such text, and
@@ -34,10 +37,9 @@ pub struct EscapedBytes<'a>(pub &'a [u8]);
 #[inline]
 fn plain(c: char) -> bool {
     if c.is_ascii() {
-        return c != '\\' && (c == ' ' || c.is_ascii_graphic());
+        return c == ' ' || c.is_ascii_graphic();
     }
     match c {
-        '\\' => false,
         // `escape_debug` escapes quotes, which are printable.
         '\'' | '"' | ' ' => true,
         c => c.escape_debug().len() == 1,
@@ -46,19 +48,15 @@ fn plain(c: char) -> bool {
 
 fn escape_into(s: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     // The common case: nothing to escape.
-    if s.bytes().all(|b| b != b'\\' && (b' '..=b'~').contains(&b)) {
+    if s.bytes().all(|b| (b' '..=b'~').contains(&b)) {
         return f.write_str(s);
     }
     let mut rest = s;
     while let Some(i) = rest.find(|c: char| !plain(c)) {
         f.write_str(&rest[..i])?;
         let c = rest[i..].chars().next().unwrap_or_default();
-        if c == '\\' {
-            f.write_str("\\\\")?;
-        } else {
-            for e in c.escape_debug() {
-                f.write_char(e)?;
-            }
+        for e in c.escape_debug() {
+            f.write_char(e)?;
         }
         rest = &rest[i + c.len_utf8()..];
     }
@@ -105,6 +103,7 @@ mod tests {
             "é中文 ü",
             "it's \"quoted\"",
             "x-y.z/1",
+            "Local\\MyShare",
         ] {
             assert_eq!(escape(s), s);
             assert!(is_plain(s));
@@ -129,7 +128,6 @@ mod tests {
                 "\\u{200b}\\u{feff}\\u{2028}\\u{2029}\\u{a0}",
             ),
             ("\u{e000}\u{10ffff}", "\\u{e000}\\u{10ffff}"),
-            ("back\\slash", "back\\\\slash"),
         ];
         for (s, want) in cases {
             assert_eq!(escape(s), want, "{s:?}");
