@@ -150,7 +150,11 @@ pub(crate) fn reinit<T: SharedLayout>(
     descriptor: &[u8],
     initial: Option<&T>,
 ) -> Result<Option<Header>> {
-    fits(map, plan, "re-initialising the abandoned segment for this schema")?;
+    fits(
+        map,
+        plan,
+        "re-initialising the abandoned segment for this schema",
+    )?;
     let mut st = Status::default();
     map.backing().os_status(&mut st)?;
     if let Some(uid) = st.owner_user

@@ -4,7 +4,7 @@
 
 use std::marker::PhantomData;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
@@ -16,6 +16,7 @@ use crate::header::{HEADER_SIZE, Header};
 use crate::mapping::Mapping;
 use crate::name::SegmentId;
 use crate::notify;
+use crate::process;
 use crate::protocol::{self, Buffers, Mapped, Replica, version_of};
 use crate::status::Status;
 use crate::writer::{self, TakeOver};
@@ -41,14 +42,30 @@ pub struct Shared<T: SharedLayout, A: Access = ReadWrite> {
 }
 
 /// A read-write handle's side of write access.
+///
+/// Write access belongs to the process that claimed it: a child made by
+/// `fork` inherits the handle, but not write access (its writes are
+/// [`Error::NotWriter`], dropping the handle releases nothing, and it may
+/// claim for itself). So the handle records *which process* holds write
+/// access through it, and every write compares that with this process's
+/// id ([`process::current_pid`]: one load, right after a fork).
 #[derive(Default)]
 struct WriterState {
-    /// Whether this handle holds write access.
-    held: AtomicBool,
+    /// The process that holds write access through this handle (0: none).
+    holder: AtomicU32,
     /// Serialises writes through this handle (threads of this process).
     lock: Mutex<()>,
     /// What the claim that gave this handle write access found.
     take_over: Mutex<Option<TakeOver>>,
+}
+
+impl WriterState {
+    /// Whether this handle holds write access in this process.
+    #[inline]
+    fn held(&self) -> bool {
+        let holder = self.holder.load(Ordering::Relaxed);
+        holder != 0 && holder == process::current_pid()
+    }
 }
 
 // SAFETY: every access to the mapping through `Shared` is atomic (the
@@ -64,7 +81,7 @@ impl<T: SharedLayout, A: Access> std::fmt::Debug for Shared<T, A> {
         f.debug_struct("Shared")
             .field("segment", &self.map.display())
             .field("schema", &T::LAYOUT.name)
-            .field("writer", &self.writer.held.load(Ordering::Relaxed))
+            .field("writer", &self.writer.held())
             .finish_non_exhaustive()
     }
 }
@@ -73,7 +90,7 @@ impl<T: SharedLayout, A: Access> Drop for Shared<T, A> {
     fn drop(&mut self) {
         // Releasing stores to the header: not if someone truncated the
         // object under the mapping (touching it would be SIGBUS).
-        if *self.writer.held.get_mut()
+        if self.writer.held()
             && self
                 .map
                 .backing()
@@ -314,7 +331,7 @@ impl<T: SharedLayout, A: Access> Shared<T, A> {
             .lock
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if self.writer.held.load(Ordering::Relaxed) {
+        if self.writer.held() {
             return Ok(*self.take_over_slot());
         }
         let (claimed, repair) =
@@ -332,7 +349,9 @@ impl<T: SharedLayout, A: Access> Shared<T, A> {
             }),
         };
         *self.take_over_slot() = take_over;
-        self.writer.held.store(true, Ordering::Relaxed);
+        self.writer
+            .holder
+            .store(process::current_pid(), Ordering::Relaxed);
         Ok(take_over)
     }
 
@@ -368,6 +387,12 @@ impl<T: SharedLayout> Shared<T, ReadWrite> {
     /// handle holds write access already, returns what its claim found.
     /// [`Options::open`](crate::Options::open) claims by default; see "Concurrency: guarantees and limits" in the README for how
     /// death is detected and the limits.
+    ///
+    /// Write access belongs to the process that claimed it. In a child
+    /// made by `fork`, an inherited handle does not hold it: its writes are
+    /// [`Error::NotWriter`] and dropping it releases nothing; the child may
+    /// claim through it for itself ([`Error::WriterBusy`] while the parent
+    /// holds write access).
     pub fn claim_writer(&self, wait: Duration) -> Result<Option<TakeOver>> {
         self.claim(wait)
     }
@@ -380,14 +405,18 @@ impl<T: SharedLayout> Shared<T, ReadWrite> {
             .lock
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if self.writer.held.swap(false, Ordering::Relaxed) {
+        if self.writer.held() {
+            self.writer.holder.store(0, Ordering::Relaxed);
             self.map.release_writer();
+        } else {
+            // A forked child's copy of its parent's lock, if any.
+            self.map.drop_inherited_lock();
         }
     }
 
     /// Whether this handle holds write access.
     pub fn is_writer(&self) -> bool {
-        self.writer.held.load(Ordering::Relaxed)
+        self.writer.held()
     }
 
     /// What the claim that gave this handle write access found: `Some` if
@@ -403,7 +432,7 @@ impl<T: SharedLayout> Shared<T, ReadWrite> {
             .lock
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if !self.writer.held.load(Ordering::Relaxed) {
+        if !self.writer.held() {
             return Err(Error::NotWriter {
                 name: self.map.display().to_owned(),
             });
