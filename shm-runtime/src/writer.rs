@@ -11,15 +11,35 @@
 //! platform does not tell it. Offset 152 holds when the claim was made
 //! (nanoseconds since the Unix epoch), for `shm inspect`.
 //!
-//! A process asking for write access swaps 0 for its own word. If the word
-//! holds another owner, that owner is *dead* when no process has its id
-//! (`kill(pid, 0)` fails with `ESRCH`; `OpenProcess` fails or the process
-//! has exited), it is a zombie (Linux), or a process with that id exists
-//! but started at another time (the id was reused: its start token
-//! differs). Then the asker swaps the dead owner's word for its own: of
-//! several racing askers exactly one wins. The winner then repairs the
-//! payload ([`crate::protocol::recover`]) and learns whether the dead
-//! owner's last write completed ([`TakeOver`]).
+//! Write access belongs to a process: a handle records which process
+//! claimed through it (`Shared`), so that a child made by `fork`, which
+//! inherits the handle, neither writes through it nor releases the
+//! parent's claim ([`own_word`] and the handle's check ask
+//! `process::current_pid`, which is right after a fork).
+//!
+//! Whether the owner is alive is, where possible, a fact the kernel keeps:
+//! on Linux, for segments with a descriptor (POSIX, file, memfd), the owner
+//! holds an open-file-description lock on the claim word's bytes
+//! (`backend/lock.rs`), which the kernel releases exactly when the owner's
+//! last descriptor of it goes. A claimer takes the lock first; once it has
+//! it, nobody else holds write access, and it swaps whatever owner the word
+//! names for its own word. The owner is dead exactly when the lock is free
+//! (`Mapping::owner_dead`).
+//!
+//! Elsewhere (System V, Win32, process memory; macOS, FreeBSD) the word and
+//! the process checks decide. A process asking for write access swaps 0
+//! for its own word. If the word holds another owner, that owner is *dead*
+//! when no process has its id (`kill(pid, 0)` fails with `ESRCH`;
+//! `OpenProcess` fails or the process has exited), it has exited but is
+//! not reaped (Linux: its main thread and every other thread are zombies;
+//! a main thread that exited while others write is not enough), or a
+//! process with that id exists but started at another time (the id was
+//! reused: its start token differs). Then the asker swaps the dead owner's
+//! word for its own: of several racing askers exactly one wins.
+//!
+//! Either way, the winner then repairs the payload
+//! ([`crate::protocol::recover`]) and learns whether the dead owner's last
+//! write completed ([`TakeOver`]).
 //!
 //! # Limits
 //!
@@ -28,12 +48,16 @@
 //!   [`crate::Error::WriterBusy`]. Readers are not
 //!   affected (they never wait for a writer). Only the owner can release
 //!   it, or an operator who kills it.
-//! - Where the start token is unknown (0: macOS, FreeBSD), a dead owner
-//!   whose process id was reused by a new process looks alive until that
-//!   process exits.
-//! - An owner in another PID namespace (a container) cannot be seen and
-//!   counts as dead, as in `reinit_abandoned`: share a PID namespace
-//!   between the writers of a segment.
+//! - A forked child that keeps an inherited handle keeps its copy of the
+//!   lock's descriptor, and with it the lock: the parent counts as alive
+//!   until the child drops the handle (or claims or releases through it)
+//!   or exits.
+//! - Without the lock: where the start token is unknown (0: macOS,
+//!   FreeBSD), a dead owner whose process id was reused by a new process
+//!   looks alive until that process exits; an owner in another PID
+//!   namespace (a container) cannot be seen and counts as dead, as in
+//!   `reinit_abandoned`: share a PID namespace between the writers of such
+//!   a segment.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
