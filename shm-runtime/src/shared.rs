@@ -427,15 +427,22 @@ impl<T: SharedLayout> Shared<T, ReadWrite> {
 
     /// Takes this handle's write lock, if it holds write access.
     fn write_access(&self) -> Result<std::sync::MutexGuard<'_, ()>> {
+        let not_writer = || Error::NotWriter {
+            name: self.map.display().to_owned(),
+        };
+        // First without the lock: in a child made by `fork` while another
+        // thread of the parent was writing, the child's copy of the lock
+        // stays locked for ever; the child is not the writer anyway.
+        if !self.writer.held() {
+            return Err(not_writer());
+        }
         let lock = self
             .writer
             .lock
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         if !self.writer.held() {
-            return Err(Error::NotWriter {
-                name: self.map.display().to_owned(),
-            });
+            return Err(not_writer());
         }
         Ok(lock)
     }
