@@ -44,8 +44,9 @@
 //!   than the open timeout) *before its header reached `creator_pid`* looks
 //!   abandoned; if it resumes it overwrites the re-initialised header. Use an
 //!   open timeout well above any plausible stall.
-//! - Process ids are checked with `kill(pid, 0)` (and `/proc/<pid>/stat` for
-//!   zombies on Linux). A creator in another PID namespace sharing the
+//! - Process ids are checked with `kill(pid, 0)` (and on Linux
+//!   `/proc/<pid>/stat` and `/proc/<pid>/task` for zombies: a creator whose
+//!   main thread has exited while another thread runs is alive). A creator in another PID namespace sharing the
 //!   segment cannot be seen and counts as dead; a reused pid counts as alive
 //!   (the segment is then left alone, the safe direction).
 

@@ -9,7 +9,7 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering, fence};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
-use crate::backend::Backing;
+use crate::backend::{Backing, WriterLock};
 use crate::error::{Error, Result};
 use crate::header::{self, HEADER_SIZE, Header, off};
 use crate::name::SegmentId;
@@ -27,6 +27,9 @@ pub(crate) struct Mapping {
     /// e.g. `posix:/MyShare`: used in every error.
     display: String,
     id: SegmentId,
+    /// The writer lock while this mapping's handle holds write access (or a
+    /// forked child's copy of its parent's: see `backend/lock.rs`).
+    lock: std::sync::Mutex<Option<WriterLock>>,
 }
 
 impl std::fmt::Debug for Mapping {
@@ -41,6 +44,7 @@ impl Mapping {
             backing,
             display,
             id,
+            lock: std::sync::Mutex::new(None),
         }
     }
 
@@ -309,7 +313,7 @@ impl Mapping {
                 std::hint::spin_loop();
             } else if start.elapsed() > timeout {
                 let owner = self.writer_word().load(Ordering::Acquire);
-                if owner != 0 && writer::owner_dead(owner) {
+                if owner != 0 && self.owner_dead(owner) {
                     return Err(Error::WriterDied {
                         name: self.display.clone(),
                         pid: writer::pid_of(owner),
@@ -342,7 +346,22 @@ impl Mapping {
         min_len: u64,
     ) -> Result<(writer::Claimed, Repair)> {
         let owner = self.writer_word();
-        let claimed = writer::claim(owner, self.word64(off::WRITER_SINCE), &self.display, wait)?;
+        // A forked child's copy of its parent's lock is not its own: close
+        // it (the parent's lock stays held while the parent keeps it).
+        self.drop_inherited_lock();
+        let (claimed, lock) = writer::claim(
+            owner,
+            self.word64(off::WRITER_SINCE),
+            &self.display,
+            wait,
+            || match self.backing.writer_lock() {
+                None => Ok(writer::Lock::None),
+                Some(Ok(None)) => Ok(writer::Lock::Busy),
+                Some(Ok(Some(lock))) => Ok(writer::Lock::Taken(lock)),
+                Some(Err(e)) => Err(e),
+            },
+        )?;
+        *self.lock_slot() = lock;
         let now = self
             .header_now()
             .map_or(header.payload_size, |h| h.payload_size);
@@ -350,14 +369,14 @@ impl Mapping {
         let whole = match self.copies(header, len) {
             Ok(m) => m,
             Err(e) => {
-                writer::release(owner);
+                self.release_writer();
                 return Err(e);
             }
         };
         // SAFETY: write access is ours (just claimed).
         let repair = unsafe { protocol::recover(&whole) };
         if repair == Repair::BothTorn {
-            writer::release(owner);
+            self.release_writer();
             return Err(Error::Corrupt {
                 name: self.display.clone(),
                 what: "both copies of the payload are marked as being written (`seq` and \
@@ -372,9 +391,40 @@ impl Mapping {
         Ok((claimed, repair))
     }
 
-    /// Gives up write access if this process holds it.
+    /// Gives up write access if this process holds it: the claim word back
+    /// to 0, then the writer lock. (The caller knows this process claimed
+    /// through this mapping; a forked child never calls it.)
     pub(crate) fn release_writer(&self) {
         writer::release(self.writer_word());
+        if let Some(lock) = self.lock_slot().take() {
+            lock.release();
+        }
+    }
+
+    /// Closes a forked child's copy of its parent's writer lock, if this
+    /// mapping has one (it does not unlock it: the parent holds it).
+    pub(crate) fn drop_inherited_lock(&self) {
+        let mut slot = self.lock_slot();
+        if slot.as_ref().is_some_and(|l| !l.ours()) {
+            *slot = None;
+        }
+    }
+
+    fn lock_slot(&self) -> std::sync::MutexGuard<'_, Option<WriterLock>> {
+        self.lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Whether the owner the claim word `word` names is certainly gone:
+    /// for a segment with the writer lock, nobody holds the lock (a fact
+    /// the kernel keeps, see `backend/lock.rs`); otherwise judged from its
+    /// process id and start token ([`writer::owner_dead`]).
+    pub(crate) fn owner_dead(&self, word: u64) -> bool {
+        match self.backing.writer_lock_held() {
+            Some(held) => !held,
+            None => writer::owner_dead(word),
+        }
     }
 
     /// After a write (or a repair or upgrade, which count as writes): wakes
@@ -410,7 +460,7 @@ impl Mapping {
                 created: UNIX_EPOCH.checked_add(Duration::from_nanos(h.created_nanos)),
                 seq: self.seq().load(Ordering::Relaxed),
                 writer_pid: (writer != 0).then_some(writer::pid_of(writer)),
-                writer_alive: writer != 0 && !writer::owner_dead(writer),
+                writer_alive: writer != 0 && !self.owner_dead(writer),
             }),
             ..Status::default()
         };

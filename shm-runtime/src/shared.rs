@@ -4,7 +4,7 @@
 
 use std::marker::PhantomData;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -15,6 +15,7 @@ use crate::header::{HEADER_SIZE, Header};
 use crate::mapping::Mapping;
 use crate::name::SegmentId;
 use crate::notify;
+use crate::process;
 use crate::protocol::{self, Buffers, Mapped, Replica, version_of};
 use crate::scratch;
 use crate::status::Status;
@@ -41,10 +42,17 @@ pub struct Shared<T: SharedLayout, A: Access = ReadWrite> {
 }
 
 /// A read-write handle's side of write access.
+///
+/// Write access belongs to the process that claimed it: a child made by
+/// `fork` inherits the handle, but not write access (its writes are
+/// [`Error::NotWriter`], dropping the handle releases nothing, and it may
+/// claim for itself). So the handle records *which process* holds write
+/// access through it, and every write compares that with this process's
+/// id ([`process::current_pid`]: one load, right after a fork).
 #[derive(Default)]
 struct WriterState {
-    /// Whether this handle holds write access.
-    held: AtomicBool,
+    /// The process that holds write access through this handle (0: none).
+    holder: AtomicU32,
     /// Serialises writes through this handle (threads of this process).
     lock: Mutex<()>,
     /// The thread holding `lock` ([`this_thread`]), 0 if none: a call that
@@ -53,6 +61,15 @@ struct WriterState {
     owner: AtomicU64,
     /// What the claim that gave this handle write access found.
     take_over: Mutex<Option<TakeOver>>,
+}
+
+impl WriterState {
+    /// Whether this handle holds write access in this process.
+    #[inline]
+    fn held(&self) -> bool {
+        let holder = self.holder.load(Ordering::Relaxed);
+        holder != 0 && holder == process::current_pid()
+    }
 }
 
 // SAFETY: every access to the mapping through `Shared` is atomic (the
@@ -68,7 +85,7 @@ impl<T: SharedLayout, A: Access> std::fmt::Debug for Shared<T, A> {
         f.debug_struct("Shared")
             .field("segment", &self.map.display())
             .field("schema", &T::LAYOUT.name)
-            .field("writer", &self.writer.held.load(Ordering::Relaxed))
+            .field("writer", &self.writer.held())
             .finish_non_exhaustive()
     }
 }
@@ -77,7 +94,7 @@ impl<T: SharedLayout, A: Access> Drop for Shared<T, A> {
     fn drop(&mut self) {
         // Releasing stores to the header: not if someone truncated the
         // object under the mapping (touching it would be SIGBUS).
-        if *self.writer.held.get_mut()
+        if self.writer.held()
             && self
                 .map
                 .backing()
@@ -344,7 +361,7 @@ impl<T: SharedLayout, A: Access> Shared<T, A> {
     /// [`Shared::claim_writer`] (opening is generic over the access).
     pub(crate) fn claim(&self, wait: Duration) -> Result<Option<TakeOver>> {
         let _lock = self.lock_writer("claim_writer")?;
-        if self.writer.held.load(Ordering::Relaxed) {
+        if self.writer.held() {
             return Ok(*self.take_over_slot());
         }
         let (claimed, repair) =
@@ -362,7 +379,9 @@ impl<T: SharedLayout, A: Access> Shared<T, A> {
             }),
         };
         *self.take_over_slot() = take_over;
-        self.writer.held.store(true, Ordering::Relaxed);
+        self.writer
+            .holder
+            .store(process::current_pid(), Ordering::Relaxed);
         Ok(take_over)
     }
 
@@ -440,6 +459,12 @@ impl<T: SharedLayout> Shared<T, ReadWrite> {
     /// handle holds write access already, returns what its claim found.
     /// [`Options::open`](crate::Options::open) claims by default; see "Concurrency: guarantees and limits" in the README for how
     /// death is detected and the limits.
+    ///
+    /// Write access belongs to the process that claimed it. In a child
+    /// made by `fork`, an inherited handle does not hold it: its writes are
+    /// [`Error::NotWriter`] and dropping it releases nothing; the child may
+    /// claim through it for itself ([`Error::WriterBusy`] while the parent
+    /// holds write access).
     pub fn claim_writer(&self, wait: Duration) -> Result<Option<TakeOver>> {
         self.claim(wait)
     }
@@ -449,15 +474,19 @@ impl<T: SharedLayout> Shared<T, ReadWrite> {
     /// [`Error::Reentrant`] inside this handle's `update` or `modify`.
     pub fn release_writer(&self) -> Result<()> {
         let _lock = self.lock_writer("release_writer")?;
-        if self.writer.held.swap(false, Ordering::Relaxed) {
+        if self.writer.held() {
+            self.writer.holder.store(0, Ordering::Relaxed);
             self.map.release_writer();
+        } else {
+            // A forked child's copy of its parent's lock, if any.
+            self.map.drop_inherited_lock();
         }
         Ok(())
     }
 
     /// Whether this handle holds write access.
     pub fn is_writer(&self) -> bool {
-        self.writer.held.load(Ordering::Relaxed)
+        self.writer.held()
     }
 
     /// What the claim that gave this handle write access found: `Some` if
@@ -468,11 +497,18 @@ impl<T: SharedLayout> Shared<T, ReadWrite> {
 
     /// Takes this handle's write lock for `op`, if it holds write access.
     fn write_access(&self, op: &'static str) -> Result<WriteLock<'_>> {
+        let not_writer = || Error::NotWriter {
+            name: self.map.display().to_owned(),
+        };
+        // First without the lock: in a child made by `fork` while another
+        // thread of the parent was writing, the child's copy of the lock
+        // stays locked for ever; the child is not the writer anyway.
+        if !self.writer.held() {
+            return Err(not_writer());
+        }
         let lock = self.lock_writer(op)?;
-        if !self.writer.held.load(Ordering::Relaxed) {
-            return Err(Error::NotWriter {
-                name: self.map.display().to_owned(),
-            });
+        if !self.writer.held() {
+            return Err(not_writer());
         }
         Ok(lock)
     }

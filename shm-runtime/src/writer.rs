@@ -11,15 +11,35 @@
 //! platform does not tell it. Offset 152 holds when the claim was made
 //! (nanoseconds since the Unix epoch), for `shm inspect`.
 //!
-//! A process asking for write access swaps 0 for its own word. If the word
-//! holds another owner, that owner is *dead* when no process has its id
-//! (`kill(pid, 0)` fails with `ESRCH`; `OpenProcess` fails or the process
-//! has exited), it is a zombie (Linux), or a process with that id exists
-//! but started at another time (the id was reused: its start token
-//! differs). Then the asker swaps the dead owner's word for its own: of
-//! several racing askers exactly one wins. The winner then repairs the
-//! payload ([`crate::protocol::recover`]) and learns whether the dead
-//! owner's last write completed ([`TakeOver`]).
+//! Write access belongs to a process: a handle records which process
+//! claimed through it (`Shared`), so that a child made by `fork`, which
+//! inherits the handle, neither writes through it nor releases the
+//! parent's claim ([`own_word`] and the handle's check ask
+//! `process::current_pid`, which is right after a fork).
+//!
+//! Whether the owner is alive is, where possible, a fact the kernel keeps:
+//! on Linux, for segments with a descriptor (POSIX, file, memfd), the owner
+//! holds an open-file-description lock on the claim word's bytes
+//! (`backend/lock.rs`), which the kernel releases exactly when the owner's
+//! last descriptor of it goes. A claimer takes the lock first; once it has
+//! it, nobody else holds write access, and it swaps whatever owner the word
+//! names for its own word. The owner is dead exactly when the lock is free
+//! (`Mapping::owner_dead`).
+//!
+//! Elsewhere (System V, Win32, process memory; macOS, FreeBSD) the word and
+//! the process checks decide. A process asking for write access swaps 0
+//! for its own word. If the word holds another owner, that owner is *dead*
+//! when no process has its id (`kill(pid, 0)` fails with `ESRCH`;
+//! `OpenProcess` fails or the process has exited), it has exited but is
+//! not reaped (Linux: its main thread and every other thread are zombies;
+//! a main thread that exited while others write is not enough), or a
+//! process with that id exists but started at another time (the id was
+//! reused: its start token differs). Then the asker swaps the dead owner's
+//! word for its own: of several racing askers exactly one wins.
+//!
+//! Either way, the winner then repairs the payload
+//! ([`crate::protocol::recover`]) and learns whether the dead owner's last
+//! write completed ([`TakeOver`]).
 //!
 //! # Limits
 //!
@@ -28,14 +48,17 @@
 //!   [`crate::Error::WriterBusy`]. Readers are not
 //!   affected (they never wait for a writer). Only the owner can release
 //!   it, or an operator who kills it.
-//! - Where the start token is unknown (0: macOS, FreeBSD), a dead owner
-//!   whose process id was reused by a new process looks alive until that
-//!   process exits.
-//! - An owner in another PID namespace (a container) cannot be seen and
-//!   counts as dead, as in `reinit_abandoned`: share a PID namespace
-//!   between the writers of a segment.
+//! - A forked child that keeps an inherited handle keeps its copy of the
+//!   lock's descriptor, and with it the lock: the parent counts as alive
+//!   until the child drops the handle (or claims or releases through it)
+//!   or exits.
+//! - Without the lock: where the start token is unknown (0: macOS,
+//!   FreeBSD), a dead owner whose process id was reused by a new process
+//!   looks alive until that process exits; an owner in another PID
+//!   namespace (a container) cannot be seen and counts as dead, as in
+//!   `reinit_abandoned`: share a PID namespace between the writers of such
+//!   a segment.
 
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -58,13 +81,18 @@ pub struct TakeOver {
     pub version: u64,
 }
 
-/// The claim word of this process: pid and start token.
+/// The claim word of this process: pid and start token. Asked again in a
+/// process made by `fork` (a cached word would name the parent).
 pub(crate) fn own_word() -> u64 {
-    static WORD: OnceLock<u64> = OnceLock::new();
-    *WORD.get_or_init(|| {
-        let pid = std::process::id();
-        u64::from(pid) | u64::from(process::start_token(pid)) << 32
-    })
+    static WORD: AtomicU64 = AtomicU64::new(0);
+    let pid = process::current_pid();
+    let cached = WORD.load(Ordering::Relaxed);
+    if cached != 0 && pid_of(cached) == pid {
+        return cached;
+    }
+    let word = u64::from(pid) | u64::from(process::start_token(pid)) << 32;
+    WORD.store(word, Ordering::Relaxed);
+    word
 }
 
 /// The process id in a claim word.
@@ -72,7 +100,8 @@ pub(crate) fn pid_of(word: u64) -> u32 {
     word as u32
 }
 
-/// Whether the owner recorded in `word` is certainly gone.
+/// Whether the owner recorded in `word` is certainly gone, judged from its
+/// process id and start token (for segments without the writer lock).
 pub(crate) fn owner_dead(word: u64) -> bool {
     let pid = pid_of(word);
     let token = (word >> 32) as u32;
@@ -95,44 +124,88 @@ pub(crate) enum Claimed {
     FromDead(u32),
 }
 
+/// What an attempt at the segment's writer lock gave.
+pub(crate) enum Lock<L> {
+    /// The segment has no writer lock (no descriptor): the claim word and
+    /// the process checks decide.
+    None,
+    /// Another open file description holds it: the owner is alive.
+    Busy,
+    /// Taken: no one else holds write access.
+    Taken(L),
+}
+
 /// Claims write access in the claim word `word`, waiting at most `wait`
-/// for a live owner to release it.
-pub(crate) fn claim(
+/// for a live owner to release it. `try_lock` tries the segment's writer
+/// lock (see the module docs); the lock, if taken, is returned.
+pub(crate) fn claim<L>(
     word: &AtomicU64,
     since: &AtomicU64,
     display: &str,
     wait: Duration,
-) -> Result<Claimed> {
+    mut try_lock: impl FnMut() -> Result<Lock<L>>,
+) -> Result<(Claimed, Option<L>)> {
     let me = own_word();
     let start = Instant::now();
+    let busy = |current: u64| Error::WriterBusy {
+        name: display.to_owned(),
+        pid: pid_of(current),
+        this_process: pid_of(current) == pid_of(me),
+        waited: wait,
+    };
     loop {
-        let current = word.load(Ordering::Acquire);
-        let outcome = if current == 0 {
-            Claimed::Free
-        } else if current != me && owner_dead(current) {
-            Claimed::FromDead(pid_of(current))
-        } else {
-            if start.elapsed() >= wait {
-                return Err(Error::WriterBusy {
-                    name: display.to_owned(),
-                    pid: pid_of(current),
-                    this_process: pid_of(current) == pid_of(me),
-                    waited: wait,
-                });
+        let (outcome, lock) = match try_lock()? {
+            Lock::Taken(lock) => {
+                // Every writer holds the lock: whoever the word names (this
+                // process's id included: a handle that is gone) is not
+                // writing any more.
+                let mut current = word.load(Ordering::Acquire);
+                while let Err(now) =
+                    word.compare_exchange(current, me, Ordering::AcqRel, Ordering::Acquire)
+                {
+                    current = now;
+                }
+                let outcome = if current == 0 {
+                    Claimed::Free
+                } else {
+                    Claimed::FromDead(pid_of(current))
+                };
+                (outcome, Some(lock))
             }
-            process::pause(start);
-            continue;
+            Lock::Busy => {
+                if start.elapsed() >= wait {
+                    return Err(busy(word.load(Ordering::Acquire)));
+                }
+                process::pause(start);
+                continue;
+            }
+            Lock::None => {
+                let current = word.load(Ordering::Acquire);
+                let outcome = if current == 0 {
+                    Claimed::Free
+                } else if current != me && owner_dead(current) {
+                    Claimed::FromDead(pid_of(current))
+                } else {
+                    if start.elapsed() >= wait {
+                        return Err(busy(current));
+                    }
+                    process::pause(start);
+                    continue;
+                };
+                if word
+                    .compare_exchange(current, me, Ordering::AcqRel, Ordering::Acquire)
+                    .is_err()
+                {
+                    continue;
+                }
+                (outcome, None)
+            }
         };
-        if word
-            .compare_exchange(current, me, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-        {
-            let now = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos() as u64);
-            since.store(now, Ordering::Relaxed);
-            return Ok(outcome);
-        }
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        since.store(now, Ordering::Relaxed);
+        return Ok((outcome, lock));
     }
 }
 
@@ -171,18 +244,22 @@ mod tests {
         assert!(owner_dead(word));
     }
 
+    fn no_lock() -> Result<Lock<()>> {
+        Ok(Lock::None)
+    }
+
     #[test]
     fn claim_release_and_busy() {
         let word = AtomicU64::new(0);
         let since = AtomicU64::new(0);
         assert!(matches!(
-            claim(&word, &since, "t", Duration::ZERO),
+            claim(&word, &since, "t", Duration::ZERO, no_lock).map(|c| c.0),
             Ok(Claimed::Free)
         ));
         assert_eq!(word.load(Ordering::Relaxed), own_word());
         assert_ne!(since.load(Ordering::Relaxed), 0);
         // A second claim by this process (another handle) is refused.
-        match claim(&word, &since, "t", Duration::ZERO) {
+        match claim(&word, &since, "t", Duration::ZERO, no_lock).map(|c| c.0) {
             Err(Error::WriterBusy {
                 this_process: true,
                 pid,
@@ -195,7 +272,7 @@ mod tests {
         // A dead owner is taken over.
         word.store(u64::from(u32::MAX), Ordering::Relaxed);
         assert!(matches!(
-            claim(&word, &since, "t", Duration::ZERO),
+            claim(&word, &since, "t", Duration::ZERO, no_lock).map(|c| c.0),
             Ok(Claimed::FromDead(u32::MAX))
         ));
         // Releasing someone else's claim does nothing.

@@ -211,4 +211,10 @@ unsafe impl Backing for File {
     fn sealed_size(&self) -> bool {
         self.0.sealed_size()
     }
+    fn writer_lock(&self) -> Option<Result<Option<super::WriterLock>>> {
+        self.0.writer_lock()
+    }
+    fn writer_lock_held(&self) -> Option<bool> {
+        self.0.writer_lock_held()
+    }
 }

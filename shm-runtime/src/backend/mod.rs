@@ -29,6 +29,8 @@ use crate::status::Status;
 #[cfg(unix)]
 pub(crate) mod file;
 #[cfg(target_os = "linux")]
+mod lock;
+#[cfg(target_os = "linux")]
 pub(crate) mod memfd;
 pub(crate) mod memory;
 #[cfg(unix)]
@@ -37,6 +39,24 @@ pub(crate) mod posix;
 pub(crate) mod sysv;
 #[cfg(windows)]
 pub(crate) mod windows;
+
+#[cfg(target_os = "linux")]
+pub(crate) use lock::WriterLock;
+
+/// The writer lock (`lock.rs`), which this platform does not have: the
+/// claim word and the process checks decide (see `writer.rs`).
+#[cfg(not(target_os = "linux"))]
+pub(crate) enum WriterLock {}
+
+#[cfg(not(target_os = "linux"))]
+impl WriterLock {
+    pub(crate) fn release(self) {
+        match self {}
+    }
+    pub(crate) fn ours(&self) -> bool {
+        match *self {}
+    }
+}
 
 /// What to do when the segment does or does not exist.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -175,6 +195,19 @@ pub(crate) unsafe trait Backing: Send + Sync {
     /// objects without a name: nothing to do.
     fn remove_own(&self) -> Result<()> {
         Ok(())
+    }
+    /// Takes the writer lock on a new open file description of the object
+    /// (Linux, backends with a descriptor: see `lock.rs`): `Some(Ok(None))`
+    /// if another open file description holds it. `None`: this backend has
+    /// no lock (System V, Win32, process memory, other systems); the claim
+    /// word and the process checks decide (`writer.rs`).
+    fn writer_lock(&self) -> Option<Result<Option<WriterLock>>> {
+        None
+    }
+    /// Whether an open file description holds the writer lock; `None` if
+    /// this backend has no lock or the kernel cannot tell.
+    fn writer_lock_held(&self) -> Option<bool> {
+        None
     }
 }
 

@@ -469,4 +469,14 @@ unsafe impl Backing for Posix {
             None => Ok(()),
         }
     }
+    #[cfg(target_os = "linux")]
+    fn writer_lock(&self) -> Option<Result<Option<super::WriterLock>>> {
+        use std::os::fd::AsFd;
+        Some(super::lock::try_lock(self.fd.as_fd(), &self.display))
+    }
+    #[cfg(target_os = "linux")]
+    fn writer_lock_held(&self) -> Option<bool> {
+        use std::os::fd::AsFd;
+        super::lock::held(self.fd.as_fd())
+    }
 }

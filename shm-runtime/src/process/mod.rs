@@ -8,6 +8,9 @@
 //! - `start_token(pid)`: the low 32 bits of the process's start time, 0 if
 //!   unknown; with the pid it tells a process from a later one that reused
 //!   its id.
+//! - `current_pid()`: this process's id, also right in a child made by
+//!   `fork` (a cached id would name the parent), and cheap enough to ask
+//!   on every write.
 //! - `current_uid()`: this process's effective user id (0 where there is
 //!   none).
 
@@ -16,7 +19,7 @@
 #[cfg_attr(not(any(unix, windows)), path = "stub.rs")]
 mod os;
 
-pub(crate) use os::{alive, current_uid, start_token};
+pub(crate) use os::{alive, current_pid, current_uid, start_token};
 
 use std::time::{Duration, Instant};
 

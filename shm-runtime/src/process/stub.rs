@@ -11,6 +11,11 @@ pub(crate) fn start_token(_pid: u32) -> u32 {
     0
 }
 
+/// This process's id (no `fork` here).
+pub(crate) fn current_pid() -> u32 {
+    std::process::id()
+}
+
 /// No users here.
 pub(crate) fn current_uid() -> u32 {
     0

@@ -48,6 +48,11 @@ pub(crate) fn start_token(pid: u32) -> u32 {
     if ok { created.dwLowDateTime } else { 0 }
 }
 
+/// This process's id (no `fork` here).
+pub(crate) fn current_pid() -> u32 {
+    std::process::id()
+}
+
 /// Windows has no user ids of the Unix kind.
 pub(crate) fn current_uid() -> u32 {
     0

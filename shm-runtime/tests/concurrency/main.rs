@@ -22,6 +22,8 @@
 
 mod roles;
 mod snapshot;
+mod trust;
+mod trust_roles;
 
 use std::os::unix::fs::FileExt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

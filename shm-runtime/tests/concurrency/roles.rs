@@ -14,7 +14,7 @@ use crate::snapshot::{verify, write_next};
 pub const ROLE_ENV: &str = "SHM_CONCURRENCY_CHILD";
 
 /// How a child prints a take-over report.
-fn show(t: Option<TakeOver>) -> String {
+pub fn show(t: Option<TakeOver>) -> String {
     match t {
         None => "none".into(),
         Some(t) => format!(
@@ -28,7 +28,7 @@ fn show(t: Option<TakeOver>) -> String {
 
 /// A flag set when stdin closes (the test's signal to stop; also when the
 /// test process dies).
-fn stdin_closed() -> Arc<AtomicBool> {
+pub fn stdin_closed() -> Arc<AtomicBool> {
     let flag = Arc::new(AtomicBool::new(false));
     let f = flag.clone();
     std::thread::spawn(move || {
@@ -108,14 +108,23 @@ impl Checked {
     }
 }
 
-fn open_reader(name: &str, mode: &str) -> Box<dyn Fn() -> Result<(Alphabet, u64), Error>> {
+/// The options of segment `name`: `sysv=KEY` is the System V segment
+/// `KEY`, anything else a POSIX name.
+pub fn options(name: &str) -> Options {
+    match name.strip_prefix("sysv=") {
+        Some(key) => Options::sysv(key.parse().unwrap()),
+        None => Options::posix(name),
+    }
+}
+
+pub fn open_reader(name: &str, mode: &str) -> Box<dyn Fn() -> Result<(Alphabet, u64), Error>> {
     match mode {
         "ro" => {
-            let seg = Options::posix(name).open_read_only::<Alphabet>().unwrap();
+            let seg = options(name).open_read_only::<Alphabet>().unwrap();
             Box::new(move || seg.read_with_version())
         }
         _ => {
-            let seg = Options::posix(name)
+            let seg = options(name)
                 .claim_writer(false)
                 .open::<Alphabet>()
                 .unwrap();
@@ -283,7 +292,11 @@ pub fn run() {
                 );
             }
         }
-        other => panic!("unknown role {other}"),
+        other => {
+            if !crate::trust_roles::run(other, name, arg) {
+                panic!("unknown role {other}");
+            }
+        }
     }
 }
 
