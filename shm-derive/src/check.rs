@@ -12,51 +12,13 @@ use crate::ctxt::Ctxt;
 
 /// How many bytes of UTF-8 the segment header has for the schema name.
 pub const MAX_NAME_LEN: usize = 48;
-/// Longest field name, in bytes (`shm_runtime::ident::MAX_IDENT_LEN`).
-pub const MAX_FIELD_NAME_LEN: usize = 63;
+/// Longest field name, in bytes.
+pub const MAX_FIELD_NAME_LEN: usize = crate::ident::MAX_IDENT_LEN;
 
-/// The identifier rule of `shm_runtime::ident` (the runtime applies the
-/// same rule to descriptors it reads; this crate cannot depend on it):
-/// names become identifiers in the generated C, C++, C# and Python
-/// bindings. `Err` says what is wrong, without repeating the name.
-pub fn ident_rule(name: &str, max_len: usize) -> Result<(), String> {
-    let b = name.as_bytes();
-    let Some(&first) = b.first() else {
-        return Err("is empty".into());
-    };
-    if let Some(c) = name
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || *c == '_'))
-    {
-        let c = if c.is_ascii_graphic() {
-            format!("`{c}`")
-        } else {
-            format!("U+{:04X}", u32::from(c))
-        };
-        return Err(format!(
-            "contains {c}, but only ASCII letters, digits and `_` are allowed"
-        ));
-    }
-    if first.is_ascii_digit() {
-        return Err("starts with a digit".into());
-    }
-    if b.len() > max_len {
-        return Err(format!(
-            "is {} bytes long, at most {max_len} are allowed",
-            b.len()
-        ));
-    }
-    if name == "_" {
-        return Err("is `_` alone".into());
-    }
-    if name.contains("__") {
-        return Err("contains `__`, which C and C++ reserve".into());
-    }
-    if first == b'_' && b.get(1).is_some_and(u8::is_ascii_uppercase) {
-        return Err("starts with `_` and an upper-case letter, which C reserves".into());
-    }
-    Ok(())
-}
+/// The identifier rule: the runtime's own `shm_runtime::ident` module,
+/// compiled into this crate too (it cannot depend on the runtime), so the
+/// derive and descriptor validation apply one rule, written once.
+pub use crate::ident::check as ident_rule;
 
 /// A name that follows [`ident_rule`], close to `name`: other characters
 /// become `_`, runs of `_` one `_`, `_X` at the start becomes `_x`, a

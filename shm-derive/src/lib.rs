@@ -20,9 +20,13 @@
 mod ast;
 mod attr;
 mod check;
+// The identifier rule, shared with the runtime (one source file).
 mod ctxt;
 mod expand;
 mod fallback;
+#[allow(dead_code)]
+#[path = "../../shm-runtime/src/ident.rs"]
+mod ident;
 
 use proc_macro::TokenStream;
 use syn::{DeriveInput, parse_macro_input};
