@@ -30,6 +30,9 @@ pub(crate) struct Mapping {
     /// The writer lock while this mapping's handle holds write access (or a
     /// forked child's copy of its parent's: see `backend/lock.rs`).
     lock: std::sync::Mutex<Option<WriterLock>>,
+    /// This mapping's handle holds write access claimed without the lock
+    /// of a segment that has one (a read lock kept it from us).
+    unlocked_claim: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Mapping {
@@ -45,6 +48,7 @@ impl Mapping {
             display,
             id,
             lock: std::sync::Mutex::new(None),
+            unlocked_claim: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -349,19 +353,26 @@ impl Mapping {
         // A forked child's copy of its parent's lock is not its own: close
         // it (the parent's lock stays held while the parent keeps it).
         self.drop_inherited_lock();
-        let (claimed, lock) = writer::claim(
+        let (claimed, lock, unlocked) = writer::claim(
             owner,
             self.word64(off::WRITER_SINCE),
             &self.display,
             wait,
             || match self.backing.writer_lock() {
                 None => Ok(writer::Lock::None),
-                Some(Ok(None)) => Ok(writer::Lock::Busy),
+                // Refused: by a writer's lock, or by a read lock (anyone
+                // who can read the object can take one; no writer does).
+                Some(Ok(None)) => Ok(match self.backing.writer_lock_held() {
+                    Some(true) => writer::Lock::Busy,
+                    _ => writer::Lock::ReadLocked,
+                }),
                 Some(Ok(Some(lock))) => Ok(writer::Lock::Taken(lock)),
                 Some(Err(e)) => Err(e),
             },
+            WriterLock::release,
         )?;
         *self.lock_slot() = lock;
+        self.unlocked_claim.store(unlocked, Ordering::Relaxed);
         let now = self
             .header_now()
             .map_or(header.payload_size, |h| h.payload_size);
@@ -396,6 +407,9 @@ impl Mapping {
     /// through this mapping; a forked child never calls it.)
     pub(crate) fn release_writer(&self) {
         writer::release(self.writer_word());
+        if self.unlocked_claim.swap(false, Ordering::Relaxed) {
+            writer::release_unlocked_claim();
+        }
         if let Some(lock) = self.lock_slot().take() {
             lock.release();
         }
@@ -418,12 +432,14 @@ impl Mapping {
 
     /// Whether the owner the claim word `word` names is certainly gone:
     /// for a segment with the writer lock, nobody holds the lock (a fact
-    /// the kernel keeps, see `backend/lock.rs`); otherwise judged from its
-    /// process id and start token ([`writer::owner_dead`]).
+    /// the kernel keeps, see `backend/lock.rs`) and the process checks
+    /// agree (a writer that claimed while a read lock kept the lock from
+    /// it holds none); otherwise judged from its process id and start
+    /// token ([`writer::owner_dead`]).
     pub(crate) fn owner_dead(&self, word: u64) -> bool {
         match self.backing.writer_lock_held() {
-            Some(held) => !held,
-            None => writer::owner_dead(word),
+            Some(true) => false,
+            _ => writer::owner_dead(word),
         }
     }
 

@@ -59,7 +59,7 @@
 //!   `reinit_abandoned`: share a PID namespace between the writers of such
 //!   a segment.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::error::{Error, Result};
@@ -131,20 +131,56 @@ pub(crate) enum Lock<L> {
     None,
     /// Another open file description holds it: the owner is alive.
     Busy,
+    /// Someone holds a read lock on its bytes, which no writer takes (any
+    /// process that can open the object for reading can): nobody holds the
+    /// writer lock, and it cannot be taken. The claim word and the process
+    /// checks decide, as without a lock.
+    ReadLocked,
     /// Taken: no one else holds write access.
     Taken(L),
 }
 
+/// How many claims this process holds without the writer lock of a
+/// segment that has one ([`Lock::ReadLocked`]): while there are any, a
+/// claim word naming this process is not taken over by another handle of
+/// it that gets the lock.
+static UNLOCKED_CLAIMS: AtomicUsize = AtomicUsize::new(0);
+
+/// Whether the owner `current` (not 0) writes without holding the writer
+/// lock, which a claimer that took the lock must respect: a process that
+/// claimed while a read lock kept the lock from it, or a live writer whose
+/// lock's descriptor someone closed under it (`close_range`). A stale word
+/// (the owner died, or released without clearing it) is taken.
+fn writes_without_lock(current: u64, me: u64) -> bool {
+    if pid_of(current) == pid_of(me) {
+        current == me && UNLOCKED_CLAIMS.load(Ordering::Relaxed) > 0
+    } else {
+        !owner_dead(current)
+    }
+}
+
+/// Records that this process gave up a claim made without the writer lock
+/// (the third value [`claim`] returned was `true`).
+pub(crate) fn release_unlocked_claim() {
+    let _ =
+        UNLOCKED_CLAIMS.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+}
+
 /// Claims write access in the claim word `word`, waiting at most `wait`
 /// for a live owner to release it. `try_lock` tries the segment's writer
-/// lock (see the module docs); the lock, if taken, is returned.
+/// lock (see the module docs); the lock, if taken, is returned, and
+/// `unlock` gives back one taken in vain. The third value: write access
+/// was claimed without the lock of a segment that has one (a read lock
+/// kept it from us); the caller calls [`release_unlocked_claim`] when it
+/// gives it up.
 pub(crate) fn claim<L>(
     word: &AtomicU64,
     since: &AtomicU64,
     display: &str,
     wait: Duration,
     mut try_lock: impl FnMut() -> Result<Lock<L>>,
-) -> Result<(Claimed, Option<L>)> {
+    unlock: impl Fn(L),
+) -> Result<(Claimed, Option<L>, bool)> {
     let me = own_word();
     let start = Instant::now();
     let busy = |current: u64| Error::WriterBusy {
@@ -154,12 +190,25 @@ pub(crate) fn claim<L>(
         waited: wait,
     };
     loop {
-        let (outcome, lock) = match try_lock()? {
+        let attempt = try_lock()?;
+        let unlocked = matches!(attempt, Lock::ReadLocked);
+        let (outcome, lock) = match attempt {
             Lock::Taken(lock) => {
-                // Every writer holds the lock: whoever the word names (this
+                // Every writer holds the lock, except one that claimed
+                // while a read lock kept it from everybody (or whose lock
+                // was closed under it): anyone else the word names (this
                 // process's id included: a handle that is gone) is not
                 // writing any more.
-                let mut current = word.load(Ordering::Acquire);
+                let current = word.load(Ordering::Acquire);
+                if current != 0 && writes_without_lock(current, me) {
+                    unlock(lock);
+                    if start.elapsed() >= wait {
+                        return Err(busy(current));
+                    }
+                    process::pause(start);
+                    continue;
+                }
+                let mut current = current;
                 while let Err(now) =
                     word.compare_exchange(current, me, Ordering::AcqRel, Ordering::Acquire)
                 {
@@ -179,7 +228,7 @@ pub(crate) fn claim<L>(
                 process::pause(start);
                 continue;
             }
-            Lock::None => {
+            Lock::None | Lock::ReadLocked => {
                 let current = word.load(Ordering::Acquire);
                 let outcome = if current == 0 {
                     Claimed::Free
@@ -205,7 +254,10 @@ pub(crate) fn claim<L>(
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
         since.store(now, Ordering::Relaxed);
-        return Ok((outcome, lock));
+        if unlocked {
+            UNLOCKED_CLAIMS.fetch_add(1, Ordering::Relaxed);
+        }
+        return Ok((outcome, lock, unlocked));
     }
 }
 
@@ -253,13 +305,13 @@ mod tests {
         let word = AtomicU64::new(0);
         let since = AtomicU64::new(0);
         assert!(matches!(
-            claim(&word, &since, "t", Duration::ZERO, no_lock).map(|c| c.0),
+            claim(&word, &since, "t", Duration::ZERO, no_lock, drop).map(|c| c.0),
             Ok(Claimed::Free)
         ));
         assert_eq!(word.load(Ordering::Relaxed), own_word());
         assert_ne!(since.load(Ordering::Relaxed), 0);
         // A second claim by this process (another handle) is refused.
-        match claim(&word, &since, "t", Duration::ZERO, no_lock).map(|c| c.0) {
+        match claim(&word, &since, "t", Duration::ZERO, no_lock, drop).map(|c| c.0) {
             Err(Error::WriterBusy {
                 this_process: true,
                 pid,
@@ -272,7 +324,7 @@ mod tests {
         // A dead owner is taken over.
         word.store(u64::from(u32::MAX), Ordering::Relaxed);
         assert!(matches!(
-            claim(&word, &since, "t", Duration::ZERO, no_lock).map(|c| c.0),
+            claim(&word, &since, "t", Duration::ZERO, no_lock, drop).map(|c| c.0),
             Ok(Claimed::FromDead(u32::MAX))
         ));
         // Releasing someone else's claim does nothing.

@@ -76,6 +76,11 @@ fn child_role() {
         // sleeper off the futex word (`notify`, offset 252) onto a private
         // word of its own, until its stdin closes.
         "requeue" => requeue_forever(name),
+        // A process with read access only: opens the object read-only and
+        // read-locks every byte (`ofd`: `F_OFD_SETLK`; `classic`:
+        // `F_SETLK`, which conflicts with OFD locks too), until its stdin
+        // closes.
+        "readlock-ofd" | "readlock-classic" => read_lock_forever(name, role == "readlock-ofd"),
         _ => panic!("unknown role {role}"),
     }
 }
@@ -151,6 +156,27 @@ fn requeue_forever(name: &str) {
         }
         std::thread::sleep(Duration::from_micros(200));
     }
+}
+
+fn read_lock_forever(name: &str, ofd: bool) {
+    use std::io::Read;
+    let path = format!("/dev/shm/{}", name.trim_start_matches('/'));
+    let file = std::fs::File::open(&path).unwrap();
+    // SAFETY: `flock` is plain data; all zero is a valid value.
+    let mut f: libc::flock = unsafe { std::mem::zeroed() };
+    f.l_type = libc::F_RDLCK as libc::c_short;
+    f.l_whence = libc::SEEK_SET as libc::c_short;
+    // l_start 0, l_len 0: every byte, to the end and beyond.
+    let cmd = if ofd {
+        libc::F_OFD_SETLK
+    } else {
+        libc::F_SETLK
+    };
+    // SAFETY: an open descriptor and a valid `struct flock`.
+    let r = unsafe { libc::fcntl(std::os::fd::AsRawFd::as_raw_fd(&file), cmd, &mut f) };
+    assert_eq!(r, 0, "read lock: {}", std::io::Error::last_os_error());
+    println!("locked");
+    let _ = std::io::stdin().read_to_end(&mut Vec::new());
 }
 
 /// `setpriv` running this test binary's `child_role` as `user`, or why
@@ -430,4 +456,60 @@ fn shared_remove_does_not_follow_a_link_put_in_place_of_a_file_segment() {
     assert!(matches!(err, Error::Replaced { .. }), "{err:?}");
     assert!(std::fs::symlink_metadata(&names.file).is_ok());
     let _ = std::fs::remove_file(&moved);
+}
+
+/// A process with read access only cannot keep writers out by read-locking
+/// the claim word's bytes (the writer lock's range): a claimer then falls
+/// back to the claim word and the process checks, and one writer at a
+/// time still holds once the read lock goes.
+#[test]
+fn a_read_lock_does_not_keep_writers_out() {
+    for role in ["readlock-ofd", "readlock-classic"] {
+        let name = unique("rdlock");
+        let _c = Cleanup::posix(&name);
+        drop(
+            Options::posix(&name)
+                .create_new()
+                .mode(0o644)
+                .open::<Alphabet>()
+                .unwrap(),
+        );
+        let mut locker = ChildRole::start("child_role", ROLE_ENV, format!("{role}:posix:{name}"));
+        locker.expect("locked");
+        let first = Options::posix(&name)
+            .writer_wait(Duration::from_secs(2))
+            .open::<Alphabet>()
+            .unwrap_or_else(|e| panic!("{role}: a read lock kept the writer out: {e}"));
+        assert!(first.is_writer(), "{role}");
+        first.update(|f| f.bytes().set(0, b'a')).unwrap();
+        assert!(
+            first.status().unwrap().header.unwrap().writer_alive,
+            "{role}"
+        );
+        let second = Options::posix(&name)
+            .claim_writer(false)
+            .open::<Alphabet>()
+            .unwrap();
+        let busy = |r: shm_runtime::Result<_>| {
+            assert!(
+                matches!(
+                    r,
+                    Err(Error::WriterBusy {
+                        this_process: true,
+                        ..
+                    })
+                ),
+                "{role}: {r:?}"
+            )
+        };
+        busy(second.claim_writer(Duration::ZERO));
+        // The read lock goes: the writer lock is free, but the first
+        // writer still writes.
+        drop(locker);
+        busy(second.claim_writer(Duration::ZERO));
+        first.update(|f| f.bytes().set(0, b'b')).unwrap();
+        drop(first);
+        assert!(second.claim_writer(Duration::ZERO).is_ok(), "{role}");
+        second.update(|f| f.bytes().set(0, b'c')).unwrap();
+    }
 }

@@ -23,9 +23,17 @@
 //! unlocks it (`F_UNLCK`, which acts for every descriptor of the open file
 //! description); a child merely closes its copy.
 //!
-//! Locks of this kind are invisible to `flock(2)` and to classic POSIX
-//! record locks (`F_SETLK`), and the reverse: every writer must use
+//! Locks of this kind are invisible to `flock(2)`, but conflict with
+//! classic POSIX record locks (`F_SETLK`): every writer must use
 //! `F_OFD_SETLK` on these bytes (see docs/FORMAT.md, "The claim word").
+//!
+//! Any process that can open the object for reading can put a *read* lock
+//! on these bytes (OFD or classic), which keeps the writer lock from
+//! everybody while it lasts. No writer takes one, so a claimer refused by
+//! a read lock falls back to the claim word and the process checks (as
+//! for System V), and one that later gets the lock does not take over from
+//! an owner the word names that the process checks find alive
+//! (`writer.rs`): a reader cannot keep writers out, nor let two in.
 
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 
@@ -98,11 +106,14 @@ pub(crate) fn try_lock(object: BorrowedFd<'_>, display: &str) -> Result<Option<W
 }
 
 /// Whether an open file description other than `object`'s holds the lock
-/// (`F_OFD_GETLK`); `None` if the kernel cannot tell.
+/// (`F_OFD_GETLK`); `None` if the kernel cannot tell. A *read* lock on
+/// these bytes is not the writer lock (no writer takes one; any process
+/// that can open the object for reading can): `false`, though it keeps
+/// the writer lock from everybody while it lasts (`writer::Lock::ReadLocked`).
 pub(crate) fn held(object: BorrowedFd<'_>) -> Option<bool> {
     let mut f = claim_word_range(libc::F_WRLCK as libc::c_short);
     fcntl(object, libc::F_OFD_GETLK, &mut f).ok()?;
-    Some(f.l_type != libc::F_UNLCK as libc::c_short)
+    Some(f.l_type == libc::F_WRLCK as libc::c_short)
 }
 
 impl WriterLock {
