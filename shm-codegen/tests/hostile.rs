@@ -711,3 +711,41 @@ fn structs_named_like_the_readers_own_names_keep_their_names() {
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// C#: nested structs (members of the root struct, so in scope inside its
+/// `Reader`) named like what the reader uses: `Volatile` (its loads), the
+/// `Threading` namespace, the reader's members.
+#[test]
+fn csharp_structs_named_like_the_readers_own_names_compile() {
+    if !have_mcs() {
+        return;
+    }
+    let dir = tmp("cs-readers");
+    let names = [
+        "Volatile",
+        "Threading",
+        "Load",
+        "Check",
+        "TryCopy",
+        "TryRead",
+        "Header",
+    ];
+    let fields: Vec<(String, TypeInfo)> = names
+        .iter()
+        .map(|n| (format!("f{n}"), s(st(n, vec![("x", p(Prim::U32))]))))
+        .collect();
+    let schema = st(
+        "Data",
+        fields
+            .iter()
+            .map(|(n, t)| (n.as_str(), t.clone()))
+            .collect(),
+    );
+    let cs = dir.join("Data.cs");
+    std::fs::write(&cs, generate(Lang::CSharp, &schema, "src").unwrap()).unwrap();
+    run(Command::new("mcs")
+        .args(["-unsafe", "-warnaserror", "-nologo", "-target:library"])
+        .arg(format!("-out:{}", dir.join("x.dll").display()))
+        .arg(&cs));
+    std::fs::remove_dir_all(dir).unwrap();
+}
