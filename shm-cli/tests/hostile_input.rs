@@ -520,3 +520,44 @@ fn dump_output_is_the_decoded_value_byte_for_byte() {
     assert!(text.contains("numbers = [0, 0, 0, NaN, 0"), "{text}");
     assert_eq!(MySharedData::LAYOUT.name, "MySharedData");
 }
+
+/// A file segment whose path holds escape sequences, a newline that starts
+/// a forged row, C1 and bidi characters: every command that names the
+/// segment (the `segment:` line of `inspect`, the `source` note of
+/// `codegen`) escapes it, and `rm` removes it (a typed segment).
+#[test]
+fn a_hostile_file_segment_path_is_escaped_in_every_output() {
+    let dir = Dir::new("evil-path");
+    let path = dir
+        .0
+        .join("s\u{1b}]0;owned\u{7}\u{1b}[2J\n| fake | row\u{9b}\u{202e}X");
+    let path = path.to_str().unwrap();
+    drop(
+        Options::file(path)
+            .create_new()
+            .open_with(&demo_value())
+            .unwrap(),
+    );
+    let target = format!("file:{path}");
+    for args in [
+        &["inspect", &target][..],
+        &["inspect", &target, "--json"],
+        &["dump", &target],
+        &["dump", &target, "--json"],
+        &["watch", &target, "--timeout", "0"],
+        &["layout", "--segment", &target],
+        &["codegen", "--lang", "c", "--segment", &target],
+        &["codegen", "--lang", "python", "--segment", &target],
+        &["codegen", "--lang", "csharp", "--segment", &target],
+        &["rm", &target],
+    ] {
+        let o = shm(args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert_inert(&format!("{args:?} stderr"), &err);
+        assert_inert(&format!("{args:?} stdout"), &out);
+        assert!(!out.contains("\n| fake"), "{args:?}: {out}");
+        assert!(o.status.success(), "{args:?}: {err}");
+    }
+    assert!(!Path::new(path).exists(), "rm left the segment");
+}

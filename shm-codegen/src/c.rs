@@ -186,6 +186,8 @@ const FILE_SCOPE: &[&str] = &[
     "out",
     "max_tries",
     "version",
+    "view",
+    "err",
 ];
 
 /// Whether a name is one of the `<stdint.h>` integer typedefs or macros

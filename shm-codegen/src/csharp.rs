@@ -114,6 +114,15 @@ const MEMBERS: &[&str] = &[
     "Shm",
     "Schemas",
     "Reader",
+    // What the reader uses from inside the root struct, where a nested
+    // struct of the same name would be found first.
+    "Volatile",
+    "Threading",
+    "Header",
+    "Load",
+    "Check",
+    "TryCopy",
+    "TryRead",
 ];
 
 /// Arrays of structs up to this many elements become one field per element.

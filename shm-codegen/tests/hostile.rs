@@ -569,3 +569,183 @@ fn hostile_source_text_is_escaped() {
         }
     }
 }
+
+/// Every class the Python module generates for a struct keeps its name:
+/// no other statement of the module binds that name (an import, a function,
+/// the reader class), and no function or method has a parameter or local
+/// of that name. Checked on the generated source with Python's `symtable`,
+/// so a name the module starts using later is caught too.
+const PY_NAMES: &str = r#"
+import ast, symtable, sys
+src = open(sys.argv[1]).read()
+tree = ast.parse(src)
+def struct(n):
+    return isinstance(n, ast.ClassDef) and n.name != "SegmentHeader" and any(
+        getattr(b, "attr", None) == "Structure" for b in n.bases)
+classes = {n.name for n in tree.body if struct(n)}
+bad = []
+for n in tree.body:
+    bound = set()
+    if isinstance(n, (ast.Import, ast.ImportFrom)):
+        bound = {(a.asname or a.name).split(".")[0] for a in n.names}
+    elif isinstance(n, (ast.FunctionDef, ast.ClassDef)):
+        if not struct(n):
+            bound = {n.name}
+    elif isinstance(n, ast.Assign):
+        bound = {t.id for t in n.targets if isinstance(t, ast.Name)}
+    bad += [f"module-level {b}" for b in bound & classes]
+def walk(t):
+    for c in t.get_children():
+        if c.get_type() == "function":
+            for s in c.get_symbols():
+                if s.get_name() in classes and (s.is_local() or s.is_parameter()):
+                    bad.append(f"{c.get_name()}: local {s.get_name()}")
+        walk(c)
+walk(symtable.symtable(src, sys.argv[1], "exec"))
+if bad:
+    sys.exit("collisions: " + ", ".join(sorted(set(bad))))
+"#;
+
+/// Structs named like what the generated modules and headers add around the
+/// types: Python's reader (`attach`, `Segment`, `open_segment`, the
+/// modules `os` and `mmap`, `self` and the other locals of its methods);
+/// C's `<root>_check` locals and parameters (`view`, `err`).
+fn named_like_the_readers() -> Vec<Schema> {
+    let one = |n: &str| st(n, vec![("x", p(Prim::U32))]);
+    let names = [
+        "os",
+        "mmap",
+        "attach",
+        "Segment",
+        "open_segment",
+        "_posixshmem",
+        "name",
+        "fd",
+        "m",
+        "seg",
+        "exc",
+        "view",
+        "err",
+    ];
+    let fields: Vec<(String, TypeInfo)> =
+        names.iter().map(|n| (format!("f{n}"), s(one(n)))).collect();
+    let nested = st(
+        "Nested",
+        fields
+            .iter()
+            .map(|(n, t)| (n.as_str(), t.clone()))
+            .collect(),
+    );
+    let mut out = vec![nested];
+    for root in ["self", "Segment", "view", "err", "attach"] {
+        let mut r = st(root, vec![("a", p(Prim::U64)), ("b", p(Prim::U8))]);
+        r.name = root.to_owned();
+        out.push(r);
+    }
+    out
+}
+
+#[test]
+fn structs_named_like_the_readers_own_names_keep_their_names() {
+    let dir = tmp("readers");
+    for schema in named_like_the_readers() {
+        if let Err(e) = decode(&schema.encode()) {
+            panic!("{}: {e}", schema.name);
+        }
+        let py = dir.join(format!("m_{}.py", schema.name));
+        std::fs::write(&py, generate(Lang::Python, &schema, "src").unwrap()).unwrap();
+        let out = Command::new("python3")
+            .args(["-c", PY_NAMES])
+            .arg(&py)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            schema.name,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let payload: Vec<u8> = (0..schema.size).map(|i| (i * 7 + 3) as u8).collect();
+        let hex: String = payload.iter().map(|b| format!("{b:02x}")).collect();
+        let out = Command::new("python3")
+            .args(["-c", PY_READ])
+            .arg(&py)
+            .arg(&hex)
+            .output()
+            .unwrap();
+        let mut want = Vec::new();
+        leaves(&schema, &payload, 0, &mut want);
+        let want: Vec<String> = want.iter().map(u64::to_string).collect();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            want.join(" "),
+            "{}: {}",
+            schema.name,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // C: the header compiles pedantically, and `<root>_check` on a
+        // segment image accepts it (sizeof and _Alignof name the type).
+        let h = dir.join(format!("{}.h", schema.name));
+        std::fs::write(&h, generate(Lang::C, &schema, "src").unwrap()).unwrap();
+        let c = dir.join(format!("{}.c", schema.name));
+        std::fs::write(
+            &c,
+            format!(
+                "#include \"{}\"\nint main(void) {{ return 0; }}\n",
+                h.display()
+            ),
+        )
+        .unwrap();
+        run(Command::new("gcc")
+            .args([
+                "-std=c11",
+                "-Wall",
+                "-Wextra",
+                "-Werror",
+                "-Wpedantic",
+                "-c",
+                "-o",
+            ])
+            .arg(dir.join("x.o"))
+            .arg(&c));
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// C#: nested structs (members of the root struct, so in scope inside its
+/// `Reader`) named like what the reader uses: `Volatile` (its loads), the
+/// `Threading` namespace, the reader's members.
+#[test]
+fn csharp_structs_named_like_the_readers_own_names_compile() {
+    if !have_mcs() {
+        return;
+    }
+    let dir = tmp("cs-readers");
+    let names = [
+        "Volatile",
+        "Threading",
+        "Load",
+        "Check",
+        "TryCopy",
+        "TryRead",
+        "Header",
+    ];
+    let fields: Vec<(String, TypeInfo)> = names
+        .iter()
+        .map(|n| (format!("f{n}"), s(st(n, vec![("x", p(Prim::U32))]))))
+        .collect();
+    let schema = st(
+        "Data",
+        fields
+            .iter()
+            .map(|(n, t)| (n.as_str(), t.clone()))
+            .collect(),
+    );
+    let cs = dir.join("Data.cs");
+    std::fs::write(&cs, generate(Lang::CSharp, &schema, "src").unwrap()).unwrap();
+    run(Command::new("mcs")
+        .args(["-unsafe", "-warnaserror", "-nologo", "-target:library"])
+        .arg(format!("-out:{}", dir.join("x.dll").display()))
+        .arg(&cs));
+    std::fs::remove_dir_all(dir).unwrap();
+}
