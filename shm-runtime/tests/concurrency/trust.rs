@@ -112,8 +112,7 @@ fn a_forked_child_dropping_the_inherited_handle_leaves_the_parent_the_writer() {
     assert_eq!(owner(&seg), Some(parent));
     assert_busy(seg.claim_writer(Duration::ZERO), parent);
     let v = seg.version();
-    std::thread::sleep(Duration::from_millis(50));
-    assert!(seg.version() > v, "the parent writes on");
+    wait_for_a_write(&seg, v, "the parent writes on");
     let rest = p.finish();
     let line = rest
         .lines()
@@ -153,6 +152,17 @@ fn proc_state(pid: u32) -> String {
 }
 
 /// A System V key no other test uses.
+/// Waits (bounded by a count of looks, however loaded the machine) until
+/// another process has written past version `v`.
+fn wait_for_a_write(seg: &Shared<Alphabet>, v: u64, what: &str) {
+    let mut looks = 0;
+    while seg.version() == v {
+        looks += 1;
+        assert!(looks < 20_000, "{what}: no write seen");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 fn unique_key(tag: &str) -> i32 {
     let mut h: u32 = 0x811c_9dc5;
     for b in unique(tag).bytes() {
@@ -182,8 +192,7 @@ fn main_thread_exited(name: &str, seg: &Shared<Alphabet>) {
         "a writer with a live thread counts as dead"
     );
     assert_busy(seg.claim_writer(Duration::ZERO), writer);
-    std::thread::sleep(Duration::from_millis(20));
-    assert!(seg.version() > v, "its thread writes on");
+    wait_for_a_write(seg, v, "its thread writes on");
     let rest = p.finish();
     let line = rest
         .lines()
@@ -224,6 +233,8 @@ fn writers_in_threads_of_one_process_are_one_writer() {
     assert_eq!(field(&line, "this_process"), "true", "{line}");
     p.expect("threads ready");
     assert_busy(seg.claim_writer(Duration::ZERO), p.pid());
+    let v = seg.version();
+    wait_for_a_write(&seg, v, "the threads write");
     std::thread::sleep(Duration::from_millis(100));
     let rest = p.finish();
     let line = rest
