@@ -261,3 +261,80 @@ fn the_python_module_usage_example_leaves_the_segment_in_place() {
         .unwrap();
     seg.remove().unwrap();
 }
+
+/// Waits for `child` at most `secs` seconds (a hang detector, not a time
+/// assertion: the clients end at once), killing it if it has not ended.
+fn output_or_kill(mut child: std::process::Child, secs: u64) -> std::process::Output {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            let out = child.wait_with_output().unwrap();
+            panic!("the client hangs: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// A process with write access (this one) changes, after a C or Python
+/// client checked the segment, the header words the check looked at but
+/// reads do not need (`payload_size`, `segment_size`, `descriptor_offset`
+/// and `descriptor_len` set to their maximum): the client reads the good
+/// value. Then both counters, `seq` and `backup_seq`, left odd forever (a
+/// write in progress on both copies, which no writer ever does): the
+/// client ends with a one-line error, never retries forever, never
+/// crashes.
+#[test]
+fn clients_end_when_both_counters_stay_odd_and_ignore_other_header_words() {
+    use std::io::Write;
+    use std::os::unix::fs::FileExt;
+    use std::os::unix::process::ExitStatusExt;
+    let name = Name::new("odd");
+    let _seg = Options::posix(&name.0)
+        .create_new()
+        .open_with(&common::demo_value())
+        .unwrap();
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(format!("/dev/shm/{}", name.0))
+        .unwrap();
+    let mut saved = [0u8; 256];
+    file.read_at(&mut saved, 0).unwrap();
+    let word = |at: usize| u64::from_ne_bytes(saved[at..at + 8].try_into().unwrap());
+    let sizes: Vec<(u64, u64)> = vec![(40, u64::MAX), (48, u64::MAX), (56, u64::MAX)];
+    let odd: Vec<(u64, u64)> = vec![(128, word(128) | 1), (240, word(240) | 1)];
+    let python = || {
+        let mut c = Command::new("python3");
+        c.arg(root().join("bindings/python/tests/read_my_shared_data.py"))
+            .env("PYTHONPATH", root().join("bindings/python"))
+            .env("PYTHONDONTWRITEBYTECODE", "1");
+        c
+    };
+    for (what, pokes) in [("sizes", &sizes), ("both counters odd", &odd)] {
+        for (lang, cmd) in [("C", Command::new(c_client())), ("Python", python())] {
+            let mut child = paused(cmd, &name);
+            for (at, v) in pokes.iter() {
+                file.write_at(&v.to_ne_bytes(), *at).unwrap();
+            }
+            writeln!(child.stdin.as_mut().unwrap()).unwrap();
+            let out = output_or_kill(child, 300);
+            file.write_at(&saved, 0).unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.signal(), None, "{lang}, {what}: killed: {err}");
+            if pokes == &sizes {
+                assert!(out.status.success(), "{lang}, {what}: {err}");
+                assert_eq!(
+                    String::from_utf8_lossy(&out.stdout),
+                    expected(),
+                    "{lang}, {what}"
+                );
+            } else {
+                assert_eq!(out.status.code(), Some(1), "{lang}, {what}: {err}");
+                assert_eq!(err.lines().count(), 1, "{lang}, {what}: {err}");
+                assert!(err.contains("no complete copy"), "{lang}, {what}: {err}");
+            }
+        }
+    }
+}

@@ -194,3 +194,73 @@ fn csharp_program_keeps_the_offsets_it_checked() {
         );
     }
 }
+
+/// After the C# client checked the segment, a process with write access
+/// sets `payload_size`, `segment_size` and the descriptor words to their
+/// maximum (the client reads the good value), then leaves both counters
+/// odd forever: the client ends with a one-line error, never retries
+/// forever, never crashes.
+#[test]
+fn csharp_program_ends_when_both_counters_stay_odd() {
+    use std::io::{BufRead, Write};
+    use std::os::unix::fs::FileExt;
+    if !mono_available() {
+        return;
+    }
+    let exe = csharp_client();
+    let name = Name::new("cs-odd");
+    let _seg = Options::posix(&name.0)
+        .create_new()
+        .open_with(&common::demo_value())
+        .unwrap();
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(format!("/dev/shm/{}", name.0))
+        .unwrap();
+    let mut saved = [0u8; 256];
+    file.read_at(&mut saved, 0).unwrap();
+    let word = |at: usize| u64::from_ne_bytes(saved[at..at + 8].try_into().unwrap());
+    let sizes = vec![(40u64, u64::MAX), (48, u64::MAX), (56, u64::MAX)];
+    let odd = vec![(128u64, word(128) | 1), (240, word(240) | 1)];
+    for (what, pokes) in [("sizes", &sizes), ("both counters odd", &odd)] {
+        let mut child = Command::new("mono")
+            .arg(&exe)
+            .arg(&name.0)
+            .arg("--pause")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line, "checked\n");
+        for (at, v) in pokes.iter() {
+            file.write_at(&v.to_ne_bytes(), *at).unwrap();
+        }
+        writeln!(child.stdin.as_mut().unwrap()).unwrap();
+        // A hang detector, not a time assertion: the client ends at once.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+        while child.try_wait().unwrap().is_none() {
+            if std::time::Instant::now() > deadline {
+                child.kill().unwrap();
+                panic!("{what}: the C# client hangs");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let out = child.wait_with_output().unwrap();
+        file.write_at(&saved, 0).unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        if pokes == &sizes {
+            assert!(out.status.success(), "{what}: {err}");
+            assert_eq!(String::from_utf8_lossy(&out.stdout), expected(), "{what}");
+        } else {
+            assert_eq!(out.status.code(), Some(1), "{what}: {err}");
+            assert_eq!(err.lines().count(), 1, "{what}: {err}");
+            assert!(err.contains("no complete copy"), "{what}: {err}");
+        }
+    }
+}
