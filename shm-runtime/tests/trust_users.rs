@@ -513,3 +513,74 @@ fn a_read_lock_does_not_keep_writers_out() {
         second.update(|f| f.bytes().set(0, b'c')).unwrap();
     }
 }
+
+/// A hard link planted at a file segment's path (or a POSIX name) to
+/// another file of the victim, mode 0600: to a valid segment of the same
+/// schema, and to a zero-filled file (which a re-initialiser would take for
+/// an abandoned segment and overwrite). `create_or_open` refuses an object
+/// with more than one link ([`Error::Foreign`]) and writes nothing;
+/// `open_existing` (the name chosen on purpose) and `allow_foreign(true)`
+/// still open the valid segment.
+#[test]
+fn create_or_open_refuses_a_hard_link_to_another_file_of_this_user() {
+    use std::os::unix::fs::PermissionsExt;
+    let names = Names::new("hardlink");
+    for kind in ["posix", "file"] {
+        let name = names.of(kind);
+        let path = if kind == "posix" {
+            format!("/dev/shm/{name}")
+        } else {
+            name.clone()
+        };
+        let other = format!("{path}.other");
+        let _c = Cleanup(Options::file(other.clone()));
+        // A valid segment of the same schema, elsewhere, then linked.
+        let _seg = Options::file(&other)
+            .create_new()
+            .mode(0o600)
+            .claim_writer(false)
+            .open::<MySharedData>()
+            .unwrap();
+        std::fs::hard_link(&other, &path).unwrap();
+        let err = opts(kind, &name)
+            .create_or_open()
+            .mode(0o600)
+            .claim_writer(false)
+            .open::<MySharedData>()
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::Foreign { reason, .. } if reason.contains("2 hard links")),
+            "{kind}: {err:?}"
+        );
+        for o in [
+            opts(kind, &name),
+            opts(kind, &name).create_or_open().allow_foreign(true),
+        ] {
+            o.claim_writer(false).open::<MySharedData>().unwrap();
+        }
+        std::fs::remove_file(&path).unwrap();
+        drop(_seg);
+        std::fs::remove_file(&other).unwrap();
+        // The victim's zero-filled file (a disk image, say), linked.
+        std::fs::write(&other, vec![0u8; 8192]).unwrap();
+        std::fs::set_permissions(&other, std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::fs::hard_link(&other, &path).unwrap();
+        let err = opts(kind, &name)
+            .create_or_open()
+            .mode(0o600)
+            .reinit_abandoned(true)
+            .open_timeout(Duration::from_millis(50))
+            .open::<MySharedData>()
+            .map(|_| ())
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::Foreign { reason, .. } if reason.contains("2 hard links")),
+            "{kind}: {err:?}"
+        );
+        assert!(
+            std::fs::read(&other).unwrap().iter().all(|&b| b == 0),
+            "{kind}: the victim's other file was written"
+        );
+        std::fs::remove_file(&path).unwrap();
+    }
+}

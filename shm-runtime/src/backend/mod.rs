@@ -124,6 +124,35 @@ pub(crate) fn check_adopt(req: &Request<'_>, owners: &[u32], mode: u32) -> Resul
     })
 }
 
+/// With `create_or_open`, an existing object (POSIX, file) with more than
+/// one hard link is refused like a foreign one ([`Error::Foreign`]), unless
+/// `req.allow_foreign`: a link someone made in a shared directory (such as
+/// `/tmp` or `/dev/shm`) to another file of this user would otherwise be
+/// adopted, and written to (re-initialised, if it looks abandoned). A
+/// segment this library creates has one link. `owner` and `mode` are the
+/// object's, for the message.
+#[cfg(unix)]
+pub(crate) fn check_links(
+    req: &Request<'_>,
+    owner: u32,
+    mode: u32,
+    links: impl Into<u64>,
+) -> Result<()> {
+    let links = links.into();
+    if req.disposition != Disposition::CreateOrOpen || req.allow_foreign || links <= 1 {
+        return Ok(());
+    }
+    Err(Error::Foreign {
+        name: req.display.to_owned(),
+        owner,
+        mode: mode & 0o7777,
+        reason: format!(
+            "it has {links} hard links, so other paths name the same file (a link planted in a \
+             shared directory?)"
+        ),
+    })
+}
+
 /// A mapped segment: the bytes plus what the backend knows about them.
 ///
 /// Implementations unmap (and close) in `Drop`; they never remove the

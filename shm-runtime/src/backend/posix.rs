@@ -210,6 +210,8 @@ pub(super) fn size_abandoned(fd: OwnedFd, req: &Request<'_>, min_age: Duration) 
             op: "re-initialise an abandoned segment owned by another user",
         });
     }
+    // Before anything is written: not a link to another file of this user.
+    super::check_links(req, st.st_uid, st.st_mode as u32, st.st_nlink)?;
     if st.st_size == 0 {
         let changed = epoch_time(st.st_ctime, st.st_ctime_nsec as i64);
         let age = changed.and_then(|t| SystemTime::now().duration_since(t).ok());
@@ -244,6 +246,7 @@ pub(super) fn map_existing(fd: OwnedFd, req: &Request<'_>) -> Result<Posix> {
         }
         // `mode_t` is u16 on macOS and FreeBSD.
         super::check_adopt(req, &[st.st_uid], st.st_mode as u32)?;
+        super::check_links(req, st.st_uid, st.st_mode as u32, st.st_nlink)?;
         let size = u64::try_from(st.st_size).unwrap_or(0);
         if size > 0 || Instant::now() >= req.deadline {
             break size;
