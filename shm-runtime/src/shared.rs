@@ -351,7 +351,11 @@ impl<T: SharedLayout, A: Access> Shared<T, A> {
     /// removed (`shm_unlink`/`unlink` cannot name an inode). System V
     /// removes by the identifier this handle attached (`IPC_RMID`), which
     /// has no such window. A name that names nothing is
-    /// [`Error::NotFound`](crate::Error::NotFound).
+    /// [`Error::NotFound`](crate::Error::NotFound). A sealed memfd has no
+    /// name: nothing to remove (`Ok`). A segment opened through a
+    /// descriptor's link ([`Shared::share_path`]) is
+    /// [`Error::Unsupported`](crate::Error::Unsupported): the link is not
+    /// its name.
     pub fn remove(&self) -> Result<()> {
         self.map.backing().remove_own()
     }

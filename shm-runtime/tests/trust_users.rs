@@ -591,3 +591,64 @@ fn create_or_open_refuses_a_hard_link_to_another_file_of_this_user() {
         std::fs::remove_file(&path).unwrap();
     }
 }
+
+/// `Shared::remove` on segments without a name of their own: a sealed
+/// memfd (nothing to remove: `Ok`, the segment stays), and a segment
+/// opened through a descriptor's link (`share_path`, `/proc/<pid>/fd/<n>`,
+/// of a memfd and of a file segment on disk): a clear `Unsupported`, and
+/// nothing removed (not the file the descriptor names either).
+/// `Options::remove` of a file segment path that is a symbolic link
+/// removes the link, never its target.
+#[test]
+fn remove_of_memfd_descriptor_links_and_symbolic_links() {
+    use std::os::fd::AsRawFd;
+    let names = Names::new("rmfd");
+    let memfd = Options::sealed_memfd("rmfd")
+        .open::<MySharedData>()
+        .unwrap();
+    let link = memfd.share_path().unwrap();
+    let via = Options::file(link.to_str().unwrap())
+        .claim_writer(false)
+        .open::<MySharedData>()
+        .unwrap();
+    let err = via.remove().unwrap_err();
+    assert!(
+        matches!(&err, Error::Unsupported { what, .. } if what.contains("descriptor")),
+        "{err:?}"
+    );
+    memfd.remove().unwrap();
+    memfd.read().unwrap();
+    via.read().unwrap();
+
+    // A file segment on disk, opened through a descriptor's link.
+    let _seg = Options::file(&names.file)
+        .create_new()
+        .claim_writer(false)
+        .open::<MySharedData>()
+        .unwrap();
+    let fd = std::fs::File::open(&names.file).unwrap();
+    let link = format!("/proc/self/fd/{}", fd.as_raw_fd());
+    let via = Options::file(&link)
+        .claim_writer(false)
+        .open::<MySharedData>()
+        .unwrap();
+    let err = via.remove().unwrap_err();
+    assert!(
+        matches!(&err, Error::Unsupported { what, .. } if what.contains("descriptor")),
+        "{err:?}"
+    );
+    let err = Options::file(&link).remove().unwrap_err();
+    assert!(
+        matches!(&err, Error::Unsupported { what, .. } if what.contains("descriptor")),
+        "{err:?}"
+    );
+    assert!(std::path::Path::new(&names.file).exists());
+
+    // Options::remove of a symbolic link: the link goes, the target stays.
+    let sym = format!("{}.sym", names.file);
+    std::os::unix::fs::symlink(&names.file, &sym).unwrap();
+    Options::file(&sym).remove().unwrap();
+    assert!(std::fs::symlink_metadata(&sym).is_err());
+    assert!(std::path::Path::new(&names.file).exists());
+    Options::file(&names.file).remove().unwrap();
+}

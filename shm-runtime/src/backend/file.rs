@@ -61,6 +61,17 @@ fn is_fd_link(path: &Path) -> bool {
     in_fd_dir && digits && (path.starts_with("/proc/") || path.starts_with("/dev/fd/"))
 }
 
+/// Removing through a descriptor's link: it is no name of the file (the
+/// descriptor may be a memfd, which has none), and unlinking it cannot work.
+fn fd_link_unsupported(display: &str) -> Error {
+    Error::Unsupported {
+        name: display.to_owned(),
+        what: "removing a segment opened through a descriptor's link (/proc/<pid>/fd/<n>), \
+               which is not a name of it (remove it by its own name, or close every descriptor)"
+            .into(),
+    }
+}
+
 /// Creates or opens the file at `path` as `req` says and maps it.
 pub(crate) fn open(path: &Path, req: &Request<'_>) -> Result<File> {
     let d = req.display;
@@ -145,9 +156,14 @@ pub(crate) fn open_abandoned(
     posix::size_abandoned(fd, req, min_age).map(|p| File(p, path.to_owned()))
 }
 
-/// Removes the file (`unlink(2)`); processes that have it mapped keep their
-/// mapping until they unmap it.
+/// Removes the file (`unlink(2)`, which removes a symbolic link itself,
+/// never its target); processes that have it mapped keep their mapping
+/// until they unmap it. A descriptor's link (`/proc/<pid>/fd/<n>`) names
+/// no file that could be removed: [`Error::Unsupported`].
 pub(crate) fn remove(path: &Path, display: &str) -> Result<()> {
+    if is_fd_link(path) {
+        return Err(fd_link_unsupported(display));
+    }
     rustix::fs::unlink(path).map_err(|e| io(display, "unlink", e))
 }
 
@@ -192,6 +208,9 @@ unsafe impl Backing for File {
         self.0.identity()
     }
     fn remove_own(&self) -> Result<()> {
+        if is_fd_link(&self.1) {
+            return Err(fd_link_unsupported(self.0.display()));
+        }
         // lstat(2) the path now (a link is another object), compare with
         // the open file; the window between the check and the unlink is
         // two system calls wide (unlink(2) cannot name the inode).
