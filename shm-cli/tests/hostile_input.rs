@@ -561,3 +561,98 @@ fn a_hostile_file_segment_path_is_escaped_in_every_output() {
     }
     assert!(!Path::new(path).exists(), "rm left the segment");
 }
+
+/// Runs `shm args`, killing it (and failing) if it has not ended after a
+/// generous `secs` (a hang detector, not a time assertion); its output and
+/// the largest peak resident size (`VmHWM`) seen while it ran.
+fn run_bounded(args: &[&str], secs: u64) -> (std::process::Output, u64) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_shm"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = format!("/proc/{}/status", child.id());
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let mut peak = 0u64;
+    while child.try_wait().unwrap().is_none() {
+        let hwm = std::fs::read_to_string(&status).ok().and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("VmHWM:"))?.to_owned();
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        });
+        peak = peak.max(hwm.unwrap_or(0) * 1024);
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            let _ = child.wait();
+            panic!("shm {args:?} hangs");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    (child.wait_with_output().unwrap(), peak)
+}
+
+/// Every command that opens a segment, given a `file:` path that is a
+/// FIFO, a directory, `/dev/zero`, `/dev/urandom`, a sparse 1 TiB file of
+/// zeros, or a valid segment file extended to 1 TiB (`ftruncate`): no
+/// hang, no memory beyond a few MiB, one line on stderr, except that the
+/// extended segment is a valid one (a file may be larger than its
+/// segment) and is shown.
+#[test]
+fn file_paths_that_are_not_segments_give_one_line() {
+    let dir = Dir::new("notseg");
+    let fifo = dir.0.join("fifo");
+    let c = std::ffi::CString::new(fifo.as_os_str().as_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let sub = dir.0.join("dir");
+    std::fs::create_dir(&sub).unwrap();
+    let huge = dir.0.join("huge");
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len(1 << 40)
+        .unwrap();
+    let extended = dir.0.join("extended");
+    let seg = Options::file(extended.to_str().unwrap())
+        .create_new()
+        .open_with(&demo_value())
+        .unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&extended)
+        .unwrap()
+        .set_len(1 << 40)
+        .unwrap();
+    let path = |p: &Path| format!("file:{}", p.display());
+    let targets = [
+        (path(&fifo), "Fifo"),
+        (path(&sub), "Directory"),
+        ("file:/dev/zero".to_owned(), "CharacterDevice"),
+        ("file:/dev/urandom".to_owned(), "CharacterDevice"),
+        (path(&huge), "not initialised"),
+        (path(&extended), ""),
+    ];
+    for (target, needle) in &targets {
+        for cmd in [
+            &["inspect"][..],
+            &["dump"],
+            &["dump", "--json"],
+            &["watch", "--timeout", "0.2"],
+            &["layout", "--segment"],
+            &["codegen", "--lang", "c", "--segment"],
+        ] {
+            let mut args = cmd.to_vec();
+            args.push(target);
+            let (out, peak) = run_bounded(&args, 300);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(peak < 64 << 20, "shm {args:?}: peak RSS {peak} bytes");
+            if needle.is_empty() {
+                assert!(out.status.success(), "shm {args:?}: {err}");
+                continue;
+            }
+            assert_eq!(out.status.code(), Some(1), "shm {args:?}: {err}");
+            assert_eq!(err.lines().count(), 1, "shm {args:?}: {err}");
+            assert!(err.contains(needle), "shm {args:?}: {err}");
+        }
+    }
+    drop(seg);
+}
