@@ -89,6 +89,7 @@ fn fork() -> libc::pid_t {
 pub fn run(role: &str, name: &str, arg: &str) -> bool {
     match role {
         "fork" => fork_role(name, arg),
+        "closelock" => close_lock_role(name),
         "leaderexit" => {
             let child = fork();
             if child == 0 {
@@ -166,6 +167,55 @@ pub fn run(role: &str, name: &str, arg: &str) -> bool {
         _ => return false,
     }
     true
+}
+
+/// The `closelock` role: claims, writes, closes every descriptor from 3
+/// up (the writer lock's among them: `close_range`), prints `closed`;
+/// after a poke, opens a second handle, claims through it (`second
+/// claim=...`), then writes through both handles (the second only if it
+/// claimed) in two threads until stdin ends and prints `wrote writes=N
+/// errors=E second_writes=M`.
+fn close_lock_role(name: &str) {
+    let seg = options(name).open::<Alphabet>().unwrap();
+    write_next(&seg, 3).unwrap();
+    // SAFETY: closes descriptors this process holds; the test harness uses
+    // none above 2 in a role process, and the mappings stay valid without
+    // their descriptors.
+    let r = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
+    assert_eq!(r, 0, "close_range");
+    println!("closed pid={}", std::process::id());
+    wait_line();
+    let other = options(name)
+        .claim_writer(false)
+        .open::<Alphabet>()
+        .unwrap();
+    println!("second {}", claim_outcome(&other));
+    let stop = stdin_closed();
+    let second = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut n = 0u64;
+            while other.is_writer() && !stop.load(Ordering::Relaxed) {
+                if write_next(&other, n).is_ok() {
+                    n += 1;
+                }
+            }
+            n
+        })
+    };
+    let (mut n, mut errors) = (0u64, 0u64);
+    while !stop.load(Ordering::Relaxed) {
+        match write_next(&seg, n) {
+            Ok(()) => n += 1,
+            Err(_) => errors += 1,
+        }
+    }
+    let second = second.join().unwrap();
+    std::mem::forget(seg);
+    println!("wrote writes={n} errors={errors} second_writes={second}");
+    // Exits holding write access, without dropping the handle: its
+    // descriptors are closed already (closing them again aborts).
+    std::process::exit(0);
 }
 
 /// The `fork` role.
