@@ -5,6 +5,9 @@
 use std::time::Duration;
 
 use crate::trust::{assert_busy, assert_watched_clean, wait_for_a_write, watcher};
+use schemas::Alphabet;
+use shm_runtime::{Error, Options};
+
 use crate::{field, fresh, num, owner, spawn};
 
 #[test]
@@ -35,4 +38,69 @@ fn a_writer_whose_lock_descriptor_was_closed_is_not_taken_over() {
     // The writer exited: taken over.
     let t = seg.claim_writer(Duration::from_secs(10)).unwrap().unwrap();
     assert_eq!(t.previous_pid, Some(child));
+}
+
+/// Writes `word` into the claim word (header offset 144) of the POSIX
+/// object `name`, as a process with write access may.
+fn write_claim_word(name: &str, word: u64) {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(format!("/dev/shm/{}", name.trim_start_matches('/')))
+        .unwrap();
+    f.write_all_at(&word.to_ne_bytes(), 144).unwrap();
+}
+
+/// The claim word (header offset 144) of the POSIX object `name`.
+fn read_claim_word(name: &str) -> u64 {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::File::open(format!("/dev/shm/{}", name.trim_start_matches('/'))).unwrap();
+    let mut b = [0u8; 8];
+    f.read_exact_at(&mut b, 144).unwrap();
+    u64::from_ne_bytes(b)
+}
+
+#[test]
+fn a_claim_word_overwritten_while_another_process_writes_gives_nobody_write_access() {
+    let (name, _c, seg) = fresh("forgedword");
+    // This process's own claim word, as a claim records it.
+    let (mine, _c2, other) = fresh("forgedword-mine");
+    other.claim_writer(Duration::ZERO).unwrap();
+    let me = read_claim_word(&mine);
+    drop(other);
+    assert_eq!(me as u32, std::process::id());
+    let watch = watcher(&name, "ro");
+    let mut w = spawn("writer", &name, "");
+    w.expect("ready");
+    let writer = w.pid();
+    for forged in [me, u64::MAX, 1, 0] {
+        write_claim_word(&name, forged);
+        // The writer's lock is held: nobody else gets write access, and
+        // no handle of this process believes it has it.
+        match seg.claim_writer(Duration::ZERO) {
+            Err(Error::WriterBusy { .. }) => {}
+            other => panic!("forged {forged:#x}: expected WriterBusy, got {other:?}"),
+        }
+        assert!(!seg.is_writer());
+        assert!(matches!(
+            seg.write(&crate::snapshot::snapshot(7)),
+            Err(Error::NotWriter { .. })
+        ));
+        seg.release_writer().unwrap();
+        drop(
+            Options::posix(&name)
+                .claim_writer(false)
+                .open::<Alphabet>()
+                .unwrap(),
+        );
+        // Nothing here touched the word.
+        assert_eq!(read_claim_word(&name), forged);
+        let v = seg.version();
+        wait_for_a_write(&seg, v, "the writer writes on");
+    }
+    write_claim_word(&name, u64::from(writer));
+    let rest = w.finish();
+    assert!(rest.contains("wrote writes="), "{rest}");
+    assert_watched_clean(watch);
 }
