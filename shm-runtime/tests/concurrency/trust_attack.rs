@@ -104,3 +104,20 @@ fn a_claim_word_overwritten_while_another_process_writes_gives_nobody_write_acce
     assert!(rest.contains("wrote writes="), "{rest}");
     assert_watched_clean(watch);
 }
+
+#[test]
+fn a_child_forked_during_an_update_neither_hangs_nor_writes() {
+    let (name, _c, seg) = fresh("forkupdate");
+    let mut p = spawn("forkupdate", &name, "");
+    let parent = p.pid();
+    let line = p.expect("child write=");
+    assert_eq!(field(&line, "write"), "notwriter", "{line}");
+    assert_eq!(field(&line, "release"), "ok", "{line}");
+    assert_eq!(field(&line, "claim"), "busy", "{line}");
+    assert_eq!(num(&line, "pid"), u64::from(parent), "{line}");
+    p.expect("child dropped");
+    assert_eq!(field(&p.expect("parent done"), "is_writer"), "true");
+    p.finish();
+    // The parent released write access on exit: free.
+    assert_eq!(seg.claim_writer(Duration::ZERO).unwrap(), None);
+}

@@ -90,6 +90,7 @@ pub fn run(role: &str, name: &str, arg: &str) -> bool {
     match role {
         "fork" => fork_role(name, arg),
         "closelock" => close_lock_role(name),
+        "forkupdate" => fork_update_role(name),
         "leaderexit" => {
             let child = fork();
             if child == 0 {
@@ -216,6 +217,49 @@ fn close_lock_role(name: &str) {
     // Exits holding write access, without dropping the handle: its
     // descriptors are closed already (closing them again aborts).
     std::process::exit(0);
+}
+
+/// The `forkupdate` role: claims; a thread enters `update` and stays
+/// there while the main thread forks. The child (its copy of the handle's
+/// lock locked for ever) prints `child write=W release=R claim=C`, drops
+/// the handle and prints `child dropped`; the parent then lets the update
+/// finish and prints `parent done`.
+fn fork_update_role(name: &str) {
+    use std::sync::mpsc::channel;
+    let seg = Arc::new(options(name).open::<Alphabet>().unwrap());
+    let (inside_tx, inside) = channel();
+    let (go_tx, go) = channel::<()>();
+    let s = seg.clone();
+    let t = std::thread::spawn(move || {
+        s.update(|_| {
+            inside_tx.send(()).unwrap();
+            go.recv().unwrap();
+        })
+        .unwrap();
+    });
+    inside.recv().unwrap();
+    // SAFETY: the child only uses the handle (whose lock the other thread
+    // holds: the point of the test), prints, and exits with `_exit`; it
+    // takes no lock the other thread may hold but the handle's, which the
+    // runtime must not wait for.
+    let child = unsafe { libc::fork() };
+    assert!(child >= 0, "fork failed");
+    if child == 0 {
+        let write = outcome(write_next(&seg, 9));
+        let release = outcome(seg.release_writer());
+        let claim = claim_outcome(&seg);
+        println!("child write={write} release={release} {claim}");
+        drop(seg);
+        println!("child dropped");
+        // SAFETY: ends the child without running the harness's exit path.
+        unsafe { libc::_exit(0) };
+    }
+    let mut status = 0;
+    // SAFETY: reaps our own child; `status` is a valid out-pointer.
+    unsafe { libc::waitpid(child, &mut status, 0) };
+    go_tx.send(()).unwrap();
+    t.join().unwrap();
+    println!("parent done is_writer={}", seg.is_writer());
 }
 
 /// The `fork` role.
