@@ -121,3 +121,32 @@ fn a_child_forked_during_an_update_neither_hangs_nor_writes() {
     // The parent released write access on exit: free.
     assert_eq!(seg.claim_writer(Duration::ZERO).unwrap(), None);
 }
+
+#[test]
+fn a_killed_writer_of_a_file_segment_is_taken_over_at_once() {
+    use std::os::unix::process::ExitStatusExt;
+    let path = std::env::temp_dir().join(test_support::unique("cc-file-kill"));
+    let _c = test_support::Cleanup(Options::file(&path));
+    let seg = Options::file(&path)
+        .create_new()
+        .claim_writer(false)
+        .open_with(&crate::snapshot::snapshot(0))
+        .unwrap();
+    let name = format!("file={}", path.to_str().unwrap());
+    let watch = watcher(&name, "ro");
+    let mut w = spawn("writer", &name, "");
+    w.expect("ready");
+    let writer = w.pid();
+    assert_busy(seg.claim_writer(Duration::ZERO), writer);
+    let v = seg.version();
+    wait_for_a_write(&seg, v, "the writer writes");
+    w.child().kill().unwrap();
+    let status = w.child().wait().unwrap();
+    assert_eq!(status.signal(), Some(9), "{status}");
+    // The kernel released its lock: taken over without waiting.
+    let t = seg.claim_writer(Duration::ZERO).unwrap().unwrap();
+    assert_eq!(t.previous_pid, Some(writer));
+    let v = seg.version();
+    seg.write(&crate::snapshot::snapshot(v + 1)).unwrap();
+    assert_watched_clean(watch);
+}
