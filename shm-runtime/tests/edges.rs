@@ -363,3 +363,73 @@ fn layouts_are_the_same_on_32_and_64_bit_targets() {
     assert_eq!(Wide::FINGERPRINT, 0x01ac_a8a4_76a0_789d);
     assert_eq!(Small::FINGERPRINT, 0xf622_f6ce_1cb9_e83c);
 }
+
+/// A second handle to the same segment, in the same process, used inside
+/// the first handle's `update`: its claim is `WriterBusy` for this process
+/// (not a deadlock, not write access), its write `NotWriter`.
+#[cfg(all(target_os = "linux", not(miri)))]
+#[test]
+fn a_second_handle_inside_the_first_handles_update_is_busy() {
+    let name = test_support::unique("edges-second");
+    let _c = test_support::Cleanup::posix(&name);
+    let first = Options::posix(&name).create_new().open_with(&V).unwrap();
+    let second = Options::posix(&name)
+        .claim_writer(false)
+        .open::<Small>()
+        .unwrap();
+    first
+        .update(|f| {
+            f.a().set(1);
+            match second.claim_writer(Duration::ZERO) {
+                Err(Error::WriterBusy {
+                    this_process: true,
+                    pid,
+                    ..
+                }) => assert_eq!(pid, std::process::id()),
+                other => panic!("expected WriterBusy, got {other:?}"),
+            }
+            assert!(matches!(second.write(&V), Err(Error::NotWriter { .. })));
+            second.release_writer().unwrap();
+        })
+        .unwrap();
+    assert_eq!(second.read().unwrap().a, 1);
+    drop(first);
+    second.claim_writer(Duration::ZERO).unwrap();
+    second.write(&V).unwrap();
+}
+
+/// 1 MiB.
+#[derive(SharedLayout)]
+#[repr(C)]
+pub struct Mebi {
+    pub first: u64,
+    pub bytes: [u8; (1 << 20) - 16],
+    pub last: u64,
+}
+
+/// A 1 MiB schema on a thread with a 64 KiB stack: `update`, `modify`,
+/// `read_boxed`, `read_into`.
+#[cfg(not(miri))]
+#[test]
+fn a_mebibyte_value_on_a_64_kib_stack() {
+    std::thread::Builder::new()
+        .stack_size(64 << 10)
+        .spawn(|| {
+            let seg = Options::memory().open::<Mebi>().unwrap();
+            seg.update(|f| {
+                f.first().set(3);
+                f.bytes().set(1 << 19, 4);
+            })
+            .unwrap();
+            seg.modify(|v| v.last = v.first + u64::from(v.bytes[1 << 19]))
+                .unwrap();
+            let mut boxed = seg.read_boxed().unwrap();
+            assert_eq!(boxed.last, 7);
+            seg.update(|f| f.last().set(8)).unwrap();
+            seg.read_into(&mut boxed).unwrap();
+            assert_eq!(boxed.last, 8);
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}
