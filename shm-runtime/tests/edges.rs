@@ -433,3 +433,71 @@ fn a_mebibyte_value_on_a_64_kib_stack() {
         .join()
         .unwrap();
 }
+
+/// One byte.
+#[derive(SharedLayout, Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C)]
+pub struct Tiny {
+    pub b: u8,
+}
+
+/// Aligned to exactly a page (the largest alignment allowed).
+#[derive(SharedLayout, Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C, align(4096))]
+pub struct Paged {
+    pub a: u64,
+    pub pad: [u8; 4088],
+}
+
+/// Every API over a schema at an edge of size or alignment: memory and
+/// POSIX, typed, read-only and raw.
+fn every_api<T: SharedLayout + Copy + PartialEq + std::fmt::Debug>(
+    tag: &str,
+    value: T,
+    change: impl Fn(&mut T),
+) {
+    let mut changed = value;
+    change(&mut changed);
+    let name = test_support::unique(tag);
+    let _c = test_support::Cleanup::posix(&name);
+    for opts in [Options::memory(), Options::posix(&name).create_new()] {
+        let seg = opts.open_with(&value).unwrap();
+        assert_eq!(seg.read().unwrap(), value);
+        seg.write(&value).unwrap();
+        seg.update(|_| ()).unwrap();
+        seg.modify(|v| change(v)).unwrap();
+        let (v, version) = seg.read_with_version().unwrap();
+        assert_eq!((v, version), (changed, 3));
+        assert_eq!(*seg.read_boxed().unwrap(), changed);
+        let mut out = value;
+        assert_eq!(seg.read_into(&mut out).unwrap(), 3);
+        assert_eq!(out, changed);
+        assert_eq!(seg.wait_for_change(3, Duration::ZERO), None);
+        assert_eq!(seg.wait_for_change(2, Duration::ZERO), Some(3));
+        seg.status().unwrap();
+        let _ = seg.fields();
+        seg.release_writer().unwrap();
+        seg.claim_writer(Duration::ZERO).unwrap();
+    }
+    let ro = Options::posix(&name).open_read_only::<T>().unwrap();
+    assert_eq!(ro.read().unwrap(), changed);
+    let raw = shm_runtime::RawSegment::open(&Options::posix(&name)).unwrap();
+    assert_eq!(raw.read_bytes().unwrap().len(), size_of::<T>());
+    raw.read_value().unwrap();
+}
+
+/// A 1-byte schema and a 4096-aligned schema through every API. (A schema
+/// without fields does not compile: the derive says it needs one.)
+#[cfg(all(target_os = "linux", not(miri)))]
+#[test]
+fn schemas_at_the_edges_of_size_and_alignment_work_everywhere() {
+    every_api("edges-tiny", Tiny { b: 1 }, |v| v.b = 2);
+    every_api(
+        "edges-paged",
+        Paged {
+            a: 1,
+            pad: [0; 4088],
+        },
+        |v| v.a = 2,
+    );
+}
