@@ -501,3 +501,60 @@ fn schemas_at_the_edges_of_size_and_alignment_work_everywhere() {
         |v| v.a = 2,
     );
 }
+
+/// Sizes and offsets from a segment near `u64::MAX` (and `u32::MAX` for
+/// the 4-byte ones), written into a valid POSIX segment's header: every
+/// opener (typed, read-only, `RawSegment` and its reads) gives an error or
+/// a validated value, never a panic.
+#[cfg(all(target_os = "linux", not(miri)))]
+#[test]
+fn sizes_near_the_maximum_from_a_segment_are_errors() {
+    use shm_runtime::header::off;
+    use std::os::unix::fs::FileExt;
+    let wide = [
+        off::PAYLOAD_OFFSET,
+        off::PAYLOAD_SIZE,
+        off::SEGMENT_SIZE,
+        off::BACKUP_OFFSET,
+    ];
+    let narrow = [
+        off::DESCRIPTOR_OFFSET,
+        off::DESCRIPTOR_LEN,
+        off::PAYLOAD_ALIGN,
+    ];
+    let values = [u64::MAX, u64::MAX - 7, u64::MAX - 4095, 1 << 63, 1 << 32];
+    let mut cases = Vec::new();
+    for at in wide {
+        cases.extend(values.iter().map(|&v| (at, v.to_ne_bytes().to_vec())));
+    }
+    for at in narrow {
+        for v in [u32::MAX, u32::MAX - 7, 1 << 31] {
+            cases.push((at, v.to_ne_bytes().to_vec()));
+        }
+    }
+    for (at, bytes) in cases {
+        let name = test_support::unique("edges-sizes");
+        let _c = test_support::Cleanup::posix(&name);
+        drop(Options::posix(&name).create_new().open_with(&V).unwrap());
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(format!("/dev/shm/{name}"))
+            .unwrap();
+        f.write_all_at(&bytes, at as u64).unwrap();
+        let opts = Options::posix(&name).open_timeout(Duration::ZERO);
+        let what = format!("offset {at} = {bytes:02x?}");
+        if let Ok(seg) = opts.clone().open::<Small>() {
+            assert_eq!(seg.read().unwrap(), V, "{what}");
+        }
+        if let Ok(seg) = opts.open_read_only::<Small>() {
+            assert_eq!(seg.read().unwrap(), V, "{what}");
+        }
+        if let Ok(raw) = shm_runtime::RawSegment::open(&opts) {
+            if let Ok(bytes) = raw.read_bytes() {
+                assert_eq!(bytes.len(), size_of::<Small>(), "{what}");
+            }
+            let _ = raw.read_value();
+            let _ = raw.status();
+        }
+    }
+}
