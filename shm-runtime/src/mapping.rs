@@ -30,9 +30,8 @@ pub(crate) struct Mapping {
     /// The writer lock while this mapping's handle holds write access (or a
     /// forked child's copy of its parent's: see `backend/lock.rs`).
     lock: std::sync::Mutex<Option<WriterLock>>,
-    /// This mapping's handle holds write access claimed without the lock
-    /// of a segment that has one (a read lock kept it from us).
-    unlocked_claim: std::sync::atomic::AtomicBool,
+    /// This mapping's handle holds write access (counted by `writer`).
+    claimed: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Mapping {
@@ -48,7 +47,7 @@ impl Mapping {
             display,
             id,
             lock: std::sync::Mutex::new(None),
-            unlocked_claim: std::sync::atomic::AtomicBool::new(false),
+            claimed: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -353,7 +352,7 @@ impl Mapping {
         // A forked child's copy of its parent's lock is not its own: close
         // it (the parent's lock stays held while the parent keeps it).
         self.drop_inherited_lock();
-        let (claimed, lock, unlocked) = writer::claim(
+        let (claimed, lock) = writer::claim(
             owner,
             self.word64(off::WRITER_SINCE),
             &self.display,
@@ -372,7 +371,7 @@ impl Mapping {
             WriterLock::release,
         )?;
         *self.lock_slot() = lock;
-        self.unlocked_claim.store(unlocked, Ordering::Relaxed);
+        self.claimed.store(true, Ordering::Relaxed);
         let now = self
             .header_now()
             .map_or(header.payload_size, |h| h.payload_size);
@@ -407,8 +406,8 @@ impl Mapping {
     /// through this mapping; a forked child never calls it.)
     pub(crate) fn release_writer(&self) {
         writer::release(self.writer_word());
-        if self.unlocked_claim.swap(false, Ordering::Relaxed) {
-            writer::release_unlocked_claim();
+        if self.claimed.swap(false, Ordering::Relaxed) {
+            writer::release_claim();
         }
         if let Some(lock) = self.lock_slot().take() {
             lock.release();

@@ -403,11 +403,29 @@ impl<T: SharedLayout, A: Access> Shared<T, A> {
                 op,
             });
         }
-        let guard = self
-            .writer
-            .lock
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let holder = self.writer.holder.load(Ordering::Relaxed);
+        let guard = if holder != 0 && holder != process::current_pid() {
+            // A handle inherited across `fork`: if a thread of the parent
+            // was inside `update` then, this copy of the lock stays locked
+            // for ever. Not waiting for it: write access is the parent's.
+            match self.writer.lock.try_lock() {
+                Ok(guard) => guard,
+                Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => {
+                    return Err(Error::WriterBusy {
+                        name: self.map.display().to_owned(),
+                        pid: holder,
+                        this_process: false,
+                        waited: Duration::ZERO,
+                    });
+                }
+            }
+        } else {
+            self.writer
+                .lock
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+        };
         self.writer.owner.store(me, Ordering::Relaxed);
         Ok(WriteLock {
             owner: &self.writer.owner,
@@ -477,6 +495,13 @@ impl<T: SharedLayout> Shared<T, ReadWrite> {
     /// claim it. Does nothing if this handle does not hold it.
     /// [`Error::Reentrant`] inside this handle's `update` or `modify`.
     pub fn release_writer(&self) -> Result<()> {
+        let holder = self.writer.holder.load(Ordering::Relaxed);
+        if holder != 0 && holder != process::current_pid() {
+            // Inherited across `fork` (see `lock_writer`): nothing to give
+            // up but a copy of the parent's writer lock.
+            self.map.drop_inherited_lock();
+            return Ok(());
+        }
         let _lock = self.lock_writer("release_writer")?;
         if self.writer.held() {
             self.writer.holder.store(0, Ordering::Relaxed);

@@ -59,7 +59,7 @@
 //!   `reinit_abandoned`: share a PID namespace between the writers of such
 //!   a segment.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::error::{Error, Result};
@@ -140,11 +140,41 @@ pub(crate) enum Lock<L> {
     Taken(L),
 }
 
-/// How many claims this process holds without the writer lock of a
-/// segment that has one ([`Lock::ReadLocked`]): while there are any, a
-/// claim word naming this process is not taken over by another handle of
-/// it that gets the lock.
-static UNLOCKED_CLAIMS: AtomicUsize = AtomicUsize::new(0);
+/// How many claims this process holds (its id in the high 32 bits, the
+/// count in the low 32: a process made by `fork` starts from 0, since the
+/// handles it inherits hold nothing for it). While there are any, a claim
+/// word naming this process is not taken over by another handle of it that
+/// gets the writer lock: the handle that claimed may hold no lock (a read
+/// lock kept it from it) or have lost it (its descriptor closed under it,
+/// e.g. by `close_range`), and writes on. A conservative count, not per
+/// segment: a word naming this process while it holds write access
+/// elsewhere only ever comes from a process that wrote the word itself.
+static HELD_CLAIMS: AtomicU64 = AtomicU64::new(0);
+
+/// The claims this process holds ([`HELD_CLAIMS`]).
+fn held_claims() -> u64 {
+    let pid = u64::from(process::current_pid());
+    let held = HELD_CLAIMS.load(Ordering::Relaxed);
+    if held >> 32 == pid {
+        held & 0xFFFF_FFFF
+    } else {
+        0
+    }
+}
+
+/// Counts a claim made (`up`) or given up in [`HELD_CLAIMS`].
+fn count_claim(up: bool) {
+    let pid = u64::from(process::current_pid());
+    let _ = HELD_CLAIMS.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |held| {
+        let n = if held >> 32 == pid {
+            held & 0xFFFF_FFFF
+        } else {
+            0
+        };
+        let n = if up { n + 1 } else { n.checked_sub(1)? };
+        Some(pid << 32 | n)
+    });
+}
 
 /// Whether the owner `current` (not 0) writes without holding the writer
 /// lock, which a claimer that took the lock must respect: a process that
@@ -153,26 +183,22 @@ static UNLOCKED_CLAIMS: AtomicUsize = AtomicUsize::new(0);
 /// (the owner died, or released without clearing it) is taken.
 fn writes_without_lock(current: u64, me: u64) -> bool {
     if pid_of(current) == pid_of(me) {
-        current == me && UNLOCKED_CLAIMS.load(Ordering::Relaxed) > 0
+        current == me && held_claims() > 0
     } else {
         !owner_dead(current)
     }
 }
 
-/// Records that this process gave up a claim made without the writer lock
-/// (the third value [`claim`] returned was `true`).
-pub(crate) fn release_unlocked_claim() {
-    let _ =
-        UNLOCKED_CLAIMS.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+/// Records that this process gave up a claim [`claim`] made.
+pub(crate) fn release_claim() {
+    count_claim(false);
 }
 
 /// Claims write access in the claim word `word`, waiting at most `wait`
 /// for a live owner to release it. `try_lock` tries the segment's writer
 /// lock (see the module docs); the lock, if taken, is returned, and
-/// `unlock` gives back one taken in vain. The third value: write access
-/// was claimed without the lock of a segment that has one (a read lock
-/// kept it from us); the caller calls [`release_unlocked_claim`] when it
-/// gives it up.
+/// `unlock` gives back one taken in vain. The caller calls
+/// [`release_claim`] when it gives write access up.
 pub(crate) fn claim<L>(
     word: &AtomicU64,
     since: &AtomicU64,
@@ -180,7 +206,7 @@ pub(crate) fn claim<L>(
     wait: Duration,
     mut try_lock: impl FnMut() -> Result<Lock<L>>,
     unlock: impl Fn(L),
-) -> Result<(Claimed, Option<L>, bool)> {
+) -> Result<(Claimed, Option<L>)> {
     let me = own_word();
     let start = Instant::now();
     let busy = |current: u64| Error::WriterBusy {
@@ -190,9 +216,7 @@ pub(crate) fn claim<L>(
         waited: wait,
     };
     loop {
-        let attempt = try_lock()?;
-        let unlocked = matches!(attempt, Lock::ReadLocked);
-        let (outcome, lock) = match attempt {
+        let (outcome, lock) = match try_lock()? {
             Lock::Taken(lock) => {
                 // Every writer holds the lock, except one that claimed
                 // while a read lock kept it from everybody (or whose lock
@@ -254,10 +278,8 @@ pub(crate) fn claim<L>(
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
         since.store(now, Ordering::Relaxed);
-        if unlocked {
-            UNLOCKED_CLAIMS.fetch_add(1, Ordering::Relaxed);
-        }
-        return Ok((outcome, lock, unlocked));
+        count_claim(true);
+        return Ok((outcome, lock));
     }
 }
 
@@ -320,6 +342,7 @@ mod tests {
             _ => panic!("expected WriterBusy"),
         }
         release(&word);
+        release_claim();
         assert_eq!(word.load(Ordering::Relaxed), 0);
         // A dead owner is taken over.
         word.store(u64::from(u32::MAX), Ordering::Relaxed);
@@ -327,6 +350,7 @@ mod tests {
             claim(&word, &since, "t", Duration::ZERO, no_lock, drop).map(|c| c.0),
             Ok(Claimed::FromDead(u32::MAX))
         ));
+        release_claim();
         // Releasing someone else's claim does nothing.
         word.store(1, Ordering::Relaxed);
         release(&word);

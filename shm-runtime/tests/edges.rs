@@ -363,3 +363,198 @@ fn layouts_are_the_same_on_32_and_64_bit_targets() {
     assert_eq!(Wide::FINGERPRINT, 0x01ac_a8a4_76a0_789d);
     assert_eq!(Small::FINGERPRINT, 0xf622_f6ce_1cb9_e83c);
 }
+
+/// A second handle to the same segment, in the same process, used inside
+/// the first handle's `update`: its claim is `WriterBusy` for this process
+/// (not a deadlock, not write access), its write `NotWriter`.
+#[cfg(all(target_os = "linux", not(miri)))]
+#[test]
+fn a_second_handle_inside_the_first_handles_update_is_busy() {
+    let name = test_support::unique("edges-second");
+    let _c = test_support::Cleanup::posix(&name);
+    let first = Options::posix(&name).create_new().open_with(&V).unwrap();
+    let second = Options::posix(&name)
+        .claim_writer(false)
+        .open::<Small>()
+        .unwrap();
+    first
+        .update(|f| {
+            f.a().set(1);
+            match second.claim_writer(Duration::ZERO) {
+                Err(Error::WriterBusy {
+                    this_process: true,
+                    pid,
+                    ..
+                }) => assert_eq!(pid, std::process::id()),
+                other => panic!("expected WriterBusy, got {other:?}"),
+            }
+            assert!(matches!(second.write(&V), Err(Error::NotWriter { .. })));
+            second.release_writer().unwrap();
+        })
+        .unwrap();
+    assert_eq!(second.read().unwrap().a, 1);
+    drop(first);
+    second.claim_writer(Duration::ZERO).unwrap();
+    second.write(&V).unwrap();
+}
+
+/// 1 MiB.
+#[derive(SharedLayout)]
+#[repr(C)]
+pub struct Mebi {
+    pub first: u64,
+    pub bytes: [u8; (1 << 20) - 16],
+    pub last: u64,
+}
+
+/// A 1 MiB schema on a thread with a 64 KiB stack: `update`, `modify`,
+/// `read_boxed`, `read_into`.
+#[cfg(not(miri))]
+#[test]
+fn a_mebibyte_value_on_a_64_kib_stack() {
+    std::thread::Builder::new()
+        .stack_size(64 << 10)
+        .spawn(|| {
+            let seg = Options::memory().open::<Mebi>().unwrap();
+            seg.update(|f| {
+                f.first().set(3);
+                f.bytes().set(1 << 19, 4);
+            })
+            .unwrap();
+            seg.modify(|v| v.last = v.first + u64::from(v.bytes[1 << 19]))
+                .unwrap();
+            let mut boxed = seg.read_boxed().unwrap();
+            assert_eq!(boxed.last, 7);
+            seg.update(|f| f.last().set(8)).unwrap();
+            seg.read_into(&mut boxed).unwrap();
+            assert_eq!(boxed.last, 8);
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
+/// One byte.
+#[derive(SharedLayout, Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C)]
+pub struct Tiny {
+    pub b: u8,
+}
+
+/// Aligned to exactly a page (the largest alignment allowed).
+#[derive(SharedLayout, Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C, align(4096))]
+pub struct Paged {
+    pub a: u64,
+    pub pad: [u8; 4088],
+}
+
+/// Every API over a schema at an edge of size or alignment: memory and
+/// POSIX, typed, read-only and raw.
+fn every_api<T: SharedLayout + Copy + PartialEq + std::fmt::Debug>(
+    tag: &str,
+    value: T,
+    change: impl Fn(&mut T),
+) {
+    let mut changed = value;
+    change(&mut changed);
+    let name = test_support::unique(tag);
+    let _c = test_support::Cleanup::posix(&name);
+    for opts in [Options::memory(), Options::posix(&name).create_new()] {
+        let seg = opts.open_with(&value).unwrap();
+        assert_eq!(seg.read().unwrap(), value);
+        seg.write(&value).unwrap();
+        seg.update(|_| ()).unwrap();
+        seg.modify(|v| change(v)).unwrap();
+        let (v, version) = seg.read_with_version().unwrap();
+        assert_eq!((v, version), (changed, 3));
+        assert_eq!(*seg.read_boxed().unwrap(), changed);
+        let mut out = value;
+        assert_eq!(seg.read_into(&mut out).unwrap(), 3);
+        assert_eq!(out, changed);
+        assert_eq!(seg.wait_for_change(3, Duration::ZERO), None);
+        assert_eq!(seg.wait_for_change(2, Duration::ZERO), Some(3));
+        seg.status().unwrap();
+        let _ = seg.fields();
+        seg.release_writer().unwrap();
+        seg.claim_writer(Duration::ZERO).unwrap();
+    }
+    let ro = Options::posix(&name).open_read_only::<T>().unwrap();
+    assert_eq!(ro.read().unwrap(), changed);
+    let raw = shm_runtime::RawSegment::open(&Options::posix(&name)).unwrap();
+    assert_eq!(raw.read_bytes().unwrap().len(), size_of::<T>());
+    raw.read_value().unwrap();
+}
+
+/// A 1-byte schema and a 4096-aligned schema through every API. (A schema
+/// without fields does not compile: the derive says it needs one.)
+#[cfg(all(target_os = "linux", not(miri)))]
+#[test]
+fn schemas_at_the_edges_of_size_and_alignment_work_everywhere() {
+    every_api("edges-tiny", Tiny { b: 1 }, |v| v.b = 2);
+    every_api(
+        "edges-paged",
+        Paged {
+            a: 1,
+            pad: [0; 4088],
+        },
+        |v| v.a = 2,
+    );
+}
+
+/// Sizes and offsets from a segment near `u64::MAX` (and `u32::MAX` for
+/// the 4-byte ones), written into a valid POSIX segment's header: every
+/// opener (typed, read-only, `RawSegment` and its reads) gives an error or
+/// a validated value, never a panic.
+#[cfg(all(target_os = "linux", not(miri)))]
+#[test]
+fn sizes_near_the_maximum_from_a_segment_are_errors() {
+    use shm_runtime::header::off;
+    use std::os::unix::fs::FileExt;
+    let wide = [
+        off::PAYLOAD_OFFSET,
+        off::PAYLOAD_SIZE,
+        off::SEGMENT_SIZE,
+        off::BACKUP_OFFSET,
+    ];
+    let narrow = [
+        off::DESCRIPTOR_OFFSET,
+        off::DESCRIPTOR_LEN,
+        off::PAYLOAD_ALIGN,
+    ];
+    let values = [u64::MAX, u64::MAX - 7, u64::MAX - 4095, 1 << 63, 1 << 32];
+    let mut cases = Vec::new();
+    for at in wide {
+        cases.extend(values.iter().map(|&v| (at, v.to_ne_bytes().to_vec())));
+    }
+    for at in narrow {
+        for v in [u32::MAX, u32::MAX - 7, 1 << 31] {
+            cases.push((at, v.to_ne_bytes().to_vec()));
+        }
+    }
+    for (at, bytes) in cases {
+        let name = test_support::unique("edges-sizes");
+        let _c = test_support::Cleanup::posix(&name);
+        drop(Options::posix(&name).create_new().open_with(&V).unwrap());
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(format!("/dev/shm/{name}"))
+            .unwrap();
+        f.write_all_at(&bytes, at as u64).unwrap();
+        let opts = Options::posix(&name).open_timeout(Duration::ZERO);
+        let what = format!("offset {at} = {bytes:02x?}");
+        if let Ok(seg) = opts.clone().open::<Small>() {
+            assert_eq!(seg.read().unwrap(), V, "{what}");
+        }
+        if let Ok(seg) = opts.open_read_only::<Small>() {
+            assert_eq!(seg.read().unwrap(), V, "{what}");
+        }
+        if let Ok(raw) = shm_runtime::RawSegment::open(&opts) {
+            if let Ok(bytes) = raw.read_bytes() {
+                assert_eq!(bytes.len(), size_of::<Small>(), "{what}");
+            }
+            let _ = raw.read_value();
+            let _ = raw.status();
+        }
+    }
+}

@@ -80,7 +80,9 @@ fn child_role() {
         // read-locks every byte (`ofd`: `F_OFD_SETLK`; `classic`:
         // `F_SETLK`, which conflicts with OFD locks too), until its stdin
         // closes.
-        "readlock-ofd" | "readlock-classic" => read_lock_forever(name, role == "readlock-ofd"),
+        "readlock-ofd" | "readlock-classic" => {
+            read_lock_forever(name, kind == "file", role == "readlock-ofd")
+        }
         _ => panic!("unknown role {role}"),
     }
 }
@@ -158,9 +160,13 @@ fn requeue_forever(name: &str) {
     }
 }
 
-fn read_lock_forever(name: &str, ofd: bool) {
+fn read_lock_forever(name: &str, file: bool, ofd: bool) {
     use std::io::Read;
-    let path = format!("/dev/shm/{}", name.trim_start_matches('/'));
+    let path = if file {
+        name.to_owned()
+    } else {
+        format!("/dev/shm/{}", name.trim_start_matches('/'))
+    };
     let file = std::fs::File::open(&path).unwrap();
     // SAFETY: `flock` is plain data; all zero is a valid value.
     let mut f: libc::flock = unsafe { std::mem::zeroed() };
@@ -471,19 +477,34 @@ fn shared_remove_does_not_follow_a_link_put_in_place_of_a_file_segment() {
 /// time still holds once the read lock goes.
 #[test]
 fn a_read_lock_does_not_keep_writers_out() {
-    for role in ["readlock-ofd", "readlock-classic"] {
+    let dir = std::env::temp_dir();
+    for (kind, role) in [
+        ("posix", "readlock-ofd"),
+        ("posix", "readlock-classic"),
+        ("file", "readlock-ofd"),
+        ("file", "readlock-classic"),
+    ] {
         let name = unique("rdlock");
         let _c = Cleanup::posix(&name);
-        drop(
-            Options::posix(&name)
-                .create_new()
-                .mode(0o644)
-                .open::<Alphabet>()
-                .unwrap(),
+        let path = dir.join(&name);
+        let _f = Cleanup(Options::file(&path));
+        let opts = || match kind {
+            "file" => Options::file(&path),
+            _ => Options::posix(&name),
+        };
+        let target = match kind {
+            "file" => path.to_str().unwrap().to_owned(),
+            _ => name.clone(),
+        };
+        let role = &format!("{kind} {role}");
+        drop(opts().create_new().mode(0o644).open::<Alphabet>().unwrap());
+        let mut locker = ChildRole::start(
+            "child_role",
+            ROLE_ENV,
+            format!("{}:{kind}:{target}", &role[kind.len() + 1..]),
         );
-        let mut locker = ChildRole::start("child_role", ROLE_ENV, format!("{role}:posix:{name}"));
         locker.expect("locked");
-        let first = Options::posix(&name)
+        let first = opts()
             .writer_wait(Duration::from_secs(2))
             .open::<Alphabet>()
             .unwrap_or_else(|e| panic!("{role}: a read lock kept the writer out: {e}"));
@@ -493,10 +514,7 @@ fn a_read_lock_does_not_keep_writers_out() {
             first.status().unwrap().header.unwrap().writer_alive,
             "{role}"
         );
-        let second = Options::posix(&name)
-            .claim_writer(false)
-            .open::<Alphabet>()
-            .unwrap();
+        let second = opts().claim_writer(false).open::<Alphabet>().unwrap();
         let busy = |r: shm_runtime::Result<_>| {
             assert!(
                 matches!(

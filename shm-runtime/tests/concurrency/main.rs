@@ -23,6 +23,7 @@
 mod roles;
 mod snapshot;
 mod trust;
+mod trust_attack;
 mod trust_roles;
 
 use std::os::unix::fs::FileExt;

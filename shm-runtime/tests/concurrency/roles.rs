@@ -109,8 +109,11 @@ impl Checked {
 }
 
 /// The options of segment `name`: `sysv=KEY` is the System V segment
-/// `KEY`, anything else a POSIX name.
+/// `KEY`, `file=PATH` the file segment `PATH`, anything else a POSIX name.
 pub fn options(name: &str) -> Options {
+    if let Some(path) = name.strip_prefix("file=") {
+        return Options::file(path);
+    }
     match name.strip_prefix("sysv=") {
         Some(key) => Options::sysv(key.parse().unwrap()),
         None => Options::posix(name),
@@ -165,7 +168,7 @@ pub fn run() {
     match role {
         "writer" => {
             let stop = stdin_closed();
-            let seg = Options::posix(name).open::<Alphabet>().unwrap();
+            let seg = options(name).open::<Alphabet>().unwrap();
             write_next(&seg, 3).unwrap();
             println!("ready");
             let mut n = 0u64;

@@ -13,14 +13,14 @@ use crate::snapshot::snapshot;
 use crate::{assert_clean, field, fresh, num, owner, spawn};
 
 /// A reader process checking every snapshot until stdin closes.
-fn watcher(name: &str, mode: &str) -> ChildRole {
+pub(crate) fn watcher(name: &str, mode: &str) -> ChildRole {
     let mut w = spawn("watch", name, mode);
     w.expect("watching");
     w
 }
 
 /// Ends a watcher and asserts it never read a torn or mismatched value.
-fn assert_watched_clean(w: ChildRole) {
+pub(crate) fn assert_watched_clean(w: ChildRole) {
     let rest = w.finish();
     let line = rest
         .lines()
@@ -46,7 +46,7 @@ fn kill_parent(p: &mut ChildRole) {
 }
 
 /// `WriterBusy` naming `pid`, from another process.
-fn assert_busy(r: Result<Option<TakeOver>, Error>, pid: u32) {
+pub(crate) fn assert_busy(r: Result<Option<TakeOver>, Error>, pid: u32) {
     match r {
         Err(Error::WriterBusy {
             pid: p,
@@ -154,7 +154,7 @@ fn proc_state(pid: u32) -> String {
 /// A System V key no other test uses.
 /// Waits (bounded by a count of looks, however loaded the machine) until
 /// another process has written past version `v`.
-fn wait_for_a_write(seg: &Shared<Alphabet>, v: u64, what: &str) {
+pub(crate) fn wait_for_a_write(seg: &Shared<Alphabet>, v: u64, what: &str) {
     let mut looks = 0;
     while seg.version() == v {
         looks += 1;

@@ -89,6 +89,8 @@ fn fork() -> libc::pid_t {
 pub fn run(role: &str, name: &str, arg: &str) -> bool {
     match role {
         "fork" => fork_role(name, arg),
+        "closelock" => close_lock_role(name),
+        "forkupdate" => fork_update_role(name),
         "leaderexit" => {
             let child = fork();
             if child == 0 {
@@ -166,6 +168,98 @@ pub fn run(role: &str, name: &str, arg: &str) -> bool {
         _ => return false,
     }
     true
+}
+
+/// The `closelock` role: claims, writes, closes every descriptor from 3
+/// up (the writer lock's among them: `close_range`), prints `closed`;
+/// after a poke, opens a second handle, claims through it (`second
+/// claim=...`), then writes through both handles (the second only if it
+/// claimed) in two threads until stdin ends and prints `wrote writes=N
+/// errors=E second_writes=M`.
+fn close_lock_role(name: &str) {
+    let seg = options(name).open::<Alphabet>().unwrap();
+    write_next(&seg, 3).unwrap();
+    // SAFETY: closes descriptors this process holds; the test harness uses
+    // none above 2 in a role process, and the mappings stay valid without
+    // their descriptors.
+    let r = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
+    assert_eq!(r, 0, "close_range");
+    println!("closed pid={}", std::process::id());
+    wait_line();
+    let other = options(name)
+        .claim_writer(false)
+        .open::<Alphabet>()
+        .unwrap();
+    println!("second {}", claim_outcome(&other));
+    let stop = stdin_closed();
+    let second = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut n = 0u64;
+            while other.is_writer() && !stop.load(Ordering::Relaxed) {
+                if write_next(&other, n).is_ok() {
+                    n += 1;
+                }
+            }
+            n
+        })
+    };
+    let (mut n, mut errors) = (0u64, 0u64);
+    while !stop.load(Ordering::Relaxed) {
+        match write_next(&seg, n) {
+            Ok(()) => n += 1,
+            Err(_) => errors += 1,
+        }
+    }
+    let second = second.join().unwrap();
+    std::mem::forget(seg);
+    println!("wrote writes={n} errors={errors} second_writes={second}");
+    // Exits holding write access, without dropping the handle: its
+    // descriptors are closed already (closing them again aborts).
+    std::process::exit(0);
+}
+
+/// The `forkupdate` role: claims; a thread enters `update` and stays
+/// there while the main thread forks. The child (its copy of the handle's
+/// lock locked for ever) prints `child write=W release=R claim=C`, drops
+/// the handle and prints `child dropped`; the parent then lets the update
+/// finish and prints `parent done`.
+fn fork_update_role(name: &str) {
+    use std::sync::mpsc::channel;
+    let seg = Arc::new(options(name).open::<Alphabet>().unwrap());
+    let (inside_tx, inside) = channel();
+    let (go_tx, go) = channel::<()>();
+    let s = seg.clone();
+    let t = std::thread::spawn(move || {
+        s.update(|_| {
+            inside_tx.send(()).unwrap();
+            go.recv().unwrap();
+        })
+        .unwrap();
+    });
+    inside.recv().unwrap();
+    // SAFETY: the child only uses the handle (whose lock the other thread
+    // holds: the point of the test), prints, and exits with `_exit`; it
+    // takes no lock the other thread may hold but the handle's, which the
+    // runtime must not wait for.
+    let child = unsafe { libc::fork() };
+    assert!(child >= 0, "fork failed");
+    if child == 0 {
+        let write = outcome(write_next(&seg, 9));
+        let release = outcome(seg.release_writer());
+        let claim = claim_outcome(&seg);
+        println!("child write={write} release={release} {claim}");
+        drop(seg);
+        println!("child dropped");
+        // SAFETY: ends the child without running the harness's exit path.
+        unsafe { libc::_exit(0) };
+    }
+    let mut status = 0;
+    // SAFETY: reaps our own child; `status` is a valid out-pointer.
+    unsafe { libc::waitpid(child, &mut status, 0) };
+    go_tx.send(()).unwrap();
+    t.join().unwrap();
+    println!("parent done is_writer={}", seg.is_writer());
 }
 
 /// The `fork` role.
