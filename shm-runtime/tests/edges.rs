@@ -451,6 +451,7 @@ pub struct Paged {
 
 /// Every API over a schema at an edge of size or alignment: memory and
 /// POSIX, typed, read-only and raw.
+#[cfg(all(target_os = "linux", not(miri)))]
 fn every_api<T: SharedLayout + Copy + PartialEq + std::fmt::Debug>(
     tag: &str,
     value: T,
