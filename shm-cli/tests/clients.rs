@@ -144,25 +144,6 @@ fn clients_read_the_last_complete_value_under_a_live_or_dead_writer() {
     });
 }
 
-/// Starts `client NAME --pause` and waits until it has checked the segment.
-fn paused(mut cmd: Command, name: &Name) -> std::process::Child {
-    use std::io::BufRead;
-    let mut child = cmd
-        .arg(&name.0)
-        .arg("--pause")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(line, "checked\n", "the client did not check the segment");
-    child
-}
-
 /// A process with write access (this one) rewrites the payload and backup
 /// offsets of the header after a client checked it (to 0: the header's
 /// own bytes; far past the end: outside the mapping): the client must
@@ -196,7 +177,7 @@ fn clients_keep_the_offsets_they_checked() {
     };
     for offset in [0u64, 1 << 40, u64::MAX - 63] {
         for (lang, cmd) in [("C", Command::new(c_client())), ("Python", python())] {
-            let mut child = paused(cmd, &name);
+            let mut child = common::paused(cmd, &name);
             for at in [32, 168] {
                 file.write_at(&offset.to_ne_bytes(), at).unwrap();
             }
@@ -314,7 +295,7 @@ fn clients_end_when_both_counters_stay_odd_and_ignore_other_header_words() {
     };
     for (what, pokes) in [("sizes", &sizes), ("both counters odd", &odd)] {
         for (lang, cmd) in [("C", Command::new(c_client())), ("Python", python())] {
-            let mut child = paused(cmd, &name);
+            let mut child = common::paused(cmd, &name);
             for (at, v) in pokes.iter() {
                 file.write_at(&v.to_ne_bytes(), *at).unwrap();
             }

@@ -144,7 +144,7 @@ fn csharp_program_reads_the_last_complete_value_under_a_live_or_dead_writer() {
 /// bytes, never crash.
 #[test]
 fn csharp_program_keeps_the_offsets_it_checked() {
-    use std::io::{BufRead, Write};
+    use std::io::Write;
     use std::os::unix::fs::FileExt;
     if !mono_available() {
         return;
@@ -164,20 +164,9 @@ fn csharp_program_keeps_the_offsets_it_checked() {
     file.read_at(&mut good[0], 32).unwrap();
     file.read_at(&mut good[1], 168).unwrap();
     for offset in [0u64, 1 << 40, u64::MAX - 63] {
-        let mut child = Command::new("mono")
-            .arg(&exe)
-            .arg(&name.0)
-            .arg("--pause")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.as_mut().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line, "checked\n");
+        let mut mono = Command::new("mono");
+        mono.arg(&exe);
+        let mut child = common::paused(mono, &name);
         for at in [32, 168] {
             file.write_at(&offset.to_ne_bytes(), at).unwrap();
         }
@@ -202,7 +191,7 @@ fn csharp_program_keeps_the_offsets_it_checked() {
 /// forever, never crashes.
 #[test]
 fn csharp_program_ends_when_both_counters_stay_odd() {
-    use std::io::{BufRead, Write};
+    use std::io::Write;
     use std::os::unix::fs::FileExt;
     if !mono_available() {
         return;
@@ -224,20 +213,9 @@ fn csharp_program_ends_when_both_counters_stay_odd() {
     let sizes = vec![(40u64, u64::MAX), (48, u64::MAX), (56, u64::MAX)];
     let odd = vec![(128u64, word(128) | 1), (240, word(240) | 1)];
     for (what, pokes) in [("sizes", &sizes), ("both counters odd", &odd)] {
-        let mut child = Command::new("mono")
-            .arg(&exe)
-            .arg(&name.0)
-            .arg("--pause")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.as_mut().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line, "checked\n");
+        let mut mono = Command::new("mono");
+        mono.arg(&exe);
+        let mut child = common::paused(mono, &name);
         for (at, v) in pokes.iter() {
             file.write_at(&v.to_ne_bytes(), *at).unwrap();
         }

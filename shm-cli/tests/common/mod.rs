@@ -258,3 +258,22 @@ pub fn mid_write_scenario(tag: &str, read: impl Fn(&Name)) {
     assert_eq!(primary_seq(&name) % 2, 0);
     read(&name);
 }
+
+/// Starts `client NAME --pause` and waits until it has checked the segment.
+pub fn paused(mut cmd: Command, name: &Name) -> std::process::Child {
+    use std::io::BufRead;
+    let mut child = cmd
+        .arg(&name.0)
+        .arg("--pause")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line, "checked\n", "the client did not check the segment");
+    child
+}
