@@ -36,7 +36,7 @@ mod unix {
     fn value(i: u32) -> MySharedData {
         MySharedData {
             value: i as i32,
-            letter: b'X'.into(),
+            letter: shm_runtime::Utf16(u16::from(b'X')),
             _pad: [0; 2],
             numbers: [i as f32; 50],
         }

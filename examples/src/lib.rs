@@ -7,7 +7,7 @@ use std::time::Duration;
 pub mod sensor;
 
 use schemas::MySharedData;
-use shm_runtime::{Error, Options, ReadOnly, ReadWrite, Shared};
+use shm_runtime::{Error, Options, ReadOnly, ReadWrite, Shared, Utf16};
 
 /// Default segment name of the writer/reader pair.
 pub const DEFAULT_NAME: &str = "MyShare";
@@ -105,11 +105,9 @@ pub struct WriterArgs {
 /// Prints the three lines both examples print.
 pub fn print_values(v: &MySharedData) {
     println!("Value is {}", v.value);
-    let letter = char::decode_utf16([v.letter])
-        .next()
-        .and_then(Result::ok)
-        .unwrap_or(char::REPLACEMENT_CHARACTER);
-    println!("Letter is {letter}");
+    // A UTF-16 code unit: its character, or `\u{d800}` for a lone
+    // surrogate.
+    println!("Letter is {}", v.letter);
     println!("11th Number is {}", v.numbers[10]);
 }
 
@@ -139,8 +137,8 @@ pub fn run_writer(args: &WriterArgs) -> Result<(), Error> {
 fn write_and_wait(seg: &Shared<MySharedData, ReadWrite>, args: &WriterArgs) -> Result<(), Error> {
     seg.update(|f| {
         f.value().set(123);
-        f.letter().set('X' as u16);
-        f.numbers().set(10, 1.45);
+        f.letter().set(Utf16::from_char('X').expect("'X' is one UTF-16 unit"));
+        f.numbers().set(10, 1.45).expect("index in range");
     })?;
     // Done writing: give write access up while waiting, so that another
     // process may write meanwhile (one writer at a time).

@@ -29,7 +29,7 @@ fn initial() -> MySharedData {
     numbers[10] = 1.45;
     MySharedData {
         value: 77,
-        letter: u16::from(b'R'),
+        letter: shm_runtime::Utf16(u16::from(b'R')),
         _pad: [0; 2],
         numbers,
     }

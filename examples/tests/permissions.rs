@@ -78,7 +78,7 @@ fn sample() -> MySharedData {
     numbers[10] = 1.45;
     MySharedData {
         value: 123,
-        letter: u16::from(b'X'),
+        letter: shm_runtime::Utf16(u16::from(b'X')),
         _pad: [0; 2],
         numbers,
     }

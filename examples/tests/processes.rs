@@ -193,7 +193,7 @@ mod foreign {
                 .unwrap();
             seg.write(&MySharedData {
                 value: 1,
-                letter: 2,
+                letter: shm_runtime::Utf16(2),
                 _pad: [0; 2],
                 numbers: [3.0; 50],
             })

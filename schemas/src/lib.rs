@@ -5,7 +5,7 @@
 //! layout at compile time and the bindings for C, C# and Python are
 //! generated from the same description.
 
-use shm_runtime::{LayoutDesc, SharedLayout};
+use shm_runtime::{LayoutDesc, SharedLayout, Utf16};
 
 pub mod evolution;
 pub use evolution::{SensorIncompatible, SensorV1, SensorV2, SensorV3};
@@ -22,7 +22,7 @@ pub struct MySharedData {
     pub value: i32,
     /// A UTF-16 code unit (C#'s `char`).
     #[shm(offset = 4)]
-    pub letter: u16,
+    pub letter: Utf16,
     /// Explicit padding, always zero.
     pub _pad: [u8; 2],
     /// Fifty floats.

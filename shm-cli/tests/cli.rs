@@ -259,8 +259,8 @@ fn watch_prints_each_change() {
     assert_eq!(change["seq"], 2);
     assert_eq!(change["changed"], serde_json::json!({"value": 7}));
     seg.update(|f| {
-        f.numbers().set(3, 2.5);
-        f.letter().set(u16::from(b'Q'));
+        f.numbers().set(3, 2.5).expect("index in range");
+        f.letter().set(shm_runtime::Utf16(u16::from(b'Q')));
     })
     .unwrap();
     let change = next();

@@ -245,6 +245,10 @@ fn prim(p: Prim) -> &'static str {
         I64 | AtomicI64 => "int64_t",
         F32 => "float",
         F64 => "double",
+        // Validated in Rust; here the storage.
+        Bool => "uint8_t",
+        Char => "uint32_t",
+        Utf16 => "uint16_t",
     }
 }
 
@@ -258,7 +262,9 @@ fn decl(t: &TypeInfo, name: &str, owner: &str, derived: &[String]) -> Result<Str
     let base = match base {
         TypeInfo::Prim(p) => prim(*p).to_owned(),
         TypeInfo::Struct(s) => type_name(&s.name, derived),
-        TypeInfo::Array { .. } => unreachable!("dims strips arrays"),
+        TypeInfo::Array { .. } | TypeInfo::Enum(_) | TypeInfo::Str { .. } => {
+            unreachable!("dims strips arrays and lowers enums and strings")
+        }
     };
     let mut d = format!("{base} {name}");
     for l in lens {

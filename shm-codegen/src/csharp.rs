@@ -141,6 +141,10 @@ fn prim(p: Prim) -> &'static str {
         I64 | AtomicI64 => "long",
         F32 => "float",
         F64 => "double",
+        // Validated in Rust; here the storage.
+        Bool => "byte",
+        Char => "uint",
+        Utf16 => "char",
     }
 }
 

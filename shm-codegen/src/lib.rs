@@ -372,7 +372,29 @@ fn dims(t: &TypeInfo) -> (&TypeInfo, Vec<u64>) {
         lens.push(*len);
         t = elem;
     }
-    (t, lens)
+    // The types whose storage is an integer or bytes: an enum is its
+    // `repr`; a `FixedStr<N>` is `N + 2` bytes (a little-endian `u16`
+    // length, then the text).
+    match t {
+        TypeInfo::Enum(e) => (prim_type(e.repr), lens),
+        TypeInfo::Str { cap } => {
+            lens.push(cap + 2);
+            (prim_type(Prim::U8), lens)
+        }
+        t => (t, lens),
+    }
+}
+
+/// A `'static` `TypeInfo::Prim(p)`.
+fn prim_type(p: Prim) -> &'static TypeInfo {
+    macro_rules! all {
+        ($($p:ident),*) => { [$(TypeInfo::Prim(Prim::$p)),*] };
+    }
+    static ALL: [TypeInfo; 21] = all!(
+        U8, I8, U16, I16, U32, I32, U64, I64, F32, F64, AtomicU8, AtomicI8, AtomicU16,
+        AtomicI16, AtomicU32, AtomicI32, AtomicU64, AtomicI64, Bool, Char, Utf16
+    );
+    &ALL[usize::from(p.code()) - 1]
 }
 
 /// The contents of a C (and C++) string literal: printable ASCII as is

@@ -263,6 +263,10 @@ fn prim(p: Prim) -> &'static str {
         I64 | AtomicI64 => "ctypes.c_int64",
         F32 => "ctypes.c_float",
         F64 => "ctypes.c_double",
+        // Validated in Rust; here the storage.
+        Bool => "ctypes.c_uint8",
+        Char => "ctypes.c_uint32",
+        Utf16 => "ctypes.c_uint16",
     }
 }
 
@@ -271,6 +275,8 @@ fn ty(t: &TypeInfo) -> String {
         TypeInfo::Prim(p) => prim(*p).to_owned(),
         TypeInfo::Array { elem, len } => format!("({} * {len})", ty(elem)),
         TypeInfo::Struct(s) => class_name(&s.name),
+        TypeInfo::Enum(e) => prim(e.repr).to_owned(),
+        TypeInfo::Str { cap } => format!("(ctypes.c_uint8 * {})", cap + 2),
     }
 }
 

@@ -365,6 +365,12 @@ fn leaves(schema: &Schema, payload: &[u8], base: u64, out: &mut Vec<u64>) {
                 out.push(u64::from_le_bytes(b));
             }
             TypeInfo::Struct(s) => leaves(s, payload, at, out),
+            TypeInfo::Enum(e) => ty(&TypeInfo::Prim(e.repr), payload, at, out),
+            TypeInfo::Str { cap } => {
+                for i in 0..cap + 2 {
+                    out.push(u64::from(payload[(at + i) as usize]));
+                }
+            }
             TypeInfo::Array { elem, len } => {
                 for i in 0..*len {
                     ty(elem, payload, at + i * elem.size(), out);

@@ -62,8 +62,8 @@ pub fn check(cx: &Ctxt, input: &Input) {
         Shape::Enum(token) => {
             cx.error_spanned_by(
                 token,
-                "SharedLayout cannot be derived for an enum: another process may write a discriminant that is not a valid variant; \
-                 store the variant in an integer field of a `#[repr(C)]` struct (e.g. `mode: u8`) and decode it with `match`",
+                "SharedLayout is for structs: for a fieldless enum, write `#[derive(SharedEnum)]` with `#[repr(u8)]` \
+                 (or another integer) and `= N` on every variant; every read then checks the value",
             );
             // Nothing else about an enum is worth reporting.
             return;
@@ -380,16 +380,6 @@ fn known_bad_path(path: &syn::Path) -> Option<String> {
         _ => None,
     };
     let msg = match (name.as_str(), has_args) {
-        ("bool", false) => {
-            "`bool` cannot be placed in shared memory: another process may write a byte other than 0 or 1, \
-             which is not a valid `bool`; use `u8` (0 = false, 1 = true) instead"
-                .to_owned()
-        }
-        ("char", false) => {
-            "`char` cannot be placed in shared memory: most `u32` values are not valid `char`s; \
-             use `u32` (and `char::from_u32` when reading), or `u16` for UTF-16 code units"
-                .to_owned()
-        }
         ("usize", false) => {
             "`usize` cannot be placed in shared memory: it is 4 bytes in 32-bit processes and 8 in 64-bit ones; \
              use `u64` instead"
@@ -406,7 +396,7 @@ fn known_bad_path(path: &syn::Path) -> Option<String> {
         ),
         ("str" | "String", false) => format!(
             "`{name}` cannot be placed in shared memory: its bytes live on this process's heap; \
-             use a fixed-size byte array plus a length field instead, e.g. `name: [u8; 32], name_len: u8`"
+             use `shm_runtime::FixedStr<N>` instead, UTF-8 text of at most N bytes stored inline, e.g. `name: FixedStr<32>`"
         ),
         ("Vec", _) => format!(
             "`Vec` cannot be placed in shared memory: its elements live on this process's heap; \
@@ -425,8 +415,8 @@ fn known_bad_path(path: &syn::Path) -> Option<String> {
                 .unwrap_or_default()
         ),
         ("AtomicBool", false) => {
-            "`AtomicBool` cannot be placed in shared memory: another process may write a byte other than 0 or 1; \
-             use `AtomicU8` instead"
+            "`AtomicBool` cannot be placed in shared memory: another process may write a byte other than 0 or 1, \
+             and an atomic cannot be checked before use; use `bool` (checked on every read) or `AtomicU8`"
                 .to_owned()
         }
         ("AtomicUsize", false) => {

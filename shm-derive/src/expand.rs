@@ -113,6 +113,7 @@ fn expand(input: &Input) -> TokenStream {
             }
         }
     });
+    let field_indices: Vec<usize> = (0..fields.len()).collect();
     let field_descs: Vec<_> = (0..fields.len())
         .map(|i| quote!(#p::field_desc::<#ident, #i>()))
         .collect();
@@ -134,6 +135,12 @@ fn expand(input: &Input) -> TokenStream {
             #[automatically_derived]
             unsafe impl #p::ShmSafe for #ident {
                 const TYPE: #p::TypeDesc = #p::TypeDesc::Struct(&<#ident as #p::SharedLayout>::LAYOUT);
+                const CHECKED: bool = false #(|| #p::field_checked::<#ident, #field_indices>())*;
+                #[inline]
+                fn check(bytes: &[u8]) -> #p::Result<(), #p::Invalid> {
+                    #(#p::check_field::<#ident, #field_indices>(bytes)?;)*
+                    #p::Result::Ok(())
+                }
             }
 
             #[automatically_derived]

@@ -22,6 +22,7 @@ mod attr;
 mod check;
 // The identifier rule, shared with the runtime (one source file).
 mod ctxt;
+mod enums;
 mod expand;
 mod fallback;
 #[allow(dead_code)]
@@ -50,7 +51,7 @@ use syn::{DeriveInput, parse_macro_input};
 /// }
 ///
 /// let seg = Options::memory().open::<MySharedData>()?;
-/// seg.update(|f| f.numbers().set(10, 1.45))?;
+/// seg.update(|f| f.numbers().set(10, 1.45).expect("index in range"))?;
 /// assert_eq!(seg.fields().numbers().get(10), Some(1.45));
 /// # Ok::<(), shm_runtime::Error>(())
 /// ```
@@ -77,8 +78,7 @@ use syn::{DeriveInput, parse_macro_input};
 ///   letters, digits and `_`, not starting with a digit, no `__`, not `_`
 ///   followed by an upper-case letter at the start, field names at most 63
 ///   bytes (non-ASCII Rust identifiers are refused, with a suggestion);
-/// - no field has a type that can never be shared: `bool`, `char`,
-///   `usize`/`isize`, `u128`/`i128`, `String`, `Vec`, `Box`, `Option`,
+/// - no field has a type that can never be shared: `usize`/`isize`, `u128`/`i128`, `String`, `Vec`, `Box`, `Option`,
 ///   references and pointers are reported with what to use instead;
 /// - no field has `#[cfg]`.
 ///
@@ -90,8 +90,9 @@ use syn::{DeriveInput, parse_macro_input};
 ///
 /// - every field's type implements `ShmSafe` (the error, with the trait's
 ///   `on_unimplemented` advice, points at the field's type): the integers
-///   and floats of 8 to 64 bits, their atomics, arrays of them, and other
-///   `#[derive(SharedLayout)]` structs;
+///   and floats of 8 to 64 bits, their atomics, `bool`, `char`,
+///   `Utf16`, `FixedStr<N>`, `#[derive(SharedEnum)]` enums, arrays of
+///   them, and other `#[derive(SharedLayout)]` structs;
 /// - there is no implicit padding between two consecutive fields, nor after
 ///   the last one: the message says how many bytes and which `_pad` field
 ///   to add. With no padding at all on a 64-bit target, the layout is also
@@ -418,6 +419,10 @@ use syn::{DeriveInput, parse_macro_input};
 ///   (with `LAYOUT` describing every field; `FINGERPRINT` comes from the
 ///   trait; `CAPACITY` and `OLDER_WRITERS` from `capacity` and
 ///   `older_writers`);
+/// - a check that every read runs on a private copy of the value when
+///   some field has invalid bit patterns (`bool`, `char`, enums,
+///   `FixedStr`), naming the field path and the bad value; for structs of
+///   numbers only, `ShmSafe::CHECKED` is `false` and reads check nothing;
 /// - `{Name}Fields<'a, A = ReadOnly>`, with the struct's visibility: one
 ///   method per field (named after it, with the field's visibility and
 ///   docs) returning a typed `Field` handle, which `Shared::fields()` and
@@ -430,6 +435,69 @@ use syn::{DeriveInput, parse_macro_input};
 pub fn derive_shared_layout(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
     expand::derive(&input).into()
+}
+
+/// Derives `shm_runtime::SharedEnum` (and `ShmSafe`) for a fieldless enum
+/// with an integer `#[repr]` and an explicit discriminant on every variant,
+/// so that it can be a field of a schema struct.
+///
+/// Another process may write any integer into the field: every read
+/// (`Shared::read`, `read_into`, `read_boxed`, the field getter, `shm
+/// dump`) checks that it is one of the discriminants, and names the field
+/// and the bad value otherwise. The descriptor records the enum's name,
+/// `repr` and every variant's name and value; a newer version of a schema
+/// may add variants at the end (`extends`).
+///
+/// ```
+/// use shm_runtime::{Options, SharedEnum, SharedLayout};
+///
+/// #[derive(SharedEnum, Clone, Copy, Debug, PartialEq)]
+/// #[repr(u8)]
+/// pub enum Mode {
+///     Idle = 0,
+///     Running = 1,
+///     Failed = 9,
+/// }
+///
+/// #[derive(SharedLayout, Clone, Copy)]
+/// #[repr(C)]
+/// pub struct Machine {
+///     pub mode: Mode,
+///     pub on: bool,
+///     pub _pad: [u8; 2],
+///     pub speed: f32,
+/// }
+///
+/// let seg = Options::memory().open::<Machine>()?;
+/// seg.update(|f| {
+///     f.mode().set(Mode::Running);
+///     f.on().set(true);
+/// })?;
+/// assert_eq!(seg.fields().mode().get(), Ok(Mode::Running));
+/// assert_eq!(seg.read()?.mode, Mode::Running);
+/// # Ok::<(), shm_runtime::Error>(())
+/// ```
+///
+/// The enum must be `Copy`, have `#[repr(u8)]` (or `u16`, `u32`, `u64`,
+/// `i8`, `i16`, `i32`, `i64`: not `C`, `usize` or `isize`, whose size
+/// varies), at least one variant, no data in any variant, and an explicit
+/// `= N` on every variant (the values are the format other processes
+/// read, so reordering the variants must not change them).
+///
+/// ```compile_fail
+/// use shm_runtime::SharedEnum;
+///
+/// #[derive(SharedEnum, Clone, Copy)]
+/// #[repr(u8)]
+/// pub enum Mode {
+///     Idle,    // error: variant `Idle` needs an explicit discriminant, e.g. `Idle = 0`
+///     Running,
+/// }
+/// ```
+#[proc_macro_derive(SharedEnum, attributes(shm))]
+pub fn derive_shared_enum(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    enums::derive(&input).into()
 }
 
 #[cfg(test)]

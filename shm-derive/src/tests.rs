@@ -58,7 +58,7 @@ fn every_mistake_is_reported_with_a_stub() {
     let out = derive(parse_quote! {
         #[shm(sise = 1, size = 2, size = 3)]
         pub struct S {
-            pub a: bool,
+            pub a: usize,
             pub b: Vec<u8>,
             #[shm(offset = 0, offset = 1)]
             pub c: &'static u8,
@@ -69,7 +69,7 @@ fn every_mistake_is_reported_with_a_stub() {
     assert!(errors[0].contains("unknown attribute `sise`"));
     assert!(errors[1].contains("duplicate attribute `size`"));
     assert!(errors[2].contains("needs `#[repr(C)]`"));
-    assert!(errors[3].contains("`bool`"));
+    assert!(errors[3].contains("`usize`"));
     assert!(errors[4].contains("`Vec`") && errors[4].contains("[u8; 16]"));
     assert!(errors[5].contains("duplicate attribute `offset`"));
     assert!(errors[6].contains("reference"));

@@ -190,6 +190,25 @@ pub enum Error {
         /// Which field and how it is wrong.
         what: String,
     },
+    /// A snapshot holds a value that is not valid for its type (a `bool`
+    /// that is neither 0 nor 1, an enum discriminant that names no variant,
+    /// a `char` that is not a Unicode scalar value, a `FixedStr` longer
+    /// than its capacity or not UTF-8): whoever wrote it did not use this
+    /// schema's types. Nothing was returned or changed.
+    #[error(
+        "{name}: field `{path}` holds an invalid value: {what}",
+        name = Escaped(name),
+        path = Escaped(path),
+        what = Escaped(what)
+    )]
+    InvalidValue {
+        /// The segment.
+        name: String,
+        /// The field path, e.g. `joints[2].mode`.
+        path: String,
+        /// The type and the raw value.
+        what: String,
+    },
     /// Another live writer holds write access (one writer at a time).
     #[error(
         "{name}: {} holds write access{}; wait for it with `Options::writer_wait`, or open \
@@ -312,6 +331,7 @@ impl Error {
             | Error::TooSmall { name, .. }
             | Error::NotInitialized { name, .. }
             | Error::Corrupt { name, .. }
+            | Error::InvalidValue { name, .. }
             | Error::WriterBusy { name, .. }
             | Error::NotWriter { name }
             | Error::Reentrant { name, .. }

@@ -240,6 +240,11 @@ mod tests {
                 name: n(),
                 op: "write",
             },
+            InvalidValue {
+                name: n(),
+                path: n(),
+                what: n(),
+            },
         ]
     }
 
@@ -270,6 +275,7 @@ mod tests {
             Foreign { .. } => 19,
             Replaced { .. } => 20,
             Reentrant { .. } => 21,
+            InvalidValue { .. } => 22,
         }
     }
 

@@ -26,16 +26,27 @@ use core::sync::atomic::{
     AtomicI8, AtomicI16, AtomicI32, AtomicI64, AtomicU8, AtomicU16, AtomicU32, AtomicU64, Ordering,
 };
 
+use crate::invalid::{Invalid, bad_bool, bad_char};
 use crate::layout::{LayoutDesc, Prim, TypeDesc, fingerprint};
 use crate::words::{load_in_word, store_in_word};
 
 /// Marker for types that may live in memory shared with other processes.
 ///
+/// For most of them (the numbers, atomics, [`Utf16`](crate::Utf16),
+/// [`FixedStr`](crate::FixedStr), and arrays and structs of those) every
+/// bit pattern is a valid value: [`ShmSafe::CHECKED`] is `false` and
+/// reading them costs no check. For `bool`, `char` and shared enums
+/// (`#[derive(SharedEnum)]`) some bit patterns are invalid, and every read
+/// runs [`ShmSafe::check`] on a private copy first (like zerocopy's
+/// `TryFromBytes`), which names the field and the bad value.
+///
 /// # Safety
 ///
 /// Implementors guarantee that
-/// - every bit pattern of `size_of::<Self>()` bytes is a valid `Self`
-///   (so bytes written by any other process can be read as `Self`);
+/// - if [`ShmSafe::CHECKED`] is `false`, every bit pattern of
+///   `size_of::<Self>()` bytes is a valid `Self` (so bytes written by any
+///   other process can be read as `Self`); if it is `true`, every bit
+///   pattern for which [`ShmSafe::check`] returns `Ok` is;
 /// - `Self` contains no pointers or references and has no drop glue;
 /// - `Self` has no padding bytes (padding would carry uninitialised memory
 ///   from one process to another);
@@ -48,11 +59,28 @@ use crate::words::{load_in_word, store_in_word};
     message = "`{Self}` cannot be placed in shared memory",
     label = "`{Self}` is not a shared-memory-safe type",
     note = "shared memory holds only types for which every bit pattern is valid, with no pointers and the same layout in 32- and 64-bit processes",
-    note = "use u8..u64, i8..i64, f32, f64, `[T; N]` of those, `AtomicU8`..`AtomicI64`, or a struct with `#[derive(SharedLayout)]`; instead of `bool` use `u8`, instead of `char` use `u32` (or `u16` for UTF-16), instead of `usize`/`isize` use `u64`/`i64`, instead of `String`/`Vec`/`Box`/pointers use a fixed-size array `[u8; N]` / `[T; N]` plus a length field"
+    note = "use u8..u64, i8..i64, f32, f64, bool, char, `shm_runtime::Utf16`, `shm_runtime::FixedStr<N>`, `[T; N]` of those, `AtomicU8`..`AtomicI64`, an enum with `#[derive(SharedEnum)]`, or a struct with `#[derive(SharedLayout)]`; instead of `usize`/`isize` use `u64`/`i64`, instead of `String` use `FixedStr<N>`, instead of `Vec`/`Box`/pointers use a fixed-size array `[T; N]` plus a length field"
 )]
 pub unsafe trait ShmSafe: Sized + 'static {
     /// The description of this type written into the schema descriptor.
     const TYPE: TypeDesc;
+    /// Whether some bit patterns are invalid, so that reads must run
+    /// [`ShmSafe::check`]. `false` (the default): every bit pattern is a
+    /// valid `Self`, and readers skip the check at compile time.
+    const CHECKED: bool = false;
+    /// Checks that `bytes`, a private copy of `size_of::<Self>()` bytes
+    /// (any alignment), hold a valid `Self`; the error names the field
+    /// path inside `Self` and the bad value. Always `Ok` when
+    /// [`ShmSafe::CHECKED`] is `false`.
+    ///
+    /// # Panics
+    ///
+    /// If `bytes` is shorter than `size_of::<Self>()`.
+    #[inline]
+    fn check(bytes: &[u8]) -> Result<(), Invalid> {
+        let _ = bytes;
+        Ok(())
+    }
 }
 
 macro_rules! prim_impls {
@@ -80,14 +108,55 @@ prim_impls! {
     core::sync::atomic::AtomicI64 => AtomicI64,
 }
 
+// SAFETY: one byte, no pointers; `check` accepts exactly 0 and 1, the
+// valid `bool`s.
+unsafe impl ShmSafe for bool {
+    const TYPE: TypeDesc = TypeDesc::Prim(Prim::Bool);
+    const CHECKED: bool = true;
+    #[inline]
+    fn check(bytes: &[u8]) -> Result<(), Invalid> {
+        match bytes[0] {
+            0 | 1 => Ok(()),
+            b => Err(bad_bool(b)),
+        }
+    }
+}
+
+// SAFETY: four bytes, aligned to 4 on every target, no pointers; `check`
+// accepts exactly the Unicode scalar values, the valid `char`s.
+unsafe impl ShmSafe for char {
+    const TYPE: TypeDesc = TypeDesc::Prim(Prim::Char);
+    const CHECKED: bool = true;
+    #[inline]
+    fn check(bytes: &[u8]) -> Result<(), Invalid> {
+        let v = u32::from_ne_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+        match char::from_u32(v) {
+            Some(_) => Ok(()),
+            None => Err(bad_char(v)),
+        }
+    }
+}
+
 // SAFETY: an array of `ShmSafe` elements has no padding between elements
-// (size is a multiple of alignment), accepts every bit pattern because each
-// element does, and has the same layout everywhere because `T` does.
+// (size is a multiple of alignment), accepts every bit pattern if each
+// element does (`CHECKED` is the element's), else exactly those whose
+// every element passes the element's check, and has the same layout
+// everywhere because `T` does.
 unsafe impl<T: ShmSafe, const N: usize> ShmSafe for [T; N] {
     const TYPE: TypeDesc = TypeDesc::Array {
         elem: &T::TYPE,
         len: N,
     };
+    const CHECKED: bool = T::CHECKED;
+    fn check(bytes: &[u8]) -> Result<(), Invalid> {
+        if T::CHECKED {
+            let size = size_of::<T>();
+            for i in 0..N {
+                T::check(&bytes[i * size..(i + 1) * size]).map_err(|e| e.at_index(i))?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A `#[repr(C)]` struct whose layout has been checked by
@@ -118,7 +187,7 @@ pub unsafe trait SharedLayout: ShmSafe {
     type Fields<'a, A: Access>: From<Field<'a, Self, A>>;
 }
 
-mod sealed {
+pub(crate) mod sealed {
     pub trait Sealed {}
 }
 
@@ -229,13 +298,18 @@ impl<'a, T: ShmSafe, A: Access> Field<'a, T, A> {
 }
 
 /// Scalar field types, read and written through the aligned 8-byte word
-/// that holds them.
+/// that holds them: the numbers, `bool`, `char`,
+/// [`Utf16`](crate::Utf16) and shared enums.
 pub trait Scalar: ShmSafe + Copy + sealed::Sealed {
+    /// What a getter returns: the value for types whose every bit pattern
+    /// is valid (numbers, [`Utf16`](crate::Utf16)), `Result<Self, Invalid>`
+    /// for validated ones (`bool`, `char`, enums).
+    type Out;
     #[doc(hidden)]
     /// # Safety
     /// `p` is aligned to `size_of::<Self>()`, and the aligned 8-byte word
     /// holding it is valid and only accessed as a whole atomic word.
-    unsafe fn load(p: *mut Self) -> Self;
+    unsafe fn load(p: *mut Self) -> Self::Out;
     #[doc(hidden)]
     /// # Safety
     /// As for `load`, the word is writable, and nobody else stores to it
@@ -247,6 +321,7 @@ macro_rules! scalar {
     ($($t:ty),* $(,)?) => {$(
         impl sealed::Sealed for $t {}
         impl Scalar for $t {
+            type Out = $t;
             #[inline]
             unsafe fn load(p: *mut Self) -> Self {
                 let mut b = [0u8; size_of::<$t>()];
@@ -265,9 +340,46 @@ macro_rules! scalar {
 
 scalar!(u8, i8, u16, i16, u32, i32, u64, i64, f32, f64);
 
+impl sealed::Sealed for bool {}
+impl Scalar for bool {
+    type Out = Result<bool, Invalid>;
+    #[inline]
+    unsafe fn load(p: *mut Self) -> Self::Out {
+        // SAFETY: the caller's contract, for the byte as a `u8`.
+        match unsafe { u8::load(p.cast()) } {
+            0 => Ok(false),
+            1 => Ok(true),
+            b => Err(bad_bool(b)),
+        }
+    }
+    #[inline]
+    unsafe fn store(p: *mut Self, v: Self) {
+        // SAFETY: the caller's contract, for the byte as a `u8`.
+        unsafe { u8::store(p.cast(), u8::from(v)) }
+    }
+}
+
+impl sealed::Sealed for char {}
+impl Scalar for char {
+    type Out = Result<char, Invalid>;
+    #[inline]
+    unsafe fn load(p: *mut Self) -> Self::Out {
+        // SAFETY: the caller's contract, for the value as a `u32`.
+        let v = unsafe { u32::load(p.cast()) };
+        char::from_u32(v).ok_or_else(|| bad_char(v))
+    }
+    #[inline]
+    unsafe fn store(p: *mut Self, v: Self) {
+        // SAFETY: the caller's contract, for the value as a `u32`.
+        unsafe { u32::store(p.cast(), u32::from(v)) }
+    }
+}
+
 impl<T: Scalar, A: Access> Field<'_, T, A> {
     /// Reads the field (one relaxed atomic load of the word holding it).
-    pub fn get(self) -> T {
+    /// For validated types (`bool`, `char`, enums) the result is a
+    /// `Result` whose error names the bad value.
+    pub fn get(self) -> T::Out {
         // SAFETY: `from_raw`'s contract: valid, aligned, atomically accessed.
         unsafe { T::load(self.ptr.as_ptr()) }
     }
@@ -294,7 +406,9 @@ impl<'a, T: ShmSafe, const N: usize, A: Access> Field<'a, [T; N], A> {
         N == 0
     }
 
-    /// A handle to element `i`, or `None` if `i >= N`.
+    /// A handle to element `i`, or `None` if `i >= N`. Every indexed
+    /// accessor of an array field (`at`, `get`, `set`) returns `None` for
+    /// an index out of range, and none of them panics.
     pub fn at(self, i: usize) -> Option<Field<'a, T, A>> {
         if i < N {
             // SAFETY: element `i < N` of a `[T; N]` is a `T` at offset
@@ -308,13 +422,13 @@ impl<'a, T: ShmSafe, const N: usize, A: Access> Field<'a, [T; N], A> {
 
 impl<T: Scalar, const N: usize, A: Access> Field<'_, [T; N], A> {
     /// Element `i`, or `None` if `i >= N`.
-    pub fn get(self, i: usize) -> Option<T> {
+    pub fn get(self, i: usize) -> Option<T::Out> {
         self.at(i).map(|f| f.get())
     }
 
     /// Every element, each read with its own atomic load (not a snapshot of
     /// the array as a whole: use `Shared::read` for that).
-    pub fn to_array(self) -> [T; N] {
+    pub fn to_array(self) -> [T::Out; N] {
         core::array::from_fn(|i| match self.at(i) {
             Some(f) => f.get(),
             None => unreachable!("i < N"),
@@ -323,22 +437,19 @@ impl<T: Scalar, const N: usize, A: Access> Field<'_, [T; N], A> {
 }
 
 impl<T: Scalar, const N: usize> Field<'_, [T; N], ReadWrite> {
-    /// Sets element `i`.
-    ///
-    /// # Panics
-    ///
-    /// If `i >= N`, like indexing a slice.
-    pub fn set(self, i: usize, v: T) {
-        match self.at(i) {
-            Some(f) => f.set(v),
-            None => panic!("index {i} out of range for an array field of length {N}"),
-        }
+    /// Sets element `i`: `Some(())`, or `None` (and nothing is written) if
+    /// `i >= N`, as [`get`](Field::get) returns `None` then.
+    #[must_use = "an index out of range writes nothing and returns `None`"]
+    pub fn set(self, i: usize, v: T) -> Option<()> {
+        self.at(i).map(|f| f.set(v))
     }
 
     /// Sets every element from `values`.
     pub fn set_all(self, values: &[T; N]) {
         for (i, v) in values.iter().enumerate() {
-            self.set(i, *v);
+            if let Some(f) = self.at(i) {
+                f.set(*v);
+            }
         }
     }
 }

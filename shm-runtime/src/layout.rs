@@ -32,11 +32,18 @@ pub enum Prim {
     AtomicI32 = 16,
     AtomicU64 = 17,
     AtomicI64 = 18,
+    /// `bool`: one byte, 0 or 1 (validated on every read).
+    Bool = 19,
+    /// `char`: a `u32` that is a Unicode scalar value (validated).
+    Char = 20,
+    /// [`Utf16`](crate::Utf16): a UTF-16 code unit, C#'s `char` and Win32's
+    /// `WCHAR` (every value is valid; a lone surrogate is one).
+    Utf16 = 21,
 }
 
 impl Prim {
     /// Every primitive kind, in type-code order.
-    pub const ALL: [Prim; 18] = [
+    pub const ALL: [Prim; 21] = [
         Prim::U8,
         Prim::I8,
         Prim::U16,
@@ -55,6 +62,9 @@ impl Prim {
         Prim::AtomicI32,
         Prim::AtomicU64,
         Prim::AtomicI64,
+        Prim::Bool,
+        Prim::Char,
+        Prim::Utf16,
     ];
 
     /// The type code of this kind in a descriptor.
@@ -64,7 +74,7 @@ impl Prim {
 
     /// The kind with type code `code`, if there is one.
     pub const fn from_code(code: u8) -> Option<Prim> {
-        if code >= 1 && code <= 18 {
+        if code >= 1 && code as usize <= Prim::ALL.len() {
             Some(Prim::ALL[(code - 1) as usize])
         } else {
             None
@@ -74,9 +84,14 @@ impl Prim {
     /// Size in bytes (also its alignment: every primitive is naturally aligned).
     pub const fn size(self) -> usize {
         match self {
-            Prim::U8 | Prim::I8 | Prim::AtomicU8 | Prim::AtomicI8 => 1,
-            Prim::U16 | Prim::I16 | Prim::AtomicU16 | Prim::AtomicI16 => 2,
-            Prim::U32 | Prim::I32 | Prim::F32 | Prim::AtomicU32 | Prim::AtomicI32 => 4,
+            Prim::U8 | Prim::I8 | Prim::AtomicU8 | Prim::AtomicI8 | Prim::Bool => 1,
+            Prim::U16 | Prim::I16 | Prim::AtomicU16 | Prim::AtomicI16 | Prim::Utf16 => 2,
+            Prim::U32
+            | Prim::I32
+            | Prim::F32
+            | Prim::AtomicU32
+            | Prim::AtomicI32
+            | Prim::Char => 4,
             Prim::U64 | Prim::I64 | Prim::F64 | Prim::AtomicU64 | Prim::AtomicI64 => 8,
         }
     }
@@ -102,7 +117,94 @@ impl Prim {
             Prim::AtomicI32 => "AtomicI32",
             Prim::AtomicU64 => "AtomicU64",
             Prim::AtomicI64 => "AtomicI64",
+            Prim::Bool => "bool",
+            Prim::Char => "char",
+            Prim::Utf16 => "Utf16",
         }
+    }
+
+    /// Whether some bit patterns of this kind are invalid (`bool`, `char`):
+    /// readers check every value of it.
+    pub const fn is_validated(self) -> bool {
+        matches!(self, Prim::Bool | Prim::Char)
+    }
+
+    /// Whether this kind may be the `repr` of a shared enum: the integers
+    /// `u8`..`u64` and `i8`..`i64` (not atomics, floats, `bool`, `char`).
+    pub const fn is_enum_repr(self) -> bool {
+        (self as u8) <= Prim::I64 as u8
+    }
+
+    /// Whether this kind is a signed integer.
+    pub const fn is_signed(self) -> bool {
+        matches!(
+            self,
+            Prim::I8
+                | Prim::I16
+                | Prim::I32
+                | Prim::I64
+                | Prim::AtomicI8
+                | Prim::AtomicI16
+                | Prim::AtomicI32
+                | Prim::AtomicI64
+        )
+    }
+}
+
+/// A shared enum (`#[derive(SharedEnum)]`): a fieldless enum with an
+/// integer `repr` and explicit discriminants.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EnumDesc {
+    /// The enum's name.
+    pub name: &'static str,
+    /// Its `repr`, an integer kind ([`Prim::is_enum_repr`]).
+    pub repr: Prim,
+    /// The variants in declaration order.
+    pub variants: &'static [VariantDesc],
+}
+
+/// One variant of a shared enum.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct VariantDesc {
+    /// The variant's name.
+    pub name: &'static str,
+    /// Its discriminant, sign-extended (signed `repr`) or zero-extended
+    /// (unsigned) to 64 bits: `Variant as i64 as u64`.
+    pub value: u64,
+}
+
+/// The 64-bit value of the `repr` integer in `bytes` (native byte order),
+/// sign- or zero-extended as [`VariantDesc::value`] is; `bytes` holds at
+/// least `repr.size()` bytes.
+pub const fn repr_value(repr: Prim, bytes: &[u8]) -> u64 {
+    let n = repr.size();
+    let mut b = [0u8; 8];
+    let mut i = 0;
+    while i < n {
+        b[i] = bytes[i];
+        i += 1;
+    }
+    let v = match n {
+        1 => b[0] as u64,
+        2 => u16::from_ne_bytes([b[0], b[1]]) as u64,
+        4 => u32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as u64,
+        _ => u64::from_ne_bytes(b),
+    };
+    if repr.is_signed() && n < 8 {
+        let shift = 64 - 8 * n as u32;
+        (((v << shift) as i64) >> shift) as u64
+    } else {
+        v
+    }
+}
+
+/// `value` (as in [`VariantDesc::value`]) written as the `repr` type
+/// would print it: `-1`, `255`.
+pub fn repr_display(repr: Prim, value: u64) -> String {
+    if repr.is_signed() {
+        (value as i64).to_string()
+    } else {
+        value.to_string()
     }
 }
 
@@ -120,6 +222,15 @@ pub enum TypeDesc {
     },
     /// A nested `#[derive(SharedLayout)]` struct.
     Struct(&'static LayoutDesc),
+    /// A `#[derive(SharedEnum)]` enum.
+    Enum(&'static EnumDesc),
+    /// A [`FixedStr<cap>`](crate::FixedStr): a `u16` length in two
+    /// little-endian bytes, then `cap` bytes of which the first `length`
+    /// are UTF-8 (`cap + 2` bytes, alignment 1).
+    Str {
+        /// The capacity in bytes, 1 to 65535.
+        cap: usize,
+    },
 }
 
 impl TypeDesc {
@@ -129,6 +240,8 @@ impl TypeDesc {
             TypeDesc::Prim(p) => p.size(),
             TypeDesc::Array { elem, len } => elem.size() * *len,
             TypeDesc::Struct(l) => l.size,
+            TypeDesc::Enum(e) => e.repr.size(),
+            TypeDesc::Str { cap } => *cap + 2,
         }
     }
 
@@ -142,6 +255,8 @@ impl TypeDesc {
             TypeDesc::Prim(p) => p.size(),
             TypeDesc::Array { elem, .. } => elem.natural_align(),
             TypeDesc::Struct(l) => l.align,
+            TypeDesc::Enum(e) => e.repr.size(),
+            TypeDesc::Str { .. } => 1,
         }
     }
 }
@@ -280,6 +395,22 @@ impl<'b> Encoder<'b> {
                 self.byte(TYPE_TAG_STRUCT);
                 self.layout(l);
             }
+            TypeDesc::Enum(e) => {
+                self.byte(TYPE_TAG_ENUM);
+                self.str(e.name);
+                self.byte(e.repr.code());
+                self.u32(e.variants.len() as u32);
+                let mut i = 0;
+                while i < e.variants.len() {
+                    self.str(e.variants[i].name);
+                    self.u64(e.variants[i].value);
+                    i += 1;
+                }
+            }
+            TypeDesc::Str { cap } => {
+                self.byte(TYPE_TAG_STR);
+                self.u32(*cap as u32);
+            }
         }
     }
 
@@ -313,6 +444,10 @@ impl<'b> Encoder<'b> {
 pub const TYPE_TAG_ARRAY: u8 = 0x20;
 /// Type tag of a nested struct in a descriptor.
 pub const TYPE_TAG_STRUCT: u8 = 0x30;
+/// Type tag of a shared enum in a descriptor.
+pub const TYPE_TAG_ENUM: u8 = 0x40;
+/// Type tag of a fixed-capacity string in a descriptor.
+pub const TYPE_TAG_STR: u8 = 0x50;
 
 /// The 64-bit fingerprint of a layout: FNV-1a over its descriptor encoding.
 pub const fn fingerprint(l: &LayoutDesc) -> u64 {

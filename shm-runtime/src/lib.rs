@@ -7,11 +7,13 @@ extern crate self as shm_runtime;
 // The public API.
 mod error;
 mod field;
+mod invalid;
 mod name;
 mod options;
 mod raw;
 mod shared;
 mod status;
+mod types;
 mod writer;
 
 pub mod descriptor;
@@ -23,13 +25,15 @@ pub mod layout;
 pub use error::{Error, Result};
 pub use evolution::Compat;
 pub use field::{Access, Field, ReadOnly, ReadWrite, Scalar, SharedLayout, ShmSafe};
-pub use layout::{FieldDesc, LayoutDesc, Prim, TypeDesc};
+pub use invalid::Invalid;
+pub use layout::{EnumDesc, FieldDesc, LayoutDesc, Prim, TypeDesc, VariantDesc};
 pub use name::SegmentId;
 pub use options::{DEFAULT_MODE, DEFAULT_OPEN_TIMEOUT, DEFAULT_READ_TIMEOUT, Options};
 pub use raw::RawSegment;
 pub use shared::Shared;
-pub use shm_derive::SharedLayout;
+pub use shm_derive::{SharedEnum, SharedLayout};
 pub use status::{HeaderStatus, Status};
+pub use types::{FixedStr, SharedEnum, TooLong, Utf16};
 pub use writer::TakeOver;
 
 // Internals, each with one job (see the file map in the README).

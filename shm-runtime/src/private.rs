@@ -5,7 +5,11 @@
 //! so it never depends on what the user has imported.
 
 pub use crate::field::{Access, Field, ReadOnly, ReadWrite, SharedLayout, ShmSafe};
-pub use crate::layout::{FieldDesc, LayoutDesc, TypeDesc};
+pub use crate::invalid::Invalid;
+pub use crate::layout::{EnumDesc, FieldDesc, LayoutDesc, Prim, TypeDesc, VariantDesc};
+pub use crate::types::{SharedEnum, bad_enum};
+pub use core::option::Option;
+pub use core::result::Result;
 pub use core::clone::Clone;
 pub use core::convert::From;
 pub use core::fmt::{Debug, Formatter, Result as FmtResult};
@@ -41,6 +45,22 @@ pub const fn field_desc<S: HasField<I>, const I: usize>() -> FieldDesc {
         offset: S::OFFSET,
         size: size_of::<S::Ty>(),
         ty: <S::Ty as ShmSafe>::TYPE,
+    }
+}
+
+/// Whether field `I` of `S` needs a check on read (`ShmSafe::CHECKED`).
+pub const fn field_checked<S: HasField<I>, const I: usize>() -> bool {
+    <S::Ty as ShmSafe>::CHECKED
+}
+
+/// Checks field `I` of `S` in `bytes`, a private copy of an `S`.
+#[inline]
+pub fn check_field<S: HasField<I>, const I: usize>(bytes: &[u8]) -> Result<(), Invalid> {
+    if <S::Ty as ShmSafe>::CHECKED {
+        <S::Ty as ShmSafe>::check(&bytes[S::OFFSET..S::OFFSET + size_of::<S::Ty>()])
+            .map_err(|e| e.in_field(S::NAME))
+    } else {
+        Ok(())
     }
 }
 
@@ -157,6 +177,8 @@ impl Msg {
             TypeDesc::Prim(p) => self.str(p.rust_name()),
             TypeDesc::Array { elem, len } => self.str("[").ty(elem).str("; ").num(*len).str("]"),
             TypeDesc::Struct(l) => self.str(l.name),
+            TypeDesc::Enum(e) => self.str(e.name),
+            TypeDesc::Str { cap } => self.str("FixedStr<").num(*cap).str(">"),
         }
     }
 
@@ -197,7 +219,9 @@ const fn str_eq(a: &str, b: &str) -> bool {
 }
 
 /// `a == b` for types (structs compared field by field, with their names
-/// and versions), in a `const` context.
+/// and versions), in a `const` context; for enums, `b` may add variants
+/// after `a`'s (a newer version of a schema may add variants at the end:
+/// `a` is the older type).
 pub const fn type_eq(a: &TypeDesc, b: &TypeDesc) -> bool {
     match (a, b) {
         (TypeDesc::Prim(x), TypeDesc::Prim(y)) => *x as u8 == *y as u8,
@@ -205,8 +229,30 @@ pub const fn type_eq(a: &TypeDesc, b: &TypeDesc) -> bool {
             *m == *n && type_eq(x, y)
         }
         (TypeDesc::Struct(x), TypeDesc::Struct(y)) => layout_eq(x, y),
+        (TypeDesc::Enum(x), TypeDesc::Enum(y)) => enum_prefix(x, y),
+        (TypeDesc::Str { cap: m }, TypeDesc::Str { cap: n }) => *m == *n,
         _ => false,
     }
+}
+
+/// Whether `b` is `a` with maybe more variants after `a`'s.
+const fn enum_prefix(a: &EnumDesc, b: &EnumDesc) -> bool {
+    if !str_eq(a.name, b.name)
+        || a.repr as u8 != b.repr as u8
+        || a.variants.len() > b.variants.len()
+    {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.variants.len() {
+        if !str_eq(a.variants[i].name, b.variants[i].name)
+            || a.variants[i].value != b.variants[i].value
+        {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 /// `a == b` for layouts, in a `const` context.

@@ -184,16 +184,34 @@ impl<T: SharedLayout, A: Access> Shared<T, A> {
         let mut out = std::mem::MaybeUninit::<T>::uninit();
         // SAFETY: `out` is private and `size_of::<T>()` bytes.
         let version = unsafe { self.read_to(out.as_mut_ptr())? };
+        // SAFETY: every byte of `out` was written; it is private.
+        unsafe { crate::invalid::check_copy(self.name(), out.as_ptr())? };
         // SAFETY: every byte of `out` was written, and `T: ShmSafe` accepts
-        // every bit pattern.
+        // it: every bit pattern, or (`T::CHECKED`) it passed `T::check`.
         Ok((unsafe { out.assume_init() }, version))
     }
 
     /// [`Shared::read_with_version`] into `out`, without moving a `T`
     /// around (for large values); returns the version.
+    /// A value that fails the check leaves `out` as it was.
     pub fn read_into(&self, out: &mut T) -> Result<u64> {
+        if T::CHECKED {
+            // Checked on a private copy first, so that `out` never holds
+            // an invalid `T`.
+            return scratch::with_buffer::<T, _>(|at| {
+                // SAFETY: `at` is private and `size_of::<T>()` bytes.
+                let version = unsafe { self.read_to(at.as_ptr())? };
+                // SAFETY: `at` was written whole; it is private.
+                unsafe { crate::invalid::check_copy(self.name(), at.as_ptr())? };
+                // SAFETY: `at` holds a `T` that passed `T::check`, and does
+                // not overlap `out`.
+                unsafe { core::ptr::copy_nonoverlapping(at.as_ptr(), out, 1) };
+                Ok(version)
+            });
+        }
         // SAFETY: `out` is exclusively ours; every bit pattern is a valid
-        // `T` (`ShmSafe`), so overwriting it byte by byte is fine.
+        // `T` (`ShmSafe`, not `CHECKED`), so overwriting it byte by byte is
+        // fine.
         unsafe { self.read_to(out) }
     }
 
@@ -203,8 +221,10 @@ impl<T: SharedLayout, A: Access> Shared<T, A> {
         let mut out = Box::<T>::new_uninit();
         // SAFETY: `out` is private and `size_of::<T>()` bytes.
         unsafe { self.read_to(out.as_mut_ptr())? };
+        // SAFETY: every byte of `out` was written; it is private.
+        unsafe { crate::invalid::check_copy(self.name(), out.as_ptr())? };
         // SAFETY: every byte of `out` was written, and `T: ShmSafe` accepts
-        // every bit pattern.
+        // it: every bit pattern, or (`T::CHECKED`) it passed `T::check`.
         Ok(unsafe { out.assume_init() })
     }
 
@@ -568,11 +588,13 @@ impl<T: SharedLayout> Shared<T, ReadWrite> {
     /// allocation per call) above, so any size works on any thread.
     pub fn update<R>(&self, f: impl FnOnce(T::Fields<'_, ReadWrite>) -> R) -> Result<R> {
         let _lock = self.write_access("update")?;
-        Ok(scratch::with_buffer::<T, R>(|at| {
+        scratch::with_buffer::<T, Result<R>>(|at| {
             // SAFETY: we hold write access, so the primary is complete and
             // nobody else changes it; `at` is private and `size_of::<T>()`
             // bytes long.
             unsafe { self.buffers.copy_out(Replica::Primary, at.as_ptr().cast()) };
+            // SAFETY: `at` was written whole; it is private.
+            unsafe { crate::invalid::check_copy(self.name(), at.as_ptr())? };
             // SAFETY: `at` is private, initialised (zeroed, then copied),
             // aligned to 8 and a whole number of words (`with_buffer`),
             // lives until the fields are gone (they do not escape `f`: their
@@ -584,8 +606,8 @@ impl<T: SharedLayout> Shared<T, ReadWrite> {
             // holds a whole `T`.
             unsafe { protocol::write(&self.buffers, at.as_ptr().cast_const().cast()) };
             self.wake();
-            r
-        }))
+            Ok(r)
+        })
     }
 
     /// `test_util::begin_torn_write`: phase 1 of a write of `next`, stopped
@@ -614,21 +636,21 @@ impl<T: SharedLayout> Shared<T, ReadWrite> {
     /// [`Error::Reentrant`] inside `f`.
     pub fn modify<R>(&self, f: impl FnOnce(&mut T) -> R) -> Result<R> {
         let _lock = self.write_access("modify")?;
-        Ok(scratch::with_buffer::<T, R>(|at| {
+        scratch::with_buffer::<T, Result<R>>(|at| {
             // SAFETY: we hold write access, so nobody else changes the
             // payload and the primary is complete (repaired when access was
             // claimed); atomic loads of `size_of::<T>()` mapped bytes into
-            // the private buffer `at`, aligned for `T`; every bit pattern
-            // is a valid `T` (`ShmSafe`), and nothing else refers to it.
-            let v = unsafe {
-                self.buffers.copy_out(Replica::Primary, at.as_ptr().cast());
-                &mut *at.as_ptr()
-            };
-            let r = f(v);
+            // the private buffer `at`, aligned for `T`.
+            unsafe { self.buffers.copy_out(Replica::Primary, at.as_ptr().cast()) };
+            // SAFETY: `at` was written whole; it is private.
+            unsafe { crate::invalid::check_copy(self.name(), at.as_ptr())? };
+            // SAFETY: `at` holds a valid `T` (every bit pattern, or it
+            // passed `T::check`), and nothing else refers to it.
+            let r = f(unsafe { &mut *at.as_ptr() });
             // SAFETY: as in `write`; `at` holds a whole `T`.
             unsafe { protocol::write(&self.buffers, at.as_ptr().cast_const().cast()) };
             self.wake();
-            r
-        }))
+            Ok(r)
+        })
     }
 }

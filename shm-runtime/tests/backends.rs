@@ -301,7 +301,7 @@ pub fn read_only_open(b: &Backend) {
     let rw = c.0.clone().create_new().open_with(&Rec::sample(5)).unwrap();
     let ro: Shared<Rec, ReadOnly> = c.0.open_read_only::<Rec>().unwrap();
     assert_eq!(ro.read().unwrap().value, 5);
-    rw.update(|f| f.numbers().set(7, 2.5)).unwrap();
+    rw.update(|f| f.numbers().set(7, 2.5).expect("index in range")).unwrap();
     assert_eq!(
         ro.fields().numbers().get(7),
         Some(2.5),
@@ -358,7 +358,7 @@ pub fn read_write_update_fields(b: &Backend) {
     seg.update(|f| {
         f.value().set(-4);
         f.letter().set(u16::from(b'Y'));
-        f.numbers().set(0, 0.5);
+        f.numbers().set(0, 0.5).expect("index in range");
         f.hits().fetch_add(1);
     })
     .unwrap();

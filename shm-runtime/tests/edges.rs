@@ -273,7 +273,7 @@ fn values_larger_than_the_stack_work_on_a_small_stack() {
         |f, n| {
             f.first().set(n - 3);
             f.last().set(2);
-            f.bytes().set(1000, 1);
+            f.bytes().set(1000, 1).expect("index in range");
         },
     );
     exercise::<Huge>(
@@ -418,7 +418,7 @@ fn a_mebibyte_value_on_a_64_kib_stack() {
             let seg = Options::memory().open::<Mebi>().unwrap();
             seg.update(|f| {
                 f.first().set(3);
-                f.bytes().set(1 << 19, 4);
+                f.bytes().set(1 << 19, 4).expect("index in range");
             })
             .unwrap();
             seg.modify(|v| v.last = v.first + u64::from(v.bytes[1 << 19]))

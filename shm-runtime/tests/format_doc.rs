@@ -27,6 +27,8 @@ fn spelling(t: &TypeDesc) -> String {
         TypeDesc::Prim(p) => p.rust_name().to_owned(),
         TypeDesc::Array { elem, len } => format!("[{}; {len}]", spelling(elem)),
         TypeDesc::Struct(l) => l.name.to_owned(),
+        TypeDesc::Enum(e) => e.name.to_owned(),
+        TypeDesc::Str { cap } => format!("FixedStr<{cap}>"),
     }
 }
 

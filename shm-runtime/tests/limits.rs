@@ -174,7 +174,7 @@ fn touch_child() {
     let seg = Options::file(&path).open::<Big>().unwrap();
     seg.update(|f| {
         for i in 0..f.bytes().len() {
-            f.bytes().set(i, 0xAB);
+            f.bytes().set(i, 0xAB).expect("index in range");
         }
     })
     .unwrap();

@@ -270,7 +270,7 @@ fn repr_align() {
     let mut buf = Buffer::<CacheLine>::new();
     let w = buf.write().fields();
     w.seq().set(9);
-    w.data().set(55, 0xAB);
+    w.data().set(55, 0xAB).expect("index in range");
     let r = buf.read().fields();
     assert_eq!(r.seq().get(), 9);
     assert_eq!(r.data().get(55), Some(0xAB));
@@ -283,7 +283,7 @@ fn accessors_read_and_write() {
         let fields = buf.write().fields();
         fields.value().set(123);
         fields.letter().set(u16::from(b'x'));
-        fields.numbers().set(10, 1.45);
+        fields.numbers().set(10, 1.45).expect("index in range");
     }
     let fields: MySharedDataFields<'_> = buf.read().fields();
     assert_eq!(fields.value().get(), 123);

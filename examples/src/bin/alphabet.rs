@@ -22,7 +22,7 @@ fn parent(cli: &Cli) -> Result<(), Error> {
     let seg: Shared<Alphabet> = opts.clone().create_new().open()?;
     seg.update(|f| {
         for (i, c) in (b'a'..=b'z').enumerate() {
-            f.bytes().set(i, c);
+            f.bytes().set(i, c).expect("index in range");
         }
     })?;
     let exe = std::env::current_exe().map_err(|e| io(&seg, e))?;

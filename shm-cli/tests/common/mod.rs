@@ -141,7 +141,7 @@ pub fn raw_object(name: &Name, bytes: &[u8]) {
 pub fn demo_value() -> schemas::MySharedData {
     let mut v = schemas::MySharedData {
         value: 123,
-        letter: 'X' as u16,
+        letter: shm_runtime::Utf16('X' as u16),
         _pad: [0; 2],
         numbers: [0.0; 50],
     };
@@ -174,7 +174,7 @@ pub fn mid_write_child_role() {
         .unwrap();
     let mut next = seg.read().unwrap();
     next.value = 999;
-    next.letter = 'Y' as u16;
+    next.letter = shm_runtime::Utf16('Y' as u16);
     shm_runtime::test_util::begin_torn_write(&seg, &next, 8).unwrap();
     println!("mid-write");
     std::io::stdout().flush().unwrap();

@@ -5,17 +5,25 @@
 use std::collections::HashSet;
 use std::fmt;
 
-use super::{FieldInfo, MAX_ALIGN, MAX_DEPTH, MAX_NAME_LEN, Schema, TypeInfo, first_difference};
+use super::{
+    EnumInfo, FieldInfo, MAX_ALIGN, MAX_DEPTH, MAX_NAME_LEN, Schema, TypeInfo, first_difference,
+};
 use crate::header::{Header, NAME_CAPACITY};
 use crate::ident::{self, MAX_IDENT_LEN};
 use crate::layout::{
-    DESCRIPTOR_MAGIC, DESCRIPTOR_VERSION, TYPE_TAG_ARRAY, TYPE_TAG_STRUCT, encode_descriptor, fnv1a,
+    DESCRIPTOR_MAGIC, DESCRIPTOR_VERSION, TYPE_TAG_ARRAY, TYPE_TAG_ENUM, TYPE_TAG_STR,
+    TYPE_TAG_STRUCT, encode_descriptor, fnv1a,
 };
 use crate::{Error, LayoutDesc, Prim, Result};
 
 /// The fewest bytes one field can take in a descriptor: name length (2),
 /// offset (8), size (8), type code (1).
 const MIN_FIELD_LEN: usize = 2 + 8 + 8 + 1;
+/// The fewest bytes one enum variant takes: name length (2), a one-byte
+/// name, value (8).
+const MIN_VARIANT_LEN: usize = 2 + 1 + 8;
+/// The largest capacity of a fixed string (its length is a `u16`).
+const MAX_STR_CAP: u32 = 65535;
 
 /// Why a descriptor was rejected, and at which byte.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -302,8 +310,122 @@ impl<'a> Reader<'a> {
                 })
             }
             TYPE_TAG_STRUCT => Ok(TypeInfo::Struct(Box::new(self.schema(depth + 1, path)?))),
+            TYPE_TAG_ENUM => Ok(TypeInfo::Enum(Box::new(self.enumeration(path)?))),
+            TYPE_TAG_STR => {
+                let cap_at = self.pos;
+                let cap = self.u32("string capacity")?;
+                if cap == 0 || cap > MAX_STR_CAP {
+                    return self.err(
+                        cap_at,
+                        format!("string capacity {cap} is not 1 to {MAX_STR_CAP}"),
+                    );
+                }
+                Ok(TypeInfo::Str {
+                    cap: u64::from(cap),
+                })
+            }
             c => self.err(at, format!("unknown type code {c:#04x}")),
         }
+    }
+}
+
+impl Reader<'_> {
+    /// An enum: its name, `repr`, and variants (unique identifiers with
+    /// unique values that fit the `repr`, at least one).
+    fn enumeration(&mut self, path: &str) -> DResult<EnumInfo> {
+        let (at, name) = self.str("enum name")?;
+        let place = if path.is_empty() {
+            String::new()
+        } else {
+            format!(" (field `{path}`)")
+        };
+        if let Err(why) = ident::check(name, MAX_IDENT_LEN) {
+            return self.err(
+                at,
+                format!(
+                    "enum name \"{}\"{place} {why}: names must be identifiers in every target language",
+                    ident::escaped(name)
+                ),
+            );
+        }
+        let repr_at = self.pos;
+        let code = self.u8("enum repr")?;
+        let repr = match Prim::from_code(code) {
+            Some(p) if p.is_enum_repr() => p,
+            _ => {
+                return self.err(
+                    repr_at,
+                    format!("enum `{name}`{place}: repr code {code:#04x} is not an integer type (u8..u64, i8..i64)"),
+                );
+            }
+        };
+        let count_at = self.pos;
+        let count = self.u32("variant count")? as usize;
+        if count == 0 {
+            return self.err(count_at, format!("enum `{name}`{place} has no variants"));
+        }
+        if count > self.remaining() / MIN_VARIANT_LEN {
+            return self.err(
+                count_at,
+                format!(
+                    "enum `{name}`{place}: {count} variants cannot fit in the {} bytes left",
+                    self.remaining()
+                ),
+            );
+        }
+        let mut variants: Vec<(String, u64)> = Vec::new();
+        let mut names: HashSet<&str> = HashSet::new();
+        let mut values: HashSet<u64> = HashSet::new();
+        for _ in 0..count {
+            let (vat, vname) = self.str("variant name")?;
+            if let Err(why) = ident::check(vname, MAX_IDENT_LEN) {
+                return self.err(
+                    vat,
+                    format!(
+                        "enum `{name}`{place}: variant name \"{}\" {why}: names must be identifiers in every target language",
+                        ident::escaped(vname)
+                    ),
+                );
+            }
+            if !names.insert(vname) {
+                return self.err(vat, format!("enum `{name}`: variant `{vname}` appears twice"));
+            }
+            let value_at = self.pos;
+            let value = self.u64("variant value")?;
+            let bits = 8 * repr.size() as u32;
+            let fits = if bits == 64 {
+                true
+            } else if repr.is_signed() {
+                let v = value as i64;
+                v >= -(1i64 << (bits - 1)) && v < (1i64 << (bits - 1))
+            } else {
+                value < (1u64 << bits)
+            };
+            if !fits {
+                return self.err(
+                    value_at,
+                    format!(
+                        "enum `{name}`, variant `{vname}`: value {value:#x} does not fit its repr {}",
+                        repr.rust_name()
+                    ),
+                );
+            }
+            if !values.insert(value) {
+                return self.err(
+                    value_at,
+                    format!(
+                        "enum `{name}`, variant `{vname}`: value {} is another variant's too",
+                        crate::layout::repr_display(repr, value)
+                    ),
+                );
+            }
+            variants.push((vname.to_owned(), value));
+        }
+        Ok(EnumInfo {
+            name: name.to_owned(),
+            repr,
+            variants,
+        })
     }
 }
 
@@ -313,6 +435,8 @@ fn type_size(t: &TypeInfo) -> Option<u64> {
         TypeInfo::Prim(p) => Some(p.size() as u64),
         TypeInfo::Array { elem, len } => type_size(elem)?.checked_mul(*len),
         TypeInfo::Struct(s) => Some(s.size),
+        TypeInfo::Enum(e) => Some(e.repr.size() as u64),
+        TypeInfo::Str { cap } => cap.checked_add(2),
     }
 }
 

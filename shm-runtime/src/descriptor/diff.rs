@@ -52,7 +52,7 @@ pub fn prefix_difference(old: &Schema, new: &Schema, program_is_old: bool) -> Op
     );
     for (i, fo) in old.fields.iter().enumerate() {
         let fnew = new.fields.get(i);
-        if fnew == Some(fo) {
+        if fnew.is_some_and(|fnew| field_extends(fo, fnew)) {
             continue;
         }
         let (p, s) = if program_is_old {
@@ -113,9 +113,45 @@ pub fn prefix_difference(old: &Schema, new: &Schema, program_is_old: bool) -> Op
     None
 }
 
+/// Whether `new` is `old` or a newer version of it: the same name, offset
+/// and size, and a type that [`type_extends`] `old`'s.
+fn field_extends(old: &FieldInfo, new: &FieldInfo) -> bool {
+    old.name == new.name
+        && old.offset == new.offset
+        && old.size == new.size
+        && type_extends(&old.ty, &new.ty)
+}
+
+/// Whether `new` is `old`, or `old` with variants added at the end of an
+/// enum (anywhere inside: in arrays and nested structs too). A program
+/// built with `old` reads a variant it does not know as an invalid value.
+pub(crate) fn type_extends(old: &TypeInfo, new: &TypeInfo) -> bool {
+    match (old, new) {
+        (TypeInfo::Enum(a), TypeInfo::Enum(b)) => {
+            a.name == b.name
+                && a.repr == b.repr
+                && a.variants.len() <= b.variants.len()
+                && a.variants.iter().zip(&b.variants).all(|(x, y)| x == y)
+        }
+        (TypeInfo::Array { elem: a, len: m }, TypeInfo::Array { elem: b, len: n }) => {
+            m == n && type_extends(a, b)
+        }
+        (TypeInfo::Struct(a), TypeInfo::Struct(b)) => {
+            a.name == b.name
+                && a.version == b.version
+                && a.size == b.size
+                && a.align == b.align
+                && a.fields.len() == b.fields.len()
+                && a.fields.iter().zip(&b.fields).all(|(x, y)| field_extends(x, y))
+        }
+        (a, b) => a == b,
+    }
+}
+
 fn describe(t: &TypeInfo) -> String {
     match t {
         TypeInfo::Struct(s) => format!("struct `{}`", s.name),
+        TypeInfo::Enum(e) => format!("enum `{}`", e.name),
         t => t.to_string(),
     }
 }
@@ -224,6 +260,31 @@ fn diff_types(path: &str, a: &TypeInfo, b: &TypeInfo) -> Option<String> {
             if la == lb =>
         {
             diff_types(&format!("{path}[]"), ea, eb)
+        }
+        (TypeInfo::Enum(ea), TypeInfo::Enum(eb)) if ea.name == eb.name => {
+            let show = |v: Option<&(String, u64)>, e: &super::EnumInfo| match v {
+                Some((n, x)) => format!(
+                    "variant `{n}` = {}",
+                    crate::layout::repr_display(e.repr, *x)
+                ),
+                None => "no variant".to_owned(),
+            };
+            if ea.repr != eb.repr {
+                return Some(format!(
+                    "field `{path}`: enum `{}`: this program expects repr {}, the segment has {}",
+                    ea.name,
+                    ea.repr.rust_name(),
+                    eb.repr.rust_name()
+                ));
+            }
+            let i = (0..ea.variants.len().max(eb.variants.len()))
+                .find(|&i| ea.variants.get(i) != eb.variants.get(i))?;
+            Some(format!(
+                "field `{path}`: enum `{}`, variant {i}: this program has {}, the segment has {}",
+                ea.name,
+                show(ea.variants.get(i), ea),
+                show(eb.variants.get(i), eb)
+            ))
         }
         _ => None,
     }

@@ -28,7 +28,10 @@ use serde::ser::SerializeMap;
 #[cfg(feature = "serde")]
 use serde::{Serialize, Serializer};
 
-use crate::layout::{DESCRIPTOR_MAGIC, DESCRIPTOR_VERSION, TYPE_TAG_ARRAY, TYPE_TAG_STRUCT, fnv1a};
+use crate::layout::{
+    DESCRIPTOR_MAGIC, DESCRIPTOR_VERSION, TYPE_TAG_ARRAY, TYPE_TAG_ENUM, TYPE_TAG_STR,
+    TYPE_TAG_STRUCT, fnv1a,
+};
 use crate::{LayoutDesc, Prim, TypeDesc};
 
 mod decode;
@@ -83,8 +86,9 @@ pub struct FieldInfo {
 /// The type of a field.
 ///
 /// With the `serde` feature, serialises as the primitive's Rust name
-/// (`"u16"`), as `{"array": {"len": N, "elem": ...}}`, or as
-/// `{"struct": Schema}`.
+/// (`"u16"`, `"bool"`, `"char"`, `"Utf16"`), as
+/// `{"array": {"len": N, "elem": ...}}`, `{"struct": Schema}`,
+/// `{"enum": EnumInfo}` or `{"str": {"cap": N}}`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TypeInfo {
     /// A fixed-width integer, float or atomic.
@@ -98,6 +102,42 @@ pub enum TypeInfo {
     },
     /// A nested schema struct.
     Struct(Box<Schema>),
+    /// A shared enum.
+    Enum(Box<EnumInfo>),
+    /// A `FixedStr<cap>`: a little-endian `u16` length, then `cap` bytes.
+    Str {
+        /// The capacity in bytes (1 to 65535).
+        cap: u64,
+    },
+}
+
+/// A shared enum as a descriptor describes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize))]
+pub struct EnumInfo {
+    /// The enum's name.
+    pub name: String,
+    /// Its `repr` integer kind.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "prim_name"))]
+    pub repr: Prim,
+    /// The variants in order: name and value (sign- or zero-extended to
+    /// 64 bits, as [`crate::VariantDesc::value`]).
+    pub variants: Vec<(String, u64)>,
+}
+
+#[cfg(feature = "serde")]
+fn prim_name<S: Serializer>(p: &Prim, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(p.rust_name())
+}
+
+impl EnumInfo {
+    /// The name of the variant with value `v`, if any.
+    pub fn variant(&self, v: u64) -> Option<&str> {
+        self.variants
+            .iter()
+            .find(|(_, x)| *x == v)
+            .map(|(n, _)| n.as_str())
+    }
 }
 
 impl TypeInfo {
@@ -107,6 +147,8 @@ impl TypeInfo {
             TypeInfo::Prim(p) => p.size() as u64,
             TypeInfo::Array { elem, len } => elem.size().saturating_mul(*len),
             TypeInfo::Struct(s) => s.size,
+            TypeInfo::Enum(e) => e.repr.size() as u64,
+            TypeInfo::Str { cap } => cap.saturating_add(2),
         }
     }
 
@@ -116,6 +158,8 @@ impl TypeInfo {
             TypeInfo::Prim(p) => p.size() as u64,
             TypeInfo::Array { elem, .. } => elem.align(),
             TypeInfo::Struct(s) => s.align,
+            TypeInfo::Enum(e) => e.repr.size() as u64,
+            TypeInfo::Str { .. } => 1,
         }
     }
 
@@ -128,6 +172,16 @@ impl TypeInfo {
                 len: *len as u64,
             },
             TypeDesc::Struct(l) => TypeInfo::Struct(Box::new(Schema::from_layout(l))),
+            TypeDesc::Enum(e) => TypeInfo::Enum(Box::new(EnumInfo {
+                name: e.name.to_owned(),
+                repr: e.repr,
+                variants: e
+                    .variants
+                    .iter()
+                    .map(|v| (v.name.to_owned(), v.value))
+                    .collect(),
+            })),
+            TypeDesc::Str { cap } => TypeInfo::Str { cap: *cap as u64 },
         }
     }
 }
@@ -139,6 +193,8 @@ impl fmt::Display for TypeInfo {
             TypeInfo::Prim(p) => f.write_str(p.rust_name()),
             TypeInfo::Array { elem, len } => write!(f, "[{elem}; {len}]"),
             TypeInfo::Struct(s) => f.write_str(&s.name),
+            TypeInfo::Enum(e) => write!(f, "{}({})", e.name, e.repr.rust_name()),
+            TypeInfo::Str { cap } => write!(f, "FixedStr<{cap}>"),
         }
     }
 }
@@ -161,6 +217,20 @@ impl Serialize for TypeInfo {
             TypeInfo::Struct(schema) => {
                 let mut m = s.serialize_map(Some(1))?;
                 m.serialize_entry("struct", schema)?;
+                m.end()
+            }
+            TypeInfo::Enum(e) => {
+                let mut m = s.serialize_map(Some(1))?;
+                m.serialize_entry("enum", e)?;
+                m.end()
+            }
+            TypeInfo::Str { cap } => {
+                #[derive(Serialize)]
+                struct Str {
+                    cap: u64,
+                }
+                let mut m = s.serialize_map(Some(1))?;
+                m.serialize_entry("str", &Str { cap: *cap })?;
                 m.end()
             }
         }
@@ -252,6 +322,20 @@ fn encode_type(t: &TypeInfo, out: &mut Vec<u8>) {
         TypeInfo::Struct(s) => {
             out.push(TYPE_TAG_STRUCT);
             encode_schema(s, out);
+        }
+        TypeInfo::Enum(e) => {
+            out.push(TYPE_TAG_ENUM);
+            encode_str(&e.name, out);
+            out.push(e.repr.code());
+            out.extend_from_slice(&(e.variants.len() as u32).to_le_bytes());
+            for (name, value) in &e.variants {
+                encode_str(name, out);
+                out.extend_from_slice(&value.to_le_bytes());
+            }
+        }
+        TypeInfo::Str { cap } => {
+            out.push(TYPE_TAG_STR);
+            out.extend_from_slice(&(*cap as u32).to_le_bytes());
         }
     }
 }

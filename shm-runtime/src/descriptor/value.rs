@@ -15,9 +15,10 @@ use serde::ser::{SerializeMap, SerializeSeq};
 #[cfg(feature = "serde")]
 use serde::{Serialize, Serializer};
 
-use super::{MAX_DECODE_BYTES, Schema, TypeInfo};
+use super::{EnumInfo, MAX_DECODE_BYTES, Schema, TypeInfo};
 use crate::Prim;
 use crate::escape::Escaped;
+use crate::layout::repr_value;
 
 impl Schema {
     /// Decodes the payload bytes of a value of this schema into a [`Value`]
@@ -59,6 +60,27 @@ pub enum Value<'s> {
     F32(f32),
     /// An `f64`.
     F64(f64),
+    /// A `bool`.
+    Bool(bool),
+    /// A `char`.
+    Char(char),
+    /// A UTF-16 code unit (shown as its character unless it is a
+    /// surrogate).
+    Utf16(u16),
+    /// A variant of an enum, by name (borrowed from the schema).
+    Enum(&'s str),
+    /// The text of a `FixedStr`.
+    Str(String),
+    /// A value that is not valid for its type (a `bool` other than 0 or 1,
+    /// a `char` that is no scalar value, an enum value that names no
+    /// variant, a string too long or not UTF-8): the type and the raw bits.
+    Invalid {
+        /// The type, e.g. `bool`, `enum Mode`, `FixedStr<16>`.
+        ty: String,
+        /// The raw bits: the integer in hex, or for a string its length
+        /// and bytes in hex.
+        raw: String,
+    },
     /// An array's elements.
     Array(Vec<Value<'s>>),
     /// A struct's fields, in order.
@@ -89,10 +111,12 @@ impl<'a> ValueView<'a> {
         }
     }
 
-    /// The value, if it is a scalar (a primitive).
+    /// The value, if it is a scalar (a primitive, an enum or a string).
     pub fn scalar(&self) -> Option<Value<'a>> {
         match self.ty {
             Ty::Type(TypeInfo::Prim(p)) => Some(decode_prim(*p, self.bytes)),
+            Ty::Type(TypeInfo::Enum(e)) => Some(decode_enum(e, self.bytes)),
+            Ty::Type(TypeInfo::Str { cap }) => Some(decode_str(*cap, self.bytes)),
             _ => None,
         }
     }
@@ -149,6 +173,25 @@ impl Serialize for Value<'_> {
             Value::I(v) => s.serialize_i64(*v),
             Value::F32(v) => s.serialize_f32(*v),
             Value::F64(v) => s.serialize_f64(*v),
+            Value::Bool(v) => s.serialize_bool(*v),
+            Value::Char(c) => s.serialize_char(*c),
+            Value::Utf16(u) => match char::from_u32(u32::from(*u)) {
+                Some(c) => s.serialize_char(c),
+                // A lone surrogate has no JSON string: its number.
+                None => {
+                    let mut m = s.serialize_map(Some(1))?;
+                    m.serialize_entry("utf16", u)?;
+                    m.end()
+                }
+            },
+            Value::Enum(name) => s.serialize_str(name),
+            Value::Str(text) => s.serialize_str(text),
+            Value::Invalid { ty, raw } => {
+                let mut m = s.serialize_map(Some(2))?;
+                m.serialize_entry("invalid", ty)?;
+                m.serialize_entry("raw", raw)?;
+                m.end()
+            }
             Value::Array(vs) => {
                 let mut seq = s.serialize_seq(Some(vs.len()))?;
                 for v in vs {
@@ -201,6 +244,15 @@ impl fmt::Display for Value<'_> {
             Value::I(v) => write!(f, "{v}"),
             Value::F32(v) => write!(f, "{v}"),
             Value::F64(v) => write!(f, "{v}"),
+            Value::Bool(v) => write!(f, "{v}"),
+            Value::Char(c) => quoted(f, '\'', &c.to_string()),
+            Value::Utf16(u) => match char::from_u32(u32::from(*u)) {
+                Some(c) => quoted(f, '\'', &c.to_string()),
+                None => write!(f, "'\\u{{{u:04x}}}'"),
+            },
+            Value::Enum(name) => write!(f, "{}", Escaped(name)),
+            Value::Str(text) => quoted(f, '"', text),
+            Value::Invalid { ty, raw } => write!(f, "<invalid {}: {raw}>", Escaped(ty)),
             Value::Array(vs) => list(f, vs.iter()),
             Value::Struct(fs) => record(f, fs.iter().map(|(k, v)| (*k, v))),
         }
@@ -218,6 +270,19 @@ impl fmt::Display for ValueView<'_> {
         }
         record(f, self.fields().into_iter().flatten())
     }
+}
+
+/// `text` between `q`s, with `q` and `\` escaped and every non-printable
+/// character escaped (see `crate::escape`).
+fn quoted(f: &mut fmt::Formatter<'_>, q: char, text: &str) -> fmt::Result {
+    let mut s = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c == q || c == '\\' {
+            s.push('\\');
+        }
+        s.push(c);
+    }
+    write!(f, "{q}{}{q}", Escaped(&s))
 }
 
 fn list<T: fmt::Display>(f: &mut fmt::Formatter<'_>, vs: impl Iterator<Item = T>) -> fmt::Result {
@@ -265,6 +330,60 @@ fn decode_prim(p: Prim, b: &[u8]) -> Value<'static> {
         I64 | AtomicI64 => Value::I(i64::from_ne_bytes(ne(b))),
         F32 => Value::F32(f32::from_ne_bytes(ne(b))),
         F64 => Value::F64(f64::from_ne_bytes(ne(b))),
+        Bool => match b[0] {
+            0 => Value::Bool(false),
+            1 => Value::Bool(true),
+            x => Value::Invalid {
+                ty: "bool".to_owned(),
+                raw: format!("{x:#04x}"),
+            },
+        },
+        Char => {
+            let v = u32::from_ne_bytes(ne(b));
+            match char::from_u32(v) {
+                Some(c) => Value::Char(c),
+                None => Value::Invalid {
+                    ty: "char".to_owned(),
+                    raw: format!("{v:#x}"),
+                },
+            }
+        }
+        Utf16 => Value::Utf16(u16::from_ne_bytes(ne(b))),
+    }
+}
+
+/// Decodes an enum value from the start of `b`: its variant's name, or
+/// invalid with the raw value.
+fn decode_enum<'s>(e: &'s EnumInfo, b: &[u8]) -> Value<'s> {
+    let v = repr_value(e.repr, b);
+    match e.variant(v) {
+        Some(name) => Value::Enum(name),
+        None => Value::Invalid {
+            ty: format!("enum {}", e.name),
+            raw: crate::layout::repr_display(e.repr, v),
+        },
+    }
+}
+
+/// Decodes a `FixedStr<cap>` from the start of `b` (at least `cap + 2`
+/// bytes): its text, or invalid with the length and the bytes in hex.
+fn decode_str(cap: u64, b: &[u8]) -> Value<'static> {
+    let cap = cap as usize;
+    match crate::types::check_str(cap, b) {
+        Ok(()) => {
+            let len = usize::from(u16::from_le_bytes([b[0], b[1]]));
+            Value::Str(String::from_utf8_lossy(&b[2..2 + len]).into_owned())
+        }
+        Err(_) => {
+            let len = u16::from_le_bytes([b[0], b[1]]);
+            let shown = usize::from(len).min(cap).min(64);
+            let hex: String = b[2..2 + shown].iter().map(|x| format!("{x:02x}")).collect();
+            let more = if usize::from(len).min(cap) > shown { "..." } else { "" };
+            Value::Invalid {
+                ty: format!("FixedStr<{cap}>"),
+                raw: format!("length {len}, bytes {hex}{more}"),
+            }
+        }
     }
 }
 
@@ -282,6 +401,8 @@ fn decode_type<'s>(t: &'s TypeInfo, b: &[u8]) -> Value<'s> {
             )
         }
         TypeInfo::Struct(s) => decode_struct(s, b),
+        TypeInfo::Enum(e) => decode_enum(e, b),
+        TypeInfo::Str { cap } => decode_str(*cap, b),
     }
 }
 
