@@ -137,7 +137,8 @@ pub fn run_writer(args: &WriterArgs) -> Result<(), Error> {
 fn write_and_wait(seg: &Shared<MySharedData, ReadWrite>, args: &WriterArgs) -> Result<(), Error> {
     seg.update(|f| {
         f.value().set(123);
-        f.letter().set(Utf16::from_char('X').expect("'X' is one UTF-16 unit"));
+        f.letter()
+            .set(Utf16::from_char('X').expect("'X' is one UTF-16 unit"));
         f.numbers().set(10, 1.45).expect("index in range");
     })?;
     // Done writing: give write access up while waiting, so that another

@@ -8,7 +8,9 @@
 use shm_runtime::{LayoutDesc, SharedLayout, Utf16};
 
 pub mod evolution;
+pub mod robot;
 pub use evolution::{SensorIncompatible, SensorV1, SensorV2, SensorV3};
+pub use robot::{Axis, Joint, Mode, Robot};
 
 /// The record of the writer/reader examples, laid out exactly like the C#
 /// `[StructLayout(LayoutKind.Explicit, Size = 208)]` struct the project

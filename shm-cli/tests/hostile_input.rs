@@ -507,7 +507,8 @@ fn dump_output_is_the_decoded_value_byte_for_byte() {
         .create_new()
         .open_with(&demo_value())
         .unwrap();
-    seg.update(|f| f.numbers().set(3, f32::NAN).expect("index in range")).unwrap();
+    seg.update(|f| f.numbers().set(3, f32::NAN).expect("index in range"))
+        .unwrap();
     let raw = RawSegment::open(&Options::posix(&n.0)).unwrap();
     let v = raw.read_value().unwrap();
     let json = shm_ok(&["dump", &n.0, "--json"]);

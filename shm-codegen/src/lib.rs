@@ -391,8 +391,8 @@ fn prim_type(p: Prim) -> &'static TypeInfo {
         ($($p:ident),*) => { [$(TypeInfo::Prim(Prim::$p)),*] };
     }
     static ALL: [TypeInfo; 21] = all!(
-        U8, I8, U16, I16, U32, I32, U64, I64, F32, F64, AtomicU8, AtomicI8, AtomicU16,
-        AtomicI16, AtomicU32, AtomicI32, AtomicU64, AtomicI64, Bool, Char, Utf16
+        U8, I8, U16, I16, U32, I32, U64, I64, F32, F64, AtomicU8, AtomicI8, AtomicU16, AtomicI16,
+        AtomicU32, AtomicI32, AtomicU64, AtomicI64, Bool, Char, Utf16
     );
     &ALL[usize::from(p.code()) - 1]
 }

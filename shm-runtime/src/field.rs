@@ -159,6 +159,24 @@ unsafe impl<T: ShmSafe, const N: usize> ShmSafe for [T; N] {
     }
 }
 
+/// Checks a private copy of a `T` read from segment `name`.
+///
+/// # Safety
+///
+/// `value` points to `size_of::<T>()` initialised, private bytes.
+pub(crate) unsafe fn check_copy<T: ShmSafe>(
+    name: &str,
+    value: *const T,
+) -> crate::error::Result<()> {
+    if !T::CHECKED {
+        return Ok(());
+    }
+    // SAFETY: the caller's contract: initialised and private; `T` has no
+    // padding (`ShmSafe`), so every byte is initialised.
+    let bytes = unsafe { core::slice::from_raw_parts(value.cast::<u8>(), size_of::<T>()) };
+    T::check(bytes).map_err(|e| e.into_error(name))
+}
+
 /// A `#[repr(C)]` struct whose layout has been checked by
 /// `#[derive(SharedLayout)]` and that can be mapped over a segment.
 ///

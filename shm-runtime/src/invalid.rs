@@ -1,7 +1,7 @@
 //! A value that is not valid for its type, found in bytes that came from a
 //! segment: a `bool` that is neither 0 nor 1, an enum discriminant that
 //! names no variant, a `char` that is not a Unicode scalar value, a
-//! [`FixedStr`](crate::FixedStr) whose length exceeds its capacity or whose
+//! `FixedStr` whose length exceeds its capacity or whose
 //! bytes are not UTF-8.
 //!
 //! Every check runs on a private copy of the bytes (never on shared
@@ -23,7 +23,7 @@ enum Step {
 /// A value that is not valid for its type: where it is and what it holds.
 ///
 /// Returned by the getters of validated fields (`bool`, `char`, enums,
-/// [`FixedStr`](crate::FixedStr)); `Shared::read` and friends turn it into
+/// `FixedStr`); `Shared::read` and friends turn it into
 /// [`Error::InvalidValue`], which also names the segment.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Invalid {
@@ -110,19 +110,4 @@ pub(crate) fn bad_char(v: u32) -> Invalid {
     Invalid::new(format!(
         "{v:#x} is not a Unicode scalar value (a char: 0 to 0x10ffff, not 0xd800 to 0xdfff)"
     ))
-}
-
-/// Checks a private copy of a `T` read from segment `name`.
-///
-/// # Safety
-///
-/// `value` points to `size_of::<T>()` initialised, private bytes.
-pub(crate) unsafe fn check_copy<T: crate::ShmSafe>(name: &str, value: *const T) -> crate::Result<()> {
-    if !T::CHECKED {
-        return Ok(());
-    }
-    // SAFETY: the caller's contract: initialised and private; `T` has no
-    // padding (`ShmSafe`), so every byte is initialised.
-    let bytes = unsafe { core::slice::from_raw_parts(value.cast::<u8>(), size_of::<T>()) };
-    T::check(bytes).map_err(|e| e.into_error(name))
 }

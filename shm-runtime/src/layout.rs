@@ -86,12 +86,7 @@ impl Prim {
         match self {
             Prim::U8 | Prim::I8 | Prim::AtomicU8 | Prim::AtomicI8 | Prim::Bool => 1,
             Prim::U16 | Prim::I16 | Prim::AtomicU16 | Prim::AtomicI16 | Prim::Utf16 => 2,
-            Prim::U32
-            | Prim::I32
-            | Prim::F32
-            | Prim::AtomicU32
-            | Prim::AtomicI32
-            | Prim::Char => 4,
+            Prim::U32 | Prim::I32 | Prim::F32 | Prim::AtomicU32 | Prim::AtomicI32 | Prim::Char => 4,
             Prim::U64 | Prim::I64 | Prim::F64 | Prim::AtomicU64 | Prim::AtomicI64 => 8,
         }
     }

@@ -8,14 +8,14 @@ pub use crate::field::{Access, Field, ReadOnly, ReadWrite, SharedLayout, ShmSafe
 pub use crate::invalid::Invalid;
 pub use crate::layout::{EnumDesc, FieldDesc, LayoutDesc, Prim, TypeDesc, VariantDesc};
 pub use crate::types::{SharedEnum, bad_enum};
-pub use core::option::Option;
-pub use core::result::Result;
 pub use core::clone::Clone;
 pub use core::convert::From;
 pub use core::fmt::{Debug, Formatter, Result as FmtResult};
 pub use core::marker::{Copy, PhantomData};
 pub use core::mem::{align_of, offset_of, size_of};
+pub use core::option::Option;
 pub use core::panic;
+pub use core::result::Result;
 
 /// The `I`-th field (in declaration order) of a schema struct.
 ///

@@ -185,7 +185,7 @@ impl<T: SharedLayout, A: Access> Shared<T, A> {
         // SAFETY: `out` is private and `size_of::<T>()` bytes.
         let version = unsafe { self.read_to(out.as_mut_ptr())? };
         // SAFETY: every byte of `out` was written; it is private.
-        unsafe { crate::invalid::check_copy(self.name(), out.as_ptr())? };
+        unsafe { crate::field::check_copy(self.name(), out.as_ptr())? };
         // SAFETY: every byte of `out` was written, and `T: ShmSafe` accepts
         // it: every bit pattern, or (`T::CHECKED`) it passed `T::check`.
         Ok((unsafe { out.assume_init() }, version))
@@ -202,7 +202,7 @@ impl<T: SharedLayout, A: Access> Shared<T, A> {
                 // SAFETY: `at` is private and `size_of::<T>()` bytes.
                 let version = unsafe { self.read_to(at.as_ptr())? };
                 // SAFETY: `at` was written whole; it is private.
-                unsafe { crate::invalid::check_copy(self.name(), at.as_ptr())? };
+                unsafe { crate::field::check_copy(self.name(), at.as_ptr())? };
                 // SAFETY: `at` holds a `T` that passed `T::check`, and does
                 // not overlap `out`.
                 unsafe { core::ptr::copy_nonoverlapping(at.as_ptr(), out, 1) };
@@ -222,7 +222,7 @@ impl<T: SharedLayout, A: Access> Shared<T, A> {
         // SAFETY: `out` is private and `size_of::<T>()` bytes.
         unsafe { self.read_to(out.as_mut_ptr())? };
         // SAFETY: every byte of `out` was written; it is private.
-        unsafe { crate::invalid::check_copy(self.name(), out.as_ptr())? };
+        unsafe { crate::field::check_copy(self.name(), out.as_ptr())? };
         // SAFETY: every byte of `out` was written, and `T: ShmSafe` accepts
         // it: every bit pattern, or (`T::CHECKED`) it passed `T::check`.
         Ok(unsafe { out.assume_init() })
@@ -594,7 +594,7 @@ impl<T: SharedLayout> Shared<T, ReadWrite> {
             // bytes long.
             unsafe { self.buffers.copy_out(Replica::Primary, at.as_ptr().cast()) };
             // SAFETY: `at` was written whole; it is private.
-            unsafe { crate::invalid::check_copy(self.name(), at.as_ptr())? };
+            unsafe { crate::field::check_copy(self.name(), at.as_ptr())? };
             // SAFETY: `at` is private, initialised (zeroed, then copied),
             // aligned to 8 and a whole number of words (`with_buffer`),
             // lives until the fields are gone (they do not escape `f`: their
@@ -643,7 +643,7 @@ impl<T: SharedLayout> Shared<T, ReadWrite> {
             // the private buffer `at`, aligned for `T`.
             unsafe { self.buffers.copy_out(Replica::Primary, at.as_ptr().cast()) };
             // SAFETY: `at` was written whole; it is private.
-            unsafe { crate::invalid::check_copy(self.name(), at.as_ptr())? };
+            unsafe { crate::field::check_copy(self.name(), at.as_ptr())? };
             // SAFETY: `at` holds a valid `T` (every bit pattern, or it
             // passed `T::check`), and nothing else refers to it.
             let r = f(unsafe { &mut *at.as_ptr() });

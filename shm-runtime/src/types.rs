@@ -409,10 +409,7 @@ mod tests {
         let s = FixedStr::<8>::new("héllo").unwrap();
         assert_eq!(s.as_str(), "héllo");
         assert_eq!(s.len(), 6);
-        assert_eq!(
-            FixedStr::<2>::new("abc"),
-            Err(TooLong { len: 3, cap: 2 })
-        );
+        assert_eq!(FixedStr::<2>::new("abc"), Err(TooLong { len: 3, cap: 2 }));
         let mut b = [0u8; 10];
         b[0] = 9;
         let e = check_str(8, &b).unwrap_err();

@@ -301,7 +301,8 @@ pub fn read_only_open(b: &Backend) {
     let rw = c.0.clone().create_new().open_with(&Rec::sample(5)).unwrap();
     let ro: Shared<Rec, ReadOnly> = c.0.open_read_only::<Rec>().unwrap();
     assert_eq!(ro.read().unwrap().value, 5);
-    rw.update(|f| f.numbers().set(7, 2.5).expect("index in range")).unwrap();
+    rw.update(|f| f.numbers().set(7, 2.5).expect("index in range"))
+        .unwrap();
     assert_eq!(
         ro.fields().numbers().get(7),
         Some(2.5),

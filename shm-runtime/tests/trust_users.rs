@@ -412,7 +412,9 @@ fn a_waiter_whose_wake_ups_are_stolen_still_sees_the_change() {
         let mut thief = ChildRole::start("child_role", ROLE_ENV, format!("requeue:posix:{name}"));
         // The waiter sleeps and was moved off the futex word at least once.
         thief.expect("requeued");
-        writer.update(|f| f.bytes().set(0, b'z').expect("index in range")).unwrap();
+        writer
+            .update(|f| f.bytes().set(0, b'z').expect("index in range"))
+            .unwrap();
         let got = rx.recv_timeout(Duration::from_secs(20));
         drop(thief);
         assert_eq!(
@@ -509,7 +511,9 @@ fn a_read_lock_does_not_keep_writers_out() {
             .open::<Alphabet>()
             .unwrap_or_else(|e| panic!("{role}: a read lock kept the writer out: {e}"));
         assert!(first.is_writer(), "{role}");
-        first.update(|f| f.bytes().set(0, b'a').expect("index in range")).unwrap();
+        first
+            .update(|f| f.bytes().set(0, b'a').expect("index in range"))
+            .unwrap();
         assert!(
             first.status().unwrap().header.unwrap().writer_alive,
             "{role}"
@@ -532,10 +536,14 @@ fn a_read_lock_does_not_keep_writers_out() {
         // writer still writes.
         drop(locker);
         busy(second.claim_writer(Duration::ZERO));
-        first.update(|f| f.bytes().set(0, b'b').expect("index in range")).unwrap();
+        first
+            .update(|f| f.bytes().set(0, b'b').expect("index in range"))
+            .unwrap();
         drop(first);
         assert!(second.claim_writer(Duration::ZERO).is_ok(), "{role}");
-        second.update(|f| f.bytes().set(0, b'c').expect("index in range")).unwrap();
+        second
+            .update(|f| f.bytes().set(0, b'c').expect("index in range"))
+            .unwrap();
     }
 }
 

@@ -388,7 +388,10 @@ impl Reader<'_> {
                 );
             }
             if !names.insert(vname) {
-                return self.err(vat, format!("enum `{name}`: variant `{vname}` appears twice"));
+                return self.err(
+                    vat,
+                    format!("enum `{name}`: variant `{vname}` appears twice"),
+                );
             }
             let value_at = self.pos;
             let value = self.u64("variant value")?;

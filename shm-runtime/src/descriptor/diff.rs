@@ -142,7 +142,10 @@ pub(crate) fn type_extends(old: &TypeInfo, new: &TypeInfo) -> bool {
                 && a.size == b.size
                 && a.align == b.align
                 && a.fields.len() == b.fields.len()
-                && a.fields.iter().zip(&b.fields).all(|(x, y)| field_extends(x, y))
+                && a.fields
+                    .iter()
+                    .zip(&b.fields)
+                    .all(|(x, y)| field_extends(x, y))
         }
         (a, b) => a == b,
     }

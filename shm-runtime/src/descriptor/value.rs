@@ -378,7 +378,11 @@ fn decode_str(cap: u64, b: &[u8]) -> Value<'static> {
             let len = u16::from_le_bytes([b[0], b[1]]);
             let shown = usize::from(len).min(cap).min(64);
             let hex: String = b[2..2 + shown].iter().map(|x| format!("{x:02x}")).collect();
-            let more = if usize::from(len).min(cap) > shown { "..." } else { "" };
+            let more = if usize::from(len).min(cap) > shown {
+                "..."
+            } else {
+                ""
+            };
             Value::Invalid {
                 ty: format!("FixedStr<{cap}>"),
                 raw: format!("length {len}, bytes {hex}{more}"),
