@@ -265,7 +265,7 @@ static inline int shm_read_snapshot(const shm_view *v, void *out, size_t len,
 #define MY_SHARED_DATA_SCHEMA_NAME "MySharedData"
 #define MY_SHARED_DATA_SCHEMA_VERSION 1u
 /* FNV-1a 64 of the schema descriptor; equals the header's fingerprint. */
-#define MY_SHARED_DATA_FINGERPRINT UINT64_C(0xed18db2507c212b0)
+#define MY_SHARED_DATA_FINGERPRINT UINT64_C(0xd70d332c07c1fcc2)
 /* `MySharedData` v1: 208 bytes, alignment 4. */
 typedef struct MySharedData {
     int32_t value; /* offset 0, size 4 */

@@ -23,11 +23,11 @@ namespace Shm.Schemas
         public const string SchemaName = "MySharedData";
         public const uint SchemaVersion = 1;
         /// <summary>FNV-1a 64 of the schema descriptor; equals the segment header's fingerprint.</summary>
-        public const ulong Fingerprint = 0xed18db2507c212b0UL;
+        public const ulong Fingerprint = 0xd70d332c07c1fcc2UL;
         public const int Size = 208;
 
         [FieldOffset(0)] public int value;
-        [FieldOffset(4)] public ushort letter;
+        [FieldOffset(4)] public char letter;
         [FieldOffset(6)] public fixed byte _pad[2];
         [FieldOffset(8)] public fixed float numbers[50];
 

@@ -32,7 +32,7 @@ BACKUP_SEQ_OFFSET = 240
 
 SCHEMA_NAME = "MySharedData"
 SCHEMA_VERSION = 1
-FINGERPRINT = 0xed18db2507c212b0
+FINGERPRINT = 0xd70d332c07c1fcc2
 """FNV-1a 64 of the schema descriptor; equals the segment header's fingerprint."""
 SIZE = 208
 

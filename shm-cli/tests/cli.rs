@@ -49,7 +49,7 @@ fn inspect_json_describes_the_writer_segment() {
         .collect();
     let want = [
         ("value", 0, 4, "i32"),
-        ("letter", 4, 2, "u16"),
+        ("letter", 4, 2, "Utf16"),
         ("_pad", 6, 2, "[u8; 2]"),
         ("numbers", 8, 200, "[f32; 50]"),
     ];
@@ -67,7 +67,7 @@ fn dump_prints_values_by_field_name() {
     let w = Writer::start("dump");
     let v: Value = serde_json::from_str(&shm_ok(&["dump", &w.name.0, "--json"])).unwrap();
     assert_eq!(v["value"], 123);
-    assert_eq!(v["letter"], 'X' as u32);
+    assert_eq!(v["letter"], "X");
     let numbers = v["numbers"].as_array().unwrap();
     assert_eq!(numbers.len(), 50);
     assert!((numbers[10].as_f64().unwrap() - 1.45).abs() < 1e-6);
@@ -76,7 +76,7 @@ fn dump_prints_values_by_field_name() {
     assert_eq!(keys.len(), 4);
     let text = shm_ok(&["dump", &w.name.0]);
     assert!(
-        text.starts_with("value = 123\nletter = 88\n_pad = [0, 0]\nnumbers = [0, "),
+        text.starts_with("value = 123\nletter = 'X'\n_pad = [0, 0]\nnumbers = [0, "),
         "{text}"
     );
     assert!(text.contains(", 1.45, "), "{text}");
@@ -266,7 +266,7 @@ fn watch_prints_each_change() {
     let change = next();
     assert_eq!(
         change["changed"],
-        serde_json::json!({"letter": 81, "numbers[3]": 2.5})
+        serde_json::json!({"letter": "Q", "numbers[3]": 2.5})
     );
     assert!(child.wait().unwrap().success());
 
