@@ -337,16 +337,31 @@ fn layout_checks(input: &Input, fields: &[Field]) -> Vec<TokenStream> {
         ));
     }
 
+    for (i, field) in fields.iter().enumerate() {
+        checks.push(message_const(
+            field.ty.span(),
+            quote!(#p::field_type_error::<#ident, #i>()),
+        ));
+    }
+
     let taken: Vec<String> = fields.iter().map(Field::name).collect();
-    let pad = pad_name(&taken);
+    // Each suggested padding field gets its own name, `_pad0`, `_pad1`...
+    // in the order of the gaps (numbers that a field has already skipped):
+    // which gaps exist is known only to rustc, so the number is picked at
+    // compile time from the free ones (`gaps_before`).
+    let free = free_pad_numbers(&taken, fields.len() + 1);
+    let layout = quote!(&<#ident as #p::SharedLayout>::LAYOUT);
+    let pad_at = |gap: TokenStream| quote!(#p::pick(&[#(#free),*], #gap));
+    let hint = quote!(#p::reorder_hint(#layout).as_str());
     let why = " (padding bytes would carry uninitialised memory between processes)";
     let end_of = |f: &Field| {
         let fident = f.ident;
         let ty = f.ty;
         quote!(#p::offset_of!(#ident, #fident) + #p::size_of::<#ty>())
     };
-    for pair in fields.windows(2) {
+    for (i, pair) in fields.windows(2).enumerate() {
         let (prev, next) = (&pair[0], &pair[1]);
+        let n = pad_at(quote!(#p::gaps_before(#layout, #i)));
         let end = end_of(prev);
         let nident = next.ident;
         let start = quote!(#p::offset_of!(#ident, #nident));
@@ -358,11 +373,12 @@ fn layout_checks(input: &Input, fields: &[Field]) -> Vec<TokenStream> {
             &[
                 Piece::Str("implicit padding: ".into()),
                 Piece::Num(gap.clone()),
-                Piece::Str(format!(
-                    " byte(s) between `{a}` and `{b}`; add `{pad}: [u8; "
-                )),
+                Piece::Str(format!(" byte(s) between `{a}` and `{b}`; add `_pad")),
+                Piece::Num(n),
+                Piece::Str(": [u8; ".into()),
                 Piece::Num(gap),
                 Piece::Str(format!("]` after `{a}`{why}")),
+                Piece::Text(hint.clone()),
             ],
         ));
     }
@@ -377,6 +393,8 @@ fn layout_checks(input: &Input, fields: &[Field]) -> Vec<TokenStream> {
         let fident = field.ident;
         let offset = quote!(#p::offset_of!(#ident, #fident));
         let natural = quote!(#p::natural_align::<#ident, #i>());
+        let before = i.saturating_sub(1);
+        let n = pad_at(quote!(#p::gaps_before(#layout, #before)));
         checks.push(assert_const(
             field.ident.span(),
             quote!(#p::pad_to(#offset, #natural) != 0),
@@ -385,12 +403,16 @@ fn layout_checks(input: &Input, fields: &[Field]) -> Vec<TokenStream> {
                 Piece::Num(offset.clone()),
                 Piece::Str(", not a multiple of its alignment ".into()),
                 Piece::Num(natural.clone()),
-                Piece::Str(format!("; add `{pad}: [u8; ")),
+                Piece::Str("; add `_pad".into()),
+                Piece::Num(n),
+                Piece::Str(": [u8; ".into()),
                 Piece::Num(quote!(#p::pad_to(#offset, #natural))),
                 Piece::Str(format!("]` before it{why32}")),
             ],
         ));
     }
+    let last_index = fields.len().saturating_sub(1);
+    let n_end = pad_at(quote!(#p::gaps_before(#layout, #last_index)));
     if let Some(last) = fields.last() {
         let size = quote!(#p::size_of::<#ident>());
         checks.push(assert_const(
@@ -401,7 +423,9 @@ fn layout_checks(input: &Input, fields: &[Field]) -> Vec<TokenStream> {
                 Piece::Num(size.clone()),
                 Piece::Str(" bytes, not a multiple of its alignment ".into()),
                 Piece::Num(recorded_align.clone()),
-                Piece::Str(format!("; add `{pad}: [u8; ")),
+                Piece::Str("; add `_pad".into()),
+                Piece::Num(n_end.clone()),
+                Piece::Str(": [u8; ".into()),
                 Piece::Num(quote!(#p::pad_to(#size, #recorded_align))),
                 Piece::Str(format!("]` after `{}`{why32}", last.name())),
             ],
@@ -421,19 +445,24 @@ fn layout_checks(input: &Input, fields: &[Field]) -> Vec<TokenStream> {
                     " byte(s) after `{a}`, the last field (the size of `{name}` is rounded up to a multiple of its alignment, "
                 )),
                 Piece::Num(quote!(#p::align_of::<#ident>())),
-                Piece::Str(format!("); add `{pad}: [u8; ")),
+                Piece::Str("); add `_pad".into()),
+                Piece::Num(n_end),
+                Piece::Str(": [u8; ".into()),
                 Piece::Num(gap),
                 Piece::Str(format!("]` after `{a}`{why}")),
+                Piece::Text(hint),
             ],
         ));
     }
     checks
 }
 
-/// Part of a compile-time message: literal text, or a `usize` expression.
+/// Part of a compile-time message: literal text, a `usize` expression, or
+/// a `&str` expression.
 enum Piece {
     Str(String),
     Num(TokenStream),
+    Text(TokenStream),
 }
 
 /// `const _: () = if failed { panic!("{}", message) };`, spanned at `span`
@@ -445,6 +474,7 @@ fn assert_const(span: Span, failed: TokenStream, pieces: &[Piece]) -> TokenStrea
     let parts = pieces.iter().map(|piece| match piece {
         Piece::Str(s) => quote!(.str(#s)),
         Piece::Num(n) => quote!(.num(#n)),
+        Piece::Text(t) => quote!(.str(#t)),
     });
     quote_spanned! {span=>
         const _: () = if #failed {
@@ -473,27 +503,24 @@ fn usize_lit(lit: &LitInt) -> LitInt {
     LitInt::new(&format!("{}usize", lit.base10_digits()), lit.span())
 }
 
-/// A name for a padding field that no existing field has: `_pad`, `_pad1`...
-fn pad_name(taken: &[String]) -> String {
+/// The first `count` numbers `n` for which no field is called `_pad{n}`.
+fn free_pad_numbers(taken: &[String], count: usize) -> Vec<usize> {
     (0..)
-        .map(|i| {
-            if i == 0 {
-                "_pad".to_owned()
-            } else {
-                format!("_pad{i}")
-            }
-        })
-        .find(|n| !taken.contains(n))
-        .expect("some name is free")
+        .filter(|n| !taken.contains(&format!("_pad{n}")))
+        .take(count)
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
-    use super::pad_name;
+    use super::free_pad_numbers;
 
     #[test]
-    fn pad_names_avoid_existing_fields() {
-        assert_eq!(pad_name(&["a".into()]), "_pad");
-        assert_eq!(pad_name(&["_pad".into(), "_pad1".into()]), "_pad2");
+    fn pad_numbers_avoid_existing_fields() {
+        assert_eq!(free_pad_numbers(&["a".into()], 3), [0, 1, 2]);
+        assert_eq!(
+            free_pad_numbers(&["_pad0".into(), "_pad2".into()], 3),
+            [1, 3, 4]
+        );
     }
 }

@@ -58,7 +58,7 @@ use crate::words::{load_in_word, store_in_word};
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be placed in shared memory",
     label = "`{Self}` is not a shared-memory-safe type",
-    note = "shared memory holds only types for which every bit pattern is valid, with no pointers and the same layout in 32- and 64-bit processes",
+    note = "shared memory holds only types with no pointers and the same layout in 32- and 64-bit processes, whose every bit pattern is valid or is checked on every read",
     note = "use u8..u64, i8..i64, f32, f64, bool, char, `shm_runtime::Utf16`, `shm_runtime::FixedStr<N>`, `[T; N]` of those, `AtomicU8`..`AtomicI64`, an enum with `#[derive(SharedEnum)]`, or a struct with `#[derive(SharedLayout)]`; instead of `usize`/`isize` use `u64`/`i64`, instead of `String` use `FixedStr<N>`, instead of `Vec`/`Box`/pointers use a fixed-size array `[T; N]` plus a length field"
 )]
 pub unsafe trait ShmSafe: Sized + 'static {

@@ -48,6 +48,26 @@ pub const fn field_desc<S: HasField<I>, const I: usize>() -> FieldDesc {
     }
 }
 
+/// The check of a field's type that `FixedStr<N>` cannot do itself
+/// without an error inside this crate: an empty message if every string
+/// capacity in `S`'s field `I` (also inside arrays) is 1 to 65535. The
+/// derive spans the failure at the field's type.
+pub const fn field_type_error<S: HasField<I>, const I: usize>() -> Msg {
+    let mut t = &<S::Ty as ShmSafe>::TYPE;
+    while let TypeDesc::Array { elem, .. } = t {
+        t = elem;
+    }
+    match t {
+        TypeDesc::Str { cap } if *cap == 0 || *cap > 65535 => Msg::new()
+            .str("`FixedStr<")
+            .num(*cap)
+            .str(">` in field `")
+            .str(S::NAME)
+            .str("`: the capacity must be 1 to 65535 bytes (the length is stored in a u16); write e.g. `FixedStr<32>`"),
+        _ => Msg::new(),
+    }
+}
+
 /// Whether field `I` of `S` needs a check on read (`ShmSafe::CHECKED`).
 pub const fn field_checked<S: HasField<I>, const I: usize>() -> bool {
     <S::Ty as ShmSafe>::CHECKED
@@ -362,6 +382,15 @@ pub const fn extends_error(old: &LayoutDesc, new: &LayoutDesc, old_ty: &str, new
                         .str(" fields in ")
                         .num(b.size)
                         .str(" bytes (a nested struct cannot grow: add the new fields to the outer struct)")
+                } else if let (TypeDesc::Enum(a), TypeDesc::Enum(b)) = (&f.ty, &g.ty)
+                    && str_eq(a.name, b.name)
+                    && !enum_prefix(a, b)
+                {
+                    enum_change(
+                        head.str("field `").str(f.name).str("` changed type: "),
+                        a,
+                        b,
+                    )
                 } else if !type_eq(&f.ty, &g.ty) {
                     head.str("field `")
                         .str(f.name)
@@ -408,6 +437,96 @@ pub const fn extends_error(old: &LayoutDesc, new: &LayoutDesc, old_ty: &str, new
         return m.str(tail.as_str());
     }
     Msg::new()
+}
+
+/// Appends how enum `b` differs from `a` (same name), which it extends
+/// only if it keeps `a`'s `repr` and variants and adds variants after them.
+const fn enum_change(m: Msg, a: &EnumDesc, b: &EnumDesc) -> Msg {
+    let m = m.str("enum `").str(a.name).str("` ");
+    if a.repr as u8 != b.repr as u8 {
+        return m
+            .str("changed its repr from ")
+            .str(a.repr.rust_name())
+            .str(" to ")
+            .str(b.repr.rust_name());
+    }
+    let mut i = 0;
+    while i < a.variants.len() {
+        let v = &a.variants[i];
+        if i >= b.variants.len()
+            || !str_eq(v.name, b.variants[i].name)
+            || v.value != b.variants[i].value
+        {
+            return m
+                .str("lost or changed its variant `")
+                .str(v.name)
+                .str("` (number ")
+                .num(i)
+                .str("); a newer version keeps every variant, with its name and value, in order, and adds new variants after them");
+        }
+        i += 1;
+    }
+    m.str("changed")
+}
+
+/// How many implicit gaps (padding between consecutive fields) come before
+/// field `i` of `l` (between fields `0..=i`): the number of the padding
+/// field the derive suggests at the gap before field `i`.
+pub const fn gaps_before(l: &LayoutDesc, i: usize) -> usize {
+    let mut n = 0;
+    let mut j = 1;
+    while j <= i && j < l.fields.len() {
+        let prev = &l.fields[j - 1];
+        if l.fields[j].offset != prev.offset + prev.size {
+            n += 1;
+        }
+        j += 1;
+    }
+    n
+}
+
+/// The `k`-th of `free` (the numbers `n` for which no field is called
+/// `_pad{n}`), or the last one.
+pub const fn pick(free: &[usize], k: usize) -> usize {
+    if k < free.len() {
+        free[k]
+    } else {
+        free[free.len() - 1]
+    }
+}
+
+/// "; or declare the fields in this order, which has no padding: `a, c,
+/// b`": the fields sorted by alignment, largest first (a stable sort), if
+/// that order needs no padding (the sizes add up to a multiple of the
+/// struct's alignment). Empty otherwise.
+pub const fn reorder_hint(l: &LayoutDesc) -> Msg {
+    let mut total = 0;
+    let mut i = 0;
+    while i < l.fields.len() {
+        total += l.fields[i].size;
+        i += 1;
+    }
+    if l.fields.len() < 2 || !total.is_multiple_of(l.align) {
+        return Msg::new();
+    }
+    let mut m = Msg::new().str("; or declare the fields in this order, which has no padding: `");
+    let mut first = true;
+    let mut align = PAYLOAD_ALIGN_MAX;
+    while align >= 1 {
+        let mut i = 0;
+        while i < l.fields.len() {
+            if l.fields[i].ty.natural_align() == align {
+                if !first {
+                    m = m.str(", ");
+                }
+                m = m.str(l.fields[i].name);
+                first = false;
+            }
+            i += 1;
+        }
+        align /= 2;
+    }
+    m.str("`")
 }
 
 /// The check behind `#[shm(capacity = N)]`: an empty message if `reserve`

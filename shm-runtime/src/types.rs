@@ -341,10 +341,9 @@ pub fn check_str(cap: usize, bytes: &[u8]) -> Result<(), Invalid> {
 // value of the struct (its fields are bytes), and `check` accepts exactly
 // those that keep the invariant `as_str` relies on (it checks again).
 unsafe impl<const N: usize> ShmSafe for FixedStr<N> {
-    const TYPE: TypeDesc = {
-        let () = Self::VALID;
-        TypeDesc::Str { cap: N }
-    };
+    // Not `VALID` here: the derive checks the capacity of every field and
+    // reports a bad one at the field's type (`field_type_error`).
+    const TYPE: TypeDesc = TypeDesc::Str { cap: N };
     const CHECKED: bool = true;
     fn check(bytes: &[u8]) -> Result<(), Invalid> {
         check_str(N, bytes)

@@ -3,7 +3,7 @@ use shm_runtime::{Field, ReadOnly, SharedLayout};
 #[derive(SharedLayout)]
 #[repr(C)]
 pub struct Flags {
-    pub ready: bool,
+    pub ready: usize,
 }
 
 // Code that uses `Flags` as a schema adds no errors of its own.
