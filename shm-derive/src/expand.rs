@@ -126,6 +126,7 @@ fn expand(input: &Input) -> TokenStream {
 
     quote! {
         #[doc = #fields_doc]
+        #[repr(transparent)]
         #vis struct #fields_ident<'a, #access: #p::Access = #p::ReadOnly>(#p::Field<'a, #ident, #access>);
 
         #[allow(unsafe_code, clippy::undocumented_unsafe_blocks)]

@@ -43,6 +43,7 @@ fn stub(node: &DeriveInput) -> TokenStream {
     quote! {
         #[doc(hidden)]
         #[allow(dead_code)]
+        #[repr(transparent)]
         #vis struct #fields_ident<'a, #access: #p::Access = #p::ReadOnly>(#p::Field<'a, #ident, #access>);
 
         #[allow(unsafe_code, clippy::undocumented_unsafe_blocks)]

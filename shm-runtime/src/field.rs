@@ -184,7 +184,9 @@ pub(crate) unsafe fn check_copy<T: ShmSafe>(
 ///
 /// Implement only through `#[derive(SharedLayout)]`, which proves that
 /// [`SharedLayout::LAYOUT`] describes `Self` exactly (size, alignment and
-/// every field's offset, size and type) and that `Self` is [`ShmSafe`].
+/// every field's offset, size and type) and that `Self` is [`ShmSafe`],
+/// and makes [`SharedLayout::Fields`] a `#[repr(transparent)]` wrapper of
+/// a `Field<'a, Self, A>` (which `Field`'s `Deref` relies on).
 pub unsafe trait SharedLayout: ShmSafe {
     /// The layout of this struct.
     const LAYOUT: LayoutDesc;
@@ -473,9 +475,22 @@ impl<T: Scalar, const N: usize> Field<'_, [T; N], ReadWrite> {
 }
 
 impl<'a, T: SharedLayout, A: Access> Field<'a, T, A> {
-    /// The generated accessors of a nested schema struct.
+    /// The generated accessors of a nested schema struct. The handle
+    /// dereferences to them too, so `f.joints().at(2)?.position()` needs no
+    /// `.fields()` (except for a field named like a method of `Field`:
+    /// `as_ptr`, `fields`, `project`, `read_only`).
     pub fn fields(self) -> T::Fields<'a, A> {
         T::Fields::from(self)
+    }
+}
+
+impl<'a, T: SharedLayout, A: Access> core::ops::Deref for Field<'a, T, A> {
+    type Target = T::Fields<'a, A>;
+    fn deref(&self) -> &T::Fields<'a, A> {
+        // SAFETY: `T::Fields<'a, A>` is a `#[repr(transparent)]` wrapper of
+        // a `Field<'a, T, A>` (`SharedLayout`'s contract), so a reference to
+        // one is a valid reference to the other, for as long as `self`.
+        unsafe { &*(self as *const Self).cast::<T::Fields<'a, A>>() }
     }
 }
 

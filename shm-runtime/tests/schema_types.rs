@@ -152,7 +152,8 @@ fn values_round_trip_in_memory() {
     assert_eq!(f.label().get().unwrap(), "left-arm");
     assert_eq!(f.flags().get(1), Some(Ok(false)));
     assert_eq!(f.flags().get(4), None);
-    let j2 = f.joints().at(2).unwrap().fields();
+    // A nested struct's handle dereferences to its accessors.
+    let j2 = f.joints().at(2).unwrap();
     assert_eq!(j2.mode().get(), Ok(Mode::Fault));
     assert_eq!(j2.name().get().unwrap(), "wrist");
     assert_eq!(
@@ -173,7 +174,7 @@ fn values_round_trip_in_memory() {
             let long = f.label().set_str("a label that is too long");
             f.flags().set(0, false).unwrap();
             let past = f.flags().set(4, true);
-            let j = f.joints().at(1).unwrap().fields();
+            let j = f.joints().at(1).unwrap();
             j.axis().set(Axis::Zero);
             j.name().set(FixedStr::new("knee").unwrap());
             (long, past)
@@ -491,4 +492,76 @@ fn two_processes_share_every_type() {
     );
     assert!(said.contains(name.as_str()), "{said}");
     child.finish();
+}
+
+/// Version 1 of a schema with an enum.
+#[derive(shm_runtime::SharedEnum, Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum State {
+    Off = 0,
+    On = 1,
+}
+
+mod v2 {
+    /// Version 2 of [`super::State`]: a variant added at the end.
+    #[derive(shm_runtime::SharedEnum, Clone, Copy, Debug, PartialEq, Eq)]
+    #[repr(u8)]
+    pub enum State {
+        Off = 0,
+        On = 1,
+        Broken = 2,
+    }
+}
+
+#[derive(SharedLayout, Clone, Copy, Debug)]
+#[repr(C)]
+#[shm(name = "Lamp")]
+pub struct LampV1 {
+    pub state: State,
+    pub lit: bool,
+    pub _pad0: [u8; 6],
+    pub hours: u64,
+}
+
+#[derive(SharedLayout, Clone, Copy, Debug)]
+#[repr(C)]
+#[shm(version = 2, extends = LampV1)]
+pub struct LampV2 {
+    pub state: v2::State,
+    pub lit: bool,
+    pub _pad0: [u8; 6],
+    pub hours: u64,
+    pub label: FixedStr<22>,
+}
+
+#[test]
+fn a_new_variant_is_a_newer_version_and_older_readers_name_it_invalid() {
+    let v2 = |state| LampV2 {
+        state,
+        lit: true,
+        _pad0: [0; 6],
+        hours: 12,
+        label: FixedStr::new("hall").unwrap(),
+    };
+    // An older program reads a newer segment as its prefix...
+    let image = segment_image(&v2(v2::State::On));
+    let old = open_image::<LampV1>(&image).unwrap();
+    let v = old.read().unwrap();
+    assert_eq!((v.state, v.lit, v.hours), (State::On, true, 12));
+    // ... and a variant it does not know as an invalid value.
+    let image = segment_image(&v2(v2::State::Broken));
+    let old = open_image::<LampV1>(&image).unwrap();
+    match old.read().unwrap_err() {
+        Error::InvalidValue { path, what, .. } => {
+            assert_eq!(path, "state");
+            assert_eq!(what, "2 is not a variant of enum `State` (Off = 0, On = 1)");
+        }
+        e => panic!("{e}"),
+    }
+    // The descriptors: v1 is a prefix of v2, not the other way round.
+    let s1 = Schema::from_layout(&LampV1::LAYOUT);
+    let s2 = Schema::from_layout(&LampV2::LAYOUT);
+    assert_eq!(shm_runtime::descriptor::prefix_difference(&s1, &s2, true), None);
+    let why = shm_runtime::descriptor::prefix_difference(&s2, &s1, true).unwrap();
+    assert!(why.contains("enum `State`"), "{why}");
 }
