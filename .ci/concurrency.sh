@@ -71,5 +71,10 @@ if [ "$what" = all ] || [ "$what" = miri ]; then
         cargo +nightly miri test -p shm-runtime --test edges
     run miri-scratch env MIRIFLAGS="-Zmiri-disable-isolation" \
         cargo +nightly miri test -p shm-runtime --lib scratch
+    # The checked schema types (bool, enums, char, FixedStr): reads of
+    # hostile payloads over segment images and Options::memory(), the
+    # field getters, read_into on an invalid value.
+    run miri-types env MIRIFLAGS="-Zmiri-disable-isolation -Zmiri-permissive-provenance" \
+        cargo +nightly miri test -p shm-runtime --test schema_types
 fi
 echo "concurrency checks passed"

@@ -2,7 +2,7 @@
 //! satisfy, checked with `assert!` (a failure is a bug the fuzzer reports).
 
 use shm_runtime::header::{HEADER_SIZE, Header, PAYLOAD_ALIGN_MIN};
-use shm_runtime::{Error, SharedLayout};
+use shm_runtime::{Error, FixedStr, SharedEnum, SharedLayout, Utf16};
 
 /// The schema the targets open segments as: the layout of the examples'
 /// `MySharedData` (208 bytes, C#-compatible).
@@ -95,4 +95,89 @@ pub fn check_segment(bytes: &[u8]) {
         Err(e) => panic!("unexpected read error on a validated image: {e}"),
     }
     let _ = seg.status();
+}
+
+/// An enum for [`Checked`].
+#[derive(SharedEnum, Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(i8)]
+pub enum Mode {
+    /// -1.
+    Back = -1,
+    /// 0.
+    Stop = 0,
+    /// 5.
+    Go = 5,
+}
+
+/// A nested struct of checked fields.
+#[derive(SharedLayout, Clone, Copy, Debug, PartialEq)]
+#[repr(C)]
+pub struct Part {
+    /// A flag.
+    pub on: bool,
+    /// An enum.
+    pub mode: Mode,
+    /// A short string.
+    pub name: FixedStr<6>,
+}
+
+/// A schema with every type whose bit patterns are not all valid.
+#[derive(SharedLayout, Clone, Copy, Debug, PartialEq)]
+#[repr(C)]
+pub struct Checked {
+    /// A scalar value.
+    pub c: char,
+    /// A UTF-16 unit.
+    pub u: Utf16,
+    /// Flags.
+    pub flags: [bool; 2],
+    /// A string.
+    pub label: FixedStr<12>,
+    /// Nested structs.
+    pub parts: [Part; 2],
+}
+
+/// Reads a segment of [`Checked`] whose payload is `payload` (cut or
+/// zero-extended to its size): the typed read succeeds exactly when the
+/// untyped decoder finds no invalid value, an error names a field, and
+/// `read_into` leaves its target unchanged on an error.
+pub fn check_checked_payload(payload: &[u8]) {
+    let size = size_of::<Checked>();
+    let mut p = payload.to_vec();
+    p.resize(size, 0);
+    let zero = Checked {
+        c: 'a',
+        u: Utf16(0),
+        flags: [false; 2],
+        label: FixedStr::empty(),
+        parts: [Part {
+            on: false,
+            mode: Mode::Stop,
+            name: FixedStr::empty(),
+        }; 2],
+    };
+    let mut image = shm_runtime::tools::segment_image(&zero);
+    let mut h = [0u8; HEADER_SIZE];
+    h.copy_from_slice(&image[..HEADER_SIZE]);
+    let h = Header::decode(&h);
+    for at in [h.payload_offset as usize, h.backup_offset as usize] {
+        image[at..at + size].copy_from_slice(&p);
+    }
+    let seg = shm_runtime::tools::open_image::<Checked>(&image).expect("a valid image");
+    let schema = shm_runtime::descriptor::Schema::from_layout(&Checked::LAYOUT);
+    let shown = schema.view(&p).expect("long enough").to_string();
+    let invalid = shown.contains("<invalid ");
+    let mut out = zero;
+    match seg.read_into(&mut out) {
+        Ok(_) => assert!(!invalid, "{shown}"),
+        Err(Error::InvalidValue { path, .. }) => {
+            assert!(invalid, "{shown}");
+            assert!(!path.is_empty());
+            assert_eq!(out, zero, "read_into changed its target");
+        }
+        Err(e) => panic!("unexpected error {e}"),
+    }
+    let f = seg.fields();
+    let _ = (f.c().get(), f.flags().get(1), f.label().get());
+    let _ = f.parts().at(1).map(|p| (p.mode().get(), p.name().get()));
 }
