@@ -15,7 +15,7 @@ use std::process::Command;
 
 use shm_codegen::{Lang, generate};
 use shm_runtime::Prim;
-use shm_runtime::descriptor::{FieldInfo, Schema, TypeInfo, decode};
+use shm_runtime::descriptor::{EnumInfo, FieldInfo, Schema, TypeInfo, decode};
 
 fn field(name: &str, offset: u64, ty: TypeInfo) -> FieldInfo {
     FieldInfo {
@@ -248,6 +248,39 @@ fn accepted() -> Vec<Schema> {
                 ("ck", s(one("h_check", "x", Prim::U32))),
                 ("shm", s(one("shm_segment_header", "x", Prim::U32))),
                 ("obj", s(one("object", "x", Prim::U32))),
+            ],
+        ),
+        // The schema types beyond numbers: `bool`, an enum, `char`,
+        // `Utf16`, `FixedStr`, in arrays and nested (as their storage).
+        st(
+            "Kinds",
+            vec![
+                ("flag", p(Prim::Bool)),
+                (
+                    "mode",
+                    TypeInfo::Enum(Box::new(EnumInfo {
+                        name: "Mode".to_owned(),
+                        repr: Prim::U8,
+                        variants: vec![("Idle".to_owned(), 0), ("Run".to_owned(), 1)],
+                    })),
+                ),
+                ("u", p(Prim::Utf16)),
+                ("c", p(Prim::Char)),
+                ("label", TypeInfo::Str { cap: 6 }),
+                (
+                    "flags",
+                    TypeInfo::Array {
+                        elem: Box::new(p(Prim::Bool)),
+                        len: 2,
+                    },
+                ),
+                (
+                    "inner",
+                    s(st(
+                        "Part",
+                        vec![("on", p(Prim::Bool)), ("name", TypeInfo::Str { cap: 3 })],
+                    )),
+                ),
             ],
         ),
         // The root named like the helpers other names derive.

@@ -172,6 +172,10 @@ impl<T: SharedLayout, A: Access> Shared<T, A> {
     /// stack: for large schemas (more than a few hundred KiB, or less on a
     /// thread with a small stack) use [`Shared::read_boxed`], or
     /// [`Shared::read_into`] to refresh a value you keep.
+    ///
+    /// A value of a type with invalid bit patterns (`bool`, enums, `char`,
+    /// `FixedStr`) is checked on the private copy first: a bad one is
+    /// [`Error::InvalidValue`], naming the field path and the raw value.
     #[inline]
     pub fn read(&self) -> Result<T> {
         Ok(self.read_with_version()?.0)
@@ -586,6 +590,11 @@ impl<T: SharedLayout> Shared<T, ReadWrite> {
     ///
     /// The copy is on the stack for values up to 16 KiB, on the heap (one
     /// allocation per call) above, so any size works on any thread.
+    ///
+    /// If the current value holds an invalid value of a checked type
+    /// (`bool`, enum, `char`, `FixedStr`), the result is
+    /// [`Error::InvalidValue`] and `f` does not run (replace the value with
+    /// [`Shared::write`]).
     pub fn update<R>(&self, f: impl FnOnce(T::Fields<'_, ReadWrite>) -> R) -> Result<R> {
         let _lock = self.write_access("update")?;
         scratch::with_buffer::<T, Result<R>>(|at| {
@@ -633,7 +642,8 @@ impl<T: SharedLayout> Shared<T, ReadWrite> {
     /// Reads the value, lets `f` change the copy, and writes it back as one
     /// write. Like [`Shared::update`], the copy is on the heap for values
     /// over 16 KiB, and this handle's write methods fail with
-    /// [`Error::Reentrant`] inside `f`.
+    /// [`Error::Reentrant`] inside `f`. A current value that fails its
+    /// check is [`Error::InvalidValue`], and `f` does not run.
     pub fn modify<R>(&self, f: impl FnOnce(&mut T) -> R) -> Result<R> {
         let _lock = self.write_access("modify")?;
         scratch::with_buffer::<T, Result<R>>(|at| {
