@@ -261,7 +261,7 @@ fn field_getters_name_the_bad_value() {
 
 fn has_invalid(v: &Value<'_>) -> bool {
     match v {
-        Value::Invalid { .. } => true,
+        Value::Invalid(_) => true,
         Value::Array(vs) => vs.iter().any(has_invalid),
         Value::Struct(fs) => fs.iter().any(|(_, v)| has_invalid(v)),
         _ => false,

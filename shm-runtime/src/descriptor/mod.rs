@@ -41,7 +41,7 @@ mod value;
 pub use decode::{DescriptorError, decode, from_segment};
 pub(crate) use decode::{check_open, copy_out};
 pub use diff::{diff_schemas, first_difference, prefix_difference};
-pub use value::{Value, ValueView};
+pub use value::{InvalidValue, Value, ValueView};
 
 /// Largest payload [`Schema::decode_value`] decodes by field name (16 MiB).
 pub const MAX_DECODE_BYTES: u64 = 16 << 20;

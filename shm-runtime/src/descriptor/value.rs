@@ -74,17 +74,22 @@ pub enum Value<'s> {
     /// A value that is not valid for its type (a `bool` other than 0 or 1,
     /// a `char` that is no scalar value, an enum value that names no
     /// variant, a string too long or not UTF-8): the type and the raw bits.
-    Invalid {
-        /// The type, e.g. `bool`, `enum Mode`, `FixedStr<16>`.
-        ty: String,
-        /// The raw bits: the integer in hex, or for a string its length
-        /// and bytes in hex.
-        raw: String,
-    },
+    /// (Boxed: it is rare, and keeps every `Value` 32 bytes.)
+    Invalid(Box<InvalidValue>),
     /// An array's elements.
     Array(Vec<Value<'s>>),
     /// A struct's fields, in order.
     Struct(Vec<(&'s str, Value<'s>)>),
+}
+
+/// A value that is not valid for its type ([`Value::Invalid`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvalidValue {
+    /// The type, e.g. `bool`, `enum Mode`, `FixedStr<16>`.
+    pub ty: String,
+    /// The raw bits: the integer (hex for `bool` and `char`), or for a
+    /// string its length and bytes in hex.
+    pub raw: String,
 }
 
 /// A value of a schema type read in place from payload bytes (see
@@ -186,10 +191,10 @@ impl Serialize for Value<'_> {
             },
             Value::Enum(name) => s.serialize_str(name),
             Value::Str(text) => s.serialize_str(text),
-            Value::Invalid { ty, raw } => {
+            Value::Invalid(bad) => {
                 let mut m = s.serialize_map(Some(2))?;
-                m.serialize_entry("invalid", ty)?;
-                m.serialize_entry("raw", raw)?;
+                m.serialize_entry("invalid", &bad.ty)?;
+                m.serialize_entry("raw", &bad.raw)?;
                 m.end()
             }
             Value::Array(vs) => {
@@ -252,7 +257,7 @@ impl fmt::Display for Value<'_> {
             },
             Value::Enum(name) => write!(f, "{}", Escaped(name)),
             Value::Str(text) => quoted(f, '"', text),
-            Value::Invalid { ty, raw } => write!(f, "<invalid {}: {raw}>", Escaped(ty)),
+            Value::Invalid(bad) => write!(f, "<invalid {}: {}>", Escaped(&bad.ty), bad.raw),
             Value::Array(vs) => list(f, vs.iter()),
             Value::Struct(fs) => record(f, fs.iter().map(|(k, v)| (*k, v))),
         }
@@ -333,23 +338,22 @@ fn decode_prim(p: Prim, b: &[u8]) -> Value<'static> {
         Bool => match b[0] {
             0 => Value::Bool(false),
             1 => Value::Bool(true),
-            x => Value::Invalid {
-                ty: "bool".to_owned(),
-                raw: format!("{x:#04x}"),
-            },
+            x => invalid("bool".to_owned(), format!("{x:#04x}")),
         },
         Char => {
             let v = u32::from_ne_bytes(ne(b));
             match char::from_u32(v) {
                 Some(c) => Value::Char(c),
-                None => Value::Invalid {
-                    ty: "char".to_owned(),
-                    raw: format!("{v:#x}"),
-                },
+                None => invalid("char".to_owned(), format!("{v:#x}")),
             }
         }
         Utf16 => Value::Utf16(u16::from_ne_bytes(ne(b))),
     }
+}
+
+/// A [`Value::Invalid`].
+fn invalid(ty: String, raw: String) -> Value<'static> {
+    Value::Invalid(Box::new(InvalidValue { ty, raw }))
 }
 
 /// Decodes an enum value from the start of `b`: its variant's name, or
@@ -358,10 +362,10 @@ fn decode_enum<'s>(e: &'s EnumInfo, b: &[u8]) -> Value<'s> {
     let v = repr_value(e.repr, b);
     match e.variant(v) {
         Some(name) => Value::Enum(name),
-        None => Value::Invalid {
-            ty: format!("enum {}", e.name),
-            raw: crate::layout::repr_display(e.repr, v),
-        },
+        None => invalid(
+            format!("enum {}", e.name),
+            crate::layout::repr_display(e.repr, v),
+        ),
     }
 }
 
@@ -383,10 +387,10 @@ fn decode_str(cap: u64, b: &[u8]) -> Value<'static> {
             } else {
                 ""
             };
-            Value::Invalid {
-                ty: format!("FixedStr<{cap}>"),
-                raw: format!("length {len}, bytes {hex}{more}"),
-            }
+            invalid(
+                format!("FixedStr<{cap}>"),
+                format!("length {len}, bytes {hex}{more}"),
+            )
         }
     }
 }
@@ -424,6 +428,13 @@ fn decode_struct<'s>(s: &'s Schema, b: &[u8]) -> Value<'s> {
 mod tests {
     use super::*;
     use crate::descriptor::tests::DATA;
+
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn a_value_stays_small() {
+        // Decoding memory is bounded per element (tests/decode_memory.rs).
+        assert_eq!(size_of::<Value<'_>>(), 32);
+    }
 
     #[test]
     fn values_decode_by_field() {
