@@ -135,6 +135,8 @@ pub struct Checked {
     pub label: FixedStr<12>,
     /// Nested structs.
     pub parts: [Part; 2],
+    /// Explicit padding.
+    pub _pad0: [u8; 2],
 }
 
 /// Reads a segment of [`Checked`] whose payload is `payload` (cut or
@@ -155,6 +157,7 @@ pub fn check_checked_payload(payload: &[u8]) {
             mode: Mode::Stop,
             name: FixedStr::empty(),
         }; 2],
+        _pad0: [0; 2],
     };
     let mut image = shm_runtime::tools::segment_image(&zero);
     let mut h = [0u8; HEADER_SIZE];
