@@ -482,7 +482,9 @@ pub fn derive_shared_layout(input: TokenStream) -> TokenStream {
 /// `i8`, `i16`, `i32`, `i64`: not `C`, `usize` or `isize`, whose size
 /// varies), at least one variant, no data in any variant, and an explicit
 /// `= N` on every variant (the values are the format other processes
-/// read, so reordering the variants must not change them).
+/// read, so reordering the variants must not change them). A new segment
+/// is all zeros: give the enum a variant `= 0` (or write a value before
+/// anyone reads), else reads are `Error::InvalidValue` until a write.
 ///
 /// ```compile_fail
 /// use shm_runtime::SharedEnum;
