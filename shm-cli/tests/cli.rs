@@ -353,3 +353,70 @@ fn system_v_segments_are_listed_and_readable() {
     assert_eq!(v["backend"], "sysv");
     assert_eq!(v["key"], key.0);
 }
+
+/// A segment of the schema with every checked type (`schemas::Robot`),
+/// written by this process, read by `shm dump` (another process): values as
+/// people think of them; an invalid value shown as invalid with its bits.
+#[test]
+fn dump_shows_bools_enums_chars_and_strings() {
+    let name = Name::new("robot");
+    let seg = Options::posix(&name.0)
+        .create_new()
+        .open::<schemas::Robot>()
+        .unwrap();
+    seg.write(&schemas::Robot::sample()).unwrap();
+    let v: Value = serde_json::from_str(&shm_ok(&["dump", &name.0, "--json"])).unwrap();
+    assert_eq!(v["armed"], true);
+    assert_eq!(v["mode"], "Running");
+    assert_eq!(v["initial"], "é");
+    assert_eq!(v["letter"], "X");
+    assert_eq!(v["label"], "left-arm");
+    assert_eq!(v["flags"], serde_json::json!([true, false, true, true]));
+    assert_eq!(v["joints"][2]["mode"], "Fault");
+    assert_eq!(v["joints"][0]["axis"], "Minus");
+    assert_eq!(v["joints"][1]["name"], "elbow");
+    assert_eq!(v["names"], serde_json::json!(["ünï", ""]));
+    let text = shm_ok(&["dump", &name.0]);
+    for shown in [
+        "armed = true",
+        "mode = Running",
+        "initial = 'é'",
+        "letter = 'X'",
+        "label = \"left-arm\"",
+    ] {
+        assert!(text.contains(shown), "{shown:?} not in {text}");
+    }
+    drop(seg);
+
+    // The same segment with a bool of 2 and an enum value of 9.
+    let mut image = shm_runtime::tools::segment_image(&schemas::Robot::sample());
+    let mut h = [0u8; shm_runtime::header::HEADER_SIZE];
+    h.copy_from_slice(&image[..shm_runtime::header::HEADER_SIZE]);
+    let h = shm_runtime::header::Header::decode(&h);
+    let field = |n: &str| {
+        schemas::Robot::LAYOUT
+            .fields
+            .iter()
+            .find(|f| f.name == n)
+            .unwrap()
+            .offset
+    };
+    for at in [h.payload_offset as usize, h.backup_offset as usize] {
+        image[at + field("armed")] = 2;
+        image[at + field("mode")] = 9;
+    }
+    raw_object(&name, &image);
+    let v: Value = serde_json::from_str(&shm_ok(&["dump", &name.0, "--json"])).unwrap();
+    assert_eq!(
+        v["armed"],
+        serde_json::json!({"invalid": "bool", "raw": "0x02"})
+    );
+    assert_eq!(
+        v["mode"],
+        serde_json::json!({"invalid": "enum Mode", "raw": "9"})
+    );
+    assert_eq!(v["label"], "left-arm");
+    let text = shm_ok(&["dump", &name.0]);
+    assert!(text.contains("armed = <invalid bool: 0x02>"), "{text}");
+    assert!(text.contains("mode = <invalid enum Mode: 9>"), "{text}");
+}
