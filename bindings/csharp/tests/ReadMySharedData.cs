@@ -62,7 +62,7 @@ static unsafe class ReadMySharedData
                 Console.WriteLine("fingerprint=0x" + h.fingerprint.ToString("x16"));
                 Console.WriteLine("schema=" + schema + " v" + h.schema_version);
                 Console.WriteLine("value=" + v.value);
-                Console.WriteLine("letter=" + (char)v.letter);
+                Console.WriteLine("letter=" + v.letter); // a C# char (Utf16 in the schema)
                 Console.WriteLine("numbers[10]=" + v.numbers[10].ToString("F2", System.Globalization.CultureInfo.InvariantCulture));
                 return 0;
             }
