@@ -15,3 +15,9 @@ cargo bench -p benches --profile dev -- --test
 # The report reads whatever results exist (none in quick mode: dashes).
 cargo run -q -p benches --bin bench-report >/dev/null
 echo "benchmarks: quick mode ran"
+
+# The peer benchmark (benches/peers: its own workspace, so iceoryx2 and
+# mmap-sync stay out of the root workspace's builds): a release build
+# (about a minute cold, timed by the script) and a quick run of every row.
+bash benches/peers/run.sh --quick
+echo "peer benchmark: quick mode ran"
