@@ -115,6 +115,17 @@ fn run(args: Args) -> Res<()> {
     std::fs::write(&path, serde_json::to_string_pretty(&results)?)?;
     print!("{}", report::markdown(&results));
     eprintln!("results: {}", path.display());
+    // A correctness check, not a timing: our reads are never torn.
+    let torn: f64 = ["updates", "latency"]
+        .iter()
+        .filter_map(|g| results[*g].as_array())
+        .flatten()
+        .filter(|r| r["lib"] == "ours")
+        .filter_map(|r| r["torn"].as_f64())
+        .sum();
+    if torn > 0.0 {
+        return Err(format!("{torn} torn reads of ours").into());
+    }
     Ok(())
 }
 

@@ -62,9 +62,8 @@ pub fn markdown(v: &Value) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "Machine: `nproc` = {} (available parallelism {}), \"{}\", processes pinned to two CPUs: {}; load average (1, 5, 15 min) {} at the start, {} at the end; {:.0} s{}.\n",
+        "Machine: `nproc` = {}, \"{}\", processes pinned to two CPUs: {}; load average (1, 5, 15 min) {} at the start, {} at the end; {:.0} s{}.\n",
         m["nproc"],
-        m["available_parallelism"],
         m["cpu_model"].as_str().unwrap_or("?"),
         if m["pinned"].as_bool() == Some(true) {
             "yes"
@@ -182,7 +181,7 @@ pub fn markdown(v: &Value) -> String {
     if let Some(n) = get(v, "open", "iceoryx2 node", 208, "ns") {
         let _ = writeln!(
             s,
-            "\niceoryx2's open row includes creating a node (every process needs one before it opens a service): {} of it.",
+            "\niceoryx2's open row includes creating a node (every process needs one before it opens a service); creating a node alone, measured separately: {}.",
             fmt_ns(n)
         );
     }
