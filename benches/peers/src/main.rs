@@ -44,8 +44,12 @@ pub struct Args {
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
     /// Seconds the checking reader runs per row (updates seen).
-    #[arg(long, default_value_t = 2.0)]
+    #[arg(long, default_value_t = 1.5)]
     pub secs: f64,
+    /// Runs of each updates-seen row (libraries interleaved; the median is
+    /// reported).
+    #[arg(long, default_value_t = 3)]
+    pub repeats: usize,
     /// Round trips per latency row.
     #[arg(long, default_value_t = 50_000)]
     pub samples: u64,

@@ -118,6 +118,7 @@ pub fn all(args: &Args) -> Res<Value> {
         quick: args.quick,
         secs: if args.quick { 0.1 } else { args.secs },
         samples: if args.quick { 300 } else { args.samples },
+        repeats: if args.quick { 1 } else { args.repeats.max(1) },
         other,
         one_cpu: other.is_none(),
     };
@@ -138,6 +139,8 @@ pub fn all(args: &Args) -> Res<Value> {
             "load_start": load_start,
             "unix_time": SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
             "versions": {"mmap-sync": "2.0.4", "iceoryx2": "0.10.0"},
+            "commit": git_commit(),
+            "updates_runs": ctx.repeats,
             "samples": ctx.samples,
             "reader_secs": ctx.secs,
         }
@@ -187,16 +190,42 @@ pub fn all(args: &Args) -> Res<Value> {
         out["open"] = rows.into();
     }
     if want("updates") {
+        // Repeated, libraries interleaved, the median kept: the machine's
+        // load drifts, and this row moves with it most.
+        let mut runs: Vec<Value> = vec![];
+        for rep in 0..ctx.repeats {
+            for size in sizes {
+                for lib in LIBS {
+                    let r: Res<Value> = dispatch!(lib, size, |L, P| updates::<L, P>(&ctx, lib));
+                    let mut r = r?;
+                    r["size"] = size.into();
+                    r["lib"] = lib.into();
+                    r["rep"] = rep.into();
+                    runs.push(r);
+                }
+                eprintln!("updates {size} (run {}): done", rep + 1);
+            }
+        }
         let mut rows = vec![];
         for size in sizes {
             for lib in LIBS {
-                let r: Res<Value> = dispatch!(lib, size, |L, P| updates::<L, P>(&ctx, lib));
-                let mut r = r?;
-                r["size"] = size.into();
-                r["lib"] = lib.into();
-                rows.push(r);
+                let mine: Vec<&Value> = runs
+                    .iter()
+                    .filter(|r| r["lib"] == lib && r["size"] == size)
+                    .collect();
+                let med = |k: &str| {
+                    let mut v: Vec<f64> = mine.iter().filter_map(|r| r[k].as_f64()).collect();
+                    median(&mut v)
+                };
+                let sum = |k: &str| mine.iter().filter_map(|r| r[k].as_f64()).sum::<f64>();
+                rows.push(json!({
+                    "size": size, "lib": lib,
+                    "seen_per_s": med("seen_per_s"), "reads_per_s": med("reads_per_s"),
+                    "writes_per_s": med("writes_per_s"),
+                    "torn": sum("torn"), "errors": sum("errors"), "reads": sum("reads"),
+                    "runs": mine.iter().map(|r| r["seen_per_s"].clone()).collect::<Vec<_>>(),
+                }));
             }
-            eprintln!("updates {size}: done");
         }
         out["updates"] = rows.into();
     }
@@ -223,11 +252,26 @@ pub fn all(args: &Args) -> Res<Value> {
     Ok(out)
 }
 
+/// The commit of the checkout this runs in (`git describe --always
+/// --dirty`), or `?`.
+fn git_commit() -> String {
+    Command::new("git")
+        .args(["describe", "--always", "--dirty", "--abbrev=10"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_else(|| "?".into())
+}
+
 /// What the measurements share.
 struct Ctx {
     quick: bool,
     secs: f64,
     samples: u64,
+    /// Runs of the updates-seen rows.
+    repeats: usize,
     /// The CPU of the other process (None: one CPU, no pinning).
     other: Option<usize>,
     one_cpu: bool,
@@ -607,6 +651,7 @@ pub fn child(role: &str, args: &Args) -> Res<Value> {
         quick: args.quick,
         secs: args.secs,
         samples: 0,
+        repeats: 1,
         other: None,
         one_cpu: sys::allowed_cpus().len() < 2 || args.cpu.is_none(),
     };

@@ -62,7 +62,8 @@ pub fn markdown(v: &Value) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "Machine: `nproc` = {}, \"{}\", processes pinned to two CPUs: {}; load average (1, 5, 15 min) {} at the start, {} at the end; {:.0} s{}.\n",
+        "Code: `{}`. Machine: `nproc` = {}, \"{}\", processes pinned to two CPUs: {}; load average (1, 5, 15 min) {} at the start, {} at the end; {:.0} s{}.\n",
+        m["commit"].as_str().unwrap_or("?"),
         m["nproc"],
         m["cpu_model"].as_str().unwrap_or("?"),
         if m["pinned"].as_bool() == Some(true) {
@@ -188,7 +189,8 @@ pub fn markdown(v: &Value) -> String {
     if !v["updates"].is_null() {
         let _ = writeln!(
             s,
-            "\nUpdates seen per second by a checking reader in another process under a flat-out writer (every word of every read checked; torn reads in brackets). Ratio = ours / peer: below 1 the peer's reader sees more.\n"
+            "\nUpdates seen per second by a checking reader in another process under a flat-out writer (every word of every read checked; torn reads in brackets, summed over the runs; median of {} run(s)). Ratio = ours / peer: below 1 the peer's reader sees more.\n",
+            m["updates_runs"].as_u64().unwrap_or(1)
         );
         let _ = writeln!(
             s,
