@@ -222,6 +222,7 @@ pub fn all(args: &Args) -> Res<Value> {
                     "size": size, "lib": lib,
                     "seen_per_s": med("seen_per_s"), "reads_per_s": med("reads_per_s"),
                     "writes_per_s": med("writes_per_s"),
+                    "writer_cpu": med("writer_cpu"), "reader_cpu": med("reader_cpu"),
                     "torn": sum("torn"), "errors": sum("errors"), "reads": sum("reads"),
                     "runs": mine.iter().map(|r| r["seen_per_s"].clone()).collect::<Vec<_>>(),
                 }));
@@ -426,6 +427,7 @@ fn updates<L: Lib<P>, P: Payload>(ctx: &Ctx, lib: &str) -> Res<Value> {
     let mut v = P::boxed_with(1);
     let mut child = spawn(ctx, "reader", lib, P::SIZE, &seg.name)?;
     let t = Instant::now();
+    let cpu = sys::thread_cpu();
     let mut writes = 0u64;
     let mut c = 1u64;
     loop {
@@ -447,8 +449,12 @@ fn updates<L: Lib<P>, P: Payload>(ctx: &Ctx, lib: &str) -> Res<Value> {
         }
     }
     let secs = t.elapsed().as_secs_f64();
+    let cpu = (sys::thread_cpu() - cpu).as_secs_f64();
     let mut r = child_result(child)?;
     r["writes_per_s"] = (writes as f64 / secs).into();
+    // The share of a CPU the writer got: far below 1, the machine's other
+    // load took its CPU, and the row says little.
+    r["writer_cpu"] = (cpu / secs).into();
     Ok(r)
 }
 
@@ -459,6 +465,7 @@ fn reader<L: Lib<P>, P: Payload>(args: &Args) -> Res<Value> {
     let (mut reads, mut seen, mut torn, mut errors) = (0u64, 0u64, 0u64, 0u64);
     let mut last = u64::MAX;
     let t = Instant::now();
+    let cpu = sys::thread_cpu();
     let dur = Duration::from_secs_f64(args.secs);
     while t.elapsed() < dur {
         for _ in 0..16 {
@@ -477,7 +484,9 @@ fn reader<L: Lib<P>, P: Payload>(args: &Args) -> Res<Value> {
         }
     }
     let secs = t.elapsed().as_secs_f64();
+    let cpu = (sys::thread_cpu() - cpu).as_secs_f64();
     Ok(json!({
+        "reader_cpu": cpu / secs,
         "reads_per_s": reads as f64 / secs,
         "seen_per_s": seen as f64 / secs,
         "reads": reads, "seen": seen, "torn": torn, "errors": errors, "secs": secs,

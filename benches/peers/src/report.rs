@@ -224,8 +224,23 @@ pub fn markdown(v: &Value) -> String {
         }
         let _ = writeln!(
             s,
-            "\n(\"X (torn) of W\": X distinct values seen per second, W writes per second by the writer.)"
+            "\n(\"X (torn) of W\": X distinct values seen per second, W writes per second by the writer.) The share of a CPU the writer / the reader got (median; far below 100 %: the machine's other load took it, and the row says little):\n"
         );
+        let _ = writeln!(
+            s,
+            "| size | raw | ours | iceoryx2 | seqlock | mmap-sync |\n|---|---:|---:|---:|---:|---:|"
+        );
+        for size in sizes {
+            let _ = write!(s, "| {} |", size_label(size));
+            for lib in ["raw", "ours", "iceoryx2", "seqlock", "mmap-sync"] {
+                let pct = |k| {
+                    get(v, "updates", lib, size, k)
+                        .map_or("–".into(), |x| format!("{:.0} %", x * 100.0))
+                };
+                let _ = write!(s, " {} / {} |", pct("writer_cpu"), pct("reader_cpu"));
+            }
+            s.push('\n');
+        }
     }
     s.push_str(&targets(v));
     s
@@ -248,10 +263,16 @@ fn targets(v: &Value) -> String {
     let le = |a: Option<f64>, b: Option<f64>| Some(a? <= b?);
     for size in [208u64, 4096, 1048576] {
         let ours = get(v, "read", "ours read()", size, "ns");
+        let ours_into = get(v, "read", "ours", size, "ns");
         for p in PEERS {
+            let peer = get(v, "read", p, size, "ns");
             line(
-                format!("read {} ≤ {p}", size_label(size)),
-                le(ours, get(v, "read", p, size, "ns")),
+                format!("read {} ≤ {p} (`read()`)", size_label(size)),
+                le(ours, peer),
+            );
+            line(
+                format!("read {} ≤ {p} (`read_into`)", size_label(size)),
+                le(ours_into, peer),
             );
         }
     }

@@ -147,3 +147,9 @@ pub fn relax(one_cpu: bool) {
         std::hint::spin_loop();
     }
 }
+
+/// CPU time the calling thread has used so far.
+pub fn thread_cpu() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+}
