@@ -15,3 +15,11 @@ cargo bench -p benches --profile dev -- --test
 # The report reads whatever results exist (none in quick mode: dashes).
 cargo run -q -p benches --bin bench-report >/dev/null
 echo "benchmarks: quick mode ran"
+
+# The peer benchmark (benches/peers: its own workspace, so iceoryx2 and
+# mmap-sync stay out of the root workspace's builds): a release build
+# (about a minute cold, timed by the script) and a quick run of every row.
+# (The root's `cargo fmt --all` does not see it: checked here.)
+cargo fmt --manifest-path benches/peers/Cargo.toml --check
+bash benches/peers/run.sh --quick
+echo "peer benchmark: quick mode ran"
