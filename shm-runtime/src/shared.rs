@@ -357,7 +357,10 @@ impl<T: SharedLayout, A: Access> Shared<T, A> {
     /// [`Error::Unsupported`](crate::Error::Unsupported): the link is not
     /// its name.
     pub fn remove(&self) -> Result<()> {
-        self.map.backing().remove_own()
+        self.map.backing().remove_own()?;
+        // The read-only waiters' doorbell goes with its segment (Linux).
+        crate::doorbell::remove(self.map.id());
+        Ok(())
     }
 }
 
