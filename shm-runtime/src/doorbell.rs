@@ -45,9 +45,23 @@
 //! earlier segment of the same name) to zero. `Shared::remove` and
 //! `Options::remove` (`shm rm`) remove it (`IPC_RMID`) with the segment.
 //! A writer that is not the segment's owner does not create one.
+//!
+//! Limits: a file segment's doorbell is found by its absolute path, so
+//! processes that name the file by different paths (links) do not share
+//! one (their read-only waiters poll, or wait out their re-check).
+//! Processes in different IPC namespaces (containers sharing `/dev/shm`
+//! or a file but not System V) do not share one either: a read-only waiter
+//! there finds none and polls, or finds one no writer watches and wakes by
+//! its re-check. So does a read-only waiter whose writer does not look at
+//! the doorbell (an older version of this crate, a program in another
+//! language that does not: docs/FORMAT.md). Each doorbell is one more
+//! System V segment (`kernel.shmmni`); when it cannot be made, there is
+//! none.
 
 use std::sync::atomic::AtomicU32;
+#[cfg(target_os = "linux")]
 use std::sync::{Mutex, OnceLock, PoisonError};
+#[cfg(target_os = "linux")]
 use std::time::{Duration, Instant};
 
 use crate::backend::Backing;
@@ -55,14 +69,17 @@ use crate::name::SegmentId;
 
 /// How often a read-only waiter looks for a doorbell again while there is
 /// none (a writer may make one later).
+#[cfg(target_os = "linux")]
 const RETRY: Duration = Duration::from_secs(1);
 
-/// One mapping's doorbell, attached at most once.
+/// One mapping's doorbell, attached at most once (Linux; elsewhere there
+/// is none).
 #[derive(Default)]
 pub(crate) struct Slot {
     #[cfg(target_os = "linux")]
     bell: OnceLock<imp::Bell>,
     /// When a waiter last looked for the doorbell and found none.
+    #[cfg(target_os = "linux")]
     last_try: Mutex<Option<Instant>>,
 }
 
@@ -90,26 +107,31 @@ impl Slot {
     }
 
     /// For a read-only waiter: the count to register in, attaching the
-    /// doorbell at the first call (and again at most once a [`RETRY`]
-    /// while there is none).
+    /// doorbell at the first call (and again at most once a second while
+    /// there is none).
     pub(crate) fn waiter(&self, id: &SegmentId, backing: &dyn Backing) -> Option<&AtomicU32> {
-        if let Some(w) = self.ro_waiters() {
-            return Some(w);
-        }
-        {
-            let mut last = self.last_try.lock().unwrap_or_else(PoisonError::into_inner);
-            if last.is_some_and(|t| t.elapsed() < RETRY) {
-                return None;
-            }
-            *last = Some(Instant::now());
-        }
         #[cfg(target_os = "linux")]
-        if let Some(b) = imp::open(id, backing, false) {
-            let _ = self.bell.set(b);
+        {
+            if let Some(w) = self.ro_waiters() {
+                return Some(w);
+            }
+            {
+                let mut last = self.last_try.lock().unwrap_or_else(PoisonError::into_inner);
+                if last.is_some_and(|t| t.elapsed() < RETRY) {
+                    return None;
+                }
+                *last = Some(Instant::now());
+            }
+            if let Some(b) = imp::open(id, backing, false) {
+                let _ = self.bell.set(b);
+            }
+            self.ro_waiters()
         }
         #[cfg(not(target_os = "linux"))]
-        let _ = (id, backing);
-        self.ro_waiters()
+        {
+            let _ = (id, backing);
+            None
+        }
     }
 }
 

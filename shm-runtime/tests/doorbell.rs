@@ -421,6 +421,58 @@ fn a_read_only_waiter_is_counted_in_the_doorbell_and_woken() {
 }
 
 #[test]
+fn system_v_and_file_segments_have_doorbells_too() {
+    let dir = std::env::temp_dir();
+    let file = dir.join(unique("bellfile"));
+    let sysv_key = 0x2d00_0000 | (std::process::id() as i32 & 0xff_ffff);
+    for opts in [Options::file(&file), Options::sysv(sysv_key)] {
+        let _c = Cleanup(opts.clone());
+        let seg = opts
+            .clone()
+            .create_new()
+            .mode(0o644)
+            .open::<MySharedData>()
+            .unwrap();
+        let id = opts.id().clone();
+        let key = doorbell_key(&id).unwrap();
+        let count = || {
+            // SAFETY: shmget takes no pointers.
+            let bell = unsafe { libc::shmget(key, 0, 0) };
+            assert!(bell >= 0, "{id}: no doorbell");
+            Attached::new(bell, true)
+                .unwrap()
+                .word(RO_WAITERS)
+                .load(Ordering::SeqCst)
+        };
+        let reader = opts.open_read_only::<MySharedData>().unwrap();
+        let since = reader.version();
+        let (tx, rx) = mpsc::channel();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let _ = tx.send(reader.wait_for_change(since, Duration::from_secs(30)));
+            });
+            for _ in 0..20_000 {
+                if count() == 1 {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            assert_eq!(count(), 1, "{id}: the read-only waiter is not counted");
+            seg.update(|f| f.value().set(2)).unwrap();
+            let got = rx.recv_timeout(Duration::from_secs(20)).unwrap();
+            assert!(got.is_some_and(|v| v > since), "{id}: {got:?}");
+        });
+        assert_eq!(count(), 0, "{id}");
+        seg.remove().unwrap();
+        // SAFETY: shmget takes no pointers.
+        assert!(
+            unsafe { libc::shmget(key, 0, 0) } < 0,
+            "{id}: doorbell left"
+        );
+    }
+}
+
+#[test]
 fn options_remove_and_a_re_created_segment_handle_a_stale_doorbell() {
     let (name, _c, seg) = fresh("stale");
     let (mut w, _) = waiter(None, &name, 60_000);
