@@ -465,10 +465,8 @@ fn system_v_and_file_segments_have_doorbells_too() {
         assert_eq!(count(), 0, "{id}");
         seg.remove().unwrap();
         // SAFETY: shmget takes no pointers.
-        assert!(
-            unsafe { libc::shmget(key, 0, 0) } < 0,
-            "{id}: doorbell left"
-        );
+        let left = unsafe { libc::shmget(key, 0, 0) };
+        assert!(left < 0, "{id}: doorbell left");
     }
 }
 
