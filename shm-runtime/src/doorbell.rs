@@ -44,7 +44,10 @@
 //! created the segment resets a stale count (left by killed waiters of an
 //! earlier segment of the same name) to zero. `Shared::remove` and
 //! `Options::remove` (`shm rm`) remove it (`IPC_RMID`) with the segment.
-//! A writer that is not the segment's owner does not create one.
+//! A writer that is not the segment's owner does not create one. A
+//! doorbell of the segment's owner whose words a reader overwrote is
+//! ignored by waiters (they poll) until the owner's next claim writes them
+//! again.
 //!
 //! Limits: a file segment's doorbell is found by its absolute path, so
 //! processes that name the file by different paths (links) do not share
@@ -97,10 +100,13 @@ impl Slot {
     /// it if it is missing and this process's user owns the segment.
     pub(crate) fn attach_writer(&self, id: &SegmentId, backing: &dyn Backing) {
         #[cfg(target_os = "linux")]
-        if self.bell.get().is_none()
-            && let Some(b) = imp::open(id, backing, true)
-        {
-            let _ = self.bell.set(b);
+        match self.bell.get() {
+            Some(b) => b.restore(),
+            None => {
+                if let Some(b) = imp::open(id, backing, true) {
+                    let _ = self.bell.set(b);
+                }
+            }
         }
         #[cfg(not(target_os = "linux"))]
         let _ = (id, backing);
@@ -135,9 +141,9 @@ impl Slot {
     }
 }
 
-/// Removes the doorbell of `id` if there is one (a doorbell for this
-/// name: size, magic, version and hash), best effort: what this user may
-/// not remove stays.
+/// Removes the doorbell of `id` if there is one (a 64-byte object under
+/// its key that says it is this name's doorbell, or that this user made),
+/// best effort: what this user may not remove stays.
 pub(crate) fn remove(id: &SegmentId) {
     #[cfg(target_os = "linux")]
     imp::remove(id);
@@ -208,6 +214,10 @@ mod imp {
     /// to it).
     pub(super) struct Bell {
         ptr: NonNull<u8>,
+        /// The name's hash.
+        hash: u64,
+        /// Attached by a writer that owns the segment (and the doorbell).
+        mine: bool,
     }
 
     // SAFETY: the attachment is owned by this value and only accessed
@@ -229,6 +239,23 @@ mod imp {
 
         pub(super) fn ro_waiters(&self) -> &AtomicU32 {
             self.word(OFF_RO_WAITERS)
+        }
+
+        /// Its owner's writer: writes its words again if a reader
+        /// overwrote them.
+        pub(super) fn restore(&self) {
+            if self.mine && !self.is_for(self.hash) {
+                self.write_words();
+            }
+        }
+
+        fn write_words(&self) {
+            let hash = self.hash;
+            self.word(OFF_VERSION).store(VERSION, Ordering::Relaxed);
+            self.word(OFF_HASH).store(hash as u32, Ordering::Relaxed);
+            self.word(OFF_HASH + 4)
+                .store((hash >> 32) as u32, Ordering::Relaxed);
+            self.word(OFF_MAGIC).store(MAGIC, Ordering::Release);
         }
 
         /// Whether it says it is the doorbell of the name hashed `hash`.
@@ -287,13 +314,14 @@ mod imp {
         }
         let bell = Bell {
             ptr: sysv::shmat(shmid, false).ok()?,
+            hash,
+            mine,
         };
-        if created_now {
-            bell.word(OFF_VERSION).store(VERSION, Ordering::Relaxed);
-            bell.word(OFF_HASH).store(hash as u32, Ordering::Relaxed);
-            bell.word(OFF_HASH + 4)
-                .store((hash >> 32) as u32, Ordering::Relaxed);
-            bell.word(OFF_MAGIC).store(MAGIC, Ordering::Release);
+        // A new one, or one of this owner whose words a reader overwrote
+        // (it is 64 bytes, its owner and creator the segment's: this
+        // owner made it under this key): (re)written by its owner.
+        if created_now || (mine && !bell.is_for(hash)) {
+            bell.write_words();
         }
         if !bell.is_for(hash) {
             return None;
@@ -313,11 +341,22 @@ mod imp {
         let Ok(shmid) = sysv::shmget(key, 0, 0) else {
             return;
         };
-        let ours = sysv::ipc_stat(shmid).is_ok_and(|ds| ds.shm_segsz == SIZE)
-            && sysv::shmat(shmid, true).is_ok_and(|ptr| {
-                let bell = Bell { ptr };
-                bell.is_for(hash)
-            });
+        let me = rustix::process::geteuid().as_raw();
+        let Ok(ds) = sysv::ipc_stat(shmid) else {
+            return;
+        };
+        // A doorbell for this name, or one this user made under its key
+        // whose words a reader overwrote.
+        let ours = ds.shm_segsz == SIZE
+            && ((ds.shm_perm.uid == me && ds.shm_perm.cuid == me)
+                || sysv::shmat(shmid, true).is_ok_and(|ptr| {
+                    Bell {
+                        ptr,
+                        hash,
+                        mine: false,
+                    }
+                    .is_for(hash)
+                }));
         if ours {
             let _ = sysv::shmctl_noarg(shmid, libc::IPC_RMID);
         }

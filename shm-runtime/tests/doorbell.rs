@@ -614,6 +614,15 @@ fn a_reader_cannot_remove_remode_or_resize_the_doorbell_and_overwriting_it_only_
         0,
         "a waiter counted itself in a broken doorbell"
     );
+    // The owner's next claim writes it again: read-only waiters sleep on
+    // the futex again.
+    seg.release_writer().unwrap();
+    seg.claim_writer(Duration::ZERO).unwrap();
+    let (mut w, since) = waiter(Some("nobody"), &name, 30_000);
+    until_ro_waiters(&name, 1);
+    seg.update(|f| f.value().set(6)).unwrap();
+    assert!(woke(&mut w) > since);
+    w.finish();
 }
 
 #[test]
