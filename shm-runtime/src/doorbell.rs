@@ -218,6 +218,9 @@ mod imp {
         hash: u64,
         /// Attached by a writer that owns the segment (and the doorbell).
         mine: bool,
+        /// For `mine`: its identifier and the segment's name, to remove it
+        /// when this goes and the segment's name is gone.
+        owned: Option<(libc::c_int, SegmentId)>,
     }
 
     // SAFETY: the attachment is owned by this value and only accessed
@@ -269,9 +272,37 @@ mod imp {
 
     impl Drop for Bell {
         fn drop(&mut self) {
+            // The segment's name was removed by other means than
+            // `Shared::remove`/`Options::remove` (e.g. `rm /dev/shm/N`):
+            // the doorbell goes too, so that it does not outlive it. While
+            // attached, its identifier names this very segment (a removed
+            // one included), so the removal cannot hit another.
+            if let Some((shmid, id)) = &self.owned
+                && !name_exists(id)
+            {
+                let _ = sysv::shmctl_noarg(*shmid, libc::IPC_RMID);
+            }
             // SAFETY: `ptr` is this value's own attachment; the references
             // `word` hands out borrow `self`, so none outlives it.
             let _ = unsafe { sysv::shmdt(self.ptr) };
+        }
+    }
+
+    /// Whether `id`'s name still names something (what it names is not
+    /// looked at; errors other than "not found" count as yes).
+    fn name_exists(id: &SegmentId) -> bool {
+        let found = |r: std::io::Result<std::fs::Metadata>| {
+            !r.is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+        };
+        match id {
+            SegmentId::Posix(n) => crate::name::posix(n)
+                .is_ok_and(|n| found(std::fs::symlink_metadata(format!("/dev/shm{n}")))),
+            SegmentId::File(p) => found(std::fs::symlink_metadata(p)),
+            SegmentId::SysV(k) => match sysv::shmget(*k, 0, 0) {
+                Ok(_) => true,
+                Err(e) => e.raw_os_error() != Some(libc::ENOENT),
+            },
+            _ => true,
         }
     }
 
@@ -316,6 +347,7 @@ mod imp {
             ptr: sysv::shmat(shmid, false).ok()?,
             hash,
             mine,
+            owned: mine.then(|| (shmid, id.clone())),
         };
         // A new one, or one of this owner whose words a reader overwrote
         // (it is 64 bytes, its owner and creator the segment's: this
@@ -354,6 +386,7 @@ mod imp {
                         ptr,
                         hash,
                         mine: false,
+                        owned: None,
                     }
                     .is_for(hash)
                 }));

@@ -479,24 +479,47 @@ fn options_remove_and_a_re_created_segment_handle_a_stale_doorbell() {
     w.child.kill().unwrap();
     w.child.wait().unwrap();
     assert_eq!(ro_waiters(&name), 1);
-    // The segment's name goes behind the runtime's back; the doorbell
-    // stays, with its stale count.
+    // The segment's name goes behind the runtime's back, and a new
+    // segment is made under it while the old writer still holds its handle:
+    // the doorbell stays, with its stale count, until the new creator's
+    // claim resets it.
     std::fs::remove_file(format!("/dev/shm/{name}")).unwrap();
-    drop(seg);
-    let seg = Options::posix(&name)
+    let seg2 = Options::posix(&name)
         .create_new()
         .mode(0o644)
         .open::<MySharedData>()
         .unwrap();
     assert_eq!(ro_waiters(&name), 0, "the creator reset the stale count");
+    // The old writer goes; the name names a segment: the doorbell stays.
+    drop(seg);
+    assert!(
+        record(&name).is_some(),
+        "the old writer removed the doorbell"
+    );
     let (mut w, since) = waiter(None, &name, 30_000);
     until_ro_waiters(&name, 1);
-    seg.update(|f| f.value().set(1)).unwrap();
+    seg2.update(|f| f.value().set(1)).unwrap();
     assert!(woke(&mut w) > since);
     w.finish();
     // `Options::remove` (as `shm rm` does) removes both.
     Options::posix(&name).remove().unwrap();
     assert!(record(&name).is_none(), "Options::remove left the doorbell");
+    drop(seg2);
+
+    // A writer whose segment's name was removed behind the runtime's back
+    // removes the doorbell when it goes.
+    let seg = Options::posix(&name)
+        .create_new()
+        .mode(0o644)
+        .open::<MySharedData>()
+        .unwrap();
+    assert!(record(&name).is_some());
+    std::fs::remove_file(format!("/dev/shm/{name}")).unwrap();
+    drop(seg);
+    assert!(
+        record(&name).is_none(),
+        "the writer left the doorbell behind"
+    );
 }
 
 #[test]
