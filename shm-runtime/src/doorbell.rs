@@ -49,7 +49,9 @@
 //! ignored by waiters (they poll) until the owner's next claim writes them
 //! again.
 //!
-//! Limits: a file segment's doorbell is found by its absolute path, so
+//! Limits: a segment opened through a descriptor's link (`/proc/...`,
+//! `/dev/fd/...`: a memfd's `share_path`) has no doorbell. A file
+//! segment's doorbell is found by its absolute path, so
 //! processes that name the file by different paths (links) do not share
 //! one (their read-only waiters poll, or wait out their re-check).
 //! Processes in different IPC namespaces (containers sharing `/dev/shm`
@@ -180,8 +182,15 @@ fn identity(id: &SegmentId) -> Option<(i32, u64)> {
         #[cfg(unix)]
         SegmentId::File(p) => {
             use std::os::unix::ffi::OsStrExt;
+            let path = std::path::absolute(p).ok()?;
+            // A descriptor's link (`Shared::share_path`: a memfd, or a file
+            // passed on) names an open file of one process, not a segment:
+            // no doorbell.
+            if path.starts_with("/proc") || path.starts_with("/dev/fd") {
+                return None;
+            }
             name.extend_from_slice(b"file:");
-            name.extend_from_slice(std::path::absolute(p).ok()?.as_os_str().as_bytes());
+            name.extend_from_slice(path.as_os_str().as_bytes());
         }
         _ => return None,
     }
