@@ -38,6 +38,7 @@ pub use writer::TakeOver;
 
 // Internals, each with one job (see the file map in the README).
 mod backend;
+mod doorbell;
 mod escape;
 mod image;
 mod init;
@@ -55,6 +56,7 @@ mod words;
 /// untrusted text for human-readable output.
 #[doc(hidden)]
 pub mod tools {
+    pub use crate::doorbell::key_of as doorbell_key;
     pub use crate::escape::{Escaped, EscapedBytes, escape, is_plain};
     pub use crate::image::{open_image, segment_image, validate_bytes, validate_bytes_untyped};
     pub use crate::name::{POSIX_NAME_MAX, posix as check_posix_name};

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering, fence};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use crate::backend::{Backing, WriterLock};
+use crate::doorbell;
 use crate::error::{Error, Result};
 use crate::header::{self, HEADER_SIZE, Header, off};
 use crate::name::SegmentId;
@@ -32,6 +33,9 @@ pub(crate) struct Mapping {
     lock: std::sync::Mutex<Option<WriterLock>>,
     /// This mapping's handle holds write access (counted by `writer`).
     claimed: std::sync::atomic::AtomicBool,
+    /// The doorbell read-only waiters count themselves in (see
+    /// [`crate::doorbell`]).
+    doorbell: doorbell::Slot,
 }
 
 impl std::fmt::Debug for Mapping {
@@ -48,6 +52,7 @@ impl Mapping {
             id,
             lock: std::sync::Mutex::new(None),
             claimed: std::sync::atomic::AtomicBool::new(false),
+            doorbell: doorbell::Slot::default(),
         }
     }
 
@@ -372,6 +377,7 @@ impl Mapping {
         )?;
         *self.lock_slot() = lock;
         self.claimed.store(true, Ordering::Relaxed);
+        self.doorbell.attach_writer(&self.id, &*self.backing);
         let now = self
             .header_now()
             .map_or(header.payload_size, |h| h.payload_size);
@@ -445,7 +451,11 @@ impl Mapping {
     /// After a write (or a repair or upgrade, which count as writes): wakes
     /// the processes waiting for a change, if any.
     pub(crate) fn wake(&self) {
-        notify::wake(self.word32(off::NOTIFY), self.word32(off::WAITERS));
+        notify::wake(
+            self.word32(off::NOTIFY),
+            self.word32(off::WAITERS),
+            self.doorbell.ro_waiters(),
+        );
     }
 
     /// The words a wait for a change uses.
@@ -455,6 +465,9 @@ impl Mapping {
             notify: self.word32(off::NOTIFY),
             waiters: self.word32(off::WAITERS),
             writable,
+            ro_waiters: (!writable)
+                .then(|| self.doorbell.waiter(&self.id, &*self.backing))
+                .flatten(),
         }
     }
 

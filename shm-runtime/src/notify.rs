@@ -39,10 +39,25 @@
 //! spurious wake-ups cost one load. The price: an idle waiter makes one
 //! `futex` call per interval (20 a second).
 //!
-//! A read-only handle cannot register (its mapping is read-only), and
-//! systems other than Linux have no process-shared futex in this crate:
-//! there the wait polls the version, sleeping 0.1 ms between looks for
-//! the first 10 ms and 1 ms after that.
+//! A read-only handle cannot store to the segment, so it counts itself in
+//! the segment's *doorbell* instead (Linux: a 64-byte System V segment
+//! that every reader may write, see [`crate::doorbell`]): `ro_waiters`
+//! there, then the same re-check and `FUTEX_WAIT` on `notify`, which needs
+//! only a read-only mapping. The writer attaches the doorbell when it
+//! claims write access and wakes if `waiters` *or* `ro_waiters` is not
+//! zero (one more load per write; still no system call when nobody waits).
+//! The argument above holds unchanged: the count's increment and the
+//! writer's load of it are sequentially consistent too. Read-write waiters
+//! keep registering in the header, which readers cannot write, so a hostile
+//! reader can only delay other *read-only* waiters (a zeroed count: they
+//! wake by their re-check, [`RECHECK_RO`], 100 ms, so an idle read-only
+//! waiter makes 10 `futex` calls a second) or make writes cost one
+//! `FUTEX_WAKE` each (a raised count). A read-only waiter that found no
+//! doorbell it may use (none made yet, one taken by another user, another
+//! kind or system) polls as before, looking for one again at most once a
+//! second; so do all waiters on systems other than Linux, which have no
+//! process-shared futex in this crate. Polling sleeps 0.1 ms between looks
+//! for the first 10 ms and 1 ms after that.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -55,6 +70,11 @@ use crate::protocol::version_of;
 /// can delay a waiter by.
 pub(crate) const RECHECK: Duration = Duration::from_millis(50);
 
+/// [`RECHECK`] for a read-only waiter, registered in the doorbell: longer,
+/// so that an idle one wakes 10 times a second; it is also the delay a
+/// reader that zeroes the doorbell's count can cause.
+pub(crate) const RECHECK_RO: Duration = Duration::from_millis(100);
+
 /// The words a wait and a wake use.
 pub(crate) struct Words<'a> {
     /// The primary copy's sequence counter.
@@ -65,12 +85,18 @@ pub(crate) struct Words<'a> {
     pub waiters: &'a AtomicU32,
     /// Whether this process may store to `waiters` (a read-write mapping).
     pub writable: bool,
+    /// For a read-only mapping: `ro_waiters` in the segment's doorbell, if
+    /// it has one this process may use.
+    pub ro_waiters: Option<&'a AtomicU32>,
 }
 
-/// After a write: bump `notify`, and wake sleepers if there are any.
-pub(crate) fn wake(notify: &AtomicU32, waiters: &AtomicU32) {
+/// After a write: bump `notify`, and wake sleepers if there are any
+/// (`ro_waiters`: the doorbell's count, if the writer has it attached).
+pub(crate) fn wake(notify: &AtomicU32, waiters: &AtomicU32, ro_waiters: Option<&AtomicU32>) {
     notify.fetch_add(1, Ordering::SeqCst);
-    if waiters.load(Ordering::SeqCst) != 0 {
+    if waiters.load(Ordering::SeqCst) != 0
+        || ro_waiters.is_some_and(|r| r.load(Ordering::SeqCst) != 0)
+    {
         futex_wake(notify);
     }
 }
@@ -81,8 +107,13 @@ pub(crate) fn wait(w: &Words<'_>, since: u64, timeout: Duration) -> Option<u64> 
     let start = Instant::now();
     let deadline = start.checked_add(timeout);
     let version = || version_of(w.seq.load(Ordering::SeqCst));
-    if w.writable && FUTEX {
-        w.waiters.fetch_add(1, Ordering::SeqCst);
+    let registry = match (w.writable, w.ro_waiters) {
+        (true, _) => Some((w.waiters, RECHECK)),
+        (false, Some(ro)) => Some((ro, RECHECK_RO)),
+        (false, None) => None,
+    };
+    if let Some((count, recheck)) = registry.filter(|_| FUTEX) {
+        count.fetch_add(1, Ordering::SeqCst);
         let found = loop {
             let n = w.notify.load(Ordering::SeqCst);
             let v = version();
@@ -98,9 +129,9 @@ pub(crate) fn wait(w: &Words<'_>, since: u64, timeout: Duration) -> Option<u64> 
             }
             // Never longer than RECHECK: another process may have moved
             // this sleeper off `notify` (see the module documentation).
-            futex_wait(w.notify, n, left.min(RECHECK));
+            futex_wait(w.notify, n, left.min(recheck));
         };
-        w.waiters.fetch_sub(1, Ordering::SeqCst);
+        count.fetch_sub(1, Ordering::SeqCst);
         return found;
     }
     loop {

@@ -354,9 +354,16 @@ impl Options {
     /// the name is free at once and the memory goes when the last one
     /// closes it: `shm_unlink` (POSIX), `shmctl(IPC_RMID)` (System V),
     /// `unlink` (file). A Win32 mapping has no name to remove: this is a
-    /// no-op, and the mapping goes when its last handle closes.
+    /// no-op, and the mapping goes when its last handle closes. The
+    /// segment's doorbell (Linux: the System V segment read-only waiters
+    /// count themselves in) is removed with it, also when the name names
+    /// nothing any more.
     pub fn remove(&self) -> Result<()> {
-        backend::remove(&self.id)
+        let removed = backend::remove(&self.id);
+        if matches!(removed, Ok(()) | Err(Error::NotFound { .. })) {
+            crate::doorbell::remove(&self.id);
+        }
+        removed
     }
 }
 

@@ -259,11 +259,15 @@ impl<T: SharedLayout, A: Access> Shared<T, A> {
     /// after the one `since` names), at most `timeout`. Returns the new
     /// version, or `None` if nothing changed in time.
     ///
-    /// On Linux a read-write handle sleeps on a shared futex and is woken
-    /// by the writer, and looks at the version again at least every 50 ms
-    /// whatever happens to the futex (any process that can map the segment
-    /// can steal its wake-ups); a read-only handle (which cannot register
-    /// as a waiter) and other systems poll, with 0.1 to 1 ms between looks.
+    /// On Linux it sleeps on a shared futex and is woken by the writer,
+    /// and looks at the version again at least every 50 ms (read-only
+    /// handles: 100 ms) whatever happens to the futex (any process that can
+    /// map the segment can steal its wake-ups). A read-write handle counts
+    /// itself as a waiter in the segment's header; a read-only one in the
+    /// segment's doorbell, which its first wait looks for (see
+    /// `docs/FORMAT.md`). A read-only handle without a doorbell (none made,
+    /// one another user made, memfd and Win32 segments) and every handle on
+    /// other systems poll, with 0.1 to 1 ms between looks.
     ///
     /// ```no_run
     /// # use shm_runtime::{Options, SharedLayout};
@@ -381,7 +385,10 @@ impl<T: SharedLayout, A: Access> Shared<T, A> {
     /// [`Error::Unsupported`](crate::Error::Unsupported): the link is not
     /// its name.
     pub fn remove(&self) -> Result<()> {
-        self.map.backing().remove_own()
+        self.map.backing().remove_own()?;
+        // The read-only waiters' doorbell goes with its segment (Linux).
+        crate::doorbell::remove(self.map.id());
+        Ok(())
     }
 }
 

@@ -424,5 +424,5 @@ fn an_interrupted_upgrade_is_finished_by_the_next() {
     let v = w3.read().unwrap();
     assert_eq!((v.reading, v.count, v.scale), (1.5, 7, 0.0));
     drop(w3);
-    let _ = std::fs::remove_file(&path);
+    let _ = opts.remove();
 }

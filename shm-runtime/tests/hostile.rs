@@ -418,6 +418,8 @@ mod posix {
 
     impl Drop for Object {
         fn drop(&mut self) {
+            // `Options::remove`: the doorbell a read-write open made goes too.
+            let _ = self.options().remove();
             let _ = std::fs::remove_file(self.path());
         }
     }

@@ -244,6 +244,8 @@ fn overcommitted_tmpfs_gives_sigbus_on_touch_unless_reserved() {
         Options::file(&b).create_new().open::<Big>(),
         "after a reserved one",
     );
+    // Before the file system goes: the doorbell goes with the segment.
+    Options::file(&a).remove().unwrap();
 }
 
 fn libc_sigbus() -> i32 {

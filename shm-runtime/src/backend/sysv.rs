@@ -59,7 +59,7 @@ fn io_err(display: &str, op: &'static str, e: io::Error) -> Error {
 /// `shmget(key, size, flags)`: the identifier of the segment with `key`.
 ///
 /// [`shmget(2)`](https://man7.org/linux/man-pages/man2/shmget.2.html).
-fn shmget(key: i32, size: usize, flags: libc::c_int) -> io::Result<libc::c_int> {
+pub(crate) fn shmget(key: i32, size: usize, flags: libc::c_int) -> io::Result<libc::c_int> {
     // SAFETY: shmget takes no pointers; any arguments are memory-safe.
     let id = unsafe { libc::shmget(key as libc::key_t, size, flags) };
     if id < 0 { Err(last_error()) } else { Ok(id) }
@@ -68,7 +68,7 @@ fn shmget(key: i32, size: usize, flags: libc::c_int) -> io::Result<libc::c_int> 
 /// `shmctl(shmid, IPC_STAT, &ds)`: the segment's kernel record.
 ///
 /// [`shmctl(2)`](https://man7.org/linux/man-pages/man2/shmctl.2.html).
-fn ipc_stat(shmid: libc::c_int) -> io::Result<libc::shmid_ds> {
+pub(crate) fn ipc_stat(shmid: libc::c_int) -> io::Result<libc::shmid_ds> {
     let mut ds = std::mem::MaybeUninit::<libc::shmid_ds>::zeroed();
     // SAFETY: `ds` is a writable `shmid_ds`, as IPC_STAT requires.
     let r = unsafe { libc::shmctl(shmid, libc::IPC_STAT, ds.as_mut_ptr()) };
@@ -84,7 +84,7 @@ fn ipc_stat(shmid: libc::c_int) -> io::Result<libc::shmid_ds> {
 /// (`IPC_RMID`, `SHM_LOCK`, `SHM_UNLOCK`).
 ///
 /// [`shmctl(2)`](https://man7.org/linux/man-pages/man2/shmctl.2.html).
-fn shmctl_noarg(shmid: libc::c_int, cmd: libc::c_int) -> io::Result<()> {
+pub(crate) fn shmctl_noarg(shmid: libc::c_int, cmd: libc::c_int) -> io::Result<()> {
     // SAFETY: these commands do not read or write through the pointer.
     let r = unsafe { libc::shmctl(shmid, cmd, std::ptr::null_mut()) };
     if r < 0 { Err(last_error()) } else { Ok(()) }
@@ -94,7 +94,7 @@ fn shmctl_noarg(shmid: libc::c_int, cmd: libc::c_int) -> io::Result<()> {
 /// permission bits `mode`.
 ///
 /// [`shmctl(2)`](https://man7.org/linux/man-pages/man2/shmctl.2.html).
-fn set_mode(shmid: libc::c_int, mode: u32) -> io::Result<()> {
+pub(crate) fn set_mode(shmid: libc::c_int, mode: u32) -> io::Result<()> {
     let mut ds = ipc_stat(shmid)?;
     ds.shm_perm.mode = ((u32::from(ds.shm_perm.mode) & !PERM_BITS) | (mode & PERM_BITS)) as _;
     // SAFETY: `ds` is a valid `shmid_ds`; IPC_SET only reads it.
@@ -106,7 +106,7 @@ fn set_mode(shmid: libc::c_int, mode: u32) -> io::Result<()> {
 /// at the first address the kernel finds free.
 ///
 /// [`shmat(2)`](https://man7.org/linux/man-pages/man2/shmat.2.html).
-fn shmat(shmid: libc::c_int, read_only: bool) -> io::Result<NonNull<u8>> {
+pub(crate) fn shmat(shmid: libc::c_int, read_only: bool) -> io::Result<NonNull<u8>> {
     let flags = if read_only { libc::SHM_RDONLY } else { 0 };
     // SAFETY: with a null address the kernel picks a free range, so the
     // attachment cannot overlap any Rust object.
@@ -125,7 +125,7 @@ fn shmat(shmid: libc::c_int, read_only: bool) -> io::Result<NonNull<u8>> {
 ///
 /// `ptr` must be the address `shmat` returned, not yet detached, and no
 /// reference or pointer into the attachment may be used afterwards.
-unsafe fn shmdt(ptr: NonNull<u8>) -> io::Result<()> {
+pub(crate) unsafe fn shmdt(ptr: NonNull<u8>) -> io::Result<()> {
     // SAFETY: the caller guarantees `ptr` is a live attachment nobody uses.
     let r = unsafe { libc::shmdt(ptr.as_ptr().cast()) };
     if r < 0 { Err(last_error()) } else { Ok(()) }

@@ -458,7 +458,7 @@ fn a_reader_process_blocked_in_wait_for_change_wakes_on_a_write_by_another_proce
     rw.finish();
     assert_eq!(waiters(&name), 0);
 
-    // A read-only handle polls; it wakes on a write too.
+    // A read-only handle sleeps too (counted in the doorbell); it wakes on a write.
     let mut ro = spawn("wait", &name, "ro,5000");
     let since = num(&ro.expect("waiting"), "since");
     std::thread::sleep(Duration::from_millis(50));
