@@ -101,9 +101,17 @@ impl Mapping {
         self.word64(off::SEQ)
     }
 
-    /// The number of writes completed so far.
+    /// The backup copy's sequence counter.
+    pub(crate) fn backup_seq(&self) -> &AtomicU64 {
+        self.word64(off::BACKUP_SEQ)
+    }
+
+    /// The number of writes completed so far: the larger counter, halved.
     pub(crate) fn version(&self) -> u64 {
-        protocol::version_of(self.seq().load(Ordering::Acquire))
+        protocol::version_of_pair(
+            self.seq().load(Ordering::Acquire),
+            self.backup_seq().load(Ordering::Acquire),
+        )
     }
 
     /// The header's `state` (offset 12), loaded with acquire as part of
@@ -279,37 +287,46 @@ impl Mapping {
         Ok(p)
     }
 
-    /// The retry loop around [`protocol::try_read`], shared by
-    /// `Shared::read` and `RawSegment::read_bytes`: copies the payload of
-    /// `m` into `dst` until a copy is consistent (the primary copy, or the
-    /// backup while the primary is being written), for at most `timeout`.
-    /// Returns the counter value of the copy. Only a segment damaged by
-    /// someone else (both copies marked as being written for the whole
-    /// timeout) makes it fail: [`Error::WriterDied`] if the recorded writer
-    /// is dead, else [`Error::Timeout`].
+    /// The retry loop around [`protocol::try_read_with`], shared by
+    /// `Shared::read`, `Shared::read_with` and `RawSegment::read_bytes`:
+    /// runs `f` over the copy of `m` holding the latest complete value
+    /// until a run saw one write, for at most `timeout`. Returns the last
+    /// run's result and the counter value of the copy. Only a segment
+    /// damaged by someone else (both copies marked as being written for the
+    /// whole timeout) makes it fail: [`Error::WriterDied`] if the recorded
+    /// writer is dead, else [`Error::Timeout`].
     ///
-    /// # Safety
-    ///
-    /// `m` came from [`Mapping::copies`] of this mapping and `dst` is valid
-    /// for writes of `m.len()` bytes and private.
-    #[inline]
-    pub(crate) unsafe fn read_snapshot(
+    /// `m` came from [`Mapping::copies`] of this mapping; `f` only loads
+    /// from the copy it is given, with relaxed atomic loads.
+    #[inline(always)]
+    pub(crate) fn read_consistent<R>(
         &self,
         m: &Mapped,
-        dst: *mut u8,
+        f: &mut impl FnMut(protocol::Replica) -> R,
         timeout: Duration,
-    ) -> Result<u64> {
-        // SAFETY: forwarded from the caller. (The first attempt, without
-        // reading the clock: it almost always succeeds.)
-        if let Some(s) = unsafe { protocol::try_read(m, dst) } {
-            return Ok(s);
+    ) -> Result<(R, u64)> {
+        // The first attempt, without reading the clock: it almost always
+        // succeeds.
+        if let Some(got) = protocol::try_read_with(m, f) {
+            return Ok(got);
         }
+        self.read_retry(m, f, timeout)
+    }
+
+    /// The retries of [`Mapping::read_consistent`], out of line.
+    #[inline(never)]
+    #[cold]
+    fn read_retry<R>(
+        &self,
+        m: &Mapped,
+        f: &mut impl FnMut(protocol::Replica) -> R,
+        timeout: Duration,
+    ) -> Result<(R, u64)> {
         let start = Instant::now();
         let mut spins = 0u32;
         loop {
-            // SAFETY: forwarded from the caller.
-            if let Some(s) = unsafe { protocol::try_read(m, dst) } {
-                return Ok(s);
+            if let Some(got) = protocol::try_read_with(m, f) {
+                return Ok(got);
             }
             spins += 1;
             if spins < 100 {
@@ -325,13 +342,34 @@ impl Mapping {
                 return Err(Error::Timeout {
                     name: self.display.clone(),
                     what: "a complete copy of the value (both copies stayed marked as being \
-                           written)",
+                           written, or were rewritten during every read)",
                     waited: timeout,
                 });
             } else {
                 std::thread::yield_now();
             }
         }
+    }
+
+    /// A snapshot of `m` into `dst` ([`Mapping::read_consistent`] with a
+    /// copy of the whole value); returns the counter value of the copy.
+    ///
+    /// # Safety
+    ///
+    /// `m` came from [`Mapping::copies`] of this mapping and `dst` is valid
+    /// for writes of `m.len()` bytes and private.
+    #[inline(always)]
+    pub(crate) unsafe fn read_snapshot(
+        &self,
+        m: &Mapped,
+        dst: *mut u8,
+        timeout: Duration,
+    ) -> Result<u64> {
+        let mut copy = |c| {
+            // SAFETY: `dst` has `m.len()` private bytes (caller).
+            unsafe { protocol::Buffers::copy_out(m, c, dst) }
+        };
+        Ok(self.read_consistent(m, &mut copy, timeout)?.1)
     }
 
     /// Claims write access (see [`crate::writer`]), then repairs what a
@@ -451,7 +489,7 @@ impl Mapping {
     /// The words a wait for a change uses.
     pub(crate) fn notify_words(&self, writable: bool) -> notify::Words<'_> {
         notify::Words {
-            seq: self.seq(),
+            seq: [self.seq(), self.backup_seq()],
             notify: self.word32(off::NOTIFY),
             waiters: self.word32(off::WAITERS),
             writable,
@@ -473,7 +511,10 @@ impl Mapping {
                 payload_size: h.payload_size,
                 creator_pid: h.creator_pid,
                 created: UNIX_EPOCH.checked_add(Duration::from_nanos(h.created_nanos)),
-                seq: self.seq().load(Ordering::Relaxed),
+                seq: self
+                    .seq()
+                    .load(Ordering::Relaxed)
+                    .max(self.backup_seq().load(Ordering::Relaxed)),
                 writer_pid: (writer != 0).then_some(writer::pid_of(writer)),
                 writer_alive: writer != 0 && !self.owner_dead(writer),
             }),
