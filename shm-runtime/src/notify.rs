@@ -80,7 +80,12 @@ pub(crate) fn wake(notify: &AtomicU32, waiters: &AtomicU32) {
 pub(crate) fn wait(w: &Words<'_>, since: u64, timeout: Duration) -> Option<u64> {
     let start = Instant::now();
     let deadline = start.checked_add(timeout);
-    let version = || version_of_pair(w.seq[0].load(Ordering::SeqCst), w.seq[1].load(Ordering::SeqCst));
+    let version = || {
+        version_of_pair(
+            w.seq[0].load(Ordering::SeqCst),
+            w.seq[1].load(Ordering::SeqCst),
+        )
+    };
     if w.writable && FUTEX {
         w.waiters.fetch_add(1, Ordering::SeqCst);
         let found = loop {

@@ -543,6 +543,5 @@ mod tests {
     }
 }
 
-
 #[cfg(all(test, loom))]
 mod loom_model;

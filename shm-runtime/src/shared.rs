@@ -649,8 +649,10 @@ impl<T: SharedLayout> Shared<T, ReadWrite> {
             // and nobody else changes it; `at` is private and
             // `size_of::<T>()` bytes long.
             unsafe {
-                self.buffers
-                    .copy_out(protocol::latest_for_writer(&self.buffers), at.as_ptr().cast())
+                self.buffers.copy_out(
+                    protocol::latest_for_writer(&self.buffers),
+                    at.as_ptr().cast(),
+                )
             };
             // SAFETY: `at` is private, initialised (zeroed, then copied),
             // aligned to 8 and a whole number of words (`with_buffer`),
@@ -700,8 +702,10 @@ impl<T: SharedLayout> Shared<T, ReadWrite> {
             // aligned for `T`; every bit pattern is a valid `T`
             // (`ShmSafe`), and nothing else refers to it.
             let v = unsafe {
-                self.buffers
-                    .copy_out(protocol::latest_for_writer(&self.buffers), at.as_ptr().cast());
+                self.buffers.copy_out(
+                    protocol::latest_for_writer(&self.buffers),
+                    at.as_ptr().cast(),
+                );
                 &mut *at.as_ptr()
             };
             let r = f(v);
