@@ -201,7 +201,9 @@ static inline const char *shm_view_open(const void *base, size_t len, shm_view *
 /* One attempt at a consistent copy of the payload. Writes alternate
  * between the two copies, each with its counter (odd while it is being
  * written): the latest copy is the one whose counter is even and larger
- * (equal: the primary; if the larger is odd, the other). Both counters are
+ * (equal: the primary; if the larger is odd, the other; "larger" in
+ * serial-number order, q - p wrapping and positive as a signed number, for
+ * a damaged segment with counters next to the end). Both counters are
  * loaded with acquire, the latest copy's bytes as whole aligned 8-byte
  * words with relaxed atomic loads (the last word whole too, of which only
  * the first bytes are kept: the check made room for it), then an acquire
@@ -215,7 +217,7 @@ static inline int shm_try_copy(const unsigned char *b, const shm_view *v, unsign
     const unsigned char *seq_b = b + offsetof(shm_segment_header, backup_seq);
     uint64_t p = SHM_LOAD_ACQUIRE(seq_p);
     uint64_t q = SHM_LOAD_ACQUIRE(seq_b);
-    int backup = (q & 1u) == 0 && ((p & 1u) != 0 || q > p);
+    int backup = (q & 1u) == 0 && ((p & 1u) != 0 || (int64_t)(q - p) > 0);
     const unsigned char *seq = backup ? seq_b : seq_p;
     const unsigned char *src = b + (backup ? v->header.backup_offset : v->header.payload_offset);
     uint64_t s1 = backup ? q : p;

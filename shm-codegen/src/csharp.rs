@@ -427,7 +427,8 @@ const READER: &str = r#"
             // One attempt at a consistent copy of the payload. Writes
             // alternate between the two copies: the latest is the one whose
             // counter (odd while it is written) is even and larger (equal:
-            // the primary; the larger odd: the other). Its counter must be
+            // the primary; the larger odd: the other; "larger" wrapping, as
+            // a signed difference). Its counter must be
             // unchanged around the copy (acquire reads of both counters
             // before it, a full fence and a second read after it).
             bool TryCopy(out {name} value, out ulong seq)
@@ -435,7 +436,7 @@ const READER: &str = r#"
                 value = default({name});
                 ulong p = Load(basePtr + 128);
                 ulong q = Load(basePtr + 240);
-                bool backup = (q & 1) == 0 && ((p & 1) != 0 || q > p);
+                bool backup = (q & 1) == 0 && ((p & 1) != 0 || unchecked((long)(q - p)) > 0);
                 int seqAt = backup ? 240 : 128;
                 seq = backup ? q : p;
                 if ((seq & 1) != 0) return false;

@@ -507,7 +507,9 @@ class Segment:
         (seq_p, start_p), (seq_b, start_b) = self._copies
         p = _u64(buf, seq_p)
         q = _u64(buf, seq_b)
-        if q % 2 == 0 and (p % 2 == 1 or q > p):
+        # "Larger" in serial-number order (q - p, wrapping, positive as a
+        # signed 64-bit number), as the writer's.
+        if q % 2 == 0 and (p % 2 == 1 or 0 < (q - p) % (1 << 64) < (1 << 63)):
             seq_offset, start, s1 = seq_b, start_b, q
         else:
             seq_offset, start, s1 = seq_p, start_p, p

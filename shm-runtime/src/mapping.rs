@@ -511,10 +511,10 @@ impl Mapping {
                 payload_size: h.payload_size,
                 creator_pid: h.creator_pid,
                 created: UNIX_EPOCH.checked_add(Duration::from_nanos(h.created_nanos)),
-                seq: self
-                    .seq()
-                    .load(Ordering::Relaxed)
-                    .max(self.backup_seq().load(Ordering::Relaxed)),
+                seq: protocol::max_seq(
+                    self.seq().load(Ordering::Relaxed),
+                    self.backup_seq().load(Ordering::Relaxed),
+                ),
                 writer_pid: (writer != 0).then_some(writer::pid_of(writer)),
                 writer_alive: writer != 0 && !self.owner_dead(writer),
             }),

@@ -147,21 +147,40 @@ pub(crate) fn version_of(seq: u64) -> u64 {
     seq / 2
 }
 
+/// Whether counter `a` is later than `b`: `a - b`, wrapping, is positive
+/// as an `i64` (serial-number order). The same as `a > b` for any counter
+/// a writer reaches (2^62 writes); it keeps writes alternating should a
+/// damaged segment put a counter next to `u64::MAX`.
+#[inline]
+pub(crate) fn later(a: u64, b: u64) -> bool {
+    (a.wrapping_sub(b) as i64) > 0
+}
+
+/// The later of the two counters ([`later`]).
+#[inline]
+pub(crate) fn max_seq(primary: u64, backup: u64) -> u64 {
+    if later(backup, primary) {
+        backup
+    } else {
+        primary
+    }
+}
+
 /// The number of completed writes, from the two counters: the larger one
 /// halved (an odd counter, of a write under way, rounds down).
 #[inline]
 pub(crate) fn version_of_pair(primary: u64, backup: u64) -> u64 {
-    version_of(primary.max(backup))
+    version_of(max_seq(primary, backup))
 }
 
 /// The copy holding the latest complete value, given the counters: the one
-/// whose counter is even and larger (a tie: the primary); if the larger is
-/// odd (being written), the other. Both odd (no writer leaves that): the
-/// primary, which a reader then finds being written.
+/// whose counter is even and larger ([`later`]; a tie: the primary); if the
+/// larger is odd (being written), the other. Both odd (no writer leaves
+/// that): the primary, which a reader then finds being written.
 #[inline]
 pub(crate) fn latest(primary: u64, backup: u64) -> Replica {
     let (pe, be) = (primary & 1 == 0, backup & 1 == 0);
-    if be && (!pe || backup > primary) {
+    if be && (!pe || later(backup, primary)) {
         Replica::Backup
     } else {
         Replica::Primary
@@ -225,7 +244,7 @@ pub(crate) fn begin<M: Buffers>(m: &M) -> (Replica, u64) {
     let p = m.seq_load(Replica::Primary, Ordering::Relaxed);
     let b = m.seq_load(Replica::Backup, Ordering::Relaxed);
     let target = latest(p, b).other();
-    let s = p.max(b) & !1;
+    let s = max_seq(p, b) & !1;
     // Release: a reader that sees this odd value sees the other copy's
     // final counter too (versions never go back, see the module doc).
     m.seq_store(target, s.wrapping_add(1), Ordering::Release);
@@ -433,6 +452,10 @@ mod tests {
         assert_eq!(latest(7, 9), Replica::Primary);
         assert_eq!(version_of_pair(7, 6), 3);
         assert_eq!(version_of_pair(8, 6), 4);
+        // Next to the end of the counters (only a damaged segment): still
+        // alternating.
+        assert_eq!(latest(u64::MAX - 1, 0), Replica::Backup);
+        assert_eq!(latest(u64::MAX - 1, u64::MAX - 3), Replica::Primary);
     }
 
     #[test]
