@@ -298,6 +298,11 @@ impl Mapping {
     ///
     /// `m` came from [`Mapping::copies`] of this mapping; `f` only loads
     /// from the copy it is given, with relaxed atomic loads.
+    ///
+    /// All of it is inlined into the caller but the cold end: so a private
+    /// copy that `f` writes into never has its address passed to a call,
+    /// and the compiler may build it straight where the caller wants it
+    /// (`Shared::read` returning it by value costs no extra move).
     #[inline(always)]
     pub(crate) fn read_consistent<R>(
         &self,
@@ -305,50 +310,48 @@ impl Mapping {
         f: &mut impl FnMut(protocol::Replica) -> R,
         timeout: Duration,
     ) -> Result<(R, u64)> {
-        // The first attempt, without reading the clock: it almost always
-        // succeeds.
-        if let Some(got) = protocol::try_read_with(m, f) {
-            return Ok(got);
-        }
-        self.read_retry(m, f, timeout)
-    }
-
-    /// The retries of [`Mapping::read_consistent`], out of line.
-    #[inline(never)]
-    #[cold]
-    fn read_retry<R>(
-        &self,
-        m: &Mapped,
-        f: &mut impl FnMut(protocol::Replica) -> R,
-        timeout: Duration,
-    ) -> Result<(R, u64)> {
-        let start = Instant::now();
+        // The clock is read only after a first attempt failed: it almost
+        // always succeeds.
+        let mut start = None;
         let mut spins = 0u32;
         loop {
             if let Some(got) = protocol::try_read_with(m, f) {
                 return Ok(got);
             }
+            let since = *start.get_or_insert_with(Instant::now);
             spins += 1;
             if spins < 100 {
                 std::hint::spin_loop();
-            } else if start.elapsed() > timeout {
-                let owner = self.writer_word().load(Ordering::Acquire);
-                if owner != 0 && self.owner_dead(owner) {
-                    return Err(Error::WriterDied {
-                        name: self.display.clone(),
-                        pid: writer::pid_of(owner),
-                    });
-                }
-                return Err(Error::Timeout {
-                    name: self.display.clone(),
-                    what: "a complete copy of the value (both copies stayed marked as being \
-                           written, or were rewritten during every read)",
-                    waited: timeout,
-                });
-            } else {
-                std::thread::yield_now();
+                continue;
             }
+            if let Some(e) = self.read_failed(since, timeout) {
+                return Err(e);
+            }
+            std::thread::yield_now();
         }
+    }
+
+    /// The cold end of [`Mapping::read_consistent`]: the error, once
+    /// `timeout` has passed since `start`.
+    #[inline(never)]
+    #[cold]
+    fn read_failed(&self, start: Instant, timeout: Duration) -> Option<Error> {
+        if start.elapsed() <= timeout {
+            return None;
+        }
+        let owner = self.writer_word().load(Ordering::Acquire);
+        if owner != 0 && self.owner_dead(owner) {
+            return Some(Error::WriterDied {
+                name: self.display.clone(),
+                pid: writer::pid_of(owner),
+            });
+        }
+        Some(Error::Timeout {
+            name: self.display.clone(),
+            what: "a complete copy of the value (both copies stayed marked as being written, \
+                   or were rewritten during every read)",
+            waited: timeout,
+        })
     }
 
     /// A snapshot of `m` into `dst` ([`Mapping::read_consistent`] with a

@@ -270,9 +270,21 @@ pub(crate) fn end<M: Buffers>(m: &M, b: Replica, s: u64) {
 /// thread); `src` is valid for reads of the payload's length.
 #[inline]
 pub(crate) unsafe fn write<M: Buffers>(m: &M, src: *const u8) {
+    // SAFETY: write access held (caller), the target's counter is odd.
+    unsafe { write_with(m, |target| m.copy_in(target, src)) }
+}
+
+/// A whole write whose stores `store` makes into the copy it is given (the
+/// target: its counter odd).
+///
+/// # Safety
+///
+/// The caller holds write access; `store` only stores into the copy it is
+/// given, with relaxed atomic stores of whole words.
+#[inline(always)]
+pub(crate) unsafe fn write_with<M: Buffers>(m: &M, store: impl FnOnce(Replica)) {
     let (target, s) = begin(m);
-    // SAFETY: write access held, the target's counter is odd.
-    unsafe { m.copy_in(target, src) };
+    store(target);
     end(m, target, s);
 }
 

@@ -286,15 +286,18 @@ impl<T: SharedLayout, A: Access> Shared<T, A> {
     /// # Safety
     ///
     /// `out` is valid for writes of `size_of::<T>()` bytes and private.
-    #[inline]
+    #[inline(always)]
     unsafe fn read_to(&self, out: *mut T) -> Result<u64> {
-        // SAFETY: `buffers` came from `copies` of this mapping and covers
-        // `size_of::<T>()` bytes of each copy (`from_mapping`); `out` is as
-        // large and private (caller).
-        let s = unsafe {
-            self.map
-                .read_snapshot(&self.buffers, out.cast(), self.read_timeout)?
+        let mut copy = |c| {
+            // SAFETY: `buffers` came from `copies` of this mapping and
+            // covers `size_of::<T>()` bytes (whole words) of each copy,
+            // 8-aligned (`from_mapping`); `out` is as large and private
+            // (caller). The length is a constant here, so the copy unrolls.
+            unsafe { crate::words::load_words(self.buffers.ptr(c), out.cast(), size_of::<T>()) }
         };
+        let ((), s) = self
+            .map
+            .read_consistent(&self.buffers, &mut copy, self.read_timeout)?;
         Ok(version_of(s))
     }
 
@@ -621,9 +624,16 @@ impl<T: SharedLayout> Shared<T, ReadWrite> {
     /// Replaces the whole value, atomically for snapshot readers.
     pub fn write(&self, value: &T) -> Result<()> {
         let _lock = self.write_access("write")?;
+        let src = (value as *const T).cast::<u8>();
         // SAFETY: this handle holds write access and its lock; `value` is a
-        // private `T` of the payload's length.
-        unsafe { protocol::write(&self.buffers, (value as *const T).cast()) };
+        // private `T` of the payload's length, and the target copy's
+        // `size_of::<T>()` bytes are whole words inside the mapping
+        // (`from_mapping`). The length is a constant here: the copy unrolls.
+        unsafe {
+            protocol::write_with(&self.buffers, |target| {
+                crate::words::store_words(self.buffers.ptr(target), src, size_of::<T>())
+            })
+        };
         self.wake();
         Ok(())
     }
