@@ -603,6 +603,40 @@ impl<T: SharedLayout> Shared<T, ReadWrite> {
         *self.take_over_slot()
     }
 
+    /// One write of the private `T` at `src` (a constant length: the copy
+    /// unrolls).
+    ///
+    /// # Safety
+    ///
+    /// This handle holds write access and its lock; `src` is a private,
+    /// readable `T`.
+    #[inline(always)]
+    unsafe fn write_raw(&self, src: *const T) {
+        // SAFETY: write access and the lock held (caller); the target
+        // copy's `size_of::<T>()` bytes are whole words inside the mapping
+        // (`from_mapping`), and `src` has as many.
+        unsafe {
+            protocol::write_with(&self.buffers, |target| {
+                crate::words::store_words(self.buffers.ptr(target), src.cast(), size_of::<T>())
+            })
+        }
+    }
+
+    /// Copies the latest copy into the private `dst`.
+    ///
+    /// # Safety
+    ///
+    /// This handle holds write access (so the latest copy is complete and
+    /// nobody else changes it); `dst` is private and writable for
+    /// `size_of::<T>()` bytes.
+    #[inline(always)]
+    unsafe fn copy_latest_out(&self, dst: *mut T) {
+        let c = protocol::latest_for_writer(&self.buffers);
+        // SAFETY: the copy's `size_of::<T>()` bytes are whole words inside
+        // the mapping (`from_mapping`); `dst` has room (caller).
+        unsafe { crate::words::load_words(self.buffers.ptr(c), dst.cast(), size_of::<T>()) }
+    }
+
     /// Takes this handle's write lock for `op`, if it holds write access.
     fn write_access(&self, op: &'static str) -> Result<WriteLock<'_>> {
         let not_writer = || Error::NotWriter {
@@ -624,16 +658,9 @@ impl<T: SharedLayout> Shared<T, ReadWrite> {
     /// Replaces the whole value, atomically for snapshot readers.
     pub fn write(&self, value: &T) -> Result<()> {
         let _lock = self.write_access("write")?;
-        let src = (value as *const T).cast::<u8>();
         // SAFETY: this handle holds write access and its lock; `value` is a
-        // private `T` of the payload's length, and the target copy's
-        // `size_of::<T>()` bytes are whole words inside the mapping
-        // (`from_mapping`). The length is a constant here: the copy unrolls.
-        unsafe {
-            protocol::write_with(&self.buffers, |target| {
-                crate::words::store_words(self.buffers.ptr(target), src, size_of::<T>())
-            })
-        };
+        // private `T`.
+        unsafe { self.write_raw(value) };
         self.wake();
         Ok(())
     }
@@ -655,15 +682,9 @@ impl<T: SharedLayout> Shared<T, ReadWrite> {
     pub fn update<R>(&self, f: impl FnOnce(T::Fields<'_, ReadWrite>) -> R) -> Result<R> {
         let _lock = self.write_access("update")?;
         Ok(scratch::with_buffer::<T, R>(|at| {
-            // SAFETY: we hold write access, so the latest copy is complete
-            // and nobody else changes it; `at` is private and
+            // SAFETY: we hold write access; `at` is private and
             // `size_of::<T>()` bytes long.
-            unsafe {
-                self.buffers.copy_out(
-                    protocol::latest_for_writer(&self.buffers),
-                    at.as_ptr().cast(),
-                )
-            };
+            unsafe { self.copy_latest_out(at.as_ptr()) };
             // SAFETY: `at` is private, initialised (zeroed, then copied),
             // aligned to 8 and a whole number of words (`with_buffer`),
             // lives until the fields are gone (they do not escape `f`: their
@@ -673,7 +694,7 @@ impl<T: SharedLayout> Shared<T, ReadWrite> {
             let r = f(fields);
             // SAFETY: this handle holds write access and its lock; `at`
             // holds a whole `T`.
-            unsafe { protocol::write(&self.buffers, at.as_ptr().cast_const().cast()) };
+            unsafe { self.write_raw(at.as_ptr()) };
             self.wake();
             r
         }))
@@ -712,15 +733,12 @@ impl<T: SharedLayout> Shared<T, ReadWrite> {
             // aligned for `T`; every bit pattern is a valid `T`
             // (`ShmSafe`), and nothing else refers to it.
             let v = unsafe {
-                self.buffers.copy_out(
-                    protocol::latest_for_writer(&self.buffers),
-                    at.as_ptr().cast(),
-                );
+                self.copy_latest_out(at.as_ptr());
                 &mut *at.as_ptr()
             };
             let r = f(v);
             // SAFETY: as in `write`; `at` holds a whole `T`.
-            unsafe { protocol::write(&self.buffers, at.as_ptr().cast_const().cast()) };
+            unsafe { self.write_raw(at.as_ptr()) };
             self.wake();
             r
         }))
