@@ -4,11 +4,12 @@
 //! Loom runs each test body under every interleaving of its threads with
 //! at most a bounded number of preemptions and, for every relaxed or
 //! acquire load, under every store the C++20 memory model lets that load
-//! read (stale ones included), so it checks the ordering argument above,
-//! not only the behaviour of the machine it runs on. The shared memory is
-//! [`Model`]: the [`Buffers`] that [`Mapped`](super::Mapped) implements, over loom's
-//! atomics; the algorithms (`write`, `try_read`, `try_read_with`,
-//! `recover`) run on it unchanged.
+//! read (stale ones included), so it checks the ordering argument of the
+//! protocol module, not only the behaviour of the machine it runs on. The
+//! shared memory is [`Model`]: the [`Buffers`] that
+//! [`Mapped`](super::Mapped) implements, over loom's atomics; the
+//! algorithms (`write`, `try_read`, `try_read_with`, `recover`) run on it
+//! unchanged.
 //!
 //! The bounds keep the whole run to seconds on two cores; set
 //! `LOOM_MAX_PREEMPTIONS` to override them.
