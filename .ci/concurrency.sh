@@ -2,8 +2,8 @@
 # Checks the snapshot protocol against the Rust (C++20) memory model, beyond
 # what running it on this machine shows (RELIABILITY.md, "How the protocol
 # is checked"):
-#   loom  the protocol's algorithms (shm-runtime/src/protocol.rs, mod
-#         loom_model) under every interleaving with a bounded number of
+#   loom  the protocol's algorithms (shm-runtime/src/protocol/loom_model.rs,
+#         mod loom_model) under every interleaving with a bounded number of
 #         preemptions and every store each load may read;
 #   miri  the protocol's unit tests and the in-process backing's tests
 #         (shm-runtime/tests/inprocess.rs) under Miri, several scheduler

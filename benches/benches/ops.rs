@@ -150,6 +150,13 @@ mod unix {
                 black_box(&v);
             })
         });
+        g.bench_function(BenchmarkId::new("ours_into", size), |b| {
+            let mut v = zeroed_box::<T>();
+            b.iter(|| {
+                black_box(&seg).read_into(&mut v).unwrap();
+                black_box(&v);
+            })
+        });
         g.bench_function(BenchmarkId::new("memcpy", size), |b| {
             b.iter(|| {
                 let mut out = MaybeUninit::<T>::uninit();

@@ -24,12 +24,12 @@ _Static_assert(sizeof(float) == 4 && sizeof(double) == 8, "IEEE 754 float and do
 #define SHM_SEGMENT_HEADER_DEFINED
 
 #define SHM_MAGIC "SHMTYPE" /* 8 bytes, with the terminating NUL */
-#define SHM_HEADER_VERSION 1u
+#define SHM_HEADER_VERSION 2u
 #define SHM_HEADER_SIZE 256u
 #define SHM_STATE_READY 1u
 
 /* The 256-byte header at offset 0 of every segment (native byte order). */
-/* `SegmentHeader` v1: 256 bytes, alignment 8. */
+/* `SegmentHeader` v2: 256 bytes, alignment 8. */
 typedef struct shm_segment_header {
     uint8_t magic[8]; /* offset 0, size 8 */
     uint16_t header_version; /* offset 8, size 2 */
@@ -198,18 +198,29 @@ static inline const char *shm_view_open(const void *base, size_t len, shm_view *
     return NULL;
 }
 
-/* One attempt at a consistent copy of one copy of the payload: `seq` is its
- * counter (odd while it is being written), `src` the copy, 8-byte aligned.
- * The bytes are loaded as whole aligned 8-byte words with relaxed atomic
- * loads (the last word whole too, of which only the first bytes are kept:
- * the check made room for it), between an acquire load of the counter and
- * an acquire fence followed by a second load: equal even counters mean
- * `dst` holds one write's value. Returns 1 and stores the counter in
- * *seq_out then, else 0. */
-static inline int shm_try_copy(const unsigned char *seq, const unsigned char *src,
-                               unsigned char *dst, size_t len, uint64_t *seq_out)
+/* One attempt at a consistent copy of the payload. Writes alternate
+ * between the two copies, each with its counter (odd while it is being
+ * written): the latest copy is the one whose counter is even and larger
+ * (equal: the primary; if the larger is odd, the other; "larger" in
+ * serial-number order, q - p wrapping and positive as a signed number, for
+ * a damaged segment with counters next to the end). Both counters are
+ * loaded with acquire, the latest copy's bytes as whole aligned 8-byte
+ * words with relaxed atomic loads (the last word whole too, of which only
+ * the first bytes are kept: the check made room for it), then an acquire
+ * fence and a second load of its counter: equal means `dst` holds one
+ * write's value. Returns 1 and stores the counter in *seq_out then, else
+ * 0. */
+static inline int shm_try_copy(const unsigned char *b, const shm_view *v, unsigned char *dst,
+                               size_t len, uint64_t *seq_out)
 {
-    uint64_t s1 = SHM_LOAD_ACQUIRE(seq);
+    const unsigned char *seq_p = b + offsetof(shm_segment_header, seq);
+    const unsigned char *seq_b = b + offsetof(shm_segment_header, backup_seq);
+    uint64_t p = SHM_LOAD_ACQUIRE(seq_p);
+    uint64_t q = SHM_LOAD_ACQUIRE(seq_b);
+    int backup = (q & 1u) == 0 && ((p & 1u) != 0 || (int64_t)(q - p) > 0);
+    const unsigned char *seq = backup ? seq_b : seq_p;
+    const unsigned char *src = b + (backup ? v->header.backup_offset : v->header.payload_offset);
+    uint64_t s1 = backup ? q : p;
     size_t i = 0;
     if (s1 & 1u)
         return 0;
@@ -229,16 +240,15 @@ static inline int shm_try_copy(const unsigned char *seq, const unsigned char *sr
 }
 
 /* A consistent snapshot of the `len`-byte payload of the checked view `v`
- * into `out`: the primary copy (`seq`, payload_offset) if it is not being
- * written, else the backup copy (`backup_seq`, backup_offset), which holds
- * the previous write's value while the primary is written. The offsets are
+ * into `out`: the latest of the two copies (shm_try_copy). The offsets are
  * the view's, as checked. It never waits for a writer, and a writer killed
- * in the middle of a write leaves a complete value behind. Another attempt
- * is made only when both copies changed during one, at most `max_tries`
- * attempts. Returns 0, and the version (the copy's counter / 2: the number
- * of the write that produced the value) in *version unless it is NULL; -1
- * if every attempt failed or `len` is not the checked payload size. Never
- * stores to the segment. */
+ * in the middle of a write leaves the latest complete value behind, in the
+ * copy it was not writing. Another attempt is made only when the copy read
+ * was rewritten during one, at most `max_tries` attempts. Returns 0, and
+ * the version (the copy's counter / 2: the number of the write that
+ * produced the value) in *version unless it is NULL; -1 if every attempt
+ * failed or `len` is not the checked payload size. Never stores to the
+ * segment. */
 static inline int shm_read_snapshot(const shm_view *v, void *out, size_t len,
                                     unsigned long max_tries, uint64_t *version)
 {
@@ -248,10 +258,7 @@ static inline int shm_read_snapshot(const shm_view *v, void *out, size_t len,
     if (b == NULL || len != v->header.payload_size)
         return -1;
     for (unsigned long t = 0; t < max_tries; t++) {
-        if (shm_try_copy(b + offsetof(shm_segment_header, seq), b + v->header.payload_offset,
-                         dst, len, &s)
-            || shm_try_copy(b + offsetof(shm_segment_header, backup_seq),
-                            b + v->header.backup_offset, dst, len, &s)) {
+        if (shm_try_copy(b, v, dst, len, &s)) {
             if (version != NULL)
                 *version = s / 2;
             return 0;
@@ -289,12 +296,13 @@ static inline const char *alphabet_check(const void *base, size_t len, shm_view 
     return err;
 }
 
-/* A pointer to the live payload, its primary copy, at the checked offset
- * (NULL if the view was not checked). Other processes may write it at any
- * time, and a writer that died in the middle of a write leaves it torn
- * until the next writer repairs it: prefer alphabet_read for a consistent
- * copy, and access it only with atomic loads of whole aligned 8-byte
- * words. */
+/* A pointer to the live payload's primary copy, at the checked offset
+ * (NULL if the view was not checked). Writes alternate between the two
+ * copies, so this one holds the latest value or the one before, and other
+ * processes may write it at any time (a writer that died in the middle of
+ * a write may leave it torn until the next writer repairs it): prefer
+ * alphabet_read for a consistent copy, and access it only with atomic loads
+ * of whole aligned 8-byte words. */
 static inline const Alphabet *alphabet_payload(const shm_view *view)
 {
     if (view->base == NULL)
@@ -303,9 +311,9 @@ static inline const Alphabet *alphabet_payload(const shm_view *view)
 }
 
 /* Copies a consistent snapshot of the payload into *out (shm_read_snapshot:
- * the primary copy, else the backup copy; it never waits for a writer, dead
- * or alive). Returns 0, or -1 if no complete copy could be read in
- * `max_tries` attempts (both copies changing under every attempt, or a
+ * the latest of the two copies; it never waits for a writer, dead or
+ * alive). Returns 0, or -1 if no complete copy could be read in
+ * `max_tries` attempts (the copy rewritten under every attempt, or a
  * damaged segment) or the view was not checked. */
 static inline int alphabet_read(const shm_view *view, Alphabet *out, unsigned long max_tries)
 {

@@ -28,12 +28,12 @@ namespace Shm.Schemas
 
         [FieldOffset(0)] public fixed byte bytes[1024];
 
-        /// <summary>`SegmentHeader` v1: 256 bytes, alignment 8 (native byte order).</summary>
+        /// <summary>`SegmentHeader` v2: 256 bytes, alignment 8 (native byte order).</summary>
         [StructLayout(LayoutKind.Explicit, Size = 256)]
         public unsafe struct SegmentHeader
         {
             public const string Magic = "SHMTYPE\0";
-            public const ushort Version = 1;
+            public const ushort Version = 2;
             public const int HeaderSize = 256;
             public const uint StateReady = 1;
 
@@ -128,15 +128,23 @@ namespace Shm.Schemas
                 return null;
             }
 
-            // One attempt at a consistent copy of one copy of the payload:
-            // its counter even and unchanged around the copy (an acquire
-            // read before it, a full fence and a second read after it).
-            bool TryCopy(int seqAt, ulong at, out Alphabet value, out ulong seq)
+            // One attempt at a consistent copy of the payload. Writes
+            // alternate between the two copies: the latest is the one whose
+            // counter (odd while it is written) is even and larger (equal:
+            // the primary; the larger odd: the other; "larger" wrapping, as
+            // a signed difference). Its counter must be
+            // unchanged around the copy (acquire reads of both counters
+            // before it, a full fence and a second read after it).
+            bool TryCopy(out Alphabet value, out ulong seq)
             {
                 value = default(Alphabet);
-                seq = Load(basePtr + seqAt);
+                ulong p = Load(basePtr + 128);
+                ulong q = Load(basePtr + 240);
+                bool backup = (q & 1) == 0 && ((p & 1) != 0 || unchecked((long)(q - p)) > 0);
+                int seqAt = backup ? 240 : 128;
+                seq = backup ? q : p;
                 if ((seq & 1) != 0) return false;
-                byte* src = basePtr + at;
+                byte* src = basePtr + (backup ? Header.backup_offset : Header.payload_offset);
                 Alphabet copy;
                 byte* dst = (byte*)&copy;
                 int i = 0;
@@ -154,16 +162,16 @@ namespace Shm.Schemas
             }
 
             /// <summary>A consistent copy of the payload and its version (the
-            /// number of the write that produced it): the primary copy, else
-            /// the backup copy, at most `maxTries` attempts. False if every
-            /// attempt found both copies changing (a damaged segment).</summary>
+            /// number of the write that produced it): the latest of the two
+            /// copies, at most `maxTries` attempts. False if every attempt
+            /// failed (a damaged segment, both copies marked as being
+            /// written).</summary>
             public bool TryRead(out Alphabet value, out ulong version, long maxTries)
             {
                 for (long t = 0; t < maxTries; t++)
                 {
                     ulong s;
-                    if (TryCopy(128, Header.payload_offset, out value, out s)
-                        || TryCopy(240, Header.backup_offset, out value, out s))
+                    if (TryCopy(out value, out s))
                     {
                         version = s / 2;
                         return true;

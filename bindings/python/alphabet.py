@@ -24,7 +24,7 @@ import os
 import time
 
 MAGIC = b"SHMTYPE\x00"
-HEADER_VERSION = 1
+HEADER_VERSION = 2
 HEADER_SIZE = 256
 STATE_READY = 1
 SEQ_OFFSET = 128
@@ -44,7 +44,7 @@ class SegmentError(Exception):
 
 
 class SegmentHeader(ctypes.Structure):
-    """`SegmentHeader` v1: 256 bytes, alignment 8 (native byte order)."""
+    """`SegmentHeader` v2: 256 bytes, alignment 8 (native byte order)."""
 
     _fields_ = [
         ("magic", (ctypes.c_uint8 * 8)),  # offset 0
@@ -221,11 +221,22 @@ class Segment:
         self._copies = ((SEQ_OFFSET, self.header.payload_offset),
                         (BACKUP_SEQ_OFFSET, self.header.backup_offset))
 
-    def _try_copy(self, seq_offset, start):
-        """One attempt at a consistent copy of one copy of the payload: its
-        counter even and unchanged around the copy. (counter, bytes) or None."""
+    def _try_copy(self):
+        """One attempt at a consistent copy of the payload. Writes alternate
+        between the two copies: the latest is the one whose counter (odd
+        while it is written) is even and larger (equal: the primary; the
+        larger odd: the other). Its counter must be unchanged around the
+        copy. (counter, bytes) or None."""
         buf = self._buf
-        s1 = _u64(buf, seq_offset)
+        (seq_p, start_p), (seq_b, start_b) = self._copies
+        p = _u64(buf, seq_p)
+        q = _u64(buf, seq_b)
+        # "Larger" in serial-number order (q - p, wrapping, positive as a
+        # signed 64-bit number), as the writer's.
+        if q % 2 == 0 and (p % 2 == 1 or 0 < (q - p) % (1 << 64) < (1 << 63)):
+            seq_offset, start, s1 = seq_b, start_b, q
+        else:
+            seq_offset, start, s1 = seq_p, start_p, p
         if s1 % 2 == 1:
             return None
         data = bytes(buf[start:start + SIZE])
@@ -236,21 +247,20 @@ class Segment:
     def read_with_version(self, timeout=1.0):
         """A consistent copy of the payload and its version (the number of
         the write that produced it), by the protocol of docs/FORMAT.md
-        ("Concurrency protocol"): the primary copy, else the backup copy,
-        which holds the previous write's value while the primary is being
-        written. It never waits for a writer (a writer killed in the middle
-        of a write leaves a complete value behind); it tries again only when
-        both copies changed during an attempt, for at most `timeout` s."""
+        ("Concurrency protocol"): the latest of the two copies, which writes
+        take in turn. It never waits for a writer (a writer killed in the
+        middle of a write leaves the latest complete value behind, in the
+        other copy); it tries again only when the copy read was rewritten
+        during an attempt, for at most `timeout` s."""
         deadline = time.monotonic() + timeout
         while True:
-            for seq_offset, start in self._copies:
-                got = self._try_copy(seq_offset, start)
-                if got is not None:
-                    return Alphabet.from_buffer_copy(got[1]), got[0] // 2
+            got = self._try_copy()
+            if got is not None:
+                return Alphabet.from_buffer_copy(got[1]), got[0] // 2
             if time.monotonic() > deadline:
                 raise SegmentError(
-                    f"no complete copy of the payload in {timeout} s (both copies kept "
-                    "changing or are marked as being written: a damaged segment)"
+                    f"no complete copy of the payload in {timeout} s (the copy kept "
+                    "changing, or both are marked as being written: a damaged segment)"
                 )
 
     def read(self, timeout=1.0):

@@ -68,13 +68,15 @@ pub mod tools {
 pub mod test_util {
     use crate::{ReadWrite, Result, Shared, SharedLayout};
 
-    /// Does what a writer does in the first phase of a write, and stops
-    /// there: marks the primary copy as being written and stores the
-    /// first `len` bytes of `next` into it (whole 8-byte words, the last
-    /// one merged). The write never finishes: readers fall back to the
-    /// backup copy, and a writer that takes over after this process dies
-    /// restores the primary (its `TakeOver` says the write was lost). The
-    /// handle must hold write access ([`crate::Error::NotWriter`]).
+    /// Does what a writer does in the middle of a write, and stops there:
+    /// marks the copy the write goes to (the one that does not hold the
+    /// latest value: writes alternate, and the first write of a new segment
+    /// goes to the backup) as being written and stores the first `len`
+    /// bytes of `next` into it (whole 8-byte words, the last one merged).
+    /// The write never finishes: readers go on reading the other copy, and
+    /// a writer that takes over after this process dies restores the torn
+    /// one (its `TakeOver` says the write was lost). The handle must hold
+    /// write access ([`crate::Error::NotWriter`]).
     pub fn begin_torn_write<T: SharedLayout>(
         seg: &Shared<T, ReadWrite>,
         next: &T,

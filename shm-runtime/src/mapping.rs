@@ -106,9 +106,17 @@ impl Mapping {
         self.word64(off::SEQ)
     }
 
-    /// The number of writes completed so far.
+    /// The backup copy's sequence counter.
+    pub(crate) fn backup_seq(&self) -> &AtomicU64 {
+        self.word64(off::BACKUP_SEQ)
+    }
+
+    /// The number of writes completed so far: the larger counter, halved.
     pub(crate) fn version(&self) -> u64 {
-        protocol::version_of(self.seq().load(Ordering::Acquire))
+        protocol::version_of_pair(
+            self.seq().load(Ordering::Acquire),
+            self.backup_seq().load(Ordering::Acquire),
+        )
     }
 
     /// The header's `state` (offset 12), loaded with acquire as part of
@@ -284,59 +292,92 @@ impl Mapping {
         Ok(p)
     }
 
-    /// The retry loop around [`protocol::try_read`], shared by
-    /// `Shared::read` and `RawSegment::read_bytes`: copies the payload of
-    /// `m` into `dst` until a copy is consistent (the primary copy, or the
-    /// backup while the primary is being written), for at most `timeout`.
-    /// Returns the counter value of the copy. Only a segment damaged by
-    /// someone else (both copies marked as being written for the whole
-    /// timeout) makes it fail: [`Error::WriterDied`] if the recorded writer
-    /// is dead, else [`Error::Timeout`].
+    /// The retry loop around [`protocol::try_read_with`], shared by
+    /// `Shared::read`, `Shared::read_with` and `RawSegment::read_bytes`:
+    /// runs `f` over the copy of `m` holding the latest complete value
+    /// until a run saw one write, for at most `timeout`. Returns the last
+    /// run's result and the counter value of the copy. Only a segment
+    /// damaged by someone else (both copies marked as being written for the
+    /// whole timeout) makes it fail: [`Error::WriterDied`] if the recorded
+    /// writer is dead, else [`Error::Timeout`].
+    ///
+    /// `m` came from [`Mapping::copies`] of this mapping; `f` only loads
+    /// from the copy it is given, with relaxed atomic loads.
+    ///
+    /// All of it is inlined into the caller but the cold end: so a private
+    /// copy that `f` writes into never has its address passed to a call,
+    /// and the compiler may build it straight where the caller wants it
+    /// (`Shared::read` returning it by value costs no extra move).
+    #[inline(always)]
+    pub(crate) fn read_consistent<R>(
+        &self,
+        m: &Mapped,
+        f: &mut impl FnMut(protocol::Replica) -> R,
+        timeout: Duration,
+    ) -> Result<(R, u64)> {
+        // The clock is read only after a first attempt failed: it almost
+        // always succeeds.
+        let mut start = None;
+        let mut spins = 0u32;
+        loop {
+            if let Some(got) = protocol::try_read_with(m, f) {
+                return Ok(got);
+            }
+            let since = *start.get_or_insert_with(Instant::now);
+            spins += 1;
+            if spins < 100 {
+                std::hint::spin_loop();
+                continue;
+            }
+            if let Some(e) = self.read_failed(since, timeout) {
+                return Err(e);
+            }
+            std::thread::yield_now();
+        }
+    }
+
+    /// The cold end of [`Mapping::read_consistent`]: the error, once
+    /// `timeout` has passed since `start`.
+    #[inline(never)]
+    #[cold]
+    fn read_failed(&self, start: Instant, timeout: Duration) -> Option<Error> {
+        if start.elapsed() <= timeout {
+            return None;
+        }
+        let owner = self.writer_word().load(Ordering::Acquire);
+        if owner != 0 && self.owner_dead(owner) {
+            return Some(Error::WriterDied {
+                name: self.display.clone(),
+                pid: writer::pid_of(owner),
+            });
+        }
+        Some(Error::Timeout {
+            name: self.display.clone(),
+            what: "a complete copy of the value (both copies stayed marked as being written, \
+                   or were rewritten during every read)",
+            waited: timeout,
+        })
+    }
+
+    /// A snapshot of `m` into `dst` ([`Mapping::read_consistent`] with a
+    /// copy of the whole value); returns the counter value of the copy.
     ///
     /// # Safety
     ///
     /// `m` came from [`Mapping::copies`] of this mapping and `dst` is valid
     /// for writes of `m.len()` bytes and private.
-    #[inline]
+    #[inline(always)]
     pub(crate) unsafe fn read_snapshot(
         &self,
         m: &Mapped,
         dst: *mut u8,
         timeout: Duration,
     ) -> Result<u64> {
-        // SAFETY: forwarded from the caller. (The first attempt, without
-        // reading the clock: it almost always succeeds.)
-        if let Some(s) = unsafe { protocol::try_read(m, dst) } {
-            return Ok(s);
-        }
-        let start = Instant::now();
-        let mut spins = 0u32;
-        loop {
-            // SAFETY: forwarded from the caller.
-            if let Some(s) = unsafe { protocol::try_read(m, dst) } {
-                return Ok(s);
-            }
-            spins += 1;
-            if spins < 100 {
-                std::hint::spin_loop();
-            } else if start.elapsed() > timeout {
-                let owner = self.writer_word().load(Ordering::Acquire);
-                if owner != 0 && self.owner_dead(owner) {
-                    return Err(Error::WriterDied {
-                        name: self.display.clone(),
-                        pid: writer::pid_of(owner),
-                    });
-                }
-                return Err(Error::Timeout {
-                    name: self.display.clone(),
-                    what: "a complete copy of the value (both copies stayed marked as being \
-                           written)",
-                    waited: timeout,
-                });
-            } else {
-                std::thread::yield_now();
-            }
-        }
+        let mut copy = |c| {
+            // SAFETY: `dst` has `m.len()` private bytes (caller).
+            unsafe { protocol::Buffers::copy_out(m, c, dst) }
+        };
+        Ok(self.read_consistent(m, &mut copy, timeout)?.1)
     }
 
     /// Claims write access (see [`crate::writer`]), then repairs what a
@@ -461,7 +502,7 @@ impl Mapping {
     /// The words a wait for a change uses.
     pub(crate) fn notify_words(&self, writable: bool) -> notify::Words<'_> {
         notify::Words {
-            seq: self.seq(),
+            seq: [self.seq(), self.backup_seq()],
             notify: self.word32(off::NOTIFY),
             waiters: self.word32(off::WAITERS),
             writable,
@@ -486,7 +527,10 @@ impl Mapping {
                 payload_size: h.payload_size,
                 creator_pid: h.creator_pid,
                 created: UNIX_EPOCH.checked_add(Duration::from_nanos(h.created_nanos)),
-                seq: self.seq().load(Ordering::Relaxed),
+                seq: protocol::max_seq(
+                    self.seq().load(Ordering::Relaxed),
+                    self.backup_seq().load(Ordering::Relaxed),
+                ),
                 writer_pid: (writer != 0).then_some(writer::pid_of(writer)),
                 writer_alive: writer != 0 && !self.owner_dead(writer),
             }),

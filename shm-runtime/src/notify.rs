@@ -62,7 +62,7 @@
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::protocol::version_of;
+use crate::protocol::version_of_pair;
 
 /// The longest a futex waiter sleeps before it looks at the version again,
 /// whether or not it was woken: bounds what a process that requeues or
@@ -77,8 +77,8 @@ pub(crate) const RECHECK_RO: Duration = Duration::from_millis(100);
 
 /// The words a wait and a wake use.
 pub(crate) struct Words<'a> {
-    /// The primary copy's sequence counter.
-    pub seq: &'a AtomicU64,
+    /// The two copies' sequence counters (primary, backup).
+    pub seq: [&'a AtomicU64; 2],
     /// `notify` (offset 252), bumped by each write; the futex word.
     pub notify: &'a AtomicU32,
     /// `waiters` (offset 248), the number of sleeping waiters.
@@ -106,7 +106,12 @@ pub(crate) fn wake(notify: &AtomicU32, waiters: &AtomicU32, ro_waiters: Option<&
 pub(crate) fn wait(w: &Words<'_>, since: u64, timeout: Duration) -> Option<u64> {
     let start = Instant::now();
     let deadline = start.checked_add(timeout);
-    let version = || version_of(w.seq.load(Ordering::SeqCst));
+    let version = || {
+        version_of_pair(
+            w.seq[0].load(Ordering::SeqCst),
+            w.seq[1].load(Ordering::SeqCst),
+        )
+    };
     let registry = match (w.writable, w.ro_waiters) {
         (true, _) => Some((w.waiters, RECHECK)),
         (false, Some(ro)) => Some((ro, RECHECK_RO)),

@@ -1,26 +1,32 @@
-//! The snapshot protocol: a double-buffered sequence counter ("seqlock")
-//! over atomic byte copies.
+//! The snapshot protocol: two copies of the payload written in turn, each
+//! guarded by a sequence counter ("seqlock"), over atomic word copies.
 //!
-//! # The two copies
+//! # Alternating copies
 //!
 //! A segment holds the payload twice: the *primary* copy at
-//! `payload_offset` and a *backup* copy at `backup_offset`, each guarded by
-//! its own counter (`seq` at header offset 128, `backup_seq` at 240). A
-//! counter is odd while its copy is being written. A write is two phases,
-//! one after the other:
+//! `payload_offset` and the *backup* copy at `backup_offset`, each guarded
+//! by its own counter (`seq` at header offset 128, `backup_seq` at 240). A
+//! counter is odd while its copy is being written, and even when the copy
+//! holds the value of one complete write.
 //!
-//! 1. primary: `seq` odd, store the new value, `seq` even;
-//! 2. backup: `backup_seq` odd, store the same value, `backup_seq` even.
+//! The *latest* copy is the one whose counter is even and larger (on a tie,
+//! the primary; if the larger counter is odd, the other copy). Each write
+//! stores ONE copy: the one that is not the latest.
 //!
-//! So at every instant at least one copy is complete: the primary outside
-//! phase 1, the backup during it (it holds the value of the previous write,
-//! whose phase 2 finished before this phase 1 began). A reader copies the
-//! primary and, if that is being written, the backup. Readers therefore
-//! never wait for a writer, and a writer killed at any instant leaves a
-//! complete value behind: readers go on reading it, and the next writer
-//! repairs the other copy ([`recover`]). Both counters advance by 2 per
-//! write, so a copy's counter halved is the number of the write whose
-//! value it holds (its *version*), whichever copy a reader read.
+//! 1. `s = max(seq, backup_seq)` rounded down to even;
+//! 2. the target's counter becomes `s + 1` (a release store);
+//! 3. the new value is stored into the target;
+//! 4. the target's counter becomes `s + 2` (a release store).
+//!
+//! So the larger counter halved is the number of completed writes (the
+//! *version*), and a copy's even counter halved is the version of the value
+//! it holds. The latest copy is never written: it stays stable for a whole
+//! write period, until the write after next. A reader copies the latest
+//! copy, and only retries if the writer completed a whole write into the
+//! other copy and began the one after (into this copy) meanwhile. Readers
+//! never wait for a writer, and a writer killed at any instant leaves the
+//! latest complete value behind, in the copy it was not writing: readers go
+//! on reading it, and the next writer repairs the other copy ([`recover`]).
 //!
 //! # Why it is sound
 //!
@@ -29,27 +35,52 @@
 //! behaviour in the Rust (C++20) memory model (Boehm, "Can Seqlocks Get
 //! Along with Programming Language Memory Models?", 2012), so every byte of
 //! the payload is read and written with *relaxed atomic* operations (a
-//! `u64` at a time where aligned). Atomic accesses never race in the UB
+//! whole aligned `u64` at a time). Atomic accesses never race in the UB
 //! sense; they may only observe a mix of old and new values, which the
-//! counter detects. For one copy and its counter:
+//! counters detect.
 //!
 //! ```text
 //! writer (the only one: it holds write access)   reader
-//! s = seq (even)                                 s1 = seq.load(Acquire)   (odd: try the other copy)
-//! seq.store(s + 1, Relaxed)                      copy payload, relaxed loads
+//! p, b = the counters (relaxed: its own stores)  p = seq.load(Acquire)
+//! t = not the latest of (p, b)                   b = backup_seq.load(Acquire)
+//! s = max(p, b) & !1                             c = latest of (p, b); s1 = its counter
+//! t.seq.store(s + 1, Release)                    copy c (or run f over c), relaxed loads
 //! fence(Release)                                 fence(Acquire)
-//! store payload, relaxed stores                  s2 = seq.load(Relaxed)
-//! seq.store(s + 2, Release)                      s1 == s2  =>  the copy is one write's value
+//! store t's payload, relaxed stores              s2 = c.seq.load(Relaxed)
+//! t.seq.store(s + 2, Release)                    s1 == s2 (even) => c is one write's value
 //! ```
 //!
-//! If the reader's copy saw any store of a write, its acquire fence
-//! synchronises with that write's release fence (which follows the store of
-//! `s + 1`), so the later load of `seq` sees at least `s + 1` and
-//! `s1 != s2`. If `s1` is the even value published by the release store of
-//! a write, every store of that write happens-before the copy. Readers
-//! never store to shared memory, so any number of them neither slow each
-//! other nor the writer. The same argument holds for each copy on its own;
-//! the two-copy scheme only decides which copy to try.
+//! *Whole values.* If the reader's copy of `c` saw any store of a write
+//! into `c` that began after the one that published `s1`, its acquire fence
+//! synchronises with that write's release fence, which follows the store of
+//! an odd counter larger than `s1`; so `s2 != s1` and the copy is thrown
+//! away. If `s1` is even, it was published by a release store at the end of
+//! a write, so every store of that write (and of all before it) happens
+//! before the copy, which therefore sees them or later ones, and later ones
+//! are caught as just said. The same argument holds for each copy on its
+//! own; choosing the copy only decides which copy to try.
+//!
+//! *Versions never go back* for one reader. Let a snapshot return copy `X`
+//! at counter `s`; a later snapshot of the same reader loads both counters
+//! again. Each counter only grows, so by read-read coherence it reads
+//! `X`'s counter as at least `s`. If that is even, the chosen copy's
+//! counter is at least it. If it is odd, some writer began a write into
+//! `X`, so the other copy `Y` was the latest, with an even counter `t > s`
+//! stored (with release) before `X`'s odd one; that odd store is a release
+//! store and the reader's load of it an acquire, so the recheck of `Y`'s
+//! counter (after that load in program order) reads at least `t`, and a
+//! snapshot of `Y` is only returned if its counter was the same before and
+//! after the copy. Either way the new version is at least the old one.
+//! (Without the release on the odd store, a reader could take a stale
+//! `Y` counter for a consistent one: the loom model's negative control.)
+//!
+//! *Projections* ([`try_read_with`] with a closure that reads a few fields
+//! instead of copying the whole value) follow the same argument: only the
+//! loads between the counter's load and the fence are different, and they
+//! are relaxed atomic loads of whole words of the copy.
+//!
+//! Readers never store to shared memory, so any number of them neither
+//! slow each other nor the writer.
 //!
 //! The algorithms are written once, over the [`Buffers`] trait: [`Mapped`]
 //! implements it over a mapping, and a `cfg(loom)` model over loom's
@@ -66,6 +97,17 @@ pub(crate) enum Replica {
     Primary,
     /// The backup copy (`backup_offset`, counter `backup_seq`).
     Backup,
+}
+
+impl Replica {
+    /// The other copy.
+    #[inline]
+    pub(crate) fn other(self) -> Replica {
+        match self {
+            Replica::Primary => Replica::Backup,
+            Replica::Backup => Replica::Primary,
+        }
+    }
 }
 
 /// The shared memory the protocol works on: two copies of a payload of a
@@ -100,53 +142,116 @@ pub(crate) trait Buffers {
 }
 
 /// The version (number of the write) a counter value stands for.
+#[inline]
 pub(crate) fn version_of(seq: u64) -> u64 {
     seq / 2
 }
 
-/// One attempt at a consistent copy of copy `b` into `dst`. Returns the
-/// copy's (even) counter, or `None` if it was being written.
-///
-/// # Safety
-///
-/// As for [`Buffers::copy_out`].
+/// Whether counter `a` is later than `b`: `a - b`, wrapping, is positive
+/// as an `i64` (serial-number order). The same as `a > b` for any counter
+/// a writer reaches (2^62 writes); it keeps writes alternating should a
+/// damaged segment put a counter next to `u64::MAX`.
 #[inline]
-pub(crate) unsafe fn try_read_one<M: Buffers>(m: &M, b: Replica, dst: *mut u8) -> Option<u64> {
-    let s1 = m.seq_load(b, Ordering::Acquire);
+pub(crate) fn later(a: u64, b: u64) -> bool {
+    (a.wrapping_sub(b) as i64) > 0
+}
+
+/// The later of the two counters ([`later`]).
+#[inline]
+pub(crate) fn max_seq(primary: u64, backup: u64) -> u64 {
+    if later(backup, primary) {
+        backup
+    } else {
+        primary
+    }
+}
+
+/// The number of completed writes, from the two counters: the larger one
+/// halved (an odd counter, of a write under way, rounds down).
+#[inline]
+pub(crate) fn version_of_pair(primary: u64, backup: u64) -> u64 {
+    version_of(max_seq(primary, backup))
+}
+
+/// The copy holding the latest complete value, given the counters: the one
+/// whose counter is even and larger ([`later`]; a tie: the primary); if the
+/// larger is odd (being written), the other. Both odd (no writer leaves
+/// that): the primary, which a reader then finds being written.
+#[inline]
+pub(crate) fn latest(primary: u64, backup: u64) -> Replica {
+    let (pe, be) = (primary & 1 == 0, backup & 1 == 0);
+    if be && (!pe || later(backup, primary)) {
+        Replica::Backup
+    } else {
+        Replica::Primary
+    }
+}
+
+/// One attempt at a consistent read: runs `f` over the latest complete
+/// copy (`f` loads from it with relaxed atomics only), then checks that the
+/// copy's counter did not move meanwhile. Returns `f`'s result and the
+/// copy's (even) counter, or `None` if the copy changed or both were being
+/// written (the caller retries; `f`'s result is then dropped).
+#[inline(always)]
+pub(crate) fn try_read_with<M: Buffers, R>(
+    m: &M,
+    f: &mut impl FnMut(Replica) -> R,
+) -> Option<(R, u64)> {
+    let p = m.seq_load(Replica::Primary, Ordering::Acquire);
+    let b = m.seq_load(Replica::Backup, Ordering::Acquire);
+    let c = latest(p, b);
+    let s1 = if c == Replica::Primary { p } else { b };
     if s1 & 1 == 1 {
         return None;
     }
-    // SAFETY: forwarded from the caller.
-    unsafe { m.copy_out(b, dst) };
+    let r = f(c);
     M::fence(Ordering::Acquire);
-    let s2 = m.seq_load(b, Ordering::Relaxed);
-    (s1 == s2).then_some(s1)
+    let s2 = m.seq_load(c, Ordering::Relaxed);
+    (s1 == s2).then_some((r, s1))
 }
 
-/// One attempt at a consistent snapshot: the primary copy, else the backup.
-/// Returns the counter of the copy read (`version_of` it is the version), or
-/// `None` if both were being written meanwhile (the caller retries).
+/// One attempt at a consistent snapshot into `dst`. Returns the counter of
+/// the copy read (`version_of` it is the version), or `None` (the caller
+/// retries).
 ///
 /// # Safety
 ///
 /// As for [`Buffers::copy_out`].
-#[inline]
+#[cfg(test)]
+#[inline(always)]
 pub(crate) unsafe fn try_read<M: Buffers>(m: &M, dst: *mut u8) -> Option<u64> {
     // SAFETY: forwarded from the caller.
-    unsafe {
-        try_read_one(m, Replica::Primary, dst).or_else(|| try_read_one(m, Replica::Backup, dst))
-    }
+    try_read_with(m, &mut |c| unsafe { m.copy_out(c, dst) }).map(|((), s)| s)
 }
 
-/// Makes copy `b`'s counter odd before its bytes are stored; returns the
-/// even value it had (an odd value left by someone else is treated as the
-/// even one below it). Only the holder of write access calls this.
+/// The copy holding the latest complete value, for the holder of write
+/// access (nobody else changes the counters, so relaxed loads see its own
+/// stores).
 #[inline]
-pub(crate) fn begin<M: Buffers>(m: &M, b: Replica) -> u64 {
-    let s = m.seq_load(b, Ordering::Relaxed) & !1;
-    m.seq_store(b, s.wrapping_add(1), Ordering::Relaxed);
+pub(crate) fn latest_for_writer<M: Buffers>(m: &M) -> Replica {
+    latest(
+        m.seq_load(Replica::Primary, Ordering::Relaxed),
+        m.seq_load(Replica::Backup, Ordering::Relaxed),
+    )
+}
+
+/// Begins a write: makes the counter of the copy that is not the latest
+/// odd (`s + 1`, with release, then a release fence) before its bytes are
+/// stored. Returns that copy and `s`, the larger counter rounded down to
+/// even. Only the holder of write access calls this.
+#[inline]
+pub(crate) fn begin<M: Buffers>(m: &M) -> (Replica, u64) {
+    let p = m.seq_load(Replica::Primary, Ordering::Relaxed);
+    let b = m.seq_load(Replica::Backup, Ordering::Relaxed);
+    let target = latest(p, b).other();
+    let s = max_seq(p, b) & !1;
+    // Release: a reader that sees this odd value sees the other copy's
+    // final counter too (versions never go back, see the module doc).
+    m.seq_store(target, s.wrapping_add(1), Ordering::Release);
+    // Orders the payload stores after the odd counter for readers whose
+    // acquire fence sees one of them.
     M::fence(Ordering::Release);
-    s
+    (target, s)
 }
 
 /// Publishes copy `b` after a write begun at `s`: its counter becomes
@@ -156,8 +261,8 @@ pub(crate) fn end<M: Buffers>(m: &M, b: Replica, s: u64) {
     m.seq_store(b, s.wrapping_add(2), Ordering::Release);
 }
 
-/// A whole write of the private value at `src`: the primary copy, then the
-/// backup copy.
+/// A whole write of the private value at `src` into the copy that is not
+/// the latest.
 ///
 /// # Safety
 ///
@@ -165,45 +270,22 @@ pub(crate) fn end<M: Buffers>(m: &M, b: Replica, s: u64) {
 /// thread); `src` is valid for reads of the payload's length.
 #[inline]
 pub(crate) unsafe fn write<M: Buffers>(m: &M, src: *const u8) {
-    let s = begin(m, Replica::Primary);
-    // SAFETY: write access held, the primary's counter is odd.
-    unsafe { m.copy_in(Replica::Primary, src) };
-    end(m, Replica::Primary, s);
-    let t = begin(m, Replica::Backup);
-    // SAFETY: as above, for the backup.
-    unsafe { m.copy_in(Replica::Backup, src) };
-    end(m, Replica::Backup, t);
+    // SAFETY: write access held (caller), the target's counter is odd.
+    unsafe { write_with(m, |target| m.copy_in(target, src)) }
 }
 
-/// Brings the backup copy in step with the primary (which is complete):
-/// what [`recover`] does after a writer died in phase 2 of a write (the
-/// primary holds that write's value), or when the counters differ.
+/// A whole write whose stores `store` makes into the copy it is given (the
+/// target: its counter odd).
 ///
 /// # Safety
 ///
-/// The caller holds write access and the primary copy is complete (its
-/// counter even).
-unsafe fn sync_backup<M: Buffers>(m: &M) {
-    let t = begin(m, Replica::Backup);
-    // SAFETY: write access held, the backup's counter is odd.
-    unsafe { m.copy_across(Replica::Primary, Replica::Backup) };
-    end(m, Replica::Backup, t);
-}
-
-/// Undoes a write that died in phase 1 (the primary's counter odd since
-/// `s`): puts the backup's value (the last complete one) back into the
-/// primary and publishes it, then bumps the backup's counter to match, as
-/// if the lost write had written that value. Only [`recover`] calls it.
-///
-/// # Safety
-///
-/// The caller holds write access and the primary's counter is `s + 1`.
-unsafe fn roll_back<M: Buffers>(m: &M, s: u64) {
-    // SAFETY: write access held, the primary's counter is odd (since `s`).
-    unsafe { m.copy_across(Replica::Backup, Replica::Primary) };
-    end(m, Replica::Primary, s);
-    let t = begin(m, Replica::Backup);
-    end(m, Replica::Backup, t);
+/// The caller holds write access; `store` only stores into the copy it is
+/// given, with relaxed atomic stores of whole words.
+#[inline(always)]
+pub(crate) unsafe fn write_with<M: Buffers>(m: &M, store: impl FnOnce(Replica)) {
+    let (target, s) = begin(m);
+    store(target);
+    end(m, target, s);
 }
 
 /// What [`recover`] found and did.
@@ -211,19 +293,17 @@ unsafe fn roll_back<M: Buffers>(m: &M, s: u64) {
 pub(crate) enum Repair {
     /// Both copies complete: nothing to do.
     Clean,
-    /// A write was interrupted in phase 1: the primary was torn and now
-    /// holds the backup's value again (the interrupted write is lost).
-    RestoredPrimary,
-    /// A write was interrupted in phase 2: its value was complete in the
-    /// primary and is now in the backup too.
-    RefreshedBackup,
+    /// A write was interrupted (one counter odd): it is lost. The torn copy
+    /// now holds the latest complete value again, published as a new write.
+    RestoredTorn,
     /// Both counters odd: no writer of this protocol leaves that, so the
     /// segment was damaged by someone else. Nothing was changed.
     BothTorn,
 }
 
-/// Repairs the copies after a writer died (or anyone left a counter odd),
-/// so that both are complete and their counters equal again. Called by a
+/// Repairs the copies after a writer died (or anyone left a counter odd):
+/// the torn copy gets the latest complete value, as a new write (so the
+/// version moves on by one, and both copies are complete). Called by a
 /// process that has just taken write access.
 ///
 /// # Safety
@@ -233,24 +313,17 @@ pub(crate) unsafe fn recover<M: Buffers>(m: &M) -> Repair {
     let p = m.seq_load(Replica::Primary, Ordering::Acquire);
     let b = m.seq_load(Replica::Backup, Ordering::Acquire);
     match (p & 1 == 1, b & 1 == 1) {
-        (false, false) if p == b => Repair::Clean,
-        // Equal counters are the invariant between writes; bring the backup
-        // in step with the primary (which is complete) if they differ.
-        (false, false) | (false, true) => {
-            // SAFETY: write access held (caller), the primary is complete.
-            unsafe { sync_backup(m) };
-            if b & 1 == 1 {
-                Repair::RefreshedBackup
-            } else {
-                Repair::Clean
-            }
-        }
-        (true, false) => {
-            // SAFETY: write access held; the primary's counter is odd.
-            unsafe { roll_back(m, p & !1) };
-            Repair::RestoredPrimary
-        }
+        (false, false) => Repair::Clean,
         (true, true) => Repair::BothTorn,
+        _ => {
+            // The torn copy is the one `begin` picks: not the latest.
+            let (torn, s) = begin(m);
+            // SAFETY: write access held (caller); `torn`'s counter is odd
+            // and the latest copy is complete (its counter even).
+            unsafe { m.copy_across(torn.other(), torn) };
+            end(m, torn, s);
+            Repair::RestoredTorn
+        }
     }
 }
 
@@ -357,6 +430,13 @@ mod tests {
         }
     }
 
+    fn counters(m: &Mapped) -> (u64, u64) {
+        (
+            m.seq_load(Replica::Primary, Ordering::Relaxed),
+            m.seq_load(Replica::Backup, Ordering::Relaxed),
+        )
+    }
+
     #[test]
     fn copies_round_trip_at_every_alignment() {
         let src: Vec<u8> = (0..100u8).collect();
@@ -375,51 +455,64 @@ mod tests {
     }
 
     #[test]
-    fn a_write_in_phase_one_reads_the_backup() {
+    fn the_latest_copy_is_the_larger_even_counter() {
+        assert_eq!(latest(0, 0), Replica::Primary);
+        assert_eq!(latest(0, 2), Replica::Backup);
+        assert_eq!(latest(4, 2), Replica::Primary);
+        assert_eq!(latest(4, 5), Replica::Primary);
+        assert_eq!(latest(7, 6), Replica::Backup);
+        assert_eq!(latest(7, 9), Replica::Primary);
+        assert_eq!(version_of_pair(7, 6), 3);
+        assert_eq!(version_of_pair(8, 6), 4);
+        // Next to the end of the counters (only a damaged segment): still
+        // alternating.
+        assert_eq!(latest(u64::MAX - 1, 0), Replica::Backup);
+        assert_eq!(latest(u64::MAX - 1, u64::MAX - 3), Replica::Primary);
+    }
+
+    #[test]
+    fn writes_alternate_and_count() {
+        let mut heap = Heap::<2>::new();
+        let m = heap.mapped();
+        let mut out = [0u64; 2];
+        for (i, want) in [(1u64, (0, 2)), (2, (4, 2)), (3, (4, 6)), (4, (8, 6))] {
+            let v = [i, !i];
+            // SAFETY: single-threaded; 16-byte values.
+            unsafe { write(&m, v.as_ptr().cast()) };
+            assert_eq!(counters(&m), want);
+            // SAFETY: as above.
+            let got = unsafe { try_read(&m, out.as_mut_ptr().cast()) };
+            assert_eq!((got.map(version_of), out), (Some(i), v));
+        }
+    }
+
+    #[test]
+    fn a_torn_write_reads_the_latest_and_is_restored() {
         let mut heap = Heap::<4>::new();
         let m = heap.mapped();
         let v1 = [1u64; 4];
         let mut out = [0u64; 4];
         // SAFETY: single-threaded; `v1`/`out` are 32 bytes, the payload length.
         unsafe { write(&m, v1.as_ptr().cast()) };
-        assert_eq!(m.seq_load(Replica::Primary, Ordering::Relaxed), 2);
-        let s = begin(&m, Replica::Primary);
+        let (torn, s) = begin(&m);
+        assert_eq!((torn, s), (Replica::Primary, 2));
         // SAFETY: as above; a half-written primary.
-        unsafe { store_bytes(m.ptr(Replica::Primary), [9u8; 8].as_ptr(), 8) };
+        unsafe { store_bytes(m.ptr(torn), [9u8; 8].as_ptr(), 8) };
         // SAFETY: as above.
         let got = unsafe { try_read(&m, out.as_mut_ptr().cast()) };
         assert_eq!((got, out), (Some(2), v1));
-        // The writer dies here; the next one repairs the primary.
+        // The writer dies here; the next one repairs the torn copy.
         // SAFETY: as above.
-        assert_eq!(unsafe { recover(&m) }, Repair::RestoredPrimary);
-        assert_eq!(m.seq_load(Replica::Primary, Ordering::Relaxed), s + 2);
-        assert_eq!(m.seq_load(Replica::Backup, Ordering::Relaxed), s + 2);
+        assert_eq!(unsafe { recover(&m) }, Repair::RestoredTorn);
+        assert_eq!(counters(&m), (4, 2));
+        out = [0; 4];
         // SAFETY: as above.
-        let got = unsafe { try_read_one(&m, Replica::Primary, out.as_mut_ptr().cast()) };
+        let got = unsafe { try_read(&m, out.as_mut_ptr().cast()) };
         assert_eq!((got, out), (Some(4), v1));
-    }
-
-    #[test]
-    fn a_write_in_phase_two_is_complete() {
-        let mut heap = Heap::<2>::new();
-        let m = heap.mapped();
-        let v = [5u64, 6];
-        let s = begin(&m, Replica::Primary);
-        // SAFETY: single-threaded; 16-byte values.
-        unsafe { m.copy_in(Replica::Primary, v.as_ptr().cast()) };
-        end(&m, Replica::Primary, s);
-        let _ = begin(&m, Replica::Backup);
-        // Dies before finishing the backup.
-        // SAFETY: as above.
-        assert_eq!(unsafe { recover(&m) }, Repair::RefreshedBackup);
-        let mut out = [0u64; 2];
-        // SAFETY: as above.
-        let got = unsafe { try_read_one(&m, Replica::Backup, out.as_mut_ptr().cast()) };
-        assert_eq!((got, out), (Some(2), v));
         // SAFETY: as above.
         assert_eq!(unsafe { recover(&m) }, Repair::Clean);
-        let _ = begin(&m, Replica::Primary);
-        let _ = begin(&m, Replica::Backup);
+        let _ = begin(&m);
+        m.seq_store(Replica::Primary, 5, Ordering::Relaxed);
         // SAFETY: as above.
         assert_eq!(unsafe { recover(&m) }, Repair::BothTorn);
         // SAFETY: as above.
@@ -440,14 +533,36 @@ mod tests {
         let writes = if cfg!(miri) { 20 } else { 20_000 };
         std::thread::scope(|scope| {
             let shared = &shared;
-            for _ in 0..2 {
+            for project in [false, true] {
                 scope.spawn(move || {
                     let mut last = 0;
                     for _ in 0..writes {
                         let mut out = [0u64; N];
-                        // SAFETY: `out` is the payload's length.
-                        if let Some(s) = unsafe { try_read(&shared.0, out.as_mut_ptr().cast()) } {
+                        let got = if project {
+                            // Two words of the copy, read in place.
+                            let got = try_read_with(&shared.0, &mut |c| {
+                                let at = shared.0.ptr(c);
+                                let mut two = [0u64; 2];
+                                // SAFETY: words 3 and 9 of the copy, whole
+                                // aligned atomics; `two` is private.
+                                unsafe {
+                                    load_words(at.add(24), two.as_mut_ptr().cast(), 8);
+                                    load_words(at.add(72), two.as_mut_ptr().add(1).cast(), 8);
+                                }
+                                two
+                            });
+                            got.map(|(two, s)| {
+                                out = [two[0]; N];
+                                out[1] = two[1];
+                                s
+                            })
+                        } else {
+                            // SAFETY: `out` is the payload's length.
+                            unsafe { try_read(&shared.0, out.as_mut_ptr().cast()) }
+                        };
+                        if let Some(s) = got {
                             assert!(out.iter().all(|&w| w == out[0]), "torn: {out:?}");
+                            assert_eq!(out[0], version_of(s), "value of another write");
                             assert!(s >= last, "went back from {last} to {s}");
                             last = s;
                         }
@@ -463,279 +578,5 @@ mod tests {
     }
 }
 
-/// The protocol under loom: `RUSTFLAGS="--cfg loom" cargo test -p
-/// shm-runtime --lib --release loom` (`.ci/concurrency.sh` runs it).
-///
-/// Loom runs each test body under every interleaving of its threads with
-/// at most a bounded number of preemptions and, for every relaxed or
-/// acquire load, under every store the C++20 memory model lets that load
-/// read (stale ones included), so it checks the ordering argument above,
-/// not only the behaviour of the machine it runs on. The shared memory is
-/// [`Model`]: the [`Buffers`] that [`Mapped`] implements, over loom's
-/// atomics; the algorithms (`write`, `try_read`, `recover`, `roll_back`)
-/// run on it unchanged.
-///
-/// The bounds keep the whole run near a minute on two cores; set
-/// `LOOM_MAX_PREEMPTIONS` to override them (3 for every test takes about
-/// two and a half minutes, 4 more than ten).
 #[cfg(all(test, loom))]
-mod loom_model {
-    use super::{
-        Buffers, Repair, Replica, begin, end, recover, try_read, try_read_one, version_of, write,
-    };
-    use loom::sync::Arc;
-    use loom::sync::atomic::{AtomicU64, Ordering};
-
-    /// Runs `f` under loom, exploring every interleaving with at most
-    /// `preemptions` preemptions (or `LOOM_MAX_PREEMPTIONS`, if set).
-    fn model(preemptions: usize, f: impl Fn() + Sync + Send + 'static) {
-        let mut builder = loom::model::Builder::new();
-        builder.preemption_bound = builder.preemption_bound.or(Some(preemptions));
-        builder.check(f);
-    }
-
-    /// Two copies of two words (a value `v` is stored as `[v, !v]`, so a
-    /// torn copy fails the check) and their counters, in loom atomics.
-    struct Model {
-        seq: [AtomicU64; 2],
-        words: [[AtomicU64; 2]; 2],
-    }
-
-    impl Model {
-        /// Both copies hold value 0 at version 0, as in a new segment.
-        fn new() -> Self {
-            let w = || [AtomicU64::new(0), AtomicU64::new(!0)];
-            Model {
-                seq: [AtomicU64::new(0), AtomicU64::new(0)],
-                words: [w(), w()],
-            }
-        }
-
-        /// What a writer killed while storing copy `b` leaves behind: its
-        /// counter odd and the first word of the new value `v` stored.
-        fn die_while_writing(&self, b: Replica, v: u64) {
-            let _ = begin(self, b);
-            self.words[b as usize][0].store(v, Ordering::Relaxed);
-        }
-    }
-
-    impl Buffers for Model {
-        fn seq_load(&self, b: Replica, order: Ordering) -> u64 {
-            self.seq[b as usize].load(order)
-        }
-        fn seq_store(&self, b: Replica, value: u64, order: Ordering) {
-            self.seq[b as usize].store(value, order)
-        }
-        fn fence(order: Ordering) {
-            loom::sync::atomic::fence(order)
-        }
-        unsafe fn copy_out(&self, b: Replica, dst: *mut u8) {
-            for (i, w) in self.words[b as usize].iter().enumerate() {
-                // SAFETY: `dst` holds two words (`read`, `read_one`).
-                unsafe {
-                    dst.cast::<u64>()
-                        .add(i)
-                        .write_unaligned(w.load(Ordering::Relaxed))
-                };
-            }
-        }
-        unsafe fn copy_in(&self, b: Replica, src: *const u8) {
-            for (i, w) in self.words[b as usize].iter().enumerate() {
-                // SAFETY: `src` holds two words (`write_value`).
-                let v = unsafe { src.cast::<u64>().add(i).read_unaligned() };
-                w.store(v, Ordering::Relaxed);
-            }
-        }
-        unsafe fn copy_across(&self, from: Replica, to: Replica) {
-            for i in 0..2 {
-                let v = self.words[from as usize][i].load(Ordering::Relaxed);
-                self.words[to as usize][i].store(v, Ordering::Relaxed);
-            }
-        }
-    }
-
-    /// A whole write of value `v` (the caller is the one writer).
-    fn write_value<M: Buffers>(m: &M, v: u64) {
-        let src: [u64; 2] = [v, !v];
-        // SAFETY: `src` is two words, the payload's length.
-        unsafe { write(m, src.as_ptr().cast()) };
-    }
-
-    /// One attempt at a snapshot: `(version, value)`, checked whole.
-    fn read<M: Buffers>(m: &M) -> Option<(u64, u64)> {
-        let mut out = [0u64; 2];
-        // SAFETY: `out` is two words.
-        let s = unsafe { try_read(m, out.as_mut_ptr().cast()) }?;
-        Some((version_of(s), check(out)))
-    }
-
-    /// One attempt at a snapshot of copy `b` alone.
-    fn read_one<M: Buffers>(m: &M, b: Replica) -> Option<(u64, u64)> {
-        let mut out = [0u64; 2];
-        // SAFETY: `out` is two words.
-        let s = unsafe { try_read_one(m, b, out.as_mut_ptr().cast()) }?;
-        Some((version_of(s), check(out)))
-    }
-
-    /// The value of a snapshot, which must be whole.
-    fn check(out: [u64; 2]) -> u64 {
-        assert_eq!(out[0], !out[1], "torn snapshot {out:?}");
-        out[0]
-    }
-
-    /// A reader thread taking `n` snapshots: each must be whole, one of the
-    /// `allowed` (version, value) pairs, and no older than the one before.
-    fn reader<M: Buffers + Send + Sync + 'static>(
-        m: &Arc<M>,
-        n: usize,
-        allowed: &'static [(u64, u64)],
-    ) -> loom::thread::JoinHandle<()> {
-        let m = m.clone();
-        loom::thread::spawn(move || {
-            let mut last = 0;
-            for _ in 0..n {
-                if let Some((version, value)) = read(&*m) {
-                    assert!(
-                        allowed.contains(&(version, value)),
-                        "snapshot of value {value} at version {version}: not one of {allowed:?}"
-                    );
-                    assert!(
-                        version >= last,
-                        "went back from version {last} to {version}"
-                    );
-                    last = version;
-                }
-            }
-        })
-    }
-
-    /// Two writes under a reader taking two snapshots: every snapshot is a
-    /// whole write whose version is its number, in order. (The costliest
-    /// test: about 45 s with 2 preemptions, two minutes with 3.)
-    #[test]
-    fn loom_readers_see_whole_writes_in_order() {
-        model(2, || {
-            let m = Arc::new(Model::new());
-            let r = reader(&m, 2, &[(0, 0), (1, 1), (2, 2)]);
-            write_value(&*m, 1);
-            write_value(&*m, 2);
-            r.join().unwrap();
-            assert_eq!(read(&*m), Some((2, 2)));
-        });
-    }
-
-    /// A writer killed in phase 1 (the primary half written): readers read
-    /// the backup meanwhile and after; `recover` puts it back in the
-    /// primary as the next version.
-    #[test]
-    fn loom_a_writer_dying_in_phase_one_leaves_a_readable_value() {
-        model(3, || {
-            let m = Arc::new(Model::new());
-            write_value(&*m, 1);
-            let dying = {
-                let m = m.clone();
-                loom::thread::spawn(move || m.die_while_writing(Replica::Primary, 2))
-            };
-            if let Some(got) = read(&*m) {
-                assert_eq!(got, (1, 1));
-            }
-            dying.join().unwrap();
-            // The dead writer left the primary odd: the backup still reads.
-            assert_eq!(read(&*m), Some((1, 1)));
-            // A new writer puts the backup's value back, as write 2.
-            // SAFETY: now the only writer.
-            assert_eq!(unsafe { recover(&*m) }, Repair::RestoredPrimary);
-            assert_eq!(read_one(&*m, Replica::Primary), Some((2, 1)));
-            assert_eq!(read_one(&*m, Replica::Backup), Some((2, 1)));
-        });
-    }
-
-    /// A writer killed in phase 2 (its value complete in the primary, the
-    /// backup half written): readers see the old value or the new one,
-    /// whole; `recover` completes the backup.
-    #[test]
-    fn loom_a_writer_dying_in_phase_two_leaves_its_value() {
-        model(3, || {
-            let m = Arc::new(Model::new());
-            write_value(&*m, 1);
-            let dying = {
-                let m = m.clone();
-                loom::thread::spawn(move || {
-                    let s = begin(&*m, Replica::Primary);
-                    let src: [u64; 2] = [2, !2];
-                    // SAFETY: the only writer; the primary's counter is odd.
-                    unsafe { m.copy_in(Replica::Primary, src.as_ptr().cast()) };
-                    end(&*m, Replica::Primary, s);
-                    m.die_while_writing(Replica::Backup, 2);
-                })
-            };
-            if let Some(got) = read(&*m) {
-                assert!(got == (1, 1) || got == (2, 2), "{got:?}");
-            }
-            dying.join().unwrap();
-            assert_eq!(read(&*m), Some((2, 2)));
-            // SAFETY: now the only writer.
-            assert_eq!(unsafe { recover(&*m) }, Repair::RefreshedBackup);
-            assert_eq!(read_one(&*m, Replica::Backup), Some((2, 2)));
-            // SAFETY: as above.
-            assert_eq!(unsafe { recover(&*m) }, Repair::Clean);
-        });
-    }
-
-    /// The next writer's `recover` (after a death in phase 1) and its
-    /// first write, under a reader: the reader sees write 1, the repair
-    /// (version 2, write 1's value) and write 3, each whole, in order.
-    #[test]
-    fn loom_recovery_and_the_next_write_under_a_reader() {
-        model(3, || {
-            let m = Arc::new(Model::new());
-            write_value(&*m, 1);
-            m.die_while_writing(Replica::Primary, 2);
-            let r = reader(&m, 2, &[(1, 1), (2, 1), (3, 3)]);
-            // SAFETY: the new writer, the only one.
-            assert_eq!(unsafe { recover(&*m) }, Repair::RestoredPrimary);
-            write_value(&*m, 3);
-            r.join().unwrap();
-        });
-    }
-
-    /// [`Model`] with every fence left out, as a seqlock written with plain
-    /// counters would be.
-    struct NoFences(Model);
-
-    impl Buffers for NoFences {
-        fn seq_load(&self, b: Replica, order: Ordering) -> u64 {
-            self.0.seq_load(b, order)
-        }
-        fn seq_store(&self, b: Replica, value: u64, order: Ordering) {
-            self.0.seq_store(b, value, order)
-        }
-        fn fence(_order: Ordering) {}
-        unsafe fn copy_out(&self, b: Replica, dst: *mut u8) {
-            // SAFETY: forwarded.
-            unsafe { self.0.copy_out(b, dst) }
-        }
-        unsafe fn copy_in(&self, b: Replica, src: *const u8) {
-            // SAFETY: forwarded.
-            unsafe { self.0.copy_in(b, src) }
-        }
-        unsafe fn copy_across(&self, from: Replica, to: Replica) {
-            // SAFETY: forwarded.
-            unsafe { self.0.copy_across(from, to) }
-        }
-    }
-
-    /// The model has teeth: without the fences the protocol is wrong, and
-    /// loom finds a torn snapshot (a machine with strong ordering, such as
-    /// x86, would not show it).
-    #[test]
-    #[should_panic(expected = "torn snapshot")]
-    fn loom_finds_the_torn_read_when_the_fences_are_left_out() {
-        model(2, || {
-            let m = Arc::new(NoFences(Model::new()));
-            let r = reader(&m, 1, &[(0, 0), (1, 1)]);
-            write_value(&*m, 1);
-            r.join().unwrap();
-        });
-    }
-}
+mod loom_model;

@@ -34,7 +34,9 @@ pub struct Shared<T: SharedLayout, A: Access = ReadWrite> {
     map: Mapping,
     header: Header,
     compat: Compat,
-    payload: NonNull<T>,
+    /// The two copies of the payload as `T`s (primary, backup), for the
+    /// field accessors.
+    copies: [NonNull<T>; 2],
     buffers: Mapped,
     read_timeout: Duration,
     writer: WriterState,
@@ -74,7 +76,7 @@ impl WriterState {
 
 // SAFETY: every access to the mapping through `Shared` is atomic (the
 // snapshot protocol, `Field`s, the header words), the backing is
-// `Send + Sync`, and the raw pointers in `payload`/`buffers` point into
+// `Send + Sync`, and the raw pointers in `copies`/`buffers` point into
 // that mapping, which lives as long as the handle.
 unsafe impl<T: SharedLayout, A: Access> Send for Shared<T, A> {}
 // SAFETY: as above; writes through one handle are serialised by its lock.
@@ -127,11 +129,23 @@ impl<T: SharedLayout, A: Access> Shared<T, A> {
             });
         }
         let buffers = map.copies(&header, size_of::<T>())?;
+        // The backup as a `T`: inside the mapping (`copies` checked its
+        // words), aligned like the primary (`validate`; checked again).
+        let backup = NonNull::new(buffers.ptr(Replica::Backup).cast::<T>())
+            .filter(|b| b.as_ptr().is_aligned())
+            .ok_or_else(|| Error::Corrupt {
+                name: map.display().to_owned(),
+                what: format!(
+                    "backup copy at offset {} is not aligned to {}",
+                    header.backup_offset,
+                    align_of::<T>()
+                ),
+            })?;
         Ok(Shared {
             map,
             header,
             compat,
-            payload,
+            copies: [payload, backup],
             buffers,
             read_timeout,
             writer: WriterState::default(),
@@ -171,14 +185,75 @@ impl<T: SharedLayout, A: Access> Shared<T, A> {
     /// The value is returned by value, so it passes through the caller's
     /// stack: for large schemas (more than a few hundred KiB, or less on a
     /// thread with a small stack) use [`Shared::read_boxed`], or
-    /// [`Shared::read_into`] to refresh a value you keep.
+    /// [`Shared::read_into`] to refresh a value you keep. To read a few
+    /// fields of a large value consistently, [`Shared::read_with`] costs
+    /// only what it reads.
     ///
     /// A value of a type with invalid bit patterns (`bool`, enums, `char`,
     /// `FixedStr`) is checked on the private copy first: a bad one is
     /// [`Error::InvalidValue`], naming the field path and the raw value.
-    #[inline]
+    #[inline(always)]
     pub fn read(&self) -> Result<T> {
-        Ok(self.read_with_version()?.0)
+        // Straight into the returned value, without a `(T, u64)` to move it
+        // out of (which cost a store-forwarding stall).
+        let mut out = std::mem::MaybeUninit::<T>::uninit();
+        // SAFETY: `out` is private and `size_of::<T>()` bytes.
+        unsafe { self.read_to(out.as_mut_ptr())? };
+        // SAFETY: every byte of `out` was written; it is private.
+        unsafe { crate::field::check_copy(self.name(), out.as_ptr())? };
+        // SAFETY: every byte of `out` was written, and `T: ShmSafe` accepts
+        // it: every bit pattern, or (`T::CHECKED`) it passed `T::check`.
+        Ok(unsafe { out.assume_init() })
+    }
+
+    /// A consistent *projection*: runs `f` over the live fields of the copy
+    /// holding the latest complete value, then checks that no write
+    /// touched that copy meanwhile, and returns what `f` returned; else it
+    /// runs `f` again. So the fields `f` reads all come from one complete
+    /// write, as with [`Shared::read`], but only those are loaded (one
+    /// atomic load each): the cost grows with what `f` reads, not with the
+    /// size of the value. It never waits for a writer, and fails only on a
+    /// segment damaged by someone else, after the read timeout.
+    ///
+    /// `f` may run more than once, and a run whose result is thrown away
+    /// may have seen fields of different writes (say, two fields the
+    /// writer always keeps equal, differing): it must not panic or loop
+    /// on values it does not expect, and its side effects happen once per
+    /// run. Nothing it sees is ever unsound: every load is an atomic load
+    /// of a valid field. Keep `f` short: a run that outlasts a write period
+    /// is retried.
+    ///
+    /// ```no_run
+    /// # use shm_runtime::{Options, SharedLayout};
+    /// # #[derive(SharedLayout)] #[repr(C)] struct Pose { x: f64, y: f64, samples: [f64; 4096] }
+    /// let seg = Options::posix("Pose").claim_writer(false).open::<Pose>()?;
+    /// // x and y from the same write, without copying the 32 KiB of samples.
+    /// let (x, y) = seg.read_with(|p| (p.x().get(), p.y().get()))?;
+    /// # let _ = (x, y);
+    /// # Ok::<(), shm_runtime::Error>(())
+    /// ```
+    #[inline]
+    pub fn read_with<R>(&self, mut f: impl FnMut(T::Fields<'_, ReadOnly>) -> R) -> Result<R> {
+        let (r, _) = self.map.read_consistent(
+            &self.buffers,
+            &mut |c| f(self.fields_of(c)),
+            self.read_timeout,
+        )?;
+        Ok(r)
+    }
+
+    /// The field accessors over copy `c` (they only load, atomically;
+    /// whether what they load is consistent is for the caller to check).
+    #[inline(always)]
+    fn fields_of(&self, c: Replica) -> T::Fields<'_, ReadOnly> {
+        let at = self.copies[c as usize];
+        // SAFETY: both copies start at a multiple of 64 (`validate`) of a
+        // page-aligned mapping; said so that a field's place in its word is
+        // a constant and a get is one load.
+        unsafe { std::hint::assert_unchecked(at.as_ptr().addr().is_multiple_of(8)) };
+        // SAFETY: the copy is a `T` inside the mapping, aligned (checked
+        // at open), mapped while `self` lives, and only accessed atomically.
+        T::Fields::from(unsafe { Field::from_raw(at) })
     }
 
     /// [`Shared::read`], and the version of the value: the number of the
@@ -237,15 +312,18 @@ impl<T: SharedLayout, A: Access> Shared<T, A> {
     /// # Safety
     ///
     /// `out` is valid for writes of `size_of::<T>()` bytes and private.
-    #[inline]
+    #[inline(always)]
     unsafe fn read_to(&self, out: *mut T) -> Result<u64> {
-        // SAFETY: `buffers` came from `copies` of this mapping and covers
-        // `size_of::<T>()` bytes of each copy (`from_mapping`); `out` is as
-        // large and private (caller).
-        let s = unsafe {
-            self.map
-                .read_snapshot(&self.buffers, out.cast(), self.read_timeout)?
+        let mut copy = |c| {
+            // SAFETY: `buffers` came from `copies` of this mapping and
+            // covers `size_of::<T>()` bytes (whole words) of each copy,
+            // 8-aligned (`from_mapping`); `out` is as large and private
+            // (caller). The length is a constant here, so the copy unrolls.
+            unsafe { crate::words::load_words(self.buffers.ptr(c), out.cast(), size_of::<T>()) }
         };
+        let ((), s) = self
+            .map
+            .read_consistent(&self.buffers, &mut copy, self.read_timeout)?;
         Ok(version_of(s))
     }
 
@@ -285,19 +363,22 @@ impl<T: SharedLayout, A: Access> Shared<T, A> {
         notify::wait(&self.map.notify_words(!A::READ_ONLY), since, timeout)
     }
 
-    /// Typed accessors to the live fields, each read with one atomic load
-    /// (for a consistent view of several fields, use [`Shared::read`]).
-    /// They read the primary copy, so while a write is in progress (or
-    /// after a writer died in one, until a new writer takes over) a field
+    /// Typed accessors to the live fields, each read with one atomic load,
+    /// unchecked (for a consistent view of several fields, use
+    /// [`Shared::read_with`] or [`Shared::read`]).
+    ///
+    /// They read the copy that held the latest complete value when
+    /// `fields` was called. Writes alternate between the two copies, so
+    /// that copy keeps its value through the next write and is rewritten
+    /// by the one after: call `fields` again for each look rather than
+    /// keeping the accessors. While that copy is being rewritten, a field
     /// may hold the new value or a partly written one.
     pub fn fields(&self) -> T::Fields<'_, ReadOnly> {
-        // SAFETY: the payload starts at a multiple of 64 (`validate`) of a
-        // page-aligned mapping; said so that a field's place in its word is
-        // a constant and a get is one load.
-        unsafe { std::hint::assert_unchecked(self.payload.as_ptr().addr().is_multiple_of(8)) };
-        // SAFETY: the payload is a `T` inside the mapping, aligned (checked
-        // at open), mapped while `self` lives, and only accessed atomically.
-        T::Fields::from(unsafe { Field::from_raw(self.payload) })
+        let c = protocol::latest(
+            self.buffers.seq_load(Replica::Primary, Ordering::Acquire),
+            self.buffers.seq_load(Replica::Backup, Ordering::Acquire),
+        );
+        self.fields_of(c)
     }
 
     /// The operating-system status and the header facts.
@@ -409,7 +490,7 @@ impl<T: SharedLayout, A: Access> Shared<T, A> {
                     writer::Claimed::FromDead(pid) => Some(pid),
                     writer::Claimed::Free => None,
                 },
-                last_write_complete: repair != protocol::Repair::RestoredPrimary,
+                last_write_complete: repair != protocol::Repair::RestoredTorn,
                 version: self.version(),
             }),
         };
@@ -555,6 +636,40 @@ impl<T: SharedLayout> Shared<T, ReadWrite> {
         *self.take_over_slot()
     }
 
+    /// One write of the private `T` at `src` (a constant length: the copy
+    /// unrolls).
+    ///
+    /// # Safety
+    ///
+    /// This handle holds write access and its lock; `src` is a private,
+    /// readable `T`.
+    #[inline(always)]
+    unsafe fn write_raw(&self, src: *const T) {
+        // SAFETY: write access and the lock held (caller); the target
+        // copy's `size_of::<T>()` bytes are whole words inside the mapping
+        // (`from_mapping`), and `src` has as many.
+        unsafe {
+            protocol::write_with(&self.buffers, |target| {
+                crate::words::store_words(self.buffers.ptr(target), src.cast(), size_of::<T>())
+            })
+        }
+    }
+
+    /// Copies the latest copy into the private `dst`.
+    ///
+    /// # Safety
+    ///
+    /// This handle holds write access (so the latest copy is complete and
+    /// nobody else changes it); `dst` is private and writable for
+    /// `size_of::<T>()` bytes.
+    #[inline(always)]
+    unsafe fn copy_latest_out(&self, dst: *mut T) {
+        let c = protocol::latest_for_writer(&self.buffers);
+        // SAFETY: the copy's `size_of::<T>()` bytes are whole words inside
+        // the mapping (`from_mapping`); `dst` has room (caller).
+        unsafe { crate::words::load_words(self.buffers.ptr(c), dst.cast(), size_of::<T>()) }
+    }
+
     /// Takes this handle's write lock for `op`, if it holds write access.
     fn write_access(&self, op: &'static str) -> Result<WriteLock<'_>> {
         let not_writer = || Error::NotWriter {
@@ -577,8 +692,8 @@ impl<T: SharedLayout> Shared<T, ReadWrite> {
     pub fn write(&self, value: &T) -> Result<()> {
         let _lock = self.write_access("write")?;
         // SAFETY: this handle holds write access and its lock; `value` is a
-        // private `T` of the payload's length.
-        unsafe { protocol::write(&self.buffers, (value as *const T).cast()) };
+        // private `T`.
+        unsafe { self.write_raw(value) };
         self.wake();
         Ok(())
     }
@@ -605,10 +720,9 @@ impl<T: SharedLayout> Shared<T, ReadWrite> {
     pub fn update<R>(&self, f: impl FnOnce(T::Fields<'_, ReadWrite>) -> R) -> Result<R> {
         let _lock = self.write_access("update")?;
         scratch::with_buffer::<T, Result<R>>(|at| {
-            // SAFETY: we hold write access, so the primary is complete and
-            // nobody else changes it; `at` is private and `size_of::<T>()`
-            // bytes long.
-            unsafe { self.buffers.copy_out(Replica::Primary, at.as_ptr().cast()) };
+            // SAFETY: we hold write access; `at` is private and
+            // `size_of::<T>()` bytes long.
+            unsafe { self.copy_latest_out(at.as_ptr()) };
             // SAFETY: `at` was written whole; it is private.
             unsafe { crate::field::check_copy(self.name(), at.as_ptr())? };
             // SAFETY: `at` is private, initialised (zeroed, then copied),
@@ -620,25 +734,25 @@ impl<T: SharedLayout> Shared<T, ReadWrite> {
             let r = f(fields);
             // SAFETY: this handle holds write access and its lock; `at`
             // holds a whole `T`.
-            unsafe { protocol::write(&self.buffers, at.as_ptr().cast_const().cast()) };
+            unsafe { self.write_raw(at.as_ptr()) };
             self.wake();
             Ok(r)
         })
     }
 
-    /// `test_util::begin_torn_write`: phase 1 of a write of `next`, stopped
-    /// after its first `len` bytes.
+    /// `test_util::begin_torn_write`: a write of `next`, stopped after its
+    /// first `len` bytes (its target copy's counter left odd).
     #[cfg(feature = "test-util")]
     pub(crate) fn begin_torn_write(&self, next: &T, len: usize) -> Result<()> {
         let _lock = self.write_access("write")?;
-        let _ = protocol::begin(&self.buffers, Replica::Primary);
+        let (target, _) = protocol::begin(&self.buffers);
         // SAFETY: this handle holds write access and its lock, and the
-        // primary's counter is now odd; at most `size_of::<T>()` bytes of
-        // the private `next` are stored into the primary copy, whose words
+        // target's counter is now odd; at most `size_of::<T>()` bytes of
+        // the private `next` are stored into the target copy, whose words
         // are inside the mapping (`from_mapping`).
         unsafe {
             crate::words::store_words(
-                self.buffers.ptr(Replica::Primary),
+                self.buffers.ptr(target),
                 (next as *const T).cast(),
                 len.min(size_of::<T>()),
             )
@@ -655,17 +769,17 @@ impl<T: SharedLayout> Shared<T, ReadWrite> {
         let _lock = self.write_access("modify")?;
         scratch::with_buffer::<T, Result<R>>(|at| {
             // SAFETY: we hold write access, so nobody else changes the
-            // payload and the primary is complete (repaired when access was
-            // claimed); atomic loads of `size_of::<T>()` mapped bytes into
-            // the private buffer `at`, aligned for `T`.
-            unsafe { self.buffers.copy_out(Replica::Primary, at.as_ptr().cast()) };
+            // payload and the latest copy is complete; atomic loads of
+            // `size_of::<T>()` mapped bytes into the private buffer `at`,
+            // aligned for `T`.
+            unsafe { self.copy_latest_out(at.as_ptr()) };
             // SAFETY: `at` was written whole; it is private.
             unsafe { crate::field::check_copy(self.name(), at.as_ptr())? };
             // SAFETY: `at` holds a valid `T` (every bit pattern, or it
             // passed `T::check`), and nothing else refers to it.
             let r = f(unsafe { &mut *at.as_ptr() });
             // SAFETY: as in `write`; `at` holds a whole `T`.
-            unsafe { protocol::write(&self.buffers, at.as_ptr().cast_const().cast()) };
+            unsafe { self.write_raw(at.as_ptr()) };
             self.wake();
             Ok(r)
         })

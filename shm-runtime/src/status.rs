@@ -72,9 +72,9 @@ pub struct HeaderStatus {
     pub creator_pid: u32,
     /// Creation time (from the header).
     pub created: Option<SystemTime>,
-    /// The primary copy's sequence counter: twice the number of completed
-    /// writes (a take-over's repair and an upgrade count as writes), plus
-    /// one while a write is in progress. `seq / 2` is
+    /// The larger of the two copies' sequence counters: twice the number
+    /// of completed writes (a take-over's repair and an upgrade count as
+    /// writes), plus one while a write is in progress. `seq / 2` is
     /// [`Shared::version`](crate::Shared::version).
     pub seq: u64,
     /// Process id of the process holding write access, if any (or of the

@@ -63,7 +63,7 @@ use crate::field::SharedLayout;
 use crate::header::{FLAG_OLDER_WRITERS, HEADER_SIZE, Header, SchemaFields, off};
 use crate::layout::encode_descriptor;
 use crate::mapping::Mapping;
-use crate::protocol::{self, Replica};
+use crate::protocol;
 use crate::validate;
 use crate::words;
 
@@ -160,9 +160,11 @@ pub(crate) fn upgrade<T: SharedLayout>(
         ..header.with_schema_fields(fields)
     };
     let new_words = after.encode();
-    // The new fields, in both copies of the payload, each copy as a write
+    // The new fields, as one write into the copy that is not the latest
     // (readers of the old schema do not read these bytes; readers of the
-    // new one only start after the switch below).
+    // new one only start after the switch below, and only ever read a copy
+    // written whole at the new size: this one, until the next write
+    // rewrites the other one whole).
     let copies = map.copies(&header, new_size)?;
     // The whole new value, stored as whole words like every write: the new
     // fields from `initial` (or zero), the old ones as they are (only the
@@ -181,7 +183,13 @@ pub(crate) fn upgrade<T: SharedLayout>(
     }
     // SAFETY: write access is ours; `value` is private and `new_size`
     // bytes; the copy's words up to `new_size` are inside the mapping.
-    unsafe { words::load_words(copies.ptr(Replica::Primary), value.as_mut_ptr(), old_size) };
+    unsafe {
+        words::load_words(
+            copies.ptr(protocol::latest_for_writer(&copies)),
+            value.as_mut_ptr(),
+            old_size,
+        )
+    };
     // SAFETY: write access is ours, `value` holds `new_size` bytes.
     unsafe { protocol::write(&copies, value.as_ptr()) };
     let base = map.backing().base().as_ptr();

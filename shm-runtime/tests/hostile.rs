@@ -70,9 +70,11 @@ fn payload_of(bytes: &[u8], h: &Header) -> Probe {
 }
 
 /// The copy of the payload a reader of this (static) image reads: the
-/// primary while its counter is even, else the backup.
+/// latest, whose counter is even and larger (equal: the primary).
 fn snapshot_of(bytes: &[u8], h: &Header) -> Probe {
-    if counter(bytes, 128) & 1 == 0 {
+    let (p, b) = (counter(bytes, 128), counter(bytes, header::off::BACKUP_SEQ));
+    // "Larger" in serial-number order: `b - p`, wrapping, not positive.
+    if p & 1 == 0 && (b & 1 == 1 || (b.wrapping_sub(p) as i64) <= 0) {
         payload_of(bytes, h)
     } else {
         copy_at(bytes, h.backup_offset as usize)

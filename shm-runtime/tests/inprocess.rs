@@ -178,13 +178,42 @@ fn check_snapshots(seg: &Shared<Snap, ReadWrite>, last: u64) -> u64 {
     checked
 }
 
+/// As [`check_snapshots`], with projections: `read_with` reads `n`, one
+/// word of `words` and `check` in place; they must be of one write.
+fn check_projections(seg: &Shared<Snap, ReadWrite>, last: u64) -> u64 {
+    let mut seen = 0;
+    let mut checked = 0;
+    while seen < last {
+        let (n, w3, check) = seg
+            .read_with(|f| (f.n().get(), f.words().get(3), f.check().get()))
+            .unwrap();
+        let want = Snap::of(n);
+        assert_eq!(
+            (w3, check),
+            (Some(want.words[3]), want.check),
+            "mixed projection"
+        );
+        assert!(n >= seen, "went back from {seen} to {n}");
+        seen = n;
+        checked += 1;
+        std::thread::yield_now();
+    }
+    checked
+}
+
 #[test]
 fn readers_on_threads_never_see_a_torn_value() {
     let seg = fresh();
     let writes = rounds(5_000, 12);
     let checked = std::thread::scope(|s| {
         let readers: Vec<_> = (0..3)
-            .map(|_| s.spawn(|| check_snapshots(&seg, writes)))
+            .map(|i| {
+                if i == 2 {
+                    s.spawn(|| check_projections(&seg, writes))
+                } else {
+                    s.spawn(|| check_snapshots(&seg, writes))
+                }
+            })
             .collect();
         s.spawn(|| {
             for k in 1..=writes {

@@ -159,10 +159,11 @@ pub fn primary_seq(name: &Name) -> u64 {
 const MID_WRITE_ENV: &str = "SHM_CLI_MID_WRITE_CHILD";
 
 /// In the child process (see [`child_role`]), claims write access to the
-/// `MySharedData` segment, then does what a writer does in the first phase
-/// of a write : marks the primary copy as being
-/// written, stores the first 8 bytes of a new value (two fields changed),
-/// says `mid-write`, and never finishes
+/// `MySharedData` segment, writes its value unchanged once (into the
+/// backup copy: writes alternate, so the next one goes to the primary),
+/// then does what a writer does in the middle of a write: marks the primary
+/// copy as being written, stores the first 8 bytes of a new value (two
+/// fields changed), says `mid-write`, and never finishes
 /// (`shm_runtime::test_util::begin_torn_write`). Does nothing in a normal
 /// test run.
 pub fn mid_write_child_role() {
@@ -173,6 +174,7 @@ pub fn mid_write_child_role() {
         .open::<schemas::MySharedData>()
         .unwrap();
     let mut next = seg.read().unwrap();
+    seg.write(&next).unwrap();
     next.value = 999;
     next.letter = shm_runtime::Utf16('Y' as u16);
     shm_runtime::test_util::begin_torn_write(&seg, &next, 8).unwrap();

@@ -13,7 +13,7 @@ use crate::layout::LayoutDesc;
 /// `b"SHMTYPE\0"`: the first eight bytes of every segment.
 pub const MAGIC: [u8; 8] = *b"SHMTYPE\0";
 /// The header format this crate reads and writes.
-pub const HEADER_VERSION: u16 = 1;
+pub const HEADER_VERSION: u16 = 2;
 /// Size of the header in bytes (four 64-byte cache lines).
 pub const HEADER_SIZE: usize = 256;
 /// Capacity of the schema-name field.
@@ -182,7 +182,7 @@ pub struct SchemaFields {
 /// `notify`, which read as zero in them.
 #[derive(SharedLayout, Clone, Debug, PartialEq, Eq)]
 #[repr(C)]
-#[shm(name = "SegmentHeader", version = 1, size = 256, align = 8)]
+#[shm(name = "SegmentHeader", version = 2, size = 256, align = 8)]
 pub struct Header {
     /// Must equal [`MAGIC`].
     #[shm(offset = 0)]

@@ -70,6 +70,9 @@ fn each_bad_field_is_reported() {
     let cases: Vec<(Mutation, &str)> = vec![
         (|h| h.magic = *b"NOTOURS!", "not a typed"),
         (|h| h.header_version = 9, "version 9"),
+        // Version 1 wrote both copies on every write: its readers would
+        // misread this protocol's segments, and this one theirs.
+        (|h| h.header_version = 1, "version 1"),
         (|h| h.header_size = 100, "header size"),
         (|h| h.state = 0, "not initialised"),
         (|h| h.state = 7, "state is 7"),

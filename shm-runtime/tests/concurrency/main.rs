@@ -175,6 +175,24 @@ fn stress_one_writer_and_four_reader_processes_never_see_a_torn_snapshot() {
     assert_eq!(v, num(&wrote, "version"));
 }
 
+/// Projections (`read_with`) of two fields the writer always keeps in step
+/// (the snapshot's words 0 and 1), by a reader process under a writer
+/// process writing flat out: never a pair from two writes (the stress
+/// test's control, `raw`, shows that unchecked reads of these bytes do
+/// see mixes).
+#[test]
+fn projections_of_two_fields_never_mix_two_writes() {
+    let (name, _c, _seg) = fresh("project");
+    let n = count("SHM_STRESS_READS", STRESS_READS_EACH);
+    let mut writer = spawn("writer", &name, "");
+    writer.expect("ready");
+    let line = spawn("project", &name, &n.to_string()).expect("projected");
+    println!("{line}");
+    assert_eq!(num(&line, "mixed"), 0, "{line}");
+    assert_eq!(num(&line, "reads"), n, "{line}");
+    writer.finish();
+}
+
 // ---------------------------------------------------------------------------
 // 2. Kill matrix
 

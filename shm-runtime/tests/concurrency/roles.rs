@@ -148,6 +148,10 @@ pub fn open_reader(name: &str, mode: &str) -> Box<dyn Fn() -> Result<(Alphabet, 
 /// - `raw:NAME:CAP`: the control: reads the live bytes through
 ///   `fields()` (no snapshot) until one fails [`verify`] or `CAP` reads;
 ///   prints `raw`.
+/// - `project:NAME:N`: `N` projections (`read_with`) of the first two
+///   words of the snapshot, which every write keeps in step (word 1 is
+///   word 0 xor a constant); counts the pairs that are not; prints
+///   `projected`.
 /// - `watch:NAME:MODE`: checks reads until stdin closes (the counter at
 ///   most the version: writers are killed meanwhile); prints `checked`.
 /// - `spin:NAME:`: opens with the default options (claims, taking over
@@ -203,6 +207,29 @@ pub fn run() {
                 }
             }
             println!("raw reads={reads} torn={torn}");
+        }
+        "project" => {
+            let n: u64 = arg.parse().unwrap();
+            let seg = Options::posix(name).open_read_only::<Alphabet>().unwrap();
+            let word = |f: &schemas::AlphabetFields<'_, shm_runtime::ReadOnly>, w: usize| {
+                let mut b = [0u8; 8];
+                for (i, x) in b.iter_mut().enumerate() {
+                    *x = f.bytes().get(8 * w + i).unwrap_or(0);
+                }
+                u64::from_ne_bytes(b)
+            };
+            let (mut mixed, mut versions, mut last) = (0u64, 0u64, None);
+            for _ in 0..n {
+                let (w0, w1) = seg.read_with(|f| (word(&f, 0), word(&f, 1))).unwrap();
+                if w0 ^ w1 != crate::snapshot::SALT[1] {
+                    mixed += 1;
+                }
+                if last != Some(w0) {
+                    versions += 1;
+                    last = Some(w0);
+                }
+            }
+            println!("projected reads={n} mixed={mixed} versions={versions}");
         }
         "watch" => {
             let stop = stdin_closed();

@@ -8,7 +8,7 @@ use shm_runtime::{Error, Shared};
 pub const WORDS: usize = 1024 / 8;
 
 /// A constant per word, so that no two words of a snapshot are equal.
-const SALT: [u64; WORDS] = {
+pub const SALT: [u64; WORDS] = {
     let mut s = [0u64; WORDS];
     let mut i = 0;
     while i < WORDS {
