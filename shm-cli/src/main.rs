@@ -16,6 +16,7 @@ use shm_runtime::{Error, Options, RawSegment};
 mod ls;
 mod rm;
 mod safe_json;
+mod schema_source;
 mod watch;
 
 /// Look at typed shared-memory segments (made with shm-runtime) and
@@ -78,11 +79,26 @@ enum Command {
     },
     /// Print the fields, offsets, sizes and padding of a schema.
     Layout {
-        /// A schema of the `schemas` crate (all of them if omitted).
+        /// A schema of the demo crate `schemas` (all of them if omitted).
         schema: Option<String>,
         /// Take the layout from a live segment's descriptor instead.
         #[arg(long, conflicts_with = "schema")]
         segment: Option<String>,
+        /// Take the layout from a descriptor file written by `shm describe`
+        /// (`-`: standard input) instead.
+        #[arg(long, conflicts_with_all = ["schema", "segment"])]
+        descriptor: Option<std::path::PathBuf>,
+    },
+    /// Write a segment's schema descriptor (binary, docs/FORMAT.md "Schema
+    /// descriptor") to standard output or a file, for `shm codegen
+    /// --descriptor` and `shm layout --descriptor`:
+    /// `shm describe NAME > name.shmschema`.
+    Describe {
+        /// The segment (`NAME`, `posix:NAME`, `sysv:KEY` or `file:PATH`).
+        segment: String,
+        /// Write to this file instead of standard output.
+        #[arg(short, long)]
+        output: Option<std::path::PathBuf>,
     },
     /// Remove a segment's name (processes that have it mapped keep it).
     Rm {
@@ -97,12 +113,16 @@ enum Command {
         /// The language.
         #[arg(long, value_enum)]
         lang: Lang,
-        /// A schema of the `schemas` crate, e.g. `MySharedData`.
-        #[arg(required_unless_present = "segment")]
+        /// A schema of the demo crate `schemas`, e.g. `MySharedData`.
+        #[arg(required_unless_present_any = ["segment", "descriptor"])]
         schema: Option<String>,
         /// Generate from a live segment's descriptor instead.
         #[arg(long, conflicts_with = "schema")]
         segment: Option<String>,
+        /// Generate from a descriptor file written by `shm describe` (`-`:
+        /// standard input) instead.
+        #[arg(long, conflicts_with_all = ["schema", "segment"])]
+        descriptor: Option<std::path::PathBuf>,
         /// Write to this file instead of standard output.
         #[arg(short, long)]
         output: Option<std::path::PathBuf>,
@@ -194,14 +214,22 @@ fn run(cli: Cli) -> Res {
             interval_ms,
             json,
         } => watch::run(&mut out, &segment, count, timeout, interval_ms, json),
-        Command::Layout { schema, segment } => layout(&mut out, schema, segment),
+        Command::Layout {
+            schema,
+            segment,
+            descriptor,
+        } => layout(&mut out, schema, segment, descriptor),
+        Command::Describe { segment, output } => {
+            schema_source::describe(&mut out, &segment, output)
+        }
         Command::Rm { segment, force } => rm::run(&mut out, &segment, force),
         Command::Codegen {
             lang,
             schema,
             segment,
+            descriptor,
             output,
-        } => codegen(&mut out, lang.into(), schema, segment, output),
+        } => codegen(&mut out, lang.into(), schema, segment, descriptor, output),
     };
     match r {
         // `shm dump | head` closes the pipe early: not an error.
@@ -437,26 +465,30 @@ fn dump(out: &mut impl Write, name: &str, as_json: bool) -> Res {
     Ok(())
 }
 
-fn schema_by_name(name: &str) -> Res<Schema> {
-    schemas::by_name(name)
-        .map(Schema::from_layout)
-        .ok_or_else(|| {
-            let known: Vec<&str> = schemas::ALL.iter().map(|l| l.name).collect();
-            Failure(format!(
-                "no schema `{name}` in the schemas crate (it has: {})",
-                known.join(", ")
-            ))
-        })
+/// The schema named on the command line: `--segment`, `--descriptor` or
+/// a demo schema's name (`None` for `shm layout` without arguments).
+fn find_schema(
+    schema: Option<String>,
+    segment: Option<String>,
+    descriptor: Option<std::path::PathBuf>,
+) -> Res<Option<schema_source::Found>> {
+    Ok(match (schema, segment, descriptor) {
+        (_, Some(seg), _) => Some(schema_source::from_segment(&seg)?),
+        (_, _, Some(file)) => Some(schema_source::from_descriptor(&file)?),
+        (Some(n), None, None) => Some(schema_source::by_name(&n)?),
+        (None, None, None) => None,
+    })
 }
 
-fn layout(out: &mut impl Write, schema: Option<String>, segment: Option<String>) -> Res {
-    let list = match (schema, segment) {
-        (_, Some(seg)) => vec![open(&seg)?.schema().clone()],
-        (Some(n), None) => vec![schema_by_name(&n)?],
-        (None, None) => schemas::ALL
-            .iter()
-            .map(|l| Schema::from_layout(l))
-            .collect(),
+fn layout(
+    out: &mut impl Write,
+    schema: Option<String>,
+    segment: Option<String>,
+    descriptor: Option<std::path::PathBuf>,
+) -> Res {
+    let list = match find_schema(schema, segment, descriptor)? {
+        Some(found) => vec![found.schema],
+        None => schema_source::all()?,
     };
     for (i, s) in list.iter().enumerate() {
         if i > 0 {
@@ -472,20 +504,15 @@ fn codegen(
     lang: shm_codegen::Lang,
     schema: Option<String>,
     segment: Option<String>,
+    descriptor: Option<std::path::PathBuf>,
     output: Option<std::path::PathBuf>,
 ) -> Res {
-    let (s, source) = match (schema, segment) {
-        (_, Some(seg)) => {
-            let raw = open(&seg)?;
-            let source = format!("the descriptor of segment {}", Escaped(raw.name()));
-            (raw.schema().clone(), source)
-        }
-        (Some(n), None) => {
-            let s = schema_by_name(&n)?;
-            let source = shm_codegen::rust_source(&s);
-            (s, source)
-        }
-        (None, None) => return Err(Failure("give a SCHEMA or --segment NAME".into())),
+    let Some(schema_source::Found { schema: s, source }) =
+        find_schema(schema, segment, descriptor)?
+    else {
+        return Err(Failure(
+            "give a SCHEMA, --segment NAME or --descriptor FILE".into(),
+        ));
     };
     let text = shm_codegen::generate(lang, &s, &source)?;
     match output {

@@ -10,11 +10,18 @@
 //! schema's fingerprint, and includes the 256-byte segment header of
 //! `docs/FORMAT.md`. The output is deterministic (no dates), so generated
 //! files can be kept under version control and compared.
+//!
+//! Without a live segment: [`generate_for`] and [`write_bindings_for`]
+//! take a Rust schema's compile-time layout (`T::LAYOUT`), for a `build.rs`
+//! script or a test (`examples/codegen-build` generates its C header and
+//! Python module at build time this way); [`read_descriptor_file`] reads
+//! a descriptor file written by `shm describe NAME > x.shmschema`, validated
+//! like a segment's descriptor.
 
 use std::collections::HashMap;
 use std::fmt::{self, Write as _};
 
-use shm_runtime::descriptor::{FieldInfo, Schema, TypeInfo};
+use shm_runtime::descriptor::{FieldInfo, TypeInfo};
 use shm_runtime::header::{self, Header, NAME_CAPACITY};
 use shm_runtime::ident::{self as rule, MAX_IDENT_LEN};
 use shm_runtime::{Prim, SharedLayout};
@@ -142,7 +149,7 @@ pub fn header_schema() -> Schema {
             }
         }
     }
-    let layout = Schema::from_layout(&<Header as SharedLayout>::LAYOUT);
+    let layout = from_layout(&<Header as SharedLayout>::LAYOUT);
     let mut fields = Vec::new();
     flatten("", 0, layout.fields, &mut fields);
     Schema { fields, ..layout }
@@ -499,9 +506,18 @@ fn cs_comment(s: &str) -> String {
     plain_text(s).replace(['<', '>', '&'], "_")
 }
 
+mod api;
 mod c;
 mod csharp;
 mod python;
+
+pub use api::{
+    DESCRIPTOR_FILE_EXTENSION, descriptor_source, from_descriptor, from_layout, generate_for,
+    layout_source, read_descriptor, read_descriptor_file, write_bindings, write_bindings_for,
+};
+/// The schema model the generators take (re-exported from
+/// [`shm_runtime::descriptor`]).
+pub use shm_runtime::descriptor::Schema;
 
 #[cfg(test)]
 mod tests {
