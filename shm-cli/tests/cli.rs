@@ -309,6 +309,7 @@ fn help_everywhere_and_usage_errors_in_one_line() {
         &["layout"],
         &["rm"],
         &["codegen"],
+        &["describe"],
     ] {
         let mut args: Vec<&str> = sub.to_vec();
         args.push("--help");

@@ -1,5 +1,5 @@
 //! An example of bindings generated at build time: `build.rs` calls
-//! [`shm_codegen::write_bindings_for`] for the schema of [`schema`] and
+//! `shm_codegen::write_bindings_for` for the schema of [`schema`] and
 //! writes `telemetry.h` (C) and `telemetry.py` (Python) into `OUT_DIR`;
 //! the tests compile the header with `gcc` and import the module with
 //! `python3`. A project in another language would copy them from
