@@ -131,9 +131,10 @@ pub fn descriptor_source(path: &Path) -> String {
 }
 
 /// Generates the bindings for `schema` in `lang` and writes them to
-/// `dir`/[`file_name`]`(lang, schema)`, returning that path. The file is
-/// left untouched when it already holds exactly this text (so a
-/// `build.rs` does not make dependents rebuild for nothing).
+/// `dir`/[`file_name`]`(lang, schema)` (creating `dir` if needed),
+/// returning that path. The file is left untouched when it already holds
+/// exactly this text (so a `build.rs` does not make dependents rebuild for
+/// nothing).
 pub fn write_bindings(
     dir: &Path,
     lang: Lang,
@@ -145,12 +146,14 @@ pub fn write_bindings(
     if std::fs::read(&path).is_ok_and(|old| old == text.as_bytes()) {
         return Ok(path);
     }
-    std::fs::write(&path, text).map_err(|e| {
-        Error(format!(
-            "cannot write {}: {e}",
-            EscapedBytes(path.as_os_str().as_encoded_bytes())
-        ))
-    })?;
+    std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::write(&path, text))
+        .map_err(|e| {
+            Error(format!(
+                "cannot write {}: {e}",
+                EscapedBytes(path.as_os_str().as_encoded_bytes())
+            ))
+        })?;
     Ok(path)
 }
 
@@ -190,5 +193,23 @@ mod tests {
         let big = vec![0u8; MAX_DESCRIPTOR_LEN as usize + 10];
         let e = read_descriptor(&big[..], "big").unwrap_err();
         assert!(e.0.contains("larger than"), "{e}");
+    }
+
+    #[test]
+    fn write_bindings_creates_the_directory_and_writes_each_language() {
+        let dir =
+            std::env::temp_dir().join(format!("shm-codegen-api-{}/nested", std::process::id()));
+        let schema = crate::header_schema();
+        for _ in 0..2 {
+            for lang in Lang::ALL {
+                let path = write_bindings(&dir, lang, &schema, "a test").unwrap();
+                assert_eq!(path, dir.join(file_name(lang, &schema)));
+                assert_eq!(
+                    std::fs::read_to_string(&path).unwrap(),
+                    generate(lang, &schema, "a test").unwrap()
+                );
+            }
+        }
+        let _ = std::fs::remove_dir_all(dir.parent().unwrap());
     }
 }
