@@ -197,6 +197,19 @@ fn hostile_descriptor_files_are_refused_with_one_line() {
     let mut v = good.clone();
     v[10] = 0xff; // the root name is no longer UTF-8
     refused("utf8", &v, "UTF-8");
+    // A payload no segment can hold.
+    let mut s = Schema::from_layout(&MySharedData::LAYOUT);
+    s.size = 1 << 62;
+    s.fields[3].size = (1 << 62) - 8;
+    s.fields[3].ty = TypeInfo::Array {
+        elem: Box::new(TypeInfo::Prim(shm_runtime::Prim::F32)),
+        len: ((1 << 62) - 8) / 4,
+    };
+    refused(
+        "too-big",
+        &s.encode(),
+        "no segment can hold two copies of it",
+    );
     // Larger than any descriptor may be: refused without reading it all.
     let mut big = good.clone();
     big.resize((1 << 20) + 1, 0);

@@ -85,7 +85,21 @@ pub fn from_descriptor(bytes: &[u8]) -> Result<Schema, Error> {
         return Err(Error("the schema descriptor is empty".into()));
     }
     // `DescriptorError`'s Display escapes what it quotes.
-    descriptor::decode(bytes).map_err(|e| Error(format!("not a valid {e}")))
+    let schema = descriptor::decode(bytes).map_err(|e| Error(format!("not a valid {e}")))?;
+    // A segment holds two copies of the payload, and is mapped whole: a
+    // schema no segment could hold on this machine is refused, as opening
+    // such a segment would be.
+    if schema
+        .size
+        .checked_mul(2)
+        .is_none_or(|n| n > isize::MAX as u64)
+    {
+        return Err(Error(format!(
+            "schema `{}` is {} bytes: no segment can hold two copies of it on this machine",
+            schema.name, schema.size
+        )));
+    }
+    Ok(schema)
 }
 
 /// Reads a descriptor from `input` (at most [`MAX_DESCRIPTOR_LEN`] bytes
