@@ -423,9 +423,12 @@ fn field_getters_under_a_writer() {
     let writes = rounds(5_000, 10);
     std::thread::scope(|s| {
         s.spawn(|| {
-            let f = seg.fields();
             let mut last = [0u64; 3];
             while last[0] < writes {
+                // Taken again each time: `fields()` reads the copy that was
+                // the latest when it was called, and writes alternate
+                // between the two copies.
+                let f = seg.fields();
                 // Fewer than 2^16 writes: none of these wraps.
                 let now = [
                     u64::from(f.a().get()),
