@@ -595,16 +595,8 @@ fn enums_and_strings(root: &Schema) -> (Vec<&EnumInfo>, Vec<u64>) {
     fn visit<'a>(s: &'a Schema, enums: &mut Vec<&'a EnumInfo>, caps: &mut Vec<u64>) {
         for f in &s.fields {
             match dims(&f.ty).0 {
-                TypeInfo::Enum(e) => {
-                    if !enums.iter().any(|o| o.name == e.name) {
-                        enums.push(e);
-                    }
-                }
-                TypeInfo::Str { cap } => {
-                    if !caps.contains(cap) {
-                        caps.push(*cap);
-                    }
-                }
+                TypeInfo::Enum(e) if !enums.iter().any(|o| o.name == e.name) => enums.push(e),
+                TypeInfo::Str { cap } if !caps.contains(cap) => caps.push(*cap),
                 TypeInfo::Struct(inner) => visit(inner, enums, caps),
                 _ => {}
             }
