@@ -11,7 +11,7 @@ mod common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::FileExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -40,7 +40,7 @@ fn mono_available() -> bool {
     false
 }
 
-fn mcs(out: &PathBuf, sources: &[PathBuf]) {
+fn mcs(out: &Path, sources: &[PathBuf]) {
     let o = Command::new("mcs")
         .args(["-unsafe", "-warnaserror", "-nologo"])
         .arg(format!("-out:{}", out.display()))
@@ -90,7 +90,7 @@ fn robot_client() -> PathBuf {
     .clone()
 }
 
-fn mono(exe: &PathBuf, args: &[&str]) -> Output {
+fn mono(exe: &Path, args: &[&str]) -> Output {
     Command::new("mono").arg(exe).args(args).output().unwrap()
 }
 
@@ -110,7 +110,7 @@ struct Cs {
 }
 
 impl Cs {
-    fn start(exe: &PathBuf, args: &[&str]) -> Cs {
+    fn start(exe: &Path, args: &[&str]) -> Cs {
         let mut child = Command::new("mono")
             .arg(exe)
             .args(args)
