@@ -503,3 +503,45 @@ fn csharp_robot_types_validation_and_writes() {
     want.names[1] = shm_runtime::FixedStr::new("€uro").unwrap();
     assert_eq!(r, want);
 }
+
+/// The two C# examples of the README (section "C#"), compiled and run
+/// against a segment of the Rust writer's values.
+#[test]
+fn readme_csharp_examples_work() {
+    if !mono_available() {
+        return;
+    }
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let section = &readme[readme.find("\n### C#\n").expect("a C# section")..];
+    let blocks: Vec<&str> = section
+        .split("```csharp\n")
+        .skip(1)
+        .take(2)
+        .map(|b| &b[..b.find("```").unwrap()])
+        .collect();
+    assert_eq!(blocks.len(), 2);
+    let name = Name::new("csi-readme");
+    let seg = Options::posix(&name.0)
+        .create_new()
+        .claim_writer(false)
+        .open_with(&demo_value())
+        .unwrap();
+    let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    for (i, block) in blocks.iter().enumerate() {
+        assert!(block.lines().count() <= 6, "{block}");
+        let program = format!(
+            "using System;\nusing Shm.Schemas;\nstatic class Readme{i}\n{{\n    static void Main()\n    {{\n{}\n    }}\n}}\n",
+            block.replace("\"MyShare\"", &format!("\"{}\"", name.0))
+        );
+        let src = tmp.join(format!("Readme{i}.cs"));
+        std::fs::write(&src, program).unwrap();
+        let exe = tmp.join(format!("readme{i}.exe"));
+        mcs(&exe, &[src, root().join("bindings/csharp/MySharedData.cs")]);
+        let out = ok(&mono(&exe, &[]));
+        if i == 0 {
+            assert_eq!(out, "123 X\n");
+        }
+    }
+    assert_eq!(seg.read().unwrap().value, 124);
+    assert_eq!(seg.claim_writer(Duration::ZERO).unwrap(), None);
+}
