@@ -545,3 +545,52 @@ fn readme_csharp_examples_work() {
     assert_eq!(seg.read().unwrap().value, 124);
     assert_eq!(seg.claim_writer(Duration::ZERO).unwrap(), None);
 }
+
+/// Objects planted under the name: a FIFO (which must not block the
+/// open), a symbolic link to a real segment (not followed, as
+/// `shm_open`), an object smaller than the header, and a header that
+/// promises more than the object holds. Each is one line on stderr, exit 1.
+#[test]
+fn csharp_refuses_hostile_objects() {
+    if !mono_available() {
+        return;
+    }
+    let real = Name::new("csi-real");
+    let _seg = Options::posix(&real.0)
+        .create_new()
+        .open_with(&demo_value())
+        .unwrap();
+    let fails = |name: &Name, what: &str| {
+        let o = mono(&client(), &["read", &name.0]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{what}: {err}");
+        assert_eq!(err.lines().count(), 1, "{what}: {err}");
+        err.into_owned()
+    };
+    let fifo = Name::new("csi-fifo");
+    let path = format!("/dev/shm/{}", fifo.0);
+    assert!(
+        Command::new("mkfifo")
+            .arg(&path)
+            .status()
+            .unwrap()
+            .success()
+    );
+    fails(&fifo, "fifo");
+    let link = Name::new("csi-link");
+    std::os::unix::fs::symlink(
+        format!("/dev/shm/{}", real.0),
+        format!("/dev/shm/{}", link.0),
+    )
+    .unwrap();
+    fails(&link, "symlink");
+    let small = Name::new("csi-small");
+    common::raw_object(&small, &[0; 100]);
+    assert!(fails(&small, "small").contains("smaller than the 256-byte"));
+    // The real segment's bytes, cut short: its header says more.
+    let mut bytes = std::fs::read(format!("/dev/shm/{}", real.0)).unwrap();
+    bytes.truncate(300);
+    let cut = Name::new("csi-cut");
+    common::raw_object(&cut, &bytes);
+    assert!(fails(&cut, "cut").contains("outside the object"));
+}

@@ -128,6 +128,7 @@ const MEMBERS: &[&str] = &[
     "ShmException",
     "TakeOver",
     "Native",
+    "Win32",
     "Validate",
     "Bad",
     "StrError",

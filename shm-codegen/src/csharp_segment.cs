@@ -142,6 +142,8 @@
                 if (global::System.IntPtr.Size != 8)
                     throw new ShmException(name + ": the C# bindings need a 64-bit process");
                 var s = new Segment(name, writable);
+                if (!s.linux && global::System.Environment.OSVersion.Platform != global::System.PlatformID.Win32NT)
+                    throw new ShmException(name + ": the C# bindings open segments on Linux and Windows only");
                 try
                 {
                     if (s.linux) s.MapPosix();
@@ -162,7 +164,10 @@
                 string n = Name.StartsWith("/") ? Name.Substring(1) : Name;
                 if (n.Length == 0 || n.IndexOf('/') >= 0 || n == "." || n == "..")
                     throw new ShmException("invalid POSIX segment name (one path component expected)");
-                fd = Native.open("/dev/shm/" + n, (writable ? Native.O_RDWR : Native.O_RDONLY) | Native.O_CLOEXEC, 0);
+                // As shm_open: no symbolic link; and never blocking (a FIFO
+                // planted under the name).
+                fd = Native.open("/dev/shm/" + n, (writable ? Native.O_RDWR : Native.O_RDONLY)
+                    | Native.O_CLOEXEC | Native.O_NOFOLLOW | Native.O_NONBLOCK, 0);
                 if (fd < 0) throw new ShmException(Name + ": cannot open /dev/shm/" + n + " (errno " + global::System.Runtime.InteropServices.Marshal.GetLastWin32Error() + ")");
                 // The real size, from the OS, before mapping: a header that
                 // promises more is refused by Check, never a SIGBUS.
@@ -360,12 +365,12 @@
                     string s = ProcStat("/proc/" + pid + "/stat", 19);
                     return s != null && ulong.TryParse(s, out t) ? unchecked((uint)t) : 0;
                 }
-                try
-                {
-                    var p = global::System.Diagnostics.Process.GetProcessById((int)pid);
-                    return unchecked((uint)p.StartTime.ToFileTimeUtc());
-                }
-                catch (global::System.Exception) { return 0; }
+                global::System.IntPtr h = Win32.OpenProcess(Win32.PROCESS_QUERY_LIMITED_INFORMATION, false, pid);
+                if (h == global::System.IntPtr.Zero) return 0;
+                long created, exited, kernel, user;
+                bool ok = Win32.GetProcessTimes(h, out created, out exited, out kernel, out user);
+                Win32.CloseHandle(h);
+                return ok ? unchecked((uint)created) : 0;
             }
 
             bool Alive(uint pid)
@@ -389,12 +394,15 @@
                     catch (global::System.Exception) { return true; }
                     return false;
                 }
-                try
-                {
-                    return !global::System.Diagnostics.Process.GetProcessById((int)pid).HasExited;
-                }
-                catch (global::System.ArgumentException) { return false; }
-                catch (global::System.Exception) { return true; }
+                // OpenProcess + GetExitCodeProcess: a process we may not
+                // query counts as alive.
+                global::System.IntPtr ph = Win32.OpenProcess(Win32.PROCESS_QUERY_LIMITED_INFORMATION, false, pid);
+                if (ph == global::System.IntPtr.Zero)
+                    return global::System.Runtime.InteropServices.Marshal.GetLastWin32Error() == 5 /* ERROR_ACCESS_DENIED */;
+                uint code;
+                bool got = Win32.GetExitCodeProcess(ph, out code);
+                Win32.CloseHandle(ph);
+                return !got || code == 259 /* STILL_ACTIVE */;
             }
 
             /// <summary>Whether the owner named by claim word `w` may be
@@ -595,11 +603,31 @@
             }
         }
 
+        /// <summary>The Win32 process facts the Segment uses (as the Rust
+        /// runtime: OpenProcess, GetExitCodeProcess, GetProcessTimes).</summary>
+        static class Win32
+        {
+            public const uint PROCESS_QUERY_LIMITED_INFORMATION = 0x1000;
+            [global::System.Runtime.InteropServices.DllImport("kernel32", SetLastError = true)] public static extern global::System.IntPtr OpenProcess(uint access, bool inherit, uint pid);
+            [global::System.Runtime.InteropServices.DllImport("kernel32", SetLastError = true)] public static extern bool GetExitCodeProcess(global::System.IntPtr h, out uint code);
+            [global::System.Runtime.InteropServices.DllImport("kernel32", SetLastError = true)] public static extern bool GetProcessTimes(global::System.IntPtr h, out long created, out long exited, out long kernel, out long user);
+            [global::System.Runtime.InteropServices.DllImport("kernel32", SetLastError = true)] public static extern bool CloseHandle(global::System.IntPtr h);
+        }
+
         /// <summary>The Linux system calls the Segment makes (64-bit
         /// layouts of `struct flock` and `struct timespec`).</summary>
         static unsafe class Native
         {
-            public const int O_RDONLY = 0, O_RDWR = 2, O_CLOEXEC = 0x80000;
+            public const int O_RDONLY = 0, O_RDWR = 2, O_NONBLOCK = 0x800, O_CLOEXEC = 0x80000;
+            /// <summary>O_NOFOLLOW: 0x20000 on x86-64, 0x8000 on arm64.</summary>
+            public static int O_NOFOLLOW
+            {
+                get
+                {
+                    return global::System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture
+                        == global::System.Runtime.InteropServices.Architecture.Arm64 ? 0x8000 : 0x20000;
+                }
+            }
             public const int F_OFD_GETLK = 36, F_OFD_SETLK = 37;
             public const short F_RDLCK = 0, F_WRLCK = 1, F_UNLCK = 2;
 
