@@ -698,7 +698,11 @@ fn checks(
         let es = f.size / total;
         let mut ind = "    ".repeat(depth);
         let mut flat = String::from("0");
-        let mut p = format!("{path} + \"{sep}{}\"", cs_string(&f.name));
+        let mut p = if path == "\"\"" {
+            format!("\"{}\"", cs_string(&f.name))
+        } else {
+            format!("{path} + \"{sep}{}\"", cs_string(&f.name))
+        };
         let opened = lens.len();
         for len in &lens {
             *n += 1;
