@@ -118,6 +118,8 @@ const MEMBERS: &[&str] = &[
     // struct of the same name would be found first.
     "Volatile",
     "Threading",
+    "Thread",
+    "Interlocked",
     "Header",
     "Load",
     "Check",
