@@ -5,10 +5,10 @@ use std::fmt::Write as _;
 
 use shm_runtime::Prim;
 use shm_runtime::descriptor::Schema;
-use shm_runtime::descriptor::TypeInfo;
+use shm_runtime::descriptor::{EnumInfo, TypeInfo};
 use shm_runtime::header::{self, HEADER_SIZE};
 
-use super::{Error, Scope, cs_comment, cs_string, dims, field_names, header_schema, target_name};
+use super::{Error, Scope, cs_comment, cs_string, field_names, header_schema, target_name};
 
 const KEYWORDS: &[&str] = &[
     "abstract",
@@ -118,11 +118,25 @@ const MEMBERS: &[&str] = &[
     // struct of the same name would be found first.
     "Volatile",
     "Threading",
+    "Thread",
+    "Interlocked",
     "Header",
     "Load",
     "Check",
     "TryCopy",
     "TryRead",
+    // The rest of the generated runtime (Segment, validation, strings).
+    "Segment",
+    "ShmException",
+    "TakeOver",
+    "Native",
+    "Win32",
+    "Validate",
+    "Bad",
+    "StrError",
+    "Utf8Invalid",
+    "DecodeStr",
+    "EncodeStr",
 ];
 
 /// Arrays of structs up to this many elements become one field per element.
@@ -141,11 +155,30 @@ fn prim(p: Prim) -> &'static str {
         I64 | AtomicI64 => "long",
         F32 => "float",
         F64 => "double",
-        // Validated in Rust; here the storage.
-        Bool => "byte",
+        // Checked by `Validate` (0 or 1) before a value is returned.
+        Bool => "bool",
+        // A Unicode scalar value (checked by `Validate`).
         Char => "uint",
         Utf16 => "char",
     }
+}
+
+/// The innermost element of nested arrays and the lengths, outermost
+/// first. Unlike `super::dims`, enums and strings stay what they are: C#
+/// has a type for each.
+fn dims(t: &TypeInfo) -> (&TypeInfo, Vec<u64>) {
+    let mut lens = Vec::new();
+    let mut t = t;
+    while let TypeInfo::Array { elem, len } = t {
+        lens.push(*len);
+        t = elem;
+    }
+    (t, lens)
+}
+
+/// The C# type of a `FixedStr<cap>`.
+fn str_type(cap: u64) -> String {
+    format!("FixedStr{cap}")
 }
 
 /// A struct's name in C#: keywords and [`MEMBERS`] mapped.
@@ -187,7 +220,10 @@ fn emit_struct(
     for (f, n) in s.fields.iter().zip(&names) {
         let (base, lens) = dims(&f.ty);
         let total: u64 = lens.iter().product();
-        if matches!(base, TypeInfo::Struct(_)) && !lens.is_empty() && total <= MAX_UNROLLED {
+        if matches!(base, TypeInfo::Struct(_) | TypeInfo::Str { .. })
+            && !lens.is_empty()
+            && total <= MAX_UNROLLED
+        {
             for i in 0..total {
                 scope.declare(
                     &format!("{n}_{i}"),
@@ -254,6 +290,22 @@ fn emit_struct(
                     type_name(&inner.name)
                 );
             }
+            (TypeInfo::Enum(e), true) => {
+                let _ = writeln!(
+                    out,
+                    "{indent}    [FieldOffset({})] public {} {n};",
+                    f.offset,
+                    type_name(&e.name)
+                );
+            }
+            (TypeInfo::Str { cap }, true) => {
+                let _ = writeln!(
+                    out,
+                    "{indent}    [FieldOffset({})] public {} {n}; // FixedStr<{cap}>: .Get(), .Set(s)",
+                    f.offset,
+                    str_type(*cap)
+                );
+            }
             (_, false) if total == 0 => {
                 let _ = writeln!(
                     out,
@@ -269,14 +321,31 @@ fn emit_struct(
                     prim(*p)
                 );
             }
-            (TypeInfo::Struct(inner), false) if total <= MAX_UNROLLED => {
-                let es = inner.size;
+            (TypeInfo::Enum(e), false) => {
+                let _ = writeln!(
+                    out,
+                    "{indent}    [FieldOffset({})] public fixed {} {n}[{total}]; // {} ({}): values of enum {}",
+                    f.offset,
+                    prim(e.repr),
+                    f.name,
+                    f.ty,
+                    type_name(&e.name)
+                );
+            }
+            (TypeInfo::Struct(_) | TypeInfo::Str { .. }, false) if total <= MAX_UNROLLED => {
+                let es = f.size / total;
+                let ty = match base {
+                    TypeInfo::Struct(inner) => type_name(&inner.name),
+                    TypeInfo::Str { cap } => str_type(*cap),
+                    // Not reached: the arm matches structs and strings only.
+                    _ => String::new(),
+                };
                 for i in 0..total {
                     let _ = writeln!(
                         out,
                         "{indent}    [FieldOffset({})] public {} {n}_{i};{}",
                         f.offset + i * es,
-                        type_name(&inner.name),
+                        ty,
                         if i == 0 {
                             format!(" // {} ({})", f.name, f.ty)
                         } else {
@@ -304,6 +373,13 @@ pub(crate) fn generate(schema: &Schema, nested: &[&Schema], source: &str) -> Res
     let fp = schema.fingerprint();
     let mut reserved: Vec<String> = nested.iter().map(|s| type_name(&s.name)).collect();
     reserved.push(name.clone());
+    let (enums, caps) = enums_and_strings(schema);
+    for e in &enums {
+        reserved.push(type_name(&e.name));
+    }
+    for cap in &caps {
+        reserved.push(str_type(*cap));
+    }
     let mut out = String::new();
     let _ = write!(
         out,
@@ -312,13 +388,15 @@ pub(crate) fn generate(schema: &Schema, nested: &[&Schema], source: &str) -> Res
 // Generated by `shm codegen --lang csharp` from {source}.
 // Do not edit: regenerate instead. The segment format is documented in
 // docs/FORMAT.md. Compile with unsafe code enabled (fixed-size buffers).
-// Map the whole segment read-only (MemoryMappedFile), then
-// {name}.Reader.Check(pointer, length, out reader) once: it checks a private
-// copy of the SegmentHeader and keeps it; reader.TryRead(out value, ...)
-// copies the payload with the two-copy protocol of docs/FORMAT.md
-// ("Concurrency protocol") at the offsets it checked, never the live
-// header's (bindings/csharp/tests/ReadMySharedData.cs shows how). It never
-// waits for a writer and never stores to the segment.
+// {name}.Segment.Open(name[, writable]) opens /dev/shm/NAME (Linux) or the
+// Win32 named mapping NAME and checks a private copy of its header once;
+// Read() copies the payload with the alternating-copies protocol of
+// docs/FORMAT.md ("Concurrency protocol") at the offsets it checked and
+// validates every bool, char, enum and string as the Rust reader does;
+// WaitForChange(since, ms) waits for a write; Claim(), Write(value) and
+// Release() write with the Rust claim protocol (docs/FORMAT.md "The claim
+// word"). The lower-level {name}.Reader (Check, TryRead) never stores to
+// the segment (bindings/csharp/tests/ReadMySharedData.cs shows it).
 // </auto-generated>
 using System.Runtime.InteropServices;
 using System.Threading;
@@ -332,6 +410,16 @@ namespace Shm.Schemas
         source = cs_comment(source),
     );
     let mut inner = String::new();
+    for e in &enums {
+        emit_enum(&mut inner, e);
+    }
+    for cap in &caps {
+        inner.push_str(
+            &FIXED_STR
+                .replace("{cap}", &cap.to_string())
+                .replace("{size}", &(cap + 2).to_string()),
+        );
+    }
     for s in nested {
         inner.push('\n');
         emit_struct(
@@ -366,6 +454,8 @@ namespace Shm.Schemas
         schema.size
     );
     inner.push_str(&READER.replace("{name}", &name));
+    inner.push_str(&validate(schema));
+    inner.push_str(&SEGMENT.replace("{name}", &name));
     emit_struct(&mut out, schema, &name, "    ", &reserved, &consts, &inner)?;
     out.push_str("}\n");
     Ok(out)
@@ -413,6 +503,10 @@ const READER: &str = r#"
                     return "unsupported segment header version";
                 if (h.state != SegmentHeader.StateReady)
                     return "the segment is not initialised";
+                if ((h.flags & ~1u) != 0)
+                    return "the segment's flags have an unknown bit";
+                if ((h.schema_seq & 1) != 0)
+                    return "the segment's schema is being upgraded in place (open it again later)";
                 if (h.fingerprint != Fingerprint)
                     return "the segment holds another schema (its fingerprint differs)";
                 ulong room = ((ulong)Size + 7) & ~7UL, n = (ulong)len;
@@ -483,3 +577,217 @@ const READER: &str = r#"
             }
         }
 "#;
+
+/// The segment class, its exception and helpers (`{name}` is the struct).
+const SEGMENT: &str = include_str!("csharp_segment.cs");
+
+/// The C# `FixedStr<N>` struct (`{cap}` is N, `{size}` N + 2).
+const FIXED_STR: &str = r#"
+        /// <summary>A `FixedStr<{cap}>`: a little-endian u16 length, then
+        /// {cap} bytes of which the first `length` are UTF-8. Get() checks
+        /// both (ShmException otherwise); Set(s) refuses a string longer
+        /// than {cap} bytes of UTF-8.</summary>
+        [StructLayout(LayoutKind.Explicit, Size = {size})]
+        public unsafe struct FixedStr{cap}
+        {
+            public const int Capacity = {cap};
+            [FieldOffset(0)] public fixed byte raw[{size}];
+            public string Get() { fixed (byte* p = raw) return DecodeStr(p, Capacity); }
+            public void Set(string s) { fixed (byte* p = raw) EncodeStr(p, Capacity, s); }
+            public static FixedStr{cap} From(string s) { var f = default(FixedStr{cap}); f.Set(s); return f; }
+            public override string ToString() { return Get(); }
+        }
+"#;
+
+/// The enums and string capacities used anywhere in `root`, each once.
+fn enums_and_strings(root: &Schema) -> (Vec<&EnumInfo>, Vec<u64>) {
+    fn visit<'a>(s: &'a Schema, enums: &mut Vec<&'a EnumInfo>, caps: &mut Vec<u64>) {
+        for f in &s.fields {
+            match dims(&f.ty).0 {
+                TypeInfo::Enum(e) if !enums.iter().any(|o| o.name == e.name) => enums.push(e),
+                TypeInfo::Str { cap } if !caps.contains(cap) => caps.push(*cap),
+                TypeInfo::Struct(inner) => visit(inner, enums, caps),
+                _ => {}
+            }
+        }
+    }
+    let (mut enums, mut caps) = (Vec::new(), Vec::new());
+    visit(root, &mut enums, &mut caps);
+    caps.sort_unstable();
+    (enums, caps)
+}
+
+/// A C# literal of an enum value (`value` sign- or zero-extended to 64
+/// bits, as the descriptor stores it).
+fn enum_literal(repr: Prim, value: u64) -> String {
+    if repr.is_signed() {
+        format!("{}", value as i64)
+    } else {
+        format!("{value}")
+    }
+}
+
+fn emit_enum(out: &mut String, e: &EnumInfo) {
+    let _ = writeln!(
+        out,
+        "\n        /// <summary>The shared enum `{}` (`repr({})`). A field of it holds one of\n        /// these values (Validate checks).</summary>\n        public enum {} : {}\n        {{",
+        cs_comment(&e.name),
+        e.repr.rust_name(),
+        type_name(&e.name),
+        prim(e.repr)
+    );
+    for (v, value) in &e.variants {
+        let _ = writeln!(
+            out,
+            "            {} = {},",
+            target_name(v, |n| KEYWORDS.contains(&n) || n == "value__"),
+            enum_literal(e.repr, *value)
+        );
+    }
+    out.push_str("        }\n");
+}
+
+/// `Validate(byte* v)`: checks every `bool`, `char`, enum and string of
+/// the value at `v` as the Rust reader does; null, or the first bad field
+/// with its path and value.
+fn validate(schema: &Schema) -> String {
+    let mut body = String::new();
+    let mut n = 0;
+    checks(&mut body, schema, "0", "\"\"", "", 3, &mut n);
+    format!(
+        r#"
+        /// <summary>Checks the value at `v` (Size bytes) as the Rust reader
+        /// does: every bool 0 or 1, every char a Unicode scalar value,
+        /// every enum one of its variants, every string no longer than its
+        /// capacity and UTF-8. Null, or what is wrong (the field's path and
+        /// the bad value; never the segment's text).</summary>
+        public static unsafe string Validate(byte* v)
+        {{
+{body}            return null;
+        }}
+"#
+    )
+}
+
+/// Whether a value of `t` can be invalid.
+fn needs_check(t: &TypeInfo) -> bool {
+    match dims(t).0 {
+        TypeInfo::Prim(p) => matches!(p, Prim::Bool | Prim::Char),
+        TypeInfo::Enum(_) | TypeInfo::Str { .. } => true,
+        TypeInfo::Struct(s) => s.fields.iter().any(|f| needs_check(&f.ty)),
+        TypeInfo::Array { .. } => false,
+    }
+}
+
+/// The checks of the fields of `s` at byte offset `base` (a C#
+/// expression), named `path` (a C# string expression) + `sep` + the
+/// field's name.
+fn checks(
+    out: &mut String,
+    s: &Schema,
+    base: &str,
+    path: &str,
+    sep: &str,
+    depth: usize,
+    n: &mut usize,
+) {
+    for f in s.fields.iter().filter(|f| needs_check(&f.ty)) {
+        let (elem, lens) = dims(&f.ty);
+        let total: u64 = lens.iter().product();
+        if total == 0 {
+            continue;
+        }
+        let es = f.size / total;
+        let mut ind = "    ".repeat(depth);
+        let mut flat = String::from("0");
+        let mut p = if path == "\"\"" {
+            format!("\"{}\"", cs_string(&f.name))
+        } else {
+            format!("{path} + \"{sep}{}\"", cs_string(&f.name))
+        };
+        let opened = lens.len();
+        for len in &lens {
+            *n += 1;
+            let i = format!("i{n}");
+            let _ = writeln!(out, "{ind}for (long {i} = 0; {i} < {len}; {i}++)\n{ind}{{");
+            ind.push_str("    ");
+            flat = format!("({flat}) * {len} + {i}");
+            p = format!("{p} + \"[\" + {i} + \"]\"");
+        }
+        *n += 1;
+        let o = format!("o{n}");
+        let at = if lens.is_empty() {
+            format!("{base} + {}", f.offset)
+        } else {
+            format!("{base} + {} + ({flat}) * {es}", f.offset)
+        };
+        let _ = writeln!(out, "{ind}{{\n{ind}    long {o} = {at};");
+        let inner = format!("{ind}    ");
+        let bad = |what: &str| format!("return Bad({p}, {what});");
+        match elem {
+            TypeInfo::Prim(Prim::Bool) => {
+                let _ = writeln!(
+                    out,
+                    "{inner}if (v[{o}] > 1) {}",
+                    bad(&format!(
+                        "\"byte 0x\" + v[{o}].ToString(\"x2\") + \" is not a bool (0 = false, 1 = true)\""
+                    ))
+                );
+            }
+            TypeInfo::Prim(_) => {
+                let _ = writeln!(
+                    out,
+                    "{inner}uint c = *(uint*)(v + {o});\n{inner}if (c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) {}",
+                    bad(
+                        "\"0x\" + c.ToString(\"x\") + \" is not a Unicode scalar value (a char: 0 to 0x10ffff, not 0xd800 to 0xdfff)\""
+                    )
+                );
+            }
+            TypeInfo::Enum(e) => {
+                let wide = if e.repr.is_signed() { "long" } else { "ulong" };
+                let cond = e
+                    .variants
+                    .iter()
+                    .map(|(_, value)| format!("x != {}", enum_literal(e.repr, *value)))
+                    .collect::<Vec<_>>();
+                let cond = if cond.is_empty() {
+                    "true".to_owned()
+                } else {
+                    cond.join(" && ")
+                };
+                let known = e
+                    .variants
+                    .iter()
+                    .map(|(v, value)| format!("{} = {}", v, enum_literal(e.repr, *value)))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let _ = writeln!(
+                    out,
+                    "{inner}{wide} x = *({}*)(v + {o});\n{inner}if ({cond}) {}",
+                    prim(e.repr),
+                    bad(&format!(
+                        "x + \" is not a variant of enum `{}` ({})\"",
+                        cs_string(&e.name),
+                        cs_string(&known)
+                    ))
+                );
+            }
+            TypeInfo::Str { cap } => {
+                let _ = writeln!(
+                    out,
+                    "{inner}string e = StrError(v + {o}, {cap});\n{inner}if (e != null) {}",
+                    bad("e")
+                );
+            }
+            TypeInfo::Struct(inner_s) => {
+                checks(out, inner_s, &o, &p, ".", depth + 1 + opened, n);
+            }
+            TypeInfo::Array { .. } => {}
+        }
+        let _ = writeln!(out, "{ind}}}");
+        for _ in 0..opened {
+            ind.truncate(ind.len() - 4);
+            let _ = writeln!(out, "{ind}}}");
+        }
+    }
+}

@@ -768,6 +768,21 @@ fn csharp_structs_named_like_the_readers_own_names_compile() {
         "TryCopy",
         "TryRead",
         "Header",
+        // The Segment class and its helpers.
+        "Thread",
+        "Interlocked",
+        "Segment",
+        "ShmException",
+        "TakeOver",
+        "Native",
+        "Win32",
+        "Validate",
+        "Bad",
+        "StrError",
+        "Utf8Invalid",
+        "DecodeStr",
+        "EncodeStr",
+        "Reader",
     ];
     let fields: Vec<(String, TypeInfo)> = names
         .iter()
