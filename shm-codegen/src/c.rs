@@ -324,7 +324,6 @@ fn type_name(n: &str, derived: &[String]) -> String {
     target_name(n, |n| type_reserved(n, derived))
 }
 
-
 /// The C type name of an enum named `n`: as a struct's, and never one
 /// whose constants would start with the runtime's `SHM_`.
 fn enum_type_name(n: &str, derived: &[String]) -> String {
@@ -430,8 +429,12 @@ fn emit_check(out: &mut String, t: &TypeInfo, expr: &str, at: &str, depth: usize
         let _ = writeln!(out, "{pad}if ((r = {c}) != SHM_OK)\n{pad}    return r;");
     };
     match t {
-        TypeInfo::Prim(Prim::Bool) => call(out, format!("shm_check_bool({expr}, path, msg, msg_cap)")),
-        TypeInfo::Prim(Prim::Char) => call(out, format!("shm_check_char({expr}, path, msg, msg_cap)")),
+        TypeInfo::Prim(Prim::Bool) => {
+            call(out, format!("shm_check_bool({expr}, path, msg, msg_cap)"))
+        }
+        TypeInfo::Prim(Prim::Char) => {
+            call(out, format!("shm_check_char({expr}, path, msg, msg_cap)"))
+        }
         TypeInfo::Prim(_) => {}
         TypeInfo::Enum(e) => call(
             out,
@@ -619,10 +622,7 @@ fn collect<'a>(
             TypeInfo::Enum(e) => match enums.iter().find(|x| x.name == e.name) {
                 Some(x) if **x == **e => {}
                 Some(_) => {
-                    return Err(Error(format!(
-                        "two different enums are named `{}`",
-                        e.name
-                    )));
+                    return Err(Error(format!("two different enums are named `{}`", e.name)));
                 }
                 None => enums.push(e),
             },
@@ -813,7 +813,10 @@ pub(crate) fn generate(schema: &Schema, nested: &[&Schema], source: &str) -> Res
         }
         let t = enum_type_name(&e.name, &derived);
         file.declare(&t, format!("enum `{}`", e.name))?;
-        file.declare(&format!("{t}_name"), format!("the name function of enum `{}`", e.name))?;
+        file.declare(
+            &format!("{t}_name"),
+            format!("the name function of enum `{}`", e.name),
+        )?;
         for ((v, _), m) in e.variants.iter().zip(variant_macros(e, &t)) {
             file.declare(&m, format!("variant `{v}` of enum `{}`", e.name))?;
             derived.push(m);
