@@ -618,3 +618,65 @@ fn c_reads_and_writes_every_schema_type_and_refuses_what_rust_refuses() {
         assert_eq!(seg.read().unwrap(), want);
     }
 }
+
+// ---------------------------------------------------------------------
+// The README's examples, as written.
+
+/// The ```c blocks of the README's "C and C++" section.
+fn readme_blocks() -> Vec<String> {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let section = readme
+        .split("\n## C and C++\n")
+        .nth(1)
+        .expect("a \"C and C++\" section")
+        .split("\n## ")
+        .next()
+        .unwrap();
+    section
+        .split("```c\n")
+        .skip(1)
+        .map(|b| b.split("```").next().unwrap().to_owned())
+        .collect()
+}
+
+/// Compiles a README block into a program for segment `name`.
+fn readme_program(block: &str, name: &Name, tag: &str) -> PathBuf {
+    let dir = generated_dir();
+    let src = dir.join(format!("readme-{tag}.c"));
+    let body = block.replace("\"/MyShare\"", &format!("\"/{}\"", name.0));
+    std::fs::write(
+        &src,
+        format!(
+            "#include \"my_shared_data.h\"\n#include <fcntl.h>\n#include <stdio.h>\n\
+             #include <sys/mman.h>\n#include <sys/stat.h>\n\
+             int main(void)\n{{\n{body}    return 0;\n}}\n"
+        ),
+    )
+    .unwrap();
+    let exe = dir.join(format!("readme-{tag}"));
+    Compiler::Gcc.compile(&src, &[], Some(&exe)).unwrap();
+    exe
+}
+
+#[test]
+fn the_readme_examples_read_and_write() {
+    if !Compiler::Gcc.present() {
+        return;
+    }
+    let blocks = readme_blocks();
+    assert_eq!(blocks.len(), 2, "a read and a write example");
+    for b in &blocks {
+        assert!(b.lines().count() <= 5, "five lines at most:\n{b}");
+    }
+    let name = Name::new("readme");
+    let seg = free_segment(&name);
+    let read = readme_program(&blocks[0], &name, "read");
+    assert_eq!(ok(run(&read, &[])), "123\n");
+    let write = readme_program(&blocks[1], &name, "write");
+    ok(run(&write, &[]));
+    let v = seg.read().unwrap();
+    assert_eq!((v.value, v.letter.0), (7, u16::from(b'C')));
+    assert_eq!(ok(run(&read, &[])), "7\n");
+    // Write access was given back.
+    assert_eq!(seg.claim_writer(Duration::ZERO).unwrap(), None);
+}
