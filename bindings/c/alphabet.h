@@ -25,7 +25,7 @@
 #define SHM_ALPHABET_H
 
 /* Linux: the waiter and the writer below use POSIX and Linux calls
- * (syscall, clock_gettime, fcntl, kill, opendir). Compiled with a strict
+ * (syscall, clock_gettime, fcntl, kill, opendir, shmat). Compiled with a strict
  * -std=c11 and no feature-test macro, this header asks for the default
  * set; include it first, or define _GNU_SOURCE or _DEFAULT_SOURCE. */
 #if defined(__linux__) && !defined(_GNU_SOURCE) && !defined(_DEFAULT_SOURCE) \
@@ -44,6 +44,9 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/ipc.h>
+#include <sys/shm.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <time.h>
@@ -554,32 +557,107 @@ static inline void shm_sleep_ns(uint64_t ns)
     nanosleep(&ts, NULL);
 }
 
+/* The doorbell of a POSIX segment (docs/FORMAT.md, "Change
+ * notification"): a 64-byte System V segment where read-only waiters count
+ * themselves (`ro_waiters`, offset 16) so that writers wake them. Attached
+ * only if it exists (a Rust writer that owns the segment makes it), is 64
+ * bytes, its owner and creator own the segment, and its magic, version
+ * and name hash match; otherwise there is none. Every word a 4-byte
+ * atomic. */
+typedef struct shm_doorbell {
+    unsigned char *words; /* the attachment, NULL if none */
+} shm_doorbell;
+
+/* Attaches the doorbell of the POSIX segment whose object `fd` is open
+ * (its name taken from /proc/self/fd/N, which must be /dev/shm/NAME):
+ * SHM_OK, or SHM_ERR_SYSTEM with bell->words NULL when there is none. */
+static inline int shm_doorbell_attach(int fd, shm_doorbell *bell)
+{
+    static const char prefix[] = "shm-runtime doorbell 1\0posix:";
+    char link[64], target[512];
+    ssize_t n;
+    uint64_t h = UINT64_C(0xcbf29ce484222325);
+    size_t i;
+    int key, shmid;
+    struct shmid_ds ds;
+    struct stat st;
+    void *at;
+    bell->words = NULL;
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    n = readlink(link, target, sizeof target - 1);
+    if (n <= 9 || memcmp(target, "/dev/shm/", 9) != 0 || fstat(fd, &st) != 0)
+        return SHM_ERR_SYSTEM;
+    /* FNV-1a 64 of the prefix (its NUL included), then `/NAME`. */
+    for (i = 0; i < sizeof prefix - 1; i++)
+        h = (h ^ (unsigned char)prefix[i]) * UINT64_C(0x100000001b3);
+    for (i = 8; i < (size_t)n; i++)
+        h = (h ^ (unsigned char)target[i]) * UINT64_C(0x100000001b3);
+    key = (int)((h >> 32) & 0x7fffffffu);
+    if (key == 0)
+        key = 1;
+    shmid = shmget((key_t)key, 0, 0);
+    if (shmid < 0 || shmctl(shmid, IPC_STAT, &ds) != 0 || ds.shm_segsz != 64
+        || ds.shm_perm.uid != st.st_uid || ds.shm_perm.cuid != st.st_uid)
+        return SHM_ERR_SYSTEM;
+    at = shmat(shmid, NULL, 0);
+    if (at == (void *)-1)
+        return SHM_ERR_SYSTEM;
+    bell->words = (unsigned char *)at;
+    if (SHM_LOAD32(bell->words) != UINT32_C(0x446d6873) /* "shmD" */
+        || SHM_LOAD32(bell->words + 4) != 1u || SHM_LOAD32(bell->words + 8) != (uint32_t)h
+        || SHM_LOAD32(bell->words + 12) != (uint32_t)(h >> 32)) {
+        shmdt(at);
+        bell->words = NULL;
+        return SHM_ERR_SYSTEM;
+    }
+    return SHM_OK;
+}
+
+/* Detaches it. */
+static inline void shm_doorbell_detach(shm_doorbell *bell)
+{
+    if (bell->words != NULL)
+        shmdt(bell->words);
+    bell->words = NULL;
+}
+
 /* How a waiter waits: SHM_WAIT_POLL on any mapping (a read-only one
  * included: it looks at the counters every 0.1 ms for the first 10 ms,
  * then every 1 ms); SHM_WAIT_FUTEX only on a read-write mapping (it counts
  * itself in `waiters` so that writers wake it, and sleeps on `notify`,
  * looking at the counters again at least every 50 ms whatever the futex
- * does). (A read-only handle of the Rust runtime counts itself in the
- * segment's doorbell instead; this header does not attach the doorbell.) */
+ * does). A read-only waiter that attached the segment's doorbell
+ * (shm_doorbell_attach) passes it to shm_wait_for_change_with and sleeps on
+ * the futex too. */
 #define SHM_WAIT_POLL 0
 #define SHM_WAIT_FUTEX 1
 
 /* Waits until the version of the segment of the checked view `v`
  * (shm_version) differs from `since`, or `timeout_ms` milliseconds pass.
  * Returns 1 and the new version in *version (unless NULL), or 0 at the
- * timeout. With SHM_WAIT_FUTEX the view's mapping must be read-write. */
-static inline int shm_wait_for_change(const shm_view *v, uint64_t since, uint64_t timeout_ms,
-                                      int how, uint64_t *version)
+ * timeout. With SHM_WAIT_FUTEX the view's mapping must be read-write.
+ * With SHM_WAIT_POLL and an attached doorbell `bell` (else NULL), it
+ * counts itself in the doorbell and sleeps on the futex instead of
+ * polling, looking again at least every 100 ms, as the Rust runtime's
+ * read-only waiters do. */
+static inline int shm_wait_for_change_with(const shm_view *v, shm_doorbell *bell, uint64_t since,
+                                           uint64_t timeout_ms, int how, uint64_t *version)
 {
     const unsigned char *notify;
     unsigned char *waiters;
     uint64_t start = shm_clock_ns(CLOCK_MONOTONIC);
     uint64_t limit = timeout_ms > UINT64_MAX / 2000000u ? UINT64_MAX / 2 : timeout_ms * 1000000u;
+    uint64_t recheck = 50000000u;
     int changed = 0;
     if (v->base == NULL)
         return 0;
     notify = v->base + offsetof(shm_segment_header, notify);
     waiters = (unsigned char *)(uintptr_t)(v->base + offsetof(shm_segment_header, waiters));
+    if (how != SHM_WAIT_FUTEX && bell != NULL && bell->words != NULL) {
+        how = SHM_WAIT_FUTEX;
+        waiters = bell->words + 16;
+        recheck = 100000000u;
+    }
     if (how == SHM_WAIT_FUTEX)
         SHM_ADD32(waiters, 1u);
     for (;;) {
@@ -598,8 +676,8 @@ static inline int shm_wait_for_change(const shm_view *v, uint64_t since, uint64_
         left = limit - spent;
         if (how == SHM_WAIT_FUTEX) {
             struct timespec ts;
-            if (left > 50000000u)
-                left = 50000000u;
+            if (left > recheck)
+                left = recheck;
             ts.tv_sec = 0;
             ts.tv_nsec = (long)left;
             syscall(SYS_futex, notify, SHM_FUTEX_WAIT, n, &ts, NULL, 0);
@@ -611,6 +689,13 @@ static inline int shm_wait_for_change(const shm_view *v, uint64_t since, uint64_
     if (how == SHM_WAIT_FUTEX)
         SHM_SUB32(waiters, 1u);
     return changed;
+}
+
+/* shm_wait_for_change_with, without a doorbell. */
+static inline int shm_wait_for_change(const shm_view *v, uint64_t since, uint64_t timeout_ms,
+                                      int how, uint64_t *version)
+{
+    return shm_wait_for_change_with(v, NULL, since, timeout_ms, how, version);
 }
 
 /* Field `index` of the `stat` file at `path` after the command name (0:
@@ -784,6 +869,7 @@ typedef struct shm_writer {
     int lock_fd;         /* the writer lock's descriptor, -1 if none */
     uint64_t word;       /* this process's claim word, 0 if not claimed */
     uint32_t pid;        /* the process that claimed */
+    shm_doorbell bell;   /* the segment's doorbell, if it has one */
 } shm_writer;
 
 /* Makes a write begin: the counter of the copy that is not the latest
@@ -840,13 +926,13 @@ static inline void shm_write_end(shm_writer *w, int which, uint64_t s)
 }
 
 /* After a write: notify + 1, and FUTEX_WAKE for every sleeper if `waiters`
- * is not 0. (Read-only Rust waiters counted in the segment's doorbell are
- * not woken: they see the change at their next look, within 100 ms.) */
+ * or the doorbell's `ro_waiters` is not 0. */
 static inline void shm_notify(shm_writer *w)
 {
     unsigned char *n = w->base + offsetof(shm_segment_header, notify);
     SHM_ADD32(n, 1u);
-    if (SHM_LOAD32(w->base + offsetof(shm_segment_header, waiters)) != 0)
+    if (SHM_LOAD32(w->base + offsetof(shm_segment_header, waiters)) != 0
+        || (w->bell.words != NULL && SHM_LOAD32(w->bell.words + 16) != 0))
         syscall(SYS_futex, n, SHM_FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
@@ -866,6 +952,7 @@ static inline void shm_writer_release(shm_writer *w)
     }
     if (w->lock_fd >= 0)
         close(w->lock_fd);
+    shm_doorbell_detach(&w->bell);
     memset(w, 0, sizeof(*w));
     w->lock_fd = -1;
 }
@@ -884,7 +971,8 @@ static inline int shm_fail_errno(char *msg, size_t msg_cap, const char *what)
  * that fingerprint, size and alignment: the check of `<schema>_check`,
  * then the writer lock and the claim word exactly as the Rust runtime
  * (docs/FORMAT.md, "The claim word"), waiting up to `wait_ms` for a live
- * owner, then `recover`. SHM_OK (and what happened in *take unless NULL),
+ * owner, then `recover`; attaches the segment's doorbell if it has one.
+ * SHM_OK (and what happened in *take unless NULL),
  * SHM_ERR_CHECK, SHM_ERR_BUSY, SHM_ERR_CORRUPT or SHM_ERR_SYSTEM. */
 static inline int shm_writer_claim(shm_writer *w, int fd, void *base, size_t len,
                                    uint64_t fingerprint, size_t size, size_t align,
@@ -965,6 +1053,9 @@ static inline int shm_writer_claim(shm_writer *w, int fd, void *base, size_t len
     w->lock_fd = lock_fd;
     w->word = me;
     w->pid = (uint32_t)getpid();
+    /* The doorbell, to wake read-only waiters too (attached if there is
+     * one; never made here). */
+    shm_doorbell_attach(fd, &w->bell);
     /* recover: one counter odd means a write was interrupted: copy the
      * latest copy into the torn one, as a write. */
     p = SHM_LOAD_ACQUIRE(b + offsetof(shm_segment_header, seq));

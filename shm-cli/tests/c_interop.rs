@@ -445,18 +445,27 @@ fn c_waiters_wake_on_a_rust_write_and_rust_waiters_on_a_c_write() {
     };
     let name = Name::new("wait");
     let seg = free_segment(&name);
-    for how in ["futex", "poll"] {
+    // The doorbell is made by the first claim of the (owning) Rust writer.
+    seg.claim_writer(Duration::ZERO).unwrap();
+    seg.release_writer().unwrap();
+    for how in ["futex", "poll", "doorbell"] {
         let mut c = Lines::spawn(&exe, &["wait", &name.0, "600000", how]);
+        if how == "doorbell" {
+            assert_eq!(c.line(), "doorbell=1");
+        }
         let since = seg.version();
         assert_eq!(c.line(), format!("waiting version={since}"));
         // Registered (futex) before it sleeps: the write's wake finds it,
         // or its recheck sees the new version; either way it ends.
-        if how == "futex" {
-            let deadline = Instant::now() + Duration::from_secs(60);
-            while read_u32(&name, 248) == 0 {
-                assert!(Instant::now() < deadline, "the C waiter never registered");
-                std::thread::sleep(Duration::from_millis(1));
-            }
+        let count = || match how {
+            "futex" => read_u32(&name, 248),
+            "doorbell" => ro_waiters(&name),
+            _ => 1,
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while count() == 0 {
+            assert!(Instant::now() < deadline, "the C waiter never registered");
+            std::thread::sleep(Duration::from_millis(1));
         }
         seg.claim_writer(Duration::ZERO).unwrap();
         seg.write(&common::demo_value()).unwrap();
@@ -464,6 +473,7 @@ fn c_waiters_wake_on_a_rust_write_and_rust_waiters_on_a_c_write() {
         assert_eq!(c.line(), format!("changed version={}", since + 1), "{how}");
         assert!(c.child.wait().unwrap().success());
         assert_eq!(read_u32(&name, 248), 0, "{how}: the waiter unregistered");
+        assert_eq!(ro_waiters(&name), 0, "{how}: the waiter unregistered");
     }
     // A Rust waiter (read-write handle: counted in `waiters`), a C write.
     let since = seg.version();
@@ -487,6 +497,26 @@ fn c_waiters_wake_on_a_rust_write_and_rust_waiters_on_a_c_write() {
     }
     ok(run(&exe, &["write", &name.0, "8"]));
     assert_eq!(waiter.join().unwrap(), Some(since + 1));
+}
+
+/// The doorbell's `ro_waiters` (offset 16 of the System V segment under
+/// its key).
+fn ro_waiters(name: &Name) -> u32 {
+    let id = shm_runtime::SegmentId::Posix(format!("/{}", name.0));
+    let key = shm_runtime::tools::doorbell_key(&id).unwrap();
+    // SAFETY: shmget/shmat/shmdt with a key, flags and the address shmat
+    // returned; the 64-byte attachment is read with one 4-byte atomic load
+    // (its words are only ever accessed as such) and detached.
+    unsafe {
+        let id = libc::shmget(key, 0, 0);
+        assert!(id >= 0, "no doorbell");
+        let p = libc::shmat(id, std::ptr::null(), libc::SHM_RDONLY);
+        assert_ne!(p as isize, -1);
+        let n = std::sync::atomic::AtomicU32::from_ptr(p.cast::<u8>().add(16).cast())
+            .load(std::sync::atomic::Ordering::SeqCst);
+        libc::shmdt(p);
+        n
+    }
 }
 
 fn read_u32(name: &Name, at: u64) -> u32 {

@@ -9,9 +9,12 @@
  *   write_my_shared_data mid-write NAME
  *       claims, writes once, then begins a second write (VALUE 999), stores
  *       its first 8 bytes, prints `mid-write` and stops there for good.
- *   write_my_shared_data wait NAME TIMEOUT_MS (futex|poll)
+ *   write_my_shared_data wait NAME TIMEOUT_MS (futex|poll|doorbell)
  *       prints `waiting version=N`, waits for the next change and prints
- *       `changed version=N`, or `timeout`. */
+ *       `changed version=N`, or `timeout`. futex: a read-write mapping,
+ *       counted in `waiters`; poll: read-only, polling; doorbell: read-only,
+ *       counted in the segment's doorbell (`doorbell=1` first if attached,
+ *       `doorbell=0` if there is none, and then it polls). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -128,14 +131,19 @@ int main(int argc, char **argv)
             fprintf(stderr, "%s\n", err);
             return 1;
         }
+        shm_doorbell bell;
+        bell.words = NULL;
+        if (strcmp(argv[4], "doorbell") == 0)
+            printf("doorbell=%d\n", shm_doorbell_attach(fd, &bell) == SHM_OK);
         since = shm_version(&view);
         printf("waiting version=%llu\n", (unsigned long long)since);
         fflush(stdout);
-        if (shm_wait_for_change(&view, since, strtoull(argv[3], NULL, 10),
-                                futex ? SHM_WAIT_FUTEX : SHM_WAIT_POLL, &now))
+        if (shm_wait_for_change_with(&view, &bell, since, strtoull(argv[3], NULL, 10),
+                                     futex ? SHM_WAIT_FUTEX : SHM_WAIT_POLL, &now))
             printf("changed version=%llu\n", (unsigned long long)now);
         else
             printf("timeout\n");
+        shm_doorbell_detach(&bell);
         return 0;
     }
     fprintf(stderr, "usage: see the comment at the top of %s\n", __FILE__);
