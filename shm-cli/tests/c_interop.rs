@@ -110,12 +110,12 @@ impl Compiler {
     }
 }
 
-/// A directory for this process's generated headers and programs.
+/// The directory of the generated headers and programs (one, rewritten
+/// by each run, so that runs leave nothing more behind).
 fn generated_dir() -> PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("c-interop-{}", std::process::id()));
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("c-interop");
         std::fs::create_dir_all(&dir).unwrap();
         // The all-types schema, which `bindings/` does not hold.
         let schema = Schema::from_layout(&Robot::LAYOUT);
