@@ -497,6 +497,74 @@ fn c_waiters_wake_on_a_rust_write_and_rust_waiters_on_a_c_write() {
     }
     ok(run(&exe, &["write", &name.0, "8"]));
     assert_eq!(waiter.join().unwrap(), Some(since + 1));
+    // A Rust read-only waiter (counted in the doorbell), a C write (which
+    // attached the doorbell when it claimed, and looks at its count).
+    let since = seg.version();
+    let waiter = {
+        let name = name.0.clone();
+        std::thread::spawn(move || {
+            let seg = Options::posix(&name)
+                .open_read_only::<MySharedData>()
+                .unwrap();
+            seg.wait_for_change(since, Duration::from_secs(600))
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while ro_waiters(&name) == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the Rust waiter never registered"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    ok(run(&exe, &["write", &name.0, "9"]));
+    assert_eq!(waiter.join().unwrap(), Some(since + 1));
+    assert_eq!(ro_waiters(&name), 0);
+}
+
+/// Someone holds a *read* lock on the claim word's bytes, which keeps the
+/// writer lock from everybody: the C writer claims through the claim word
+/// alone, as the Rust runtime does, and a Rust claimer sees it alive and
+/// busy; and the reverse.
+#[test]
+fn a_read_lock_on_the_claim_word_leaves_the_claim_word_to_decide() {
+    use std::os::fd::AsRawFd;
+    let Some(exe) = program("write_my_shared_data.c", false) else {
+        return;
+    };
+    let name = Name::new("read-locked");
+    let seg = free_segment(&name);
+    let file = std::fs::File::open(format!("/dev/shm/{}", name.0)).unwrap();
+    // SAFETY: a zeroed `flock` is valid; fcntl on an open descriptor with
+    // a valid `flock`.
+    let locked = unsafe {
+        let mut f: libc::flock = std::mem::zeroed();
+        f.l_type = libc::F_RDLCK as libc::c_short;
+        f.l_whence = libc::SEEK_SET as libc::c_short;
+        f.l_start = 144;
+        f.l_len = 8;
+        libc::fcntl(
+            file.as_raw_fd(),
+            libc::F_OFD_SETLK,
+            &mut f as *mut libc::flock,
+        )
+    };
+    assert_eq!(locked, 0, "{}", std::io::Error::last_os_error());
+    let mut c = Lines::spawn(&exe, &["write", &name.0, "5", "--hold"]);
+    assert_eq!(c.line(), "claimed");
+    assert_eq!(c.line(), "written version=1");
+    match seg.claim_writer(Duration::ZERO) {
+        Err(Error::WriterBusy { pid, .. }) => assert_eq!(pid, c.child.id()),
+        other => panic!("expected WriterBusy, got {other:?}"),
+    }
+    writeln!(c.child.stdin.as_mut().unwrap()).unwrap();
+    assert!(c.child.wait().unwrap().success());
+    // Rust claims without the lock; C is refused.
+    assert_eq!(seg.claim_writer(Duration::ZERO).unwrap(), None);
+    let out = run(&exe, &["write", &name.0, "6"]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert_eq!(seg.read().unwrap().value, 5);
+    drop(file);
 }
 
 /// The doorbell's `ro_waiters` (offset 16 of the System V segment under
