@@ -967,7 +967,8 @@ static inline int shm_fail_errno(char *msg, size_t msg_cap, const char *what)
 }
 
 /* Claims write access to the segment mapped read-write at `base` (`len`
- * bytes; `fd` a descriptor of its object, opened O_RDWR), of a schema with
+ * bytes; `fd` a descriptor of its object, opened O_RDWR; -1 for a System V
+ * segment, which has no writer lock), of a schema with
  * that fingerprint, size and alignment: the check of `<schema>_check`,
  * then the writer lock and the claim word exactly as the Rust runtime
  * (docs/FORMAT.md, "The claim word"), waiting up to `wait_ms` for a live
@@ -1001,7 +1002,8 @@ static inline int shm_writer_claim(shm_writer *w, int fd, void *base, size_t len
     for (;;) {
         uint64_t spent;
         int claimed = 0;
-        lk = shm_try_lock(fd, &lock_fd);
+        /* No descriptor (a System V segment): the claim word decides. */
+        lk = fd < 0 ? 2 : shm_try_lock(fd, &lock_fd);
         if (lk < 0) {
             memset(&w->view, 0, sizeof(w->view));
             return shm_fail_errno(msg, msg_cap, "the writer lock (open /proc/self/fd/N, fcntl F_OFD_SETLK)");
