@@ -1,242 +1,22 @@
-//! The C11 header.
+//! The C header (C11 and C++17): the structs, a validating reader, and on
+//! Linux a waiter and a writer. Its schema-independent C lives in `c/`.
 
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use shm_runtime::Prim;
-use shm_runtime::descriptor::{Schema, TypeInfo};
+use shm_runtime::descriptor::{EnumInfo, Schema, TypeInfo};
 use shm_runtime::header::{self, HEADER_SIZE};
+use shm_runtime::ident::{self as rule, MAX_IDENT_LEN};
 
 use super::{
-    Error, Member, Scope, c_comment, c_string, dims, field_names, header_schema, members, snake,
+    Error, Member, Scope, c_comment, c_string, field_names, header_schema, members, snake,
     target_name,
 };
 
-const KEYWORDS: &[&str] = &[
-    "auto",
-    "break",
-    "case",
-    "char",
-    "const",
-    "continue",
-    "default",
-    "do",
-    "double",
-    "else",
-    "enum",
-    "extern",
-    "float",
-    "for",
-    "goto",
-    "if",
-    "inline",
-    "int",
-    "long",
-    "register",
-    "restrict",
-    "return",
-    "short",
-    "signed",
-    "sizeof",
-    "static",
-    "struct",
-    "switch",
-    "typedef",
-    "union",
-    "unsigned",
-    "void",
-    "volatile",
-    "while",
-    "bool",
-    "true",
-    "false",
-    "alignas",
-    "alignof",
-    "static_assert",
-    "thread_local",
-    "nullptr",
-    "constexpr",
-    "typeof",
-    "typeof_unqual",
-    "asm",
-];
+mod names;
 
-/// Object-like and function-like macros of `<stddef.h>`, `<stdint.h>` and
-/// `<string.h>` (ISO C and GNU modes), and macros compilers predefine
-/// without a reserved prefix (`linux`, `unix` in GNU modes, `i386` on
-/// x86-32): a field so named would be replaced by the preprocessor.
-const MACROS: &[&str] = &[
-    "NULL",
-    "offsetof",
-    "linux",
-    "unix",
-    "i386",
-    "SIZE_MAX",
-    "PTRDIFF_MIN",
-    "PTRDIFF_MAX",
-    "SIG_ATOMIC_MIN",
-    "SIG_ATOMIC_MAX",
-    "WCHAR_MIN",
-    "WCHAR_MAX",
-    "WINT_MIN",
-    "WINT_MAX",
-    "INTPTR_MIN",
-    "INTPTR_MAX",
-    "UINTPTR_MAX",
-    "INTMAX_MIN",
-    "INTMAX_MAX",
-    "UINTMAX_MAX",
-    "INTMAX_C",
-    "UINTMAX_C",
-];
-
-/// Typedefs and functions `<stddef.h>`, `<stdint.h>` and `<string.h>`
-/// declare (ISO C, POSIX and GNU), and the parameter and local variable
-/// names of the generated functions: a struct type so named would clash
-/// with them, or be shadowed where the generated code names it.
-const FILE_SCOPE: &[&str] = &[
-    "size_t",
-    "ptrdiff_t",
-    "wchar_t",
-    "max_align_t",
-    "intptr_t",
-    "uintptr_t",
-    "intmax_t",
-    "uintmax_t",
-    "locale_t",
-    "bcmp",
-    "bcopy",
-    "bzero",
-    "explicit_bzero",
-    "ffs",
-    "ffsl",
-    "ffsll",
-    "index",
-    "memccpy",
-    "memchr",
-    "memcmp",
-    "memcpy",
-    "memmove",
-    "memset",
-    "rindex",
-    "stpcpy",
-    "stpncpy",
-    "strcasecmp",
-    "strcasecmp_l",
-    "strcat",
-    "strchr",
-    "strcmp",
-    "strcoll",
-    "strcoll_l",
-    "strcpy",
-    "strcspn",
-    "strdup",
-    "strerror",
-    "strerror_l",
-    "strerror_r",
-    "strlen",
-    "strncasecmp",
-    "strncasecmp_l",
-    "strncat",
-    "strncmp",
-    "strncpy",
-    "strndup",
-    "strnlen",
-    "strpbrk",
-    "strrchr",
-    "strsep",
-    "strsignal",
-    "strspn",
-    "strstr",
-    "strtok",
-    "strtok_r",
-    "strxfrm",
-    "strxfrm_l",
-    "strdupa",
-    "strndupa",
-    "memrchr",
-    "rawmemchr",
-    "strchrnul",
-    "strcasestr",
-    "memmem",
-    "mempcpy",
-    "strverscmp",
-    "strfry",
-    "memfrob",
-    "basename",
-    "sigabbrev_np",
-    "sigdescr_np",
-    "strerrordesc_np",
-    "strerrorname_np",
-    "strlcpy",
-    "strlcat",
-    // Parameters and locals of the generated functions.
-    "base",
-    "len",
-    "h",
-    "b",
-    "dst",
-    "src",
-    "seq",
-    "seq_out",
-    "seq_p",
-    "seq_b",
-    "p",
-    "q",
-    "backup",
-    "v",
-    "s",
-    "s1",
-    "t",
-    "i",
-    "w",
-    "out",
-    "max_tries",
-    "version",
-    "view",
-    "err",
-];
-
-/// Whether a name is one of the `<stdint.h>` integer typedefs or macros
-/// (`int8_t`, `uint_least16_t`, `INT32_MAX`, `UINT64_C`, ...).
-fn stdint_name(n: &str) -> bool {
-    let lower = n.to_ascii_lowercase();
-    let rest = lower.strip_prefix('u').unwrap_or(&lower);
-    let Some(rest) = rest.strip_prefix("int") else {
-        return false;
-    };
-    let rest = rest
-        .strip_prefix("_least")
-        .or_else(|| rest.strip_prefix("_fast"))
-        .unwrap_or(rest);
-    let digits = rest.trim_start_matches(|c: char| c.is_ascii_digit());
-    digits.len() < rest.len() && ["_t", "_max", "_min", "_c"].contains(&digits)
-}
-
-/// Whether a field name must be mapped in C: a keyword, a library macro,
-/// or a name of the `SHM_`/`_shm_` families the generated code uses
-/// (`macros` are the ones derived from the root schema's name).
-fn field_reserved(n: &str, macros: &[String]) -> bool {
-    KEYWORDS.contains(&n)
-        || MACROS.contains(&n)
-        || stdint_name(n)
-        || n.starts_with("SHM_")
-        || n.starts_with("_shm_")
-        || macros.iter().any(|m| m == n)
-}
-
-/// Whether a struct type name must be mapped in C: a reserved field name,
-/// a library or generated name at file scope (`shm_...`, the functions
-/// derived from the root schema's name, in `derived`).
-fn type_reserved(n: &str, derived: &[String]) -> bool {
-    field_reserved(n, derived)
-        || FILE_SCOPE.contains(&n)
-        || n.to_ascii_lowercase().starts_with("shm_")
-}
-
-/// The C type name of a struct named `n`.
-fn type_name(n: &str, derived: &[String]) -> String {
-    target_name(n, |n| type_reserved(n, derived))
-}
+use names::{enum_type_name, field_reserved, type_name};
 
 fn prim(p: Prim) -> &'static str {
     use Prim::*;
@@ -251,7 +31,8 @@ fn prim(p: Prim) -> &'static str {
         I64 | AtomicI64 => "int64_t",
         F32 => "float",
         F64 => "double",
-        // Validated in Rust; here the storage.
+        // The storage; every read validates (`shm_check_bool`,
+        // `shm_check_char`): a C `bool` holding 2 would be undefined.
         Bool => "uint8_t",
         Char => "uint32_t",
         Utf16 => "uint16_t",
@@ -262,17 +43,49 @@ fn is_atomic(p: Prim) -> bool {
     p.rust_name().starts_with("Atomic")
 }
 
-/// `int32_t value`, `float numbers[50]`, `Inner pair[2]`.
-fn decl(t: &TypeInfo, name: &str, owner: &str, derived: &[String]) -> Result<String, Error> {
-    let (base, lens) = dims(t);
-    let base = match base {
-        TypeInfo::Prim(p) => prim(*p).to_owned(),
-        TypeInfo::Struct(s) => type_name(&s.name, derived),
-        TypeInfo::Array { .. } | TypeInfo::Enum(_) | TypeInfo::Str { .. } => {
-            unreachable!("dims strips arrays and lowers enums and strings")
+/// The innermost element of nested arrays and the lengths, outermost
+/// first (enums and strings kept: C has types for them here).
+fn strip_arrays(t: &TypeInfo) -> (&TypeInfo, Vec<u64>) {
+    let mut lens = Vec::new();
+    let mut t = t;
+    while let TypeInfo::Array { elem, len } = t {
+        lens.push(*len);
+        t = elem;
+    }
+    (t, lens)
+}
+
+/// The C names of the types a schema uses: its structs and enums.
+struct Names<'a> {
+    derived: &'a [String],
+    enums: &'a [(&'a EnumInfo, String)],
+}
+
+impl Names<'_> {
+    fn enum_name(&self, e: &EnumInfo) -> &str {
+        self.enums
+            .iter()
+            .find(|(x, _)| x.name == e.name)
+            .map(|(_, n)| n.as_str())
+            .unwrap_or("uint8_t")
+    }
+
+    /// The C type of a non-array type.
+    fn base(&self, t: &TypeInfo) -> String {
+        match t {
+            TypeInfo::Prim(p) => prim(*p).to_owned(),
+            TypeInfo::Struct(s) => type_name(&s.name, self.derived),
+            TypeInfo::Enum(e) => self.enum_name(e).to_owned(),
+            TypeInfo::Str { cap } => format!("shm_str{cap}"),
+            TypeInfo::Array { .. } => unreachable!("strip_arrays strips arrays"),
         }
-    };
-    let mut d = format!("{base} {name}");
+    }
+}
+
+/// `int32_t value`, `float numbers[50]`, `Inner pair[2]`, `shm_str8 name`.
+fn decl(t: &TypeInfo, name: &str, owner: &str, names: &Names) -> Result<String, Error> {
+    let (base, lens) = strip_arrays(t);
+    let mut d = format!("{} {name}", names.base(base));
     for l in lens {
         if l == 0 {
             return Err(Error(format!(
@@ -284,13 +97,106 @@ fn decl(t: &TypeInfo, name: &str, owner: &str, derived: &[String]) -> Result<Str
     Ok(d)
 }
 
+/// What a field's type holds for a reader to validate.
+fn needs_check(t: &TypeInfo) -> bool {
+    match t {
+        TypeInfo::Prim(p) => matches!(p, Prim::Bool | Prim::Char),
+        TypeInfo::Array { elem, .. } => needs_check(elem),
+        TypeInfo::Struct(s) => s.fields.iter().any(|f| needs_check(&f.ty)),
+        TypeInfo::Enum(_) | TypeInfo::Str { .. } => true,
+    }
+}
+
+/// The statements that check the value `expr` of type `t`, whose path is
+/// the first `at` bytes of `path`.
+fn emit_check(out: &mut String, t: &TypeInfo, expr: &str, at: &str, depth: usize, names: &Names) {
+    let pad = "    ".repeat(depth + 1);
+    let call = |out: &mut String, c: String| {
+        let _ = writeln!(out, "{pad}if ((r = {c}) != SHM_OK)\n{pad}    return r;");
+    };
+    match t {
+        TypeInfo::Prim(Prim::Bool) => {
+            call(out, format!("shm_check_bool({expr}, path, msg, msg_cap)"))
+        }
+        TypeInfo::Prim(Prim::Char) => {
+            call(out, format!("shm_check_char({expr}, path, msg, msg_cap)"))
+        }
+        TypeInfo::Prim(_) => {}
+        TypeInfo::Enum(e) => call(
+            out,
+            format!(
+                "shm_check_enum_{}({expr}, path, msg, msg_cap)",
+                names.enum_name(e)
+            ),
+        ),
+        TypeInfo::Str { cap } => call(
+            out,
+            format!("shm_check_str(&{expr}, {cap}u, NULL, path, msg, msg_cap)"),
+        ),
+        TypeInfo::Struct(s) => call(
+            out,
+            format!(
+                "shm_validate_{}(&{expr}, path, {at}, msg, msg_cap)",
+                type_name(&s.name, names.derived)
+            ),
+        ),
+        TypeInfo::Array { elem, len } => {
+            let i = format!("shm_i{depth}");
+            let n = format!("shm_n{depth}");
+            let _ = writeln!(out, "{pad}{{\n{pad}    size_t {i};");
+            let _ = writeln!(out, "{pad}    for ({i} = 0; {i} < {len}u; {i}++) {{");
+            let _ = writeln!(
+                out,
+                "{pad}        size_t {n} = shm_path_index(path, {at}, {i});\n{pad}        (void){n};"
+            );
+            emit_check(out, elem, &format!("{expr}[{i}]"), &n, depth + 2, names);
+            let _ = writeln!(out, "{pad}    }}\n{pad}}}");
+        }
+    }
+}
+
+/// `shm_validate_NAME`: checks every field of a `c_name` value as the
+/// Rust reader does, naming the field path.
+fn emit_validator(out: &mut String, s: &Schema, c_name: &str, fields: &[String], names: &Names) {
+    let _ = writeln!(
+        out,
+        "/* Checks a `{c_name}` value (a private copy) as the Rust reader does; `path`\n * (SHM_PATH_CAP bytes) holds its field path, `at` bytes long. */"
+    );
+    let _ = writeln!(
+        out,
+        "static inline int shm_validate_{c_name}(const {c_name} *v, char *path, size_t at, char *msg,\n{}size_t msg_cap)\n{{",
+        " ".repeat(29 + c_name.len())
+    );
+    let checked: Vec<_> = s
+        .fields
+        .iter()
+        .zip(fields)
+        .filter(|(f, _)| needs_check(&f.ty))
+        .collect();
+    if checked.is_empty() {
+        out.push_str("    (void)v;\n    (void)path;\n    (void)at;\n    (void)msg;\n    (void)msg_cap;\n    return SHM_OK;\n}\n\n");
+        return;
+    }
+    out.push_str("    int r;\n    size_t n;\n");
+    for (f, cname) in checked {
+        let _ = writeln!(
+            out,
+            "    n = shm_path_field(path, at, \"{}\");",
+            c_string(&f.name)
+        );
+        emit_check(out, &f.ty, &format!("v->{cname}"), "n", 0, names);
+    }
+    out.push_str("    (void)n;\n    return SHM_OK;\n}\n\n");
+}
+
 fn emit_struct(
     out: &mut String,
     s: &Schema,
     c_name: &str,
     macro_prefix: &str,
-    derived: &[String],
-) -> Result<(), Error> {
+    names: &Names,
+) -> Result<Vec<String>, Error> {
+    let derived = names.derived;
     if s.size == 0 {
         return Err(Error(format!(
             "struct `{}` is empty, which C does not allow",
@@ -298,7 +204,7 @@ fn emit_struct(
         )));
     }
     let mut scope = Scope::new("C", format!("struct `{}`", s.name));
-    let names = field_names(
+    let fields = field_names(
         s,
         |n| target_name(n, |n| field_reserved(n, derived)),
         &mut scope,
@@ -320,23 +226,30 @@ fn emit_struct(
     );
     let _ = writeln!(out, "typedef struct {c_name} {{");
     let mut first = true;
-    for m in members(s, &names) {
+    for m in members(s, &fields) {
         let align = if first && s.align > natural {
-            format!("_Alignas({}) ", s.align)
+            format!("SHM_ALIGNAS({}) ", s.align)
         } else {
             String::new()
         };
         first = false;
         match m {
             Member::Field(f, n) => {
-                let atomic = match dims(&f.ty).0 {
-                    TypeInfo::Prim(p) if is_atomic(*p) => ", atomic: access with __atomic builtins",
-                    _ => "",
+                let note = match strip_arrays(&f.ty).0 {
+                    TypeInfo::Prim(p) if is_atomic(*p) => {
+                        ", atomic: access with __atomic builtins".to_owned()
+                    }
+                    TypeInfo::Prim(Prim::Bool) => ", bool: 0 or 1".to_owned(),
+                    TypeInfo::Prim(Prim::Char) => ", char: a Unicode scalar value".to_owned(),
+                    TypeInfo::Prim(Prim::Utf16) => ", a UTF-16 code unit".to_owned(),
+                    TypeInfo::Enum(e) => format!(", enum `{}`", c_comment(&e.name)),
+                    TypeInfo::Str { cap } => format!(", a string of at most {cap} bytes"),
+                    _ => String::new(),
                 };
                 let _ = writeln!(
                     out,
-                    "    {align}{}; /* offset {}, size {}{atomic} */",
-                    decl(&f.ty, n, &s.name, derived)?,
+                    "    {align}{}; /* offset {}, size {}{note} */",
+                    decl(&f.ty, n, &s.name, names)?,
                     f.offset,
                     f.size
                 );
@@ -352,18 +265,18 @@ fn emit_struct(
     let _ = writeln!(out, "}} {c_name};");
     let _ = writeln!(
         out,
-        "_Static_assert(sizeof({c_name}) == {}, \"{c_name}: size must be {}\");",
+        "SHM_STATIC_ASSERT(sizeof({c_name}) == {}, \"{c_name}: size must be {}\");",
         s.size, s.size
     );
     let _ = writeln!(
         out,
-        "_Static_assert(_Alignof({c_name}) == {}, \"{c_name}: alignment must be {}\");",
+        "SHM_STATIC_ASSERT(SHM_ALIGNOF({c_name}) == {}, \"{c_name}: alignment must be {}\");",
         s.align, s.align
     );
-    for (f, n) in s.fields.iter().zip(&names) {
+    for (f, n) in s.fields.iter().zip(&fields) {
         let _ = writeln!(
             out,
-            "_Static_assert(offsetof({c_name}, {n}) == {}, \"{c_name}.{n}: offset must be {}\");",
+            "SHM_STATIC_ASSERT(offsetof({c_name}, {n}) == {}, \"{c_name}.{n}: offset must be {}\");",
             f.offset, f.offset
         );
     }
@@ -371,188 +284,195 @@ fn emit_struct(
         let _ = writeln!(out, "#define {macro_prefix}_SIZE {}u", s.size);
     }
     out.push('\n');
+    Ok(fields)
+}
+
+/// The C preamble: feature-test macro and includes.
+const PRELUDE: &str = include_str!("c/prelude.h");
+/// The macros of the common part: static assertions, atomics, error codes.
+const COMMON: &str = include_str!("c/macros.h");
+/// The schema-independent part, emitted once with the segment header: the
+/// private header copy, the view a check fills, the snapshot read of
+/// `docs/FORMAT.md` ("Concurrency protocol"), the value checks, and on
+/// Linux the waiter and the writer.
+const RUNTIME: &str = include_str!("c/runtime.h");
+
+/// Every enum and every string capacity `s` uses, nested structs included.
+fn collect<'a>(
+    s: &'a Schema,
+    enums: &mut Vec<&'a EnumInfo>,
+    caps: &mut BTreeSet<u64>,
+) -> Result<(), Error> {
+    for f in &s.fields {
+        match strip_arrays(&f.ty).0 {
+            TypeInfo::Enum(e) => match enums.iter().find(|x| x.name == e.name) {
+                Some(x) if **x == **e => {}
+                Some(_) => {
+                    return Err(Error(format!("two different enums are named `{}`", e.name)));
+                }
+                None => enums.push(e),
+            },
+            TypeInfo::Str { cap } => {
+                caps.insert(*cap);
+            }
+            TypeInfo::Struct(inner) => collect(inner, enums, caps)?,
+            _ => {}
+        }
+    }
     Ok(())
 }
 
-/// The schema-independent part of the reader, emitted once with the
-/// segment header: the loads, the private header copy, the view a check
-/// fills, and the snapshot read of `docs/FORMAT.md`, "Concurrency protocol".
-const SNAPSHOT_READ: &str = r#"
-/* Every access to the segment is a whole, aligned 8-byte atomic load, the
- * size of the writers' stores (docs/FORMAT.md): GCC/Clang builtins, else
- * C11 atomics. */
-#if defined(__GNUC__) || defined(__clang__)
-#define SHM_LOAD_RELAXED(p) __atomic_load_n((const uint64_t *)(p), __ATOMIC_RELAXED)
-#define SHM_LOAD_ACQUIRE(p) __atomic_load_n((const uint64_t *)(p), __ATOMIC_ACQUIRE)
-#define SHM_FENCE_ACQUIRE() __atomic_thread_fence(__ATOMIC_ACQUIRE)
-#elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L && !defined(__STDC_NO_ATOMICS__)
-#include <stdatomic.h>
-#define SHM_LOAD_RELAXED(p) atomic_load_explicit((const _Atomic uint64_t *)(const void *)(p), memory_order_relaxed)
-#define SHM_LOAD_ACQUIRE(p) atomic_load_explicit((const _Atomic uint64_t *)(const void *)(p), memory_order_acquire)
-#define SHM_FENCE_ACQUIRE() atomic_thread_fence(memory_order_acquire)
-#else
-#error "reading a segment needs GCC/Clang atomic builtins or C11 <stdatomic.h>"
+/// FNV-1a 64 of `bytes` (a guard name's tag).
+fn fnv(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// A variant's value as a C constant of the enum's type `t`.
+fn enum_value(repr: Prim, v: u64, t: &str) -> String {
+    if repr.is_signed() {
+        let v = v as i64;
+        if v == i64::MIN {
+            format!("(({t})(INT64_C(-9223372036854775807) - 1))")
+        } else {
+            format!("(({t})INT64_C({v}))")
+        }
+    } else {
+        format!("(({t})UINT64_C({v}))")
+    }
+}
+
+/// The constant names of enum `e` (C name `t`), one per variant.
+fn variant_macros(e: &EnumInfo, t: &str) -> Vec<String> {
+    let prefix = snake(t).to_ascii_uppercase();
+    e.variants
+        .iter()
+        .map(|(v, _)| format!("{prefix}_{}", snake(v).to_ascii_uppercase()))
+        .collect()
+}
+
+fn emit_enum(out: &mut String, e: &EnumInfo, t: &str) {
+    let guard = format!(
+        "SHM_ENUM_{t}_{:016x}_DEFINED",
+        fnv(format!("{e:?}").as_bytes())
+    );
+    let repr = prim(e.repr);
+    let _ = writeln!(out, "#ifndef {guard}\n#define {guard}");
+    let _ = writeln!(
+        out,
+        "/* Enum `{}`, stored as its {repr}: one of the constants below; the\n * readers refuse any other value. */",
+        c_comment(&e.name)
+    );
+    let _ = writeln!(out, "typedef {repr} {t};");
+    let macros = variant_macros(e, t);
+    for ((_, v), m) in e.variants.iter().zip(&macros) {
+        let _ = writeln!(out, "#define {m} {}", enum_value(e.repr, *v, t));
+    }
+    let _ = writeln!(
+        out,
+        "\n/* The name of variant `v`, or NULL if it is none (an invalid value). */"
+    );
+    let _ = writeln!(out, "static inline const char *{t}_name({t} v)\n{{");
+    for ((name, _), m) in e.variants.iter().zip(&macros) {
+        let _ = writeln!(
+            out,
+            "    if (v == {m})\n        return \"{}\";",
+            c_string(name)
+        );
+    }
+    out.push_str("    return NULL;\n}\n\n");
+    let known: Vec<String> = e
+        .variants
+        .iter()
+        .map(|(n, v)| format!("{n} = {}", shm_runtime::layout::repr_display(e.repr, *v)))
+        .collect();
+    let known = known.join(", ");
+    let (fmt, cast) = if e.repr.is_signed() {
+        ("%lld", "long long")
+    } else {
+        ("%llu", "unsigned long long")
+    };
+    let _ = writeln!(
+        out,
+        "/* SHM_OK if `v` is a variant of `{}`, else SHM_ERR_INVALID naming the\n * field path and the value. */",
+        c_comment(&e.name)
+    );
+    let _ = writeln!(
+        out,
+        "static inline int shm_check_enum_{t}({t} v, const char *path, char *msg, size_t msg_cap)\n{{"
+    );
+    let _ = writeln!(out, "    char what[{}];", known.len() + e.name.len() + 80);
+    let _ = writeln!(out, "    if ({t}_name(v) != NULL)\n        return SHM_OK;");
+    let _ = writeln!(
+        out,
+        "    snprintf(what, sizeof what, \"{fmt} is not a variant of enum `%s` (%s)\", ({cast})v,\n             \"{}\", \"{}\");",
+        c_string(&e.name),
+        c_string(&known)
+    );
+    out.push_str("    return shm_invalid(msg, msg_cap, path, what);\n}\n#endif\n\n");
+}
+
+fn emit_str(out: &mut String, cap: u64) {
+    let t = format!("shm_str{cap}");
+    let _ = write!(
+        out,
+        r#"#ifndef SHM_STR{cap}_DEFINED
+#define SHM_STR{cap}_DEFINED
+/* FixedStr<{cap}>: a little-endian u16 length (len[0] the low byte), then
+ * {cap} bytes of which the first `length` are UTF-8 (no terminating NUL);
+ * alignment 1. */
+typedef struct {t} {{
+    uint8_t len[2];
+    char bytes[{cap}];
+}} {t};
+SHM_STATIC_ASSERT(sizeof({t}) == {size} && SHM_ALIGNOF({t}) == 1, "{t}: {size} bytes, alignment 1");
+
+/* The text of *s, checked as the Rust reader does: SHM_OK, its bytes in
+ * *text (not NUL-terminated) and their number in *len; or SHM_ERR_INVALID
+ * and what is wrong in msg. */
+static inline int {t}_get(const {t} *s, const char **text, size_t *len, char *msg,
+{pad}size_t msg_cap)
+{{
+    size_t n = 0;
+    int r = shm_check_str(s, {cap}u, &n, "", msg, msg_cap);
+    if (r != SHM_OK)
+        return r;
+    *text = s->bytes;
+    *len = n;
+    return SHM_OK;
+}}
+
+/* Sets *s to the `len` bytes of UTF-8 at `text` (the rest zeroed): SHM_OK,
+ * or SHM_ERR_INVALID (*s unchanged) if they are more than {cap} or not UTF-8. */
+static inline int {t}_set({t} *s, const char *text, size_t len)
+{{
+    return shm_set_str(s, {cap}u, text, len);
+}}
 #endif
 
-/* What a check validated, kept private: a copy of the header and the
- * mapping it describes. Reads use only these offsets, never the live
- * header again: whatever any process writes into the segment after the
- * check, a read stays inside base..base+len. */
-typedef struct shm_view {
-    shm_segment_header header; /* private copy, as checked */
-    const unsigned char *base; /* the mapping */
-    size_t len;                /* its length */
-} shm_view;
-
-/* Copies the header at `base` (at least SHM_HEADER_SIZE bytes mapped) into
- * *out, one relaxed atomic 8-byte load per word; the last word (`waiters`
- * and `notify`, 4-byte futex words) is left zero. */
-static inline void shm_copy_header(const void *base, shm_segment_header *out)
-{
-    const unsigned char *b = (const unsigned char *)base;
-    unsigned char *dst = (unsigned char *)out;
-    size_t i;
-    for (i = 0; i + 8 < SHM_HEADER_SIZE; i += 8) {
-        uint64_t w = SHM_LOAD_RELAXED(b + i);
-        memcpy(dst + i, &w, 8);
-    }
-    memset(dst + i, 0, SHM_HEADER_SIZE - i);
+"#,
+        size = cap + 2,
+        pad = " ".repeat(22 + t.len()),
+    );
 }
-
-/* The header checks every schema shares, on the private copy in `v`
- * (filled by the caller) of a `len`-byte mapping: NULL, or what is wrong.
- * `size` and `align` are the schema's. Both copies of the payload must lie
- * after the header, 8-aligned, with room for `size` bytes rounded up to
- * whole 8-byte words (reads load whole words), inside the mapping. */
-static inline const char *shm_check_view(const shm_view *v, uint64_t fingerprint,
-                                         size_t size, size_t align)
-{
-    const shm_segment_header *h = &v->header;
-    uint64_t room = ((uint64_t)size + 7u) & ~(uint64_t)7u;
-    uint64_t len = (uint64_t)v->len;
-    if (memcmp(h->magic, SHM_MAGIC, 8) != 0)
-        return "not a typed shared-memory segment (wrong magic)";
-    if (h->header_version != SHM_HEADER_VERSION || h->header_size != SHM_HEADER_SIZE)
-        return "unsupported segment header version";
-    if (h->state != SHM_STATE_READY)
-        return "the segment is not initialised";
-    if (h->fingerprint != fingerprint)
-        return "the segment holds another schema (its fingerprint differs)";
-    if (h->payload_size != size || h->payload_offset % align != 0 || h->payload_offset % 8 != 0
-        || h->payload_offset < SHM_HEADER_SIZE)
-        return "the segment's payload is not laid out as this schema's";
-    if (h->payload_offset > len || len - h->payload_offset < room)
-        return "the segment's payload lies outside the object";
-    if (h->backup_offset % align != 0 || h->backup_offset % 8 != 0
-        || h->backup_offset < h->payload_offset || h->backup_offset - h->payload_offset < room
-        || h->backup_offset > len || len - h->backup_offset < room)
-        return "the backup copy of the segment's payload is misplaced or lies outside the object";
-    return NULL;
-}
-
-/* Fills *v from the `len`-byte mapping at `base`: the state is loaded
- * (acquire) before the header is copied, so a published header is copied
- * whole. NULL, or what is wrong. */
-static inline const char *shm_view_open(const void *base, size_t len, shm_view *v)
-{
-    memset(v, 0, sizeof(*v));
-    if (base == NULL || len < SHM_HEADER_SIZE)
-        return "the object is smaller than the 256-byte segment header";
-    if ((uintptr_t)base % 8 != 0)
-        return "the mapping is not 8-byte aligned";
-    /* The word at offset 8 holds header_version, header_size and state:
-     * loaded with acquire first, and that very value is the copy's, so a
-     * copy whose state says ready was published before any of it was
-     * loaded. */
-    uint64_t word8 = SHM_LOAD_ACQUIRE((const unsigned char *)base + 8);
-    shm_copy_header(base, &v->header);
-    memcpy((unsigned char *)&v->header + 8, &word8, 8);
-    v->base = (const unsigned char *)base;
-    v->len = len;
-    return NULL;
-}
-
-/* One attempt at a consistent copy of the payload. Writes alternate
- * between the two copies, each with its counter (odd while it is being
- * written): the latest copy is the one whose counter is even and larger
- * (equal: the primary; if the larger is odd, the other; "larger" in
- * serial-number order, q - p wrapping and positive as a signed number, for
- * a damaged segment with counters next to the end). Both counters are
- * loaded with acquire, the latest copy's bytes as whole aligned 8-byte
- * words with relaxed atomic loads (the last word whole too, of which only
- * the first bytes are kept: the check made room for it), then an acquire
- * fence and a second load of its counter: equal means `dst` holds one
- * write's value. Returns 1 and stores the counter in *seq_out then, else
- * 0. */
-static inline int shm_try_copy(const unsigned char *b, const shm_view *v, unsigned char *dst,
-                               size_t len, uint64_t *seq_out)
-{
-    const unsigned char *seq_p = b + offsetof(shm_segment_header, seq);
-    const unsigned char *seq_b = b + offsetof(shm_segment_header, backup_seq);
-    uint64_t p = SHM_LOAD_ACQUIRE(seq_p);
-    uint64_t q = SHM_LOAD_ACQUIRE(seq_b);
-    int backup = (q & 1u) == 0 && ((p & 1u) != 0 || (int64_t)(q - p) > 0);
-    const unsigned char *seq = backup ? seq_b : seq_p;
-    const unsigned char *src = b + (backup ? v->header.backup_offset : v->header.payload_offset);
-    uint64_t s1 = backup ? q : p;
-    size_t i = 0;
-    if (s1 & 1u)
-        return 0;
-    for (; i + 8 <= len; i += 8) {
-        uint64_t w = SHM_LOAD_RELAXED(src + i);
-        memcpy(dst + i, &w, 8);
-    }
-    if (i < len) {
-        uint64_t w = SHM_LOAD_RELAXED(src + i);
-        memcpy(dst + i, &w, len - i);
-    }
-    SHM_FENCE_ACQUIRE();
-    if (SHM_LOAD_RELAXED(seq) != s1)
-        return 0;
-    *seq_out = s1;
-    return 1;
-}
-
-/* A consistent snapshot of the `len`-byte payload of the checked view `v`
- * into `out`: the latest of the two copies (shm_try_copy). The offsets are
- * the view's, as checked. It never waits for a writer, and a writer killed
- * in the middle of a write leaves the latest complete value behind, in the
- * copy it was not writing. Another attempt is made only when the copy read
- * was rewritten during one, at most `max_tries` attempts. Returns 0, and
- * the version (the copy's counter / 2: the number of the write that
- * produced the value) in *version unless it is NULL; -1 if every attempt
- * failed or `len` is not the checked payload size. Never stores to the
- * segment. */
-static inline int shm_read_snapshot(const shm_view *v, void *out, size_t len,
-                                    unsigned long max_tries, uint64_t *version)
-{
-    const unsigned char *b = v->base;
-    unsigned char *dst = (unsigned char *)out;
-    uint64_t s = 0;
-    if (b == NULL || len != v->header.payload_size)
-        return -1;
-    for (unsigned long t = 0; t < max_tries; t++) {
-        if (shm_try_copy(b, v, dst, len, &s)) {
-            if (version != NULL)
-                *version = s / 2;
-            return 0;
-        }
-    }
-    return -1;
-}
-
-"#;
 
 pub(crate) fn generate(schema: &Schema, nested: &[&Schema], source: &str) -> Result<String, Error> {
     let name = type_name(&schema.name, &[]);
     let lower = snake(&name);
     let upper = lower.to_ascii_uppercase();
+    let mut enums = Vec::new();
+    let mut caps = BTreeSet::new();
+    collect(schema, &mut enums, &mut caps)?;
     // What the file declares at file scope from the root schema's name.
-    let derived: Vec<String> = [
+    let mut derived: Vec<String> = [
         format!("{lower}_check"),
         format!("{lower}_payload"),
         format!("{lower}_read"),
         format!("{lower}_read_with_version"),
+        format!("{lower}_validate"),
+        format!("{lower}_claim"),
+        format!("{lower}_write"),
         format!("{upper}_SCHEMA_NAME"),
         format!("{upper}_SCHEMA_VERSION"),
         format!("{upper}_FINGERPRINT"),
@@ -564,31 +484,64 @@ pub(crate) fn generate(schema: &Schema, nested: &[&Schema], source: &str) -> Res
         file.declare(d, format!("the generated `{d}`"))?;
     }
     file.declare(&name, format!("struct `{}`", schema.name))?;
+    // Enums: a type, a constant per variant (macros, so field names must
+    // avoid them), `_name` and `shm_check_enum_`.
+    let mut enum_names = Vec::new();
+    for e in &enums {
+        for n in std::iter::once(&e.name).chain(e.variants.iter().map(|(n, _)| n)) {
+            if let Err(why) = rule::check(n, MAX_IDENT_LEN) {
+                return Err(Error(format!(
+                    "enum `{}`: the name \"{}\" {why}: names must be identifiers in every target language",
+                    rule::escaped(&e.name),
+                    rule::escaped(n)
+                )));
+            }
+        }
+        let t = enum_type_name(&e.name, &derived);
+        file.declare(&t, format!("enum `{}`", e.name))?;
+        file.declare(
+            &format!("{t}_name"),
+            format!("the name function of enum `{}`", e.name),
+        )?;
+        for ((v, _), m) in e.variants.iter().zip(variant_macros(e, &t)) {
+            file.declare(&m, format!("variant `{v}` of enum `{}`", e.name))?;
+            derived.push(m);
+        }
+        enum_names.push((*e, t));
+    }
+    let names = Names {
+        derived: &derived,
+        enums: &enum_names,
+    };
     let fp = schema.fingerprint();
     let mut out = String::new();
     let _ = write!(
         out,
-        r#"/* {file}: C bindings for the shared-memory schema `{schema_name}` v{version}.
+        r#"/* {file}: C and C++ bindings for the shared-memory schema `{schema_name}` v{version}.
  *
  * Generated by `shm codegen --lang c` from {source}.
  * Do not edit: regenerate instead. The segment format is documented in
- * docs/FORMAT.md; every size and offset below is checked by _Static_assert.
+ * docs/FORMAT.md; every size and offset below is checked by a static
+ * assertion. The header compiles as C11 and as C++17.
  *
  * Reading a segment: shm_open(name, O_RDONLY) + fstat + mmap(PROT_READ) of
  * the whole object, then {lower}_check(base, size, &view) once and
- * {lower}_read(&view, &value, tries) as often as needed. The check keeps a
- * private copy of the header in `view`; reads use only that copy, so no
- * later change to the segment can make them leave the mapping. Reading
- * never waits for a writer and never stores to the segment.
+ * {lower}_read(&view, &value, tries, msg, sizeof msg) as often as needed.
+ * The check keeps a private copy of the header in `view`; reads use only
+ * that copy, so no later change to the segment can make them leave the
+ * mapping. A read never waits for a writer, never stores to the segment,
+ * and validates every value as the Rust reader does (bool, char, enums,
+ * strings), naming the field path and the bad value in `msg`.
+ *
+ * Waiting (Linux): shm_wait_for_change(&view, since, timeout_ms, how, &v).
+ * Writing (Linux): shm_open(name, O_RDWR) + mmap(PROT_READ | PROT_WRITE),
+ * {lower}_claim(&w, fd, base, size, wait_ms, &take, msg, sizeof msg), then
+ * {lower}_write(&w, &value, msg, sizeof msg), and shm_writer_release(&w):
+ * the claim protocol (claim word, writer lock, take-over from a dead
+ * owner, repair) and the write protocol of the Rust runtime.
  */
 #ifndef SHM_{upper}_H
 #define SHM_{upper}_H
-
-#include <stddef.h>
-#include <stdint.h>
-#include <string.h>
-
-_Static_assert(sizeof(float) == 4 && sizeof(double) == 8, "IEEE 754 float and double");
 
 "#,
         file = super::file_name(super::Lang::C, schema),
@@ -596,11 +549,14 @@ _Static_assert(sizeof(float) == 4 && sizeof(double) == 8, "IEEE 754 float and do
         version = schema.version,
         source = c_comment(source),
     );
+    out.push_str(PRELUDE);
+    out.push_str("\n#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
     // The header is the same in every generated file: guard it separately.
     out.push_str("#ifndef SHM_SEGMENT_HEADER_DEFINED\n#define SHM_SEGMENT_HEADER_DEFINED\n\n");
+    out.push_str(COMMON);
     let _ = writeln!(
         out,
-        "#define SHM_MAGIC \"SHMTYPE\" /* 8 bytes, with the terminating NUL */"
+        "\n#define SHM_MAGIC \"SHMTYPE\" /* 8 bytes, with the terminating NUL */"
     );
     let _ = writeln!(
         out,
@@ -610,10 +566,20 @@ _Static_assert(sizeof(float) == 4 && sizeof(double) == 8, "IEEE 754 float and do
     let _ = writeln!(out, "#define SHM_HEADER_SIZE {HEADER_SIZE}u");
     let _ = writeln!(out, "#define SHM_STATE_READY {}u\n", header::STATE_READY);
     out.push_str("/* The 256-byte header at offset 0 of every segment (native byte order). */\n");
-    emit_struct(&mut out, &header_schema(), "shm_segment_header", "", &[])?;
-    out.push_str(SNAPSHOT_READ);
+    let plain = Names {
+        derived: &[],
+        enums: &[],
+    };
+    emit_struct(&mut out, &header_schema(), "shm_segment_header", "", &plain)?;
+    out.push_str(RUNTIME);
     out.push_str("#endif /* SHM_SEGMENT_HEADER_DEFINED */\n\n");
 
+    for (e, t) in &enum_names {
+        emit_enum(&mut out, e, t);
+    }
+    for cap in &caps {
+        emit_str(&mut out, *cap);
+    }
     for s in nested {
         let n = type_name(&s.name, &derived);
         file.declare(&n, format!("struct `{}`", s.name))?;
@@ -622,7 +588,8 @@ _Static_assert(sizeof(float) == 4 && sizeof(double) == 8, "IEEE 754 float and do
         // to compile instead of silently using one layout for both.
         let guard = format!("SHM_STRUCT_{n}_{:016x}_DEFINED", s.fingerprint());
         let _ = writeln!(out, "#ifndef {guard}\n#define {guard}");
-        emit_struct(&mut out, s, &n, "", &derived)?;
+        let fields = emit_struct(&mut out, s, &n, "", &names)?;
+        emit_validator(&mut out, s, &n, &fields, &names);
         let _ = writeln!(out, "#endif\n");
     }
 
@@ -637,7 +604,8 @@ _Static_assert(sizeof(float) == 4 && sizeof(double) == 8, "IEEE 754 float and do
         "/* FNV-1a 64 of the schema descriptor; equals the header's fingerprint. */"
     );
     let _ = writeln!(out, "#define {upper}_FINGERPRINT UINT64_C(0x{fp:016x})");
-    emit_struct(&mut out, schema, &name, &upper, &derived)?;
+    let fields = emit_struct(&mut out, schema, &name, &upper, &names)?;
+    emit_validator(&mut out, schema, &name, &fields, &names);
 
     let _ = write!(
         out,
@@ -649,7 +617,7 @@ static inline const char *{lower}_check(const void *base, size_t len, shm_view *
 {{
     const char *err = shm_view_open(base, len, view);
     if (err == NULL)
-        err = shm_check_view(view, {upper}_FINGERPRINT, sizeof({name}), _Alignof({name}));
+        err = shm_check_view(view, {upper}_FINGERPRINT, sizeof({name}), SHM_ALIGNOF({name}));
     if (err != NULL)
         memset(view, 0, sizeof(*view));
     return err;
@@ -660,8 +628,8 @@ static inline const char *{lower}_check(const void *base, size_t len, shm_view *
  * copies, so this one holds the latest value or the one before, and other
  * processes may write it at any time (a writer that died in the middle of
  * a write may leave it torn until the next writer repairs it): prefer
- * {lower}_read for a consistent copy, and access it only with atomic loads
- * of whole aligned 8-byte words. */
+ * {lower}_read for a consistent, validated copy, and access it only with
+ * atomic loads of whole aligned 8-byte words. */
 static inline const {name} *{lower}_payload(const shm_view *view)
 {{
     if (view->base == NULL)
@@ -669,23 +637,66 @@ static inline const {name} *{lower}_payload(const shm_view *view)
     return (const {name} *)(const void *)(view->base + view->header.payload_offset);
 }}
 
-/* Copies a consistent snapshot of the payload into *out (shm_read_snapshot:
- * the latest of the two copies; it never waits for a writer, dead or
- * alive). Returns 0, or -1 if no complete copy could be read in
- * `max_tries` attempts (the copy rewritten under every attempt, or a
- * damaged segment) or the view was not checked. */
-static inline int {lower}_read(const shm_view *view, {name} *out, unsigned long max_tries)
+/* Checks the value *value as the Rust runtime does on every read and
+ * write: every bool 0 or 1, every char a Unicode scalar value, every enum
+ * one of its variants, every string at most its capacity and UTF-8.
+ * SHM_OK, or SHM_ERR_INVALID and in msg (unless NULL) "field `PATH` holds
+ * an invalid value: WHAT" (numbers only, never the segment's bytes). */
+static inline int {lower}_validate(const {name} *value, char *msg, size_t msg_cap)
 {{
-    return shm_read_snapshot(view, out, sizeof(*out), max_tries, NULL);
+    char path[SHM_PATH_CAP];
+    path[0] = '\0';
+    return shm_validate_{name}(value, path, 0, msg, msg_cap);
 }}
 
 /* {lower}_read, and the version of the value: the number of the write that
  * produced it (the copy's counter / 2). */
 static inline int {lower}_read_with_version(const shm_view *view, {name} *out,
-                                            unsigned long max_tries, uint64_t *version)
+                                            unsigned long max_tries, uint64_t *version,
+                                            char *msg, size_t msg_cap)
 {{
-    return shm_read_snapshot(view, out, sizeof(*out), max_tries, version);
+    int r = shm_read_snapshot(view, out, sizeof(*out), max_tries, version);
+    if (r != SHM_OK)
+        return shm_fail(msg, msg_cap, r, "no complete copy of the payload (a damaged segment)");
+    return {lower}_validate(out, msg, msg_cap);
 }}
+
+/* Copies a consistent snapshot of the payload into *out (shm_read_snapshot:
+ * the latest of the two copies; it never waits for a writer, dead or
+ * alive) and validates it ({lower}_validate). SHM_OK; SHM_ERR_NO_COPY if
+ * no complete copy could be read in `max_tries` attempts (the copy
+ * rewritten under every attempt, or a damaged segment) or the view was
+ * not checked; SHM_ERR_INVALID. A message in msg unless it is NULL. */
+static inline int {lower}_read(const shm_view *view, {name} *out, unsigned long max_tries,
+                               char *msg, size_t msg_cap)
+{{
+    return {lower}_read_with_version(view, out, max_tries, NULL, msg, msg_cap);
+}}
+
+#if defined(__linux__)
+/* Claims write access (shm_writer_claim) to a segment of schema
+ * `{schema_name}` mapped read-write at `base` (`len` bytes, `fd` its
+ * object opened O_RDWR), waiting up to `wait_ms` for a live owner. */
+static inline int {lower}_claim(shm_writer *w, int fd, void *base, size_t len, uint64_t wait_ms,
+                                shm_takeover *take, char *msg, size_t msg_cap)
+{{
+    return shm_writer_claim(w, fd, base, len, {upper}_FINGERPRINT, sizeof({name}),
+                            SHM_ALIGNOF({name}), wait_ms, take, msg, msg_cap);
+}}
+
+/* Validates *value ({lower}_validate), then writes it (shm_writer_write). */
+static inline int {lower}_write(shm_writer *w, const {name} *value, char *msg, size_t msg_cap)
+{{
+    int r = {lower}_validate(value, msg, msg_cap);
+    if (r != SHM_OK)
+        return r;
+    return shm_writer_write(w, value, sizeof(*value), msg, msg_cap);
+}}
+#endif /* __linux__ */
+
+#ifdef __cplusplus
+}}
+#endif
 
 #endif /* SHM_{upper}_H */
 "#,

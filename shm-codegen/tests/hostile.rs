@@ -340,6 +340,20 @@ fn accepted_descriptors_give_c_that_gcc_compiles() {
                 .arg(dir.join("x.o"))
                 .arg(&c));
         }
+        // And as C++ (the header's `extern "C"` part, C++ keywords).
+        run(Command::new("g++")
+            .args([
+                "-std=c++17",
+                "-x",
+                "c++",
+                "-Wall",
+                "-Wextra",
+                "-Werror",
+                "-Wpedantic",
+            ])
+            .args(["-c", "-o"])
+            .arg(dir.join("x.o"))
+            .arg(&c));
     }
     // Every accepted header together in one translation unit.
     let all: String = accepted()
@@ -355,6 +369,19 @@ fn accepted_descriptors_give_c_that_gcc_compiles() {
     std::fs::write(&c, all + "int main(void) { return 0; }\n").unwrap();
     run(Command::new("gcc")
         .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-c", "-o"])
+        .arg(dir.join("all.o"))
+        .arg(&c));
+    run(Command::new("g++")
+        .args([
+            "-std=c++17",
+            "-x",
+            "c++",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-c",
+            "-o",
+        ])
         .arg(dir.join("all.o"))
         .arg(&c));
     std::fs::remove_dir_all(dir).unwrap();
@@ -801,5 +828,70 @@ fn csharp_structs_named_like_the_readers_own_names_compile() {
         .args(["-unsafe", "-warnaserror", "-nologo", "-target:library"])
         .arg(format!("-out:{}", dir.join("x.dll").display()))
         .arg(&cs));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Names that C++ reserves (`new`, `this`, `template`, `char16_t`) and
+/// that the POSIX and Linux headers of the C header's waiter and writer
+/// declare (`errno`, `stdin`, `EAGAIN`, `SEEK_SET` as fields, which those
+/// headers define as macros; `read`, `FILE`, `pid_t`, `timespec`, `kill`
+/// as structs), with an enum and a string: the C header compiles as C11
+/// and C++17, each in a strict POSIX mode too, warnings as errors.
+#[test]
+fn cpp_keywords_and_posix_names_give_c_that_compiles_as_c_and_cpp() {
+    let dir = tmp("cpp");
+    let one = |n: &str| st(n, vec![("x", p(Prim::U32))]);
+    let schema = st(
+        "Posix",
+        vec![
+            ("new", p(Prim::U32)),
+            ("this", p(Prim::U32)),
+            ("template", p(Prim::U32)),
+            ("char16_t", p(Prim::U16)),
+            ("errno", p(Prim::U32)),
+            ("stdin", p(Prim::U32)),
+            ("EAGAIN", p(Prim::U32)),
+            ("SEEK_SET", p(Prim::U32)),
+            ("flag", p(Prim::Bool)),
+            ("r", s(one("read"))),
+            ("f", s(one("FILE"))),
+            ("pid", s(one("pid_t"))),
+            ("ts", s(one("timespec"))),
+            ("k", s(one("kill"))),
+            (
+                "mode",
+                TypeInfo::Enum(Box::new(EnumInfo {
+                    name: "class".to_owned(),
+                    repr: Prim::U8,
+                    variants: vec![("Idle".to_owned(), 0), ("Run".to_owned(), 1)],
+                })),
+            ),
+            ("label", TypeInfo::Str { cap: 5 }),
+        ],
+    );
+    let h = dir.join("posix.h");
+    std::fs::write(&h, generate(Lang::C, &schema, "t").unwrap()).unwrap();
+    let c = dir.join("posix.c");
+    std::fs::write(
+        &c,
+        format!(
+            "#include \"{}\"\nint main(void) {{ return 0; }}\n",
+            h.display()
+        ),
+    )
+    .unwrap();
+    for (cc, lang) in [
+        ("gcc", &["-std=c11"][..]),
+        ("g++", &["-std=c++17", "-x", "c++"][..]),
+    ] {
+        for posix in [&[][..], &["-D_POSIX_C_SOURCE=200809L"][..]] {
+            run(Command::new(cc)
+                .args(lang)
+                .args(posix)
+                .args(["-Wall", "-Wextra", "-Werror", "-Wpedantic", "-c", "-o"])
+                .arg(dir.join("posix.o"))
+                .arg(&c));
+        }
+    }
     std::fs::remove_dir_all(dir).unwrap();
 }

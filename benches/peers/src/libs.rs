@@ -62,17 +62,15 @@ pub trait Lib<P: Payload> {
 /// Ours: `shm_runtime::Shared` on a POSIX segment.
 pub struct Ours;
 
-/// The one-line shim for the projection read: a read of ONE field of the
-/// current value. Today `fields()` (a single atomic load of the field's
-/// word, not a snapshot of the whole value); once the runtime has
-/// `Shared::read_with`, this becomes
-/// `seg.read_with(|f| f.counter().get())` (a consistent projection).
+/// The projection read: ONE field of the current value, consistently
+/// (`Shared::read_with`: the field's load between the copy's two counter
+/// loads, retried if a write touched that copy meanwhile).
 #[inline]
 pub fn ours_project<P: Payload, A: shm_runtime::Access>(seg: &Shared<P, A>) -> Res<u64>
 where
     for<'a> P::Fields<'a, ReadOnly>: CounterField,
 {
-    Ok(seg.fields().counter_value())
+    Ok(seg.read_with(|f| f.counter_value())?)
 }
 
 /// The `counter` getter of the generated field accessors of each payload.

@@ -1,5 +1,6 @@
-/* A C client of a segment made by the Rust `writer` example: plain
- * shm_open + mmap, the generated header, no Rust anywhere.
+/* A C (and C++: the tests compile it both ways) client of a segment made
+ * by the Rust `writer` example: plain shm_open + mmap, the generated
+ * header, no Rust anywhere.
  * Usage: read_my_shared_data NAME [--pause]. Prints what it finds; exit 1
  * on error. With --pause it prints `checked` after the check and waits
  * for a line on stdin before reading (tests change the segment there). */
@@ -57,8 +58,9 @@ int main(int argc, char **argv)
     /* What was checked, never the live header. */
     const shm_segment_header *h = &view.header;
     MySharedData v;
-    if (my_shared_data_read(&view, &v, 10000000ul) != 0) {
-        fprintf(stderr, "%s: no complete copy of the payload (a damaged segment)\n", name);
+    char msg[256];
+    if (my_shared_data_read(&view, &v, 10000000ul, msg, sizeof msg) != SHM_OK) {
+        fprintf(stderr, "%s: %s\n", name, msg);
         return 1;
     }
     printf("magic=%.7s\n", (const char *)h->magic);
