@@ -415,27 +415,27 @@ fn update_of_narrow_fields_under_a_reader() {
 }
 
 /// `fields()` getters of narrow fields racing with whole writes (each
-/// getter is its own load: every field is some write's value, and no field
-/// goes back, but two fields may come from different writes).
+/// getter is its own load: every field is some write's value, but two
+/// fields may come from different writes). `fields()` is called for each
+/// look: the accessors read the copy that was the latest at the call, and
+/// writes alternate between the two copies, so kept accessors would see
+/// every second write only. The loop ends when a consistent projection
+/// (`read_with`) sees the last write.
 #[test]
 fn field_getters_under_a_writer() {
     let seg = Options::memory().open_with(&Narrow::of(0)).unwrap();
     let writes = rounds(5_000, 10);
     std::thread::scope(|s| {
         s.spawn(|| {
-            let f = seg.fields();
-            let mut last = [0u64; 3];
-            while last[0] < writes {
+            while seg.read_with(|f| u64::from(f.a().get())).unwrap() < writes {
+                let f = seg.fields();
                 // Fewer than 2^16 writes: none of these wraps.
                 let now = [
                     u64::from(f.a().get()),
                     u64::from(f.b().get()),
                     u64::from(!f.c().get()),
                 ];
-                for (was, is) in last.iter().zip(now) {
-                    assert!(*was <= is && is <= writes, "{last:?} then {now:?}");
-                }
-                last = now;
+                assert!(now.iter().all(|&is| is <= writes), "{now:?}");
                 std::thread::yield_now();
             }
         });
