@@ -1,0 +1,388 @@
+"""Opening, reading, waiting and writing (docs/FORMAT.md)."""
+
+import fcntl
+import mmap
+import os
+import stat
+import sys
+import time
+from array import array
+
+from . import _sys
+from ._descriptor import from_segment
+from ._errors import (Corrupt, Error, NotASegment, NotFound, NotInitialized, NotWriter, Timeout,
+                      TooSmall, Unsupported, WriterBusy, escape)
+from ._header import (BACKUP_SEQ, HEADER_SIZE, MAGIC, NOTIFY, SCHEMA_SEQ, SEQ, WAITERS, WRITER,
+                      WRITER_SINCE, Header)
+from ._sys import ACQUIRE, RELAXED, RELEASE, SEQ_CST
+from ._values import Codec
+
+_HALF = 1 << 63
+_MASK = (1 << 64) - 1
+
+
+def _larger(a, b):
+    """`a` is larger than `b` in serial-number order."""
+    return 0 < (a - b) & _MASK < _HALF
+
+
+def _latest(p, b):
+    """(offset of the latest copy's counter, its counter) by the counters
+    of the primary (`p`) and backup (`b`) copies."""
+    if b % 2 == 0 and (p % 2 == 1 or _larger(b, p)):
+        return BACKUP_SEQ, b
+    return SEQ, p
+
+
+def _resolve(name):
+    """(display name, path to open) of a segment name: `NAME` or `/NAME`
+    or `posix:/NAME` (a POSIX object), or `file:PATH`."""
+    if not isinstance(name, str):
+        raise TypeError("a segment name is a str")
+    if name.startswith("file:"):
+        path = os.path.abspath(name[5:])
+        return f"file:{path}", path
+    if name.startswith("sysv:") or name.startswith("memfd:") or name.startswith("windows:"):
+        raise Unsupported(escape(name), "this package opens POSIX (`NAME`) and file (`file:PATH`) "
+                                        "segments only")
+    bare = name[6:] if name.startswith("posix:") else name
+    bare = bare[1:] if bare.startswith("/") else bare
+    shown = f"posix:/{escape(bare)}"
+    if not bare or bare in (".", "..") or "/" in bare or "\0" in bare or len(bare.encode()) > 254:
+        raise Error(shown, "invalid POSIX segment name")
+    if not sys.platform.startswith("linux"):
+        raise Unsupported(shown, "POSIX segments are opened through /dev/shm, which only Linux has")
+    return shown, "/dev/shm/" + bare
+
+
+def open(name, write=False, *, timeout=1.0, writer_wait=0.0):  # noqa: A001 (the package's verb)
+    """Opens the existing segment `name` and checks it (docs/FORMAT.md, "How a
+    segment is opened"): a `Segment`. With `write=True` it maps the segment
+    read-write and claims write access (waiting up to `writer_wait` s for a
+    live owner, then `WriterBusy`). It never removes the segment, at exit or
+    otherwise."""
+    return Segment(name, write=write, timeout=timeout, writer_wait=writer_wait)
+
+
+class Segment:
+    """An open segment: its header checked once on a private copy
+    (`header`), its schema decoded from its descriptor (`schema`, the
+    IntEnums in `enums`). Reads take every offset from that copy. A context
+    manager; `close()` releases write access and unmaps."""
+
+    def __init__(self, name, write=False, timeout=1.0, writer_wait=0.0):
+        self.name, path = _resolve(name)
+        self._mm = self._mv = self._q = None
+        self._lock_fd = None
+        self._claimed_pid = None
+        self.take_over = None
+        flags = (os.O_RDWR if write else os.O_RDONLY) | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
+        try:
+            fd = os.open(path, flags)
+        except FileNotFoundError:
+            raise NotFound(self.name, "no such segment") from None
+        except OSError as e:
+            raise Error(self.name, f"cannot open it: {os.strerror(e.errno)}") from None
+        try:
+            self._map(fd, write, timeout)
+            self.writable = write
+            self._open_header(timeout)
+            if write:
+                self._claim(fd, writer_wait)
+        except BaseException:
+            self.close()
+            raise
+        finally:
+            os.close(fd)
+
+    # Opening.
+    def _map(self, fd, write, timeout):
+        deadline = time.monotonic() + timeout
+        while True:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise NotASegment(self.name, "not a regular file")
+            if st.st_size > 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.001)
+        if st.st_size == 0:
+            raise NotInitialized(self.name, f"the object is still empty after {timeout} s")
+        if st.st_size < HEADER_SIZE:
+            raise TooSmall(self.name, f"the object is {st.st_size} bytes, smaller than the "
+                                      f"{HEADER_SIZE}-byte header")
+        self.object_size = st.st_size
+        prot = mmap.PROT_READ | (mmap.PROT_WRITE if write else 0)
+        self._mm = mmap.mmap(fd, st.st_size, mmap.MAP_SHARED, prot)
+        self._mv = memoryview(self._mm)
+        self._q = self._mv[: st.st_size // 8 * 8].cast("Q")
+        self._a = _sys.Atomics(self._q, _sys.buffer_address(self._mm))
+        if _sys.LIBATOMIC is None and not _sys.X86_64:
+            raise Unsupported(self.name, "reading needs libatomic (package libatomic1) on this CPU: "
+                                         "only x86-64 keeps loads in order without it")
+
+    def _open_header(self, timeout):
+        a = self._a
+        deadline = time.monotonic() + timeout
+        while True:
+            magic = self._q[0].to_bytes(8, sys.byteorder)
+            if magic not in (MAGIC, bytes(8)):
+                raise NotASegment(self.name, f"not a typed shared-memory segment (magic "
+                                             f"{magic.hex(' ')})")
+            state = (a.load64(8, ACQUIRE) >> (32 if sys.byteorder == "little" else 0)) & 0xFFFFFFFF
+            if state != 0:
+                break
+            if time.monotonic() > deadline:
+                raise NotInitialized(self.name, f"the creator has not finished it after {timeout} s")
+            time.sleep(0.001)
+        while True:
+            g1 = a.load64(SCHEMA_SEQ, ACQUIRE)
+            # Each word once, the one holding `state` first (acquire); the
+            # 8 bytes at 248 (`waiters`, `notify`) read as zero in a copy.
+            word8 = a.load64(8, ACQUIRE)
+            words = [self._q[0], word8] + self._q[2:31].tolist() + [0]
+            raw = array("Q", words).tobytes()
+            h = Header(raw).effective()
+            h.validate(self.name, self.object_size)
+            start, end = h.descriptor_offset, h.descriptor_offset + h.descriptor_len
+            desc = array("Q", self._q[start // 8:-(-end // 8)].tolist()).tobytes()
+            desc = desc[start % 8:start % 8 + h.descriptor_len]
+            a.fence(ACQUIRE)
+            if a.load64(SCHEMA_SEQ, RELAXED) == g1:
+                break
+            if time.monotonic() > deadline:
+                raise Timeout(self.name, "the schema kept changing (an upgrade in progress)")
+        self.header = h
+        self.schema = from_segment(self.name, h, desc)
+        self._codec = Codec(self.name, self.schema)
+        self.enums = dict(self._codec.enums)
+        self._words = -(-h.payload_size // 8)
+        self._copies = {SEQ: h.payload_offset // 8, BACKUP_SEQ: h.backup_offset // 8}
+
+    # Reading.
+    def _try_copy(self):
+        """One attempt at a consistent copy of the latest payload copy:
+        (counter, words) or None (docs/FORMAT.md, "Reading")."""
+        a = self._a
+        p = a.load64(SEQ, ACQUIRE)
+        b = a.load64(BACKUP_SEQ, ACQUIRE)
+        counter, s1 = _latest(p, b)
+        if s1 % 2:
+            return None
+        base = self._copies[counter]
+        words = self._q[base:base + self._words].tolist()  # one 8-byte load per word
+        a.fence(ACQUIRE)
+        if a.load64(counter, RELAXED) != s1:
+            return None
+        return s1, words
+
+    def _snapshot(self, timeout):
+        deadline = time.monotonic() + timeout
+        tries = 0
+        while True:
+            got = self._try_copy()
+            if got is not None:
+                return got[0] // 2, array("Q", got[1]).tobytes()[: self.header.payload_size]
+            tries += 1
+            if tries > 100:
+                if time.monotonic() > deadline:
+                    raise Timeout(self.name, f"no complete copy of the payload in {timeout} s (the "
+                                             "copy kept changing, or both are marked as being written: "
+                                             "a damaged segment)")
+                time.sleep(0)
+
+    def read_with_version(self, timeout=1.0):
+        """A consistent value and its version (the number of writes that
+        produced it). The value is a `Record`; invalid field values raise
+        `InvalidValue` naming the field."""
+        version, data = self._snapshot(timeout)
+        return self._codec.decode(data), version
+
+    def read(self, timeout=1.0):
+        """A consistent value (see read_with_version)."""
+        return self.read_with_version(timeout)[0]
+
+    def read_bytes(self, timeout=1.0):
+        """A consistent copy of the payload's bytes, and its version."""
+        data, version = self._snapshot(timeout)[::-1]
+        return data, version
+
+    def version(self):
+        """The number of completed writes: max(seq, backup_seq) / 2."""
+        p = self._a.load64(SEQ, SEQ_CST)
+        b = self._a.load64(BACKUP_SEQ, SEQ_CST)
+        return (b if _larger(b, p) else p) // 2
+
+    # Waiting.
+    def wait_for_change(self, since, timeout=None):
+        """Waits until the version is not `since` (returns it) or `timeout`
+        s pass (returns None; None = no limit). On Linux a writable handle
+        counts itself in `waiters` and sleeps on the `notify` futex,
+        looking at the counters again at least every 50 ms; a read-only
+        handle polls (0.1 ms between looks for 10 ms, then 1 ms)."""
+        start = time.monotonic()
+        deadline = None if timeout is None else start + timeout
+        a = self._a
+        futex = (self.writable and _sys.LIBATOMIC is not None and _sys.SYS_FUTEX is not None)
+        if futex:
+            a.fetch_add32(WAITERS, 1)
+        try:
+            while True:
+                n = a.load32(NOTIFY, SEQ_CST)
+                v = self.version()
+                if v != since:
+                    return v
+                now = time.monotonic()
+                if deadline is not None and now >= deadline:
+                    return None
+                left = 3600.0 if deadline is None else deadline - now
+                if futex:
+                    _sys.futex_wait(a.addr + NOTIFY, n, min(left, 0.05))
+                else:
+                    time.sleep(min(left, 0.0001 if now - start < 0.01 else 0.001))
+        finally:
+            if futex:
+                a.fetch_add32(WAITERS, -1)
+
+    # Writing.
+    def _claim(self, fd, wait):
+        if _sys.LIBATOMIC is None:
+            raise Unsupported(self.name, "writing needs libatomic (package libatomic1) for the "
+                                         "claim word's compare-and-swap")
+        if not _sys.HAS_OFD:
+            raise Unsupported(self.name, "writing needs open-file-description locks (Linux): the "
+                                         "claim without the writer lock is not implemented here")
+        a = self._a
+        me = _sys.own_word()
+        deadline = time.monotonic() + wait
+        start = time.monotonic()
+        while True:
+            lock_fd = os.open(f"/proc/self/fd/{fd}", os.O_RDWR | os.O_CLOEXEC)
+            if _sys.ofd_trylock(lock_fd):
+                word = a.load64(WRITER, ACQUIRE)
+                while True:
+                    if word == me or (word != 0 and _sys.owner_alive(word)):
+                        break  # claimed without the lock by a live process: busy
+                    ok, word = a.cas64(WRITER, word, me)
+                    if ok:
+                        self._lock_fd, self._claimed_pid = lock_fd, os.getpid()
+                        self._after_claim(word)
+                        return
+                _sys.ofd_unlock(lock_fd)
+            elif _sys.ofd_holder(lock_fd) == fcntl.F_RDLCK:
+                os.close(lock_fd)
+                raise Unsupported(self.name, "a read lock is held on the claim word's bytes; this "
+                                             "package does not claim without the writer lock")
+            os.close(lock_fd)
+            now = time.monotonic()
+            if now >= deadline:
+                owner = a.load64(WRITER, ACQUIRE)
+                pid = owner & 0xFFFFFFFF
+                raise WriterBusy(self.name, f"process {pid} holds write access", pid)
+            time.sleep(0.0001 if now - start < 0.01 else 0.001)
+
+    def _after_claim(self, previous):
+        a = self._a
+        a.store64(WRITER_SINCE, time.time_ns(), RELAXED)
+        p, b = a.load64(SEQ, ACQUIRE), a.load64(BACKUP_SEQ, ACQUIRE)
+        if p % 2 and b % 2:
+            self.release()
+            raise Corrupt(self.name, "both copies are marked as being written (no writer of the "
+                                     "protocol leaves that)")
+        complete = not (p % 2 or b % 2)
+        if not complete:
+            counter, _ = _latest(p, b)
+            base = self._copies[counter]
+            self._store(self._q[base:base + self._words].tolist())
+        if previous != 0 or not complete:
+            self.take_over = {"previous_pid": (previous & 0xFFFFFFFF) or None,
+                              "last_write_complete": complete, "version": self.version()}
+
+    def _check_writer(self):
+        if self._lock_fd is None or self._claimed_pid != os.getpid():
+            raise NotWriter(self.name, "this handle does not hold write access (read-only, "
+                                       "released, or inherited by fork)")
+
+    def _store(self, words):
+        """One write: the copy that is not the latest, by the writer's side
+        of the protocol; then notify and wake."""
+        a, q = self._a, self._q
+        p, b = a.load64(SEQ, RELAXED), a.load64(BACKUP_SEQ, RELAXED)
+        latest, _ = _latest(p, b)
+        target = BACKUP_SEQ if latest == SEQ else SEQ
+        s = (b if _larger(b, p) else p) & ~1 & _MASK
+        a.store64(target, (s + 1) & _MASK, RELEASE)
+        a.fence(RELEASE)
+        base = self._copies[target]
+        for i, w in enumerate(words):
+            q[base + i] = w  # one 8-byte store per word
+        a.store64(target, (s + 2) & _MASK, RELEASE)
+        a.fetch_add32(NOTIFY, 1)
+        if _sys.SYS_FUTEX is not None:
+            # Always (not only when `waiters` is not 0): this also wakes
+            # read-only Rust waiters, counted in the doorbell, which this
+            # package does not attach.
+            _sys.futex_wake(a.addr + NOTIFY)
+
+    def _latest_words(self):
+        p, b = self._a.load64(SEQ, ACQUIRE), self._a.load64(BACKUP_SEQ, ACQUIRE)
+        base = self._copies[_latest(p, b)[0]]
+        return self._q[base:base + self._words].tolist()
+
+    def write(self, value):
+        """Writes `value` (a Record, or a dict with every field; nested
+        structs likewise, arrays as sequences, enums as their IntEnum, an
+        int or a variant name, chars and Utf16 as one-character strs).
+        Bytes no field covers keep their contents. Returns the version."""
+        self._check_writer()
+        buf = bytearray(array("Q", self._latest_words()).tobytes())
+        self._codec.encode_into(buf, value)
+        self._store(array("Q", bytes(buf)).tolist())
+        return self.version()
+
+    def update(self, **fields):
+        """Writes the latest value with some top-level fields changed."""
+        self._check_writer()
+        current = self._codec.decode(array("Q", self._latest_words()).tobytes())
+        return self.write(current._replace(**fields))
+
+    def release(self):
+        """Gives write access up (the claim word, then the writer lock). In
+        a child made by fork it only closes the child's copy of the lock."""
+        if self._lock_fd is None:
+            return
+        fd, self._lock_fd = self._lock_fd, None
+        try:
+            if self._claimed_pid == os.getpid():
+                self._a.cas64(WRITER, _sys.own_word(), 0)
+                _sys.ofd_unlock(fd)
+        finally:
+            os.close(fd)
+
+    def close(self):
+        """Releases write access and unmaps. Never removes the segment."""
+        try:
+            self.release()
+        finally:
+            for v in (self._q, self._mv):
+                if v is not None:
+                    v.release()
+            self._q = self._mv = None
+            if self._mm is not None:
+                self._mm.close()
+                self._mm = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def __repr__(self):
+        return f"<typed_shm.Segment {self.name} schema {self.schema.name} v{self.schema.version}>"
+

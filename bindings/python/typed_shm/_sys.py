@@ -1,0 +1,236 @@
+"""System facilities through ctypes and the standard library: atomic
+operations (libatomic), the futex, the writer lock and the process checks
+of docs/FORMAT.md ("The claim word"). Nothing here needs a compiler."""
+
+import ctypes
+import ctypes.util
+import errno
+import fcntl
+import os
+import platform
+import struct
+import sys
+import types
+
+RELAXED, ACQUIRE, RELEASE, SEQ_CST = 0, 2, 3, 5
+LINUX = sys.platform.startswith("linux")
+X86_64 = platform.machine().lower() in ("x86_64", "amd64")
+
+_SYS_FUTEX = {"x86_64": 202, "amd64": 202, "aarch64": 98, "arm64": 98, "riscv64": 98,
+              "i386": 240, "i686": 240, "armv7l": 240, "ppc64le": 221, "s390x": 238}
+SYS_FUTEX = _SYS_FUTEX.get(platform.machine().lower()) if LINUX else None
+FUTEX_WAIT, FUTEX_WAKE = 0, 1
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _load_libatomic():
+    """libatomic (GCC's runtime for atomic operations; Debian/Ubuntu package
+    `libatomic1`), or None. Its sized functions are lock-free for 4- and
+    8-byte words on every 64-bit target (`lock cmpxchg`/`lock xadd` on
+    x86-64, `ldaxr`/`stlxr` or LSE on AArch64)."""
+    for name in (ctypes.util.find_library("atomic"), "libatomic.so.1"):
+        if not name:
+            continue
+        try:
+            lib = ctypes.CDLL(name)
+            f = {n: getattr(lib, n) for n in (
+                "__atomic_load_8", "__atomic_store_8", "__atomic_load_4", "__atomic_fetch_add_4",
+                "__atomic_compare_exchange_8", "atomic_thread_fence")}
+        except (OSError, AttributeError):
+            continue
+        vp, u64, u32, i = ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint32, ctypes.c_int
+        sig = {
+            "__atomic_load_8": ([vp, i], u64),
+            "__atomic_store_8": ([vp, u64, i], None),
+            "__atomic_load_4": ([vp, i], u32),
+            "__atomic_fetch_add_4": ([vp, u32, i], u32),
+            "__atomic_compare_exchange_8": ([vp, ctypes.POINTER(u64), u64, i, i], ctypes.c_bool),
+            "atomic_thread_fence": ([i], None),
+        }
+        for n, (args, res) in sig.items():
+            f[n].argtypes, f[n].restype = args, res
+        return types.SimpleNamespace(
+            load8=f["__atomic_load_8"], store8=f["__atomic_store_8"], load4=f["__atomic_load_4"],
+            fetch_add4=f["__atomic_fetch_add_4"], cas8=f["__atomic_compare_exchange_8"],
+            fence=f["atomic_thread_fence"])
+    return None
+
+
+LIBATOMIC = _load_libatomic()
+
+
+class _PyBuffer(ctypes.Structure):
+    _fields_ = [("buf", ctypes.c_void_p), ("obj", ctypes.c_void_p), ("len", ctypes.c_ssize_t),
+                ("itemsize", ctypes.c_ssize_t), ("readonly", ctypes.c_int), ("ndim", ctypes.c_int),
+                ("format", ctypes.c_char_p), ("shape", ctypes.c_void_p), ("strides", ctypes.c_void_p),
+                ("suboffsets", ctypes.c_void_p), ("internal", ctypes.c_void_p)]
+
+
+def buffer_address(obj):
+    """The address of the memory of a buffer object (a read-only mmap
+    included). The caller keeps the object mapped (holds a memoryview of
+    it, so it cannot be closed) for as long as it uses the address."""
+    pb = _PyBuffer()
+    get = ctypes.pythonapi.PyObject_GetBuffer
+    get.argtypes = [ctypes.py_object, ctypes.POINTER(_PyBuffer), ctypes.c_int]
+    get.restype = ctypes.c_int
+    rel = ctypes.pythonapi.PyBuffer_Release
+    rel.argtypes = [ctypes.POINTER(_PyBuffer)]
+    rel.restype = None
+    if get(obj, ctypes.byref(pb), 0) != 0:
+        raise BufferError("no buffer")
+    try:
+        return pb.buf
+    finally:
+        rel(ctypes.byref(pb))
+
+
+class Atomics:
+    """Atomic accesses to a mapping: `q` is its memoryview cast to 'Q',
+    `addr` its address. Offsets are in bytes, multiples of the width.
+
+    Loads of 8-byte words through `q[i]` are CPython's memoryview element
+    reads: `unpack_single` copies the item with a fixed-size `memcpy` of 8
+    bytes into a local, which the C compiler emits as one aligned 8-byte
+    load (the same argument as the generated module's `_u64`); stores
+    `q[i] = v` are likewise one 8-byte store (`pack_single`). Those are the
+    relaxed atomic loads and stores of the protocol. Orderings (acquire,
+    release, fences, read-modify-writes) go through libatomic where it is
+    installed; without it, only reading on x86-64 is offered, where the
+    hardware keeps loads in order (TSO) and the acquire fence is free."""
+
+    def __init__(self, q, addr):
+        self.q, self.addr, self.lib = q, addr, LIBATOMIC
+
+    def load64(self, off, order=ACQUIRE):
+        if self.lib is not None:
+            return self.lib.load8(self.addr + off, order)
+        return self.q[off >> 3]
+
+    def store64(self, off, value, order=RELEASE):
+        self.lib.store8(self.addr + off, value, order)
+
+    def cas64(self, off, expected, new):
+        """Compare-and-swap (acquire-release); (swapped, value seen)."""
+        e = ctypes.c_uint64(expected)
+        ok = self.lib.cas8(self.addr + off, ctypes.byref(e), new, 4, ACQUIRE)
+        return ok, e.value
+
+    def load32(self, off, order=SEQ_CST):
+        if self.lib is not None:
+            return self.lib.load4(self.addr + off, order)
+        return self.q[off >> 3] >> (32 * ((off >> 2) & 1)) & 0xFFFFFFFF if sys.byteorder == "little" \
+            else self.q[off >> 3] >> (32 * (1 - ((off >> 2) & 1))) & 0xFFFFFFFF
+
+    def fetch_add32(self, off, delta):
+        return self.lib.fetch_add4(self.addr + off, delta & 0xFFFFFFFF, SEQ_CST)
+
+    def fence(self, order):
+        if self.lib is not None:
+            self.lib.fence(order)
+
+
+class _Timespec(ctypes.Structure):
+    _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
+
+
+def futex_wait(addr, expected, seconds):
+    """FUTEX_WAIT (shared) on the 4-byte word at `addr` while it holds
+    `expected`, for at most `seconds`. Any outcome is fine: callers look at
+    the counters again."""
+    ts = _Timespec(int(seconds), int((seconds % 1) * 1e9))
+    _libc.syscall(ctypes.c_long(SYS_FUTEX), ctypes.c_void_p(addr), ctypes.c_int(FUTEX_WAIT),
+                  ctypes.c_int(expected), ctypes.byref(ts), ctypes.c_void_p(0), ctypes.c_int(0))
+
+
+def futex_wake(addr):
+    """FUTEX_WAKE (shared) of every sleeper on the word at `addr`."""
+    _libc.syscall(ctypes.c_long(SYS_FUTEX), ctypes.c_void_p(addr), ctypes.c_int(FUTEX_WAKE),
+                  ctypes.c_int(0x7FFFFFFF), ctypes.c_void_p(0), ctypes.c_void_p(0), ctypes.c_int(0))
+
+
+# The writer lock: an open-file-description lock on the claim word's bytes.
+CLAIM_OFFSET = 144
+HAS_OFD = LINUX and hasattr(fcntl, "F_OFD_SETLK")
+
+
+def _flock(l_type):
+    return struct.pack("hhqqi4x", l_type, os.SEEK_SET, CLAIM_OFFSET, 8, 0)
+
+
+def ofd_trylock(fd):
+    """Takes the writer lock without waiting: True if taken, False if
+    another open file description holds a lock on the bytes."""
+    try:
+        fcntl.fcntl(fd, fcntl.F_OFD_SETLK, _flock(fcntl.F_WRLCK))
+        return True
+    except OSError as e:
+        if e.errno in (errno.EAGAIN, errno.EACCES):
+            return False
+        raise
+
+
+def ofd_holder(fd):
+    """The lock another open file description holds on the claim word's
+    bytes: fcntl.F_WRLCK, fcntl.F_RDLCK or fcntl.F_UNLCK (none)."""
+    got = fcntl.fcntl(fd, fcntl.F_OFD_GETLK, _flock(fcntl.F_WRLCK))
+    return struct.unpack("hhqqi4x", got)[0]
+
+
+def ofd_unlock(fd):
+    fcntl.fcntl(fd, fcntl.F_OFD_SETLK, _flock(fcntl.F_UNLCK))
+
+
+# The process checks.
+def _stat_fields(path):
+    """The fields of a /proc stat file after the command name (the first
+    is the state, field 3), or None."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    return data.rpartition(b")")[2].split()
+
+
+def start_token(pid="self"):
+    """The low 32 bits of the process's start time (Linux `starttime`, field
+    22 of /proc/<pid>/stat), or 0 where it is not known."""
+    f = _stat_fields(f"/proc/{pid}/stat")
+    try:
+        return int(f[19]) & 0xFFFFFFFF
+    except (TypeError, IndexError, ValueError):
+        return 0
+
+
+def own_word():
+    """This process's claim word: pid | start_token << 32."""
+    return os.getpid() | start_token() << 32
+
+
+def owner_alive(word):
+    """Whether the owner the claim word names may be alive, by the process
+    checks of docs/FORMAT.md ("Without the writer lock")."""
+    pid, token = word & 0xFFFFFFFF, word >> 32
+    if pid == 0 or pid > 0x7FFFFFFF:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    if LINUX:
+        f = _stat_fields(f"/proc/{pid}/stat")
+        if f and f[0] == b"Z":
+            try:
+                tasks = os.listdir(f"/proc/{pid}/task")
+            except OSError:
+                tasks = []
+            if all((_stat_fields(f"/proc/{pid}/task/{t}/stat") or [b"Z"])[0] == b"Z" for t in tasks):
+                return False
+        mine, theirs = start_token(pid), token
+        if mine and theirs and mine != theirs:
+            return False
+    return True
