@@ -55,13 +55,14 @@ def _resolve(name):
     return shown, "/dev/shm/" + bare
 
 
-def open(name, write=False, *, timeout=1.0, writer_wait=0.0):  # noqa: A001 (the package's verb)
+def open(name, write=False, *, claim=True, timeout=1.0, writer_wait=0.0):  # noqa: A001
     """Opens the existing segment `name` and checks it (docs/FORMAT.md, "How a
     segment is opened"): a `Segment`. With `write=True` it maps the segment
-    read-write and claims write access (waiting up to `writer_wait` s for a
-    live owner, then `WriterBusy`). It never removes the segment, at exit or
-    otherwise."""
-    return Segment(name, write=write, timeout=timeout, writer_wait=writer_wait)
+    read-write and, unless `claim=False`, claims write access (waiting up to
+    `writer_wait` s for a live owner, then `WriterBusy`; `claim_writer`
+    claims later). `timeout` bounds the wait for a segment still being
+    created. It never removes the segment, at exit or otherwise."""
+    return Segment(name, write=write, claim=claim, timeout=timeout, writer_wait=writer_wait)
 
 
 class Segment:
@@ -70,10 +71,10 @@ class Segment:
     IntEnums in `enums`). Reads take every offset from that copy. A context
     manager; `close()` releases write access and unmaps."""
 
-    def __init__(self, name, write=False, timeout=1.0, writer_wait=0.0):
+    def __init__(self, name, write=False, claim=True, timeout=1.0, writer_wait=0.0):
         self.name, path = _resolve(name)
         self._mm = self._mv = self._q = None
-        self._lock_fd = None
+        self._lock_fd = self._fd = None
         self._claimed_pid = None
         self.take_over = None
         flags = (os.O_RDWR if write else os.O_RDONLY) | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
@@ -88,7 +89,11 @@ class Segment:
             self.writable = write
             self._open_header(timeout)
             if write:
-                self._claim(fd, writer_wait)
+                # Kept for claim_writer: the lock is taken on a fresh open
+                # of this very object (never of a replacement under the name).
+                self._fd = os.dup(fd)
+                if claim:
+                    self.claim_writer(writer_wait)
         except BaseException:
             self.close()
             raise
@@ -244,6 +249,18 @@ class Segment:
                 a.fetch_add32(WAITERS, -1)
 
     # Writing.
+    def claim_writer(self, wait=0.0):
+        """Claims write access (docs/FORMAT.md, "The claim word"): takes the
+        writer lock, then the claim word, taking over from a dead owner and
+        repairing an interrupted write (`take_over` then says what
+        happened). Waits up to `wait` s for a live owner, then WriterBusy."""
+        if not self.writable:
+            raise NotWriter(self.name, "opened read-only: open with write=True to claim")
+        if self._lock_fd is not None and self._claimed_pid == os.getpid():
+            return
+        self._lock_fd = None
+        self._claim(self._fd, wait)
+
     def _claim(self, fd, wait):
         if _sys.LIBATOMIC is None:
             raise Unsupported(self.name, "writing needs libatomic (package libatomic1) for the "
@@ -345,6 +362,18 @@ class Segment:
         current = self._codec.decode(array("Q", self._latest_words()).tobytes())
         return self.write(current._replace(**fields))
 
+    def _begin_torn_write(self):
+        """For tests: what a write does first, stopped there (the target
+        copy's counter odd, its first word flipped); never finished."""
+        self._check_writer()
+        a = self._a
+        p, b = a.load64(SEQ, RELAXED), a.load64(BACKUP_SEQ, RELAXED)
+        target = BACKUP_SEQ if _latest(p, b)[0] == SEQ else SEQ
+        s = (b if _larger(b, p) else p) & ~1 & _MASK
+        a.store64(target, (s + 1) & _MASK, RELEASE)
+        a.fence(RELEASE)
+        self._q[self._copies[target]] ^= _MASK
+
     def release(self):
         """Gives write access up (the claim word, then the writer lock). In
         a child made by fork it only closes the child's copy of the lock."""
@@ -363,6 +392,9 @@ class Segment:
         try:
             self.release()
         finally:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
             for v in (self._q, self._mv):
                 if v is not None:
                     v.release()
