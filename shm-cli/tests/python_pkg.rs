@@ -151,6 +151,31 @@ fn the_generic_reader_reads_the_writer_example_and_leaves_it_in_place() {
 }
 
 #[test]
+fn the_generated_module_opens_through_the_package() {
+    let w = Writer::start("py-gen");
+    let script = format!(
+        "import my_shared_data as m, alphabet as a\n\
+         with m.open_typed('{0}') as seg:\n    v = seg.read()\n\
+         print(v.value, v.letter, v.numbers[10])\n\
+         try:\n    a.open_typed('{0}')\nexcept a.SegmentError as e:\n    print('refused:', e)\n",
+        w.name.0
+    );
+    let out = Command::new("python3")
+        .args(["-c", &script])
+        .env("PYTHONPATH", root().join("bindings/python"))
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.starts_with("123 X 1.45\nrefused: the segment holds schema MySharedData v1 ("),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("not Alphabet v1"), "{text}");
+}
+
+#[test]
 fn every_schema_type_reads_and_writes_naturally() {
     let name = Name::new("py-robot");
     let seg = new_segment(&name, &Robot::sample());
