@@ -156,7 +156,7 @@ class Segment:
                 break
             if time.monotonic() > deadline:
                 raise Timeout(self.name, "the schema kept changing (an upgrade in progress)")
-        self.header = h
+        self.header, self._schema_seq = h, g1
         self.schema = from_segment(self.name, h, desc)
         self._codec = Codec(self.name, self.schema)
         self.enums = dict(self._codec.enums)
@@ -299,6 +299,12 @@ class Segment:
 
     def _after_claim(self, previous):
         a = self._a
+        if a.load64(SCHEMA_SEQ, ACQUIRE) != self._schema_seq:
+            # Upgraded in place since it was opened (an upgrader holds write
+            # access while it upgrades, so not during our claim).
+            self.release()
+            raise Error(self.name, "the segment's schema was upgraded since this handle opened it: "
+                                   "open it again to write")
         a.store64(WRITER_SINCE, time.time_ns(), RELAXED)
         p, b = a.load64(SEQ, ACQUIRE), a.load64(BACKUP_SEQ, ACQUIRE)
         if p % 2 and b % 2:

@@ -79,13 +79,30 @@ def python_enum(e):
 def _short_f32(x):
     """The shortest decimal that is the same f32 as `x` (1.45, not
     1.4500000476837158), as Rust and numpy print an f32."""
-    if x != x or x in (float("inf"), float("-inf")):
+    if x != x or x in (_INF, -_INF) or (x.is_integer() and abs(x) < 1 << 24):
         return x
-    for digits in range(1, 10):
+    # An f32 has 24 bits (more than 7 decimal digits): a decimal of 6
+    # digits or fewer that is this f32 is what `.6g` gives (trailing zeros
+    # stripped), so start there.
+    for digits in (6, 7, 8, 9):
         y = float(f"{x:.{digits}g}")
-        if struct.unpack("=f", struct.pack("=f", y))[0] == x:
+        if _F32.unpack(_F32.pack(y))[0] == x:
             return y
     return x
+
+
+_INF = float("inf")
+_F32_MAX = 3.4028234663852886e38
+_F32 = struct.Struct("=f")
+_STRUCTS = {}
+
+
+def _st(fmt):
+    """A cached struct.Struct for `fmt`."""
+    got = _STRUCTS.get(fmt)
+    if got is None:
+        got = _STRUCTS[fmt] = struct.Struct(fmt)
+    return got
 
 
 class Codec:
@@ -111,7 +128,7 @@ class Codec:
 
     def _value(self, t, data, off, path):
         if isinstance(t, Prim):
-            raw = struct.unpack_from("=" + t.fmt, data, off)[0]
+            raw = _st("=" + t.fmt).unpack_from(data, off)[0]
             if t.code == 19:
                 if raw > 1:
                     raise InvalidValue(self.segment, path, "bool (not 0 or 1)", raw)
@@ -144,6 +161,11 @@ class Codec:
                 raise InvalidValue(self.segment, path, f"FixedStr<{t.cap}> (not UTF-8)", b) from None
         if isinstance(t, Array):
             es = t.elem.size
+            e = t.elem
+            if isinstance(e, Prim) and e.code <= 18:
+                # Numbers: every value valid; one unpack for the array.
+                got = _st(f"={t.len}{e.fmt}").unpack_from(data, off)
+                return [_short_f32(x) for x in got] if e.code == 9 else list(got)
             return [self._value(t.elem, data, off + i * es, f"{path}[{i}]") for i in range(t.len)]
         fields = {}
         for f in t.fields:
@@ -176,7 +198,7 @@ class Codec:
                 if not isinstance(v, (int, float)) or isinstance(v, bool):
                     raise self._bad(path, f"{t} (write a number)", v)
                 raw = float(v)
-                if t.code == 9 and math.isfinite(raw) and abs(raw) > 3.4028234663852886e38:
+                if t.code == 9 and math.isfinite(raw) and abs(raw) > _F32_MAX:
                     raise self._bad(path, "f32 (out of range)", v)
             else:
                 if not isinstance(v, int) or isinstance(v, bool):
@@ -211,8 +233,19 @@ class Codec:
         if isinstance(t, Array):
             if isinstance(v, (str, bytes)) or not hasattr(v, "__len__") or len(v) != t.len:
                 raise self._bad(path, f"{t} (write a sequence of {t.len})", v)
+            e = t.elem
+            if isinstance(e, Prim) and e.code <= 18:
+                kind = int if e.signed is not None else (int, float)
+                try:
+                    if (not any(isinstance(x, bool) or not isinstance(x, kind) for x in v)
+                            and (e.code != 9 or not any(abs(x) > _F32_MAX and math.isfinite(x)
+                                                        for x in v))):
+                        _st(f"={t.len}{e.fmt}").pack_into(buf, off, *v)
+                        return
+                except (struct.error, OverflowError):
+                    pass  # element by element, to name the bad one
             for i, x in enumerate(v):
-                self._store(t.elem, buf, off + i * t.elem.size, x, f"{path}[{i}]")
+                self._store(e, buf, off + i * e.size, x, f"{path}[{i}]")
             return
         if not (isinstance(v, Record) or hasattr(v, "keys")):
             raise self._bad(path or t.name, f"{t.name} (write a Record or a dict)", v)
