@@ -25,10 +25,16 @@ fn child_role() {
     common::child_role();
 }
 
+/// The Python interpreter: `SHM_TEST_PYTHON` (e.g. a venv's, with numpy),
+/// or `python3`.
+fn python() -> String {
+    std::env::var("SHM_TEST_PYTHON").unwrap_or_else(|_| "python3".to_owned())
+}
+
 /// `python3 bindings/python/tests/typed_shm_client.py ARGS...`, with the
 /// package on the path.
 fn client(args: &[&str]) -> Command {
-    let mut c = Command::new("python3");
+    let mut c = Command::new(python());
     c.arg(root().join("bindings/python/tests/typed_shm_client.py"))
         .args(args)
         .env("PYTHONPATH", root().join("bindings/python"))
@@ -230,6 +236,29 @@ fn every_schema_type_reads_and_writes_naturally() {
         assert!(err.contains(&format!("field `{field}`")), "{arg}: {err}");
     }
     assert_eq!(seg.version(), 1);
+}
+
+#[test]
+fn the_numpy_view_where_numpy_is_installed() {
+    let has_numpy = Command::new(python())
+        .args(["-c", "import numpy"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_numpy {
+        eprintln!("skipped: numpy is not installed for {}", python());
+        return;
+    }
+    let name = Name::new("py-numpy");
+    let _seg = new_segment(&name, &Robot::sample());
+    let out = ok(&["numpy", &name.0]);
+    assert!(out.starts_with("itemsize=112\n"), "{out}");
+    // seq, initial ('é' = 233), letter, armed, mode, label (length 8), flags.
+    for want in [
+        "(42, 233, 88, True, 1, (8, ",
+        "[ True, False,  True,  True]",
+    ] {
+        assert!(out.contains(want), "{want} not in {out}");
+    }
 }
 
 /// The payload offsets of a POSIX segment, from its header bytes.

@@ -15,6 +15,8 @@ or the package installed):
                                            or `timeout` (--rw: a read-write
                                            handle without write access, which
                                            sleeps on the futex)
+  typed_shm_client.py numpy NAME           print the numpy view's itemsize and
+                                           its `repr` (numpy must be installed)
   typed_shm_client.py torn NAME            claim write access, start a write
                                            (the target copy's counter odd, its
                                            first word changed), print
@@ -57,6 +59,11 @@ def main(argv):
                 print(f"written {version}", flush=True)
                 if hold:
                     sys.stdin.readline()
+        elif cmd == "numpy":
+            with typed_shm.open(name) as seg:
+                v = seg.read_numpy()
+                print(f"itemsize={seg.dtype().itemsize}")
+                print(repr(v))
         elif cmd == "torn":
             seg = typed_shm.open(name, write=True)
             seg._begin_torn_write()

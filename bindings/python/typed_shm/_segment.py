@@ -211,6 +211,22 @@ class Segment:
         data, version = self._snapshot(timeout)[::-1]
         return data, version
 
+    def dtype(self):
+        """The payload's numpy structured dtype (numpy must be installed;
+        see typed_shm._numpy.dtype for how each type is represented)."""
+        from ._numpy import dtype
+
+        return dtype(self.schema)
+
+    def read_numpy(self, timeout=1.0):
+        """A consistent value as a numpy structured scalar (of `dtype()`),
+        validated first as `read` does (InvalidValue otherwise)."""
+        import numpy as np
+
+        data = self._snapshot(timeout)[1]
+        self._codec.decode(data)
+        return np.frombuffer(data, dtype=self.dtype(), count=1)[0]
+
     def version(self):
         """The number of completed writes: max(seq, backup_seq) / 2."""
         p = self._a.load64(SEQ, SEQ_CST)
