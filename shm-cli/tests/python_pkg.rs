@@ -61,6 +61,8 @@ fn ok(args: &[&str]) -> String {
 struct Py {
     child: Child,
     out: BufReader<std::process::ChildStdout>,
+    /// The line `start` waited for.
+    last: String,
 }
 
 impl Py {
@@ -72,8 +74,12 @@ impl Py {
             .spawn()
             .expect("run python3");
         let out = BufReader::new(child.stdout.take().unwrap());
-        let mut py = Py { child, out };
-        py.expect(token);
+        let mut py = Py {
+            child,
+            out,
+            last: String::new(),
+        };
+        py.last = py.expect(token);
         py
     }
 
@@ -387,8 +393,8 @@ fn waiters_are_woken_both_ways() {
     let name = Name::new("py-wait");
     let seg = new_segment(&name, &demo_value());
     seg.claim_writer(Duration::ZERO).unwrap();
-    // Python waiters, read-only (polling) and read-write (futex), woken by
-    // a Rust write.
+    // Python waiters, read-only (counted in the doorbell) and read-write
+    // (counted in `waiters`), woken by a Rust write.
     for rw in [false, true] {
         let since = seg.version().to_string();
         let mut args = vec!["wait", &name.0, &since, "30"];
@@ -396,6 +402,9 @@ fn waiters_are_woken_both_ways() {
             args.push("--rw");
         }
         let mut py = Py::start(&args, "waiting");
+        // This process claimed write access, which made the doorbell: the
+        // read-only waiter counts itself there and sleeps on the futex too.
+        assert!(py.last.contains("futex=True"), "{}", py.last);
         seg.write(&demo_value()).unwrap();
         let line = py.expect("version=");
         assert_eq!(line.trim(), format!("version={}", seg.version()));

@@ -12,9 +12,9 @@ or the package installed):
                                            for a line on stdin before closing
   typed_shm_client.py wait NAME SINCE SECS [--rw]
                                            print the version after a change,
-                                           or `timeout` (--rw: a read-write
-                                           handle without write access, which
-                                           sleeps on the futex)
+                                           or `timeout`, after `waiting
+                                           futex=True|False` (--rw: a read-write
+                                           handle without write access)
   typed_shm_client.py numpy NAME           print the numpy view's itemsize and
                                            its `repr` (numpy must be installed)
   typed_shm_client.py torn NAME            claim write access, start a write
@@ -72,7 +72,10 @@ def main(argv):
             return 0
         elif cmd == "wait":
             with typed_shm.open(name, write=rest[2:] == ["--rw"], claim=False) as seg:
-                print("waiting", flush=True)
+                # Whether it will sleep on the futex: a read-write handle,
+                # or a read-only one that found the doorbell.
+                futex = seg.writable or seg._doorbell() is not None
+                print(f"waiting futex={futex}", flush=True)
                 got = seg.wait_for_change(int(rest[0]), float(rest[1]))
             print("timeout" if got is None else f"version={got}")
         else:

@@ -35,13 +35,14 @@ def _latest(p, b):
 
 
 def _resolve(name):
-    """(display name, path to open) of a segment name: `NAME` or `/NAME`
+    """(display name, path to open, doorbell identity) of a segment name: `NAME` or `/NAME`
     or `posix:/NAME` (a POSIX object), or `file:PATH`."""
     if not isinstance(name, str):
         raise TypeError("a segment name is a str")
     if name.startswith("file:"):
         path = os.path.abspath(name[5:])
-        return f"file:{path}", path
+        ident = None if path.startswith(("/proc", "/dev/fd")) else f"file:{path}"
+        return f"file:{escape(path)}", path, ident
     if name.startswith("sysv:") or name.startswith("memfd:") or name.startswith("windows:"):
         raise Unsupported(escape(name), "this package opens POSIX (`NAME`) and file (`file:PATH`) "
                                         "segments only")
@@ -52,7 +53,7 @@ def _resolve(name):
         raise Error(shown, "invalid POSIX segment name")
     if not sys.platform.startswith("linux"):
         raise Unsupported(shown, "POSIX segments are opened through /dev/shm, which only Linux has")
-    return shown, "/dev/shm/" + bare
+    return shown, "/dev/shm/" + bare, "posix:/" + bare
 
 
 def open(name, write=False, *, claim=True, timeout=1.0, writer_wait=0.0):  # noqa: A001
@@ -72,9 +73,12 @@ class Segment:
     manager; `close()` releases write access and unmaps."""
 
     def __init__(self, name, write=False, claim=True, timeout=1.0, writer_wait=0.0):
-        self.name, path = _resolve(name)
+        # The identity is what the doorbell's hash covers: `posix:/NAME`,
+        # `file:ABSOLUTE_PATH`.
+        self.name, path, self._identity = _resolve(name)
         self._mm = self._mv = self._q = None
         self._lock_fd = self._fd = None
+        self._bell, self._bell_tried = None, None
         self._claimed_pid = None
         self.take_over = None
         flags = (os.O_RDWR if write else os.O_RDONLY) | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
@@ -115,7 +119,7 @@ class Segment:
         if st.st_size < HEADER_SIZE:
             raise TooSmall(self.name, f"the object is {st.st_size} bytes, smaller than the "
                                       f"{HEADER_SIZE}-byte header")
-        self.object_size = st.st_size
+        self.object_size, self._owner_uid = st.st_size, st.st_uid
         prot = mmap.PROT_READ | (mmap.PROT_WRITE if write else 0)
         self._mm = mmap.mmap(fd, st.st_size, mmap.MAP_SHARED, prot)
         self._mv = memoryview(self._mm)
@@ -236,16 +240,26 @@ class Segment:
     # Waiting.
     def wait_for_change(self, since, timeout=None):
         """Waits until the version is not `since` (returns it) or `timeout`
-        s pass (returns None; None = no limit). On Linux a writable handle
-        counts itself in `waiters` and sleeps on the `notify` futex,
-        looking at the counters again at least every 50 ms; a read-only
-        handle polls (0.1 ms between looks for 10 ms, then 1 ms)."""
+        s pass (returns None; None = no limit). On Linux (with libatomic) it
+        counts itself in `waiters` (a read-write handle) or in the
+        segment's doorbell (a read-only handle, where a Rust writer made
+        one) and sleeps on the `notify` futex, looking at the counters
+        again at least every 50 ms (read-only: 100 ms); otherwise it polls
+        (0.1 ms between looks for 10 ms, then 1 ms)."""
         start = time.monotonic()
         deadline = None if timeout is None else start + timeout
         a = self._a
-        futex = (self.writable and _sys.LIBATOMIC is not None and _sys.SYS_FUTEX is not None)
-        if futex:
-            a.fetch_add32(WAITERS, 1)
+        lib = _sys.LIBATOMIC
+        counter, recheck = None, 0.05
+        if lib is not None and _sys.SYS_FUTEX is not None:
+            if self.writable:
+                counter = a.addr + WAITERS
+            else:
+                bell = self._doorbell()
+                if bell is not None:
+                    counter, recheck = bell.ro_waiters, 0.1
+        if counter is not None:
+            lib.fetch_add4(counter, 1, SEQ_CST)
         try:
             while True:
                 n = a.load32(NOTIFY, SEQ_CST)
@@ -256,13 +270,23 @@ class Segment:
                 if deadline is not None and now >= deadline:
                     return None
                 left = 3600.0 if deadline is None else deadline - now
-                if futex:
-                    _sys.futex_wait(a.addr + NOTIFY, n, min(left, 0.05))
+                if counter is not None:
+                    _sys.futex_wait(a.addr + NOTIFY, n, min(left, recheck))
                 else:
                     time.sleep(min(left, 0.0001 if now - start < 0.01 else 0.001))
         finally:
-            if futex:
-                a.fetch_add32(WAITERS, -1)
+            if counter is not None:
+                lib.fetch_add4(counter, 0xFFFFFFFF, SEQ_CST)
+
+    def _doorbell(self):
+        """The segment's doorbell, attached once found (looked for again at
+        most once a second while there is none)."""
+        if self._bell is None and (self._bell_tried is None
+                                  or time.monotonic() - self._bell_tried > 1.0):
+            self._bell_tried = time.monotonic()
+            if self._identity is not None:
+                self._bell = _sys.doorbell(self._identity, self._owner_uid)
+        return self._bell
 
     # Writing.
     def claim_writer(self, wait=0.0):
@@ -417,6 +441,9 @@ class Segment:
             if self._fd is not None:
                 os.close(self._fd)
                 self._fd = None
+            if self._bell is not None:
+                self._bell.detach()
+                self._bell = None
             for v in (self._q, self._mv):
                 if v is not None:
                     v.release()

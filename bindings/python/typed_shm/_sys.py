@@ -234,3 +234,71 @@ def owner_alive(word):
         if mine and theirs and mine != theirs:
             return False
     return True
+
+
+# The read-only waiters' doorbell (docs/FORMAT.md, "Change notification"):
+# a 64-byte System V segment whose `ro_waiters` word counts read-only
+# sleepers, so that writers know to call FUTEX_WAKE.
+_DOORBELL_MAGIC = int.from_bytes(b"shmD", "little")
+_DOORBELL_RO_WAITERS = 16
+
+
+def _fnv1a(data):
+    h = 0xCBF29CE484222325
+    for b in data:
+        h = ((h ^ b) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+class Doorbell:
+    """An attached doorbell; `ro_waiters` is the address of its counter."""
+
+    def __init__(self, addr):
+        self.addr = addr
+        self.ro_waiters = addr + _DOORBELL_RO_WAITERS
+
+    def detach(self):
+        if self.addr is not None:
+            _libc.shmdt(ctypes.c_void_p(self.addr))
+            self.addr = None
+
+
+def doorbell(identity, owner_uid):
+    """The doorbell of the segment `identity` (`posix:/NAME` or
+    `file:ABSOLUTE_PATH`) owned by `owner_uid`, attached, or None where
+    there is none that passes every check of the format (64 bytes, owner
+    and creator the segment's owner, magic, version and hash)."""
+    if not (LINUX and LIBATOMIC is not None and SYS_FUTEX is not None
+            and ctypes.sizeof(ctypes.c_void_p) == 8):
+        return None
+    h = _fnv1a(b"shm-runtime doorbell 1\0" + identity.encode())
+    key = ((h >> 32) & 0x7FFFFFFF) or 1
+    _libc.shmget.argtypes = [ctypes.c_int, ctypes.c_size_t, ctypes.c_int]
+    _libc.shmget.restype = ctypes.c_int
+    _libc.shmctl.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_void_p]
+    _libc.shmctl.restype = ctypes.c_int
+    _libc.shmat.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
+    _libc.shmat.restype = ctypes.c_void_p
+    _libc.shmdt.argtypes = [ctypes.c_void_p]
+    _libc.shmdt.restype = ctypes.c_int
+    shmid = _libc.shmget(key, 0, 0)
+    if shmid < 0:
+        return None
+    ds = ctypes.create_string_buffer(256)  # struct shmid_ds (112 bytes on 64-bit Linux)
+    if _libc.shmctl(shmid, 2, ds) != 0:  # IPC_STAT
+        return None
+    uid, cuid = struct.unpack_from("=I", ds, 4)[0], struct.unpack_from("=I", ds, 12)[0]
+    segsz = struct.unpack_from("=Q", ds, 48)[0]
+    if uid != owner_uid or cuid != owner_uid or segsz != 64:
+        return None
+    addr = _libc.shmat(shmid, None, 0)
+    if addr is None or addr == ctypes.c_void_p(-1).value:
+        return None
+    bell = Doorbell(addr)
+    lib = LIBATOMIC
+    if (lib.load4(addr, ACQUIRE) != _DOORBELL_MAGIC or lib.load4(addr + 4, RELAXED) != 1
+            or lib.load4(addr + 8, RELAXED) != h & 0xFFFFFFFF
+            or lib.load4(addr + 12, RELAXED) != h >> 32):
+        bell.detach()
+        return None
+    return bell
