@@ -267,6 +267,55 @@ fn the_numpy_view_where_numpy_is_installed() {
     }
 }
 
+/// A System V key unique (with high probability) to this process and call:
+/// FNV-1a of a unique name, never 0 (`IPC_PRIVATE`) and never negative.
+fn unique_key(tag: &str) -> i32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in test_support::unique(tag).bytes() {
+        h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+    }
+    ((h & 0x7fff_ffff) | 0x4000_0000) as i32
+}
+
+#[test]
+fn system_v_and_file_segments_read_write_and_wait() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let file = dir.join(test_support::unique("py-file"));
+    let key = unique_key("py-sysv");
+    for (opts, name) in [
+        (Options::sysv(key), format!("sysv:{key}")),
+        (Options::file(&file), format!("file:{}", file.display())),
+    ] {
+        let _cleanup = test_support::Cleanup(opts.clone());
+        let seg = opts
+            .clone()
+            .create_new()
+            .claim_writer(false)
+            .open_with(&demo_value())
+            .unwrap();
+        assert!(ok(&["read", &name]).contains("value=123"), "{name}");
+        // A Python writer (without the writer lock on System V: the claim
+        // word and the process checks), which a Rust writer finds busy.
+        let py = Py::start(&["write", &name, "--hold", "value=-7"], "written 1");
+        assert_eq!(seg.read().unwrap().value, -7);
+        assert!(matches!(
+            seg.claim_writer(Duration::ZERO),
+            Err(Error::WriterBusy { .. })
+        ));
+        py.finish();
+        // A Rust writer wakes a read-only Python waiter, which found the
+        // doorbell the claim made.
+        seg.claim_writer(Duration::ZERO).unwrap();
+        let since = seg.version().to_string();
+        let mut py = Py::start(&["wait", &name, &since, "30"], "waiting");
+        assert!(py.last.contains("futex=True"), "{name}: {}", py.last);
+        seg.write(&demo_value()).unwrap();
+        py.expect("version=2");
+        let o = run(&["write", &name, "value=1"]);
+        assert_eq!(o.status.code(), Some(3), "{name}");
+    }
+}
+
 /// The payload offsets of a POSIX segment, from its header bytes.
 fn copies(name: &Name) -> [u64; 2] {
     let b = std::fs::read(format!("/dev/shm/{}", name.0)).unwrap();

@@ -35,17 +35,29 @@ def _latest(p, b):
 
 
 def _resolve(name):
-    """(display name, path to open, doorbell identity) of a segment name: `NAME` or `/NAME`
-    or `posix:/NAME` (a POSIX object), or `file:PATH`."""
+    """(display name, path to open or System V key, doorbell identity) of
+    a segment name: `NAME` or `/NAME` or `posix:/NAME` (a POSIX object),
+    `file:PATH`, or `sysv:KEY` (decimal, or hexadecimal after `0x`)."""
     if not isinstance(name, str):
         raise TypeError("a segment name is a str")
     if name.startswith("file:"):
         path = os.path.abspath(name[5:])
         ident = None if path.startswith(("/proc", "/dev/fd")) else f"file:{path}"
         return f"file:{escape(path)}", path, ident
-    if name.startswith("sysv:") or name.startswith("memfd:") or name.startswith("windows:"):
-        raise Unsupported(escape(name), "this package opens POSIX (`NAME`) and file (`file:PATH`) "
-                                        "segments only")
+    if name.startswith("sysv:"):
+        k = name[5:]
+        try:
+            key = int(k[2:], 16) if k.lower().startswith("0x") else int(k, 10)
+        except ValueError:
+            raise Error(escape(name), "not a System V key (a number, or 0x...)") from None
+        if key >= 1 << 31:
+            key -= 1 << 32  # 0x80000000 and up: the negative i32 keys, as `shm` reads them
+        if key == 0 or not -(1 << 31) <= key < 1 << 31:
+            raise Error(escape(name), "not a usable System V key (0 is IPC_PRIVATE)")
+        return f"sysv:key={key}", key, f"sysv:{key}"
+    if name.startswith("memfd:") or name.startswith("windows:"):
+        raise Unsupported(escape(name), "this package opens POSIX (`NAME`), file (`file:PATH`) "
+                                        "and System V (`sysv:KEY`) segments only")
     bare = name[6:] if name.startswith("posix:") else name
     bare = bare[1:] if bare.startswith("/") else bare
     shown = f"posix:/{escape(bare)}"
@@ -76,11 +88,23 @@ class Segment:
         # The identity is what the doorbell's hash covers: `posix:/NAME`,
         # `file:ABSOLUTE_PATH`.
         self.name, path, self._identity = _resolve(name)
-        self._mm = self._mv = self._q = None
+        self._mm = self._mv = self._q = self._shm_addr = None
+        self._writer = False
         self._lock_fd = self._fd = None
         self._bell, self._bell_tried = None, None
         self._claimed_pid = None
         self.take_over = None
+        if isinstance(path, int):
+            try:
+                self._map_sysv(path, write)
+                self.writable = write
+                self._open_header(timeout)
+                if write and claim:
+                    self.claim_writer(writer_wait)
+            except BaseException:
+                self.close()
+                raise
+            return
         flags = (os.O_RDWR if write else os.O_RDONLY) | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
         try:
             fd = os.open(path, flags)
@@ -125,6 +149,25 @@ class Segment:
         self._mv = memoryview(self._mm)
         self._q = self._mv[: st.st_size // 8 * 8].cast("Q")
         self._a = _sys.Atomics(self._q, _sys.buffer_address(self._mm))
+        if _sys.LIBATOMIC is None and not _sys.X86_64:
+            raise Unsupported(self.name, "reading needs libatomic (package libatomic1) on this CPU: "
+                                         "only x86-64 keeps loads in order without it")
+
+    def _map_sysv(self, key, write):
+        shmid, size, uid = _sys.sysv_find(key)
+        if shmid is None:
+            raise NotFound(self.name, "no System V segment under this key")
+        if size < HEADER_SIZE:
+            raise TooSmall(self.name, f"the object is {size} bytes, smaller than the "
+                                      f"{HEADER_SIZE}-byte header")
+        addr = _sys.sysv_attach(shmid, write)
+        if addr is None:
+            raise Error(self.name, f"cannot attach it: {os.strerror(_sys.errno_())}")
+        self._shm_addr = addr
+        self.object_size, self._owner_uid = size, uid
+        self._mv = memoryview((_sys.ctypes.c_uint8 * size).from_address(addr)).cast("B")
+        self._q = self._mv[: size // 8 * 8].cast("Q")
+        self._a = _sys.Atomics(self._q, addr)
         if _sys.LIBATOMIC is None and not _sys.X86_64:
             raise Unsupported(self.name, "reading needs libatomic (package libatomic1) on this CPU: "
                                          "only x86-64 keeps loads in order without it")
@@ -296,40 +339,62 @@ class Segment:
         happened). Waits up to `wait` s for a live owner, then WriterBusy."""
         if not self.writable:
             raise NotWriter(self.name, "opened read-only: open with write=True to claim")
-        if self._lock_fd is not None and self._claimed_pid == os.getpid():
+        if self._writer and self._claimed_pid == os.getpid():
             return
-        self._lock_fd = None
-        self._claim(self._fd, wait)
-
-    def _claim(self, fd, wait):
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # a copy inherited by fork: never unlock it
+        self._writer, self._lock_fd = False, None
         if _sys.LIBATOMIC is None:
             raise Unsupported(self.name, "writing needs libatomic (package libatomic1) for the "
                                          "claim word's compare-and-swap")
-        if not _sys.HAS_OFD:
-            raise Unsupported(self.name, "writing needs open-file-description locks (Linux): the "
-                                         "claim without the writer lock is not implemented here")
+        if not _sys.LINUX:
+            raise Unsupported(self.name, "writing is implemented for Linux only")
+        self._claim(wait)
+
+    def _try_word(self, me):
+        """The claim word's step: swaps a free word or a dead owner's for
+        `me`; True if claimed. (With the writer lock held, an owner the
+        word names is dead unless the process checks find it alive: it then
+        claimed without the lock. Without the lock, the same rule.)"""
+        a = self._a
+        word = a.load64(WRITER, ACQUIRE)
+        while True:
+            if word == me or (word != 0 and _sys.owner_alive(word)):
+                return False
+            ok, seen = a.cas64(WRITER, word, me)
+            if ok:
+                self._writer, self._claimed_pid = True, os.getpid()
+                self._after_claim(word)
+                return True
+            word = seen
+
+    def _claim(self, wait):
+        """docs/FORMAT.md, "The claim word": with the writer lock where
+        there is one (POSIX and file segments on Linux, unless a read lock
+        holds the bytes), else by the claim word and the process checks."""
         a = self._a
         me = _sys.own_word()
         deadline = time.monotonic() + wait
         start = time.monotonic()
         while True:
-            lock_fd = os.open(f"/proc/self/fd/{fd}", os.O_RDWR | os.O_CLOEXEC)
-            if _sys.ofd_trylock(lock_fd):
-                word = a.load64(WRITER, ACQUIRE)
-                while True:
-                    if word == me or (word != 0 and _sys.owner_alive(word)):
-                        break  # claimed without the lock by a live process: busy
-                    ok, word = a.cas64(WRITER, word, me)
-                    if ok:
-                        self._lock_fd, self._claimed_pid = lock_fd, os.getpid()
-                        self._after_claim(word)
+            if self._fd is not None and _sys.HAS_OFD:
+                lock_fd = os.open(f"/proc/self/fd/{self._fd}", os.O_RDWR | os.O_CLOEXEC)
+                if _sys.ofd_trylock(lock_fd):
+                    self._lock_fd = lock_fd  # release() unlocks and closes it from here on
+                    if self._try_word(me):
                         return
-                _sys.ofd_unlock(lock_fd)
-            elif _sys.ofd_holder(lock_fd) == fcntl.F_RDLCK:
-                os.close(lock_fd)
-                raise Unsupported(self.name, "a read lock is held on the claim word's bytes; this "
-                                             "package does not claim without the writer lock")
-            os.close(lock_fd)
+                    self._lock_fd = None
+                    _sys.ofd_unlock(lock_fd)
+                    os.close(lock_fd)
+                else:
+                    read_locked = _sys.ofd_holder(lock_fd) == fcntl.F_RDLCK
+                    os.close(lock_fd)
+                    # Anyone who can read the object can hold a read lock:
+                    # then claim as without the writer lock.
+                    if read_locked and self._try_word(me):
+                        return
+            elif self._try_word(me):
+                return
             now = time.monotonic()
             if now >= deadline:
                 owner = a.load64(WRITER, ACQUIRE)
@@ -361,7 +426,7 @@ class Segment:
                               "last_write_complete": complete, "version": self.version()}
 
     def _check_writer(self):
-        if self._lock_fd is None or self._claimed_pid != os.getpid():
+        if not self._writer or self._claimed_pid != os.getpid():
             raise NotWriter(self.name, "this handle does not hold write access (read-only, "
                                        "released, or inherited by fork)")
 
@@ -423,15 +488,16 @@ class Segment:
     def release(self):
         """Gives write access up (the claim word, then the writer lock). In
         a child made by fork it only closes the child's copy of the lock."""
-        if self._lock_fd is None:
-            return
-        fd, self._lock_fd = self._lock_fd, None
+        writer, fd = self._writer, self._lock_fd
+        self._writer, self._lock_fd = False, None
         try:
-            if self._claimed_pid == os.getpid():
+            if writer and self._claimed_pid == os.getpid():
                 self._a.cas64(WRITER, _sys.own_word(), 0)
-                _sys.ofd_unlock(fd)
+                if fd is not None:
+                    _sys.ofd_unlock(fd)
         finally:
-            os.close(fd)
+            if fd is not None:
+                os.close(fd)
 
     def close(self):
         """Releases write access and unmaps. Never removes the segment."""
@@ -451,6 +517,9 @@ class Segment:
             if self._mm is not None:
                 self._mm.close()
                 self._mm = None
+            if self._shm_addr is not None:
+                _sys.sysv_detach(self._shm_addr)
+                self._shm_addr = None
 
     def __enter__(self):
         return self

@@ -259,7 +259,7 @@ class Doorbell:
 
     def detach(self):
         if self.addr is not None:
-            _libc.shmdt(ctypes.c_void_p(self.addr))
+            sysv_detach(self.addr)
             self.addr = None
 
 
@@ -273,26 +273,11 @@ def doorbell(identity, owner_uid):
         return None
     h = _fnv1a(b"shm-runtime doorbell 1\0" + identity.encode())
     key = ((h >> 32) & 0x7FFFFFFF) or 1
-    _libc.shmget.argtypes = [ctypes.c_int, ctypes.c_size_t, ctypes.c_int]
-    _libc.shmget.restype = ctypes.c_int
-    _libc.shmctl.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_void_p]
-    _libc.shmctl.restype = ctypes.c_int
-    _libc.shmat.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
-    _libc.shmat.restype = ctypes.c_void_p
-    _libc.shmdt.argtypes = [ctypes.c_void_p]
-    _libc.shmdt.restype = ctypes.c_int
-    shmid = _libc.shmget(key, 0, 0)
-    if shmid < 0:
+    shmid, size, uid, cuid = _sysv_stat(key)
+    if shmid is None or uid != owner_uid or cuid != owner_uid or size != 64:
         return None
-    ds = ctypes.create_string_buffer(256)  # struct shmid_ds (112 bytes on 64-bit Linux)
-    if _libc.shmctl(shmid, 2, ds) != 0:  # IPC_STAT
-        return None
-    uid, cuid = struct.unpack_from("=I", ds, 4)[0], struct.unpack_from("=I", ds, 12)[0]
-    segsz = struct.unpack_from("=Q", ds, 48)[0]
-    if uid != owner_uid or cuid != owner_uid or segsz != 64:
-        return None
-    addr = _libc.shmat(shmid, None, 0)
-    if addr is None or addr == ctypes.c_void_p(-1).value:
+    addr = sysv_attach(shmid, True)
+    if addr is None:
         return None
     bell = Doorbell(addr)
     lib = LIBATOMIC
@@ -302,3 +287,54 @@ def doorbell(identity, owner_uid):
         bell.detach()
         return None
     return bell
+
+
+# System V segments through libc (64-bit Linux: `struct shmid_ds` has the
+# owner's uid at 4, the creator's at 12 and the size at 48).
+_libc.shmget.argtypes = [ctypes.c_int, ctypes.c_size_t, ctypes.c_int]
+_libc.shmget.restype = ctypes.c_int
+_libc.shmctl.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_void_p]
+_libc.shmctl.restype = ctypes.c_int
+_libc.shmat.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
+_libc.shmat.restype = ctypes.c_void_p
+_libc.shmdt.argtypes = [ctypes.c_void_p]
+_libc.shmdt.restype = ctypes.c_int
+_IPC_STAT, _SHM_RDONLY = 2, 0o10000
+_SHMAT_FAILED = ctypes.c_void_p(-1).value
+
+
+def errno_():
+    return ctypes.get_errno()
+
+
+def _sysv_stat(key):
+    """(shmid, size, owner uid, creator uid) of the System V segment under
+    `key`, or Nones."""
+    if not (LINUX and ctypes.sizeof(ctypes.c_void_p) == 8):
+        return None, None, None, None
+    shmid = _libc.shmget(key, 0, 0)
+    if shmid < 0:
+        return None, None, None, None
+    ds = ctypes.create_string_buffer(256)
+    if _libc.shmctl(shmid, _IPC_STAT, ds) != 0:
+        return None, None, None, None
+    uid, cuid = struct.unpack_from("=I", ds, 4)[0], struct.unpack_from("=I", ds, 12)[0]
+    return shmid, struct.unpack_from("=Q", ds, 48)[0], uid, cuid
+
+
+def sysv_find(key):
+    """(shmid, size, owner uid) of the segment under `key`, or Nones."""
+    return _sysv_stat(key)[:3]
+
+
+def sysv_attach(shmid, write):
+    """Attaches a System V segment (read-only unless `write`): its address,
+    or None (errno_() says why)."""
+    addr = _libc.shmat(shmid, None, 0 if write else _SHM_RDONLY)
+    if addr is None or addr == _SHMAT_FAILED:
+        return None
+    return addr
+
+
+def sysv_detach(addr):
+    _libc.shmdt(ctypes.c_void_p(addr))
