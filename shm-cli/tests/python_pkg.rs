@@ -363,6 +363,26 @@ fn invalid_values_are_named_and_segment_text_is_escaped() {
 }
 
 #[test]
+fn damaged_segments_give_typed_shm_errors_only() {
+    let name = Name::new("py-fuzz");
+    let _seg = new_segment(&name, &Robot::sample());
+    let out = Command::new(python())
+        .arg(root().join("bindings/python/tests/fuzz_typed_shm.py"))
+        .arg(&name.0)
+        .arg(env!("CARGO_TARGET_TMPDIR"))
+        .env("PYTHONPATH", root().join("bindings/python"))
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success() && text.starts_with("ok "),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
 fn a_python_writer_is_read_by_rust_and_shm_dump_and_excludes_rust_writers() {
     let name = Name::new("py-writer");
     let seg = new_segment(&name, &demo_value());
