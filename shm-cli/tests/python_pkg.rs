@@ -421,6 +421,35 @@ fn a_python_writer_is_read_by_rust_and_shm_dump_and_excludes_rust_writers() {
         "{err}"
     );
     assert_eq!(seg.read().unwrap().value, 77);
+    seg.release_writer().unwrap();
+    // A forked child cannot write through, nor release, its parent's claim.
+    let py = Py::start(&["fork", &name.0], "parent wrote");
+    assert_eq!(seg.read().unwrap().value, 21);
+    assert!(matches!(
+        seg.claim_writer(Duration::ZERO),
+        Err(Error::WriterBusy { .. })
+    ));
+    py.finish();
+    // A handle never closed is released when the interpreter exits.
+    let out = Command::new(python())
+        .args([
+            "-c",
+            &format!(
+                "import typed_shm\ns = typed_shm.open('{}', write=True)\ns.update(value=3)",
+                name.0
+            ),
+        ])
+        .env("PYTHONPATH", root().join("bindings/python"))
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(seg.claim_writer(Duration::ZERO).unwrap().is_none());
+    assert_eq!(seg.read().unwrap().value, 3);
 }
 
 #[test]

@@ -15,6 +15,11 @@ or the package installed):
                                            or `timeout`, after `waiting
                                            futex=True|False` (--rw: a read-write
                                            handle without write access)
+  typed_shm_client.py fork NAME            claim write access, fork: the child's
+                                           write must be NotWriter and its close
+                                           must release nothing; then the parent
+                                           writes, prints `parent wrote N` and
+                                           waits for a line on stdin
   typed_shm_client.py numpy NAME           print the numpy view's itemsize and
                                            its `repr` (numpy must be installed)
   typed_shm_client.py torn NAME            claim write access, start a write
@@ -59,6 +64,25 @@ def main(argv):
                 print(f"written {version}", flush=True)
                 if hold:
                     sys.stdin.readline()
+        elif cmd == "fork":
+            import os
+            seg = typed_shm.open(name, write=True)
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    seg.update(value=666)
+                    os._exit(10)
+                except typed_shm.NotWriter:
+                    pass
+                seg.close()
+                os._exit(0)
+            _, status = os.waitpid(pid, 0)
+            if status != 0:
+                print(f"child failed: {status}", file=sys.stderr)
+                return 1
+            print(f"parent wrote {seg.update(value=21)}", flush=True)
+            sys.stdin.readline()
+            seg.close()
         elif cmd == "numpy":
             with typed_shm.open(name) as seg:
                 v = seg.read_numpy()

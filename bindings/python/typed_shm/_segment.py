@@ -1,11 +1,13 @@
 """Opening, reading, waiting and writing (docs/FORMAT.md)."""
 
+import atexit
 import fcntl
 import mmap
 import os
 import stat
 import sys
 import time
+import weakref
 from array import array
 
 from . import _sys
@@ -16,6 +18,20 @@ from ._header import (BACKUP_SEQ, HEADER_SIZE, MAGIC, NOTIFY, SCHEMA_SEQ, SEQ, W
                       WRITER_SINCE, Header)
 from ._sys import ACQUIRE, RELAXED, RELEASE, SEQ_CST
 from ._values import Codec
+
+# Handles holding write access, released when the interpreter exits (a
+# process that dies otherwise leaves its claim to be taken over).
+_WRITERS = weakref.WeakSet()
+
+
+@atexit.register
+def _release_all():
+    for seg in list(_WRITERS):
+        try:
+            seg.release()
+        except Exception:
+            pass
+
 
 _HALF = 1 << 63
 _MASK = (1 << 64) - 1
@@ -364,6 +380,7 @@ class Segment:
             ok, seen = a.cas64(WRITER, word, me)
             if ok:
                 self._writer, self._claimed_pid = True, os.getpid()
+                _WRITERS.add(self)
                 self._after_claim(word)
                 return True
             word = seen
@@ -490,6 +507,7 @@ class Segment:
         a child made by fork it only closes the child's copy of the lock."""
         writer, fd = self._writer, self._lock_fd
         self._writer, self._lock_fd = False, None
+        _WRITERS.discard(self)
         try:
             if writer and self._claimed_pid == os.getpid():
                 self._a.cas64(WRITER, _sys.own_word(), 0)
