@@ -152,7 +152,10 @@ def futex_wake(addr):
 
 # The writer lock: an open-file-description lock on the claim word's bytes.
 CLAIM_OFFSET = 144
-HAS_OFD = LINUX and hasattr(fcntl, "F_OFD_SETLK")
+HAS_OFD = LINUX
+# Python 3.9 added the names; the values are Linux's (every architecture).
+F_OFD_GETLK = getattr(fcntl, "F_OFD_GETLK", 36)
+F_OFD_SETLK = getattr(fcntl, "F_OFD_SETLK", 37)
 
 
 def _flock(l_type):
@@ -163,7 +166,7 @@ def ofd_trylock(fd):
     """Takes the writer lock without waiting: True if taken, False if
     another open file description holds a lock on the bytes."""
     try:
-        fcntl.fcntl(fd, fcntl.F_OFD_SETLK, _flock(fcntl.F_WRLCK))
+        fcntl.fcntl(fd, F_OFD_SETLK, _flock(fcntl.F_WRLCK))
         return True
     except OSError as e:
         if e.errno in (errno.EAGAIN, errno.EACCES):
@@ -174,12 +177,12 @@ def ofd_trylock(fd):
 def ofd_holder(fd):
     """The lock another open file description holds on the claim word's
     bytes: fcntl.F_WRLCK, fcntl.F_RDLCK or fcntl.F_UNLCK (none)."""
-    got = fcntl.fcntl(fd, fcntl.F_OFD_GETLK, _flock(fcntl.F_WRLCK))
+    got = fcntl.fcntl(fd, F_OFD_GETLK, _flock(fcntl.F_WRLCK))
     return struct.unpack("hhqqi4x", got)[0]
 
 
 def ofd_unlock(fd):
-    fcntl.fcntl(fd, fcntl.F_OFD_SETLK, _flock(fcntl.F_UNLCK))
+    fcntl.fcntl(fd, F_OFD_SETLK, _flock(fcntl.F_UNLCK))
 
 
 # The process checks.
