@@ -19,6 +19,19 @@ from ._header import (BACKUP_SEQ, HEADER_SIZE, MAGIC, NOTIFY, SCHEMA_SEQ, SEQ, W
 from ._sys import ACQUIRE, RELAXED, RELEASE, SEQ_CST
 from ._values import Codec
 
+class _Closed:
+    """Stands for the mapping of a closed handle: any use is an Error (never
+    an access to memory that is no longer mapped)."""
+
+    def __init__(self, name):
+        self._name = name
+
+    def _fail(self, *args):
+        raise Error(self._name, "the segment handle is closed")
+
+    __getattr__ = __getitem__ = __setitem__ = _fail
+
+
 # Handles holding write access, released when the interpreter exits (a
 # process that dies otherwise leaves its claim to be taken over).
 _WRITERS = weakref.WeakSet()
@@ -98,7 +111,8 @@ class Segment:
     """An open segment: its header checked once on a private copy
     (`header`), its schema decoded from its descriptor (`schema`, the
     IntEnums in `enums`). Reads take every offset from that copy. A context
-    manager; `close()` releases write access and unmaps."""
+    manager; `close()` releases write access and unmaps (a handle must not
+    be closed while another thread uses it)."""
 
     def __init__(self, name, write=False, claim=True, timeout=1.0, writer_wait=0.0):
         # The identity is what the doorbell's hash covers: `posix:/NAME`,
@@ -529,9 +543,9 @@ class Segment:
                 self._bell.detach()
                 self._bell = None
             for v in (self._q, self._mv):
-                if v is not None:
+                if v is not None and not isinstance(v, _Closed):
                     v.release()
-            self._q = self._mv = None
+            self._q = self._mv = self._a = _Closed(self.name)
             if self._mm is not None:
                 self._mm.close()
                 self._mm = None
