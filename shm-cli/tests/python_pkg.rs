@@ -453,6 +453,59 @@ fn a_python_writer_is_read_by_rust_and_shm_dump_and_excludes_rust_writers() {
 }
 
 #[test]
+fn snapshots_stay_whole_under_a_racing_writer_both_ways() {
+    let name = Name::new("py-race");
+    let seg = new_segment(&name, &demo_value());
+    let whole = |k: i32| {
+        let mut v = demo_value();
+        v.value = k;
+        v.numbers = [k as f32; 50];
+        v
+    };
+    seg.claim_writer(Duration::ZERO).unwrap();
+    seg.write(&whole(0)).unwrap();
+    // A Rust writer writes as fast as it can while Python reads.
+    let mut reader = client(&["race-read", &name.0, "500"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // (Values below 2^24, which an f32 holds exactly.)
+    let mut k = 1;
+    while reader.try_wait().unwrap().is_none() {
+        seg.write(&whole(k)).unwrap();
+        k = (k + 1) % (1 << 20);
+    }
+    let out = reader.wait_with_output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success() && text.starts_with("consistent distinct="),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let distinct: u32 = text.trim()["consistent distinct=".len()..].parse().unwrap();
+    assert!(distinct > 1, "{text}");
+    // A Python writer writes while Rust reads.
+    seg.release_writer().unwrap();
+    let mut writer = client(&["race-write", &name.0, "2000"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut seen = std::collections::HashSet::new();
+    while writer.try_wait().unwrap().is_none() {
+        let v = seg.read().unwrap();
+        assert!(
+            v.numbers.iter().all(|&x| x == v.value as f32),
+            "torn: {v:?}"
+        );
+        seen.insert(v.value);
+    }
+    assert!(writer.wait().unwrap().success());
+    assert_eq!(seg.read().unwrap(), whole(1999));
+    assert!(seen.len() > 1, "{}", seen.len());
+}
+
+#[test]
 fn writers_take_over_from_each_other_after_a_sigkill_mid_write() {
     let name = Name::new("py-takeover");
     let seg = new_segment(&name, &demo_value());

@@ -20,6 +20,10 @@ or the package installed):
                                            must release nothing; then the parent
                                            writes, prints `parent wrote N` and
                                            waits for a line on stdin
+  typed_shm_client.py race-read NAME N     read N times while a writer writes
+                                           `value = k`, every number k: print
+                                           `consistent distinct=D`, or fail
+  typed_shm_client.py race-write NAME N    write N such values, print `done`
   typed_shm_client.py numpy NAME           print the numpy view's itemsize and
                                            its `repr` (numpy must be installed)
   typed_shm_client.py torn NAME            claim write access, start a write
@@ -83,6 +87,21 @@ def main(argv):
             print(f"parent wrote {seg.update(value=21)}", flush=True)
             sys.stdin.readline()
             seg.close()
+        elif cmd == "race-read":
+            seen = set()
+            with typed_shm.open(name) as seg:
+                for _ in range(int(rest[0])):
+                    v = seg.read()
+                    if any(x != v.value for x in v.numbers):
+                        print(f"torn: value {v.value}, numbers {v.numbers}", file=sys.stderr)
+                        return 1
+                    seen.add(v.value)
+            print(f"consistent distinct={len(seen)}")
+        elif cmd == "race-write":
+            with typed_shm.open(name, write=True, writer_wait=10.0) as seg:
+                for k in range(int(rest[0])):
+                    seg.update(value=k, numbers=[k] * len(seg.read().numbers))
+            print("done")
         elif cmd == "numpy":
             with typed_shm.open(name) as seg:
                 v = seg.read_numpy()

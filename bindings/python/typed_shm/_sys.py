@@ -90,26 +90,35 @@ class Atomics:
     """Atomic accesses to a mapping: `q` is its memoryview cast to 'Q',
     `addr` its address. Offsets are in bytes, multiples of the width.
 
-    Loads of 8-byte words through `q[i]` are CPython's memoryview element
-    reads: `unpack_single` copies the item with a fixed-size `memcpy` of 8
-    bytes into a local, which the C compiler emits as one aligned 8-byte
-    load (the same argument as the generated module's `_u64`); stores
-    `q[i] = v` are likewise one 8-byte store (`pack_single`). Those are the
-    relaxed atomic loads and stores of the protocol. Orderings (acquire,
-    release, fences, read-modify-writes) go through libatomic where it is
-    installed; without it, only reading on x86-64 is offered, where the
-    hardware keeps loads in order (TSO) and the acquire fence is free."""
+    Loads and stores of 8-byte words through `q[i]` are CPython's
+    memoryview element accesses: `unpack_single` and `pack_single` copy the
+    item with a fixed-size `memcpy` of 8 bytes to or from a local, which the
+    C compiler emits as one aligned 8-byte load or store (the same argument
+    as the generated module's `_u64`). Those are the relaxed atomic loads
+    and stores of the protocol. On x86-64 they are also its acquire loads
+    and release stores (the hardware keeps loads in order and stores in
+    order, TSO), and its acquire and release fences cost nothing; each
+    access is a separate call of the interpreter, which the C compiler
+    cannot move another access across. Elsewhere the orderings go through
+    libatomic (`__atomic_load_8`, `__atomic_store_8`,
+    `atomic_thread_fence`). Read-modify-writes (`cas64`, `fetch_add32`)
+    always do: libatomic's `lock cmpxchg` / `lock xadd` on x86-64, full
+    barriers. Without libatomic only reading on x86-64 is offered."""
 
     def __init__(self, q, addr):
         self.q, self.addr, self.lib = q, addr, LIBATOMIC
+        self.plain = X86_64 or LIBATOMIC is None
 
     def load64(self, off, order=ACQUIRE):
-        if self.lib is not None:
-            return self.lib.load8(self.addr + off, order)
-        return self.q[off >> 3]
+        if self.plain:
+            return self.q[off >> 3]
+        return self.lib.load8(self.addr + off, order)
 
     def store64(self, off, value, order=RELEASE):
-        self.lib.store8(self.addr + off, value, order)
+        if self.plain:
+            self.q[off >> 3] = value
+        else:
+            self.lib.store8(self.addr + off, value, order)
 
     def cas64(self, off, expected, new):
         """Compare-and-swap (acquire-release); (swapped, value seen)."""
@@ -118,16 +127,17 @@ class Atomics:
         return ok, e.value
 
     def load32(self, off, order=SEQ_CST):
-        if self.lib is not None:
-            return self.lib.load4(self.addr + off, order)
-        return self.q[off >> 3] >> (32 * ((off >> 2) & 1)) & 0xFFFFFFFF if sys.byteorder == "little" \
-            else self.q[off >> 3] >> (32 * (1 - ((off >> 2) & 1))) & 0xFFFFFFFF
+        if self.plain:
+            word = self.q[off >> 3]
+            high = ((off >> 2) & 1) == (1 if sys.byteorder == "little" else 0)
+            return (word >> 32 if high else word) & 0xFFFFFFFF
+        return self.lib.load4(self.addr + off, order)
 
     def fetch_add32(self, off, delta):
         return self.lib.fetch_add4(self.addr + off, delta & 0xFFFFFFFF, SEQ_CST)
 
     def fence(self, order):
-        if self.lib is not None:
+        if not self.plain:
             self.lib.fence(order)
 
 
