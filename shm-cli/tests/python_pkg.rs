@@ -20,9 +20,35 @@ use common::{Name, Writer, demo_value, root, shm_ok};
 use schemas::{Axis, Mode, MySharedData, Robot};
 use shm_runtime::{Error, FixedStr, Options, ReadWrite, Shared, Utf16};
 
+/// Selects the `reader` example's role in a child process: the segment's
+/// name.
+const READER_ENV: &str = "SHM_PY_READER_CHILD";
+
 #[test]
 fn child_role() {
     common::child_role();
+    // The `reader` example (`reader --name NAME`): prints the values.
+    if let Ok(name) = std::env::var(READER_ENV) {
+        let target = examples::Target {
+            name,
+            backend: examples::Backend::DEFAULT,
+            key: None,
+        };
+        examples::exit_on_error("reader", || examples::run_reader(&target));
+    }
+}
+
+/// Runs the `reader` example on `name` in a child process; its stdout.
+fn rust_reader(name: &str) -> String {
+    let out = test_support::child_command("child_role", READER_ENV, name)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
 }
 
 /// The Python interpreter: `SHM_TEST_PYTHON` (e.g. a venv's, with numpy),
@@ -397,6 +423,11 @@ fn a_python_writer_is_read_by_rust_and_shm_dump_and_excludes_rust_writers() {
     assert_eq!(
         (v.value, v.letter, v.numbers[10]),
         (77, Utf16(u16::from(b'Q')), 1.45)
+    );
+    let printed = rust_reader(&name.0);
+    assert!(
+        printed.contains("Value is 77\nLetter is Q\n11th Number is 1.45\n"),
+        "{printed}"
     );
     let dump = shm_ok(&["dump", &name.0]);
     assert!(dump.contains("value = 77"), "{dump}");
