@@ -301,3 +301,21 @@ def read_with_version(buf, timeout=1.0):
 def read(buf, timeout=1.0):
     """A consistent copy of the payload (see read_with_version)."""
     return read_with_version(buf, timeout)[0]
+
+
+def open_typed(name, write=False, **options):
+    """The segment `name` opened with the `typed_shm` package
+    (`pip install ./bindings/python`, or bindings/python on the path),
+    checked to hold this schema: values with natural types (bool, IntEnum,
+    str) validated as in Rust, `wait_for_change`, and with write=True a
+    writer (`write`, `update`). `options` go to typed_shm.open."""
+    import typed_shm
+
+    seg = typed_shm.open(name, write=write, **options)
+    if seg.header.fingerprint != FINGERPRINT:
+        found = f"{seg.schema.name} v{seg.schema.version} ({seg.header.fingerprint:#018x})"
+        seg.close()
+        raise SegmentError(
+            f"the segment holds schema {found}, not {SCHEMA_NAME} v{SCHEMA_VERSION} ({FINGERPRINT:#018x})"
+        )
+    return seg

@@ -512,7 +512,7 @@ fn readme_csharp_examples_work() {
         return;
     }
     let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
-    let section = &readme[readme.find("\n### C#\n").expect("a C# section")..];
+    let section = &readme[readme.find("\n## C#\n").expect("a C# section")..];
     let blocks: Vec<&str> = section
         .split("```csharp\n")
         .skip(1)
