@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use shm_runtime::{ReadOnly, Shared};
 
 use crate::Args;
-use crate::libs::{Ice, Lib, MmapSync, Ours, Raw, SeqLock};
+use crate::libs::{Ice, Lib, MmapSync, Ours, Raw, RawAtomic, SeqLock};
 use crate::payload::{P1M, P4K, P208, Payload};
 use crate::sys::{self, DEADLINE, RawMap, Res, relax};
 
@@ -59,6 +59,7 @@ macro_rules! dispatch {
         }
         match $lib {
             "raw" => sized!(Raw),
+            "raw atomic" => sized!(RawAtomic),
             "ours" => sized!(Ours),
             "iceoryx2" => sized!(Ice),
             "seqlock" => sized!(SeqLock),
@@ -155,6 +156,8 @@ pub fn all(args: &Args) -> Res<Value> {
             }
             let ns: Res<f64> = dispatch!("ours", size, |L, P| ours_read_value_ns::<P>(&ctx));
             rows.push(json!({"size": size, "lib": "ours read()", "ns": ns?}));
+            let ns: Res<f64> = dispatch!("raw atomic", size, |L, P| read_ns::<L, P>(&ctx));
+            rows.push(json!({"size": size, "lib": "raw atomic", "ns": ns?}));
             eprintln!("read {size}: done");
         }
         out["read"] = rows.into();
@@ -166,6 +169,8 @@ pub fn all(args: &Args) -> Res<Value> {
                 let ns: Res<f64> = dispatch!(lib, size, |L, P| write_ns::<L, P>(&ctx));
                 rows.push(json!({"size": size, "lib": lib, "ns": ns?}));
             }
+            let ns: Res<f64> = dispatch!("raw atomic", size, |L, P| write_ns::<L, P>(&ctx));
+            rows.push(json!({"size": size, "lib": "raw atomic", "ns": ns?}));
             eprintln!("write {size}: done");
         }
         out["write"] = rows.into();

@@ -131,6 +131,14 @@ pub fn markdown(v: &Value) -> String {
             size,
             raw,
         );
+        row(
+            "read, floor: 8-byte relaxed atomic copy, no protocol (in the ours column)",
+            "read",
+            "ns",
+            "raw atomic",
+            size,
+            raw,
+        );
     }
     for size in sizes {
         let raw = get(v, "write", "raw", size, "ns");
@@ -142,9 +150,17 @@ pub fn markdown(v: &Value) -> String {
             size,
             raw,
         );
+        row(
+            "write, floor: 8-byte relaxed atomic copy, no protocol (in the ours column)",
+            "write",
+            "ns",
+            "raw atomic",
+            size,
+            raw,
+        );
     }
     row(
-        "read ONE u64 field (ours `fields()`; mmap-sync zero-copy)",
+        "read ONE u64 field (ours `read_with` projection; mmap-sync zero-copy)",
         "project",
         "ns",
         "ours",
