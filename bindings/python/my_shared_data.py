@@ -132,6 +132,11 @@ class MySharedData(ctypes.Structure):
         ("numbers", (ctypes.c_float * 50)),  # offset 8
     ]
 
+    @property
+    def letter_value(self):
+        """`letter` as a one-character str (one UTF-16 code unit)."""
+        return chr(self.letter)
+
 
 _LAYOUT_CHECKS.append((MySharedData, 208, [
     ("value", 0),
@@ -214,10 +219,12 @@ class Segment:
     """A checked segment: the header is checked once, on a private copy
     (`header`), and every read uses the offsets checked then, whatever the
     segment holds later. Over any buffer of a whole segment (`buf`), or a
-    mapping it owns (see open_segment); a context manager."""
+    mapping it owns (see open_segment); a context manager. `name` names
+    the segment in errors."""
 
-    def __init__(self, buf, _owned=None):
+    def __init__(self, buf, _owned=None, name="<buffer>"):
         self._owned = _owned
+        self.name = name
         self._buf = memoryview(buf).cast("B")
         try:
             self.header = check(self._buf)
@@ -262,7 +269,8 @@ class Segment:
         while True:
             got = self._try_copy()
             if got is not None:
-                return MySharedData.from_buffer_copy(got[1]), got[0] // 2
+                value = MySharedData.from_buffer_copy(got[1])
+                return value, got[0] // 2
             if time.monotonic() > deadline:
                 raise SegmentError(
                     f"no complete copy of the payload in {timeout} s (the copy kept "
@@ -291,7 +299,7 @@ def open_segment(name):
     """The existing POSIX segment `name`, mapped read-only without the
     resource tracker (see attach) and checked: a Segment."""
     m = attach(name)
-    return Segment(m, _owned=m)
+    return Segment(m, _owned=m, name="/" + name.lstrip("/"))
 
 
 def read_with_version(buf, timeout=1.0):

@@ -460,6 +460,11 @@ h.payload_offset = 256
 h.backup_offset = 256 + (m.SIZE + 63) // 64 * 64
 buf = bytearray(bytes(h)) + payload + bytes(h.backup_offset - 256 - m.SIZE) + payload
 buf += bytes(-m.SIZE % 8)  # each copy is read in whole 8-byte words
+# The bytes are arbitrary, not valid values: this reads the layout only
+# (the checks are tested against the Rust reader in shm-cli's tests).
+for c in vars(m).values():
+    if isinstance(c, type) and hasattr(c, "_shm_check"):
+        c._shm_check = lambda self, path: None
 v = m.read(memoryview(buf))
 def leaves(x):
     if isinstance(x, int):
