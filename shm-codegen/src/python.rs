@@ -809,7 +809,7 @@ def open_segment(name):
     """The existing POSIX segment `name`, mapped read-only without the
     resource tracker (see attach) and checked: a Segment."""
     m = attach(name)
-    return Segment(m, _owned=m, name="/" + name.lstrip("/"))
+    return Segment(m, _owned=m, name="posix:/" + name.lstrip("/"))
 
 
 def read_with_version(buf, timeout=1.0):
