@@ -16,6 +16,11 @@ which removes the live segment when this process exits. open_segment (and
 attach) map it without registering it. A Segment checks the header once,
 on a private copy, and reads only at the offsets it checked. Reading never
 waits for a writer and never stores to the segment.
+
+The struct fields stay the raw ctypes storage; each bool, char, Utf16,
+enum and string field NAME also has a property NAME_value with its
+natural value (bool, one-character str, the generated IntEnum, str; lists
+for arrays), e.g. value.mode_value == Mode.Running.
 """
 
 import ctypes

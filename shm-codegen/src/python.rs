@@ -592,7 +592,7 @@ which removes the live segment when this process exits. open_segment (and
 attach) map it without registering it. A Segment checks the header once,
 on a private copy, and reads only at the offsets it checked. Reading never
 waits for a writer and never stores to the segment.
-{checking}"""
+{checking}{natural}"""
 
 import ctypes
 {import_enum}import mmap
@@ -631,11 +631,8 @@ class SegmentError(Exception):
         backup_seq = header::off::BACKUP_SEQ,
         escaped = py_string(&schema.name),
         size = schema.size,
-        checking = if checked || !enums.is_empty() {
-            CHECKING_DOC
-        } else {
-            ""
-        },
+        checking = if checked { CHECKING_DOC } else { "" },
+        natural = if has_natural(schema) { NATURAL_DOC } else { "" },
         import_enum = if enums.is_empty() {
             ""
         } else {
@@ -857,12 +854,23 @@ const CHECKING_DOC: &str = r#"
 Every value read is checked as the Rust reader checks it (each bool 0 or
 1, each enum one of its variants, each char a Unicode scalar value, each
 string within its capacity and UTF-8); a bad one raises InvalidValue,
-naming the segment, the field path and the value as Rust does. The
-struct fields stay the raw ctypes storage; each bool, char, Utf16, enum
-and string field NAME also has a property NAME_value with its natural
-value (bool, one-character str, the generated IntEnum, str; lists for
-arrays), e.g. value.mode_value == Mode.Running.
+naming the segment, the field path and the value as Rust does.
 "#;
+
+const NATURAL_DOC: &str = r#"
+The struct fields stay the raw ctypes storage; each bool, char, Utf16,
+enum and string field NAME also has a property NAME_value with its
+natural value (bool, one-character str, the generated IntEnum, str; lists
+for arrays), e.g. value.mode_value == Mode.Running.
+"#;
+
+/// Whether `s` or a nested struct has a field with a `NAME_value` property.
+fn has_natural(s: &Schema) -> bool {
+    s.fields.iter().any(|f| match leaf(&f.ty).0 {
+        TypeInfo::Struct(inner) => has_natural(inner),
+        t => natural(t),
+    })
+}
 
 const INVALID: &str = r#"def _shm_escape(s):
     """`s` with every character that is not printable escaped, as the
