@@ -283,6 +283,46 @@ fn accepted() -> Vec<Schema> {
                 ),
             ],
         ),
+        // An enum and variants named like Python keywords, builtins and
+        // `IntEnum` attributes; arrays of arrays of checked types.
+        st(
+            "Keys",
+            vec![
+                (
+                    "kind",
+                    TypeInfo::Enum(Box::new(EnumInfo {
+                        name: "None".to_owned(),
+                        repr: Prim::I16,
+                        variants: vec![
+                            ("None".to_owned(), u64::MAX),
+                            ("True".to_owned(), 0),
+                            ("name".to_owned(), 1),
+                            ("value".to_owned(), 2),
+                        ],
+                    })),
+                ),
+                (
+                    "grid",
+                    TypeInfo::Array {
+                        elem: Box::new(TypeInfo::Array {
+                            elem: Box::new(TypeInfo::Str { cap: 2 }),
+                            len: 2,
+                        }),
+                        len: 2,
+                    },
+                ),
+                (
+                    "cc",
+                    TypeInfo::Array {
+                        elem: Box::new(TypeInfo::Array {
+                            elem: Box::new(p(Prim::Char)),
+                            len: 2,
+                        }),
+                        len: 3,
+                    },
+                ),
+            ],
+        ),
         // The root named like the helpers other names derive.
         st(
             "Data",

@@ -56,7 +56,7 @@ pub(super) fn natural_doc(t: &TypeInfo, depth: usize) -> String {
         TypeInfo::Prim(Prim::Bool) => "a bool".to_owned(),
         TypeInfo::Prim(Prim::Char) => "a one-character str".to_owned(),
         TypeInfo::Prim(_) => "a one-character str (one UTF-16 code unit)".to_owned(),
-        TypeInfo::Enum(e) => format!("a `{}`", class_name(&e.name)),
+        TypeInfo::Enum(e) => format!("the enum `{}`", class_name(&e.name)),
         _ => "a str".to_owned(),
     };
     if depth == 0 {
@@ -113,7 +113,11 @@ pub(super) fn emit_check(out: &mut String, s: &Schema, names: &[String]) {
                 let _ = writeln!(
                     out,
                     "{ind}if {x} not in ({}):\n{ind}    return {at}, str({x}) + \" is not a variant of enum `{}` ({})\"",
-                    values.iter().map(|v| format!("{v}, ")).collect::<String>(),
+                    if values.len() == 1 {
+                        format!("{},", values[0])
+                    } else {
+                        values.join(", ")
+                    },
                     py_string(&e.name),
                     py_string(&known.join(", "))
                 );
