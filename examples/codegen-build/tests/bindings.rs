@@ -87,8 +87,8 @@ fn the_c_header_compiles_as_c11_with_warnings_as_errors() {
     let main = d.join("main.c");
     std::fs::write(
         &main,
-        "#include <stdio.h>\n\
-         #include \"telemetry.h\"\n\
+        "#include \"telemetry.h\" /* first: it picks the feature set */\n\
+         #include <stdio.h>\n\
          int main(void) {\n\
          \x20   printf(\"%zu 0x%016llx\\n\", sizeof(Telemetry),\n\
          \x20          (unsigned long long)TELEMETRY_FINGERPRINT);\n\
