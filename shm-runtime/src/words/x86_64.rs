@@ -199,7 +199,10 @@ mod tests {
                         super::super::store_words(base.add(shared_at), src.as_ptr(), len);
                         store_words_narrow(nbase.add(shared_at), src.as_ptr(), len);
                     }
-                    assert_eq!(shared, narrow, "store, at {shared_at}/{private_at}, {len} B");
+                    assert_eq!(
+                        shared, narrow,
+                        "store, at {shared_at}/{private_at}, {len} B"
+                    );
                     let mut out = vec![0u8; len + 16];
                     let mut want = vec![0u8; len + 16];
                     // SAFETY: as above; `out`/`want` have `private_at + len`
