@@ -19,7 +19,7 @@
 //! `SAFETY` comments, that the words they name are mapped and only ever
 //! accessed this way.
 //!
-//! On x86-64 processors with AVX, payload copies of 64 bytes or more move
+//! On x86-64 processors with AVX, payload copies of 256 bytes or more move
 //! 16 aligned bytes per access (`words/x86_64.rs`): one atomic access on
 //! those processors, which the Rust abstract machine sees as two relaxed
 //! atomic loads (stores) of the two words, so every access is still a
@@ -100,7 +100,7 @@ pub(crate) unsafe fn store_bytes(dst: *mut u8, src: *const u8, len: usize) {
 /// `src` is 8-aligned; the `len.div_ceil(8)` words at `src` are valid for
 /// reads and only accessed as whole atomic words by Rust code;
 /// `dst..dst+len` is valid for writes and does not overlap them.
-#[inline]
+#[inline(always)]
 pub(crate) unsafe fn load_words(src: *const u8, dst: *mut u8, len: usize) {
     #[cfg(all(target_arch = "x86_64", not(any(miri, loom))))]
     if len >= WIDE_MIN && x86_64::wide() {
@@ -123,9 +123,10 @@ pub(crate) unsafe fn load_words(src: *const u8, dst: *mut u8, len: usize) {
     unsafe { load_words_narrow(src, dst, len) }
 }
 
-/// Payload copies at least this long take the 16-byte path on x86-64.
+/// Payload copies at least this long take the 16-byte path on x86-64
+/// (shorter ones are cheaper unrolled word by word: measured, BENCHMARKS.md).
 #[cfg(all(target_arch = "x86_64", not(any(miri, loom))))]
-const WIDE_MIN: usize = 64;
+const WIDE_MIN: usize = 256;
 
 /// [`load_words`] one 8-byte word at a time (the portable path).
 ///
@@ -166,7 +167,7 @@ unsafe fn load_words_narrow(src: *const u8, dst: *mut u8, len: usize) {
 /// As for [`load_words`] with the roles swapped; the words are writable
 /// and nobody else stores to them meanwhile (the caller holds write
 /// access).
-#[inline]
+#[inline(always)]
 pub(crate) unsafe fn store_words(dst: *mut u8, src: *const u8, len: usize) {
     #[cfg(all(target_arch = "x86_64", not(any(miri, loom))))]
     if len >= WIDE_MIN && x86_64::wide() {

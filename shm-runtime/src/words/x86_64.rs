@@ -70,7 +70,7 @@ fn detect() -> bool {
 /// whole words valid for reads that Rust code only accesses as whole
 /// aligned 8-byte atomics (other processes may write them); `dst` is valid
 /// for writes of `16 * n` bytes and does not overlap them.
-#[target_feature(enable = "avx")]
+#[inline]
 pub(super) unsafe fn load(src: *const u8, dst: *mut u8, n: usize) {
     let mut k = 0;
     while k + 4 <= n {
@@ -128,7 +128,7 @@ pub(super) unsafe fn load(src: *const u8, dst: *mut u8, n: usize) {
 ///
 /// As for [`load`] with the roles swapped; `dst`'s words are writable and
 /// nobody else stores to them meanwhile (the caller holds write access).
-#[target_feature(enable = "avx")]
+#[inline]
 pub(super) unsafe fn store(dst: *mut u8, src: *const u8, n: usize) {
     let mut k = 0;
     while k + 4 <= n {
