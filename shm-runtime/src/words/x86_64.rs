@@ -179,21 +179,21 @@ pub(super) unsafe fn store(dst: *mut u8, src: *const u8, n: usize) {
 mod tests {
     use super::super::{load_words_narrow, store_words_narrow};
 
-    /// The wide path against the 8-byte one, at every length up to 300 and
+    /// The wide path against the 8-byte one, at every length up to 700 and
     /// every alignment of the private side (the shared side 8-aligned, both
     /// 0 and 8 mod 16).
     #[test]
     fn wide_copies_match_the_word_copies() {
-        let pattern: Vec<u8> = (0..400u32).map(|i| (i * 7 + 3) as u8).collect();
+        let pattern: Vec<u8> = (0..800u32).map(|i| (i * 7 + 3) as u8).collect();
         for shared_at in [0usize, 8] {
             for private_at in 0..16 {
-                for len in 0..300 {
-                    let mut shared = vec![0u128; 32];
+                for len in 0..700 {
+                    let mut shared = vec![0u128; 48];
                     let base = shared.as_mut_ptr().cast::<u8>();
-                    let mut narrow = vec![0u128; 32];
+                    let mut narrow = vec![0u128; 48];
                     let nbase = narrow.as_mut_ptr().cast::<u8>();
                     let src = &pattern[private_at..private_at + len];
-                    // SAFETY: `shared_at + len <= 308 < 512` bytes of each
+                    // SAFETY: `shared_at + len <= 708 < 768` bytes of each
                     // private buffer, 8-aligned; `src` has `len` bytes.
                     unsafe {
                         super::super::store_words(base.add(shared_at), src.as_ptr(), len);
