@@ -244,7 +244,7 @@ fn abandoned_update(seg: &Shared<Snap, ReadWrite>, n: u64) {
     let r = catch_unwind(AssertUnwindSafe(|| {
         seg.update(|f| {
             f.n().set(n);
-            f.words().set(0, 0xdead);
+            f.words().set(0, 0xdead).expect("index in range");
             // `resume_unwind` unwinds as a panic does, without printing.
             resume_unwind(Box::new("the closure gave up"));
         })
