@@ -40,6 +40,7 @@ pub use writer::TakeOver;
 mod backend;
 mod doorbell;
 mod escape;
+mod handle_lock;
 mod image;
 mod init;
 mod mapping;

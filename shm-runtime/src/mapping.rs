@@ -25,6 +25,9 @@ use crate::writer;
 /// A mapped segment: the backing and the name errors give it.
 pub(crate) struct Mapping {
     backing: Box<dyn Backing>,
+    /// `backing.base()`, kept: the header words are reached without a
+    /// virtual call (a write's wake-up reads two of them).
+    base: NonNull<u8>,
     /// e.g. `posix:/MyShare`: used in every error.
     display: String,
     id: SegmentId,
@@ -47,6 +50,7 @@ impl std::fmt::Debug for Mapping {
 impl Mapping {
     pub(crate) fn new(backing: Box<dyn Backing>, display: String, id: SegmentId) -> Mapping {
         Mapping {
+            base: backing.base(),
             backing,
             display,
             id,
@@ -83,7 +87,7 @@ impl Mapping {
         // SAFETY: every backing maps at least HEADER_SIZE bytes, page-aligned
         // (`Backing`'s contract), so the word is in bounds and aligned;
         // header words are only ever accessed as whole atomic words.
-        unsafe { AtomicU64::from_ptr(self.backing.base().as_ptr().add(at).cast()) }
+        unsafe { AtomicU64::from_ptr(self.base.as_ptr().add(at).cast()) }
     }
 
     /// The 4-byte header word at 248 (`waiters`) or 252 (`notify`): the
@@ -93,7 +97,7 @@ impl Mapping {
         assert!(at == off::WAITERS || at == off::NOTIFY);
         // SAFETY: inside the header of every mapping, 4-aligned in a
         // page-aligned mapping, and only ever accessed as a 4-byte atomic.
-        unsafe { AtomicU32::from_ptr(self.backing.base().as_ptr().add(at).cast()) }
+        unsafe { AtomicU32::from_ptr(self.base.as_ptr().add(at).cast()) }
     }
 
     /// The claim word (see [`crate::writer`]).

@@ -4,13 +4,14 @@
 
 use std::marker::PhantomData;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::evolution::Compat;
 use crate::field::{Access, Field, ReadOnly, ReadWrite, SharedLayout};
+use crate::handle_lock::{HandleLock, WriteLock, this_thread};
 use crate::header::{HEADER_SIZE, Header};
 use crate::mapping::Mapping;
 use crate::name::SegmentId;
@@ -55,12 +56,10 @@ pub struct Shared<T: SharedLayout, A: Access = ReadWrite> {
 struct WriterState {
     /// The process that holds write access through this handle (0: none).
     holder: AtomicU32,
-    /// Serialises writes through this handle (threads of this process).
-    lock: Mutex<()>,
-    /// The thread holding `lock` ([`this_thread`]), 0 if none: a call that
-    /// would take it on the thread that holds it (inside `update`) is an
-    /// error instead of a deadlock.
-    owner: AtomicU64,
+    /// Serialises writes through this handle (threads of this process);
+    /// knows the thread holding it, so that a call that would take it on
+    /// that thread (inside `update`) is an error instead of a deadlock.
+    lock: HandleLock,
     /// What the claim that gave this handle write access found.
     take_over: Mutex<Option<TakeOver>>,
 }
@@ -503,46 +502,44 @@ impl<T: SharedLayout, A: Access> Shared<T, A> {
 
     /// Takes this handle's write lock for `op`, or [`Error::Reentrant`] if
     /// this thread holds it already (a call inside `update` or `modify`).
-    /// Costs one thread-local read and two relaxed atomic stores more than
-    /// the lock itself.
+    /// Uncontended: one thread-local read and one compare-exchange.
+    #[inline]
     fn lock_writer(&self, op: &'static str) -> Result<WriteLock<'_>> {
         let me = this_thread();
-        // Only this thread ever stores `me`, and it clears it before
-        // unlocking: so reading `me` means this thread holds the lock.
-        if self.writer.owner.load(Ordering::Relaxed) == me {
+        if let Err(now) = self.writer.lock.try_take(me) {
+            self.lock_contended(op, me, now)?;
+        }
+        Ok(WriteLock(&self.writer.lock))
+    }
+
+    /// [`Shared::lock_writer`] when the lock was taken (by `now`): the
+    /// errors, or waiting (spinning a little, then yielding) until it is
+    /// free.
+    #[cold]
+    #[inline(never)]
+    fn lock_contended(&self, op: &'static str, me: u64, now: u64) -> Result<()> {
+        // Only this thread ever stores `me`, and it stores 0 before
+        // anything else can: so reading `me` means this thread holds it.
+        if now == me {
             return Err(Error::Reentrant {
                 name: self.map.display().to_owned(),
                 op,
             });
         }
         let holder = self.writer.holder.load(Ordering::Relaxed);
-        let guard = if holder != 0 && holder != process::current_pid() {
+        if holder != 0 && holder != process::current_pid() {
             // A handle inherited across `fork`: if a thread of the parent
-            // was inside `update` then, this copy of the lock stays locked
+            // was inside `update` then, this copy of the lock stays taken
             // for ever. Not waiting for it: write access is the parent's.
-            match self.writer.lock.try_lock() {
-                Ok(guard) => guard,
-                Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
-                Err(std::sync::TryLockError::WouldBlock) => {
-                    return Err(Error::WriterBusy {
-                        name: self.map.display().to_owned(),
-                        pid: holder,
-                        this_process: false,
-                        waited: Duration::ZERO,
-                    });
-                }
-            }
-        } else {
-            self.writer
-                .lock
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-        };
-        self.writer.owner.store(me, Ordering::Relaxed);
-        Ok(WriteLock {
-            owner: &self.writer.owner,
-            _guard: guard,
-        })
+            return Err(Error::WriterBusy {
+                name: self.map.display().to_owned(),
+                pid: holder,
+                this_process: false,
+                waited: Duration::ZERO,
+            });
+        }
+        self.writer.lock.wait(me, now);
+        Ok(())
     }
 
     fn take_over_slot(&self) -> std::sync::MutexGuard<'_, Option<TakeOver>> {
@@ -556,28 +553,6 @@ impl<T: SharedLayout, A: Access> Shared<T, A> {
     fn wake(&self) {
         self.map.wake();
     }
-}
-
-/// A handle's write lock, held; clears the owner before unlocking (also
-/// when unwinding from a panicking `update`).
-struct WriteLock<'a> {
-    owner: &'a AtomicU64,
-    _guard: MutexGuard<'a, ()>,
-}
-
-impl Drop for WriteLock<'_> {
-    fn drop(&mut self) {
-        // Runs before `_guard` is dropped: the lock is still held.
-        self.owner.store(0, Ordering::Relaxed);
-    }
-}
-
-/// A number for the calling thread, never 0 and never reused by another
-/// thread of this process.
-fn this_thread() -> u64 {
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    thread_local!(static ID: u64 = NEXT.fetch_add(1, Ordering::Relaxed));
-    ID.with(|id| *id)
 }
 
 impl<T: SharedLayout> Shared<T, ReadWrite> {
@@ -671,18 +646,25 @@ impl<T: SharedLayout> Shared<T, ReadWrite> {
     }
 
     /// Takes this handle's write lock for `op`, if it holds write access.
+    #[inline]
     fn write_access(&self, op: &'static str) -> Result<WriteLock<'_>> {
         let not_writer = || Error::NotWriter {
             name: self.map.display().to_owned(),
         };
+        // `WriterState::held`, with this process's id looked up once.
+        let pid = process::current_pid();
+        let held = || {
+            let holder = self.writer.holder.load(Ordering::Relaxed);
+            holder != 0 && holder == pid
+        };
         // First without the lock: in a child made by `fork` while another
         // thread of the parent was writing, the child's copy of the lock
         // stays locked for ever; the child is not the writer anyway.
-        if !self.writer.held() {
+        if !held() {
             return Err(not_writer());
         }
         let lock = self.lock_writer(op)?;
-        if !self.writer.held() {
+        if !held() {
             return Err(not_writer());
         }
         Ok(lock)

@@ -18,8 +18,17 @@
 //! header word ([`half_of`], [`with_half`]). Callers state, in their
 //! `SAFETY` comments, that the words they name are mapped and only ever
 //! accessed this way.
+//!
+//! On x86-64 processors with AVX, payload copies of 256 bytes or more move
+//! 16 aligned bytes per access (`words/x86_64.rs`): one atomic access on
+//! those processors, which the Rust abstract machine sees as two relaxed
+//! atomic loads (stores) of the two words, so every access is still a
+//! whole aligned 8-byte word as far as Rust is concerned.
 
 use core::sync::atomic::{AtomicU64, Ordering};
+
+#[cfg(all(target_arch = "x86_64", not(any(miri, loom))))]
+mod x86_64;
 
 /// Copies `len` bytes from shared memory at `src` (any alignment) into
 /// private memory at `dst` with relaxed atomic loads of the whole aligned
@@ -91,8 +100,41 @@ pub(crate) unsafe fn store_bytes(dst: *mut u8, src: *const u8, len: usize) {
 /// `src` is 8-aligned; the `len.div_ceil(8)` words at `src` are valid for
 /// reads and only accessed as whole atomic words by Rust code;
 /// `dst..dst+len` is valid for writes and does not overlap them.
-#[inline]
+#[inline(always)]
 pub(crate) unsafe fn load_words(src: *const u8, dst: *mut u8, len: usize) {
+    #[cfg(all(target_arch = "x86_64", not(any(miri, loom))))]
+    if len >= WIDE_MIN && x86_64::wide() {
+        // One word first if `src` is 8 but not 16 mod 16, so that the
+        // wide loads are aligned; the rest after them, word by word.
+        let head = src as usize % 16;
+        let blocks = (len - head) / 16;
+        let done = head + 16 * blocks;
+        // SAFETY: `len >= WIDE_MIN > 8`, so the head word and the blocks
+        // are inside the caller's words; `src + head` is 16-aligned (`src`
+        // is 8-aligned); `wide()` held; `dst` has room for all of them.
+        unsafe {
+            load_words_narrow(src, dst, head);
+            x86_64::load(src.add(head), dst.add(head), blocks);
+            load_words_narrow(src.add(done), dst.add(done), len - done);
+        }
+        return;
+    }
+    // SAFETY: forwarded from the caller.
+    unsafe { load_words_narrow(src, dst, len) }
+}
+
+/// Payload copies at least this long take the 16-byte path on x86-64
+/// (shorter ones are cheaper unrolled word by word: measured, BENCHMARKS.md).
+#[cfg(all(target_arch = "x86_64", not(any(miri, loom))))]
+const WIDE_MIN: usize = 256;
+
+/// [`load_words`] one 8-byte word at a time (the portable path).
+///
+/// # Safety
+///
+/// As for [`load_words`].
+#[inline]
+unsafe fn load_words_narrow(src: *const u8, dst: *mut u8, len: usize) {
     let full = len / 8;
     for k in 0..full {
         // SAFETY: word `k < full` is in bounds (caller); `dst` has room for
@@ -125,8 +167,33 @@ pub(crate) unsafe fn load_words(src: *const u8, dst: *mut u8, len: usize) {
 /// As for [`load_words`] with the roles swapped; the words are writable
 /// and nobody else stores to them meanwhile (the caller holds write
 /// access).
-#[inline]
+#[inline(always)]
 pub(crate) unsafe fn store_words(dst: *mut u8, src: *const u8, len: usize) {
+    #[cfg(all(target_arch = "x86_64", not(any(miri, loom))))]
+    if len >= WIDE_MIN && x86_64::wide() {
+        let head = dst as usize % 16;
+        let blocks = (len - head) / 16;
+        let done = head + 16 * blocks;
+        // SAFETY: as in `load_words`, with the roles swapped; write access
+        // held (caller).
+        unsafe {
+            store_words_narrow(dst, src, head);
+            x86_64::store(dst.add(head), src.add(head), blocks);
+            store_words_narrow(dst.add(done), src.add(done), len - done);
+        }
+        return;
+    }
+    // SAFETY: forwarded from the caller.
+    unsafe { store_words_narrow(dst, src, len) }
+}
+
+/// [`store_words`] one 8-byte word at a time (the portable path).
+///
+/// # Safety
+///
+/// As for [`store_words`].
+#[inline]
+unsafe fn store_words_narrow(dst: *mut u8, src: *const u8, len: usize) {
     let full = len / 8;
     for k in 0..full {
         // SAFETY: as in `load_words`, with the roles swapped.
