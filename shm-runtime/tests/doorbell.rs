@@ -356,7 +356,7 @@ fn futex_wait_works_on_a_read_only_mapping_and_is_woken_through_another() {
     let ro = std::fs::File::open(&path).unwrap();
     let ro_word = map(&ro, libc::PROT_READ);
     let rw_word = map(&rw, libc::PROT_READ | libc::PROT_WRITE);
-    let futex = |word: &AtomicU32, op: libc::c_int, val: u32, secs: i64| {
+    let futex = |word: &AtomicU32, op: libc::c_int, val: u32, secs: libc::time_t| {
         let ts = libc::timespec {
             tv_sec: secs,
             tv_nsec: 0,
