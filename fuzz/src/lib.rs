@@ -78,12 +78,19 @@ pub fn check_segment(bytes: &[u8]) {
     let seg = shm_runtime::tools::open_image::<Schema>(bytes).expect("validated image opens");
     match seg.read() {
         Ok(v) => {
-            // With a stable (even) counter the snapshot is exactly the
-            // payload bytes. (With an odd one, a write was recorded as in
-            // progress: the protocol decides which bytes are complete.)
-            let seq = u64::from_ne_bytes(bytes[128..136].try_into().unwrap());
-            if seq & 1 == 0 {
-                let at = h.payload_offset as usize;
+            // With both counters stable (even) the snapshot is exactly the
+            // bytes of the latest copy: the one whose counter is larger in
+            // serial-number order (the primary on a tie). (With an odd one,
+            // a write was recorded as in progress: the protocol decides.)
+            let word = |at: usize| u64::from_ne_bytes(bytes[at..at + 8].try_into().unwrap());
+            let (seq, backup_seq) = (word(128), word(240));
+            if (seq | backup_seq) & 1 == 0 {
+                let backup_later = (backup_seq.wrapping_sub(seq) as i64) > 0;
+                let at = if backup_later {
+                    h.backup_offset
+                } else {
+                    h.payload_offset
+                } as usize;
                 let raw = &bytes[at..at + size_of::<Schema>()];
                 assert_eq!(v.value.to_ne_bytes(), raw[..4]);
                 assert_eq!(v.numbers[49].to_bits().to_ne_bytes(), raw[204..208]);
