@@ -29,8 +29,8 @@ use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
 use crate::layout::{
-    DESCRIPTOR_MAGIC, DESCRIPTOR_VERSION, TYPE_TAG_ARRAY, TYPE_TAG_ENUM, TYPE_TAG_STR,
-    TYPE_TAG_STRUCT, fnv1a,
+    DESCRIPTOR_MAGIC, DESCRIPTOR_VERSION, TYPE_TAG_ARRAY, TYPE_TAG_ENUM, TYPE_TAG_RING,
+    TYPE_TAG_STR, TYPE_TAG_STRUCT, fnv1a,
 };
 use crate::{LayoutDesc, Prim, TypeDesc};
 
@@ -88,7 +88,8 @@ pub struct FieldInfo {
 /// With the `serde` feature, serialises as the primitive's Rust name
 /// (`"u16"`, `"bool"`, `"char"`, `"Utf16"`), as
 /// `{"array": {"len": N, "elem": ...}}`, `{"struct": Schema}`,
-/// `{"enum": EnumInfo}` or `{"str": {"cap": N}}`.
+/// `{"enum": EnumInfo}`, `{"str": {"cap": N}}` or
+/// `{"ring": {"cap": N, "elem": ...}}`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TypeInfo {
     /// A fixed-width integer, float or atomic.
@@ -107,6 +108,14 @@ pub enum TypeInfo {
     /// A `FixedStr<cap>`: a little-endian `u16` length, then `cap` bytes.
     Str {
         /// The capacity in bytes (1 to 65535).
+        cap: u64,
+    },
+    /// A `Ring<elem, cap>`: an 8-byte placeholder in the payload; the ring
+    /// lives in the segment's stream area.
+    Ring {
+        /// The message type.
+        elem: Box<TypeInfo>,
+        /// The number of slots (a power of two up to 2^24).
         cap: u64,
     },
 }
@@ -149,6 +158,7 @@ impl TypeInfo {
             TypeInfo::Struct(s) => s.size,
             TypeInfo::Enum(e) => e.repr.size() as u64,
             TypeInfo::Str { cap } => cap.saturating_add(2),
+            TypeInfo::Ring { .. } => 8,
         }
     }
 
@@ -160,6 +170,7 @@ impl TypeInfo {
             TypeInfo::Struct(s) => s.align,
             TypeInfo::Enum(e) => e.repr.size() as u64,
             TypeInfo::Str { .. } => 1,
+            TypeInfo::Ring { .. } => 8,
         }
     }
 
@@ -182,6 +193,10 @@ impl TypeInfo {
                     .collect(),
             })),
             TypeDesc::Str { cap } => TypeInfo::Str { cap: *cap as u64 },
+            TypeDesc::Ring { elem, cap } => TypeInfo::Ring {
+                elem: Box::new(TypeInfo::from_desc(elem)),
+                cap: *cap as u64,
+            },
         }
     }
 }
@@ -195,6 +210,7 @@ impl fmt::Display for TypeInfo {
             TypeInfo::Struct(s) => f.write_str(&s.name),
             TypeInfo::Enum(e) => write!(f, "{}({})", e.name, e.repr.rust_name()),
             TypeInfo::Str { cap } => write!(f, "FixedStr<{cap}>"),
+            TypeInfo::Ring { elem, cap } => write!(f, "Ring<{elem}, {cap}>"),
         }
     }
 }
@@ -231,6 +247,16 @@ impl Serialize for TypeInfo {
                 }
                 let mut m = s.serialize_map(Some(1))?;
                 m.serialize_entry("str", &Str { cap: *cap })?;
+                m.end()
+            }
+            TypeInfo::Ring { elem, cap } => {
+                #[derive(Serialize)]
+                struct Ring<'a> {
+                    cap: u64,
+                    elem: &'a TypeInfo,
+                }
+                let mut m = s.serialize_map(Some(1))?;
+                m.serialize_entry("ring", &Ring { cap: *cap, elem })?;
                 m.end()
             }
         }
@@ -336,6 +362,11 @@ fn encode_type(t: &TypeInfo, out: &mut Vec<u8>) {
         TypeInfo::Str { cap } => {
             out.push(TYPE_TAG_STR);
             out.extend_from_slice(&(*cap as u32).to_le_bytes());
+        }
+        TypeInfo::Ring { elem, cap } => {
+            out.push(TYPE_TAG_RING);
+            out.extend_from_slice(&(*cap as u32).to_le_bytes());
+            encode_type(elem, out);
         }
     }
 }
