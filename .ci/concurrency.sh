@@ -76,5 +76,9 @@ if [ "$what" = all ] || [ "$what" = miri ]; then
     # field getters, read_into on an invalid value.
     run miri-types env MIRIFLAGS="-Zmiri-disable-isolation -Zmiri-permissive-provenance" \
         cargo +nightly miri test -p shm-runtime --test schema_types
+    # Message rings (Ring<M, N>) over Options::memory(): publisher and
+    # subscribers on threads, losses, the wait, with weak-memory emulation.
+    run miri-ring env MIRIFLAGS="-Zmiri-disable-isolation -Zmiri-permissive-provenance -Zmiri-many-seeds=0..2" \
+        cargo +nightly miri test -p shm-runtime --test ring
 fi
 echo "concurrency checks passed"

@@ -130,8 +130,23 @@ fn a_slow_subscriber_is_told_exactly_what_it_lost() {
     for n in 10..20 {
         publisher.publish(&Msg::of(n)).unwrap();
     }
-    assert_eq!(sub.recv_batch(&mut out).unwrap(), (4, 6));
-    assert_eq!(out[3].n, 19);
+    assert_eq!(
+        sub.recv_batch(&mut out[..1]).unwrap(),
+        (1, 6),
+        "14 and 15 lost"
+    );
+    assert_eq!(out[0].n, 16);
+    for n in 20..23 {
+        publisher.publish(&Msg::of(n)).unwrap();
+    }
+    // 17 to 22: 17 and 18 overwritten, just before the batch.
+    assert_eq!(sub.position(), 17);
+    assert_eq!(sub.recv_batch(&mut out).unwrap(), (4, 2));
+    assert_eq!(sub.position(), 23);
+    assert_eq!(
+        out[..4].iter().map(|m| m.n).collect::<Vec<_>>(),
+        [19, 20, 21, 22]
+    );
 }
 
 #[test]

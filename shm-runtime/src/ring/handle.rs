@@ -101,6 +101,7 @@ impl<S: SharedLayout, A: Access> Shared<S, A> {
         let mut s = Subscriber {
             ring,
             next: 0,
+            pending: 0,
             name: self.name(),
             words: map.notify_words(!A::READ_ONLY),
             _m: PhantomData,
@@ -195,6 +196,8 @@ pub struct Subscriber<'a, M> {
     ring: Region,
     /// The number of the next message to read.
     next: u64,
+    /// A loss found by `recv_batch` after messages, reported next.
+    pending: u64,
     name: &'a str,
     words: notify::Words<'a>,
     _m: PhantomData<fn() -> M>,
@@ -212,6 +215,7 @@ impl<M> std::fmt::Debug for Subscriber<'_, M> {
 impl<'a, M: ShmSafe> Subscriber<'a, M> {
     /// Moves the cursor to the oldest message the ring still holds.
     pub fn start_oldest(&mut self) {
+        self.pending = 0;
         let h = super::RingMem::head(&self.ring, core::sync::atomic::Ordering::Acquire);
         self.next = h.saturating_sub(self.ring.cap as u64);
     }
@@ -219,12 +223,14 @@ impl<'a, M: ShmSafe> Subscriber<'a, M> {
     /// Moves the cursor past every message published so far: the next
     /// message received is the next one published.
     pub fn start_new(&mut self) {
+        self.pending = 0;
         self.next = super::RingMem::head(&self.ring, core::sync::atomic::Ordering::Acquire);
     }
 
-    /// The number of the next message this subscriber will receive.
+    /// The number of the next message this subscriber will receive or
+    /// report lost (messages are numbered from 0 in publishing order).
     pub fn position(&self) -> u64 {
-        self.next
+        self.next - self.pending
     }
 
     /// The next message or loss, or `None` if nothing new was published.
@@ -233,6 +239,9 @@ impl<'a, M: ShmSafe> Subscriber<'a, M> {
     /// subscriber moves past it. A ring whose counters cannot be right is
     /// [`Error::Corrupt`] (the cursor stays, so the error repeats).
     pub fn try_recv(&mut self) -> Result<Option<Recv<M>>> {
+        if self.pending != 0 {
+            return Ok(Some(Recv::Lost(core::mem::take(&mut self.pending))));
+        }
         let mut out = MaybeUninit::<M>::uninit();
         // SAFETY: `out` is private and has room for an `M`.
         let step = unsafe { try_next(&self.ring, &mut self.next, out.as_mut_ptr().cast()) };
@@ -276,14 +285,21 @@ impl<'a, M: ShmSafe> Subscriber<'a, M> {
         }
     }
 
-    /// Receives up to `out.len()` messages without waiting; returns how
-    /// many were stored at the start of `out`, and the messages lost
-    /// before or between them (added up).
+    /// Receives up to `out.len()` messages without waiting: returns how
+    /// many were stored at the start of `out`, and how many were lost just
+    /// before the first of them. The messages of a batch are consecutive:
+    /// a loss found after some messages ends the batch and is reported
+    /// first by the next call (so they are the numbers `position() - n ..
+    /// position()`).
     pub fn recv_batch(&mut self, out: &mut [M]) -> Result<(usize, u64)> {
         let (mut n, mut lost) = (0, 0u64);
         while n < out.len() {
             match self.try_recv()? {
                 None => break,
+                Some(Recv::Lost(k)) if n > 0 => {
+                    self.pending = k;
+                    break;
+                }
                 Some(Recv::Lost(k)) => lost = lost.saturating_add(k),
                 Some(Recv::Msg(m)) => {
                     out[n] = m;
