@@ -184,3 +184,50 @@ fn a_publish_torn_by_a_crash_is_invisible_and_rewritten() {
         Some(Recv::Msg(Pair { a: 30, b: 31 }))
     );
 }
+
+/// The descriptor records each ring (tag 0x60, capacity, message type) and
+/// the decoder takes exactly what the derive makes: a capacity that is no
+/// power of two or too large, or a message type that is zero-sized or holds
+/// a ring, is an error; every truncation is; no byte change panics.
+#[test]
+fn the_descriptor_records_rings_strictly() {
+    use shm_runtime::descriptor::{Schema, TypeInfo, decode};
+    use shm_runtime::layout::encode_descriptor;
+
+    let bytes = encode_descriptor(&Hostile::LAYOUT);
+    let schema = decode(&bytes).unwrap();
+    assert_eq!(schema, Schema::from_layout(&Hostile::LAYOUT));
+    assert_eq!(
+        schema.encode(),
+        bytes,
+        "the owned model encodes the same bytes"
+    );
+    let TypeInfo::Ring { elem, cap } = &schema.fields[1].ty else {
+        panic!("{:?}", schema.fields[1].ty);
+    };
+    assert_eq!(*cap, 4);
+    assert!(matches!(**elem, TypeInfo::Struct(_)));
+    assert_eq!(schema.fields[2].ty.to_string(), "Ring<bool, 2>");
+
+    // The `flags` ring: tag 0x60, capacity 2 (u32 LE), then bool (0x13).
+    let at = bytes
+        .windows(6)
+        .position(|w| w == [0x60, 2, 0, 0, 0, 0x13])
+        .expect("the flags ring's encoding");
+    for cap in [0u32, 3, 1000, (1 << 24) + 1, 1 << 25, u32::MAX] {
+        let mut b = bytes.clone();
+        b[at + 1..at + 5].copy_from_slice(&cap.to_le_bytes());
+        let e = decode(&b).unwrap_err();
+        assert!(e.to_string().contains("ring capacity"), "{cap}: {e}");
+    }
+    for len in 0..bytes.len() {
+        assert!(decode(&bytes[..len]).is_err(), "truncated to {len}");
+    }
+    for i in 0..bytes.len() {
+        for v in [0u8, 1, 0x13, 0x60, 0xff] {
+            let mut b = bytes.clone();
+            b[i] = v;
+            let _ = decode(&b);
+        }
+    }
+}
