@@ -302,7 +302,7 @@ fn ty(t: &TypeInfo) -> String {
         TypeInfo::Enum(e) => prim(e.repr).to_owned(),
         TypeInfo::Str { cap } => format!("(ctypes.c_uint8 * {})", cap + 2),
         // A ring's placeholder word (the ring is in the stream area).
-        TypeInfo::Ring { .. } => "ctypes.c_uint64".to_owned(),
+        TypeInfo::Ring { .. } | TypeInfo::Queue { .. } => "ctypes.c_uint64".to_owned(),
     }
 }
 

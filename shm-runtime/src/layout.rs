@@ -235,6 +235,14 @@ pub enum TypeDesc {
         /// The number of slots, a power of two up to [`RING_CAP_MAX`].
         cap: usize,
     },
+    /// A [`Queue<T, N>`](crate::Queue): like a ring, an 8-byte
+    /// placeholder in the payload and the queue in the stream area.
+    Queue {
+        /// The message type.
+        elem: &'static TypeDesc,
+        /// The number of slots, a power of two up to [`RING_CAP_MAX`].
+        cap: usize,
+    },
 }
 
 /// The largest number of slots a [`Ring`](crate::Ring) may have.
@@ -249,7 +257,7 @@ impl TypeDesc {
             TypeDesc::Struct(l) => l.size,
             TypeDesc::Enum(e) => e.repr.size(),
             TypeDesc::Str { cap } => *cap + 2,
-            TypeDesc::Ring { .. } => 8,
+            TypeDesc::Ring { .. } | TypeDesc::Queue { .. } => 8,
         }
     }
 
@@ -265,7 +273,7 @@ impl TypeDesc {
             TypeDesc::Struct(l) => l.align,
             TypeDesc::Enum(e) => e.repr.size(),
             TypeDesc::Str { .. } => 1,
-            TypeDesc::Ring { .. } => 8,
+            TypeDesc::Ring { .. } | TypeDesc::Queue { .. } => 8,
         }
     }
 }
@@ -425,6 +433,11 @@ impl<'b> Encoder<'b> {
                 self.u32(*cap as u32);
                 self.ty(elem);
             }
+            TypeDesc::Queue { elem, cap } => {
+                self.byte(TYPE_TAG_QUEUE);
+                self.u32(*cap as u32);
+                self.ty(elem);
+            }
         }
     }
 
@@ -464,6 +477,8 @@ pub const TYPE_TAG_ENUM: u8 = 0x40;
 pub const TYPE_TAG_STR: u8 = 0x50;
 /// Type tag of a message ring in a descriptor.
 pub const TYPE_TAG_RING: u8 = 0x60;
+/// Type tag of a message queue in a descriptor.
+pub const TYPE_TAG_QUEUE: u8 = 0x70;
 
 /// The 64-bit fingerprint of a layout: FNV-1a over its descriptor encoding.
 pub const fn fingerprint(l: &LayoutDesc) -> u64 {

@@ -21,6 +21,7 @@ pub mod evolution;
 pub mod header;
 pub mod ident;
 pub mod layout;
+pub mod queue;
 pub mod ring;
 
 pub use error::{Error, Result};
@@ -30,6 +31,7 @@ pub use invalid::Invalid;
 pub use layout::{EnumDesc, FieldDesc, LayoutDesc, Prim, TypeDesc, VariantDesc};
 pub use name::SegmentId;
 pub use options::{DEFAULT_MODE, DEFAULT_OPEN_TIMEOUT, DEFAULT_READ_TIMEOUT, Options};
+pub use queue::{Consumer, Producer, Queue};
 pub use raw::RawSegment;
 pub use ring::{Publisher, Recv, Ring, Subscriber};
 pub use shared::Shared;

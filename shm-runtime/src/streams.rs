@@ -34,13 +34,27 @@ pub(crate) fn region_size(elem_size: usize, cap: usize) -> Option<usize> {
         .checked_next_multiple_of(LINE)
 }
 
+/// Bytes of a queue's header lines: `tail` on the first, `head` and the
+/// consumer's claim word on the second.
+pub(crate) const QUEUE_HEADER: usize = 128;
+
+/// The bytes of a queue's region: header lines and `cap` slots of the
+/// message in whole words, on whole cache lines. `None` on overflow.
+pub(crate) fn queue_region_size(elem_size: usize, cap: usize) -> Option<usize> {
+    elem_size
+        .checked_next_multiple_of(8)?
+        .checked_mul(cap)?
+        .checked_add(QUEUE_HEADER)?
+        .checked_next_multiple_of(LINE)
+}
+
 /// One ring of a schema: where its placeholder is in the payload, its
 /// type, and where its region is in the stream area.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Place {
     /// Offset of the placeholder in the payload.
     pub(crate) offset: usize,
-    /// The ring's type ([`TypeDesc::Ring`]).
+    /// The ring's type ([`TypeDesc::Ring`] or [`TypeDesc::Queue`]).
     pub(crate) ty: TypeDesc,
     /// Offset of its region from the start of the stream area.
     pub(crate) stream: usize,
@@ -52,8 +66,11 @@ pub(crate) struct Place {
 pub(crate) fn places(layout: &LayoutDesc) -> Option<Vec<Place>> {
     fn ty(t: &TypeDesc, offset: usize, at: &mut usize, out: &mut Vec<Place>) -> Option<()> {
         match t {
-            TypeDesc::Ring { elem, cap } => {
-                let len = region_size(elem.size(), *cap)?;
+            TypeDesc::Ring { elem, cap } | TypeDesc::Queue { elem, cap } => {
+                let len = match t {
+                    TypeDesc::Ring { .. } => region_size(elem.size(), *cap)?,
+                    _ => queue_region_size(elem.size(), *cap)?,
+                };
                 out.push(Place {
                     offset,
                     ty: *t,
@@ -92,7 +109,7 @@ pub(crate) fn places(layout: &LayoutDesc) -> Option<Vec<Place>> {
 /// Whether `t` is or holds a ring.
 fn holds_ring(t: &TypeDesc) -> bool {
     match t {
-        TypeDesc::Ring { .. } => true,
+        TypeDesc::Ring { .. } | TypeDesc::Queue { .. } => true,
         TypeDesc::Array { elem, .. } => holds_ring(elem),
         TypeDesc::Struct(l) => l.fields.iter().any(|f| holds_ring(&f.ty)),
         _ => false,

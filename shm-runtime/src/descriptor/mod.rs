@@ -29,8 +29,8 @@ use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
 use crate::layout::{
-    DESCRIPTOR_MAGIC, DESCRIPTOR_VERSION, TYPE_TAG_ARRAY, TYPE_TAG_ENUM, TYPE_TAG_RING,
-    TYPE_TAG_STR, TYPE_TAG_STRUCT, fnv1a,
+    DESCRIPTOR_MAGIC, DESCRIPTOR_VERSION, TYPE_TAG_ARRAY, TYPE_TAG_ENUM, TYPE_TAG_QUEUE,
+    TYPE_TAG_RING, TYPE_TAG_STR, TYPE_TAG_STRUCT, fnv1a,
 };
 use crate::{LayoutDesc, Prim, TypeDesc};
 
@@ -89,7 +89,7 @@ pub struct FieldInfo {
 /// (`"u16"`, `"bool"`, `"char"`, `"Utf16"`), as
 /// `{"array": {"len": N, "elem": ...}}`, `{"struct": Schema}`,
 /// `{"enum": EnumInfo}`, `{"str": {"cap": N}}` or
-/// `{"ring": {"cap": N, "elem": ...}}`.
+/// `{"ring": {"cap": N, "elem": ...}}` or `{"queue": {"cap": N, "elem": ...}}`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TypeInfo {
     /// A fixed-width integer, float or atomic.
@@ -113,6 +113,14 @@ pub enum TypeInfo {
     /// A `Ring<elem, cap>`: an 8-byte placeholder in the payload; the ring
     /// lives in the segment's stream area.
     Ring {
+        /// The message type.
+        elem: Box<TypeInfo>,
+        /// The number of slots (a power of two up to 2^24).
+        cap: u64,
+    },
+    /// A `Queue<elem, cap>`: like a ring (a placeholder in the payload,
+    /// the queue in the stream area), lossless with one consumer.
+    Queue {
         /// The message type.
         elem: Box<TypeInfo>,
         /// The number of slots (a power of two up to 2^24).
@@ -158,7 +166,7 @@ impl TypeInfo {
             TypeInfo::Struct(s) => s.size,
             TypeInfo::Enum(e) => e.repr.size() as u64,
             TypeInfo::Str { cap } => cap.saturating_add(2),
-            TypeInfo::Ring { .. } => 8,
+            TypeInfo::Ring { .. } | TypeInfo::Queue { .. } => 8,
         }
     }
 
@@ -170,7 +178,7 @@ impl TypeInfo {
             TypeInfo::Struct(s) => s.align,
             TypeInfo::Enum(e) => e.repr.size() as u64,
             TypeInfo::Str { .. } => 1,
-            TypeInfo::Ring { .. } => 8,
+            TypeInfo::Ring { .. } | TypeInfo::Queue { .. } => 8,
         }
     }
 
@@ -197,6 +205,10 @@ impl TypeInfo {
                 elem: Box::new(TypeInfo::from_desc(elem)),
                 cap: *cap as u64,
             },
+            TypeDesc::Queue { elem, cap } => TypeInfo::Queue {
+                elem: Box::new(TypeInfo::from_desc(elem)),
+                cap: *cap as u64,
+            },
         }
     }
 }
@@ -211,6 +223,7 @@ impl fmt::Display for TypeInfo {
             TypeInfo::Enum(e) => write!(f, "{}({})", e.name, e.repr.rust_name()),
             TypeInfo::Str { cap } => write!(f, "FixedStr<{cap}>"),
             TypeInfo::Ring { elem, cap } => write!(f, "Ring<{elem}, {cap}>"),
+            TypeInfo::Queue { elem, cap } => write!(f, "Queue<{elem}, {cap}>"),
         }
     }
 }
@@ -249,14 +262,19 @@ impl Serialize for TypeInfo {
                 m.serialize_entry("str", &Str { cap: *cap })?;
                 m.end()
             }
-            TypeInfo::Ring { elem, cap } => {
+            TypeInfo::Ring { elem, cap } | TypeInfo::Queue { elem, cap } => {
                 #[derive(Serialize)]
-                struct Ring<'a> {
+                struct Stream<'a> {
                     cap: u64,
                     elem: &'a TypeInfo,
                 }
+                let key = if matches!(self, TypeInfo::Ring { .. }) {
+                    "ring"
+                } else {
+                    "queue"
+                };
                 let mut m = s.serialize_map(Some(1))?;
-                m.serialize_entry("ring", &Ring { cap: *cap, elem })?;
+                m.serialize_entry(key, &Stream { cap: *cap, elem })?;
                 m.end()
             }
         }
@@ -363,8 +381,12 @@ fn encode_type(t: &TypeInfo, out: &mut Vec<u8>) {
             out.push(TYPE_TAG_STR);
             out.extend_from_slice(&(*cap as u32).to_le_bytes());
         }
-        TypeInfo::Ring { elem, cap } => {
-            out.push(TYPE_TAG_RING);
+        TypeInfo::Ring { elem, cap } | TypeInfo::Queue { elem, cap } => {
+            out.push(if matches!(t, TypeInfo::Ring { .. }) {
+                TYPE_TAG_RING
+            } else {
+                TYPE_TAG_QUEUE
+            });
             out.extend_from_slice(&(*cap as u32).to_le_bytes());
             encode_type(elem, out);
         }

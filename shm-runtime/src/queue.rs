@@ -1,0 +1,498 @@
+//! Message queues: [`Queue<M, N>`], a schema field type for a lossless
+//! stream with one consumer.
+//!
+//! # Layout (in the stream area, like a ring: see `crate::ring`)
+//!
+//! ```text
+//! +0    tail: u64, messages sent (only the producer, the writer, stores it)
+//! +64   head: u64, messages taken (only the consumer stores it)
+//! +72   consumer: u64, the consumer's claim word (pid | start token << 32; 0: none)
+//! +128  slot × N: the message in whole 8-byte words
+//! ```
+//!
+//! # Protocol
+//!
+//! Message `i` goes to slot `i % N`. The producer stores message `tail`
+//! only while `tail - head < N` (else the queue is full), then stores
+//! `tail + 1` with release; the consumer copies message `head` only while
+//! `head < tail` (loaded with acquire), then stores `head + 1` with
+//! release. The producer loads `head` with acquire before it reuses a
+//! slot, so a slot is never written while it is read: the consumer's loads
+//! of message `i` happen before its store of `head = i + 1`, which happens
+//! before the producer's stores of message `i + N`. (Every access is a whole
+//! atomic word anyway, so a process that breaks the protocol can garble
+//! messages, not cause undefined behaviour.)
+//!
+//! # Delivery across crashes
+//!
+//! - A producer killed in the middle of a send leaves `tail` as it was:
+//!   the half-written message is invisible, and the next writer's first
+//!   send rewrites the slot.
+//! - One consumer at a time claims the queue (the claim word, taken over
+//!   from a dead consumer like write access). The consumer's position is
+//!   `head`, in the segment, so the next consumer goes on where the last
+//!   one stopped.
+//! - [`Consumer::try_recv`] acknowledges (stores `head + 1`) before it
+//!   returns: *at most once*. A consumer killed inside it, after the
+//!   acknowledgement, loses that message; one killed before it leaves the
+//!   message to the next consumer.
+//! - [`Consumer::peek`] returns the next message without acknowledging it,
+//!   [`Consumer::ack`] acknowledges it: *at least once*. A consumer killed
+//!   between the two leaves the message to the next consumer, which
+//!   receives it again (at most one message is received twice per
+//!   consumer crash, the one being handled).
+//! - *Exactly once* needs the consumer's help: every message has a number
+//!   ([`Consumer::position`] before it is received); a consumer that
+//!   records the number of the last message it handled together with the
+//!   effect of handling it (in one write of its own state) can skip a
+//!   redelivered one. Nothing is ever lost or duplicated by the queue
+//!   itself while consumers do not die.
+
+use core::marker::PhantomData;
+use core::sync::atomic::{AtomicU64, Ordering};
+use std::mem::MaybeUninit;
+use std::time::{Duration, Instant};
+
+use crate::__private::type_eq;
+use crate::error::{Error, Result};
+use crate::field::{Field, ReadOnly, ReadWrite, SharedLayout, ShmSafe, check_copy};
+use crate::layout::TypeDesc;
+use crate::notify;
+use crate::shared::Shared;
+use crate::streams::{QUEUE_HEADER, places, queue_region_size, streams_offset};
+use crate::writer;
+
+/// A lossless queue of up to `N` messages of type `M` in a schema, sent by
+/// the holder of write access ([`Producer`]) and taken by one
+/// [`Consumer`] at a time. `N` is a power of two from 1 to 2^24 (checked
+/// at compile time). In the payload, the field is an 8-byte placeholder;
+/// the queue lives in the segment's stream area.
+#[repr(C, align(8))]
+pub struct Queue<M, const N: usize> {
+    placeholder: u64,
+    _message: PhantomData<fn() -> M>,
+}
+
+impl<M, const N: usize> Clone for Queue<M, N> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<M, const N: usize> Copy for Queue<M, N> {}
+
+impl<M, const N: usize> core::fmt::Debug for Queue<M, N> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Queue<{}, {N}>", core::any::type_name::<M>())
+    }
+}
+
+// SAFETY: as for `Ring`: one `u64`, aligned to 8 on every target, every
+// bit pattern valid, no pointers; `TYPE` describes exactly that.
+unsafe impl<M: ShmSafe, const N: usize> ShmSafe for Queue<M, N> {
+    const TYPE: TypeDesc = TypeDesc::Queue {
+        elem: &M::TYPE,
+        cap: N,
+    };
+}
+
+/// A queue in a mapping.
+struct Region {
+    base: *mut u8,
+    cap: u64,
+    size: usize,
+}
+
+// SAFETY: a pointer into a mapping its owner keeps alive; every access is
+// a whole-word atomic.
+unsafe impl Send for Region {}
+// SAFETY: as above.
+unsafe impl Sync for Region {}
+
+impl Region {
+    fn word(&self, at: usize) -> &AtomicU64 {
+        // SAFETY: `at` is a header word of the region, which is mapped,
+        // 8-aligned and only accessed atomically (`queue_region`).
+        unsafe { AtomicU64::from_ptr(self.base.add(at).cast()) }
+    }
+    fn tail(&self) -> &AtomicU64 {
+        self.word(0)
+    }
+    fn head(&self) -> &AtomicU64 {
+        self.word(64)
+    }
+    fn claim(&self) -> &AtomicU64 {
+        self.word(72)
+    }
+    fn slot(&self, i: u64) -> *mut u8 {
+        let k = (i & (self.cap - 1)) as usize;
+        // SAFETY: slot `k < cap` is inside the region (`queue_region`).
+        unsafe {
+            self.base
+                .add(QUEUE_HEADER + k * self.size.next_multiple_of(8))
+        }
+    }
+    /// `(head, tail)` checked: `head <= tail <= head + cap`.
+    fn counts(&self, head: Ordering, tail: Ordering) -> core::result::Result<(u64, u64), String> {
+        let (h, t) = (self.head().load(head), self.tail().load(tail));
+        if h > t || t - h > self.cap {
+            return Err(format!(
+                "queue counts taken {h} and sent {t} are not within its capacity {}",
+                self.cap
+            ));
+        }
+        Ok((h, t))
+    }
+}
+
+impl<S: SharedLayout> Shared<S, ReadWrite> {
+    /// The region of the queue `pick` chooses, checked.
+    fn queue_region<'s, M: ShmSafe, const N: usize>(
+        &'s self,
+        pick: impl FnOnce(S::Fields<'s, ReadOnly>) -> Field<'s, Queue<M, N>, ReadOnly>,
+    ) -> Result<Region> {
+        let (map, primary) = self.parts();
+        // SAFETY: the primary copy is a `S` inside the mapping, aligned and
+        // only accessed atomically (`Shared::from_mapping`).
+        let fields = S::Fields::from(unsafe { Field::<S, ReadOnly>::from_raw(primary) });
+        let at = (pick(fields).as_ptr() as usize).wrapping_sub(primary.as_ptr() as usize);
+        let ty = <Queue<M, N> as ShmSafe>::TYPE;
+        let place = places(&S::LAYOUT)
+            .unwrap_or_default()
+            .into_iter()
+            .find(|p| p.offset == at && type_eq(&p.ty, &ty))
+            .ok_or_else(|| Error::Unsupported {
+                name: self.name().to_owned(),
+                what: format!(
+                    "a queue at payload offset {at}: schema `{}` has no `Queue<{}, {N}>` field \
+                     there (pick a queue field of this handle's fields)",
+                    S::LAYOUT.name,
+                    core::any::type_name::<M>()
+                ),
+            })?;
+        let h = self.header();
+        let too_small = || Error::Corrupt {
+            name: self.name().to_owned(),
+            what: format!(
+                "the segment ({} bytes mapped) has no room for the queue at stream offset {} \
+                 ({} bytes) after the payload copies",
+                map.len(),
+                place.stream,
+                place.len
+            ),
+        };
+        let start = usize::try_from(h.backup_offset)
+            .ok()
+            .zip(usize::try_from(h.capacity()).ok())
+            .and_then(|(b, c)| streams_offset(b, c))
+            .and_then(|s| s.checked_add(place.stream))
+            .ok_or_else(too_small)?;
+        let len = queue_region_size(size_of::<M>(), N).ok_or_else(too_small)?;
+        if start.checked_add(len).is_none_or(|end| end > map.len()) || !start.is_multiple_of(8) {
+            return Err(too_small());
+        }
+        Ok(Region {
+            // SAFETY: `start + len` is inside the mapping (checked).
+            base: unsafe { map.backing().base().as_ptr().add(start) },
+            cap: N as u64,
+            size: size_of::<M>(),
+        })
+    }
+
+    /// The producer of the queue `pick` chooses, e.g.
+    /// `seg.producer(|f| f.commands())`. Each send needs write access
+    /// ([`Error::NotWriter`] otherwise).
+    pub fn producer<'s, M: ShmSafe, const N: usize>(
+        &'s self,
+        pick: impl FnOnce(S::Fields<'s, ReadOnly>) -> Field<'s, Queue<M, N>, ReadOnly>,
+    ) -> Result<Producer<'s, S, M>> {
+        Ok(Producer {
+            q: self.queue_region(pick)?,
+            seg: self,
+            _m: PhantomData,
+        })
+    }
+
+    /// Claims the queue `pick` chooses as its one consumer, waiting at
+    /// most `wait` for a live consumer to let go ([`Error::ConsumerBusy`]
+    /// then); a dead consumer is taken over at once
+    /// ([`Consumer::took_over_from`]), and the new one goes on where it
+    /// stopped. Needs a read-write handle (the consumer stores its
+    /// position), not write access. Dropping the consumer lets go.
+    pub fn consumer<'s, M: ShmSafe, const N: usize>(
+        &'s self,
+        pick: impl FnOnce(S::Fields<'s, ReadOnly>) -> Field<'s, Queue<M, N>, ReadOnly>,
+        wait: Duration,
+    ) -> Result<Consumer<'s, S, M>> {
+        let q = self.queue_region(pick)?;
+        let me = writer::own_word();
+        let deadline = Instant::now().checked_add(wait);
+        let took_over_from = loop {
+            let w = q.claim().load(Ordering::Acquire);
+            // (If the swap fails, someone else changed the word meanwhile:
+            // look again, within the wait.)
+            if (w == 0 || (w != me && writer::owner_dead(w)))
+                && q.claim()
+                    .compare_exchange(w, me, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok()
+            {
+                break (w != 0).then_some(writer::pid_of(w));
+            }
+            if w == me || deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(Error::ConsumerBusy {
+                    name: self.name().to_owned(),
+                    pid: writer::pid_of(w),
+                    this_process: w == me,
+                });
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        };
+        let (map, _) = self.parts();
+        Ok(Consumer {
+            q,
+            seg: self,
+            me,
+            took_over_from,
+            peeked: false,
+            words: map.notify_words(true),
+            _m: PhantomData,
+        })
+    }
+}
+
+/// Sends messages into one queue of a segment; see [`Queue`].
+pub struct Producer<'a, S: SharedLayout, M> {
+    q: Region,
+    seg: &'a Shared<S, ReadWrite>,
+    _m: PhantomData<fn(M)>,
+}
+
+impl<S: SharedLayout, M> std::fmt::Debug for Producer<'_, S, M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Producer")
+            .field("segment", &self.seg.name())
+            .field("capacity", &self.q.cap)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: SharedLayout, M: ShmSafe> Producer<'_, S, M> {
+    /// Sends `msg` if the queue has room and returns its number;
+    /// [`Error::QueueFull`] at once if not. Wakes a waiting consumer.
+    pub fn try_send(&self, msg: &M) -> Result<u64> {
+        let name = self.seg.name();
+        self.seg.with_write_access("send", || {
+            let (h, t) = self
+                .q
+                .counts(Ordering::Acquire, Ordering::Relaxed)
+                .map_err(|what| Error::Corrupt {
+                    name: name.to_owned(),
+                    what,
+                })?;
+            if t - h == self.q.cap {
+                return Err(Error::QueueFull {
+                    name: name.to_owned(),
+                    capacity: self.q.cap,
+                });
+            }
+            // SAFETY: the slot of message `t` is inside the region, 8-aligned
+            // and atomically accessed; the consumer has taken the message it
+            // held (`t - h < cap`, `head` loaded with acquire); we are the one
+            // producer (write access and the handle's lock).
+            unsafe {
+                crate::words::store_words(self.q.slot(t), (msg as *const M).cast(), self.q.size)
+            };
+            self.q.tail().store(t + 1, Ordering::Release);
+            Ok(t)
+        })?
+    }
+
+    /// [`Producer::try_send`], waiting at most `timeout` for room (woken
+    /// by the consumer taking a message); [`Error::QueueFull`] after it.
+    pub fn send_timeout(&self, msg: &M, timeout: Duration) -> Result<u64> {
+        let deadline = Instant::now().checked_add(timeout);
+        let (map, _) = self.seg.parts();
+        let words = map.notify_words(true);
+        loop {
+            match self.try_send(msg) {
+                Err(Error::QueueFull { .. }) => {}
+                r => return r,
+            }
+            let left = deadline.map_or(timeout, |d| d.saturating_duration_since(Instant::now()));
+            let q = &self.q;
+            let room = notify::wait_until(&words, left, || {
+                q.counts(Ordering::Acquire, Ordering::Acquire)
+                    .map_or(Some(()), |(h, t)| (t - h < q.cap).then_some(()))
+            });
+            if room.is_none() || left.is_zero() {
+                return self.try_send(msg);
+            }
+        }
+    }
+
+    /// The number of messages sent so far.
+    pub fn sent(&self) -> u64 {
+        self.q.tail().load(Ordering::Relaxed)
+    }
+}
+
+/// The one consumer of a queue; see [`Queue`] for what it guarantees
+/// across crashes. Lets go of the queue when dropped.
+pub struct Consumer<'a, S: SharedLayout, M> {
+    q: Region,
+    seg: &'a Shared<S, ReadWrite>,
+    me: u64,
+    took_over_from: Option<u32>,
+    peeked: bool,
+    words: notify::Words<'a>,
+    _m: PhantomData<fn() -> M>,
+}
+
+impl<S: SharedLayout, M> std::fmt::Debug for Consumer<'_, S, M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Consumer")
+            .field("segment", &self.seg.name())
+            .field("capacity", &self.q.cap)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: SharedLayout, M> Drop for Consumer<'_, S, M> {
+    fn drop(&mut self) {
+        let _ = self
+            .q
+            .claim()
+            .compare_exchange(self.me, 0, Ordering::AcqRel, Ordering::Relaxed);
+    }
+}
+
+impl<S: SharedLayout, M: ShmSafe> Consumer<'_, S, M> {
+    /// The process id of the dead consumer this one took over from, if any.
+    pub fn took_over_from(&self) -> Option<u32> {
+        self.took_over_from
+    }
+
+    /// The number of the next message (numbered from 0 in sending order).
+    pub fn position(&self) -> u64 {
+        self.q.head().load(Ordering::Relaxed)
+    }
+
+    /// The next message, not yet acknowledged: the next `peek` or
+    /// `try_recv` returns it again until [`Consumer::ack`]. `None` if the
+    /// queue is empty.
+    pub fn peek(&mut self) -> Result<Option<M>> {
+        let (h, t) = self
+            .q
+            .counts(Ordering::Acquire, Ordering::Acquire)
+            .map_err(|what| self.corrupt(what))?;
+        if h == t {
+            return Ok(None);
+        }
+        let mut out = MaybeUninit::<M>::uninit();
+        // SAFETY: the slot of message `h < t` is inside the region,
+        // aligned, atomically accessed, and complete (`tail` loaded with
+        // acquire); `out` is private and has room.
+        unsafe { crate::words::load_words(self.q.slot(h), out.as_mut_ptr().cast(), self.q.size) };
+        self.peeked = true;
+        // SAFETY: `out` was written whole.
+        if let Err(e) = unsafe { check_copy(self.seg.name(), out.as_ptr()) } {
+            // A bad message is acknowledged, so that the queue goes on.
+            self.ack()?;
+            return Err(e);
+        }
+        // SAFETY: written whole and accepted by `M` (every bit pattern, or
+        // it passed the check).
+        Ok(Some(unsafe { out.assume_init() }))
+    }
+
+    /// Acknowledges the message the last [`Consumer::peek`] returned (the
+    /// producer may then reuse its slot); does nothing if there is none.
+    pub fn ack(&mut self) -> Result<()> {
+        if !core::mem::take(&mut self.peeked) {
+            return Ok(());
+        }
+        let (h, t) = self
+            .q
+            .counts(Ordering::Relaxed, Ordering::Acquire)
+            .map_err(|what| self.corrupt(what))?;
+        if h < t {
+            self.q.head().store(h + 1, Ordering::Release);
+            let (map, _) = self.seg.parts();
+            map.wake();
+        }
+        Ok(())
+    }
+
+    /// The next message, acknowledged before it is returned (at most once
+    /// across a crash: see [`Queue`]); `None` if the queue is empty. A
+    /// message of a checked type that fails its check is
+    /// [`Error::InvalidValue`], and is taken (the next call goes on).
+    pub fn try_recv(&mut self) -> Result<Option<M>> {
+        let m = self.peek()?;
+        if m.is_some() {
+            self.ack()?;
+        }
+        Ok(m)
+    }
+
+    /// [`Consumer::try_recv`], waiting at most `timeout` for a message
+    /// (woken by a send); `Ok(None)` after it.
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Option<M>> {
+        let deadline = Instant::now().checked_add(timeout);
+        loop {
+            if let Some(m) = self.try_recv()? {
+                return Ok(Some(m));
+            }
+            let left = deadline.map_or(timeout, |d| d.saturating_duration_since(Instant::now()));
+            let q = &self.q;
+            let ready = notify::wait_until(&self.words, left, || {
+                q.counts(Ordering::Acquire, Ordering::Acquire)
+                    .map_or(Some(()), |(h, t)| (t != h).then_some(()))
+            });
+            if ready.is_none() || left.is_zero() {
+                return self.try_recv();
+            }
+        }
+    }
+
+    /// Takes up to `out.len()` messages without waiting; returns how many
+    /// were stored at the start of `out`.
+    pub fn recv_batch(&mut self, out: &mut [M]) -> Result<usize> {
+        let mut n = 0;
+        while n < out.len() {
+            match self.try_recv()? {
+                Some(m) => {
+                    out[n] = m;
+                    n += 1;
+                }
+                None => break,
+            }
+        }
+        Ok(n)
+    }
+
+    /// An iterator taking the messages there are now; it ends when the
+    /// queue is empty, or after an error.
+    pub fn iter(&mut self) -> impl Iterator<Item = Result<M>> + '_ {
+        let mut done = false;
+        std::iter::from_fn(move || {
+            if done {
+                return None;
+            }
+            match self.try_recv() {
+                Ok(Some(m)) => Some(Ok(m)),
+                Ok(None) => None,
+                Err(e) => {
+                    done = true;
+                    Some(Err(e))
+                }
+            }
+        })
+    }
+
+    fn corrupt(&self, what: String) -> Error {
+        Error::Corrupt {
+            name: self.seg.name().to_owned(),
+            what,
+        }
+    }
+}
