@@ -294,6 +294,10 @@ impl<S: SharedLayout, M: ShmSafe> Producer<'_, S, M> {
                     capacity: self.q.cap,
                 });
             }
+            let next = t.checked_add(1).ok_or_else(|| Error::Corrupt {
+                name: name.to_owned(),
+                what: format!("queue sent count {t} is at the end of its range"),
+            })?;
             // SAFETY: the slot of message `t` is inside the region, 8-aligned
             // and atomically accessed; the consumer has taken the message it
             // held (`t - h < cap`, `head` loaded with acquire); we are the one
@@ -301,7 +305,7 @@ impl<S: SharedLayout, M: ShmSafe> Producer<'_, S, M> {
             unsafe {
                 crate::words::store_words(self.q.slot(t), (msg as *const M).cast(), self.q.size)
             };
-            self.q.tail().store(t + 1, Ordering::Release);
+            self.q.tail().store(next, Ordering::Release);
             Ok(t)
         })?
     }
@@ -415,6 +419,7 @@ impl<S: SharedLayout, M: ShmSafe> Consumer<'_, S, M> {
             .counts(Ordering::Relaxed, Ordering::Acquire)
             .map_err(|what| self.corrupt(what))?;
         if h < t {
+            // `h < t`: no overflow.
             self.q.head().store(h + 1, Ordering::Release);
             let (map, _) = self.seg.parts();
             map.wake();

@@ -133,7 +133,7 @@ fn a_blocked_producer_and_consumer_wake_each_other() {
     });
 }
 
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", not(miri)))]
 mod processes {
     use super::*;
     use std::io::Write;
@@ -251,5 +251,54 @@ mod processes {
         assert_eq!(expect, total);
         assert!(repeats <= kills, "{repeats} repeats for {kills} kills");
         eprintln!("{total} messages, {kills} consumers killed, {repeats} handled twice");
+    }
+}
+
+/// Queues whose counters someone else scribbled on: every call returns a
+/// message, nothing, `QueueFull` or `Corrupt`, never a panic or a hang.
+#[cfg(all(target_os = "linux", not(miri)))]
+mod hostile {
+    use super::*;
+    use proptest::prelude::*;
+    use std::os::unix::fs::FileExt;
+    use test_support::{Cleanup, unique};
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_queue_counters_give_messages_full_or_errors(
+            head in prop_oneof![any::<u64>(), 0u64..12, (u64::MAX - 8)..=u64::MAX],
+            tail in prop_oneof![any::<u64>(), 0u64..12, (u64::MAX - 8)..=u64::MAX],
+            claim in prop_oneof![Just(0u64), any::<u64>()],
+        ) {
+            let name = unique("queue-hostile");
+            let _c = Cleanup::posix(&name);
+            let seg = Options::posix(&name).create_new().open::<Robot>().unwrap();
+            let h = seg.header();
+            let streams = (h.backup_offset + h.capacity().next_multiple_of(8)).next_multiple_of(64);
+            let f = std::fs::OpenOptions::new().write(true).open(format!("/dev/shm/{name}")).unwrap();
+            f.write_all_at(&tail.to_ne_bytes(), streams).unwrap();
+            f.write_all_at(&head.to_ne_bytes(), streams + 64).unwrap();
+            f.write_all_at(&claim.to_ne_bytes(), streams + 72).unwrap();
+            let p = seg.producer(|f| f.commands()).unwrap();
+            match seg.consumer(|f| f.commands(), Duration::ZERO) {
+                Ok(mut c) => {
+                    for k in 0..6 {
+                        match p.try_send(&Cmd::of(k)) {
+                            Ok(_) | Err(Error::QueueFull { .. } | Error::Corrupt { .. }) => {}
+                            Err(e) => prop_assert!(false, "{e}"),
+                        }
+                        match c.try_recv() {
+                            Ok(_) | Err(Error::Corrupt { .. }) => {}
+                            Err(e) => prop_assert!(false, "{e}"),
+                        }
+                    }
+                }
+                // A claim word naming a live process (this one, or another).
+                Err(Error::ConsumerBusy { .. }) => {}
+                Err(e) => prop_assert!(false, "{e}"),
+            }
+        }
     }
 }
