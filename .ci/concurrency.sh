@@ -8,8 +8,8 @@
 #   miri  the protocol's unit tests and the in-process backing's tests
 #         (shm-runtime/tests/inprocess.rs) under Miri, several scheduler
 #         seeds each; the safe API's edges (shm-runtime/tests/edges.rs) and
-#         the write buffers (src/scratch.rs) once; the message rings
-#         (shm-runtime/tests/ring.rs), two seeds.
+#         the write buffers (src/scratch.rs) once; the message rings and
+#         queues (shm-runtime/tests/ring.rs, queue.rs), two seeds.
 # Idempotent; installs the nightly toolchain with Miri if it is missing.
 # Bounded: about five minutes on two cores from a clean tree, most of it
 # compiling. Usage: bash .ci/concurrency.sh [all|loom|miri]
@@ -81,5 +81,7 @@ if [ "$what" = all ] || [ "$what" = miri ]; then
     # subscribers on threads, losses, the wait, with weak-memory emulation.
     run miri-ring env MIRIFLAGS="-Zmiri-disable-isolation -Zmiri-permissive-provenance -Zmiri-many-seeds=0..2" \
         cargo +nightly miri test -p shm-runtime --test ring
+    run miri-queue env MIRIFLAGS="-Zmiri-disable-isolation -Zmiri-permissive-provenance -Zmiri-many-seeds=0..2" \
+        cargo +nightly miri test -p shm-runtime --test queue
 fi
 echo "concurrency checks passed"

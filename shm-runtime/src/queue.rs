@@ -73,6 +73,23 @@ pub struct Queue<M, const N: usize> {
     _message: PhantomData<fn() -> M>,
 }
 
+impl<M, const N: usize> Queue<M, N> {
+    /// The placeholder (for a value of the schema struct written whole:
+    /// the field's value means nothing, the queue is elsewhere).
+    pub const fn new() -> Self {
+        Queue {
+            placeholder: 0,
+            _message: PhantomData,
+        }
+    }
+}
+
+impl<M, const N: usize> Default for Queue<M, N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl<M, const N: usize> Clone for Queue<M, N> {
     fn clone(&self) -> Self {
         *self

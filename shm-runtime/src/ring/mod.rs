@@ -109,6 +109,23 @@ pub struct Ring<M, const N: usize> {
     _message: PhantomData<fn() -> M>,
 }
 
+impl<M, const N: usize> Ring<M, N> {
+    /// The placeholder (for a value of the schema struct written whole:
+    /// the field's value means nothing, the ring is elsewhere).
+    pub const fn new() -> Self {
+        Ring {
+            placeholder: 0,
+            _message: PhantomData,
+        }
+    }
+}
+
+impl<M, const N: usize> Default for Ring<M, N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl<M, const N: usize> Clone for Ring<M, N> {
     fn clone(&self) -> Self {
         *self
