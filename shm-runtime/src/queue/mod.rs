@@ -131,12 +131,6 @@ impl Region {
         // 8-aligned and only accessed atomically (`queue_region`).
         unsafe { AtomicU64::from_ptr(self.base.add(at).cast()) }
     }
-    fn tail(&self) -> &AtomicU64 {
-        self.word(0)
-    }
-    fn head(&self) -> &AtomicU64 {
-        self.word(64)
-    }
     fn claim(&self) -> &AtomicU64 {
         self.word(72)
     }
@@ -148,17 +142,140 @@ impl Region {
                 .add(QUEUE_HEADER + k * self.size.next_multiple_of(8))
         }
     }
-    /// `(head, tail)` checked: `head <= tail <= head + cap`.
-    fn counts(&self, head: Ordering, tail: Ordering) -> core::result::Result<(u64, u64), String> {
-        let (h, t) = (self.head().load(head), self.tail().load(tail));
-        if h > t || t - h > self.cap {
-            return Err(format!(
-                "queue counts taken {h} and sent {t} are not within its capacity {}",
-                self.cap
-            ));
-        }
-        Ok((h, t))
+}
+
+impl QueueMem for Region {
+    fn cap(&self) -> u64 {
+        self.cap
     }
+    fn tail(&self, order: Ordering) -> u64 {
+        self.word(0).load(order)
+    }
+    fn set_tail(&self, v: u64, order: Ordering) {
+        self.word(0).store(v, order)
+    }
+    fn head(&self, order: Ordering) -> u64 {
+        self.word(64).load(order)
+    }
+    fn set_head(&self, v: u64, order: Ordering) {
+        self.word(64).store(v, order)
+    }
+    unsafe fn load_msg(&self, i: u64, dst: *mut u8) {
+        // SAFETY: the slot is inside the region, 8-aligned and atomically
+        // accessed; `dst` has room (caller).
+        unsafe { crate::words::load_words(self.slot(i), dst, self.size) }
+    }
+    unsafe fn store_msg(&self, i: u64, src: *const u8) {
+        // SAFETY: as in `load_msg`; the caller is the one producer.
+        unsafe { crate::words::store_words(self.slot(i), src, self.size) }
+    }
+}
+
+/// The shared words of one queue, as the algorithms see them: a mapping's
+/// (`Region`) or a loom model's.
+pub(crate) trait QueueMem {
+    /// The number of slots, a power of two.
+    fn cap(&self) -> u64;
+    /// Loads `tail`.
+    fn tail(&self, order: Ordering) -> u64;
+    /// Stores `tail` (the producer only).
+    fn set_tail(&self, v: u64, order: Ordering);
+    /// Loads `head`.
+    fn head(&self, order: Ordering) -> u64;
+    /// Stores `head` (the consumer only).
+    fn set_head(&self, v: u64, order: Ordering);
+    /// Copies message `i`'s slot into `dst` with relaxed whole-word loads.
+    ///
+    /// # Safety
+    ///
+    /// `dst` is private and has room for a message.
+    unsafe fn load_msg(&self, i: u64, dst: *mut u8);
+    /// Stores the private message at `src` into message `i`'s slot.
+    ///
+    /// # Safety
+    ///
+    /// `src` holds a message; the caller is the one producer and the
+    /// consumer has taken the message the slot held.
+    unsafe fn store_msg(&self, i: u64, src: *const u8);
+}
+
+/// `(head, tail)` checked: `head <= tail <= head + cap`.
+fn counts<Q: QueueMem>(
+    q: &Q,
+    head: Ordering,
+    tail: Ordering,
+) -> core::result::Result<(u64, u64), String> {
+    let (h, t) = (q.head(head), q.tail(tail));
+    if h > t || t - h > q.cap() {
+        return Err(format!(
+            "queue counts taken {h} and sent {t} are not within its capacity {}",
+            q.cap()
+        ));
+    }
+    Ok((h, t))
+}
+
+/// Why a send did not happen.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum NotSent {
+    /// No free slot.
+    Full,
+    /// The counters cannot be right.
+    Bad(String),
+}
+
+/// Sends the message at `src`; returns its number.
+///
+/// # Safety
+///
+/// The caller is the one producer; `src` holds a message.
+pub(crate) unsafe fn send<Q: QueueMem>(
+    q: &Q,
+    src: *const u8,
+) -> core::result::Result<u64, NotSent> {
+    let (h, t) = counts(q, Ordering::Acquire, Ordering::Relaxed).map_err(NotSent::Bad)?;
+    if t - h == q.cap() {
+        return Err(NotSent::Full);
+    }
+    let next = t
+        .checked_add(1)
+        .ok_or_else(|| NotSent::Bad(format!("queue sent count {t} is at the end of its range")))?;
+    // SAFETY: the consumer has taken the message the slot held (`t - h <
+    // cap`, `head` loaded with acquire); the caller's contract.
+    unsafe { q.store_msg(t, src) };
+    q.set_tail(next, Ordering::Release);
+    Ok(t)
+}
+
+/// Copies the next message into `dst` without taking it; returns its
+/// number, or `None` if the queue is empty.
+///
+/// # Safety
+///
+/// `dst` is private and has room for a message.
+pub(crate) unsafe fn peek<Q: QueueMem>(
+    q: &Q,
+    dst: *mut u8,
+) -> core::result::Result<Option<u64>, String> {
+    let (h, t) = counts(q, Ordering::Acquire, Ordering::Acquire)?;
+    if h == t {
+        return Ok(None);
+    }
+    // SAFETY: message `h < t` is complete (`tail` loaded with acquire);
+    // the caller's contract.
+    unsafe { q.load_msg(h, dst) };
+    Ok(Some(h))
+}
+
+/// Takes the next message (after [`peek`]); `false` if the queue was empty.
+pub(crate) fn take<Q: QueueMem>(q: &Q) -> core::result::Result<bool, String> {
+    let (h, t) = counts(q, Ordering::Relaxed, Ordering::Acquire)?;
+    if h == t {
+        return Ok(false);
+    }
+    // `h < t`: no overflow.
+    q.set_head(h + 1, Ordering::Release);
+    Ok(true)
 }
 
 impl<S: SharedLayout> Shared<S, ReadWrite> {
@@ -297,34 +414,22 @@ impl<S: SharedLayout, M: ShmSafe> Producer<'_, S, M> {
     /// [`Error::QueueFull`] at once if not. Wakes a waiting consumer.
     pub fn try_send(&self, msg: &M) -> Result<u64> {
         let name = self.seg.name();
-        self.seg.with_write_access("send", || {
-            let (h, t) = self
-                .q
-                .counts(Ordering::Acquire, Ordering::Relaxed)
-                .map_err(|what| Error::Corrupt {
-                    name: name.to_owned(),
-                    what,
-                })?;
-            if t - h == self.q.cap {
-                return Err(Error::QueueFull {
+        self.seg
+            .with_write_access("send", || {
+                // SAFETY: write access and the handle's lock are held (one
+                // producer); `msg` is a private `M`.
+                unsafe { send(&self.q, (msg as *const M).cast()) }
+            })?
+            .map_err(|e| match e {
+                NotSent::Full => Error::QueueFull {
                     name: name.to_owned(),
                     capacity: self.q.cap,
-                });
-            }
-            let next = t.checked_add(1).ok_or_else(|| Error::Corrupt {
-                name: name.to_owned(),
-                what: format!("queue sent count {t} is at the end of its range"),
-            })?;
-            // SAFETY: the slot of message `t` is inside the region, 8-aligned
-            // and atomically accessed; the consumer has taken the message it
-            // held (`t - h < cap`, `head` loaded with acquire); we are the one
-            // producer (write access and the handle's lock).
-            unsafe {
-                crate::words::store_words(self.q.slot(t), (msg as *const M).cast(), self.q.size)
-            };
-            self.q.tail().store(next, Ordering::Release);
-            Ok(t)
-        })?
+                },
+                NotSent::Bad(what) => Error::Corrupt {
+                    name: name.to_owned(),
+                    what,
+                },
+            })
     }
 
     /// [`Producer::try_send`], waiting at most `timeout` for room (woken
@@ -341,7 +446,7 @@ impl<S: SharedLayout, M: ShmSafe> Producer<'_, S, M> {
             let left = deadline.map_or(timeout, |d| d.saturating_duration_since(Instant::now()));
             let q = &self.q;
             let room = notify::wait_until(&words, left, || {
-                q.counts(Ordering::Acquire, Ordering::Acquire)
+                counts(q, Ordering::Acquire, Ordering::Acquire)
                     .map_or(Some(()), |(h, t)| (t - h < q.cap).then_some(()))
             });
             if room.is_none() || left.is_zero() {
@@ -352,7 +457,7 @@ impl<S: SharedLayout, M: ShmSafe> Producer<'_, S, M> {
 
     /// The number of messages sent so far.
     pub fn sent(&self) -> u64 {
-        self.q.tail().load(Ordering::Relaxed)
+        self.q.tail(Ordering::Relaxed)
     }
 }
 
@@ -394,29 +499,23 @@ impl<S: SharedLayout, M: ShmSafe> Consumer<'_, S, M> {
 
     /// The number of the next message (numbered from 0 in sending order).
     pub fn position(&self) -> u64 {
-        self.q.head().load(Ordering::Relaxed)
+        self.q.head(Ordering::Relaxed)
     }
 
     /// The next message, not yet acknowledged: the next `peek` or
     /// `try_recv` returns it again until [`Consumer::ack`]. `None` if the
     /// queue is empty.
     pub fn peek(&mut self) -> Result<Option<M>> {
-        let (h, t) = self
-            .q
-            .counts(Ordering::Acquire, Ordering::Acquire)
-            .map_err(|what| self.corrupt(what))?;
-        if h == t {
+        let mut out = MaybeUninit::<M>::uninit();
+        // SAFETY: `out` is private and has room for an `M`.
+        let got = unsafe { peek(&self.q, out.as_mut_ptr().cast()) };
+        if got.map_err(|what| self.corrupt(what))?.is_none() {
             return Ok(None);
         }
-        let mut out = MaybeUninit::<M>::uninit();
-        // SAFETY: the slot of message `h < t` is inside the region,
-        // aligned, atomically accessed, and complete (`tail` loaded with
-        // acquire); `out` is private and has room.
-        unsafe { crate::words::load_words(self.q.slot(h), out.as_mut_ptr().cast(), self.q.size) };
         self.peeked = true;
         // SAFETY: `out` was written whole.
         if let Err(e) = unsafe { check_copy(self.seg.name(), out.as_ptr()) } {
-            // A bad message is acknowledged, so that the queue goes on.
+            // A bad message is taken, so that the queue goes on.
             self.ack()?;
             return Err(e);
         }
@@ -431,13 +530,7 @@ impl<S: SharedLayout, M: ShmSafe> Consumer<'_, S, M> {
         if !core::mem::take(&mut self.peeked) {
             return Ok(());
         }
-        let (h, t) = self
-            .q
-            .counts(Ordering::Relaxed, Ordering::Acquire)
-            .map_err(|what| self.corrupt(what))?;
-        if h < t {
-            // `h < t`: no overflow.
-            self.q.head().store(h + 1, Ordering::Release);
+        if take(&self.q).map_err(|what| self.corrupt(what))? {
             let (map, _) = self.seg.parts();
             map.wake();
         }
@@ -467,7 +560,7 @@ impl<S: SharedLayout, M: ShmSafe> Consumer<'_, S, M> {
             let left = deadline.map_or(timeout, |d| d.saturating_duration_since(Instant::now()));
             let q = &self.q;
             let ready = notify::wait_until(&self.words, left, || {
-                q.counts(Ordering::Acquire, Ordering::Acquire)
+                counts(q, Ordering::Acquire, Ordering::Acquire)
                     .map_or(Some(()), |(h, t)| (t != h).then_some(()))
             });
             if ready.is_none() || left.is_zero() {
@@ -518,3 +611,6 @@ impl<S: SharedLayout, M: ShmSafe> Consumer<'_, S, M> {
         }
     }
 }
+
+#[cfg(all(test, loom))]
+mod loom_model;
