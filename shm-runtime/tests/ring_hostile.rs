@@ -31,7 +31,9 @@ pub struct Hostile {
 /// Offset of the stream area of `seg` (see "Streams" in docs/FORMAT.md).
 fn streams<A: shm_runtime::Access>(seg: &Shared<Hostile, A>) -> u64 {
     let h = seg.header();
-    (h.backup_offset + h.capacity().next_multiple_of(8)).next_multiple_of(64)
+    let s = (h.backup_offset + h.capacity().next_multiple_of(8)).next_multiple_of(64);
+    assert_eq!(h.streams_offset(), Some(s));
+    s
 }
 
 /// The ring regions: `pairs` (64 + 4 slots of 24 bytes = 160 bytes), then
@@ -230,4 +232,31 @@ fn the_descriptor_records_rings_strictly() {
             let _ = decode(&b);
         }
     }
+}
+
+/// Tools see the same places through the decoded descriptor.
+#[test]
+fn the_decoded_schema_names_each_stream_and_its_region() {
+    let schema = shm_runtime::descriptor::Schema::from_layout(&Hostile::LAYOUT);
+    let s = schema.streams().unwrap();
+    let facts: Vec<_> = s
+        .iter()
+        .map(|i| {
+            (
+                i.path.as_str(),
+                i.queue,
+                i.cap,
+                i.payload_offset,
+                i.region_offset,
+                i.region_len,
+            )
+        })
+        .collect();
+    assert_eq!(
+        facts,
+        [
+            ("pairs", false, 4, 8, PAIRS, 192),
+            ("flags", false, 2, 16, FLAGS, 128)
+        ]
+    );
 }

@@ -36,11 +36,13 @@ use crate::{LayoutDesc, Prim, TypeDesc};
 
 mod decode;
 mod diff;
+mod streams;
 mod value;
 
 pub use decode::{DescriptorError, decode, from_segment};
 pub(crate) use decode::{check_open, copy_out};
 pub use diff::{diff_schemas, first_difference, prefix_difference};
+pub use streams::StreamInfo;
 pub use value::{InvalidValue, Value, ValueView};
 
 /// Largest payload [`Schema::decode_value`] decodes by field name (16 MiB).

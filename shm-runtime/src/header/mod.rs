@@ -513,6 +513,15 @@ impl Header {
         }
     }
 
+    /// Where the stream area (the rings and queues) starts: the first
+    /// cache line after the backup copy's room (see "Streams" in
+    /// `docs/FORMAT.md`). `None` on overflow (a corrupt header).
+    pub fn streams_offset(&self) -> Option<u64> {
+        let b = usize::try_from(self.backup_offset).ok()?;
+        let c = usize::try_from(self.capacity()).ok()?;
+        crate::streams::streams_offset(b, c).map(|o| o as u64)
+    }
+
     /// The room for the payload: `payload_capacity`, or `payload_size` if
     /// that is 0 (a segment without room, or from before the field).
     pub fn capacity(&self) -> u64 {
