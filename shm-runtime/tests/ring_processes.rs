@@ -153,6 +153,22 @@ fn child_role() {
             }
             println!("checked msgs={msgs} lost={lost} bad={bad}");
         }
+        "waiter" => {
+            // Read-only: sleeps in `recv_timeout` (futex, counted in the
+            // doorbell) until the test publishes, `arg` times.
+            let seg = Options::posix(name)
+                .open_existing()
+                .open_read_only::<Stream>()
+                .unwrap();
+            let mut sub = seg.subscribe(|f| f.events()).unwrap();
+            println!("ready");
+            for _ in 0..arg {
+                match sub.recv_timeout(Duration::from_secs(60)).unwrap() {
+                    Some(Recv::Msg(m)) => println!("got {}", m.n),
+                    other => panic!("{other:?}"),
+                }
+            }
+        }
         r => panic!("unknown role {r}"),
     }
 }
@@ -267,4 +283,22 @@ fn a_publisher_killed_anywhere_is_taken_over_and_the_sequence_goes_on() {
     eprintln!(
         "{trials} publishers killed, {total} messages x 2 subscribers: {msgs} whole, {lost} lost"
     );
+}
+
+#[test]
+fn a_subscriber_process_asleep_in_recv_timeout_wakes_on_each_publish() {
+    let (name, _c) = fresh("wake");
+    let seg = Options::posix(&name)
+        .open_existing()
+        .open::<Stream>()
+        .unwrap();
+    let publisher = seg.publisher(|f| f.events()).unwrap();
+    let mut waiter = spawn("waiter", &name, 3);
+    waiter.expect("ready");
+    for n in 0..3 {
+        // Whether it is asleep yet or not, the message reaches it.
+        publisher.publish(&Msg::of(n)).unwrap();
+        assert_eq!(waiter.expect("got "), format!("got {n}"));
+    }
+    waiter.finish();
 }
