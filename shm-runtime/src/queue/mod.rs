@@ -289,6 +289,13 @@ impl<S: SharedLayout> Shared<S, ReadWrite> {
         // only accessed atomically (`Shared::from_mapping`).
         let fields = S::Fields::from(unsafe { Field::<S, ReadOnly>::from_raw(primary) });
         let at = (pick(fields).as_ptr() as usize).wrapping_sub(primary.as_ptr() as usize);
+        if !N.is_power_of_two() || N > crate::layout::RING_CAP_MAX {
+            // Only a schema that implements the traits by hand can get here.
+            return Err(Error::Unsupported {
+                name: self.name().to_owned(),
+                what: format!("a queue of {N} slots (a power of two up to 2^24)"),
+            });
+        }
         let ty = <Queue<M, N> as ShmSafe>::TYPE;
         let place = places(&S::LAYOUT)
             .unwrap_or_default()

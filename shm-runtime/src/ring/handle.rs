@@ -41,6 +41,12 @@ impl<S: SharedLayout, A: Access> Shared<S, A> {
             name: self.name().to_owned(),
             what,
         };
+        if !N.is_power_of_two() || N > crate::layout::RING_CAP_MAX {
+            // Only a schema that implements the traits by hand can get here.
+            return Err(unsupported(format!(
+                "a ring of {N} slots (a power of two up to 2^24)"
+            )));
+        }
         let ty = <Ring<M, N> as ShmSafe>::TYPE;
         let place: Place = places(&S::LAYOUT)
             .unwrap_or_default()
@@ -79,8 +85,7 @@ impl<S: SharedLayout, A: Access> Shared<S, A> {
         // SAFETY: `start..start + len` is inside the mapping (checked),
         // 8-aligned (a page-aligned mapping, `start` a multiple of 8), and
         // every access to it is a whole atomic word (`Region`); `N` is a
-        // power of two (the derive refuses others; a schema type that
-        // lies about it has a `TYPE` that `places` matched, same `N`).
+        // power of two (checked above).
         Ok(unsafe { Region::new(map.backing().base().as_ptr().add(start), size_of::<M>(), N) })
     }
 
