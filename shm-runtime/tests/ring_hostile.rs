@@ -260,3 +260,58 @@ fn the_decoded_schema_names_each_stream_and_its_region() {
         ]
     );
 }
+
+/// Version 1 with a ring, room to grow.
+#[derive(SharedLayout, Clone, Copy, Debug)]
+#[repr(C)]
+#[shm(name = "Arm", capacity = 256)]
+pub struct ArmV1 {
+    pub state: u64,
+    pub log: Ring<u64, 4>,
+}
+
+/// Version 2 appends a field and a second ring.
+#[derive(SharedLayout, Clone, Copy, Debug)]
+#[repr(C)]
+#[shm(version = 2, extends = ArmV1, capacity = 256)]
+pub struct ArmV2 {
+    pub state: u64,
+    pub log: Ring<u64, 4>,
+    pub speed: u64,
+    pub alarms: Ring<u32, 2>,
+}
+
+/// The rings of a version keep their places in newer versions (field
+/// order, and versions only append fields): after an upgrade in place the
+/// old ring goes on, and a ring the old version did not have is refused
+/// (the upgrade adds no room), never placed over something else. A segment
+/// made by the newer version has both, and the older program reads its
+/// ring.
+#[test]
+fn rings_across_schema_versions() {
+    let name = unique("ring-evolution");
+    let _c = Cleanup::posix(&name);
+    let v1 = Options::posix(&name).create_new().open::<ArmV1>().unwrap();
+    v1.publisher(|f| f.log()).unwrap().publish(&7).unwrap();
+    drop(v1);
+    let v2 = Options::posix(&name).upgrade(true).open::<ArmV2>().unwrap();
+    let mut s = v2.subscribe(|f| f.log()).unwrap();
+    s.start_oldest();
+    assert_eq!(s.try_recv().unwrap(), Some(Recv::Msg(7)));
+    v2.publisher(|f| f.log()).unwrap().publish(&8).unwrap();
+    assert_eq!(s.try_recv().unwrap(), Some(Recv::Msg(8)));
+    let e = v2.publisher(|f| f.alarms()).unwrap_err();
+    assert!(matches!(e, Error::Unsupported { .. }), "{e}");
+    assert!(e.to_string().contains("older version"), "{e}");
+    drop(v2);
+
+    let name = unique("ring-evolution");
+    let _c = Cleanup::posix(&name);
+    let v2 = Options::posix(&name).create_new().open::<ArmV2>().unwrap();
+    v2.publisher(|f| f.alarms()).unwrap().publish(&3).unwrap();
+    v2.publisher(|f| f.log()).unwrap().publish(&9).unwrap();
+    let old = Options::posix(&name).open_read_only::<ArmV1>().unwrap();
+    let mut s = old.subscribe(|f| f.log()).unwrap();
+    s.start_oldest();
+    assert_eq!(s.try_recv().unwrap(), Some(Recv::Msg(9)));
+}

@@ -64,8 +64,8 @@ impl<S: SharedLayout, A: Access> Shared<S, A> {
         let too_small = || Error::Corrupt {
             name: self.name().to_owned(),
             what: format!(
-                "the segment ({} bytes mapped) has no room for ring `{}` at stream offset {} \
-                 ({} bytes) after the payload copies",
+                "the segment ({} bytes mapped) has no room for the ring at payload offset {} \
+                 (stream offset {}, {} bytes) after the payload copies",
                 map.len(),
                 at,
                 place.stream,
@@ -79,7 +79,28 @@ impl<S: SharedLayout, A: Access> Shared<S, A> {
             .and_then(|s| s.checked_add(place.stream))
             .ok_or_else(too_small)?;
         let len = region_size(size_of::<M>(), N).ok_or_else(too_small)?;
-        if start.checked_add(len).is_none_or(|end| end > map.len()) || !start.is_multiple_of(8) {
+        let past_end = start
+            .checked_add(len)
+            .is_none_or(|end| end as u64 > h.segment_size);
+        if past_end && matches!(self.compat(), crate::Compat::Upgraded { .. }) {
+            // Rings and queues keep their places across schema versions
+            // (field order; versions append fields), but an upgrade in
+            // place does not grow the stream area.
+            return Err(Error::Unsupported {
+                name: self.name().to_owned(),
+                what: format!(
+                    "this ring (stream offset {}): the segment was made by an older version of \
+                     schema `{}` without it, and an upgrade in place does not add room for \
+                     rings (re-create the segment)",
+                    place.stream,
+                    S::LAYOUT.name
+                ),
+            });
+        }
+        if past_end
+            || start.checked_add(len).is_none_or(|end| end > map.len())
+            || !start.is_multiple_of(8)
+        {
             return Err(too_small());
         }
         // SAFETY: `start..start + len` is inside the mapping (checked),
