@@ -7,7 +7,7 @@
 //! means nothing, and snapshot reads and writes copy it like any word).
 //! The ring itself is in the segment's *stream area*, after the backup
 //! copy (on the first cache line after its room, see
-//! [`crate::header::streams_offset`]): one region per ring, in the order of
+//! [`crate::header::Header::streams_offset`]): one region per ring, in the order of
 //! the schema's fields (depth first, arrays element by element), each on a
 //! cache line:
 //!
