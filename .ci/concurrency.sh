@@ -3,12 +3,13 @@
 # what running it on this machine shows (RELIABILITY.md, "How the protocol
 # is checked"):
 #   loom  the protocol's algorithms (shm-runtime/src/protocol/loom_model.rs,
-#         mod loom_model) under every interleaving with a bounded number of
+#         mod loom_model) and the message ring's (src/ring/loom_model.rs) under every interleaving with a bounded number of
 #         preemptions and every store each load may read;
 #   miri  the protocol's unit tests and the in-process backing's tests
 #         (shm-runtime/tests/inprocess.rs) under Miri, several scheduler
 #         seeds each; the safe API's edges (shm-runtime/tests/edges.rs) and
-#         the write buffers (src/scratch.rs) once.
+#         the write buffers (src/scratch.rs) once; the message rings and
+#         queues (shm-runtime/tests/ring.rs, queue.rs), two seeds.
 # Idempotent; installs the nightly toolchain with Miri if it is missing.
 # Bounded: about five minutes on two cores from a clean tree, most of it
 # compiling. Usage: bash .ci/concurrency.sh [all|loom|miri]
@@ -76,5 +77,11 @@ if [ "$what" = all ] || [ "$what" = miri ]; then
     # field getters, read_into on an invalid value.
     run miri-types env MIRIFLAGS="-Zmiri-disable-isolation -Zmiri-permissive-provenance" \
         cargo +nightly miri test -p shm-runtime --test schema_types
+    # Message rings (Ring<M, N>) over Options::memory(): publisher and
+    # subscribers on threads, losses, the wait, with weak-memory emulation.
+    run miri-ring env MIRIFLAGS="-Zmiri-disable-isolation -Zmiri-permissive-provenance -Zmiri-many-seeds=0..2" \
+        cargo +nightly miri test -p shm-runtime --test ring
+    run miri-queue env MIRIFLAGS="-Zmiri-disable-isolation -Zmiri-permissive-provenance -Zmiri-many-seeds=0..2" \
+        cargo +nightly miri test -p shm-runtime --test queue
 fi
 echo "concurrency checks passed"

@@ -191,3 +191,68 @@ pub fn check_checked_payload(payload: &[u8]) {
     let _ = (f.c().get(), f.flags().get(1), f.label().get());
     let _ = f.parts().at(1).map(|p| (p.mode().get(), p.name().get()));
 }
+
+/// A message of the streams target: checked fields next to plain ones.
+#[derive(SharedLayout, Clone, Copy, Debug, PartialEq)]
+#[repr(C)]
+pub struct Note {
+    /// A number.
+    pub n: u64,
+    /// A validated field.
+    pub on: bool,
+    /// Explicit padding.
+    pub _pad: [u8; 7],
+}
+
+/// The schema of the streams target: a state and two rings.
+#[derive(SharedLayout, Clone, Copy, Debug)]
+#[repr(C)]
+pub struct Streams {
+    /// A state word.
+    pub state: u64,
+    /// A ring of structs with a checked field.
+    pub notes: shm_runtime::Ring<Note, 4>,
+    /// A ring of a checked type.
+    pub flags: shm_runtime::Ring<bool, 2>,
+}
+
+/// Any bytes in the stream area of a valid segment: every subscriber call
+/// returns (a message, a loss, nothing, `Corrupt` or `InvalidValue`),
+/// positions never go back; never a panic or UB.
+pub fn check_streams(data: &[u8]) {
+    use shm_runtime::Recv;
+    let mut image = shm_runtime::tools::segment_image(&Streams {
+        state: 0,
+        notes: shm_runtime::Ring::new(),
+        flags: shm_runtime::Ring::new(),
+    });
+    let h = Header::decode(image[..HEADER_SIZE].try_into().expect("a header"));
+    let start = (h.backup_offset + h.capacity().next_multiple_of(8)).next_multiple_of(64) as usize;
+    let n = data.len().min(image.len() - start);
+    image[start..start + n].copy_from_slice(&data[..n]);
+    let seg = shm_runtime::tools::open_image::<Streams>(&image).expect("only the rings changed");
+    let mut a = seg.subscribe(|f| f.notes()).expect("the ring fits");
+    let mut b = seg.subscribe(|f| f.flags()).expect("the ring fits");
+    for (i, oldest) in [false, true].into_iter().enumerate() {
+        if oldest {
+            a.start_oldest();
+            b.start_oldest();
+        }
+        let (mut pa, mut pb) = (a.position(), b.position());
+        for _ in 0..16 + i {
+            match a.try_recv() {
+                Ok(Some(Recv::Lost(k))) => assert!(k > 0),
+                Ok(_) | Err(Error::Corrupt { .. } | Error::InvalidValue { .. }) => {}
+                Err(e) => panic!("unexpected error {e}"),
+            }
+            match b.try_recv() {
+                Ok(Some(Recv::Lost(k))) => assert!(k > 0),
+                Ok(_) | Err(Error::Corrupt { .. } | Error::InvalidValue { .. }) => {}
+                Err(e) => panic!("unexpected error {e}"),
+            }
+            assert!(a.position() >= pa && b.position() >= pb);
+            (pa, pb) = (a.position(), b.position());
+        }
+    }
+}
+

@@ -77,6 +77,8 @@ impl Names<'_> {
             TypeInfo::Struct(s) => type_name(&s.name, self.derived),
             TypeInfo::Enum(e) => self.enum_name(e).to_owned(),
             TypeInfo::Str { cap } => format!("shm_str{cap}"),
+            // A ring's placeholder word (the ring is in the stream area).
+            TypeInfo::Ring { .. } | TypeInfo::Queue { .. } => "uint64_t".to_owned(),
             TypeInfo::Array { .. } => unreachable!("strip_arrays strips arrays"),
         }
     }
@@ -104,6 +106,7 @@ fn needs_check(t: &TypeInfo) -> bool {
         TypeInfo::Array { elem, .. } => needs_check(elem),
         TypeInfo::Struct(s) => s.fields.iter().any(|f| needs_check(&f.ty)),
         TypeInfo::Enum(_) | TypeInfo::Str { .. } => true,
+        TypeInfo::Ring { .. } | TypeInfo::Queue { .. } => false,
     }
 }
 
@@ -121,7 +124,7 @@ fn emit_check(out: &mut String, t: &TypeInfo, expr: &str, at: &str, depth: usize
         TypeInfo::Prim(Prim::Char) => {
             call(out, format!("shm_check_char({expr}, path, msg, msg_cap)"))
         }
-        TypeInfo::Prim(_) => {}
+        TypeInfo::Prim(_) | TypeInfo::Ring { .. } | TypeInfo::Queue { .. } => {}
         TypeInfo::Enum(e) => call(
             out,
             format!(

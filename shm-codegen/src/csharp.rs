@@ -675,7 +675,7 @@ fn needs_check(t: &TypeInfo) -> bool {
         TypeInfo::Prim(p) => matches!(p, Prim::Bool | Prim::Char),
         TypeInfo::Enum(_) | TypeInfo::Str { .. } => true,
         TypeInfo::Struct(s) => s.fields.iter().any(|f| needs_check(&f.ty)),
-        TypeInfo::Array { .. } => false,
+        TypeInfo::Array { .. } | TypeInfo::Ring { .. } | TypeInfo::Queue { .. } => false,
     }
 }
 
@@ -782,7 +782,7 @@ fn checks(
             TypeInfo::Struct(inner_s) => {
                 checks(out, inner_s, &o, &p, ".", depth + 1 + opened, n);
             }
-            TypeInfo::Array { .. } => {}
+            TypeInfo::Array { .. } | TypeInfo::Ring { .. } | TypeInfo::Queue { .. } => {}
         }
         let _ = writeln!(out, "{ind}}}");
         for _ in 0..opened {

@@ -301,6 +301,8 @@ fn ty(t: &TypeInfo) -> String {
         TypeInfo::Struct(s) => class_name(&s.name),
         TypeInfo::Enum(e) => prim(e.repr).to_owned(),
         TypeInfo::Str { cap } => format!("(ctypes.c_uint8 * {})", cap + 2),
+        // A ring's placeholder word (the ring is in the stream area).
+        TypeInfo::Ring { .. } | TypeInfo::Queue { .. } => "ctypes.c_uint64".to_owned(),
     }
 }
 

@@ -466,6 +466,9 @@ fn leaves(schema: &Schema, payload: &[u8], base: u64, out: &mut Vec<u64>) {
             }
             TypeInfo::Struct(s) => leaves(s, payload, at, out),
             TypeInfo::Enum(e) => ty(&TypeInfo::Prim(e.repr), payload, at, out),
+            TypeInfo::Ring { .. } | TypeInfo::Queue { .. } => {
+                ty(&TypeInfo::Prim(Prim::U64), payload, at, out)
+            }
             TypeInfo::Str { cap } => {
                 for i in 0..cap + 2 {
                     out.push(u64::from(payload[(at + i) as usize]));

@@ -279,6 +279,29 @@ pub enum Error {
         /// How long.
         waited: Duration,
     },
+    /// A queue has no free slot: its consumer has not taken the messages
+    /// (at once for `try_send`, after the wait for `send_timeout`).
+    #[error("{name}: the queue is full ({capacity} messages not yet taken by its consumer)", name = Escaped(name))]
+    QueueFull {
+        /// The segment.
+        name: String,
+        /// The queue's capacity.
+        capacity: u64,
+    },
+    /// Another live consumer holds a queue (one consumer at a time).
+    #[error(
+        "{name}: {} consumes this queue; one consumer at a time",
+        if *this_process { format!("another consumer in this process (pid {pid})") } else { format!("process {pid}") },
+        name = Escaped(name)
+    )]
+    ConsumerBusy {
+        /// The segment.
+        name: String,
+        /// The consumer's process id.
+        pid: u32,
+        /// Whether it is this process (another `Consumer` of the queue).
+        this_process: bool,
+    },
     /// The operation is not available on this backend or platform.
     #[error("{name}: {what} is not supported here", name = Escaped(name), what = Escaped(what))]
     Unsupported {
@@ -337,6 +360,8 @@ impl Error {
             | Error::Reentrant { name, .. }
             | Error::WriterDied { name, .. }
             | Error::Timeout { name, .. }
+            | Error::QueueFull { name, .. }
+            | Error::ConsumerBusy { name, .. }
             | Error::Unsupported { name, .. }
             | Error::NoSpace { name, .. }
             | Error::Io { name, .. } => name,

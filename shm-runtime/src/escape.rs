@@ -245,6 +245,15 @@ mod tests {
                 path: n(),
                 what: n(),
             },
+            QueueFull {
+                name: n(),
+                capacity: 1,
+            },
+            ConsumerBusy {
+                name: n(),
+                pid: 1,
+                this_process: false,
+            },
         ]
     }
 
@@ -276,6 +285,8 @@ mod tests {
             Replaced { .. } => 20,
             Reentrant { .. } => 21,
             InvalidValue { .. } => 22,
+            QueueFull { .. } => 23,
+            ConsumerBusy { .. } => 24,
         }
     }
 

@@ -226,7 +226,27 @@ pub enum TypeDesc {
         /// The capacity in bytes, 1 to 65535.
         cap: usize,
     },
+    /// A [`Ring<T, N>`](crate::Ring): an 8-byte placeholder in the payload
+    /// (its value means nothing); the ring itself lives in the segment's
+    /// stream area (see "Streams" in `docs/FORMAT.md`).
+    Ring {
+        /// The message type.
+        elem: &'static TypeDesc,
+        /// The number of slots, a power of two up to [`RING_CAP_MAX`].
+        cap: usize,
+    },
+    /// A [`Queue<T, N>`](crate::Queue): like a ring, an 8-byte
+    /// placeholder in the payload and the queue in the stream area.
+    Queue {
+        /// The message type.
+        elem: &'static TypeDesc,
+        /// The number of slots, a power of two up to [`RING_CAP_MAX`].
+        cap: usize,
+    },
 }
+
+/// The largest number of slots a [`Ring`](crate::Ring) may have.
+pub const RING_CAP_MAX: usize = 1 << 24;
 
 impl TypeDesc {
     /// Size in bytes of a value of this type.
@@ -237,6 +257,7 @@ impl TypeDesc {
             TypeDesc::Struct(l) => l.size,
             TypeDesc::Enum(e) => e.repr.size(),
             TypeDesc::Str { cap } => *cap + 2,
+            TypeDesc::Ring { .. } | TypeDesc::Queue { .. } => 8,
         }
     }
 
@@ -252,6 +273,7 @@ impl TypeDesc {
             TypeDesc::Struct(l) => l.align,
             TypeDesc::Enum(e) => e.repr.size(),
             TypeDesc::Str { .. } => 1,
+            TypeDesc::Ring { .. } | TypeDesc::Queue { .. } => 8,
         }
     }
 }
@@ -406,6 +428,16 @@ impl<'b> Encoder<'b> {
                 self.byte(TYPE_TAG_STR);
                 self.u32(*cap as u32);
             }
+            TypeDesc::Ring { elem, cap } => {
+                self.byte(TYPE_TAG_RING);
+                self.u32(*cap as u32);
+                self.ty(elem);
+            }
+            TypeDesc::Queue { elem, cap } => {
+                self.byte(TYPE_TAG_QUEUE);
+                self.u32(*cap as u32);
+                self.ty(elem);
+            }
         }
     }
 
@@ -443,6 +475,10 @@ pub const TYPE_TAG_STRUCT: u8 = 0x30;
 pub const TYPE_TAG_ENUM: u8 = 0x40;
 /// Type tag of a fixed-capacity string in a descriptor.
 pub const TYPE_TAG_STR: u8 = 0x50;
+/// Type tag of a message ring in a descriptor.
+pub const TYPE_TAG_RING: u8 = 0x60;
+/// Type tag of a message queue in a descriptor.
+pub const TYPE_TAG_QUEUE: u8 = 0x70;
 
 /// The 64-bit fingerprint of a layout: FNV-1a over its descriptor encoding.
 pub const fn fingerprint(l: &LayoutDesc) -> u64 {

@@ -104,14 +104,26 @@ pub(crate) fn wake(notify: &AtomicU32, waiters: &AtomicU32, ro_waiters: Option<&
 /// Waits until the version is no longer `since`, at most `timeout`.
 /// Returns the new version, or `None` on timeout.
 pub(crate) fn wait(w: &Words<'_>, since: u64, timeout: Duration) -> Option<u64> {
-    let start = Instant::now();
-    let deadline = start.checked_add(timeout);
     let version = || {
         version_of_pair(
             w.seq[0].load(Ordering::SeqCst),
             w.seq[1].load(Ordering::SeqCst),
         )
     };
+    wait_until(w, timeout, || Some(version()).filter(|&v| v != since))
+}
+
+/// Waits until `ready` returns `Some`, at most `timeout`, waking on every
+/// write (and ring publish) as [`wait`] does; `None` on timeout. `ready`
+/// must look at what the writer changes before it bumps `notify` (so that
+/// no wake-up is lost, as argued in the module documentation).
+pub(crate) fn wait_until<R>(
+    w: &Words<'_>,
+    timeout: Duration,
+    mut ready: impl FnMut() -> Option<R>,
+) -> Option<R> {
+    let start = Instant::now();
+    let deadline = start.checked_add(timeout);
     let registry = match (w.writable, w.ro_waiters) {
         (true, _) => Some((w.waiters, RECHECK)),
         (false, Some(ro)) => Some((ro, RECHECK_RO)),
@@ -121,9 +133,8 @@ pub(crate) fn wait(w: &Words<'_>, since: u64, timeout: Duration) -> Option<u64> 
         count.fetch_add(1, Ordering::SeqCst);
         let found = loop {
             let n = w.notify.load(Ordering::SeqCst);
-            let v = version();
-            if v != since {
-                break Some(v);
+            if let Some(r) = ready() {
+                break Some(r);
             }
             let left = match deadline {
                 Some(d) => d.saturating_duration_since(Instant::now()),
@@ -140,9 +151,8 @@ pub(crate) fn wait(w: &Words<'_>, since: u64, timeout: Duration) -> Option<u64> 
         return found;
     }
     loop {
-        let v = version();
-        if v != since {
-            return Some(v);
+        if let Some(r) = ready() {
+            return Some(r);
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
             return None;

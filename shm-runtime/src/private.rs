@@ -64,7 +64,47 @@ pub const fn field_type_error<S: HasField<I>, const I: usize>() -> Msg {
             .str(">` in field `")
             .str(S::NAME)
             .str("`: the capacity must be 1 to 65535 bytes (the length is stored in a u16); write e.g. `FixedStr<32>`"),
+        TypeDesc::Ring { cap, .. } | TypeDesc::Queue { cap, .. } if !cap.is_power_of_two() || *cap > crate::layout::RING_CAP_MAX => {
+            let kind = if matches!(t, TypeDesc::Ring { .. }) { "Ring" } else { "Queue" };
+            Msg::new()
+                .str("`")
+                .str(kind)
+                .str("<_, ")
+                .num(*cap)
+                .str(">` in field `")
+                .str(S::NAME)
+                .str("`: the number of slots must be a power of two from 1 to 16777216 (2^24); write e.g. `")
+                .str(kind)
+                .str("<Event, 1024>`")
+        }
+        TypeDesc::Ring { elem, .. } | TypeDesc::Queue { elem, .. } if elem.size() == 0 => Msg::new()
+            .str("field `")
+            .str(S::NAME)
+            .str("`: a ring's or queue's messages cannot be zero-sized"),
+        TypeDesc::Ring { elem, .. } | TypeDesc::Queue { elem, .. } if ring_inside(elem) => Msg::new()
+            .str("field `")
+            .str(S::NAME)
+            .str("`: the messages of a ring or queue cannot hold rings or queues themselves"),
         _ => Msg::new(),
+    }
+}
+
+/// Whether `t` is or holds a ring (in arrays or structs).
+const fn ring_inside(t: &TypeDesc) -> bool {
+    match t {
+        TypeDesc::Ring { .. } | TypeDesc::Queue { .. } => true,
+        TypeDesc::Array { elem, .. } => ring_inside(elem),
+        TypeDesc::Struct(l) => {
+            let mut i = 0;
+            while i < l.fields.len() {
+                if ring_inside(&l.fields[i].ty) {
+                    return true;
+                }
+                i += 1;
+            }
+            false
+        }
+        _ => false,
     }
 }
 
@@ -199,6 +239,10 @@ impl Msg {
             TypeDesc::Struct(l) => self.str(l.name),
             TypeDesc::Enum(e) => self.str(e.name),
             TypeDesc::Str { cap } => self.str("FixedStr<").num(*cap).str(">"),
+            TypeDesc::Ring { elem, cap } => self.str("Ring<").ty(elem).str(", ").num(*cap).str(">"),
+            TypeDesc::Queue { elem, cap } => {
+                self.str("Queue<").ty(elem).str(", ").num(*cap).str(">")
+            }
         }
     }
 
@@ -251,6 +295,10 @@ pub const fn type_eq(a: &TypeDesc, b: &TypeDesc) -> bool {
         (TypeDesc::Struct(x), TypeDesc::Struct(y)) => layout_eq(x, y),
         (TypeDesc::Enum(x), TypeDesc::Enum(y)) => enum_prefix(x, y),
         (TypeDesc::Str { cap: m }, TypeDesc::Str { cap: n }) => *m == *n,
+        (TypeDesc::Ring { elem: x, cap: m }, TypeDesc::Ring { elem: y, cap: n })
+        | (TypeDesc::Queue { elem: x, cap: m }, TypeDesc::Queue { elem: y, cap: n }) => {
+            *m == *n && type_eq(x, y)
+        }
         _ => false,
     }
 }

@@ -553,6 +553,11 @@ impl<T: SharedLayout, A: Access> Shared<T, A> {
     fn wake(&self) {
         self.map.wake();
     }
+
+    /// The mapping and the primary copy (for rings: `crate::ring`).
+    pub(crate) fn parts(&self) -> (&Mapping, NonNull<T>) {
+        (&self.map, self.copies[Replica::Primary as usize])
+    }
 }
 
 impl<T: SharedLayout> Shared<T, ReadWrite> {
@@ -643,6 +648,20 @@ impl<T: SharedLayout> Shared<T, ReadWrite> {
         // SAFETY: the copy's `size_of::<T>()` bytes are whole words inside
         // the mapping (`from_mapping`); `dst` has room (caller).
         unsafe { crate::words::load_words(self.buffers.ptr(c), dst.cast(), size_of::<T>()) }
+    }
+
+    /// Runs `f` holding write access and this handle's write lock (a ring
+    /// publish), then wakes waiters.
+    #[inline]
+    pub(crate) fn with_write_access<R>(
+        &self,
+        op: &'static str,
+        f: impl FnOnce() -> R,
+    ) -> Result<R> {
+        let _lock = self.write_access(op)?;
+        let r = f();
+        self.wake();
+        Ok(r)
     }
 
     /// Takes this handle's write lock for `op`, if it holds write access.

@@ -29,6 +29,8 @@ fn spelling(t: &TypeDesc) -> String {
         TypeDesc::Struct(l) => l.name.to_owned(),
         TypeDesc::Enum(e) => e.name.to_owned(),
         TypeDesc::Str { cap } => format!("FixedStr<{cap}>"),
+        TypeDesc::Ring { elem, cap } => format!("Ring<{}, {cap}>", spelling(elem)),
+        TypeDesc::Queue { elem, cap } => format!("Queue<{}, {cap}>", spelling(elem)),
     }
 }
 

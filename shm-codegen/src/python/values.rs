@@ -26,7 +26,7 @@ pub(super) fn needs_check(t: &TypeInfo) -> bool {
         TypeInfo::Prim(p) => matches!(p, Prim::Bool | Prim::Char),
         TypeInfo::Enum(_) | TypeInfo::Str { .. } => true,
         TypeInfo::Struct(s) => s.fields.iter().any(|f| needs_check(&f.ty)),
-        TypeInfo::Array { .. } => false,
+        TypeInfo::Array { .. } | TypeInfo::Ring { .. } | TypeInfo::Queue { .. } => false,
     }
 }
 

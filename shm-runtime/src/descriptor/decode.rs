@@ -11,8 +11,8 @@ use super::{
 use crate::header::{Header, NAME_CAPACITY};
 use crate::ident::{self, MAX_IDENT_LEN};
 use crate::layout::{
-    DESCRIPTOR_MAGIC, DESCRIPTOR_VERSION, TYPE_TAG_ARRAY, TYPE_TAG_ENUM, TYPE_TAG_STR,
-    TYPE_TAG_STRUCT, encode_descriptor, fnv1a,
+    DESCRIPTOR_MAGIC, DESCRIPTOR_VERSION, RING_CAP_MAX, TYPE_TAG_ARRAY, TYPE_TAG_ENUM,
+    TYPE_TAG_QUEUE, TYPE_TAG_RING, TYPE_TAG_STR, TYPE_TAG_STRUCT, encode_descriptor, fnv1a,
 };
 use crate::{Error, LayoutDesc, Prim, Result};
 
@@ -324,6 +324,30 @@ impl<'a> Reader<'a> {
                     cap: u64::from(cap),
                 })
             }
+            TYPE_TAG_RING | TYPE_TAG_QUEUE => {
+                let cap_at = self.pos;
+                let cap = self.u32("ring capacity")?;
+                if !cap.is_power_of_two() || cap as usize > RING_CAP_MAX {
+                    return self.err(
+                        cap_at,
+                        format!("ring capacity {cap} is not a power of two up to {RING_CAP_MAX}"),
+                    );
+                }
+                let elem_at = self.pos;
+                let elem = self.ty(depth + 1, path)?;
+                if type_size(&elem) == Some(0) || holds_ring(&elem) {
+                    return self.err(
+                        elem_at,
+                        "a ring's message type is zero-sized or holds a ring".to_owned(),
+                    );
+                }
+                let (elem, cap) = (Box::new(elem), u64::from(cap));
+                Ok(if code == TYPE_TAG_RING {
+                    TypeInfo::Ring { elem, cap }
+                } else {
+                    TypeInfo::Queue { elem, cap }
+                })
+            }
             c => self.err(at, format!("unknown type code {c:#04x}")),
         }
     }
@@ -440,6 +464,17 @@ fn type_size(t: &TypeInfo) -> Option<u64> {
         TypeInfo::Struct(s) => Some(s.size),
         TypeInfo::Enum(e) => Some(e.repr.size() as u64),
         TypeInfo::Str { cap } => cap.checked_add(2),
+        TypeInfo::Ring { .. } | TypeInfo::Queue { .. } => Some(8),
+    }
+}
+
+/// Whether `t` is or holds a ring.
+fn holds_ring(t: &TypeInfo) -> bool {
+    match t {
+        TypeInfo::Ring { .. } | TypeInfo::Queue { .. } => true,
+        TypeInfo::Array { elem, .. } => holds_ring(elem),
+        TypeInfo::Struct(s) => s.fields.iter().any(|f| holds_ring(&f.ty)),
+        _ => false,
     }
 }
 

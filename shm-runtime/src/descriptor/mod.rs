@@ -29,18 +29,20 @@ use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
 use crate::layout::{
-    DESCRIPTOR_MAGIC, DESCRIPTOR_VERSION, TYPE_TAG_ARRAY, TYPE_TAG_ENUM, TYPE_TAG_STR,
-    TYPE_TAG_STRUCT, fnv1a,
+    DESCRIPTOR_MAGIC, DESCRIPTOR_VERSION, TYPE_TAG_ARRAY, TYPE_TAG_ENUM, TYPE_TAG_QUEUE,
+    TYPE_TAG_RING, TYPE_TAG_STR, TYPE_TAG_STRUCT, fnv1a,
 };
 use crate::{LayoutDesc, Prim, TypeDesc};
 
 mod decode;
 mod diff;
+mod streams;
 mod value;
 
 pub use decode::{DescriptorError, decode, from_segment};
 pub(crate) use decode::{check_open, copy_out};
 pub use diff::{diff_schemas, first_difference, prefix_difference};
+pub use streams::StreamInfo;
 pub use value::{InvalidValue, Value, ValueView};
 
 /// Largest payload [`Schema::decode_value`] decodes by field name (16 MiB).
@@ -88,7 +90,8 @@ pub struct FieldInfo {
 /// With the `serde` feature, serialises as the primitive's Rust name
 /// (`"u16"`, `"bool"`, `"char"`, `"Utf16"`), as
 /// `{"array": {"len": N, "elem": ...}}`, `{"struct": Schema}`,
-/// `{"enum": EnumInfo}` or `{"str": {"cap": N}}`.
+/// `{"enum": EnumInfo}`, `{"str": {"cap": N}}` or
+/// `{"ring": {"cap": N, "elem": ...}}` or `{"queue": {"cap": N, "elem": ...}}`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TypeInfo {
     /// A fixed-width integer, float or atomic.
@@ -107,6 +110,22 @@ pub enum TypeInfo {
     /// A `FixedStr<cap>`: a little-endian `u16` length, then `cap` bytes.
     Str {
         /// The capacity in bytes (1 to 65535).
+        cap: u64,
+    },
+    /// A `Ring<elem, cap>`: an 8-byte placeholder in the payload; the ring
+    /// lives in the segment's stream area.
+    Ring {
+        /// The message type.
+        elem: Box<TypeInfo>,
+        /// The number of slots (a power of two up to 2^24).
+        cap: u64,
+    },
+    /// A `Queue<elem, cap>`: like a ring (a placeholder in the payload,
+    /// the queue in the stream area), lossless with one consumer.
+    Queue {
+        /// The message type.
+        elem: Box<TypeInfo>,
+        /// The number of slots (a power of two up to 2^24).
         cap: u64,
     },
 }
@@ -149,6 +168,7 @@ impl TypeInfo {
             TypeInfo::Struct(s) => s.size,
             TypeInfo::Enum(e) => e.repr.size() as u64,
             TypeInfo::Str { cap } => cap.saturating_add(2),
+            TypeInfo::Ring { .. } | TypeInfo::Queue { .. } => 8,
         }
     }
 
@@ -160,6 +180,7 @@ impl TypeInfo {
             TypeInfo::Struct(s) => s.align,
             TypeInfo::Enum(e) => e.repr.size() as u64,
             TypeInfo::Str { .. } => 1,
+            TypeInfo::Ring { .. } | TypeInfo::Queue { .. } => 8,
         }
     }
 
@@ -182,6 +203,14 @@ impl TypeInfo {
                     .collect(),
             })),
             TypeDesc::Str { cap } => TypeInfo::Str { cap: *cap as u64 },
+            TypeDesc::Ring { elem, cap } => TypeInfo::Ring {
+                elem: Box::new(TypeInfo::from_desc(elem)),
+                cap: *cap as u64,
+            },
+            TypeDesc::Queue { elem, cap } => TypeInfo::Queue {
+                elem: Box::new(TypeInfo::from_desc(elem)),
+                cap: *cap as u64,
+            },
         }
     }
 }
@@ -195,6 +224,8 @@ impl fmt::Display for TypeInfo {
             TypeInfo::Struct(s) => f.write_str(&s.name),
             TypeInfo::Enum(e) => write!(f, "{}({})", e.name, e.repr.rust_name()),
             TypeInfo::Str { cap } => write!(f, "FixedStr<{cap}>"),
+            TypeInfo::Ring { elem, cap } => write!(f, "Ring<{elem}, {cap}>"),
+            TypeInfo::Queue { elem, cap } => write!(f, "Queue<{elem}, {cap}>"),
         }
     }
 }
@@ -231,6 +262,21 @@ impl Serialize for TypeInfo {
                 }
                 let mut m = s.serialize_map(Some(1))?;
                 m.serialize_entry("str", &Str { cap: *cap })?;
+                m.end()
+            }
+            TypeInfo::Ring { elem, cap } | TypeInfo::Queue { elem, cap } => {
+                #[derive(Serialize)]
+                struct Stream<'a> {
+                    cap: u64,
+                    elem: &'a TypeInfo,
+                }
+                let key = if matches!(self, TypeInfo::Ring { .. }) {
+                    "ring"
+                } else {
+                    "queue"
+                };
+                let mut m = s.serialize_map(Some(1))?;
+                m.serialize_entry(key, &Stream { cap: *cap, elem })?;
                 m.end()
             }
         }
@@ -336,6 +382,15 @@ fn encode_type(t: &TypeInfo, out: &mut Vec<u8>) {
         TypeInfo::Str { cap } => {
             out.push(TYPE_TAG_STR);
             out.extend_from_slice(&(*cap as u32).to_le_bytes());
+        }
+        TypeInfo::Ring { elem, cap } | TypeInfo::Queue { elem, cap } => {
+            out.push(if matches!(t, TypeInfo::Ring { .. }) {
+                TYPE_TAG_RING
+            } else {
+                TYPE_TAG_QUEUE
+            });
+            out.extend_from_slice(&(*cap as u32).to_le_bytes());
+            encode_type(elem, out);
         }
     }
 }

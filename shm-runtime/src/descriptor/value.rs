@@ -411,6 +411,8 @@ fn decode_type<'s>(t: &'s TypeInfo, b: &[u8]) -> Value<'s> {
         TypeInfo::Struct(s) => decode_struct(s, b),
         TypeInfo::Enum(e) => decode_enum(e, b),
         TypeInfo::Str { cap } => decode_str(*cap, b),
+        // The placeholder word (the ring is in the stream area).
+        TypeInfo::Ring { .. } | TypeInfo::Queue { .. } => decode_prim(Prim::U64, b),
     }
 }
 

@@ -304,6 +304,11 @@ pub struct Plan {
     pub backup_offset: usize,
     /// Payload alignment.
     pub payload_align: usize,
+    /// Offset of the stream area (the rings; after the backup copy, on a
+    /// cache line): see "Streams" in `docs/FORMAT.md`.
+    pub streams_offset: usize,
+    /// Size of the stream area (0 for a schema without rings).
+    pub streams_size: usize,
     /// Total segment size.
     pub segment_size: usize,
 }
@@ -356,7 +361,13 @@ impl Plan {
         let backup_offset = payload_offset
             .checked_add(payload_capacity)?
             .checked_next_multiple_of(payload_align)?;
-        let segment_size = backup_offset.checked_add(payload_capacity)?;
+        let streams_offset = crate::streams::streams_offset(backup_offset, payload_capacity)?;
+        let streams_size = crate::streams::streams_size(layout)?;
+        let segment_size = if streams_size == 0 {
+            backup_offset.checked_add(payload_capacity)?
+        } else {
+            streams_offset.checked_add(streams_size)?
+        };
         if segment_size > isize::MAX as usize {
             return None;
         }
@@ -368,6 +379,8 @@ impl Plan {
             payload_capacity,
             backup_offset,
             payload_align,
+            streams_offset,
+            streams_size,
             segment_size,
         })
     }
@@ -498,6 +511,15 @@ impl Header {
         } else {
             self.clone()
         }
+    }
+
+    /// Where the stream area (the rings and queues) starts: the first
+    /// cache line after the backup copy's room (see "Streams" in
+    /// `docs/FORMAT.md`). `None` on overflow (a corrupt header).
+    pub fn streams_offset(&self) -> Option<u64> {
+        let b = usize::try_from(self.backup_offset).ok()?;
+        let c = usize::try_from(self.capacity()).ok()?;
+        crate::streams::streams_offset(b, c).map(|o| o as u64)
     }
 
     /// The room for the payload: `payload_capacity`, or `payload_size` if

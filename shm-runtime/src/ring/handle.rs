@@ -1,0 +1,378 @@
+//! The handles of a ring: [`Publisher`] and [`Subscriber`], made from a
+//! segment handle with [`Shared::publisher`] and [`Shared::subscribe`].
+
+use core::marker::PhantomData;
+use std::mem::MaybeUninit;
+use std::time::{Duration, Instant};
+
+use super::{Bad, Region, Ring, Step, publish, try_next};
+use crate::__private::type_eq;
+use crate::error::{Error, Result};
+use crate::field::{Access, Field, ReadOnly, ReadWrite, SharedLayout, ShmSafe, check_copy};
+use crate::notify;
+use crate::shared::Shared;
+use crate::streams::{Place, places, region_size, streams_offset};
+
+/// What a [`Subscriber`] received.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Recv<M> {
+    /// The next message.
+    Msg(M),
+    /// This many messages were overwritten before this subscriber read
+    /// them (it fell more than the ring's capacity behind); it goes on with
+    /// the oldest message still in the ring.
+    Lost(u64),
+}
+
+impl<S: SharedLayout, A: Access> Shared<S, A> {
+    /// The region of the ring whose placeholder `pick` returns, after
+    /// checking that it is a `Ring<M, N>` of this schema and that its
+    /// region lies inside the mapping.
+    fn ring_region<'s, M: ShmSafe, const N: usize>(
+        &'s self,
+        pick: impl FnOnce(S::Fields<'s, ReadOnly>) -> Field<'s, Ring<M, N>, ReadOnly>,
+    ) -> Result<Region> {
+        let (map, primary) = self.parts();
+        // SAFETY: the primary copy is a `S` inside the mapping, aligned and
+        // only accessed atomically (`Shared::from_mapping`).
+        let fields = S::Fields::from(unsafe { Field::<S, ReadOnly>::from_raw(primary) });
+        let at = (pick(fields).as_ptr() as usize).wrapping_sub(primary.as_ptr() as usize);
+        let unsupported = |what: String| Error::Unsupported {
+            name: self.name().to_owned(),
+            what,
+        };
+        if !N.is_power_of_two() || N > crate::layout::RING_CAP_MAX {
+            // Only a schema that implements the traits by hand can get here.
+            return Err(unsupported(format!(
+                "a ring of {N} slots (a power of two up to 2^24)"
+            )));
+        }
+        let ty = <Ring<M, N> as ShmSafe>::TYPE;
+        let place: Place = places(&S::LAYOUT)
+            .unwrap_or_default()
+            .into_iter()
+            .find(|p| p.offset == at && type_eq(&p.ty, &ty))
+            .ok_or_else(|| {
+                unsupported(format!(
+                    "a ring at payload offset {at}: schema `{}` has no `Ring<{}, {N}>` field there \
+                     (pick a ring field of this handle's fields)",
+                    S::LAYOUT.name,
+                    core::any::type_name::<M>()
+                ))
+            })?;
+        let h = self.header();
+        let too_small = || Error::Corrupt {
+            name: self.name().to_owned(),
+            what: format!(
+                "the segment ({} bytes mapped) has no room for the ring at payload offset {} \
+                 (stream offset {}, {} bytes) after the payload copies",
+                map.len(),
+                at,
+                place.stream,
+                place.len
+            ),
+        };
+        let start = usize::try_from(h.backup_offset)
+            .ok()
+            .zip(usize::try_from(h.capacity()).ok())
+            .and_then(|(b, c)| streams_offset(b, c))
+            .and_then(|s| s.checked_add(place.stream))
+            .ok_or_else(too_small)?;
+        let len = region_size(size_of::<M>(), N).ok_or_else(too_small)?;
+        let past_end = start
+            .checked_add(len)
+            .is_none_or(|end| end as u64 > h.segment_size);
+        if past_end && matches!(self.compat(), crate::Compat::Upgraded { .. }) {
+            // Rings and queues keep their places across schema versions
+            // (field order; versions append fields), but an upgrade in
+            // place does not grow the stream area.
+            return Err(Error::Unsupported {
+                name: self.name().to_owned(),
+                what: format!(
+                    "this ring (stream offset {}): the segment was made by an older version of \
+                     schema `{}` without it, and an upgrade in place does not add room for \
+                     rings (re-create the segment)",
+                    place.stream,
+                    S::LAYOUT.name
+                ),
+            });
+        }
+        if past_end
+            || start.checked_add(len).is_none_or(|end| end > map.len())
+            || !start.is_multiple_of(8)
+        {
+            return Err(too_small());
+        }
+        // SAFETY: `start..start + len` is inside the mapping (checked),
+        // 8-aligned (a page-aligned mapping, `start` a multiple of 8), and
+        // every access to it is a whole atomic word (`Region`); `N` is a
+        // power of two (checked above).
+        Ok(unsafe { Region::new(map.backing().base().as_ptr().add(start), size_of::<M>(), N) })
+    }
+
+    /// A subscriber to the ring that `pick` chooses among the fields,
+    /// e.g. `seg.subscribe(|f| f.events())`, starting at the next new
+    /// message (see [`Subscriber::start_oldest`]). Read-only handles may
+    /// subscribe: subscribers never store to the segment.
+    ///
+    /// [`Error::Unsupported`] if `pick` returns a field that is not a ring
+    /// of this schema; [`Error::Corrupt`] if the segment has no room for
+    /// the ring.
+    pub fn subscribe<'s, M: ShmSafe, const N: usize>(
+        &'s self,
+        pick: impl FnOnce(S::Fields<'s, ReadOnly>) -> Field<'s, Ring<M, N>, ReadOnly>,
+    ) -> Result<Subscriber<'s, M>> {
+        let ring = self.ring_region(pick)?;
+        let (map, _) = self.parts();
+        let mut s = Subscriber {
+            ring,
+            next: 0,
+            pending: 0,
+            name: self.name(),
+            words: map.notify_words(!A::READ_ONLY),
+            _m: PhantomData,
+        };
+        s.start_new();
+        Ok(s)
+    }
+}
+
+impl<S: SharedLayout> Shared<S, ReadWrite> {
+    /// The publisher of the ring that `pick` chooses among the fields,
+    /// e.g. `seg.publisher(|f| f.events())`. Each publish needs write
+    /// access ([`Error::NotWriter`] otherwise).
+    pub fn publisher<'s, M: ShmSafe, const N: usize>(
+        &'s self,
+        pick: impl FnOnce(S::Fields<'s, ReadOnly>) -> Field<'s, Ring<M, N>, ReadOnly>,
+    ) -> Result<Publisher<'s, S, M>> {
+        Ok(Publisher {
+            ring: self.ring_region(pick)?,
+            seg: self,
+            _m: PhantomData,
+        })
+    }
+}
+
+/// Publishes messages into one ring of a segment; see [`Ring`].
+pub struct Publisher<'a, S: SharedLayout, M> {
+    ring: Region,
+    seg: &'a Shared<S, ReadWrite>,
+    _m: PhantomData<fn(M)>,
+}
+
+impl<S: SharedLayout, M> std::fmt::Debug for Publisher<'_, S, M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Publisher")
+            .field("segment", &self.seg.name())
+            .field("capacity", &self.ring.cap)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: SharedLayout, M: ShmSafe> Publisher<'_, S, M> {
+    /// Publishes `msg`, overwriting the oldest message if the ring is
+    /// full (subscribers that had not read it are told they lost it), and
+    /// returns its number (0 for the ring's first message). Never waits for
+    /// subscribers; wakes those waiting in [`Subscriber::recv_timeout`].
+    ///
+    /// [`Error::NotWriter`] without write access, [`Error::Reentrant`]
+    /// inside this handle's `update`, [`Error::Corrupt`] if the ring's
+    /// published count is at the end of its range.
+    pub fn publish(&self, msg: &M) -> Result<u64> {
+        self.seg
+            .with_write_access("publish", || {
+                // SAFETY: write access and the handle's lock are held (one
+                // publisher); `msg` is a private `M`.
+                unsafe { publish(&self.ring, (msg as *const M).cast()) }
+            })?
+            .map_err(|b| self.corrupt(b))
+    }
+
+    /// Publishes every message of `msgs` in order (one write lock, one
+    /// wake-up); returns the number of the last one, if any.
+    pub fn publish_all(&self, msgs: &[M]) -> Result<Option<u64>> {
+        self.seg
+            .with_write_access("publish", || {
+                let mut last = None;
+                for m in msgs {
+                    // SAFETY: as in `publish`.
+                    last = Some(unsafe { publish(&self.ring, (m as *const M).cast()) }?);
+                }
+                Ok(last)
+            })?
+            .map_err(|b| self.corrupt(b))
+    }
+
+    /// The number of messages published so far.
+    pub fn published(&self) -> u64 {
+        super::RingMem::head(&self.ring, core::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn corrupt(&self, b: Bad) -> Error {
+        Error::Corrupt {
+            name: self.seg.name().to_owned(),
+            what: b.what(),
+        }
+    }
+}
+
+/// A reader of one ring with its own cursor; see [`Ring`]. Never stores
+/// to the segment.
+pub struct Subscriber<'a, M> {
+    ring: Region,
+    /// The number of the next message to read.
+    next: u64,
+    /// A loss found by `recv_batch` after messages, reported next.
+    pending: u64,
+    name: &'a str,
+    words: notify::Words<'a>,
+    _m: PhantomData<fn() -> M>,
+}
+
+impl<M> std::fmt::Debug for Subscriber<'_, M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscriber")
+            .field("segment", &self.name)
+            .field("next", &self.next)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a, M: ShmSafe> Subscriber<'a, M> {
+    /// Moves the cursor to the oldest message the ring still holds.
+    pub fn start_oldest(&mut self) {
+        self.pending = 0;
+        let h = super::RingMem::head(&self.ring, core::sync::atomic::Ordering::Acquire);
+        self.next = h.saturating_sub(self.ring.cap as u64);
+    }
+
+    /// Moves the cursor past every message published so far: the next
+    /// message received is the next one published.
+    pub fn start_new(&mut self) {
+        self.pending = 0;
+        self.next = super::RingMem::head(&self.ring, core::sync::atomic::Ordering::Acquire);
+    }
+
+    /// The number of the next message this subscriber will receive or
+    /// report lost (messages are numbered from 0 in publishing order).
+    pub fn position(&self) -> u64 {
+        self.next - self.pending
+    }
+
+    /// The next message or loss, or `None` if nothing new was published.
+    /// Never waits. A message of a checked type (`bool`, `char`, enums,
+    /// strings) that fails its check is [`Error::InvalidValue`], and the
+    /// subscriber moves past it. A ring whose counters cannot be right is
+    /// [`Error::Corrupt`] (the cursor stays, so the error repeats).
+    pub fn try_recv(&mut self) -> Result<Option<Recv<M>>> {
+        if self.pending != 0 {
+            return Ok(Some(Recv::Lost(core::mem::take(&mut self.pending))));
+        }
+        let mut out = MaybeUninit::<M>::uninit();
+        // SAFETY: `out` is private and has room for an `M`.
+        let step = unsafe { try_next(&self.ring, &mut self.next, out.as_mut_ptr().cast()) };
+        match step.map_err(|b| self.corrupt(b))? {
+            Step::Empty => Ok(None),
+            Step::Lost(n) => Ok(Some(Recv::Lost(n))),
+            Step::Msg(_) => {
+                // SAFETY: `try_next` copied a whole message into `out`.
+                unsafe { check_copy(self.name, out.as_ptr())? };
+                // SAFETY: every byte was written, and `M: ShmSafe` accepts
+                // it (every bit pattern, or it passed the check).
+                Ok(Some(Recv::Msg(unsafe { out.assume_init() })))
+            }
+        }
+    }
+
+    /// [`Subscriber::try_recv`], waiting at most `timeout` for a message
+    /// or a loss (`Ok(None)` then). Sleeps on the segment's change
+    /// notification (a futex on Linux): each publish wakes it.
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Option<Recv<M>>> {
+        if let Some(r) = self.try_recv()? {
+            return Ok(Some(r));
+        }
+        let deadline = Instant::now().checked_add(timeout);
+        loop {
+            let left = deadline.map_or(timeout, |d| d.saturating_duration_since(Instant::now()));
+            let ring = &self.ring;
+            let next = self.next;
+            let ready = notify::wait_until(&self.words, left, || {
+                (super::RingMem::head(ring, core::sync::atomic::Ordering::Acquire) != next)
+                    .then_some(())
+            });
+            // A changed head may still say nothing new only if it went back
+            // (corrupt: `try_recv` says so).
+            if let Some(r) = self.try_recv()? {
+                return Ok(Some(r));
+            }
+            if ready.is_none() || left.is_zero() {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Receives up to `out.len()` messages without waiting: returns how
+    /// many were stored at the start of `out`, and how many were lost just
+    /// before the first of them. The messages of a batch are consecutive:
+    /// a loss found after some messages ends the batch and is reported
+    /// first by the next call (so they are the numbers `position() - n ..
+    /// position()`).
+    pub fn recv_batch(&mut self, out: &mut [M]) -> Result<(usize, u64)> {
+        let (mut n, mut lost) = (0, 0u64);
+        while n < out.len() {
+            match self.try_recv()? {
+                None => break,
+                Some(Recv::Lost(k)) if n > 0 => {
+                    self.pending = k;
+                    break;
+                }
+                Some(Recv::Lost(k)) => lost = lost.saturating_add(k),
+                Some(Recv::Msg(m)) => {
+                    out[n] = m;
+                    n += 1;
+                }
+            }
+        }
+        Ok((n, lost))
+    }
+
+    /// An iterator over what is there now (messages and losses); it ends
+    /// when nothing new is left, or after an error.
+    pub fn iter(&mut self) -> Iter<'_, 'a, M> {
+        Iter {
+            sub: self,
+            done: false,
+        }
+    }
+
+    fn corrupt(&self, b: Bad) -> Error {
+        Error::Corrupt {
+            name: self.name.to_owned(),
+            what: b.what(),
+        }
+    }
+}
+
+/// The iterator of [`Subscriber::iter`].
+#[derive(Debug)]
+pub struct Iter<'s, 'a, M> {
+    sub: &'s mut Subscriber<'a, M>,
+    done: bool,
+}
+
+impl<M: ShmSafe> Iterator for Iter<'_, '_, M> {
+    type Item = Result<Recv<M>>;
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        match self.sub.try_recv() {
+            Ok(Some(r)) => Some(Ok(r)),
+            Ok(None) => None,
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
+}
