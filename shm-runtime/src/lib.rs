@@ -52,6 +52,7 @@ mod notify;
 mod process;
 mod protocol;
 mod scratch;
+mod stream_region;
 mod streams;
 mod upgrade;
 mod validate;

@@ -53,13 +53,12 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use std::mem::MaybeUninit;
 use std::time::{Duration, Instant};
 
-use crate::__private::type_eq;
 use crate::error::{Error, Result};
 use crate::field::{Field, ReadOnly, ReadWrite, SharedLayout, ShmSafe, check_copy};
 use crate::layout::TypeDesc;
 use crate::notify;
 use crate::shared::Shared;
-use crate::streams::{QUEUE_HEADER, places, queue_region_size, streams_offset};
+use crate::streams::{QUEUE_HEADER, queue_region_size};
 use crate::writer;
 
 /// A lossless queue of up to `N` messages of type `M` in a schema, sent by
@@ -284,11 +283,6 @@ impl<S: SharedLayout> Shared<S, ReadWrite> {
         &'s self,
         pick: impl FnOnce(S::Fields<'s, ReadOnly>) -> Field<'s, Queue<M, N>, ReadOnly>,
     ) -> Result<Region> {
-        let (map, primary) = self.parts();
-        // SAFETY: the primary copy is a `S` inside the mapping, aligned and
-        // only accessed atomically (`Shared::from_mapping`).
-        let fields = S::Fields::from(unsafe { Field::<S, ReadOnly>::from_raw(primary) });
-        let at = (pick(fields).as_ptr() as usize).wrapping_sub(primary.as_ptr() as usize);
         if !N.is_power_of_two() || N > crate::layout::RING_CAP_MAX {
             // Only a schema that implements the traits by hand can get here.
             return Err(Error::Unsupported {
@@ -296,62 +290,9 @@ impl<S: SharedLayout> Shared<S, ReadWrite> {
                 what: format!("a queue of {N} slots (a power of two up to 2^24)"),
             });
         }
-        let ty = <Queue<M, N> as ShmSafe>::TYPE;
-        let place = places(&S::LAYOUT)
-            .unwrap_or_default()
-            .into_iter()
-            .find(|p| p.offset == at && type_eq(&p.ty, &ty))
-            .ok_or_else(|| Error::Unsupported {
-                name: self.name().to_owned(),
-                what: format!(
-                    "a queue at payload offset {at}: schema `{}` has no `Queue<{}, {N}>` field \
-                     there (pick a queue field of this handle's fields)",
-                    S::LAYOUT.name,
-                    core::any::type_name::<M>()
-                ),
-            })?;
-        let h = self.header();
-        let too_small = || Error::Corrupt {
-            name: self.name().to_owned(),
-            what: format!(
-                "the segment ({} bytes mapped) has no room for the queue at stream offset {} \
-                 ({} bytes) after the payload copies",
-                map.len(),
-                place.stream,
-                place.len
-            ),
-        };
-        let start = usize::try_from(h.backup_offset)
-            .ok()
-            .zip(usize::try_from(h.capacity()).ok())
-            .and_then(|(b, c)| streams_offset(b, c))
-            .and_then(|s| s.checked_add(place.stream))
-            .ok_or_else(too_small)?;
-        let len = queue_region_size(size_of::<M>(), N).ok_or_else(too_small)?;
-        let past_end = start
-            .checked_add(len)
-            .is_none_or(|end| end as u64 > h.segment_size);
-        if past_end && matches!(self.compat(), crate::Compat::Upgraded { .. }) {
-            // Rings and queues keep their places across schema versions
-            // (field order; versions append fields), but an upgrade in
-            // place does not grow the stream area.
-            return Err(Error::Unsupported {
-                name: self.name().to_owned(),
-                what: format!(
-                    "this queue (stream offset {}): the segment was made by an older version of \
-                     schema `{}` without it, and an upgrade in place does not add room for \
-                     queues (re-create the segment)",
-                    place.stream,
-                    S::LAYOUT.name
-                ),
-            });
-        }
-        if past_end
-            || start.checked_add(len).is_none_or(|end| end > map.len())
-            || !start.is_multiple_of(8)
-        {
-            return Err(too_small());
-        }
+        let start =
+            self.stream_start::<Queue<M, N>>("queue", queue_region_size(size_of::<M>(), N), pick)?;
+        let (map, _) = self.parts();
         Ok(Region {
             // SAFETY: `start + len` is inside the mapping (checked).
             base: unsafe { map.backing().base().as_ptr().add(start) },

@@ -6,12 +6,11 @@ use std::mem::MaybeUninit;
 use std::time::{Duration, Instant};
 
 use super::{Bad, Region, Ring, Step, publish, try_next};
-use crate::__private::type_eq;
 use crate::error::{Error, Result};
 use crate::field::{Access, Field, ReadOnly, ReadWrite, SharedLayout, ShmSafe, check_copy};
 use crate::notify;
 use crate::shared::Shared;
-use crate::streams::{Place, places, region_size, streams_offset};
+use crate::streams::region_size;
 
 /// What a [`Subscriber`] received.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,11 +31,6 @@ impl<S: SharedLayout, A: Access> Shared<S, A> {
         &'s self,
         pick: impl FnOnce(S::Fields<'s, ReadOnly>) -> Field<'s, Ring<M, N>, ReadOnly>,
     ) -> Result<Region> {
-        let (map, primary) = self.parts();
-        // SAFETY: the primary copy is a `S` inside the mapping, aligned and
-        // only accessed atomically (`Shared::from_mapping`).
-        let fields = S::Fields::from(unsafe { Field::<S, ReadOnly>::from_raw(primary) });
-        let at = (pick(fields).as_ptr() as usize).wrapping_sub(primary.as_ptr() as usize);
         let unsupported = |what: String| Error::Unsupported {
             name: self.name().to_owned(),
             what,
@@ -47,62 +41,9 @@ impl<S: SharedLayout, A: Access> Shared<S, A> {
                 "a ring of {N} slots (a power of two up to 2^24)"
             )));
         }
-        let ty = <Ring<M, N> as ShmSafe>::TYPE;
-        let place: Place = places(&S::LAYOUT)
-            .unwrap_or_default()
-            .into_iter()
-            .find(|p| p.offset == at && type_eq(&p.ty, &ty))
-            .ok_or_else(|| {
-                unsupported(format!(
-                    "a ring at payload offset {at}: schema `{}` has no `Ring<{}, {N}>` field there \
-                     (pick a ring field of this handle's fields)",
-                    S::LAYOUT.name,
-                    core::any::type_name::<M>()
-                ))
-            })?;
-        let h = self.header();
-        let too_small = || Error::Corrupt {
-            name: self.name().to_owned(),
-            what: format!(
-                "the segment ({} bytes mapped) has no room for the ring at payload offset {} \
-                 (stream offset {}, {} bytes) after the payload copies",
-                map.len(),
-                at,
-                place.stream,
-                place.len
-            ),
-        };
-        let start = usize::try_from(h.backup_offset)
-            .ok()
-            .zip(usize::try_from(h.capacity()).ok())
-            .and_then(|(b, c)| streams_offset(b, c))
-            .and_then(|s| s.checked_add(place.stream))
-            .ok_or_else(too_small)?;
-        let len = region_size(size_of::<M>(), N).ok_or_else(too_small)?;
-        let past_end = start
-            .checked_add(len)
-            .is_none_or(|end| end as u64 > h.segment_size);
-        if past_end && matches!(self.compat(), crate::Compat::Upgraded { .. }) {
-            // Rings and queues keep their places across schema versions
-            // (field order; versions append fields), but an upgrade in
-            // place does not grow the stream area.
-            return Err(Error::Unsupported {
-                name: self.name().to_owned(),
-                what: format!(
-                    "this ring (stream offset {}): the segment was made by an older version of \
-                     schema `{}` without it, and an upgrade in place does not add room for \
-                     rings (re-create the segment)",
-                    place.stream,
-                    S::LAYOUT.name
-                ),
-            });
-        }
-        if past_end
-            || start.checked_add(len).is_none_or(|end| end > map.len())
-            || !start.is_multiple_of(8)
-        {
-            return Err(too_small());
-        }
+        let start =
+            self.stream_start::<Ring<M, N>>("ring", region_size(size_of::<M>(), N), pick)?;
+        let (map, _) = self.parts();
         // SAFETY: `start..start + len` is inside the mapping (checked),
         // 8-aligned (a page-aligned mapping, `start` a multiple of 8), and
         // every access to it is a whole atomic word (`Region`); `N` is a
