@@ -17,6 +17,7 @@ mod ls;
 mod rm;
 mod safe_json;
 mod schema_source;
+mod streams;
 mod watch;
 
 /// Look at typed shared-memory segments (made with shm-runtime) and
@@ -50,13 +51,18 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Print a consistent snapshot of a segment's values, by field name.
+    /// Print a consistent snapshot of a segment's values, by field name,
+    /// and the counters and latest messages of its rings and queues.
     Dump {
         /// The segment (`NAME`, `posix:NAME`, `sysv:KEY` or `file:PATH`).
         segment: String,
         /// Print one JSON object (arrays as arrays, nested structs as objects).
         #[arg(long)]
         json: bool,
+        /// Show at most this many of the latest kept messages of each ring
+        /// and queue.
+        #[arg(long, default_value_t = 16)]
+        messages: u64,
     },
     /// Print every change of a segment's values as it happens.
     Watch {
@@ -206,7 +212,11 @@ fn run(cli: Cli) -> Res {
     let r = match cli.command {
         Command::Ls { json } => ls::run(&mut out, json),
         Command::Inspect { segment, json } => inspect(&mut out, &segment, json),
-        Command::Dump { segment, json } => dump(&mut out, &segment, json),
+        Command::Dump {
+            segment,
+            json,
+            messages,
+        } => dump(&mut out, &segment, json, messages),
         Command::Watch {
             segment,
             count,
@@ -344,6 +354,7 @@ fn inspect(out: &mut impl Write, name: &str, as_json: bool) -> Res {
             "owner_group": st.owner_group,
             "key": st.key,
             "fields": fields_json(s),
+            "streams": streams::inspect_json(&seg)?,
         });
         safe_json::pretty(out, &v)?;
         return Ok(());
@@ -384,6 +395,7 @@ fn inspect(out: &mut impl Write, name: &str, as_json: bool) -> Res {
     writeln!(out, "created by:   pid {}", h.creator_pid)?;
     writeln!(out)?;
     write_table(out, s)?;
+    streams::write(out, &seg, None)?;
     writeln!(out)?;
     writeln!(out, "{st}")?;
     Ok(())
@@ -451,7 +463,7 @@ fn write_table(out: &mut impl Write, s: &Schema) -> Res {
 /// Prints a snapshot by field name, read in place from the payload copy
 /// (memory: the copy, whatever the number of fields and the length of
 /// their names).
-fn dump(out: &mut impl Write, name: &str, as_json: bool) -> Res {
+fn dump(out: &mut impl Write, name: &str, as_json: bool, messages: u64) -> Res {
     let seg = open(name)?;
     let bytes = seg.read_bytes()?;
     let v = seg.view(&bytes)?;
@@ -462,6 +474,7 @@ fn dump(out: &mut impl Write, name: &str, as_json: bool) -> Res {
     for (k, v) in v.fields().into_iter().flatten() {
         writeln!(out, "{} = {v}", Escaped(k))?;
     }
+    streams::write(out, &seg, Some(messages))?;
     Ok(())
 }
 

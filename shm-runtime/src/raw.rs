@@ -199,6 +199,49 @@ impl RawSegment {
         }
     }
 
+    /// The whole aligned 8-byte word at offset `at` of the stream area
+    /// (the rings and queues, which snapshots do not cover), loaded
+    /// atomically with acquire ordering. `None` unless `at` is a multiple of
+    /// 8 and the word lies between [`Header::streams_offset`] and the end of
+    /// both the segment and the mapping. The value is whatever the segment
+    /// holds: check it before trusting it.
+    pub fn stream_word(&self, at: u64) -> Option<u64> {
+        let at = self.stream_range(at, 8)?;
+        // SAFETY: `stream_range` checked that the word is inside the
+        // mapping and 8-aligned (the mapping is page-aligned); the stream
+        // area is only ever accessed as whole aligned 8-byte atomic words.
+        let w = unsafe {
+            std::sync::atomic::AtomicU64::from_ptr(
+                self.map.backing().base().as_ptr().add(at).cast(),
+            )
+        };
+        Some(w.load(std::sync::atomic::Ordering::Acquire))
+    }
+
+    /// Copies `dst.len()` bytes of the stream area at offset `at` (a
+    /// multiple of 8) with relaxed whole aligned 8-byte atomic loads, as
+    /// [`RawSegment::stream_word`] bounds it; `false` (and nothing copied)
+    /// outside it. The bytes may be torn by a concurrent writer: pair the
+    /// copy with the protocol's sequence words and an acquire fence.
+    pub fn stream_bytes(&self, at: u64, dst: &mut [u8]) -> bool {
+        let Some(at) = self.stream_range(at, dst.len() as u64) else {
+            return false;
+        };
+        self.map.reader()(at, dst)
+    }
+
+    /// `at..at + len` as mapping offsets, if 8-aligned and inside the stream
+    /// area, the segment and the mapping.
+    fn stream_range(&self, at: u64, len: u64) -> Option<usize> {
+        let start = self.header.streams_offset()?;
+        let end = at.checked_add(len)?;
+        (at >= start
+            && at.is_multiple_of(8)
+            && end <= self.header.segment_size
+            && end <= self.map.len() as u64)
+            .then_some(at as usize)
+    }
+
     /// The operating-system status and the header facts.
     pub fn status(&self) -> Result<Status> {
         self.map.status(&self.header)

@@ -48,6 +48,20 @@ impl Schema {
     }
 }
 
+impl TypeInfo {
+    /// Bytes of a value of this type (e.g. a ring's message copied out of
+    /// the segment), read in place as [`Schema::view`] reads a payload.
+    /// `None` if `bytes` is shorter than [`TypeInfo::size`].
+    pub fn view<'a>(&'a self, bytes: &'a [u8]) -> Option<ValueView<'a>> {
+        let size = usize::try_from(self.size()).ok()?;
+        let bytes = bytes.get(..size)?;
+        Some(ValueView {
+            ty: Ty::Type(self),
+            bytes,
+        })
+    }
+}
+
 /// A value decoded from payload bytes by the descriptor. Field names are
 /// borrowed from the [`Schema`] it was decoded with.
 #[derive(Clone, Debug, PartialEq)]
