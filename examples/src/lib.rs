@@ -4,6 +4,7 @@
 use std::io::BufRead;
 use std::time::Duration;
 
+pub mod events;
 pub mod sensor;
 
 use schemas::MySharedData;
