@@ -130,12 +130,17 @@ impl<'a> ValueView<'a> {
         }
     }
 
-    /// The value, if it is a scalar (a primitive, an enum or a string).
+    /// The value, if it is a scalar (a primitive, an enum, a string, or a
+    /// ring's or queue's placeholder word).
     pub fn scalar(&self) -> Option<Value<'a>> {
         match self.ty {
             Ty::Type(TypeInfo::Prim(p)) => Some(decode_prim(*p, self.bytes)),
             Ty::Type(TypeInfo::Enum(e)) => Some(decode_enum(e, self.bytes)),
             Ty::Type(TypeInfo::Str { cap }) => Some(decode_str(*cap, self.bytes)),
+            // A ring's or queue's placeholder word, as `to_value` decodes it.
+            Ty::Type(TypeInfo::Ring { .. } | TypeInfo::Queue { .. }) => {
+                Some(decode_prim(Prim::U64, self.bytes))
+            }
             _ => None,
         }
     }
