@@ -196,9 +196,9 @@ fn child_role() {
         }
         // Makes a perfect doorbell first, as another user.
         "squat" => {
+            let flags = libc::IPC_CREAT | libc::IPC_EXCL | 0o666;
             // SAFETY: shmget takes no pointers.
-            let id =
-                unsafe { libc::shmget(key(name), SIZE, libc::IPC_CREAT | libc::IPC_EXCL | 0o666) };
+            let id = unsafe { libc::shmget(key(name), SIZE, flags) };
             assert!(id >= 0, "{}", std::io::Error::last_os_error());
             let bell = Attached::new(id, false).unwrap();
             let h = hash(name);

@@ -60,10 +60,10 @@ impl RawMap {
         } else {
             ProtFlags::READ
         };
+        let (null, flags) = (std::ptr::null_mut(), MapFlags::SHARED);
         // SAFETY: a fresh shared mapping at an address the kernel picks
         // overlaps no Rust object; `len` is the object's size.
-        let p =
-            unsafe { rustix::mm::mmap(std::ptr::null_mut(), len, prot, MapFlags::SHARED, &fd, 0) }?;
+        let p = unsafe { rustix::mm::mmap(null, len, prot, flags, &fd, 0) }?;
         let ptr = NonNull::new(p.cast::<u8>()).ok_or("mmap returned null")?;
         Ok(RawMap { _fd: fd, ptr, len })
     }
