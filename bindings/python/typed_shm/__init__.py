@@ -12,19 +12,30 @@ for writing and futex waiting).
     with typed_shm.open("MyShare", write=True) as seg:   # claims write access
         seg.update(value=124)                   # one write; waiters are woken
 
+    with typed_shm.open("Robot") as seg:        # rings: any number of subscribers
+        sub = seg.subscribe("events", start="oldest")
+        msg = sub.recv(timeout=1.0)             # a Record, a Lost(n), or None
+
+    with typed_shm.open("Robot", write=True, claim=False) as seg:
+        with seg.consumer("commands") as c:     # queues: one consumer at a time
+            cmd = c.recv(timeout=1.0)
+
 Opening never registers the segment with multiprocessing's resource
 tracker, and nothing here ever removes a segment. The format and the
 protocols are in docs/FORMAT.md of the repository.
 """
 
-from ._errors import (Corrupt, Error, InvalidValue, NotASegment, NotFound, NotInitialized,
-                      NotWriter, Timeout, TooSmall, Unsupported, UnsupportedVersion, WriterBusy)
+from ._errors import (ConsumerBusy, Corrupt, Error, InvalidValue, NotASegment, NotFound,
+                      NotInitialized, NotWriter, QueueFull, Timeout, TooSmall, Unsupported,
+                      UnsupportedVersion, WriterBusy)
 from ._segment import Segment, open
+from ._streams import Consumer, Lost, Producer, Publisher, Subscriber
 from ._values import Record
 
 __all__ = [
     "open", "Segment", "Record", "Error", "NotFound", "NotASegment", "NotInitialized",
     "UnsupportedVersion", "Corrupt", "TooSmall", "InvalidValue", "Timeout", "WriterBusy",
-    "NotWriter", "Unsupported",
+    "NotWriter", "Unsupported", "QueueFull", "ConsumerBusy", "Subscriber", "Publisher",
+    "Consumer", "Producer", "Lost",
 ]
 __version__ = "0.1.0"

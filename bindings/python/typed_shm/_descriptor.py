@@ -16,6 +16,8 @@ MAX_STR_CAP = 65535
 MIN_FIELD_LEN = 2 + 8 + 8 + 1
 MIN_VARIANT_LEN = 2 + 1 + 8
 TAG_ARRAY, TAG_STRUCT, TAG_ENUM, TAG_STR = 0x20, 0x30, 0x40, 0x50
+TAG_RING, TAG_QUEUE = 0x60, 0x70
+RING_CAP_MAX = 1 << 24
 U64_MAX = (1 << 64) - 1
 
 # code: (name, struct format (native), size, signed)
@@ -84,6 +86,33 @@ class Enum:
 
     def __str__(self):
         return self.name
+
+
+class Stream:
+    """A `Ring<elem, cap>` (`queue` False) or `Queue<elem, cap>` field: an
+    8-byte placeholder in the payload; the ring or queue itself is in the
+    stream area (docs/FORMAT.md, "Streams: message rings")."""
+
+    __slots__ = ("elem", "cap", "queue")
+
+    def __init__(self, elem, cap, queue):
+        self.elem, self.cap, self.queue = elem, cap, queue
+
+    align = size = 8
+
+    def __str__(self):
+        return f"{'Queue' if self.queue else 'Ring'}<{self.elem}, {self.cap}>"
+
+
+def holds_stream(t):
+    """Whether `t` is or holds a ring or queue."""
+    if isinstance(t, Stream):
+        return True
+    if isinstance(t, Array):
+        return holds_stream(t.elem)
+    if isinstance(t, Schema):
+        return any(holds_stream(f.ty) for f in t.fields)
+    return False
 
 
 class Field:
@@ -263,6 +292,17 @@ class _Reader:
             if cap == 0 or cap > MAX_STR_CAP:
                 raise DescriptorError(cap_at, f"string capacity {cap} is not 1 to {MAX_STR_CAP}")
             return Str(cap)
+        if code in (TAG_RING, TAG_QUEUE):
+            cap_at = self.pos
+            cap = self.int("I", 4, "ring capacity")
+            if cap == 0 or cap & (cap - 1) or cap > RING_CAP_MAX:
+                raise DescriptorError(cap_at, f"ring capacity {cap} is not a power of two up to "
+                                              f"{RING_CAP_MAX}")
+            elem_at = self.pos
+            elem = self.ty(depth + 1, path)
+            if type_size(elem) == 0 or holds_stream(elem):
+                raise DescriptorError(elem_at, "a ring's message type is zero-sized or holds a ring")
+            return Stream(elem, cap, code == TAG_QUEUE)
         raise DescriptorError(at, f"unknown type code {code:#04x}")
 
     def enumeration(self, path):

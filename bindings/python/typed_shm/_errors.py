@@ -75,3 +75,21 @@ class NotWriter(Error):
 
 class Unsupported(Error):
     """Something this package does not do on this system or segment kind."""
+
+
+class QueueFull(Error):
+    """A queue has no free slot (its consumer has not taken the oldest
+    message yet). `capacity` is its number of slots."""
+
+    def __init__(self, segment, message, capacity):
+        super().__init__(segment, message)
+        self.capacity = capacity
+
+
+class ConsumerBusy(Error):
+    """Another live consumer holds the queue. `pid` is its process id;
+    `this_process` says whether it is this very process."""
+
+    def __init__(self, segment, message, pid, this_process):
+        super().__init__(segment, message)
+        self.pid, self.this_process = pid, this_process

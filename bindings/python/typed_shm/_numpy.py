@@ -1,7 +1,7 @@
 """The optional numpy view: a structured `dtype` made from the descriptor
 (numpy is imported only when asked for)."""
 
-from ._descriptor import Array, Enum, Prim, Str
+from ._descriptor import Array, Enum, Prim, Str, Stream
 
 # Native byte order ("=") for the payload's numbers, as the format says.
 _PRIM = {
@@ -15,7 +15,7 @@ def dtype(schema):
     """The numpy structured dtype of `schema`: the same offsets and item
     size; bool as numpy bool, char as its u32 code point, Utf16 as u16, an
     enum as its repr integer, FixedStr<N> as a struct (`len`: little-endian
-    u16, `bytes`: N raw bytes), arrays as subarrays, structs nested."""
+    u16, `bytes`: N raw bytes), a ring's or queue's placeholder as u64, arrays as subarrays, structs nested."""
     import numpy as np
 
     def ty(t):
@@ -23,6 +23,8 @@ def dtype(schema):
             return np.dtype(_PRIM[t.code])
         if isinstance(t, Enum):
             return np.dtype(_PRIM[t.repr.code])
+        if isinstance(t, Stream):
+            return np.dtype("=u8")  # a ring's or queue's placeholder word
         if isinstance(t, Str):
             return np.dtype({"names": ["len", "bytes"], "formats": ["<u2", f"V{t.cap}"],
                              "offsets": [0, 2], "itemsize": t.cap + 2})

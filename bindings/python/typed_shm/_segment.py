@@ -10,7 +10,7 @@ import time
 import weakref
 from array import array
 
-from . import _sys
+from . import _streams, _sys
 from ._descriptor import from_segment
 from ._errors import (Corrupt, Error, NotASegment, NotFound, NotInitialized, NotWriter, Timeout,
                       TooSmall, Unsupported, WriterBusy, escape)
@@ -124,6 +124,7 @@ class Segment:
         self._bell, self._bell_tried = None, None
         self._claimed_pid = None
         self.take_over = None
+        self._places = None
         if isinstance(path, int):
             try:
                 self._map_sysv(path, write)
@@ -309,6 +310,38 @@ class Segment:
         p = self._a.load64(SEQ, SEQ_CST)
         b = self._a.load64(BACKUP_SEQ, SEQ_CST)
         return (b if _larger(b, p) else p) // 2
+
+    # Rings and queues (docs/FORMAT.md, "Streams: message rings").
+    def streams(self):
+        """The rings and queues of the schema (`Place`s: `path`, `type`,
+        `payload_offset`, `region_offset`, `region_len`), in stream-area
+        order."""
+        if self._places is None:
+            self._places = _streams.places(self.schema)
+        return self._places
+
+    def subscribe(self, path, start="new"):
+        """A `Subscriber` to the ring field `path` (e.g. "events" or
+        "arms[1].log"), starting at the next new message (`start="new"`)
+        or at the oldest the ring still holds (`start="oldest"`)."""
+        return _streams.Subscriber(self, path, start)
+
+    def publisher(self, path):
+        """The `Publisher` of the ring field `path`; each publish needs
+        write access."""
+        return _streams.Publisher(self, path)
+
+    def producer(self, path):
+        """The `Producer` of the queue field `path`; each send needs write
+        access."""
+        return _streams.Producer(self, path)
+
+    def consumer(self, path, wait=0.0):
+        """Claims the queue field `path` as its one `Consumer`, waiting up
+        to `wait` s for a live consumer to let go (ConsumerBusy then); a
+        dead one is taken over at once (`took_over_from`). Needs a
+        read-write handle, not write access."""
+        return _streams.Consumer(self, path, wait)
 
     # Waiting.
     def wait_for_change(self, since, timeout=None):

@@ -235,13 +235,18 @@ def owner_alive(word):
     except PermissionError:
         pass
     if LINUX:
+        # A zombie (every thread's state Z or X) is dead; a task list that
+        # cannot be read counts as alive, a thread that went away as dead
+        # (`process::is_zombie` of the Rust runtime).
         f = _stat_fields(f"/proc/{pid}/stat")
-        if f and f[0] == b"Z":
+        if f and f[0] in (b"Z", b"X"):
             try:
                 tasks = os.listdir(f"/proc/{pid}/task")
             except OSError:
-                tasks = []
-            if all((_stat_fields(f"/proc/{pid}/task/{t}/stat") or [b"Z"])[0] == b"Z" for t in tasks):
+                tasks = None
+            if tasks is not None and all(
+                    (_stat_fields(f"/proc/{pid}/task/{t}/stat") or [b"Z"])[0] in (b"Z", b"X")
+                    for t in tasks):
                 return False
         mine, theirs = start_token(pid), token
         if mine and theirs and mine != theirs:

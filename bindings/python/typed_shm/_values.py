@@ -5,7 +5,7 @@ import enum
 import math
 import struct
 
-from ._descriptor import Array, Enum, Prim, Schema, Str
+from ._descriptor import Array, Enum, Prim, Schema, Str, Stream
 from ._errors import InvalidValue
 
 
@@ -117,7 +117,7 @@ class Codec:
         if isinstance(t, Schema):
             for f in t.fields:
                 self._collect(f.ty)
-        elif isinstance(t, Array):
+        elif isinstance(t, (Array, Stream)):
             self._collect(t.elem)
         elif isinstance(t, Enum):
             self.enums.setdefault(t.name, python_enum(t))
@@ -126,7 +126,20 @@ class Codec:
     def decode(self, data):
         return self._value(self.schema, data, 0, "")
 
+    def decode_type(self, t, data, path):
+        """A value of type `t` (a ring's message) from the private `data`."""
+        return self._value(t, data, 0, path)
+
+    def encode_type(self, t, value, path):
+        """The bytes of `value` as a `t` (a ring's message), padding zero."""
+        buf = bytearray(-(-t.size // 8) * 8)
+        self._store(t, buf, 0, value, path)
+        return bytes(buf)
+
     def _value(self, t, data, off, path):
+        if isinstance(t, Stream):
+            # The placeholder word: its value means nothing.
+            return _st("=Q").unpack_from(data, off)[0]
         if isinstance(t, Prim):
             raw = _st("=" + t.fmt).unpack_from(data, off)[0]
             if t.code == 19:
@@ -181,6 +194,11 @@ class Codec:
         return InvalidValue(self.segment, path, what, repr(value)[:80])
 
     def _store(self, t, buf, off, v, path):
+        if isinstance(t, Stream):
+            if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v < 1 << 64:
+                raise self._bad(path, f"{t} placeholder (write the int read)", v)
+            _st("=Q").pack_into(buf, off, v)
+            return
         if isinstance(t, Prim):
             if t.code == 19:
                 if v not in (True, False) or not isinstance(v, (bool, int)):

@@ -1,0 +1,152 @@
+"""The `typed_shm` package's rings and queues as a real client process of
+the interop tests (shm-cli/tests/python_streams.rs), on a segment of the
+tests' `PyStreams` schema (`events: Ring<Note, 8>`, `commands: Queue<Note,
+4>`, `Note { id: u64, kind: Kind, ok: bool, _pad: [u8; 6] }`, `Kind` 1 = Start, 2 = Stop).
+A note is well formed when `kind` is Start for an even id, Stop for an odd
+one, and `ok` says whether the id is a multiple of 3. Usage:
+
+  streams_client.py drain NAME START   subscribe (START: new|oldest), print
+                                       `subscribed P`, wait for a line on
+                                       stdin, then print what is there now
+                                       (`lost N`, `msg ID`) and `end P`
+  streams_client.py follow NAME COUNT  subscribe (new), print `subscribed P`,
+                                       receive (recv) until COUNT messages are
+                                       received or lost; print `received R
+                                       lost L bad B`
+  streams_client.py publish NAME COUNT claim write access, publish COUNT
+                                       notes (ids from 0), print `published N`
+  streams_client.py consume NAME COUNT claim the queue (waiting up to 10 s),
+                                       print `consuming took_over=PID|None`,
+                                       receive COUNT notes; print `consumed N
+                                       bad B`
+  streams_client.py produce NAME COUNT claim write access, send COUNT notes
+                                       (waiting for room); print `sent N`
+  streams_client.py hold NAME          claim the queue, peek the next note
+                                       without acknowledging it, print
+                                       `peeked ID pid P` and wait on stdin
+  streams_client.py corrupt NAME       subscribe (new), print `subscribed P`,
+                                       wait for a line, then try_recv until an
+                                       error: print `invalid: ...` for an
+                                       InvalidValue (and go on), `corrupt: ...`
+                                       for Corrupt (and stop), within a bound
+
+On error: one line `NAME: message` on stderr, exit 1.
+"""
+
+import sys
+
+import typed_shm
+
+
+def note(i):
+    return {"id": i, "kind": "Start" if i % 2 == 0 else "Stop", "ok": i % 3 == 0, "_pad": [0] * 6}
+
+
+def well_formed(m):
+    return m.kind.name == ("Start" if m.id % 2 == 0 else "Stop") and m.ok == (m.id % 3 == 0)
+
+
+def say(*args):
+    print(*args, flush=True)
+
+
+def main(argv):
+    cmd, name, rest = argv[1], argv[2], argv[3:]
+    try:
+        if cmd == "drain":
+            with typed_shm.open(name) as seg:
+                sub = seg.subscribe("events", start=rest[0])
+                say(f"subscribed {sub.position}")
+                sys.stdin.readline()
+                for got in sub:
+                    if isinstance(got, typed_shm.Lost):
+                        say(f"lost {got.count}")
+                    else:
+                        say(f"msg {got.id}" + ("" if well_formed(got) else " bad"))
+                say(f"end {sub.position}")
+        elif cmd == "follow":
+            count = int(rest[0])
+            with typed_shm.open(name, timeout=10) as seg:
+                sub = seg.subscribe("events")
+                say(f"subscribed {sub.position}")
+                received = lost = bad = 0
+                expect = sub.position
+                while received + lost < count:
+                    got = sub.recv(timeout=20)
+                    if got is None:
+                        break
+                    if isinstance(got, typed_shm.Lost):
+                        lost += got.count
+                        expect += got.count
+                        continue
+                    if got.id != expect or not well_formed(got):
+                        bad += 1
+                    received += 1
+                    expect = got.id + 1
+                say(f"received {received} lost {lost} bad {bad}")
+        elif cmd == "publish":
+            with typed_shm.open(name, write=True, writer_wait=10) as seg:
+                pub = seg.publisher("events")
+                for i in range(int(rest[0])):
+                    pub.publish(note(i))
+                say(f"published {pub.published}")
+        elif cmd == "consume":
+            count = int(rest[0])
+            with typed_shm.open(name, write=True, claim=False) as seg:
+                with seg.consumer("commands", wait=10) as c:
+                    say(f"consuming took_over={c.took_over_from}")
+                    n = bad = 0
+                    while n < count:
+                        m = c.recv(timeout=20)
+                        if m is None:
+                            break
+                        if m.id != n or not well_formed(m):
+                            bad += 1
+                        n += 1
+                    say(f"consumed {n} bad {bad}")
+        elif cmd == "produce":
+            with typed_shm.open(name, write=True, writer_wait=10) as seg:
+                p = seg.producer("commands")
+                for i in range(int(rest[0])):
+                    p.send(note(i), timeout=20)
+                say(f"sent {p.sent}")
+        elif cmd == "hold":
+            import os
+            import time
+
+            seg = typed_shm.open(name, write=True, claim=False)
+            c = seg.consumer("commands", wait=10)
+            deadline = time.monotonic() + 20
+            m = c.peek()
+            while m is None and time.monotonic() < deadline:
+                time.sleep(0.002)
+                m = c.peek()
+            say(f"peeked {None if m is None else m.id} pid {os.getpid()}")
+            sys.stdin.readline()
+        elif cmd == "corrupt":
+            with typed_shm.open(name) as seg:
+                sub = seg.subscribe("events")
+                say(f"subscribed {sub.position}")
+                sys.stdin.readline()
+                for _ in range(100):
+                    try:
+                        got = sub.try_recv()
+                    except typed_shm.InvalidValue as e:
+                        say(f"invalid: {e}")
+                        continue
+                    except typed_shm.Corrupt as e:
+                        say(f"corrupt: {e}")
+                        break
+                    say(f"got {got!r}")
+                    if got is None:
+                        break
+        else:
+            raise SystemExit(f"unknown command {cmd}")
+    except typed_shm.Error as e:
+        print(e, file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,410 @@
+//! Rings and queues of the pure-Python package `typed_shm` against the
+//! Rust runtime, with a real `python3` process on one side and this test
+//! process on the other: a Rust publisher read by a Python subscriber
+//! (exact loss counts for a subscriber that fell behind, and a live one
+//! whose received + lost counts add up exactly), a Python publisher read
+//! by a Rust subscriber, queues both ways (lossless, in order, the
+//! producer waiting for room), a killed Python consumer taken over by a
+//! Rust one (the unacknowledged message received again), and a ring or
+//! queue whose words were scribbled on giving a clear exception.
+//! (`bindings/python/tests/streams_client.py` is the Python side.)
+#![cfg(target_os = "linux")]
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::FileExt;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use shm_runtime::{Error, Options, Queue, ReadWrite, Recv, Ring, Shared, SharedEnum, SharedLayout};
+use test_support::Name;
+
+/// What a note says.
+#[derive(SharedEnum, Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Kind {
+    /// Even ids.
+    Start = 1,
+    /// Odd ids.
+    Stop = 2,
+}
+
+/// A message: 16 bytes (`id`, then `kind` and `ok`, checked types).
+#[derive(SharedLayout, Clone, Copy, Debug, PartialEq)]
+#[repr(C)]
+pub struct Note {
+    /// Its number.
+    pub id: u64,
+    /// Start for an even id, Stop for an odd one.
+    pub kind: Kind,
+    /// Whether `id` is a multiple of 3.
+    pub ok: bool,
+    /// Zero.
+    pub _pad: [u8; 6],
+}
+
+/// The schema: a ring of 8 notes, then a queue of 4.
+#[derive(SharedLayout)]
+#[repr(C)]
+pub struct PyStreams {
+    /// Some state.
+    pub state: u64,
+    /// Broadcast notes.
+    pub events: Ring<Note, 8>,
+    /// Commands for one consumer.
+    pub commands: Queue<Note, 4>,
+}
+
+/// The note the Python client sends as number `i`.
+fn note(i: u64) -> Note {
+    Note {
+        id: i,
+        kind: if i % 2 == 0 { Kind::Start } else { Kind::Stop },
+        ok: i % 3 == 0,
+        _pad: [0; 6],
+    }
+}
+
+/// Offsets from the stream area (docs/FORMAT.md, "Streams"): the ring's
+/// region (64 + 8 slots of 8 + 16 bytes = 256), then the queue's.
+const EVENTS: u64 = 0;
+const COMMANDS: u64 = 256;
+const SLOT: u64 = 24;
+
+fn python() -> String {
+    std::env::var("SHM_TEST_PYTHON").unwrap_or_else(|_| "python3".to_owned())
+}
+
+/// As in python_pkg.rs: skipped without python3 and libatomic, unless `CI`
+/// is set.
+fn python_missing() -> bool {
+    let ready = Command::new(python())
+        .args([
+            "-c",
+            "import ctypes.util, sys; sys.exit(ctypes.util.find_library('atomic') is None)",
+        ])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if ready {
+        return false;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "python3 with libatomic is missing: run .ci/python.sh"
+    );
+    eprintln!("skipped: python3 with libatomic is missing (.ci/python.sh installs it)");
+    true
+}
+
+fn root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
+fn client(args: &[&str]) -> Command {
+    let mut c = Command::new(python());
+    c.arg(root().join("bindings/python/tests/streams_client.py"))
+        .args(args)
+        .env("PYTHONPATH", root().join("bindings/python"))
+        .env("PYTHONDONTWRITEBYTECODE", "1");
+    c
+}
+
+/// A Python client with piped stdin/stdout (killed on drop).
+struct Py {
+    child: Child,
+    out: BufReader<std::process::ChildStdout>,
+}
+
+impl Py {
+    fn start(args: &[&str]) -> Py {
+        let mut child = client(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run python3");
+        let out = BufReader::new(child.stdout.take().unwrap());
+        Py { child, out }
+    }
+
+    /// The next line (without its newline); panics with stderr at the end.
+    fn line(&mut self) -> String {
+        let mut line = String::new();
+        if self.out.read_line(&mut line).unwrap() == 0 {
+            let mut err = String::new();
+            let _ = std::io::Read::read_to_string(self.child.stderr.as_mut().unwrap(), &mut err);
+            panic!("python ended early: {err}");
+        }
+        line.trim_end().to_owned()
+    }
+
+    fn go(&mut self) {
+        self.child.stdin.as_mut().unwrap().write_all(b"\n").unwrap();
+    }
+
+    /// The remaining lines, after a successful exit.
+    fn rest(mut self) -> Vec<String> {
+        let mut lines = Vec::new();
+        loop {
+            let mut line = String::new();
+            if self.out.read_line(&mut line).unwrap() == 0 {
+                break;
+            }
+            lines.push(line.trim_end().to_owned());
+        }
+        let status = self.child.wait().unwrap();
+        let mut err = String::new();
+        let _ = std::io::Read::read_to_string(self.child.stderr.as_mut().unwrap(), &mut err);
+        assert!(status.success(), "{status}: {err}");
+        lines
+    }
+}
+
+impl Drop for Py {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn segment(name: &Name, claim: bool) -> Shared<PyStreams, ReadWrite> {
+    Options::posix(&name.0)
+        .create_new()
+        .claim_writer(claim)
+        .open::<PyStreams>()
+        .unwrap()
+}
+
+/// Where the stream area starts in `seg`.
+fn streams(seg: &Shared<PyStreams, ReadWrite>) -> u64 {
+    seg.header().streams_offset().unwrap()
+}
+
+fn poke(name: &Name, at: u64, bytes: &[u8]) {
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(format!("/dev/shm/{}", name.0))
+        .unwrap();
+    f.write_all_at(bytes, at).unwrap();
+}
+
+#[test]
+fn a_rust_publisher_and_a_python_subscriber_that_fell_behind_count_losses_exactly() {
+    if python_missing() {
+        return;
+    }
+    let name = Name::new("py-ring-behind");
+    let seg = segment(&name, true);
+    let events = seg.publisher(|f| f.events()).unwrap();
+    let mut py = Py::start(&["drain", &name.0, "new"]);
+    assert_eq!(py.line(), "subscribed 0");
+    for i in 0..20 {
+        events.publish(&note(i)).unwrap();
+    }
+    py.go();
+    let mut want = vec!["lost 12".to_owned()];
+    want.extend((12..20).map(|i| format!("msg {i}")));
+    want.push("end 20".to_owned());
+    assert_eq!(py.rest(), want);
+    // From the oldest kept: the last 8, no loss.
+    let mut py = Py::start(&["drain", &name.0, "oldest"]);
+    assert_eq!(py.line(), "subscribed 12");
+    py.go();
+    let mut want: Vec<String> = (12..20).map(|i| format!("msg {i}")).collect();
+    want.push("end 20".to_owned());
+    assert_eq!(py.rest(), want);
+}
+
+#[test]
+fn a_live_python_subscriber_receives_or_counts_every_message_of_a_rust_publisher() {
+    if python_missing() {
+        return;
+    }
+    let name = Name::new("py-ring-live");
+    let seg = segment(&name, true);
+    let events = seg.publisher(|f| f.events()).unwrap();
+    let count = 3000u64;
+    let mut py = Py::start(&["follow", &name.0, &count.to_string()]);
+    assert_eq!(py.line(), "subscribed 0");
+    for i in 0..count {
+        events.publish(&note(i)).unwrap();
+        if i % 8 == 7 {
+            std::thread::yield_now();
+        }
+    }
+    let out = py.rest();
+    let nums: Vec<u64> = out[0]
+        .split(' ')
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    eprintln!("python follower: {}", out[0]);
+    assert_eq!(nums.len(), 3, "{out:?}");
+    assert_eq!(nums[0] + nums[1], count, "received + lost: {out:?}");
+    assert_eq!(nums[2], 0, "out of order or damaged: {out:?}");
+    assert!(nums[0] >= 8, "at least the last 8 arrive: {out:?}");
+}
+
+#[test]
+fn a_python_publisher_is_read_by_a_rust_subscriber() {
+    if python_missing() {
+        return;
+    }
+    let name = Name::new("py-ring-pub");
+    let seg = segment(&name, false);
+    let mut sub = seg.subscribe(|f| f.events()).unwrap();
+    assert_eq!(
+        Py::start(&["publish", &name.0, "5"]).rest(),
+        ["published 5"]
+    );
+    for i in 0..5 {
+        assert_eq!(sub.try_recv().unwrap(), Some(Recv::Msg(note(i))));
+    }
+    assert_eq!(sub.try_recv().unwrap(), None);
+    // 20 more (ids from 0 again, numbers 5..25): the first 12 are lost.
+    assert_eq!(
+        Py::start(&["publish", &name.0, "20"]).rest(),
+        ["published 25"]
+    );
+    assert_eq!(sub.try_recv().unwrap(), Some(Recv::Lost(12)));
+    for i in 12..20 {
+        assert_eq!(sub.try_recv().unwrap(), Some(Recv::Msg(note(i))));
+    }
+    assert_eq!(sub.try_recv().unwrap(), None);
+    assert_eq!(sub.position(), 25);
+}
+
+#[test]
+fn a_rust_producer_and_a_python_consumer_lose_nothing() {
+    if python_missing() {
+        return;
+    }
+    let name = Name::new("py-queue-in");
+    let seg = segment(&name, true);
+    let producer = seg.producer(|f| f.commands()).unwrap();
+    let count = 500u64;
+    let mut py = Py::start(&["consume", &name.0, &count.to_string()]);
+    assert_eq!(py.line(), "consuming took_over=None");
+    for i in 0..count {
+        producer
+            .send_timeout(&note(i), Duration::from_secs(20))
+            .unwrap();
+    }
+    assert_eq!(py.rest(), [format!("consumed {count} bad 0")]);
+    assert_eq!(producer.sent(), count);
+    // The Python consumer let go: a Rust one claims at once.
+    let mut c = seg
+        .consumer(|f| f.commands(), Duration::ZERO)
+        .unwrap();
+    assert_eq!((c.took_over_from(), c.position()), (None, count));
+    assert_eq!(c.try_recv().unwrap(), None);
+}
+
+#[test]
+fn a_python_producer_and_a_rust_consumer_lose_nothing() {
+    if python_missing() {
+        return;
+    }
+    let name = Name::new("py-queue-out");
+    let seg = segment(&name, false);
+    let mut c = seg
+        .consumer(|f| f.commands(), Duration::ZERO)
+        .unwrap();
+    let count = 500u64;
+    let py = Py::start(&["produce", &name.0, &count.to_string()]);
+    for i in 0..count {
+        let got = c.recv_timeout(Duration::from_secs(20)).unwrap();
+        assert_eq!(got, Some(note(i)));
+    }
+    assert_eq!(py.rest(), [format!("sent {count}")]);
+    assert_eq!(c.try_recv().unwrap(), None);
+}
+
+#[test]
+fn a_killed_python_consumer_is_taken_over_and_its_message_received_again() {
+    if python_missing() {
+        return;
+    }
+    let name = Name::new("py-queue-kill");
+    let seg = segment(&name, true);
+    let producer = seg.producer(|f| f.commands()).unwrap();
+    for i in 0..3 {
+        producer.try_send(&note(i)).unwrap();
+    }
+    let mut py = Py::start(&["hold", &name.0]);
+    let line = py.line();
+    let pid: u32 = line
+        .strip_prefix("peeked 0 pid ")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("{line}"));
+    match seg.consumer(|f| f.commands(), Duration::ZERO) {
+        Err(Error::ConsumerBusy { pid: p, .. }) => assert_eq!(p, pid),
+        other => panic!("{other:?}"),
+    }
+    py.child.kill().unwrap();
+    py.child.wait().unwrap();
+    let mut c = seg
+        .consumer(|f| f.commands(), Duration::from_secs(5))
+        .unwrap();
+    assert_eq!(c.took_over_from(), Some(pid));
+    for i in 0..3 {
+        assert_eq!(c.try_recv().unwrap(), Some(note(i)));
+    }
+    // A Python consumer claims the queue the Rust one let go, and goes on
+    // at its position.
+    drop(c);
+    producer.try_send(&note(0)).unwrap();
+    let py = Py::start(&["consume", &name.0, "1"]);
+    assert_eq!(py.rest(), ["consuming took_over=None", "consumed 1 bad 0"]);
+}
+
+#[test]
+fn bad_messages_and_corrupt_counters_are_clear_exceptions_in_python() {
+    if python_missing() {
+        return;
+    }
+    let name = Name::new("py-ring-corrupt");
+    let seg = segment(&name, true);
+    let s = streams(&seg);
+    let events = seg.publisher(|f| f.events()).unwrap();
+    let mut py = Py::start(&["corrupt", &name.0]);
+    assert_eq!(py.line(), "subscribed 0");
+    events.publish(&note(0)).unwrap();
+    events.publish(&note(1)).unwrap();
+    // Message 1's `ok` (slot 1, message byte 9) becomes 7; the published
+    // count says 5, but slots 2..4 were never written.
+    poke(&name, s + EVENTS + 64 + SLOT + 8 + 9, &[7]);
+    poke(&name, s + EVENTS, &5u64.to_ne_bytes());
+    py.go();
+    let out = py.rest();
+    assert_eq!(out.len(), 3, "{out:?}");
+    assert!(out[0].starts_with("got Note(id=0, kind=<Kind.Start: 1>, ok=True, _pad="), "{out:?}");
+    assert!(
+        out[1].starts_with("invalid: ") && out[1].contains("invalid bool (not 0 or 1): 7"),
+        "{out:?}"
+    );
+    assert!(
+        out[2].ends_with(
+            "ring `events`: slot 2 has sequence 0, which is not message 2 or a later one of \
+             that slot up to the published count 5"
+        ),
+        "{out:?}"
+    );
+    // A queue whose sent count is past its capacity.
+    poke(&name, s + COMMANDS, &100u64.to_ne_bytes());
+    let o = client(&["consume", &name.0, "1"]).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("queue `commands`: counts taken 0 and sent 100 are not within its capacity 4"),
+        "{err}"
+    );
+    // The Rust subscriber says the same.
+    let mut sub = seg.subscribe(|f| f.events()).unwrap();
+    sub.start_oldest();
+    assert_eq!(sub.try_recv().unwrap(), Some(Recv::Msg(note(0))));
+    assert!(matches!(sub.try_recv(), Err(Error::InvalidValue { .. })));
+    let e = sub.try_recv().unwrap_err().to_string();
+    assert!(e.contains("slot 2 has sequence 0"), "{e}");
+}
