@@ -58,8 +58,12 @@ pub struct PyStreams {
 fn note(i: u64) -> Note {
     Note {
         id: i,
-        kind: if i % 2 == 0 { Kind::Start } else { Kind::Stop },
-        ok: i % 3 == 0,
+        kind: if i.is_multiple_of(2) {
+            Kind::Start
+        } else {
+            Kind::Stop
+        },
+        ok: i.is_multiple_of(3),
         _pad: [0; 6],
     }
 }
@@ -235,10 +239,7 @@ fn a_live_python_subscriber_receives_or_counts_every_message_of_a_rust_publisher
         }
     }
     let out = py.rest();
-    let nums: Vec<u64> = out[0]
-        .split(' ')
-        .filter_map(|w| w.parse().ok())
-        .collect();
+    let nums: Vec<u64> = out[0].split(' ').filter_map(|w| w.parse().ok()).collect();
     eprintln!("python follower: {}", out[0]);
     assert_eq!(nums.len(), 3, "{out:?}");
     assert_eq!(nums[0] + nums[1], count, "received + lost: {out:?}");
@@ -294,9 +295,7 @@ fn a_rust_producer_and_a_python_consumer_lose_nothing() {
     assert_eq!(py.rest(), [format!("consumed {count} bad 0")]);
     assert_eq!(producer.sent(), count);
     // The Python consumer let go: a Rust one claims at once.
-    let mut c = seg
-        .consumer(|f| f.commands(), Duration::ZERO)
-        .unwrap();
+    let mut c = seg.consumer(|f| f.commands(), Duration::ZERO).unwrap();
     assert_eq!((c.took_over_from(), c.position()), (None, count));
     assert_eq!(c.try_recv().unwrap(), None);
 }
@@ -308,9 +307,7 @@ fn a_python_producer_and_a_rust_consumer_lose_nothing() {
     }
     let name = Name::new("py-queue-out");
     let seg = segment(&name, false);
-    let mut c = seg
-        .consumer(|f| f.commands(), Duration::ZERO)
-        .unwrap();
+    let mut c = seg.consumer(|f| f.commands(), Duration::ZERO).unwrap();
     let count = 500u64;
     let py = Py::start(&["produce", &name.0, &count.to_string()]);
     for i in 0..count {
@@ -379,7 +376,10 @@ fn bad_messages_and_corrupt_counters_are_clear_exceptions_in_python() {
     py.go();
     let out = py.rest();
     assert_eq!(out.len(), 3, "{out:?}");
-    assert!(out[0].starts_with("got Note(id=0, kind=<Kind.Start: 1>, ok=True, _pad="), "{out:?}");
+    assert!(
+        out[0].starts_with("got Note(id=0, kind=<Kind.Start: 1>, ok=True, _pad="),
+        "{out:?}"
+    );
     assert!(
         out[1].starts_with("invalid: ") && out[1].contains("invalid bool (not 0 or 1): 7"),
         "{out:?}"
@@ -407,4 +407,58 @@ fn bad_messages_and_corrupt_counters_are_clear_exceptions_in_python() {
     assert!(matches!(sub.try_recv(), Err(Error::InvalidValue { .. })));
     let e = sub.try_recv().unwrap_err().to_string();
     assert!(e.contains("slot 2 has sequence 0"), "{e}");
+}
+
+#[test]
+fn the_generated_module_lists_the_streams_and_opens_them_through_the_package() {
+    if python_missing() {
+        return;
+    }
+    let name = Name::new("py-gen-streams");
+    let seg = segment(&name, true);
+    let events = seg.publisher(|f| f.events()).unwrap();
+    let producer = seg.producer(|f| f.commands()).unwrap();
+    for i in 0..3 {
+        events.publish(&note(i)).unwrap();
+        producer.try_send(&note(i)).unwrap();
+    }
+    let dir = std::env::temp_dir().join(test_support::unique("py-gen-streams"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let module = dir.join("py_streams_gen.py");
+    let made = Command::new(env!("CARGO_BIN_EXE_shm"))
+        .args(["codegen", "--lang", "python", "--segment", &name.0, "-o"])
+        .arg(&module)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let script = format!(
+        "import py_streams_gen as m\n\
+         print(m.RINGS, m.QUEUES)\n\
+         with m.open_typed('{0}', write=True, claim=False) as seg:\n\
+         \x20   sub = seg.subscribe('events', start='oldest')\n\
+         \x20   print([n.id for n in sub], sub.position)\n\
+         \x20   with seg.consumer('commands') as c:\n\
+         \x20       print([n.id for n in c], c.position)\n",
+        name.0
+    );
+    let out = Command::new(python())
+        .args(["-c", &script])
+        .env(
+            "PYTHONPATH",
+            std::env::join_paths([dir.clone(), root().join("bindings/python")]).unwrap(),
+        )
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "{'events': ('Note', 8)} {'commands': ('Note', 4)}\n[0, 1, 2] 3\n[0, 1, 2] 3\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -8,6 +8,7 @@ use shm_runtime::header::{self, HEADER_SIZE};
 
 use super::{Error, Member, Scope, field_names, header_schema, members, py_string, target_name};
 
+mod streams;
 mod values;
 
 use values::{
@@ -85,6 +86,8 @@ const MODULE_NAMES: &[&str] = &[
     "_shm_escape",
     "_shm_str_error",
     "_shm_str_value",
+    "RINGS",
+    "QUEUES",
     // Locals and parameters.
     "write",
     "options",
@@ -424,7 +427,7 @@ which removes the live segment when this process exits. open_segment (and
 attach) map it without registering it. A Segment checks the header once,
 on a private copy, and reads only at the offsets it checked. Reading never
 waits for a writer and never stores to the segment.
-{checking}{natural}"""
+{checking}{natural}{streams_doc}"""
 
 import ctypes
 {import_enum}import mmap
@@ -444,7 +447,7 @@ FINGERPRINT = 0x{fp:016x}
 """FNV-1a 64 of the schema descriptor; equals the segment header's fingerprint."""
 SIZE = {size}
 
-_LAYOUT_CHECKS = []
+{streams}_LAYOUT_CHECKS = []
 
 
 class SegmentError(Exception):
@@ -465,6 +468,8 @@ class SegmentError(Exception):
         size = schema.size,
         checking = if checked { CHECKING_DOC } else { "" },
         natural = if has_natural(schema) { NATURAL_DOC } else { "" },
+        streams_doc = streams::doc(schema),
+        streams = streams::constants(schema),
         import_enum = if enums.is_empty() {
             ""
         } else {
