@@ -386,8 +386,8 @@ fn bad_messages_and_corrupt_counters_are_clear_exceptions_in_python() {
     );
     assert!(
         out[2].ends_with(
-            "ring `events`: slot 2 has sequence 0, which is not message 2 or a later one of \
-             that slot up to the published count 5"
+            "ring slot 2 has sequence 0, which is not message 2 or a later one of that slot up \
+             to the published count 5 (field `events`)"
         ),
         "{out:?}"
     );
@@ -397,7 +397,9 @@ fn bad_messages_and_corrupt_counters_are_clear_exceptions_in_python() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(
-        err.contains("queue `commands`: counts taken 0 and sent 100 are not within its capacity 4"),
+        err.contains(
+            "queue counts taken 0 and sent 100 are not within its capacity 4 (field `commands`)"
+        ),
         "{err}"
     );
     // The Rust subscriber says the same.
@@ -461,4 +463,186 @@ fn the_generated_module_lists_the_streams_and_opens_them_through_the_package() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// A small deterministic generator (xorshift64*), for the scribbling tests.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// A message's words for the scribbler: its id, then `kind` and `ok`
+/// (mostly valid).
+fn scribbled_note(r: &mut Rng) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(&r.below(1000).to_ne_bytes());
+    b[8] = if r.below(4) > 0 {
+        1 + r.below(2) as u8
+    } else {
+        r.below(256) as u8
+    };
+    b[9] = if r.below(4) > 0 {
+        r.below(2) as u8
+    } else {
+        r.below(256) as u8
+    };
+    b
+}
+
+/// A counter near `base`, or one of the values that break the protocol.
+fn scribbled_count(r: &mut Rng) -> u64 {
+    match r.below(8) {
+        0 => u64::MAX - r.below(20),
+        1 => r.next(),
+        _ => r.below(64),
+    }
+}
+
+/// What the Rust subscriber makes of the ring, from the oldest message:
+/// the Python client's `outcomes` lines.
+fn ring_outcomes(seg: &Shared<PyStreams, ReadWrite>, k: usize) -> Vec<String> {
+    let mut sub = seg.subscribe(|f| f.events()).unwrap();
+    sub.start_oldest();
+    let mut out = vec![format!("start {}", sub.position())];
+    for _ in 0..k {
+        out.push(match sub.try_recv() {
+            Ok(None) => "none".to_owned(),
+            Ok(Some(Recv::Lost(n))) => format!("lost {n}"),
+            Ok(Some(Recv::Msg(m))) => format!("msg {} {} {}", m.id, m.kind as u8, u8::from(m.ok)),
+            Err(Error::InvalidValue { .. }) => "invalid".to_owned(),
+            Err(Error::Corrupt { what, .. }) => format!("corrupt: {what}"),
+            Err(e) => panic!("{e}"),
+        });
+    }
+    out.push(format!("done {}", sub.position()));
+    out
+}
+
+#[test]
+fn python_and_rust_subscribers_agree_on_any_ring_words() {
+    if python_missing() {
+        return;
+    }
+    let name = Name::new("py-ring-scribble");
+    let seg = segment(&name, false);
+    let s = streams(&seg) + EVENTS;
+    let k = 12;
+    let mut py = Py::start(&["outcomes", &name.0, &k.to_string()]);
+    let mut r = Rng(0x9e37_79b9_7f4a_7c15);
+    let (mut corrupt, mut lost, mut msgs, mut invalid) = (0, 0, 0, 0);
+    for round in 0..300 {
+        let head = scribbled_count(&mut r);
+        poke(&name, s, &head.to_ne_bytes());
+        for slot in 0..8u64 {
+            // The slot's latest message below `head` (mostly), a lap
+            // before or after, being written, or anything.
+            let latest = head.wrapping_sub(1 + (head.wrapping_sub(1 + slot) & 7));
+            let seq = match r.below(32) {
+                0 => 0,
+                1 => r.next(),
+                2 => latest.wrapping_mul(2).wrapping_add(1),
+                3 => u64::MAX - r.below(4),
+                4 => latest.wrapping_add(8).wrapping_mul(2).wrapping_add(2),
+                5 => latest.wrapping_add(8).wrapping_mul(2).wrapping_add(1),
+                6 => latest.wrapping_sub(8).wrapping_mul(2).wrapping_add(2),
+                _ => latest.wrapping_mul(2).wrapping_add(2),
+            };
+            let at = s + 64 + slot * SLOT;
+            poke(&name, at, &seq.to_ne_bytes());
+            poke(&name, at + 8, &scribbled_note(&mut r));
+        }
+        py.go();
+        let mut got = Vec::new();
+        loop {
+            let line = py.line();
+            let end = line.starts_with("done");
+            got.push(line);
+            if end {
+                break;
+            }
+        }
+        let want = ring_outcomes(&seg, k);
+        assert_eq!(got, want, "round {round}, head {head}");
+        corrupt += want.iter().filter(|l| l.starts_with("corrupt")).count();
+        lost += want.iter().filter(|l| l.starts_with("lost")).count();
+        msgs += want.iter().filter(|l| l.starts_with("msg")).count();
+        invalid += want.iter().filter(|l| l.starts_with("invalid")).count();
+    }
+    eprintln!("300 rounds: {msgs} messages, {invalid} invalid, {lost} losses, {corrupt} corrupt");
+    assert!(corrupt > 0 && lost > 0 && msgs > 0 && invalid > 0);
+}
+
+#[test]
+fn python_and_rust_consumers_agree_on_any_queue_words() {
+    if python_missing() {
+        return;
+    }
+    let name = Name::new("py-queue-scribble");
+    let seg = segment(&name, false);
+    let q = streams(&seg) + COMMANDS;
+    let k = 6;
+    let mut py = Py::start(&["queue-outcomes", &name.0, &k.to_string()]);
+    let mut r = Rng(0x2545_f491_4f6c_dd1d);
+    let (mut corrupt, mut msgs) = (0, 0);
+    for round in 0..200 {
+        let head = scribbled_count(&mut r);
+        let tail = match r.below(6) {
+            0 => head.wrapping_sub(1),
+            1 => r.next(),
+            _ => head.wrapping_add(r.below(6)),
+        };
+        let mut slots = Vec::new();
+        for _ in 0..4 {
+            slots.push(scribbled_note(&mut r));
+        }
+        // The consumer takes messages (stores `head`): each side starts
+        // from the same words.
+        let scribble = || {
+            poke(&name, q, &tail.to_ne_bytes());
+            poke(&name, q + 64, &head.to_ne_bytes());
+            for (i, b) in slots.iter().enumerate() {
+                poke(&name, q + 128 + 16 * i as u64, b);
+            }
+        };
+        scribble();
+        py.go();
+        let mut got = Vec::new();
+        loop {
+            let line = py.line();
+            let end = line.starts_with("done");
+            got.push(line);
+            if end {
+                break;
+            }
+        }
+        scribble();
+        let mut c = seg.consumer(|f| f.commands(), Duration::ZERO).unwrap();
+        let mut want = Vec::new();
+        for _ in 0..k {
+            want.push(match c.try_recv() {
+                Ok(None) => "none".to_owned(),
+                Ok(Some(m)) => format!("msg {}", m.id),
+                Err(Error::InvalidValue { .. }) => "invalid".to_owned(),
+                Err(Error::Corrupt { what, .. }) => format!("corrupt: {what}"),
+                Err(e) => panic!("{e}"),
+            });
+        }
+        want.push(format!("done {}", c.position()));
+        drop(c);
+        assert_eq!(got, want, "round {round}, head {head}, tail {tail}");
+        corrupt += want.iter().filter(|l| l.starts_with("corrupt")).count();
+        msgs += want.iter().filter(|l| l.starts_with("msg")).count();
+    }
+    eprintln!("200 rounds: {msgs} messages, {corrupt} corrupt");
+    assert!(corrupt > 0 && msgs > 0);
 }

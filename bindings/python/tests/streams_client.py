@@ -24,6 +24,16 @@ one, and `ok` says whether the id is a multiple of 3. Usage:
   streams_client.py hold NAME          claim the queue, peek the next note
                                        without acknowledging it, print
                                        `peeked ID pid P` and wait on stdin
+  streams_client.py outcomes NAME K    for each line on stdin: subscribe from
+                                       the oldest message, print `start P`,
+                                       then K outcomes of try_recv (`msg ID
+                                       KIND OK`, `lost N`, `none`, `invalid`,
+                                       `corrupt: WHAT`) and `done`
+  streams_client.py queue-outcomes NAME K
+                                       for each line on stdin: claim the
+                                       queue, print K outcomes of try_recv
+                                       (`msg ID`, `none`, `invalid`, `corrupt:
+                                       WHAT`), `done P`, and let go
   streams_client.py corrupt NAME       subscribe (new), print `subscribed P`,
                                        wait for a line, then try_recv until an
                                        error: print `invalid: ...` for an
@@ -44,6 +54,14 @@ def note(i):
 
 def well_formed(m):
     return m.kind.name == ("Start" if m.id % 2 == 0 else "Stop") and m.ok == (m.id % 3 == 0)
+
+
+def _what(e, path):
+    """The Rust runtime's description in a Corrupt error about `path`."""
+    text = str(e).split(": ", 1)[1]
+    suffix = f" (field `{path}`)"
+    assert text.endswith(suffix), text
+    return text[:-len(suffix)]
 
 
 def say(*args):
@@ -123,6 +141,43 @@ def main(argv):
                 m = c.peek()
             say(f"peeked {None if m is None else m.id} pid {os.getpid()}")
             sys.stdin.readline()
+        elif cmd == "outcomes":
+            k = int(rest[0])
+            with typed_shm.open(name) as seg:
+                for _ in sys.stdin:
+                    sub = seg.subscribe("events", start="oldest")
+                    say(f"start {sub.position}")
+                    for _ in range(k):
+                        try:
+                            got = sub.try_recv()
+                        except typed_shm.InvalidValue:
+                            say("invalid")
+                            continue
+                        except typed_shm.Corrupt as e:
+                            say("corrupt: " + _what(e, "events"))
+                            continue
+                        if got is None:
+                            say("none")
+                        elif isinstance(got, typed_shm.Lost):
+                            say(f"lost {got.count}")
+                        else:
+                            say(f"msg {got.id} {int(got.kind)} {int(got.ok)}")
+                    say(f"done {sub.position}")
+        elif cmd == "queue-outcomes":
+            k = int(rest[0])
+            with typed_shm.open(name, write=True, claim=False) as seg:
+                for _ in sys.stdin:
+                    with seg.consumer("commands") as c:
+                        for _ in range(k):
+                            try:
+                                got = c.try_recv()
+                                say("none" if got is None else f"msg {got.id}")
+                            except typed_shm.InvalidValue:
+                                say("invalid")
+                            except typed_shm.Corrupt as e:
+                                say("corrupt: " + _what(e, "commands"))
+                        pos = c.position
+                    say(f"done {pos}")  # once the queue is let go
         elif cmd == "corrupt":
             with typed_shm.open(name) as seg:
                 sub = seg.subscribe("events")

@@ -211,7 +211,8 @@ class _Messages:
         return array("Q", self._seg._codec.encode_type(self._elem, msg, self.path)).tolist()
 
     def _corrupt(self, what):
-        return Corrupt(self._name, what)
+        """Corrupt with the Rust runtime's description, and the field."""
+        return Corrupt(self._name, f"{what} (field `{self.path}`)")
 
 
 class Subscriber(_Messages):
@@ -254,8 +255,8 @@ class Subscriber(_Messages):
         a, n, nxt = self._seg._a, self.capacity, self._next
         h = a.load64(self._base, ACQUIRE)
         if h < nxt:
-            raise self._corrupt(f"ring `{self.path}`: published count {h} is below this reader's "
-                                f"position {nxt} (it never goes back)")
+            raise self._corrupt(f"ring published count {h} is below this reader's position {nxt} "
+                                "(it never goes back)")
         if h == nxt:
             return None
         if h - nxt > n:
@@ -263,7 +264,7 @@ class Subscriber(_Messages):
             return "lost", h - n - nxt
         expect = 2 * nxt + 2
         if expect >= U64:
-            raise self._corrupt(f"ring `{self.path}`: message number {nxt} overflows its counters")
+            raise self._corrupt(f"ring message number {nxt} overflows its counters")
         slot = nxt & (n - 1)
         at = self._slot0 + slot * self._stride
         s = s1 = a.load64(at, ACQUIRE)
@@ -283,8 +284,8 @@ class Subscriber(_Messages):
             if m & (n - 1) == slot and m >= nxt + n and m <= h2:
                 self._next = m + 1 - n
                 return "lost", self._next - nxt
-        raise self._corrupt(f"ring `{self.path}`: slot {slot} has sequence {s}, which is not message "
-                            f"{nxt} or a later one of that slot up to the published count {h2}")
+        raise self._corrupt(f"ring slot {slot} has sequence {s}, which is not message {nxt} or a "
+                            f"later one of that slot up to the published count {h2}")
 
     def try_recv(self):
         """The next message, a `Lost(n)`, or None if nothing new was
@@ -346,7 +347,7 @@ class Publisher(_Messages):
         a, q = self._seg._a, self._seg._q
         h = a.load64(self._base, RELAXED)
         if 2 * h + 2 >= U64:
-            raise self._corrupt(f"ring `{self.path}`: message number {h} overflows its counters")
+            raise self._corrupt(f"ring message number {h} overflows its counters")
         at = self._slot0 + (h & (self.capacity - 1)) * self._stride
         a.store64(at, 2 * h + 1, RELEASE)
         a.fence(RELEASE)
@@ -377,8 +378,8 @@ class _QueueSide(_Messages):
         a = self._seg._a
         h, t = a.load64(self._base + Q_HEAD, head_order), a.load64(self._base + Q_TAIL, tail_order)
         if h > t or t - h > self.capacity:
-            raise self._corrupt(f"queue `{self.path}`: counts taken {h} and sent {t} are not within "
-                                f"its capacity {self.capacity}")
+            raise self._corrupt(f"queue counts taken {h} and sent {t} are not within its capacity "
+                                f"{self.capacity}")
         return h, t
 
     def _slot(self, i):
@@ -404,7 +405,7 @@ class Producer(_QueueSide):
             raise QueueFull(self._name, f"queue `{self.path}` is full ({self.capacity} messages)",
                             self.capacity)
         if t + 1 >= U64:
-            raise self._corrupt(f"queue `{self.path}`: sent count {t} is at the end of its range")
+            raise self._corrupt(f"queue sent count {t} is at the end of its range")
         q, i = self._seg._q, self._slot(t) >> 3
         for k, w in enumerate(words):
             q[i + k] = w  # one relaxed 8-byte store per word
