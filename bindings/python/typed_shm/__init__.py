@@ -12,11 +12,11 @@ for writing and futex waiting).
     with typed_shm.open("MyShare", write=True) as seg:   # claims write access
         seg.update(value=124)                   # one write; waiters are woken
 
-    with typed_shm.open("Robot") as seg:        # rings: any number of subscribers
+    with typed_shm.open("MyShare") as seg:        # rings: any number of subscribers
         sub = seg.subscribe("events", start="oldest")
         msg = sub.recv(timeout=1.0)             # a Record, a Lost(n), or None
 
-    with typed_shm.open("Robot", write=True, claim=False) as seg:
+    with typed_shm.open("MyShare", write=True, claim=False) as seg:
         with seg.consumer("commands") as c:     # queues: one consumer at a time
             cmd = c.recv(timeout=1.0)
 
