@@ -173,6 +173,31 @@ impl Drop for Py {
     }
 }
 
+/// Selects the Rust consumer role in a child process: the segment's name.
+const CONSUMER_ENV: &str = "SHM_PY_STREAMS_CONSUMER";
+
+/// The Rust consumer in a child process: claims the queue of the segment
+/// `SHM_PY_STREAMS_CONSUMER` names, peeks the next note without
+/// acknowledging it, prints `holding ID` and waits for a line on stdin.
+/// Does nothing in a normal test run.
+#[test]
+fn child_role() {
+    let Ok(name) = std::env::var(CONSUMER_ENV) else {
+        return;
+    };
+    let seg = Options::posix(&name)
+        .claim_writer(false)
+        .open::<PyStreams>()
+        .unwrap();
+    let mut c = seg
+        .consumer(|f| f.commands(), Duration::from_secs(10))
+        .unwrap();
+    let m = c.peek().unwrap().expect("a note in the queue");
+    println!("holding {}", m.id);
+    let mut line = String::new();
+    let _ = std::io::stdin().read_line(&mut line);
+}
+
 fn segment(name: &Name, claim: bool) -> Shared<PyStreams, ReadWrite> {
     Options::posix(&name.0)
         .create_new()
@@ -354,6 +379,40 @@ fn a_killed_python_consumer_is_taken_over_and_its_message_received_again() {
     producer.try_send(&note(0)).unwrap();
     let py = Py::start(&["consume", &name.0, "1"]);
     assert_eq!(py.rest(), ["consuming took_over=None", "consumed 1 bad 0"]);
+}
+
+#[test]
+fn a_killed_rust_consumer_is_taken_over_by_python() {
+    if python_missing() {
+        return;
+    }
+    let name = Name::new("py-queue-kill-rust");
+    let seg = segment(&name, true);
+    let producer = seg.producer(|f| f.commands()).unwrap();
+    producer.try_send(&note(0)).unwrap();
+    producer.try_send(&note(1)).unwrap();
+    let mut rust = test_support::ChildRole::start("child_role", CONSUMER_ENV, &name.0);
+    assert_eq!(rust.expect("holding"), "holding 0");
+    let pid = rust.pid();
+    // Alive: the Python consumer is refused, naming it.
+    let o = client(&["consume", &name.0, "2", "0"]).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "has a live consumer, process {pid} (pid {pid}, this process False)"
+        )),
+        "{err}"
+    );
+    rust.kill();
+    // Dead: taken over at once; the note it peeked is received again.
+    let o = client(&["consume", &name.0, "2", "0"]).output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        format!("consuming took_over={pid}\nconsumed 2 bad 0\n"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 #[test]

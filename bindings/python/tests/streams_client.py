@@ -15,7 +15,9 @@ one, and `ok` says whether the id is a multiple of 3. Usage:
                                        lost L bad B`
   streams_client.py publish NAME COUNT claim write access, publish COUNT
                                        notes (ids from 0), print `published N`
-  streams_client.py consume NAME COUNT claim the queue (waiting up to 10 s),
+  streams_client.py consume NAME COUNT [WAIT]
+                                       claim the queue (waiting up to WAIT s,
+                                       10 by default),
                                        print `consuming took_over=PID|None`,
                                        receive COUNT notes; print `consumed N
                                        bad B`
@@ -111,7 +113,8 @@ def main(argv):
         elif cmd == "consume":
             count = int(rest[0])
             with typed_shm.open(name, write=True, claim=False) as seg:
-                with seg.consumer("commands", wait=10) as c:
+                wait = float(rest[1]) if len(rest) > 1 else 10.0
+                with seg.consumer("commands", wait=wait) as c:
                     say(f"consuming took_over={c.took_over_from}")
                     n = bad = 0
                     while n < count:
@@ -197,6 +200,9 @@ def main(argv):
                         break
         else:
             raise SystemExit(f"unknown command {cmd}")
+    except typed_shm.ConsumerBusy as e:
+        print(f"{e} (pid {e.pid}, this process {e.this_process})", file=sys.stderr)
+        return 1
     except typed_shm.Error as e:
         print(e, file=sys.stderr)
         return 1
