@@ -705,3 +705,35 @@ fn python_and_rust_consumers_agree_on_any_queue_words() {
     eprintln!("200 rounds: {msgs} messages, {corrupt} corrupt");
     assert!(corrupt > 0 && msgs > 0);
 }
+
+#[test]
+fn damaged_copies_of_a_segment_with_streams_give_typed_shm_errors_only() {
+    if python_missing() {
+        return;
+    }
+    let name = Name::new("py-streams-fuzz");
+    let seg = segment(&name, true);
+    let events = seg.publisher(|f| f.events()).unwrap();
+    for i in 0..11 {
+        events.publish(&note(i)).unwrap();
+    }
+    let producer = seg.producer(|f| f.commands()).unwrap();
+    for i in 0..3 {
+        producer.try_send(&note(i)).unwrap();
+    }
+    let out = Command::new(python())
+        .arg(root().join("bindings/python/tests/fuzz_typed_shm.py"))
+        .arg(&name.0)
+        .arg(env!("CARGO_TARGET_TMPDIR"))
+        .env("PYTHONPATH", root().join("bindings/python"))
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    eprintln!("fuzz_typed_shm.py: {text}");
+    assert!(
+        out.status.success() && text.starts_with("ok "),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
