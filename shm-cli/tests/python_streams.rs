@@ -4,9 +4,12 @@
 //! (exact loss counts for a subscriber that fell behind, and a live one
 //! whose received + lost counts add up exactly), a Python publisher read
 //! by a Rust subscriber, queues both ways (lossless, in order, the
-//! producer waiting for room), a killed Python consumer taken over by a
-//! Rust one (the unacknowledged message received again), and a ring or
-//! queue whose words were scribbled on giving a clear exception.
+//! producer waiting for room), a killed consumer of either language taken
+//! over by the other (the unacknowledged message received again), a ring
+//! or queue whose words were scribbled on giving a clear exception, the
+//! Python and Rust readers agreeing call by call on scribbled words,
+//! damaged copies of the segment giving `typed_shm` errors only, and the
+//! generated module opening the streams.
 //! (`bindings/python/tests/streams_client.py` is the Python side.)
 #![cfg(target_os = "linux")]
 
