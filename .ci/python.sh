@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The Python package's tests (shm-cli/tests/python_pkg.rs) need python3 with
-# venv and pip (they pip install bindings/python into a fresh venv) and
-# libatomic (the package's writer and futex waiter use it through ctypes).
+# The Python package's tests (shm-cli/tests/python_pkg.rs, python_streams.rs)
+# need python3 with venv and pip (they pip install bindings/python into a
+# fresh venv) and libatomic (the package's writer, futex waiter and queue
+# consumer use it through ctypes).
 # Installs what is missing on Debian/Ubuntu; runs before `cargo test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
