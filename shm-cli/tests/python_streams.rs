@@ -518,7 +518,12 @@ fn the_generated_module_lists_the_streams_and_opens_them_through_the_package() {
          \x20   sub = seg.subscribe('events', start='oldest')\n\
          \x20   print([n.id for n in sub], sub.position)\n\
          \x20   with seg.consumer('commands') as c:\n\
-         \x20       print([n.id for n in c], c.position)\n",
+         \x20       print([n.id for n in c], c.position)\n\
+         other = m.open_typed('{0}', write=True, claim=False)\n\
+         c = other.consumer('commands')\n\
+         other.close()  # lets go of its consumer\n\
+         with m.open_typed('{0}', write=True, claim=False) as seg:\n\
+         \x20   print(seg.consumer('commands').took_over_from)\n",
         name.0
     );
     let out = Command::new(python())
@@ -533,7 +538,7 @@ fn the_generated_module_lists_the_streams_and_opens_them_through_the_package() {
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
-        "{'events': ('Note', 8)} {'commands': ('Note', 4)}\n[0, 1, 2] 3\n[0, 1, 2] 3\n",
+        "{'events': ('Note', 8)} {'commands': ('Note', 4)}\n[0, 1, 2] 3\n[0, 1, 2] 3\nNone\n",
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );

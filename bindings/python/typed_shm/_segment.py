@@ -125,6 +125,7 @@ class Segment:
         self._claimed_pid = None
         self.take_over = None
         self._places = None
+        self._consumers = weakref.WeakSet()  # closed with the handle
         if isinstance(path, int):
             try:
                 self._map_sysv(path, write)
@@ -565,7 +566,10 @@ class Segment:
                 os.close(fd)
 
     def close(self):
-        """Releases write access and unmaps. Never removes the segment."""
+        """Lets go of its queues' consumers, releases write access and
+        unmaps. Never removes the segment."""
+        for c in list(getattr(self, "_consumers", None) or ()):
+            c.close()
         try:
             self.release()
         finally:

@@ -446,7 +446,8 @@ class Consumer(_QueueSide):
     """The one consumer of a queue, claimed through the queue's claim word
     (a dead consumer is taken over: `took_over_from` is its pid). Needs a
     read-write handle (it stores its position), not write access. A
-    context manager; `close()` lets go."""
+    context manager; `close()` lets go (so does closing the segment
+    handle)."""
 
     def __init__(self, seg, path, wait=0.0):
         if not seg.writable:
@@ -458,6 +459,7 @@ class Consumer(_QueueSide):
         super().__init__(seg, path)
         self._claim, self._peeked, self._me = self._base + Q_CLAIM, False, None
         self.took_over_from = self._take(wait)
+        seg._consumers.add(self)
 
     def _take(self, wait):
         """`Shared::consumer`'s claim: the word 0, or naming a dead process
