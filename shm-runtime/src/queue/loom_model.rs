@@ -54,6 +54,9 @@ impl<const RELAXED_TAIL: bool> QueueMem for Model<RELAXED_TAIL> {
     fn set_head(&self, v: u64, order: Ordering) {
         self.head.store(v, order)
     }
+    fn fence(order: Ordering) {
+        loom::sync::atomic::fence(order)
+    }
     unsafe fn load_msg(&self, i: u64, dst: *mut u8) {
         for (k, w) in self.words[(i % 2) as usize].iter().enumerate() {
             // SAFETY: `dst` holds two words (`consumer`).
