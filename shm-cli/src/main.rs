@@ -57,7 +57,9 @@ enum Command {
     Dump {
         /// The segment (`NAME`, `posix:NAME`, `sysv:KEY` or `file:PATH`).
         segment: String,
-        /// Print one JSON object (arrays as arrays, nested structs as objects).
+        /// Print one JSON object (arrays as arrays, nested structs as
+        /// objects, and each ring's or queue's field as an object with its
+        /// counters and latest kept messages).
         #[arg(long)]
         json: bool,
         /// Show at most this many of the latest kept messages of each ring
