@@ -454,3 +454,100 @@ fn watch_reports_scribbled_counters_and_ends() {
     assert_eq!(w.line(), None);
     assert!(w.wait().success());
 }
+
+#[test]
+fn watch_prints_losses_and_corruption_as_text() {
+    let name = Name::new("streams-watch-text");
+    let seg = empty(&name);
+    let p = seg.publisher(|f| f.events()).unwrap();
+    let w = Watch::start(&["--interval-ms", "1", name.as_str()]);
+    while !w
+        .line()
+        .unwrap()
+        .starts_with("commands Queue<u32, 4>: watching")
+    {}
+    w.signal(libc::SIGSTOP);
+    for id in 0..7 {
+        p.publish(&Ev { id, value: 0.25 }).unwrap();
+    }
+    w.signal(libc::SIGCONT);
+    assert_eq!(
+        w.line().unwrap(),
+        "events: 3 messages lost (overwritten before watch read them)"
+    );
+    for id in 3..7 {
+        assert_eq!(
+            w.line().unwrap(),
+            format!("events #{id}: {{ id: {id}, value: 0.25 }}")
+        );
+    }
+    scribble(&name, &[(0, 2)]);
+    assert_eq!(
+        w.line().unwrap(),
+        "events: corrupt: published count 2 is below the watcher's position 7; going on from \
+         message 2"
+    );
+}
+
+/// A small xorshift generator: the test needs varied words, not good
+/// randomness.
+fn words(seed: &mut u64) -> u64 {
+    *seed ^= *seed << 13;
+    *seed ^= *seed >> 7;
+    *seed ^= *seed << 17;
+    match *seed % 6 {
+        0 => *seed % 8,
+        1 => u64::MAX - *seed % 16,
+        2 => 2 * (*seed % 40) + *seed % 2,
+        3 => *seed % 40,
+        _ => *seed,
+    }
+}
+
+#[test]
+fn hostile_stream_words_never_stop_watch_or_dump() {
+    let name = Name::new("streams-watch-hostile");
+    let seg = filled(&name);
+    // The whole stream area: the ring (128 bytes), the queue (128 + 4 × 8,
+    // rounded up to 192).
+    let area = 128 + 192;
+    let w = Watch::start(&[
+        "--json",
+        "--from-oldest",
+        "--interval-ms",
+        "1",
+        "--timeout",
+        "3",
+        name.as_str(),
+    ]);
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    for round in 0..200 {
+        let list: Vec<(u64, u64)> = (0..4)
+            .map(|_| ((words(&mut seed) % (area / 8)) * 8, words(&mut seed)))
+            .collect();
+        scribble(&name, &list);
+        if round % 20 == 0 {
+            let v: serde_json::Value =
+                serde_json::from_str(&shm_ok(&["dump", "--json", name.as_str()])).unwrap();
+            assert!(v["events"].is_object() && v["commands"].is_object(), "{v}");
+        }
+    }
+    // Publishes and sends keep going (or fail with `Corrupt`) meanwhile.
+    let p = seg.publisher(|f| f.events()).unwrap();
+    let _ = p.publish(&Ev { id: 1, value: 1.0 });
+    let mut kinds = std::collections::BTreeMap::<&str, u64>::new();
+    while let Some(l) = w.line() {
+        let v: serde_json::Value =
+            serde_json::from_str(&l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}"));
+        let kind = [
+            "message", "lost", "unseen", "corrupt", "from", "changed", "values",
+        ]
+        .into_iter()
+        .find(|k| v.get(k).is_some())
+        .unwrap_or_else(|| panic!("unknown line {l}"));
+        *kinds.entry(kind).or_default() += 1;
+    }
+    eprintln!("lines of shm watch: {kinds:?}");
+    assert_eq!(kinds.get("values"), Some(&1), "{kinds:?}");
+    assert!(w.wait().success());
+}
