@@ -1,4 +1,7 @@
-//! `shm watch`: print every change of a segment's values.
+//! `shm watch`: print every change of a segment's values, and the
+//! messages of its rings and queues (`watch_streams`: each interval polls
+//! them first, a bounded amount of work, and the loop sleeps unless one of
+//! them has more to read at once).
 //!
 //! The loop polls the segment's version (one atomic load) every interval
 //! and takes a snapshot only when the version moved; a snapshot that turns
