@@ -13,6 +13,7 @@ use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
 use common::shm_ok;
+use rustix::process::{Pid, Signal};
 use shm_runtime::{Options, Queue, RawSegment, Ring, SharedLayout};
 use test_support::Name;
 
@@ -249,10 +250,11 @@ impl Watch {
         }
     }
 
-    fn signal(&self, sig: i32) {
-        // SAFETY: kill(2) on our own child's pid, which is not yet reaped
-        // (it is reaped in `wait`/`drop`).
-        assert_eq!(unsafe { libc::kill(self.child.id() as i32, sig) }, 0);
+    /// Sends `sig` to the process (not yet reaped: it is reaped in
+    /// `wait` or on drop, so its pid is still its own).
+    fn signal(&self, sig: Signal) {
+        let pid = Pid::from_raw(self.child.id() as i32).unwrap();
+        rustix::process::kill_process(pid, sig).unwrap();
     }
 
     /// Waits for the process to end by itself (it must, within the
@@ -319,11 +321,11 @@ fn watch_prints_ring_messages_and_exact_losses() {
     assert_eq!(change["changed"]["state"], 9, "{change}");
     // Stopped, the watcher falls 10 behind a ring of 4: exactly 6 lost,
     // then the 4 kept, in order.
-    w.signal(libc::SIGSTOP);
+    w.signal(Signal::STOP);
     for id in 4..14 {
         p.publish(&Ev { id, value: 2.5 }).unwrap();
     }
-    w.signal(libc::SIGCONT);
+    w.signal(Signal::CONT);
     let lost = w.next_of("events");
     assert_eq!(lost["lost"], 6, "{lost}");
     for id in 10..14u64 {
@@ -393,13 +395,13 @@ fn watch_shows_queue_messages_without_consuming_them() {
     }
     assert_eq!(c.try_recv().unwrap(), None);
     // Taken while the watcher was stopped: counted as unseen, exactly.
-    w.signal(libc::SIGSTOP);
+    w.signal(Signal::STOP);
     q.try_send(&4).unwrap();
     q.try_send(&5).unwrap();
     assert_eq!(c.try_recv().unwrap(), Some(4));
     assert_eq!(c.try_recv().unwrap(), Some(5));
     q.try_send(&6).unwrap();
-    w.signal(libc::SIGCONT);
+    w.signal(Signal::CONT);
     let unseen = w.next_of("commands");
     assert_eq!(unseen["unseen"], 2, "{unseen}");
     let m = w.next_of("commands");
@@ -466,11 +468,11 @@ fn watch_prints_losses_and_corruption_as_text() {
         .unwrap()
         .starts_with("commands Queue<u32, 4>: watching")
     {}
-    w.signal(libc::SIGSTOP);
+    w.signal(Signal::STOP);
     for id in 0..7 {
         p.publish(&Ev { id, value: 0.25 }).unwrap();
     }
-    w.signal(libc::SIGCONT);
+    w.signal(Signal::CONT);
     assert_eq!(
         w.line().unwrap(),
         "events: 3 messages lost (overwritten before watch read them)"
