@@ -168,7 +168,17 @@ fn kept(s: &StreamInfo<'_>, c: &Counters, max: u64) -> Option<Kept> {
     })
 }
 
+/// Where the stream's region starts, if all of it is inside the segment
+/// (so every slot is, and a message is no larger than the segment).
+pub(crate) fn whole_region(seg: &RawSegment, s: &StreamInfo<'_>) -> Option<u64> {
+    let base = region(seg, s)?;
+    let last = base.checked_add(s.region_len.checked_sub(8)?)?;
+    (seg.stream_word(base).is_some() && seg.stream_word(last).is_some()).then_some(base)
+}
+
 /// A private buffer for one message of `s` (`None` if it cannot be had).
+/// Only for a stream whose region is inside the segment ([`whole_region`]),
+/// so the size is bounded by the segment's.
 pub(crate) fn message_buf(s: &StreamInfo<'_>) -> Option<Vec<u8>> {
     let len = usize::try_from(s.elem.size()).ok()?;
     let mut buf = Vec::new();
@@ -228,7 +238,7 @@ fn write_messages(
     c: &Counters,
     max: u64,
 ) -> Res {
-    let (Some(base), Some(kept)) = (region(seg, s), kept(s, c, max)) else {
+    let Some(kept) = kept(s, c, max) else {
         return Ok(());
     };
     let Kept::Range { hidden, from, to } = kept else {
@@ -238,7 +248,9 @@ fn write_messages(
     if hidden > 0 {
         writeln!(out, "    ({hidden} older kept messages not shown)")?;
     }
-    let Some(mut buf) = message_buf(s) else {
+    let Some((base, mut buf)) = whole_region(seg, s).and_then(|b| Some((b, message_buf(s)?)))
+    else {
+        writeln!(out, "    (region outside the segment: no messages shown)")?;
         return Ok(());
     };
     for i in from..to {
@@ -297,9 +309,12 @@ fn dump_json(seg: &RawSegment, s: &StreamInfo<'_>, max: u64) -> Json {
     } else {
         o["published"] = json!(c.count);
     }
-    let base = region(seg, s);
-    match (base, kept(s, &c, max), message_buf(s)) {
-        (Some(base), Some(Kept::Range { hidden, from, to }), Some(mut buf)) => {
+    let region = || {
+        let base = whole_region(seg, s)?;
+        Some((base, message_buf(s)?))
+    };
+    match (kept(s, &c, max), region()) {
+        (Some(Kept::Range { hidden, from, to }), Some((base, mut buf))) => {
             let mut list = Vec::new();
             for i in from..to {
                 list.push(match message(seg, s, base, i, &mut buf) {
@@ -313,7 +328,7 @@ fn dump_json(seg: &RawSegment, s: &StreamInfo<'_>, max: u64) -> Json {
             o["older_not_shown"] = json!(hidden);
             o["messages"] = Json::Array(list);
         }
-        (_, Some(Kept::Inconsistent), _) => {
+        (Some(Kept::Inconsistent), _) => {
             o["corrupt"] = json!("counters inconsistent: no messages shown");
         }
         _ => o["corrupt"] = json!("outside the segment"),

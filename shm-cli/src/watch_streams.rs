@@ -65,7 +65,7 @@ use shm_runtime::RawSegment;
 use shm_runtime::descriptor::{StreamInfo, ValueView};
 use shm_runtime::tools::Escaped;
 
-use crate::streams::{QUEUE_HEAD, QUEUE_SLOTS, RING_SLOTS, kind, message_buf, region};
+use crate::streams::{QUEUE_HEAD, QUEUE_SLOTS, RING_SLOTS, kind, message_buf, whole_region};
 use crate::{Res, safe_json};
 
 /// At most this many messages (or losses) per stream per poll.
@@ -130,18 +130,14 @@ impl<'s> Streams<'s> {
             let stride = size
                 .checked_next_multiple_of(8)
                 .and_then(|s| s.checked_add(if info.queue { 0 } else { 8 }));
-            // The whole region must be in the segment, so every slot is.
-            let fits = region(seg, &info)
-                .filter(|b| {
-                    info.region_len >= 8
-                        && b.checked_add(info.region_len - 8)
-                            .and_then(|end| seg.stream_word(end))
-                            .is_some()
-                        && seg.stream_word(*b).is_some()
-                })
+            // The whole region must be in the segment, so every slot is
+            // (and a message is no larger than the segment: only then is
+            // its buffer allocated).
+            let fits = whole_region(seg, &info)
+                .filter(|_| info.cap.is_power_of_two())
                 .zip(stride)
-                .zip(message_buf(&info));
-            let Some(((base, stride), buf)) = fits.filter(|_| info.cap.is_power_of_two()) else {
+                .and_then(|bs| Some((bs, message_buf(&info)?)));
+            let Some(((base, stride), buf)) = fits else {
                 note(
                     out,
                     as_json,
