@@ -553,3 +553,52 @@ fn hostile_stream_words_never_stop_watch_or_dump() {
     assert_eq!(kinds.get("values"), Some(&1), "{kinds:?}");
     assert!(w.wait().success());
 }
+
+#[test]
+fn a_stream_area_cut_short_by_the_header_is_not_read() {
+    let name = Name::new("streams-cut-short");
+    let seg = filled(&name);
+    let at = RawSegment::open(&Options::posix(name.as_str()))
+        .unwrap()
+        .header()
+        .streams_offset()
+        .unwrap();
+    drop(seg);
+    // The header's `segment_size` (offset 48) says the segment ends after
+    // the ring's first line: its slots and the whole queue are outside.
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(format!("/dev/shm/{}", name.as_str()))
+        .unwrap();
+    f.seek(SeekFrom::Start(48)).unwrap();
+    f.write_all(&(at + 64).to_ne_bytes()).unwrap();
+    drop(f);
+    let text = shm_ok(&["dump", name.as_str()]);
+    assert!(text.contains("published 6"), "{text}");
+    assert!(
+        text.contains("(region outside the segment: no messages shown)"),
+        "{text}"
+    );
+    assert!(text.contains("sent (outside the segment)"), "{text}");
+    let v: serde_json::Value =
+        serde_json::from_str(&shm_ok(&["dump", "--json", name.as_str()])).unwrap();
+    assert_eq!(v["events"]["corrupt"], "outside the segment", "{v}");
+    let o = Command::new(env!("CARGO_BIN_EXE_shm"))
+        .args(["watch", "--json", "--timeout", "0", name.as_str()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{o:?}");
+    let text = String::from_utf8(o.stdout).unwrap();
+    let notes: Vec<serde_json::Value> = text
+        .lines()
+        .skip(1)
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(notes.len(), 2, "{text}");
+    for n in notes {
+        assert!(
+            n["corrupt"].as_str().unwrap().starts_with("not watched"),
+            "{text}"
+        );
+    }
+}
