@@ -19,6 +19,7 @@ mod safe_json;
 mod schema_source;
 mod streams;
 mod watch;
+mod watch_streams;
 
 /// Look at typed shared-memory segments (made with shm-runtime) and
 /// generate bindings for them.
@@ -56,7 +57,9 @@ enum Command {
     Dump {
         /// The segment (`NAME`, `posix:NAME`, `sysv:KEY` or `file:PATH`).
         segment: String,
-        /// Print one JSON object (arrays as arrays, nested structs as objects).
+        /// Print one JSON object (arrays as arrays, nested structs as
+        /// objects, and each ring's or queue's field as an object with its
+        /// counters and latest kept messages).
         #[arg(long)]
         json: bool,
         /// Show at most this many of the latest kept messages of each ring
@@ -64,22 +67,42 @@ enum Command {
         #[arg(long, default_value_t = 16)]
         messages: u64,
     },
-    /// Print every change of a segment's values as it happens.
+    /// Print every change of a segment's values, and every message of
+    /// its rings and queues, as it happens.
+    ///
+    /// Watching never stores to the segment: each ring is read with a
+    /// private cursor (as a subscriber reads it), and a queue is looked at
+    /// without taking its messages, so its consumer still receives all of
+    /// them. A ring's messages overwritten before watch read them are
+    /// counted exactly (`lost`); a queue's messages that the consumer took
+    /// before watch saw them are counted, not shown (`unseen`). Counters
+    /// that cannot be right give one `corrupt` line and watch goes on from
+    /// the current position.
     Watch {
         /// The segment (`NAME`, `posix:NAME`, `sysv:KEY` or `file:PATH`).
         segment: String,
-        /// Stop after this many changes.
+        /// Stop after this many changes of the values and messages of the
+        /// streams, counted together (loss, unseen and corrupt lines do not
+        /// count).
         #[arg(long)]
         count: Option<u64>,
         /// Stop after this many seconds (fractions allowed); with --count,
-        /// running out of time before that many changes is an error.
+        /// running out of time before that many is an error.
         #[arg(long)]
         timeout: Option<f64>,
-        /// How often to look for a change, in milliseconds.
+        /// How often to look for a change or new messages, in milliseconds.
         #[arg(long, default_value_t = 2)]
         interval_ms: u64,
-        /// Print one JSON object per line: the first with every value, then
-        /// one per change with the changed values.
+        /// Start each ring at its oldest kept message and each queue at its
+        /// oldest message not yet taken, instead of the next new message.
+        #[arg(long)]
+        from_oldest: bool,
+        /// Print one JSON object per line: the first with every value, one
+        /// per stream with where it starts (`{"stream", "kind",
+        /// "capacity", "from"}`), then one per change (`{"seq", "writes",
+        /// "changed"}`), per message (`{"stream", "kind", "seq",
+        /// "message"}`) and per loss (`{"stream", "kind", "lost"}` or
+        /// `"unseen"`, or `"corrupt"` with a description).
         #[arg(long)]
         json: bool,
     },
@@ -222,8 +245,19 @@ fn run(cli: Cli) -> Res {
             count,
             timeout,
             interval_ms,
+            from_oldest,
             json,
-        } => watch::run(&mut out, &segment, count, timeout, interval_ms, json),
+        } => watch::run(
+            &mut out,
+            &watch::Args {
+                name: &segment,
+                count,
+                timeout,
+                interval_ms,
+                as_json: json,
+                from_oldest,
+            },
+        ),
         Command::Layout {
             schema,
             segment,
@@ -468,7 +502,13 @@ fn dump(out: &mut impl Write, name: &str, as_json: bool, messages: u64) -> Res {
     let bytes = seg.read_bytes()?;
     let v = seg.view(&bytes)?;
     if as_json {
-        safe_json::pretty(out, &v)?;
+        if streams::streams(&seg)?.is_empty() {
+            safe_json::pretty(out, &v)?;
+        } else {
+            let mut tree = json!(v);
+            streams::dump_with_streams(&seg, &mut tree, messages)?;
+            safe_json::pretty(out, &tree)?;
+        }
         return Ok(());
     }
     for (k, v) in v.fields().into_iter().flatten() {

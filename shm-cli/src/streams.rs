@@ -15,8 +15,10 @@ use shm_runtime::tools::Escaped;
 use crate::{Failure, Res};
 
 /// Start of a ring's slots and of a queue's slots in their regions.
-const RING_SLOTS: u64 = 64;
-const QUEUE_SLOTS: u64 = 128;
+pub(crate) const RING_SLOTS: u64 = 64;
+pub(crate) const QUEUE_SLOTS: u64 = 128;
+/// Offset of a queue's `head` (messages taken) in its region.
+pub(crate) const QUEUE_HEAD: u64 = 64;
 
 /// One stream's counters as found (`None`: outside the segment).
 struct Counters {
@@ -28,14 +30,14 @@ struct Counters {
     consumer: Option<u64>,
 }
 
-fn streams(seg: &RawSegment) -> Res<Vec<StreamInfo<'_>>> {
+pub(crate) fn streams(seg: &RawSegment) -> Res<Vec<StreamInfo<'_>>> {
     seg.schema()
         .streams()
         .ok_or_else(|| Failure("the schema's stream sizes overflow".into()))
 }
 
 /// Where the stream's region starts in the mapping (`None` on overflow).
-fn region(seg: &RawSegment, s: &StreamInfo<'_>) -> Option<u64> {
+pub(crate) fn region(seg: &RawSegment, s: &StreamInfo<'_>) -> Option<u64> {
     seg.header().streams_offset()?.checked_add(s.region_offset)
 }
 
@@ -60,7 +62,7 @@ fn counters(seg: &RawSegment, s: &StreamInfo<'_>) -> Counters {
     }
 }
 
-fn kind(s: &StreamInfo<'_>) -> &'static str {
+pub(crate) fn kind(s: &StreamInfo<'_>) -> &'static str {
     if s.queue { "queue" } else { "ring" }
 }
 
@@ -138,6 +140,96 @@ pub(crate) fn write(out: &mut impl Write, seg: &RawSegment, messages: Option<u64
     Ok(())
 }
 
+/// Which kept messages of a stream are shown: the last `max` of them.
+enum Kept {
+    /// The queue's counters cannot be right: none.
+    Inconsistent,
+    /// Messages `from..to`; the `hidden` older kept ones are not shown.
+    Range { hidden: u64, from: u64, to: u64 },
+}
+
+/// The kept messages to show (`None`: the counters are outside the
+/// segment). Bounded: `to - from` is at most the capacity and `max`.
+fn kept(s: &StreamInfo<'_>, c: &Counters, max: u64) -> Option<Kept> {
+    let count = c.count?;
+    let first = if s.queue {
+        match c.acked {
+            Some(h) if h <= count && count - h <= s.cap => h,
+            _ => return Some(Kept::Inconsistent),
+        }
+    } else {
+        count.saturating_sub(s.cap)
+    };
+    let from = first.max(count.saturating_sub(max));
+    Some(Kept::Range {
+        hidden: from - first,
+        from,
+        to: count,
+    })
+}
+
+/// Where the stream's region starts, if all of it is inside the segment
+/// (so every slot is, and a message is no larger than the segment).
+pub(crate) fn whole_region(seg: &RawSegment, s: &StreamInfo<'_>) -> Option<u64> {
+    let base = region(seg, s)?;
+    let last = base.checked_add(s.region_len.checked_sub(8)?)?;
+    (seg.stream_word(base).is_some() && seg.stream_word(last).is_some()).then_some(base)
+}
+
+/// A private buffer for one message of `s` (`None` if it cannot be had).
+/// Only for a stream whose region is inside the segment ([`whole_region`]),
+/// so the size is bounded by the segment's.
+pub(crate) fn message_buf(s: &StreamInfo<'_>) -> Option<Vec<u8>> {
+    let len = usize::try_from(s.elem.size()).ok()?;
+    let mut buf = Vec::new();
+    buf.try_reserve_exact(len).ok()?;
+    buf.resize(len, 0);
+    Some(buf)
+}
+
+/// Copies message `i` of the stream whose region starts at `base` into
+/// `buf`; `Err` says why it cannot be shown.
+fn message(
+    seg: &RawSegment,
+    s: &StreamInfo<'_>,
+    base: u64,
+    i: u64,
+    buf: &mut [u8],
+) -> Result<(), String> {
+    let outside = || "outside the segment".to_owned();
+    let stride = (buf.len() as u64)
+        .checked_next_multiple_of(8)
+        .ok_or_else(outside)?;
+    let slot = i % s.cap.max(1);
+    if s.queue {
+        let at = slot
+            .checked_mul(stride)
+            .and_then(|o| o.checked_add(QUEUE_SLOTS))
+            .and_then(|o| o.checked_add(base))
+            .ok_or_else(outside)?;
+        if !seg.stream_bytes(at, buf) {
+            return Err(outside());
+        }
+        fence(Ordering::Acquire);
+        // Taken (and maybe overwritten) while copied? (See
+        // `watch_streams` for why `head <= i` after the copy makes it whole.)
+        match base
+            .checked_add(QUEUE_HEAD)
+            .and_then(|a| seg.stream_word(a))
+        {
+            Some(h) if h <= i => Ok(()),
+            _ => Err("taken while read".into()),
+        }
+    } else {
+        let at = slot
+            .checked_mul(stride.saturating_add(8))
+            .and_then(|o| o.checked_add(RING_SLOTS))
+            .and_then(|o| o.checked_add(base))
+            .ok_or_else(outside)?;
+        ring_message(seg, at, i, buf)
+    }
+}
+
 /// The kept messages of a stream, at most the last `max`.
 fn write_messages(
     out: &mut impl Write,
@@ -146,100 +238,125 @@ fn write_messages(
     c: &Counters,
     max: u64,
 ) -> Res {
-    let (Some(base), Some(count)) = (region(seg, s), c.count) else {
+    let Some(kept) = kept(s, c, max) else {
         return Ok(());
     };
-    let msize = s.elem.size();
-    let Some(stride) = msize.checked_next_multiple_of(8) else {
+    let Kept::Range { hidden, from, to } = kept else {
+        writeln!(out, "    (counters inconsistent: no messages shown)")?;
         return Ok(());
     };
-    let first = if s.queue {
-        match c.acked {
-            Some(h) if h <= count && count - h <= s.cap => h,
-            _ => {
-                writeln!(out, "    (counters inconsistent: no messages shown)")?;
-                return Ok(());
-            }
-        }
-    } else {
-        count.saturating_sub(s.cap)
-    };
-    let from = first.max(count.saturating_sub(max));
-    if from > first {
-        writeln!(out, "    ({} older kept messages not shown)", from - first)?;
+    if hidden > 0 {
+        writeln!(out, "    ({hidden} older kept messages not shown)")?;
     }
-    let Ok(len) = usize::try_from(msize) else {
+    let Some((base, mut buf)) = whole_region(seg, s).and_then(|b| Some((b, message_buf(s)?)))
+    else {
+        writeln!(out, "    (region outside the segment: no messages shown)")?;
         return Ok(());
     };
-    let mut buf = Vec::new();
-    if buf.try_reserve_exact(len).is_err() {
-        return Ok(());
-    }
-    buf.resize(len, 0);
-    for i in from..count {
-        let slot = i % s.cap.max(1);
-        let text = if s.queue {
-            let at = slot
-                .checked_mul(stride)
-                .and_then(|o| o.checked_add(QUEUE_SLOTS))
-                .and_then(|o| o.checked_add(base));
-            match at {
-                Some(at) if seg.stream_bytes(at, &mut buf) => {
-                    fence(Ordering::Acquire);
-                    // Taken (and maybe overwritten) while copied?
-                    match base.checked_add(64).and_then(|a| seg.stream_word(a)) {
-                        Some(h) if h <= i => view(s, &buf),
-                        _ => "(taken while read)".into(),
-                    }
-                }
-                _ => "(outside the segment)".into(),
-            }
-        } else {
-            let at = slot
-                .checked_mul(stride.saturating_add(8))
-                .and_then(|o| o.checked_add(RING_SLOTS))
-                .and_then(|o| o.checked_add(base));
-            ring_message(seg, s, at, i, &mut buf)
+    for i in from..to {
+        let text = match message(seg, s, base, i, &mut buf) {
+            Ok(()) => view(s, &buf),
+            Err(why) => format!("({why})"),
         };
         writeln!(out, "    #{i} {text}")?;
     }
     Ok(())
 }
 
-/// Message `i` of a ring whose slot's `seq` word is at `at`.
-fn ring_message(
-    seg: &RawSegment,
-    s: &StreamInfo<'_>,
-    at: Option<u64>,
-    i: u64,
-    buf: &mut [u8],
-) -> String {
-    let Some(at) = at else {
-        return "(outside the segment)".into();
-    };
+/// Message `i` of a ring whose slot's `seq` word is at `at`, into `buf`.
+fn ring_message(seg: &RawSegment, at: u64, i: u64, buf: &mut [u8]) -> Result<(), String> {
     let Some(s1) = seg.stream_word(at) else {
-        return "(outside the segment)".into();
+        return Err("outside the segment".into());
     };
     let want = i.checked_mul(2).and_then(|v| v.checked_add(2));
     if Some(s1) != want {
-        return if s1 % 2 == 1 {
-            format!("(being written: seq {s1})")
+        return Err(if s1 % 2 == 1 {
+            format!("being written: seq {s1}")
         } else {
-            format!("(overwritten or missing: seq {s1})")
-        };
+            format!("overwritten or missing: seq {s1}")
+        });
     }
     if !seg.stream_bytes(at.saturating_add(8), buf) {
-        return "(outside the segment)".into();
+        return Err("outside the segment".into());
     }
     fence(Ordering::Acquire);
     if seg.stream_word(at) != Some(s1) {
-        return "(torn: overwritten while read)".into();
+        return Err("torn: overwritten while read".into());
     }
-    view(s, buf)
+    Ok(())
 }
 
 fn view(s: &StreamInfo<'_>, buf: &[u8]) -> String {
     s.elem
         .view(buf)
         .map_or_else(|| "(undecodable)".into(), |v| v.to_string())
+}
+
+/// One stream for `shm dump --json`: its counters and up to `max` of its
+/// latest kept messages, decoded (`{"seq": i, "message": ...}`, or
+/// `{"seq": i, "missing": why}`).
+fn dump_json(seg: &RawSegment, s: &StreamInfo<'_>, max: u64) -> Json {
+    let c = counters(seg, s);
+    let mut o = json!({
+        "kind": kind(s),
+        "type": s.elem.to_string(),
+        "capacity": s.cap,
+    });
+    if s.queue {
+        o["sent"] = json!(c.count);
+        o["acknowledged"] = json!(c.acked);
+        o["consumer_pid"] = json!(c.consumer.filter(|w| *w != 0).map(|w| w & 0xffff_ffff));
+    } else {
+        o["published"] = json!(c.count);
+    }
+    let region = || {
+        let base = whole_region(seg, s)?;
+        Some((base, message_buf(s)?))
+    };
+    match (kept(s, &c, max), region()) {
+        (Some(Kept::Range { hidden, from, to }), Some((base, mut buf))) => {
+            let mut list = Vec::new();
+            for i in from..to {
+                list.push(match message(seg, s, base, i, &mut buf) {
+                    Ok(()) => match s.elem.view(&buf) {
+                        Some(v) => json!({"seq": i, "message": v}),
+                        None => json!({"seq": i, "missing": "undecodable"}),
+                    },
+                    Err(why) => json!({"seq": i, "missing": why}),
+                });
+            }
+            o["older_not_shown"] = json!(hidden);
+            o["messages"] = Json::Array(list);
+        }
+        (Some(Kept::Inconsistent), _) => {
+            o["corrupt"] = json!("counters inconsistent: no messages shown");
+        }
+        _ => o["corrupt"] = json!("outside the segment"),
+    }
+    o
+}
+
+/// `shm dump --json` with streams: each ring's or queue's placeholder in
+/// the decoded `values` (its word means nothing) is replaced by the
+/// stream's counters and latest kept messages ([`dump_json`]).
+pub(crate) fn dump_with_streams(seg: &RawSegment, values: &mut Json, max: u64) -> Res {
+    for s in streams(seg)? {
+        if let Some(slot) = at_path(values, &s.path) {
+            *slot = dump_json(seg, &s, max);
+        }
+    }
+    Ok(())
+}
+
+/// The node at a field path (`events`, `arms[1].log`) of a decoded value.
+fn at_path<'j>(root: &'j mut Json, path: &str) -> Option<&'j mut Json> {
+    let mut node = root;
+    for part in path.split('.') {
+        let mut pieces = part.split('[');
+        node = node.get_mut(pieces.next()?)?;
+        for index in pieces {
+            node = node.get_mut(index.strip_suffix(']')?.parse::<usize>().ok()?)?;
+        }
+    }
+    Some(node)
 }

@@ -1,4 +1,7 @@
-//! `shm watch`: print every change of a segment's values.
+//! `shm watch`: print every change of a segment's values, and the
+//! messages of its rings and queues (`watch_streams`: each interval polls
+//! them first, a bounded amount of work, and the loop sleeps unless one of
+//! them has more to read at once).
 //!
 //! The loop polls the segment's version (one atomic load) every interval
 //! and takes a snapshot only when the version moved; a snapshot that turns
@@ -24,7 +27,7 @@ use shm_runtime::descriptor::{Value, ValueView};
 use shm_runtime::tools::Escaped;
 use shm_runtime::{Error, RawSegment};
 
-use crate::{Failure, Res, safe_json, target};
+use crate::{Failure, Res, safe_json, target, watch_streams};
 
 /// When a wait of `secs` seconds from now ends: `None` for no end (no
 /// timeout, or one so long that no clock reaches it).
@@ -111,14 +114,25 @@ fn transient(e: &Error) -> bool {
     matches!(e, Error::Timeout { .. } | Error::WriterDied { .. })
 }
 
-pub(crate) fn run(
-    out: &mut impl Write,
-    name: &str,
-    count: Option<u64>,
-    timeout: Option<f64>,
-    interval_ms: u64,
-    as_json: bool,
-) -> Res {
+/// What `shm watch` was asked for.
+pub(crate) struct Args<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) count: Option<u64>,
+    pub(crate) timeout: Option<f64>,
+    pub(crate) interval_ms: u64,
+    pub(crate) as_json: bool,
+    pub(crate) from_oldest: bool,
+}
+
+pub(crate) fn run(out: &mut impl Write, args: &Args<'_>) -> Res {
+    let &Args {
+        name,
+        count,
+        timeout,
+        interval_ms,
+        as_json,
+        from_oldest,
+    } = args;
     let deadline = deadline(timeout)?;
     let interval = Duration::from_millis(interval_ms.max(1));
     // A snapshot gives up at once (after a few tries) when it finds no
@@ -150,7 +164,9 @@ pub(crate) fn run(
             }
         }
     }
+    let mut streams = watch_streams::Streams::start(&seg, from_oldest, out, as_json)?;
     out.flush()?;
+    // Changes and messages printed.
     let mut seen = 0u64;
     while count.is_none_or(|c| seen < c) {
         if let Some(d) = deadline
@@ -158,65 +174,95 @@ pub(crate) fn run(
         {
             return match count {
                 Some(c) => Err(Failure(format!(
-                    "{}: timed out after {}s having seen {seen} of {c} changes",
+                    "{}: timed out after {}s having seen {seen} of {c} changes and messages",
                     Escaped(seg.name()),
                     timeout.unwrap_or_default()
                 ))),
                 None => Ok(()),
             };
         }
-        // Poll the sequence counter: a reader never stores to the segment.
-        if seg.version().wrapping_mul(2) == seq {
-            pause(interval, deadline);
-            continue;
+        // The streams: bounded work, and no more messages than asked for.
+        let (printed, more) = streams.poll(&seg, out, as_json, count.map(|c| c - seen))?;
+        seen += printed;
+        if count.is_some_and(|c| seen >= c) {
+            break;
         }
-        let (now, s) = match snapshot(&seg) {
-            Ok(r) => r,
-            Err(e) if transient(&e) => {
-                pause(interval, deadline);
-                continue;
-            }
-            Err(e) => return Err(e.into()),
-        };
-        if s == seq {
-            // The version moved but the last complete value is the one
-            // printed (a write in progress, or left half done by a dead
-            // writer): wait for the next interval, do not spin.
-            pause(interval, deadline);
-            continue;
-        }
-        let mut changed = Vec::new();
-        changes(
-            seg.view(&now)?,
-            seg.view(&prev)?,
-            &mut Vec::new(),
-            &mut changed,
-        );
-        let writes = s.wrapping_sub(seq) / 2;
-        if as_json {
-            let m: Map<String, Json> = changed.into_iter().map(|(k, v, _)| (k, json!(v))).collect();
-            safe_json::line(out, &json!({"seq": s, "writes": writes, "changed": m}))?;
-        } else {
-            let what = if changed.is_empty() {
-                "no value changed".to_owned()
-            } else {
-                changed
-                    .iter()
-                    .map(|(k, v, old)| format!("{} = {v} (was {old})", Escaped(k)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            let n = if writes == 1 {
-                String::new()
-            } else {
-                format!(" ({writes} writes)")
-            };
-            writeln!(out, "write {}{n}: {what}", s / 2)?;
+        if let Some((now, s)) = changed_snapshot(&seg, seq, &snapshot)? {
+            print_change(out, &seg, &now, &prev, seq, s, as_json)?;
+            seq = s;
+            prev = now;
+            seen += 1;
         }
         out.flush()?;
-        seq = s;
-        prev = now;
-        seen += 1;
+        // Sleep unless a stream has more messages to print at once (each
+        // poll is bounded, so this is work, not spinning).
+        if !more {
+            pause(interval, deadline);
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// A snapshot whose counter differs from `seq` (`None`: no complete write
+/// since, or no complete copy for now: try at the next interval).
+fn changed_snapshot(
+    seg: &RawSegment,
+    seq: u64,
+    snapshot: &impl Fn(&RawSegment) -> Result<(Vec<u8>, u64), Error>,
+) -> Res<Option<(Vec<u8>, u64)>> {
+    // Poll the sequence counter: a reader never stores to the segment.
+    if seg.version().wrapping_mul(2) == seq {
+        return Ok(None);
+    }
+    match snapshot(seg) {
+        // The version moved but the last complete value is the one
+        // printed (a write in progress, or left half done by a dead
+        // writer): wait for the next interval, do not spin.
+        Ok((_, s)) if s == seq => Ok(None),
+        Ok(r) => Ok(Some(r)),
+        Err(e) if transient(&e) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Prints the values that changed from `prev` (at `seq`) to `now` (at `s`).
+fn print_change(
+    out: &mut impl Write,
+    seg: &RawSegment,
+    now: &[u8],
+    prev: &[u8],
+    seq: u64,
+    s: u64,
+    as_json: bool,
+) -> Res {
+    let mut changed = Vec::new();
+    changes(
+        seg.view(now)?,
+        seg.view(prev)?,
+        &mut Vec::new(),
+        &mut changed,
+    );
+    let writes = s.wrapping_sub(seq) / 2;
+    if as_json {
+        let m: Map<String, Json> = changed.into_iter().map(|(k, v, _)| (k, json!(v))).collect();
+        safe_json::line(out, &json!({"seq": s, "writes": writes, "changed": m}))?;
+    } else {
+        let what = if changed.is_empty() {
+            "no value changed".to_owned()
+        } else {
+            changed
+                .iter()
+                .map(|(k, v, old)| format!("{} = {v} (was {old})", Escaped(k)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let n = if writes == 1 {
+            String::new()
+        } else {
+            format!(" ({writes} writes)")
+        };
+        writeln!(out, "write {}{n}: {what}", s / 2)?;
     }
     Ok(())
 }

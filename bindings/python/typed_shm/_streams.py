@@ -406,6 +406,10 @@ class Producer(_QueueSide):
                             self.capacity)
         if t + 1 >= U64:
             raise self._corrupt(f"queue sent count {t} is at the end of its range")
+        # For readers that do not take (`shm watch`): the consumer's store of
+        # `head` happens before this fence, so a reader that copied a word of
+        # this message and fences with acquire sees that the slot was taken.
+        self._seg._a.fence(RELEASE)
         q, i = self._seg._q, self._slot(t) >> 3
         for k, w in enumerate(words):
             q[i + k] = w  # one relaxed 8-byte store per word

@@ -159,6 +159,9 @@ impl QueueMem for Region {
     fn set_head(&self, v: u64, order: Ordering) {
         self.word(64).store(v, order)
     }
+    fn fence(order: Ordering) {
+        core::sync::atomic::fence(order)
+    }
     unsafe fn load_msg(&self, i: u64, dst: *mut u8) {
         // SAFETY: the slot is inside the region, 8-aligned and atomically
         // accessed; `dst` has room (caller).
@@ -183,6 +186,8 @@ pub(crate) trait QueueMem {
     fn head(&self, order: Ordering) -> u64;
     /// Stores `head` (the consumer only).
     fn set_head(&self, v: u64, order: Ordering);
+    /// A fence of the kind the atomics obey.
+    fn fence(order: Ordering);
     /// Copies message `i`'s slot into `dst` with relaxed whole-word loads.
     ///
     /// # Safety
@@ -239,6 +244,11 @@ pub(crate) unsafe fn send<Q: QueueMem>(
     let next = t
         .checked_add(1)
         .ok_or_else(|| NotSent::Bad(format!("queue sent count {t} is at the end of its range")))?;
+    // For readers that do not take (`shm watch`): one that copied any word
+    // of this message, then fences with acquire, sees `head > t - cap`
+    // (the consumer's store of it happens before this fence), so it can
+    // tell that message `t - cap` was taken before it finished the copy.
+    Q::fence(Ordering::Release);
     // SAFETY: the consumer has taken the message the slot held (`t - h <
     // cap`, `head` loaded with acquire); the caller's contract.
     unsafe { q.store_msg(t, src) };
