@@ -63,7 +63,7 @@ enum Run {
         messages: u64,
     },
     /// All of the above (10^7 messages of 64 B, 10^6 of 4 KiB each way,
-    /// 100 + 100 producer kills, 50 + 50 consumer kills).
+    /// 200 + 200 producer kills, 100 + 100 consumer kills).
     All {
         /// A hundredth of the messages and a tenth of the kills.
         #[arg(long)]
@@ -137,10 +137,10 @@ fn main() {
                 Box::new(move |c| runs::stream(c, true, 64, 10_000_000 / m)),
                 Box::new(move |c| runs::stream(c, false, 4096, 1_000_000 / m)),
                 Box::new(move |c| runs::stream(c, true, 4096, 1_000_000 / m)),
-                Box::new(move |c| runs::ring_kill(c, 100 / k)),
-                Box::new(move |c| runs::queue_kill(c, 100 / k)),
-                Box::new(move |c| runs::consumer_kill(c, true, 50 / k, 200_000 / m.min(10))),
-                Box::new(move |c| runs::consumer_kill(c, false, 50 / k, 200_000 / m.min(10))),
+                Box::new(move |c| runs::ring_kill(c, 200 / k)),
+                Box::new(move |c| runs::queue_kill(c, 200 / k)),
+                Box::new(move |c| runs::consumer_kill(c, true, 100 / k, 400_000 / m.min(10))),
+                Box::new(move |c| runs::consumer_kill(c, false, 100 / k, 400_000 / m.min(10))),
             ]
         }
     };

@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use shm_runtime::{Options, SharedLayout};
+use shm_runtime::{Options, RawSegment, SharedLayout};
 
 use super::{PATIENCE, RoleArgs, Stress4k, Stress64};
 
@@ -320,6 +320,14 @@ pub fn ring_kill(cfg: &Config, kills: u64) -> Res<String> {
         sub.start_new();
         sub.position()
     };
+    // Where the kills landed: the slot of message `head` (the ring is the
+    // first region of the stream area; slots of 72 bytes after a 64-byte
+    // header) holds seq `2 head + 1` while message `head` is being written,
+    // `2 head + 2` once complete but not yet counted.
+    let raw = RawSegment::open(&Options::posix(&seg.0)).map_err(|e| e.to_string())?;
+    let base = raw.header().streams_offset().ok_or("no stream area")?;
+    let seq = |h: u64| raw.stream_word(base + 64 + (h % super::CAP as u64) * 72);
+    let (mut odd, mut uncounted) = (0, 0);
     let mut next = 0;
     for k in 0..kills {
         let mut p = Kid::start(cfg, role("ring-produce", &seg, 64, k, u64::MAX, "-"))?;
@@ -329,6 +337,11 @@ pub fn ring_kill(cfg: &Config, kills: u64) -> Res<String> {
         }
         kill_somewhere(&mut p, &mut rng, || published() > next)?;
         next = published();
+        match seq(next) {
+            Some(s) if s == 2 * next + 1 => odd += 1,
+            Some(s) if s == 2 * next + 2 => uncounted += 1,
+            _ => {}
+        }
         cons.poll();
         no_bad(&[&cons])?;
     }
@@ -358,7 +371,8 @@ pub fn ring_kill(cfg: &Config, kills: u64) -> Res<String> {
         ));
     }
     Ok(format!(
-        "ring, {kills} producers SIGKILLed: each next one continued the numbering; {end} \
+        "ring, {kills} producers SIGKILLed ({odd} in the middle of a message, {uncounted} \
+         after it but before counting it): each next one continued the numbering; {end} \
          published; received {received} whole from {} generations, lost {lost} (counted); \
          {received} + {lost} = {end}; 0 bad; {:.2} s",
         g.len(),
