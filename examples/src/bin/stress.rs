@@ -5,6 +5,7 @@
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
+#[cfg_attr(not(unix), allow(dead_code))]
 #[command(about = "Stress the message rings and queues across processes, and kill them")]
 struct Cli {
     /// The prefix of the segments' names (default: `stress-PID`).
@@ -18,6 +19,7 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+#[cfg_attr(not(unix), allow(dead_code))]
 enum Run {
     /// A producer and a consumer process through a ring.
     Ring {
