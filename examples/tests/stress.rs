@@ -24,6 +24,8 @@ fn stress_quick_every_run_passes() {
         "queue-4096",
         "ring-kill-64",
         "queue-kill-64",
+        "ring-kill-4096",
+        "queue-kill-4096",
         "consumer-kill-ack-64",
         "consumer-kill-recv-64",
     ]
@@ -38,13 +40,15 @@ fn stress_quick_every_run_passes() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     eprintln!("{stdout}{stderr}");
     assert!(out.status.success(), "{stdout}\n{stderr}");
-    assert_eq!(stdout.lines().filter(|l| l.starts_with("ok: ")).count(), 8);
+    assert_eq!(stdout.lines().filter(|l| l.starts_with("ok: ")).count(), 10);
     for needle in [
         "ring, 64 B: 100000 published",
         "queue, 64 B: 100000 published; received 100000 whole",
         "queue, 4096 B: 10000 published; received 10000 whole",
-        "ring, 20 producers SIGKILLed",
-        "queue, 20 producers SIGKILLed",
+        "ring, 64 B, 20 producers SIGKILLed",
+        "ring, 4096 B, 10 producers SIGKILLed",
+        "queue, 64 B, 20 producers SIGKILLed",
+        "queue, 4096 B, 10 producers SIGKILLed",
         "queue, 10 consumers SIGKILLed (peek, record, ack)",
         "queue, 10 consumers SIGKILLed (try_recv, record)",
         "stress: all passed",

@@ -42,14 +42,20 @@ enum Run {
     /// Ring producers SIGKILLed at random instants, one consumer throughout.
     RingKill {
         /// Producers to kill.
-        #[arg(long, default_value_t = 100)]
+        #[arg(long, default_value_t = 200)]
         kills: u64,
+        /// Message size: 64 or 4096 bytes.
+        #[arg(long, default_value_t = 64)]
+        size: usize,
     },
     /// Queue producers SIGKILLed at random instants, one consumer throughout.
     QueueKill {
         /// Producers to kill.
-        #[arg(long, default_value_t = 100)]
+        #[arg(long, default_value_t = 200)]
         kills: u64,
+        /// Message size: 64 or 4096 bytes.
+        #[arg(long, default_value_t = 64)]
+        size: usize,
     },
     /// Queue consumers SIGKILLed at random instants, one producer throughout.
     ConsumerKill {
@@ -65,7 +71,8 @@ enum Run {
         messages: u64,
     },
     /// All of the above (10^7 messages of 64 B, 10^6 of 4 KiB each way,
-    /// 200 + 200 producer kills, 100 + 100 consumer kills).
+    /// 200 + 200 producer kills at 64 B and 100 + 100 at 4 KiB, 100 + 100
+    /// consumer kills).
     All {
         /// A hundredth of the messages and a tenth of the kills.
         #[arg(long)]
@@ -113,8 +120,8 @@ fn main() {
         Run::Queue { messages, size } => {
             vec![Box::new(move |c| runs::stream(c, true, size, messages))]
         }
-        Run::RingKill { kills } => vec![Box::new(move |c| runs::ring_kill(c, kills))],
-        Run::QueueKill { kills } => vec![Box::new(move |c| runs::queue_kill(c, kills))],
+        Run::RingKill { kills, size } => vec![Box::new(move |c| runs::ring_kill(c, size, kills))],
+        Run::QueueKill { kills, size } => vec![Box::new(move |c| runs::queue_kill(c, size, kills))],
         Run::ConsumerKill {
             mode,
             kills,
@@ -139,8 +146,10 @@ fn main() {
                 Box::new(move |c| runs::stream(c, true, 64, 10_000_000 / m)),
                 Box::new(move |c| runs::stream(c, false, 4096, 1_000_000 / m)),
                 Box::new(move |c| runs::stream(c, true, 4096, 1_000_000 / m)),
-                Box::new(move |c| runs::ring_kill(c, 200 / k)),
-                Box::new(move |c| runs::queue_kill(c, 200 / k)),
+                Box::new(move |c| runs::ring_kill(c, 64, 200 / k)),
+                Box::new(move |c| runs::queue_kill(c, 64, 200 / k)),
+                Box::new(move |c| runs::ring_kill(c, 4096, 100 / k)),
+                Box::new(move |c| runs::queue_kill(c, 4096, 100 / k)),
                 Box::new(move |c| runs::consumer_kill(c, true, 100 / k, 400_000 / m.min(10))),
                 Box::new(move |c| runs::consumer_kill(c, false, 100 / k, 400_000 / m.min(10))),
             ]

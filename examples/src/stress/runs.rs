@@ -242,6 +242,26 @@ fn no_bad(kids: &[&Kid]) -> Res<()> {
     Ok(())
 }
 
+/// The stream area of a run's segment, word by word.
+struct Streams {
+    raw: RawSegment,
+    base: u64,
+}
+
+impl Streams {
+    fn open(seg: &Seg) -> Res<Streams> {
+        let raw = RawSegment::open(&Options::posix(&seg.0)).map_err(|e| e.to_string())?;
+        let base = raw.header().streams_offset().ok_or("no stream area")?;
+        Ok(Streams { raw, base })
+    }
+
+    /// The word at `at` in the stream area (acquire load); `u64::MAX`
+    /// outside it.
+    fn word(&self, at: u64) -> u64 {
+        self.raw.stream_word(self.base + at).unwrap_or(u64::MAX)
+    }
+}
+
 /// A xorshift generator for the kill points.
 struct Rng(u64);
 
@@ -305,32 +325,25 @@ pub fn stream(cfg: &Config, queue: bool, size: usize, messages: u64) -> Res<Stri
 /// The ring with `kills` producer processes in turn, each SIGKILLed at a
 /// random instant while publishing, the next taking write access over;
 /// one consumer process throughout.
-pub fn ring_kill(cfg: &Config, kills: u64) -> Res<String> {
-    let seg = Seg::create(cfg, "ring-kill", 64)?;
+pub fn ring_kill(cfg: &Config, size: usize, kills: u64) -> Res<String> {
+    let seg = Seg::create(cfg, "ring-kill", size)?;
     let start = Instant::now();
     let mut rng = Rng(cfg.seed | 1);
-    let mut cons = Kid::start(cfg, role("ring-consume", &seg, 64, 0, 0, "check"))?;
+    let mut cons = Kid::start(cfg, role("ring-consume", &seg, size, 0, 0, "check"))?;
     cons.expect("ready at=0")?;
-    let probe = Options::posix(&seg.0)
-        .open_existing()
-        .open_read_only::<Stress64>()
-        .map_err(|e| e.to_string())?;
-    let mut sub = probe.subscribe(|f| f.ring()).map_err(|e| e.to_string())?;
-    let mut published = || {
-        sub.start_new();
-        sub.position()
-    };
-    // Where the kills landed: the slot of message `head` (the ring is the
-    // first region of the stream area; slots of 72 bytes after a 64-byte
-    // header) holds seq `2 head + 1` while message `head` is being written,
-    // `2 head + 2` once complete but not yet counted.
-    let raw = RawSegment::open(&Options::posix(&seg.0)).map_err(|e| e.to_string())?;
-    let base = raw.header().streams_offset().ok_or("no stream area")?;
-    let seq = |h: u64| raw.stream_word(base + 64 + (h % super::CAP as u64) * 72);
+    // The ring's words (docs/FORMAT.md, "Streams: message rings"): the
+    // ring is the first region of the stream area, its `head` word (the
+    // published count) first, then slots of a `seq` word and the message
+    // after a 64-byte header. The slot of message `head` holds seq
+    // `2 head + 1` while message `head` is being written, `2 head + 2` once
+    // complete but not yet counted: where a kill landed.
+    let streams = Streams::open(&seg)?;
+    let published = || streams.word(0);
+    let seq = |h: u64| streams.word(64 + (h % super::CAP as u64) * (8 + size as u64));
     let (mut odd, mut uncounted) = (0, 0);
     let mut next = 0;
     for k in 0..kills {
-        let mut p = Kid::start(cfg, role("ring-produce", &seg, 64, k, u64::MAX, "-"))?;
+        let mut p = Kid::start(cfg, role("ring-produce", &seg, size, k, u64::MAX, "-"))?;
         let line = p.expect("ready next=")?;
         if num(&line, "next")? != next {
             return Err(format!("after kill {k}: {line}, expected next={next}"));
@@ -338,8 +351,8 @@ pub fn ring_kill(cfg: &Config, kills: u64) -> Res<String> {
         kill_somewhere(&mut p, &mut rng, || published() > next)?;
         next = published();
         match seq(next) {
-            Some(s) if s == 2 * next + 1 => odd += 1,
-            Some(s) if s == 2 * next + 2 => uncounted += 1,
+            s if s == 2 * next + 1 => odd += 1,
+            s if s == 2 * next + 2 => uncounted += 1,
             _ => {}
         }
         cons.poll();
@@ -347,7 +360,7 @@ pub fn ring_kill(cfg: &Config, kills: u64) -> Res<String> {
     }
     let mut last = Kid::start(
         cfg,
-        role("ring-produce", &seg, 64, kills, next + 1000, "end"),
+        role("ring-produce", &seg, size, kills, next + 1000, "end"),
     )?;
     let line = last.expect("ready next=")?;
     if num(&line, "next")? != next {
@@ -371,7 +384,7 @@ pub fn ring_kill(cfg: &Config, kills: u64) -> Res<String> {
         ));
     }
     Ok(format!(
-        "ring, {kills} producers SIGKILLed ({odd} in the middle of a message, {uncounted} \
+        "ring, {size} B, {kills} producers SIGKILLed ({odd} in the middle of a message, {uncounted} \
          after it but before counting it): each next one continued the numbering; {end} \
          published; received {received} whole from {} generations, lost {lost} (counted); \
          {received} + {lost} = {end}; 0 bad; {:.2} s",
@@ -402,18 +415,18 @@ fn kill_somewhere(p: &mut Kid, rng: &mut Rng, mut going: impl FnMut() -> bool) -
 /// The queue with `kills` producer processes in turn, each SIGKILLed at a
 /// random instant while sending (and printing `o` after each send that
 /// returned `Ok`); one consumer process throughout.
-pub fn queue_kill(cfg: &Config, kills: u64) -> Res<String> {
-    let seg = Seg::create(cfg, "queue-kill", 64)?;
+pub fn queue_kill(cfg: &Config, size: usize, kills: u64) -> Res<String> {
+    let seg = Seg::create(cfg, "queue-kill", size)?;
     let start = Instant::now();
     let mut rng = Rng(cfg.seed | 1);
-    let mut cons = Kid::start(cfg, role("queue-consume", &seg, 64, 0, 0, "check"))?;
+    let mut cons = Kid::start(cfg, role("queue-consume", &seg, size, 0, 0, "check"))?;
     cons.expect("claimed at=0")?;
-    let handle = Options::posix(&seg.0)
-        .open_existing()
-        .claim_writer(false)
-        .open::<Stress64>()
-        .map_err(|e| e.to_string())?;
-    let q = handle.producer(|f| f.queue()).map_err(|e| e.to_string())?;
+    // The queue's `tail` (the sent count) is the first word of its region,
+    // which follows the ring's (a 64-byte header and the slots, on whole
+    // cache lines).
+    let streams = Streams::open(&seg)?;
+    let ring_len = (64 + super::CAP as u64 * (8 + size as u64)).next_multiple_of(64);
+    let sent = || streams.word(ring_len);
     let mut oks = Vec::new();
     let mut next = 0;
     for k in 0..=kills {
@@ -423,7 +436,7 @@ pub fn queue_kill(cfg: &Config, kills: u64) -> Res<String> {
         } else {
             (u64::MAX, "log")
         };
-        let mut p = Kid::start(cfg, role("queue-produce", &seg, 64, k, count, flags))?;
+        let mut p = Kid::start(cfg, role("queue-produce", &seg, size, k, count, flags))?;
         let line = p.expect("ready next=")?;
         if num(&line, "next")? != next {
             return Err(format!("producer {k}: {line}, expected next={next}"));
@@ -432,9 +445,9 @@ pub fn queue_kill(cfg: &Config, kills: u64) -> Res<String> {
             p.expect("done")?;
             p = p.finish()?;
         } else {
-            kill_somewhere(&mut p, &mut rng, || q.sent() > next)?;
+            kill_somewhere(&mut p, &mut rng, || sent() > next)?;
         }
-        next = q.sent();
+        next = sent();
         oks.push(p.oks);
         cons.poll();
         no_bad(&[&cons])?;
@@ -463,7 +476,7 @@ pub fn queue_kill(cfg: &Config, kills: u64) -> Res<String> {
         unacked += c - ok;
     }
     Ok(format!(
-        "queue, {kills} producers SIGKILLed: each next one continued the numbering; {end} sent; \
+        "queue, {size} B, {kills} producers SIGKILLed: each next one continued the numbering; {end} sent; \
          received {received}, in order, once; every send that returned Ok received ({unacked} \
          more were sent by a producer killed before it saw Ok); 0 bad; {:.2} s",
         start.elapsed().as_secs_f64()
