@@ -340,15 +340,12 @@ pub fn ring_kill(cfg: &Config, size: usize, kills: u64) -> Res<String> {
     let streams = Streams::open(&seg)?;
     let published = || streams.word(0);
     let seq = |h: u64| streams.word(64 + (h % super::CAP as u64) * (8 + size as u64));
-    let (mut odd, mut uncounted) = (0, 0);
+    let (mut odd, mut uncounted, mut in_start) = (0, 0, 0);
     let mut next = 0;
     for k in 0..kills {
-        let mut p = Kid::start(cfg, role("ring-produce", &seg, size, k, u64::MAX, "-"))?;
-        let line = p.expect("ready next=")?;
-        if num(&line, "next")? != next {
-            return Err(format!("after kill {k}: {line}, expected next={next}"));
-        }
-        kill_somewhere(&mut p, &mut rng, || published() > next)?;
+        let a = role("ring-produce", &seg, size, k, u64::MAX, "-");
+        let (_, early) = produce_and_kill(cfg, a, next, &mut rng, || published() > next)?;
+        in_start += u64::from(early);
         next = published();
         match seq(next) {
             s if s == 2 * next + 1 => odd += 1,
@@ -384,8 +381,8 @@ pub fn ring_kill(cfg: &Config, size: usize, kills: u64) -> Res<String> {
         ));
     }
     Ok(format!(
-        "ring, {size} B, {kills} producers SIGKILLed ({odd} in the middle of a message, {uncounted} \
-         after it but before counting it): each next one continued the numbering; {end} \
+        "ring, {size} B, {kills} producers SIGKILLed ({in_start} in start-up, {odd} in the middle \
+         of a message, {uncounted} after it but before counting it): each next one continued the numbering; {end} \
          published; received {received} whole from {} generations, lost {lost} (counted); \
          {received} + {lost} = {end}; 0 bad; {:.2} s",
         g.len(),
@@ -393,23 +390,55 @@ pub fn ring_kill(cfg: &Config, size: usize, kills: u64) -> Res<String> {
     ))
 }
 
-/// Kills `p` at a random instant: mostly once `going` says it is at work,
-/// 0-2 ms later; one time in 8 at once, 0-0.5 ms after it said `ready`.
-fn kill_somewhere(p: &mut Kid, rng: &mut Rng, mut going: impl FnMut() -> bool) -> Res<()> {
-    let delay = if rng.below(8) == 0 {
-        rng.below(500)
-    } else {
-        let deadline = Instant::now() + PATIENCE;
-        while !going() {
-            if Instant::now() > deadline {
-                return Err(format!("{} made no progress", p.what));
-            }
-            std::thread::yield_now();
+/// Starts the producer `a`, checks that it goes on at `next`, and
+/// SIGKILLs it at a random instant: one time in 8 0–1 ms after starting it
+/// (in start-up: opening the segment, taking write access over, maybe its
+/// first messages), one in 8 0–0.5 ms after it said `ready`, otherwise 0–2
+/// ms after `going` says it is at work. Returns it, reaped, and whether it
+/// died before it said `ready`.
+fn produce_and_kill(
+    cfg: &Config,
+    a: RoleArgs,
+    next: u64,
+    rng: &mut Rng,
+    mut going: impl FnMut() -> bool,
+) -> Res<(Kid, bool)> {
+    let mut p = Kid::start(cfg, a)?;
+    let check = |line: &str| -> Res<()> {
+        match num(line, "next")? {
+            n if n == next => Ok(()),
+            _ => Err(format!("a producer said {line:?}, expected next={next}")),
         }
-        rng.below(2000)
+    };
+    let delay = match rng.below(8) {
+        0 => {
+            std::thread::sleep(Duration::from_micros(rng.below(1000)));
+            p.kill()?;
+            let ready = p.other.iter().find(|l| l.starts_with("ready")).cloned();
+            if let Some(l) = &ready {
+                check(l)?;
+            }
+            return Ok((p, ready.is_none()));
+        }
+        1 => {
+            check(&p.expect("ready next=")?)?;
+            rng.below(500)
+        }
+        _ => {
+            check(&p.expect("ready next=")?)?;
+            let deadline = Instant::now() + PATIENCE;
+            while !going() {
+                if Instant::now() > deadline {
+                    return Err(format!("{} made no progress", p.what));
+                }
+                std::thread::yield_now();
+            }
+            rng.below(2000)
+        }
     };
     std::thread::sleep(Duration::from_micros(delay));
-    p.kill()
+    p.kill()?;
+    Ok((p, false))
 }
 
 /// The queue with `kills` producer processes in turn, each SIGKILLed at a
@@ -428,7 +457,7 @@ pub fn queue_kill(cfg: &Config, size: usize, kills: u64) -> Res<String> {
     let ring_len = (64 + super::CAP as u64 * (8 + size as u64)).next_multiple_of(64);
     let sent = || streams.word(ring_len);
     let mut oks = Vec::new();
-    let mut next = 0;
+    let (mut next, mut in_start) = (0, 0);
     for k in 0..=kills {
         let last = k == kills;
         let (count, flags) = if last {
@@ -436,17 +465,20 @@ pub fn queue_kill(cfg: &Config, size: usize, kills: u64) -> Res<String> {
         } else {
             (u64::MAX, "log")
         };
-        let mut p = Kid::start(cfg, role("queue-produce", &seg, size, k, count, flags))?;
-        let line = p.expect("ready next=")?;
-        if num(&line, "next")? != next {
-            return Err(format!("producer {k}: {line}, expected next={next}"));
-        }
-        if last {
+        let a = role("queue-produce", &seg, size, k, count, flags);
+        let p = if last {
+            let mut p = Kid::start(cfg, a)?;
+            let line = p.expect("ready next=")?;
+            if num(&line, "next")? != next {
+                return Err(format!("producer {k}: {line}, expected next={next}"));
+            }
             p.expect("done")?;
-            p = p.finish()?;
+            p.finish()?
         } else {
-            kill_somewhere(&mut p, &mut rng, || sent() > next)?;
-        }
+            let (p, early) = produce_and_kill(cfg, a, next, &mut rng, || sent() > next)?;
+            in_start += u64::from(early);
+            p
+        };
         next = sent();
         oks.push(p.oks);
         cons.poll();
@@ -476,7 +508,7 @@ pub fn queue_kill(cfg: &Config, size: usize, kills: u64) -> Res<String> {
         unacked += c - ok;
     }
     Ok(format!(
-        "queue, {size} B, {kills} producers SIGKILLed: each next one continued the numbering; {end} sent; \
+        "queue, {size} B, {kills} producers SIGKILLed ({in_start} in start-up): each next one continued the numbering; {end} sent; \
          received {received}, in order, once; every send that returned Ok received ({unacked} \
          more were sent by a producer killed before it saw Ok); 0 bad; {:.2} s",
         start.elapsed().as_secs_f64()
