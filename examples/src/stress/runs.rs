@@ -530,14 +530,15 @@ pub fn consumer_kill(cfg: &Config, ack: bool, kills: u64, messages: u64) -> Res<
     prod.expect("ready next=0")?;
     let share = messages / (kills + 1);
     let (mut expect, mut crashes, mut repeats, mut lost) = (0u64, 0u64, 0u64, 0u64);
-    let mut took_over = 0;
-    for k in 0..=kills {
+    let (mut killed, mut took_over) = (0, 0);
+    for k in 0.. {
+        let last = killed == kills;
         let mut c = Kid::start(cfg, role("queue-consume", &seg, 64, 0, 0, mode))?;
         let line = c.expect("claimed")?;
         if k > 0 && field(&line, "from")? != "none" {
             took_over += 1;
         }
-        if k == kills {
+        if last {
             c.expect("checked")?;
             c = c.finish()?;
         } else {
@@ -555,6 +556,7 @@ pub fn consumer_kill(cfg: &Config, ack: bool, kills: u64, messages: u64) -> Res<
             }
             std::thread::sleep(Duration::from_micros(rng.below(300)));
             c.kill()?;
+            killed += 1;
         }
         no_bad(&[&c])?;
         for (i, &n) in c.msgs.iter().enumerate() {
@@ -574,23 +576,36 @@ pub fn consumer_kill(cfg: &Config, ack: bool, kills: u64, messages: u64) -> Res<
             expect = n + 1;
             crashes = 0;
         }
-        crashes += 1;
+        if !last {
+            crashes += 1;
+        }
+        // (A killed consumer that had recorded every message, its reader
+        // far behind it on a busy machine, ends the matrix early.)
+        if last || expect == messages {
+            if took_over != k {
+                return Err(format!("{took_over} of {k} consumers took over"));
+            }
+            break;
+        }
     }
     let prod = prod.finish()?;
     no_bad(&[&prod])?;
-    if expect != messages || took_over != kills {
+    // After the last kill, at most once may have lost the last messages
+    // (one per kill since a message was recorded).
+    let tail = messages.saturating_sub(expect);
+    if expect > messages || (ack && tail != 0) || tail > crashes {
         return Err(format!(
-            "consumer kill matrix ({mode}): last message {expect} of {messages}; \
-             {took_over} of {kills} took over"
+            "consumer kill matrix ({mode}): last message {expect} of {messages}"
         ));
     }
+    lost += tail;
     let what = if ack {
         format!("{repeats} received twice (at least once), none lost")
     } else {
         format!("{lost} lost (at most once), none received twice")
     };
     Ok(format!(
-        "queue, {kills} consumers SIGKILLed ({}): each next one took over; {messages} sent; \
+        "queue, {killed} consumers SIGKILLed ({}): each next one took over; {messages} sent; \
          {what}; 0 bad; {:.2} s",
         if ack {
             "peek, record, ack"
