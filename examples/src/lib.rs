@@ -6,6 +6,8 @@ use std::time::Duration;
 
 pub mod events;
 pub mod sensor;
+#[cfg(unix)]
+pub mod stress;
 
 use schemas::MySharedData;
 use shm_runtime::{Error, Options, ReadOnly, ReadWrite, Shared, Utf16};

@@ -114,6 +114,9 @@ fn demo_runs_end_to_end() {
         "[reader] Letter is X",
         "[reader] 11th Number is 1.45",
         "segment removed",
+        "[consumer pid",
+        "== streams: published 100000, received",
+        "all accounted for",
     ] {
         assert!(stdout.contains(needle), "missing {needle:?} in\n{stdout}");
     }
