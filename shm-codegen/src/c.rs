@@ -15,6 +15,7 @@ use super::{
 };
 
 mod names;
+mod streams;
 
 use names::{enum_type_name, field_reserved, type_name};
 
@@ -307,7 +308,12 @@ fn collect<'a>(
     caps: &mut BTreeSet<u64>,
 ) -> Result<(), Error> {
     for f in &s.fields {
-        match strip_arrays(&f.ty).0 {
+        // The message types of rings and queues too.
+        let mut t = strip_arrays(&f.ty).0;
+        while let TypeInfo::Ring { elem, .. } | TypeInfo::Queue { elem, .. } = t {
+            t = strip_arrays(elem).0;
+        }
+        match t {
             TypeInfo::Enum(e) => match enums.iter().find(|x| x.name == e.name) {
                 Some(x) if **x == **e => {}
                 Some(_) => {
@@ -486,6 +492,10 @@ pub(crate) fn generate(schema: &Schema, nested: &[&Schema], source: &str) -> Res
     for d in &derived {
         file.declare(d, format!("the generated `{d}`"))?;
     }
+    for (d, what) in streams::declared(schema, &lower, &upper) {
+        file.declare(&d, what)?;
+        derived.push(d);
+    }
     file.declare(&name, format!("struct `{}`", schema.name))?;
     // Enums: a type, a constant per variant (macros, so field names must
     // avoid them), `_name` and `shm_check_enum_`.
@@ -576,6 +586,11 @@ pub(crate) fn generate(schema: &Schema, nested: &[&Schema], source: &str) -> Res
     emit_struct(&mut out, &header_schema(), "shm_segment_header", "", &plain)?;
     out.push_str(RUNTIME);
     out.push_str("#endif /* SHM_SEGMENT_HEADER_DEFINED */\n\n");
+    let has_streams = schema.streams().is_some_and(|s| !s.is_empty());
+    if has_streams {
+        out.push_str(streams::RUNTIME);
+        out.push('\n');
+    }
 
     for (e, t) in &enum_names {
         emit_enum(&mut out, e, t);
@@ -697,13 +712,15 @@ static inline int {lower}_write(shm_writer *w, const {name} *value, char *msg, s
 }}
 #endif /* __linux__ */
 
-#ifdef __cplusplus
-}}
-#endif
-
-#endif /* SHM_{upper}_H */
 "#,
         schema_name = c_comment(&schema.name),
+    );
+    if has_streams {
+        streams::emit(&mut out, schema, &name, &lower, &upper, &names)?;
+    }
+    let _ = write!(
+        out,
+        "#ifdef __cplusplus\n}}\n#endif\n\n#endif /* SHM_{upper}_H */\n"
     );
     Ok(out)
 }

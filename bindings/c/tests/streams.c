@@ -1,0 +1,201 @@
+/* Receives from and sends into the ring `events` and the queue `commands`
+ * of a `Plant` segment (shm-cli/tests/c_streams.rs) with the header
+ * `shm codegen --lang c` makes for it; compiled as C and as C++. Event
+ * number i has id i, value 3 i, kind i % 3, ok i % 2 and tag "ev".
+ * Usage:
+ *   streams sub NAME COUNT oldest|new [wait [SLOW_US]]
+ *       subscribes read-only (at the oldest kept event or the next new
+ *       one), prints `subscribed at N`, waits for a line on stdin if
+ *       `wait`, then receives until COUNT events are received or lost
+ *       (sleeping SLOW_US microseconds after each) and prints
+ *       `received R lost L bad B` (bad: out of order or not as above); on
+ *       an error, prints `error CODE: MESSAGE` and exits 1
+ *   streams pub NAME COUNT [wait]
+ *       claims write access, prints `claimed`, waits for a line if `wait`,
+ *       publishes events 0..COUNT, prints `published COUNT`
+ *   streams consume NAME COUNT [hold]
+ *       claims the queue, prints `claimed took_over_from=P position=N`,
+ *       takes COUNT commands and prints `consumed C bad B`; with `hold`,
+ *       then peeks the next without acknowledging it, prints `peeked ID`
+ *       and waits for stdin to close
+ *   streams produce NAME COUNT
+ *       claims write access and sends commands 0..COUNT, waiting for room,
+ *       prints `sent COUNT` */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "plant.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static Event event(uint64_t i)
+{
+    Event e;
+    memset(&e, 0, sizeof e);
+    e.id = i;
+    e.value = 3 * i;
+    e.kind = (Kind)(i % 3);
+    e.ok = (uint8_t)(i % 2);
+    shm_str4_set(&e.tag, "ev", 2);
+    return e;
+}
+
+static int same(const Event *e, uint64_t i)
+{
+    Event want = event(i);
+    return memcmp(e, &want, sizeof want) == 0;
+}
+
+static int fail(int code, const char *msg)
+{
+    printf("error %d: %s\n", code, msg);
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    char name[512], msg[256], line[16];
+    struct stat st;
+    void *base;
+    int fd, rw;
+    uint64_t count, i;
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc < 4) {
+        fprintf(stderr, "usage: %s sub|pub|consume|produce NAME COUNT ...\n", argv[0]);
+        return 2;
+    }
+    rw = strcmp(argv[1], "sub") != 0;
+    snprintf(name, sizeof name, "/%s", argv[2]);
+    count = strtoull(argv[3], NULL, 10);
+    fd = shm_open(name, rw ? O_RDWR : O_RDONLY, 0);
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        perror("shm_open");
+        return 1;
+    }
+    base = mmap(NULL, (size_t)st.st_size, rw ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED,
+                fd, 0);
+    if (base == MAP_FAILED) {
+        perror("mmap");
+        return 1;
+    }
+    if (strcmp(argv[1], "sub") == 0) {
+        shm_view view;
+        shm_subscriber sub;
+        uint64_t next, received = 0, lost_total = 0, bad = 0, slow_us = 0;
+        const char *err = plant_check(base, (size_t)st.st_size, &view);
+        int r;
+        if (err != NULL)
+            return fail(SHM_ERR_CHECK, err);
+        r = plant_events_subscribe(&view, &sub, msg, sizeof msg);
+        if (r != SHM_OK)
+            return fail(r, msg);
+        if (argc > 4 && strcmp(argv[4], "oldest") == 0)
+            shm_subscriber_start_oldest(&sub);
+        next = sub.next;
+        printf("subscribed at %llu\n", (unsigned long long)next);
+        if (argc > 5 && strcmp(argv[5], "wait") == 0 && fgets(line, sizeof line, stdin) == NULL)
+            return 1;
+        if (argc > 6)
+            slow_us = strtoull(argv[6], NULL, 10);
+        while (received + lost_total < count) {
+            Event e;
+            uint64_t lost = 0;
+            r = plant_events_recv_timeout(&sub, &e, &lost, 10000, msg, sizeof msg);
+            if (r == SHM_EMPTY)
+                break;
+            if (r == SHM_LOST) {
+                lost_total += lost;
+                next += lost;
+            } else if (r == SHM_MSG) {
+                if (!same(&e, next))
+                    bad++;
+                next = e.id + 1;
+                received++;
+                if (slow_us > 0)
+                    shm_sleep_ns(slow_us * 1000u);
+            } else {
+                printf("received %llu lost %llu bad %llu\n", (unsigned long long)received,
+                       (unsigned long long)lost_total, (unsigned long long)bad);
+                return fail(r, msg);
+            }
+        }
+        printf("received %llu lost %llu bad %llu\n", (unsigned long long)received,
+               (unsigned long long)lost_total, (unsigned long long)bad);
+        return 0;
+    }
+    if (strcmp(argv[1], "consume") == 0) {
+        shm_consumer c;
+        uint32_t from = 0;
+        uint64_t position, consumed = 0, bad = 0;
+        int r = plant_commands_consumer_claim(&c, fd, base, (size_t)st.st_size, 0, &from, msg,
+                                              sizeof msg);
+        if (r != SHM_OK)
+            return fail(r, msg);
+        position = SHM_LOAD_RELAXED(c.region + SHM_QUEUE_HEAD);
+        printf("claimed took_over_from=%lu position=%llu\n", (unsigned long)from,
+               (unsigned long long)position);
+        for (i = 0; i < count; i++) {
+            Event e;
+            r = plant_commands_recv_timeout(&c, &e, 10000, msg, sizeof msg);
+            if (r == SHM_EMPTY)
+                break;
+            if (r != SHM_MSG)
+                return fail(r, msg);
+            if (!same(&e, position + i))
+                bad++;
+            consumed++;
+        }
+        printf("consumed %llu bad %llu\n", (unsigned long long)consumed, (unsigned long long)bad);
+        if (argc > 4 && strcmp(argv[4], "hold") == 0) {
+            Event e;
+            do {
+                r = plant_commands_peek(&c, &e, msg, sizeof msg);
+                if (r == SHM_EMPTY)
+                    shm_sleep_ns(1000000u);
+            } while (r == SHM_EMPTY);
+            if (r != SHM_MSG)
+                return fail(r, msg);
+            printf("peeked %llu\n", (unsigned long long)e.id);
+            while (fgets(line, sizeof line, stdin) != NULL) {
+            }
+        }
+        plant_commands_release(&c);
+        return 0;
+    }
+    {
+        shm_writer w;
+        shm_takeover take;
+        int r = plant_claim(&w, fd, base, (size_t)st.st_size, 5000, &take, msg, sizeof msg);
+        if (r != SHM_OK)
+            return fail(r, msg);
+        printf("claimed\n");
+        if (strcmp(argv[1], "pub") == 0) {
+            if (argc > 4 && strcmp(argv[4], "wait") == 0
+                && fgets(line, sizeof line, stdin) == NULL)
+                return 1;
+            for (i = 0; i < count; i++) {
+                Event e = event(i);
+                r = plant_events_publish(&w, &e, NULL, msg, sizeof msg);
+                if (r != SHM_OK)
+                    return fail(r, msg);
+            }
+            printf("published %llu\n", (unsigned long long)count);
+        } else {
+            for (i = 0; i < count; i++) {
+                Event e = event(i);
+                r = plant_commands_send_timeout(&w, &e, 60000, NULL, msg, sizeof msg);
+                if (r != SHM_OK)
+                    return fail(r, msg);
+            }
+            printf("sent %llu\n", (unsigned long long)count);
+        }
+        shm_writer_release(&w);
+    }
+    return 0;
+}

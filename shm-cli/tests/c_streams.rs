@@ -1,0 +1,530 @@
+//! C and C++ programs with the ring and queue functions of the generated
+//! header (`bindings/c/tests/streams.c`), against Rust publishers,
+//! subscribers, producers and consumers on real segments: exact counts and
+//! exact losses, lossless queues in order both ways, a C consumer killed
+//! while holding a peeked message taken over by Rust (which receives that
+//! message again), and damaged rings and messages reported as errors. A
+//! missing compiler skips a test with a message.
+#![cfg(target_os = "linux")]
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use common::{Name, root};
+use shm_codegen::{Lang, generate, rust_source};
+use shm_runtime::descriptor::Schema;
+use shm_runtime::{
+    Error, FixedStr, Options, Queue, RawSegment, Recv, Ring, SharedEnum, SharedLayout,
+};
+
+/// What an event is.
+#[derive(SharedEnum, Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Kind {
+    /// The first.
+    Start = 0,
+    /// Any other.
+    Tick = 1,
+    /// The last.
+    Stop = 2,
+}
+
+/// A message of checked types.
+#[derive(SharedLayout, Clone, Copy, Debug, PartialEq)]
+#[repr(C)]
+pub struct Event {
+    /// Its number.
+    pub id: u64,
+    /// `3 * id`.
+    pub value: u64,
+    /// `id % 3`.
+    pub kind: Kind,
+    /// `id % 2 == 1`.
+    pub ok: bool,
+    /// `"ev"`.
+    pub tag: FixedStr<4>,
+}
+
+/// Event number `i`, as `streams.c` makes and expects it.
+fn event(i: u64) -> Event {
+    Event {
+        id: i,
+        value: 3 * i,
+        kind: [Kind::Start, Kind::Tick, Kind::Stop][(i % 3) as usize],
+        ok: i % 2 == 1,
+        tag: FixedStr::new("ev").unwrap(),
+    }
+}
+
+/// State, a ring and a queue.
+#[derive(SharedLayout)]
+#[repr(C)]
+pub struct Plant {
+    /// Some state.
+    pub state: u64,
+    /// The last 8 events.
+    pub events: Ring<Event, 8>,
+    /// Up to 4 commands.
+    pub commands: Queue<Event, 4>,
+}
+
+/// `streams.c`, compiled with the generated `plant.h` as C (GCC) or C++
+/// (G++), once per process; `None` (and a message) if the compiler is
+/// missing.
+fn program(cpp: bool) -> Option<PathBuf> {
+    static BUILT: OnceLock<std::sync::Mutex<Vec<(bool, PathBuf)>>> = OnceLock::new();
+    let (cc, lang): (&str, &[&str]) = if cpp {
+        ("g++", &["-std=c++17", "-pedantic", "-x", "c++"])
+    } else {
+        ("gcc", &["-std=c11", "-pedantic"])
+    };
+    if !Command::new(cc)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        eprintln!("{cc} is not installed: skipped");
+        return None;
+    }
+    let mut built = BUILT.get_or_init(Default::default).lock().unwrap();
+    if let Some((_, exe)) = built.iter().find(|(c, _)| *c == cpp) {
+        return Some(exe.clone());
+    }
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("c-streams");
+    std::fs::create_dir_all(&dir).unwrap();
+    let schema = Schema::from_layout(&Plant::LAYOUT);
+    let text = generate(Lang::C, &schema, &rust_source(&schema)).unwrap();
+    std::fs::write(dir.join("plant.h"), text).unwrap();
+    let exe = dir.join(if cpp { "streams-cpp" } else { "streams-c" });
+    let out = Command::new(cc)
+        .args(["-Wall", "-Wextra", "-Werror", "-O1"])
+        .args(lang)
+        .arg("-I")
+        .arg(&dir)
+        .arg(root().join("bindings/c/tests/streams.c"))
+        .arg("-o")
+        .arg(&exe)
+        .arg("-lrt")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{cc} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    built.push((cpp, exe.clone()));
+    Some(exe)
+}
+
+/// Waits for `child` at most 60 s (a hang detector, not a time
+/// assertion), killing it if it has not ended.
+fn finish(mut child: Child) -> Output {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            let out = child.wait_with_output().unwrap();
+            panic!("the client hangs: {}", String::from_utf8_lossy(&out.stdout));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Runs `exe` with `args`; its stdout and exit code.
+fn run(exe: &Path, args: &[&str]) -> (String, Option<i32>) {
+    let o = finish(
+        Command::new(exe)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    (String::from_utf8(o.stdout).unwrap(), o.status.code())
+}
+
+/// A child whose stdout is read line by line.
+struct Lines {
+    child: Child,
+    out: BufReader<std::process::ChildStdout>,
+}
+
+impl Lines {
+    fn spawn(exe: &Path, args: &[&str]) -> Lines {
+        let mut child = Command::new(exe)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = BufReader::new(child.stdout.take().unwrap());
+        Lines { child, out }
+    }
+
+    /// The next line, without its end; panics if stdout ends.
+    fn line(&mut self) -> String {
+        let mut line = String::new();
+        assert_ne!(
+            self.out.read_line(&mut line).unwrap(),
+            0,
+            "the child ended early"
+        );
+        line.trim_end().to_owned()
+    }
+
+    /// Sends a line to its stdin.
+    fn go(&mut self) {
+        writeln!(self.child.stdin.as_mut().unwrap()).unwrap();
+    }
+
+    /// Waits for it to end successfully; the rest of its stdout.
+    fn done(mut self) -> String {
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut self.out, &mut rest).unwrap();
+        let st = finish_wait(&mut self.child);
+        assert!(st.success(), "{st}: {rest}");
+        rest
+    }
+}
+
+fn finish_wait(child: &mut Child) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            return st;
+        }
+        assert!(Instant::now() < deadline, "the client hangs");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+impl Drop for Lines {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A new `Plant` segment whose write access is free.
+fn segment(name: &Name) -> shm_runtime::Shared<Plant> {
+    Options::posix(name.as_str())
+        .create_new()
+        .claim_writer(false)
+        .open::<Plant>()
+        .unwrap()
+}
+
+/// Where stream `i` (0: the ring, 1: the queue) starts in the object.
+fn region(name: &Name, i: usize) -> u64 {
+    let raw = RawSegment::open(&Options::posix(name.as_str())).unwrap();
+    let streams = raw.schema().streams().unwrap();
+    raw.header().streams_offset().unwrap() + streams[i].region_offset
+}
+
+fn file(name: &Name) -> std::fs::File {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(format!("/dev/shm/{}", name.as_str()))
+        .unwrap()
+}
+
+// ---------------------------------------------------------------------
+// Rings.
+
+#[test]
+fn c_subscribers_receive_a_rust_publisher_with_exact_losses() {
+    for cpp in [false, true] {
+        let Some(exe) = program(cpp) else { continue };
+        let name = Name::new("c-sub");
+        let seg = segment(&name);
+        seg.claim_writer(Duration::ZERO).unwrap();
+        let p = seg.publisher(|f| f.events()).unwrap();
+        // Three kept of 3: from the oldest, all of them, no loss.
+        for i in 0..3 {
+            p.publish(&event(i)).unwrap();
+        }
+        let (out, code) = run(&exe, &["sub", name.as_str(), "3", "oldest"]);
+        assert_eq!(
+            (out.as_str(), code),
+            ("subscribed at 0\nreceived 3 lost 0 bad 0\n", Some(0))
+        );
+        // Subscribed at 3, then 100 published: 92 lost, the last 8 received.
+        let mut c = Lines::spawn(&exe, &["sub", name.as_str(), "100", "new", "wait"]);
+        assert_eq!(c.line(), "subscribed at 3");
+        for i in 3..103 {
+            p.publish(&event(i)).unwrap();
+        }
+        c.go();
+        assert_eq!(c.done(), "received 8 lost 92 bad 0\n", "C++: {cpp}");
+        // Live, with a subscriber slower than the publisher: every message
+        // received in order or counted lost, exactly.
+        let mut c = Lines::spawn(&exe, &["sub", name.as_str(), "2000", "new", "go", "50"]);
+        assert_eq!(c.line(), "subscribed at 103");
+        for i in 103..2103 {
+            p.publish(&event(i)).unwrap();
+            if i % 64 == 0 {
+                std::thread::sleep(Duration::from_micros(100));
+            }
+        }
+        let last = c.done();
+        let nums: Vec<u64> = last
+            .split_whitespace()
+            .filter_map(|w| w.parse().ok())
+            .collect();
+        assert_eq!(nums.len(), 3, "{last}");
+        assert_eq!((nums[0] + nums[1], nums[2]), (2000, 0), "{last}");
+        assert!(nums[0] >= 8, "{last}");
+        eprintln!("C++ {cpp}: slow subscriber {last}");
+    }
+}
+
+#[test]
+fn a_rust_subscriber_receives_a_c_publisher() {
+    for cpp in [false, true] {
+        let Some(exe) = program(cpp) else { continue };
+        let name = Name::new("c-pub");
+        let seg = segment(&name);
+        let mut sub = seg.subscribe(|f| f.events()).unwrap();
+        let (out, code) = run(&exe, &["pub", name.as_str(), "5"]);
+        assert_eq!((out.as_str(), code), ("claimed\npublished 5\n", Some(0)));
+        for i in 0..5 {
+            assert_eq!(sub.try_recv().unwrap(), Some(Recv::Msg(event(i))));
+        }
+        assert_eq!(sub.try_recv().unwrap(), None);
+        // Write access was given back; a Rust publisher goes on.
+        assert_eq!(seg.claim_writer(Duration::ZERO).unwrap(), None);
+        seg.publisher(|f| f.events())
+            .unwrap()
+            .publish(&event(5))
+            .unwrap();
+        assert_eq!(sub.try_recv().unwrap(), Some(Recv::Msg(event(5))));
+        seg.release_writer().unwrap();
+        // A Rust subscriber (read-write handle: counted in `waiters`)
+        // sleeping until C publishes.
+        let mut c = Lines::spawn(&exe, &["pub", name.as_str(), "1", "wait"]);
+        assert_eq!(c.line(), "claimed");
+        std::thread::scope(|s| {
+            let waiter = s.spawn(|| sub.recv_timeout(Duration::from_secs(600)).unwrap());
+            let deadline = Instant::now() + Duration::from_secs(60);
+            let f = file(&name);
+            let mut w = [0u8; 4];
+            while {
+                f.read_at(&mut w, 248).unwrap();
+                u32::from_ne_bytes(w) == 0
+            } {
+                assert!(
+                    Instant::now() < deadline,
+                    "the Rust waiter never registered"
+                );
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            c.go();
+            assert_eq!(waiter.join().unwrap(), Some(Recv::Msg(event(0))));
+        });
+        assert_eq!(c.done(), "published 1\n");
+        // 20 more into 8 slots: 12 lost, exactly, then the last 8.
+        let (out, _) = run(&exe, &["pub", name.as_str(), "20"]);
+        assert_eq!(out, "claimed\npublished 20\n");
+        assert_eq!(sub.try_recv().unwrap(), Some(Recv::Lost(12)));
+        for i in 12..20 {
+            assert_eq!(sub.try_recv().unwrap(), Some(Recv::Msg(event(i))));
+        }
+        assert_eq!(sub.try_recv().unwrap(), None);
+    }
+}
+
+#[test]
+fn a_damaged_ring_or_message_is_an_error_in_c() {
+    let Some(exe) = program(false) else { return };
+    let name = Name::new("c-bad");
+    let seg = segment(&name);
+    seg.claim_writer(Duration::ZERO).unwrap();
+    let p = seg.publisher(|f| f.events()).unwrap();
+    for i in 0..4 {
+        p.publish(&event(i)).unwrap();
+    }
+    let f = file(&name);
+    let ring = region(&name, 0);
+    // Slot 1 says it is being written with message 0 (below message 1).
+    let slot1 = ring + 64 + (8 + 24);
+    f.write_at(&1u64.to_ne_bytes(), slot1).unwrap();
+    let mut sub = seg.subscribe(|f| f.events()).unwrap();
+    sub.start_oldest();
+    let Ok(Some(Recv::Msg(_))) = sub.try_recv() else {
+        panic!("message 0 is fine")
+    };
+    let Err(Error::Corrupt { what, .. }) = sub.try_recv() else {
+        panic!("Rust takes a bad slot")
+    };
+    let (out, code) = run(&exe, &["sub", name.as_str(), "4", "oldest"]);
+    assert_eq!(
+        (out, code),
+        (
+            format!("subscribed at 0\nreceived 1 lost 0 bad 0\nerror -6: {what}\n"),
+            Some(1)
+        )
+    );
+    // `head` at the end of its range: the counters would overflow.
+    f.write_at(&4u64.to_ne_bytes(), slot1).unwrap();
+    f.write_at(&u64::MAX.to_ne_bytes(), ring).unwrap();
+    let Err(Error::Corrupt { what, .. }) = ({
+        let mut sub = seg.subscribe(|f| f.events()).unwrap();
+        sub.start_oldest();
+        sub.try_recv()
+    }) else {
+        panic!("Rust takes an overflowing ring")
+    };
+    let (out, code) = run(&exe, &["sub", name.as_str(), "4", "oldest"]);
+    assert_eq!(
+        (out, code),
+        (
+            format!(
+                "subscribed at {}\nreceived 0 lost 0 bad 0\nerror -6: {what}\n",
+                u64::MAX - 8
+            ),
+            Some(1)
+        )
+    );
+    // An invalid message (bool 2): SHM_ERR_INVALID naming the field, and
+    // the subscriber moves past it.
+    f.write_at(&4u64.to_ne_bytes(), ring).unwrap();
+    f.write_at(&[2u8], slot1 + 8 + 17).unwrap();
+    let Err(Error::InvalidValue { path, what, .. }) = ({
+        let mut sub = seg.subscribe(|f| f.events()).unwrap();
+        sub.start_oldest();
+        sub.try_recv().unwrap();
+        sub.try_recv()
+    }) else {
+        panic!("Rust reads bool 2")
+    };
+    let (out, code) = run(&exe, &["sub", name.as_str(), "4", "oldest"]);
+    assert_eq!(
+        (out, code),
+        (
+            format!(
+                "subscribed at 0\nreceived 1 lost 0 bad 0\n\
+                 error -2: field `{path}` holds an invalid value: {what}\n"
+            ),
+            Some(1)
+        )
+    );
+}
+
+// ---------------------------------------------------------------------
+// Queues.
+
+#[test]
+fn queues_are_lossless_and_in_order_between_rust_and_c() {
+    for cpp in [false, true] {
+        let Some(exe) = program(cpp) else { continue };
+        let name = Name::new("c-queue");
+        let seg = segment(&name);
+        // Rust producer, C consumer: 500 through 4 slots.
+        let mut c = Lines::spawn(&exe, &["consume", name.as_str(), "500"]);
+        assert_eq!(c.line(), "claimed took_over_from=0 position=0");
+        seg.claim_writer(Duration::ZERO).unwrap();
+        let q = seg.producer(|f| f.commands()).unwrap();
+        for i in 0..500 {
+            q.send_timeout(&event(i), Duration::from_secs(60)).unwrap();
+        }
+        assert_eq!(c.done(), "consumed 500 bad 0\n", "C++: {cpp}");
+        seg.release_writer().unwrap();
+        // C producer, Rust consumer: 500 more (numbered from 0 by C, at
+        // queue positions 500..).
+        let mut c = Lines::spawn(&exe, &["produce", name.as_str(), "500"]);
+        assert_eq!(c.line(), "claimed");
+        let mut con = seg
+            .consumer(|f| f.commands(), Duration::from_secs(60))
+            .unwrap();
+        assert_eq!(con.took_over_from(), None);
+        for i in 0..500 {
+            let got = con.recv_timeout(Duration::from_secs(60)).unwrap();
+            assert_eq!(got, Some(event(i)), "C++: {cpp}");
+        }
+        assert_eq!(c.done(), "sent 500\n");
+        assert_eq!(con.try_recv().unwrap(), None);
+        // The C consumer is refused while Rust consumes.
+        let (out, code) = run(&exe, &["consume", name.as_str(), "1"]);
+        assert_eq!(code, Some(1), "{out}");
+        assert_eq!(
+            out,
+            format!(
+                "error -4: another process (pid {}) consumes this queue; one consumer at a time\n",
+                std::process::id()
+            )
+        );
+    }
+}
+
+#[test]
+fn a_killed_c_consumer_is_taken_over_and_its_peeked_message_delivered_again() {
+    let Some(exe) = program(false) else { return };
+    let name = Name::new("c-consumer-killed");
+    let seg = segment(&name);
+    seg.claim_writer(Duration::ZERO).unwrap();
+    let q = seg.producer(|f| f.commands()).unwrap();
+    for i in 0..4 {
+        q.try_send(&event(i)).unwrap();
+    }
+    let mut c = Lines::spawn(&exe, &["consume", name.as_str(), "2", "hold"]);
+    assert_eq!(c.line(), "claimed took_over_from=0 position=0");
+    assert_eq!(c.line(), "consumed 2 bad 0");
+    assert_eq!(c.line(), "peeked 2");
+    // Alive: Rust is refused, naming it.
+    let pid = c.child.id();
+    match seg.consumer(|f| f.commands(), Duration::ZERO) {
+        Err(Error::ConsumerBusy { pid: p, .. }) => assert_eq!(p, pid),
+        other => panic!("expected ConsumerBusy, got {other:?}"),
+    }
+    c.child.kill().unwrap();
+    c.child.wait().unwrap();
+    let mut con = seg.consumer(|f| f.commands(), Duration::ZERO).unwrap();
+    assert_eq!(con.took_over_from(), Some(pid));
+    // At least once: the peeked message again, then the rest.
+    assert_eq!(con.try_recv().unwrap(), Some(event(2)));
+    assert_eq!(con.try_recv().unwrap(), Some(event(3)));
+    assert_eq!(con.try_recv().unwrap(), None);
+    // And the reverse: a Rust consumer killed is taken over by C. (This
+    // process is alive, so its claim word is made to name a dead one.)
+    drop(con);
+    q.try_send(&event(4)).unwrap();
+    let claim = region(&name, 1) + 72;
+    let dead = u64::from(i32::MAX as u32); // no process has this id
+    file(&name).write_at(&dead.to_ne_bytes(), claim).unwrap();
+    let (out, code) = run(&exe, &["consume", name.as_str(), "1"]);
+    assert_eq!(
+        (out.as_str(), code),
+        (
+            &*format!("claimed took_over_from={dead} position=4\nconsumed 1 bad 0\n"),
+            Some(0)
+        ),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_corrupt_queue_is_an_error_in_c() {
+    let Some(exe) = program(false) else { return };
+    let name = Name::new("c-queue-bad");
+    let _seg = segment(&name);
+    let q = region(&name, 1);
+    // Sent 9 with 4 slots and none taken.
+    file(&name).write_at(&9u64.to_ne_bytes(), q).unwrap();
+    let (out, code) = run(&exe, &["consume", name.as_str(), "1"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert_eq!(
+        out,
+        "claimed took_over_from=0 position=0\n\
+         error -6: queue counts taken 0 and sent 9 are not within its capacity 4\n"
+    );
+}
