@@ -238,6 +238,63 @@ fn file(name: &Name) -> std::fs::File {
         .unwrap()
 }
 
+/// `plant.h` and `streams.c` compile cleanly with every compiler installed
+/// (GCC, G++, Clang, Clang++), as is and under a strict POSIX
+/// feature-test macro, alone and with another generated header.
+#[test]
+fn the_stream_header_compiles_as_c11_and_cpp17_with_every_compiler() {
+    if program(false).is_none() {
+        return;
+    }
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("c-streams");
+    let both = dir.join("both.c");
+    std::fs::write(
+        &both,
+        format!(
+            "#include \"{}\"\n#include \"plant.h\"\nint main(void) {{ return 0; }}\n",
+            root().join("bindings/c/my_shared_data.h").display()
+        ),
+    )
+    .unwrap();
+    let mut compiled = 0;
+    for (cc, lang) in [
+        ("gcc", &["-std=c11", "-pedantic"][..]),
+        ("g++", &["-std=c++17", "-pedantic", "-x", "c++"][..]),
+        ("clang", &["-std=c11", "-pedantic"][..]),
+        ("clang++", &["-std=c++17", "-pedantic", "-x", "c++"][..]),
+    ] {
+        if !Command::new(cc)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+        {
+            eprintln!("{cc} is not installed: skipped");
+            continue;
+        }
+        for src in [root().join("bindings/c/tests/streams.c"), both.clone()] {
+            for extra in [&[][..], &["-D_POSIX_C_SOURCE=200809L"][..]] {
+                let out = Command::new(cc)
+                    .args(["-Wall", "-Wextra", "-Werror", "-fsyntax-only"])
+                    .args(lang)
+                    .args(extra)
+                    .arg("-I")
+                    .arg(&dir)
+                    .arg(&src)
+                    .output()
+                    .unwrap();
+                assert!(
+                    out.status.success(),
+                    "{cc} {extra:?} {}:\n{}",
+                    src.display(),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                compiled += 1;
+            }
+        }
+    }
+    eprintln!("{compiled} compilations");
+}
+
 // ---------------------------------------------------------------------
 // Rings.
 

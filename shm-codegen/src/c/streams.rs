@@ -93,10 +93,12 @@ pub(super) fn emit(
         let cap_macro = format!("{upper}_{}_CAPACITY", p.to_ascii_uppercase());
         let size = s.elem.size();
         let t = format!("{x}_msg");
-        let place = format!(
-            "UINT64_C({}), UINT64_C({}), {cap_macro}, sizeof({t})",
-            s.region_offset, s.region_len
-        );
+        let place = [
+            format!("UINT64_C({})", s.region_offset),
+            format!("UINT64_C({})", s.region_len),
+            cap_macro.clone(),
+            format!("sizeof({t})"),
+        ];
         let _ = writeln!(
             out,
             "/* ---- {kind} `{path}`: {ty}, {size}-byte messages, region at stream offset {ro}\n * ({rl} bytes). */",
@@ -125,7 +127,7 @@ pub(super) fn emit(
         if needs_check(s.elem) {
             out.push_str("    int r;\n    char path[SHM_PATH_CAP];\n    path[0] = '\\0';\n");
             emit_check(out, s.elem, &format!("(*(const {t} *)m)"), "0", 0, names);
-            out.push_str("    (void)r;\n    return SHM_OK;\n}\n\n");
+            out.push_str("    return SHM_OK;\n}\n\n");
         } else {
             out.push_str(
                 "    (void)m;\n    (void)msg;\n    (void)msg_cap;\n    return SHM_OK;\n}\n\n",
@@ -140,16 +142,77 @@ pub(super) fn emit(
     Ok(())
 }
 
-fn emit_ring(out: &mut String, x: &str, t: &str, place: &str) {
+/// `static inline RET NAME(PARAMS)`, wrapped at 100 columns with the
+/// parameters aligned after the parenthesis.
+fn sig(ret: &str, name: &str, params: &[&str]) -> String {
+    let head = format!("static inline {ret} {name}(");
+    let pad = " ".repeat(head.len());
+    let mut out = head.clone();
+    let mut line = head.len();
+    for (i, p) in params.iter().enumerate() {
+        let piece = if i + 1 == params.len() {
+            format!("{p})")
+        } else {
+            format!("{p},")
+        };
+        if i > 0 {
+            if line + 1 + piece.len() > 100 {
+                out.push('\n');
+                out.push_str(&pad);
+                line = pad.len();
+            } else {
+                out.push(' ');
+                line += 1;
+            }
+        }
+        out.push_str(&piece);
+        line += piece.len();
+    }
+    out
+}
+
+/// A call `f(args)` as a statement `return f(...);` wrapped like [`sig`].
+fn ret_call(f: &str, args: &[String]) -> String {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let s = sig("", f, &args);
+    // `static inline  f(` -> `    return f(`, continuation lines shifted.
+    let head = "static inline  ";
+    let ind = "    return ";
+    let shift = ind.len() as isize - head.len() as isize;
+    let mut out = String::new();
+    for (i, l) in s.lines().enumerate() {
+        if i == 0 {
+            out.push_str(ind);
+            out.push_str(&l[head.len()..]);
+        } else {
+            out.push('\n');
+            let n = (l.len() - l.trim_start().len()) as isize + shift;
+            out.push_str(&" ".repeat(n.max(4) as usize));
+            out.push_str(l.trim_start());
+        }
+    }
+    out.push(';');
+    out
+}
+
+fn emit_ring(out: &mut String, x: &str, t: &str, place: &[String]) {
+    let args = |before: &[&str], after: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = before.iter().map(|s| s.to_string()).collect();
+        v.extend(place.iter().cloned());
+        v.extend(after.iter().map(|s| s.to_string()));
+        v
+    };
+    let out_t = format!("{t} *out");
+    let in_t = format!("const {t} *m");
+    let check = format!("{x}_check");
     let _ = write!(
         out,
         r#"/* Makes *sub a subscriber of this ring in the segment of the checked view
  * (any mapping, read-only will do), at the next new message
  * (shm_subscriber_start_oldest: the oldest kept). SHM_OK or SHM_ERR_CHECK. */
-static inline int {x}_subscribe(const shm_view *view, shm_subscriber *sub, char *msg,
-                               size_t msg_cap)
+{}
 {{
-    return shm_ring_subscribe(view, {place}, sub, msg, msg_cap);
+{}
 }}
 
 /* The next message or loss, never waiting: SHM_MSG (*out), SHM_LOST (their
@@ -157,11 +220,10 @@ static inline int {x}_subscribe(const shm_view *view, shm_subscriber *sub, char 
  * goes on at the oldest message kept), SHM_EMPTY; SHM_ERR_INVALID (a
  * message that fails its check: the subscriber moves past it) or
  * SHM_ERR_CORRUPT (counters that cannot be right: the cursor stays). */
-static inline int {x}_try_recv(shm_subscriber *sub, {t} *out, uint64_t *lost, char *msg,
-                              size_t msg_cap)
+{}
 {{
     int r = shm_ring_try_next(sub, out, sizeof(*out), lost, msg, msg_cap);
-    if (r == SHM_MSG && (r = {x}_check(out, msg, msg_cap)) == SHM_OK)
+    if (r == SHM_MSG && (r = {check}(out, msg, msg_cap)) == SHM_OK)
         return SHM_MSG;
     return r;
 }}
@@ -170,11 +232,10 @@ static inline int {x}_try_recv(shm_subscriber *sub, {t} *out, uint64_t *lost, ch
 /* {x}_try_recv, waiting at most `timeout_ms` for a message or a loss
  * (SHM_EMPTY then), as sub->how says (set sub->how = SHM_WAIT_FUTEX on a
  * read-write mapping, or sub->bell to an attached doorbell). */
-static inline int {x}_recv_timeout(shm_subscriber *sub, {t} *out, uint64_t *lost,
-                                  uint64_t timeout_ms, char *msg, size_t msg_cap)
+{}
 {{
     int r = shm_ring_next_timeout(sub, out, sizeof(*out), lost, timeout_ms, msg, msg_cap);
-    if (r == SHM_MSG && (r = {x}_check(out, msg, msg_cap)) == SHM_OK)
+    if (r == SHM_MSG && (r = {check}(out, msg, msg_cap)) == SHM_OK)
         return SHM_MSG;
     return r;
 }}
@@ -183,21 +244,84 @@ static inline int {x}_recv_timeout(shm_subscriber *sub, {t} *out, uint64_t *lost
  * overwriting the oldest message if the ring is full; its number in
  * *number unless NULL. SHM_OK, SHM_ERR_INVALID, SHM_ERR_NOT_WRITER,
  * SHM_ERR_CHECK or SHM_ERR_CORRUPT. */
-static inline int {x}_publish(shm_writer *w, const {t} *m, uint64_t *number, char *msg,
-                             size_t msg_cap)
+{}
 {{
-    int r = {x}_check(m, msg, msg_cap);
+    int r = {check}(m, msg, msg_cap);
     if (r != SHM_OK)
         return r;
-    return shm_ring_publish(w, {place}, m, number, msg, msg_cap);
+{}
 }}
 #endif /* __linux__ */
 
-"#
+"#,
+        sig(
+            "int",
+            &format!("{x}_subscribe"),
+            &[
+                "const shm_view *view",
+                "shm_subscriber *sub",
+                "char *msg",
+                "size_t msg_cap"
+            ]
+        ),
+        ret_call(
+            "shm_ring_subscribe",
+            &args(&["view"], &["sub", "msg", "msg_cap"])
+        ),
+        sig(
+            "int",
+            &format!("{x}_try_recv"),
+            &[
+                "shm_subscriber *sub",
+                &out_t,
+                "uint64_t *lost",
+                "char *msg",
+                "size_t msg_cap"
+            ]
+        ),
+        sig(
+            "int",
+            &format!("{x}_recv_timeout"),
+            &[
+                "shm_subscriber *sub",
+                &out_t,
+                "uint64_t *lost",
+                "uint64_t timeout_ms",
+                "char *msg",
+                "size_t msg_cap"
+            ]
+        ),
+        sig(
+            "int",
+            &format!("{x}_publish"),
+            &[
+                "shm_writer *w",
+                &in_t,
+                "uint64_t *number",
+                "char *msg",
+                "size_t msg_cap"
+            ]
+        ),
+        ret_call(
+            "shm_ring_publish",
+            &args(&["w"], &["m", "number", "msg", "msg_cap"])
+        ),
     );
 }
 
-fn emit_queue(out: &mut String, x: &str, t: &str, place: &str, name: &str, upper: &str) {
+fn emit_queue(out: &mut String, x: &str, t: &str, place: &[String], name: &str, upper: &str) {
+    let args = |before: &[&str], after: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = before.iter().map(|s| s.to_string()).collect();
+        v.extend(place.iter().cloned());
+        v.extend(after.iter().map(|s| s.to_string()));
+        v
+    };
+    let out_t = format!("{t} *out");
+    let in_t = format!("const {t} *m");
+    let check = format!("{x}_check");
+    let fp = format!("{upper}_FINGERPRINT");
+    let size = format!("sizeof({name})");
+    let align = format!("SHM_ALIGNOF({name})");
     let _ = write!(
         out,
         r#"#if defined(__linux__)
@@ -206,45 +330,40 @@ fn emit_queue(out: &mut String, x: &str, t: &str, place: &str, name: &str, upper
  * waiting up to `wait_ms` for a live consumer; the pid of a dead one taken
  * over in *took_over_from (0: none). SHM_OK, SHM_ERR_CHECK or
  * SHM_ERR_BUSY. Give it back with {x}_release. */
-static inline int {x}_consumer_claim(shm_consumer *c, int fd, void *base, size_t len,
-                                    uint64_t wait_ms, uint32_t *took_over_from, char *msg,
-                                    size_t msg_cap)
+{}
 {{
-    return shm_consumer_claim(c, fd, base, len, {upper}_FINGERPRINT, sizeof({name}),
-                              SHM_ALIGNOF({name}), {place}, wait_ms, took_over_from, msg,
-                              msg_cap);
+{}
 }}
 
 /* The next message without taking it (at least once: {x}_ack takes it):
  * SHM_MSG (*out), SHM_EMPTY, SHM_ERR_INVALID (a bad message, taken),
  * SHM_ERR_CORRUPT or SHM_ERR_NOT_WRITER. */
-static inline int {x}_peek(shm_consumer *c, {t} *out, char *msg, size_t msg_cap)
+{}
 {{
-    return shm_consumer_recv(c, out, sizeof(*out), {x}_check, 0, msg, msg_cap);
+    return shm_consumer_recv(c, out, sizeof(*out), {check}, 0, msg, msg_cap);
 }}
 
 /* Takes the message the last {x}_peek returned. SHM_OK or SHM_ERR_CORRUPT. */
-static inline int {x}_ack(shm_consumer *c, char *msg, size_t msg_cap)
+{}
 {{
     return shm_consumer_ack(c, msg, msg_cap);
 }}
 
 /* The next message, taken before it returns (at most once): as {x}_peek. */
-static inline int {x}_try_recv(shm_consumer *c, {t} *out, char *msg, size_t msg_cap)
+{}
 {{
-    return shm_consumer_recv(c, out, sizeof(*out), {x}_check, 1, msg, msg_cap);
+    return shm_consumer_recv(c, out, sizeof(*out), {check}, 1, msg, msg_cap);
 }}
 
 /* {x}_try_recv, waiting at most `timeout_ms` for a message (SHM_EMPTY
  * then). */
-static inline int {x}_recv_timeout(shm_consumer *c, {t} *out, uint64_t timeout_ms, char *msg,
-                                  size_t msg_cap)
+{}
 {{
-    return shm_consumer_recv_timeout(c, out, sizeof(*out), {x}_check, timeout_ms, msg, msg_cap);
+    return shm_consumer_recv_timeout(c, out, sizeof(*out), {check}, timeout_ms, msg, msg_cap);
 }}
 
 /* Lets go of the queue (shm_consumer_release). */
-static inline void {x}_release(shm_consumer *c)
+{}
 {{
     shm_consumer_release(c);
 }}
@@ -253,27 +372,104 @@ static inline void {x}_release(shm_consumer *c)
  * `w`, if the queue has room; its number in *number unless NULL. SHM_OK,
  * SHM_ERR_FULL, SHM_ERR_INVALID, SHM_ERR_NOT_WRITER, SHM_ERR_CHECK or
  * SHM_ERR_CORRUPT. */
-static inline int {x}_try_send(shm_writer *w, const {t} *m, uint64_t *number, char *msg,
-                              size_t msg_cap)
+{}
 {{
-    int r = {x}_check(m, msg, msg_cap);
+    int r = {check}(m, msg, msg_cap);
     if (r != SHM_OK)
         return r;
-    return shm_queue_send(w, {place}, m, number, msg, msg_cap);
+{}
 }}
 
 /* {x}_try_send, waiting at most `timeout_ms` for room (SHM_ERR_FULL after
  * it). */
-static inline int {x}_send_timeout(shm_writer *w, const {t} *m, uint64_t timeout_ms,
-                                  uint64_t *number, char *msg, size_t msg_cap)
+{}
 {{
-    int r = {x}_check(m, msg, msg_cap);
+    int r = {check}(m, msg, msg_cap);
     if (r != SHM_OK)
         return r;
-    return shm_queue_send_timeout(w, {place}, m, timeout_ms, number, msg, msg_cap);
+{}
 }}
 #endif /* __linux__ */
 
-"#
+"#,
+        sig(
+            "int",
+            &format!("{x}_consumer_claim"),
+            &[
+                "shm_consumer *c",
+                "int fd",
+                "void *base",
+                "size_t len",
+                "uint64_t wait_ms",
+                "uint32_t *took_over_from",
+                "char *msg",
+                "size_t msg_cap"
+            ]
+        ),
+        ret_call(
+            "shm_consumer_claim",
+            &args(
+                &["c", "fd", "base", "len", &fp, &size, &align],
+                &["wait_ms", "took_over_from", "msg", "msg_cap"]
+            )
+        ),
+        sig(
+            "int",
+            &format!("{x}_peek"),
+            &["shm_consumer *c", &out_t, "char *msg", "size_t msg_cap"]
+        ),
+        sig(
+            "int",
+            &format!("{x}_ack"),
+            &["shm_consumer *c", "char *msg", "size_t msg_cap"]
+        ),
+        sig(
+            "int",
+            &format!("{x}_try_recv"),
+            &["shm_consumer *c", &out_t, "char *msg", "size_t msg_cap"]
+        ),
+        sig(
+            "int",
+            &format!("{x}_recv_timeout"),
+            &[
+                "shm_consumer *c",
+                &out_t,
+                "uint64_t timeout_ms",
+                "char *msg",
+                "size_t msg_cap"
+            ]
+        ),
+        sig("void", &format!("{x}_release"), &["shm_consumer *c"]),
+        sig(
+            "int",
+            &format!("{x}_try_send"),
+            &[
+                "shm_writer *w",
+                &in_t,
+                "uint64_t *number",
+                "char *msg",
+                "size_t msg_cap"
+            ]
+        ),
+        ret_call(
+            "shm_queue_send",
+            &args(&["w"], &["m", "number", "msg", "msg_cap"])
+        ),
+        sig(
+            "int",
+            &format!("{x}_send_timeout"),
+            &[
+                "shm_writer *w",
+                &in_t,
+                "uint64_t timeout_ms",
+                "uint64_t *number",
+                "char *msg",
+                "size_t msg_cap"
+            ]
+        ),
+        ret_call(
+            "shm_queue_send_timeout",
+            &args(&["w"], &["m", "timeout_ms", "number", "msg", "msg_cap"])
+        ),
     );
 }
