@@ -342,6 +342,41 @@ fn c_subscribers_receive_a_rust_publisher_with_exact_losses() {
         assert_eq!((nums[0] + nums[1], nums[2]), (2000, 0), "{last}");
         assert!(nums[0] >= 8, "{last}");
         eprintln!("C++ {cpp}: slow subscriber {last}");
+        // Asleep on the futex, counted in the doorbell (which the Rust
+        // writer made when it claimed): a publish wakes it.
+        let mut c = Lines::spawn(
+            &exe,
+            &["sub", name.as_str(), "1", "new", "go", "0", "doorbell"],
+        );
+        assert_eq!(c.line(), "subscribed at 2103");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while ro_waiters(&name) == 0 {
+            assert!(Instant::now() < deadline, "the C subscriber never slept");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        p.publish(&event(2103)).unwrap();
+        assert_eq!(c.done(), "received 1 lost 0 bad 0\n", "C++: {cpp}");
+        assert_eq!(ro_waiters(&name), 0, "it unregistered");
+    }
+}
+
+/// The doorbell's `ro_waiters` (offset 16 of the System V segment under
+/// its key).
+fn ro_waiters(name: &Name) -> u32 {
+    let id = shm_runtime::SegmentId::Posix(format!("/{}", name.as_str()));
+    let key = shm_runtime::tools::doorbell_key(&id).unwrap();
+    // SAFETY: shmget/shmat/shmdt with a key, flags and the address shmat
+    // returned; the 64-byte attachment is read with one 4-byte atomic load
+    // (its words are only ever accessed as such) and detached.
+    unsafe {
+        let id = libc::shmget(key, 0, 0);
+        assert!(id >= 0, "no doorbell");
+        let p = libc::shmat(id, std::ptr::null(), libc::SHM_RDONLY);
+        assert_ne!(p as isize, -1);
+        let n = std::sync::atomic::AtomicU32::from_ptr(p.cast::<u8>().add(16).cast())
+            .load(std::sync::atomic::Ordering::SeqCst);
+        libc::shmdt(p);
+        n
     }
 }
 

@@ -3,11 +3,12 @@
  * `shm codegen --lang c` makes for it; compiled as C and as C++. Event
  * number i has id i, value 3 i, kind i % 3, ok i % 2 and tag "ev".
  * Usage:
- *   streams sub NAME COUNT oldest|new [wait [SLOW_US]]
+ *   streams sub NAME COUNT oldest|new [wait|go [SLOW_US [poll|doorbell]]]
  *       subscribes read-only (at the oldest kept event or the next new
  *       one), prints `subscribed at N`, waits for a line on stdin if
  *       `wait`, then receives until COUNT events are received or lost
- *       (sleeping SLOW_US microseconds after each) and prints
+ *       (sleeping SLOW_US microseconds after each; waiting by polling, or
+ *       asleep on the futex counted in the doorbell) and prints
  *       `received R lost L bad B` (bad: out of order or not as above); on
  *       an error, prints `error CODE: MESSAGE` and exits 1
  *   streams pub NAME COUNT [wait]
@@ -87,6 +88,7 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "sub") == 0) {
         shm_view view;
         shm_subscriber sub;
+        shm_doorbell bell;
         uint64_t next, received = 0, lost_total = 0, bad = 0, slow_us = 0;
         const char *err = plant_check(base, (size_t)st.st_size, &view);
         int r;
@@ -103,6 +105,11 @@ int main(int argc, char **argv)
             return 1;
         if (argc > 6)
             slow_us = strtoull(argv[6], NULL, 10);
+        if (argc > 7 && strcmp(argv[7], "doorbell") == 0) {
+            if (shm_doorbell_attach(fd, &bell) != SHM_OK)
+                return fail(SHM_ERR_SYSTEM, "no doorbell");
+            sub.bell = &bell;
+        }
         while (received + lost_total < count) {
             Event e;
             uint64_t lost = 0;
@@ -127,6 +134,8 @@ int main(int argc, char **argv)
         }
         printf("received %llu lost %llu bad %llu\n", (unsigned long long)received,
                (unsigned long long)lost_total, (unsigned long long)bad);
+        if (sub.bell != NULL)
+            shm_doorbell_detach(&bell);
         return 0;
     }
     if (strcmp(argv[1], "consume") == 0) {
