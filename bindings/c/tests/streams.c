@@ -11,6 +11,11 @@
  *       asleep on the futex counted in the doorbell) and prints
  *       `received R lost L bad B` (bad: out of order or not as above); on
  *       an error, prints `error CODE: MESSAGE` and exits 1
+ *   streams scan NAME COUNT
+ *       subscribes read-only at the oldest kept event and claims the queue
+ *       (read-write), then calls each try_recv COUNT times, never waiting;
+ *       prints one line per call: `msg ID`, `lost N`, `empty` or
+ *       `error CODE` (for hostile rings and queues: every call returns)
  *   streams pub NAME COUNT [wait]
  *       claims write access, prints `claimed`, waits for a line if `wait`,
  *       publishes events 0..COUNT, prints `published COUNT`
@@ -59,6 +64,58 @@ static int fail(int code, const char *msg)
     return 1;
 }
 
+/* Prints what one try_recv returned. */
+static void outcome(int r, const Event *e, uint64_t lost)
+{
+    if (r == SHM_MSG)
+        printf("msg %llu\n", (unsigned long long)e->id);
+    else if (r == SHM_LOST)
+        printf("lost %llu\n", (unsigned long long)lost);
+    else if (r == SHM_EMPTY)
+        printf("empty\n");
+    else
+        printf("error %d\n", r);
+}
+
+static int scan(const char *segment, uint64_t count)
+{
+    char name[512], msg[256];
+    struct stat st;
+    shm_view view;
+    shm_subscriber sub;
+    shm_consumer c;
+    uint64_t i;
+    void *base;
+    int fd, r;
+    snprintf(name, sizeof name, "/%s", segment);
+    fd = shm_open(name, O_RDWR, 0);
+    if (fd < 0 || fstat(fd, &st) != 0)
+        return 1;
+    base = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (base == MAP_FAILED || plant_check(base, (size_t)st.st_size, &view) != NULL
+        || plant_events_subscribe(&view, &sub, msg, sizeof msg) != SHM_OK)
+        return 1;
+    shm_subscriber_start_oldest(&sub);
+    for (i = 0; i < count; i++) {
+        Event e;
+        uint64_t lost = 0;
+        r = plant_events_try_recv(&sub, &e, &lost, msg, sizeof msg);
+        outcome(r, &e, lost);
+    }
+    r = plant_commands_consumer_claim(&c, fd, base, (size_t)st.st_size, 0, NULL, msg, sizeof msg);
+    if (r != SHM_OK) {
+        printf("claim %d\n", r);
+        return 0;
+    }
+    for (i = 0; i < count; i++) {
+        Event e;
+        r = plant_commands_try_recv(&c, &e, msg, sizeof msg);
+        outcome(r, &e, 0);
+    }
+    plant_commands_release(&c);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     char name[512], msg[256], line[16];
@@ -72,6 +129,8 @@ int main(int argc, char **argv)
         return 2;
     }
     rw = strcmp(argv[1], "sub") != 0;
+    if (strcmp(argv[1], "scan") == 0)
+        return scan(argv[2], strtoull(argv[3], NULL, 10));
     snprintf(name, sizeof name, "/%s", argv[2]);
     count = strtoull(argv[3], NULL, 10);
     fd = shm_open(name, rw ? O_RDWR : O_RDONLY, 0);
