@@ -300,6 +300,8 @@ const COMMON: &str = include_str!("c/macros.h");
 /// `docs/FORMAT.md` ("Concurrency protocol"), the value checks, and on
 /// Linux the waiter and the writer.
 const RUNTIME: &str = include_str!("c/runtime.h");
+/// Its Linux part, right after it: the waiter and the writer.
+const RUNTIME_LINUX: &str = include_str!("c/linux.h");
 
 /// Every enum and every string capacity `s` uses, nested structs included.
 fn collect<'a>(
@@ -585,6 +587,7 @@ pub(crate) fn generate(schema: &Schema, nested: &[&Schema], source: &str) -> Res
     };
     emit_struct(&mut out, &header_schema(), "shm_segment_header", "", &plain)?;
     out.push_str(RUNTIME);
+    out.push_str(RUNTIME_LINUX);
     out.push_str("#endif /* SHM_SEGMENT_HEADER_DEFINED */\n\n");
     let has_streams = schema.streams().is_some_and(|s| !s.is_empty());
     if has_streams {
