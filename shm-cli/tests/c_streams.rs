@@ -380,6 +380,50 @@ fn ro_waiters(name: &Name) -> u32 {
     }
 }
 
+/// Messages for the stress runs below: `SHM_C_STREAM_MESSAGES`, default
+/// 100 000.
+fn stress_messages() -> u64 {
+    std::env::var("SHM_C_STREAM_MESSAGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000)
+}
+
+/// A Rust publisher in a tight loop and a C subscriber (and a C++ one)
+/// reading as fast as they can: every message whole (each is checked
+/// against its number) and in order, or counted lost.
+#[test]
+fn c_subscribers_of_a_fast_publisher_get_every_message_whole_or_counted_lost() {
+    let n = stress_messages();
+    let name = Name::new("c-stress");
+    let seg = segment(&name);
+    seg.claim_writer(Duration::ZERO).unwrap();
+    let p = seg.publisher(|f| f.events()).unwrap();
+    let count = n.to_string();
+    let mut subs: Vec<Lines> = [false, true]
+        .into_iter()
+        .filter_map(program)
+        .map(|exe| Lines::spawn(&exe, &["sub", name.as_str(), &count, "new", "wait"]))
+        .collect();
+    for c in &mut subs {
+        assert_eq!(c.line(), "subscribed at 0");
+        c.go();
+    }
+    for i in 0..n {
+        p.publish(&event(i)).unwrap();
+    }
+    for c in subs {
+        let last = c.done();
+        let nums: Vec<u64> = last
+            .split_whitespace()
+            .filter_map(|w| w.parse().ok())
+            .collect();
+        assert_eq!(nums.len(), 3, "{last}");
+        assert_eq!((nums[0] + nums[1], nums[2]), (n, 0), "{last}");
+        eprintln!("{n} published: {last}");
+    }
+}
+
 #[test]
 fn a_rust_subscriber_receives_a_c_publisher() {
     for cpp in [false, true] {
@@ -637,29 +681,32 @@ fn queues_are_lossless_and_in_order_between_rust_and_c() {
         let Some(exe) = program(cpp) else { continue };
         let name = Name::new("c-queue");
         let seg = segment(&name);
-        // Rust producer, C consumer: 500 through 4 slots.
-        let mut c = Lines::spawn(&exe, &["consume", name.as_str(), "500"]);
+        // Rust producer, C consumer: 500 through 4 slots (more with
+        // SHM_C_STREAM_MESSAGES).
+        let n = (stress_messages() / 200).max(500);
+        let count = n.to_string();
+        let mut c = Lines::spawn(&exe, &["consume", name.as_str(), &count]);
         assert_eq!(c.line(), "claimed took_over_from=0 position=0");
         seg.claim_writer(Duration::ZERO).unwrap();
         let q = seg.producer(|f| f.commands()).unwrap();
-        for i in 0..500 {
+        for i in 0..n {
             q.send_timeout(&event(i), Duration::from_secs(60)).unwrap();
         }
-        assert_eq!(c.done(), "consumed 500 bad 0\n", "C++: {cpp}");
+        assert_eq!(c.done(), format!("consumed {n} bad 0\n"), "C++: {cpp}");
         seg.release_writer().unwrap();
-        // C producer, Rust consumer: 500 more (numbered from 0 by C, at
-        // queue positions 500..).
-        let mut c = Lines::spawn(&exe, &["produce", name.as_str(), "500"]);
+        // C producer, Rust consumer: as many more (numbered from 0 by C,
+        // at queue positions n..).
+        let mut c = Lines::spawn(&exe, &["produce", name.as_str(), &count]);
         assert_eq!(c.line(), "claimed");
         let mut con = seg
             .consumer(|f| f.commands(), Duration::from_secs(60))
             .unwrap();
         assert_eq!(con.took_over_from(), None);
-        for i in 0..500 {
+        for i in 0..n {
             let got = con.recv_timeout(Duration::from_secs(60)).unwrap();
             assert_eq!(got, Some(event(i)), "C++: {cpp}");
         }
-        assert_eq!(c.done(), "sent 500\n");
+        assert_eq!(c.done(), format!("sent {n}\n"));
         assert_eq!(con.try_recv().unwrap(), None);
         // The C consumer is refused while Rust consumes.
         let (out, code) = run(&exe, &["consume", name.as_str(), "1"]);
