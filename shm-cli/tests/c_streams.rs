@@ -323,11 +323,23 @@ fn c_subscribers_receive_a_rust_publisher_with_exact_losses() {
         }
         c.go();
         assert_eq!(c.done(), "received 8 lost 92 bad 0\n", "C++: {cpp}");
+        // In batches of 5 after 20 more: the loss first, then 5, then 3.
+        let mut c = Lines::spawn(&exe, &["batch", name.as_str(), "5"]);
+        assert_eq!(c.line(), "subscribed at 103");
+        for i in 103..123 {
+            p.publish(&event(i)).unwrap();
+        }
+        c.go();
+        assert_eq!(
+            c.done(),
+            "batch 5 lost 12\nbatch 3 lost 0\nbatch 0 lost 0\nbad 0\n",
+            "C++: {cpp}"
+        );
         // Live, with a subscriber slower than the publisher: every message
         // received in order or counted lost, exactly.
         let mut c = Lines::spawn(&exe, &["sub", name.as_str(), "2000", "new", "go", "50"]);
-        assert_eq!(c.line(), "subscribed at 103");
-        for i in 103..2103 {
+        assert_eq!(c.line(), "subscribed at 123");
+        for i in 123..2123 {
             p.publish(&event(i)).unwrap();
             if i % 64 == 0 {
                 std::thread::sleep(Duration::from_micros(100));
@@ -348,13 +360,13 @@ fn c_subscribers_receive_a_rust_publisher_with_exact_losses() {
             &exe,
             &["sub", name.as_str(), "1", "new", "go", "0", "doorbell"],
         );
-        assert_eq!(c.line(), "subscribed at 2103");
+        assert_eq!(c.line(), "subscribed at 2123");
         let deadline = Instant::now() + Duration::from_secs(60);
         while ro_waiters(&name) == 0 {
             assert!(Instant::now() < deadline, "the C subscriber never slept");
             std::thread::sleep(Duration::from_millis(1));
         }
-        p.publish(&event(2103)).unwrap();
+        p.publish(&event(2123)).unwrap();
         assert_eq!(c.done(), "received 1 lost 0 bad 0\n", "C++: {cpp}");
         assert_eq!(ro_waiters(&name), 0, "it unregistered");
     }

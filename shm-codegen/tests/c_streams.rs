@@ -108,6 +108,7 @@ fn streams_in_arrays_of_structs_get_functions_named_by_their_path() {
         "cell_modes_consumer_claim",
         "cell_modes_try_send",
         "cell_flags_try_recv",
+        "cell_flags_recv_batch",
         "cell_names_recv_timeout",
         "cell_raw_peek",
     ] {

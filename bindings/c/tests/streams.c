@@ -16,6 +16,11 @@
  *       (read-write), then calls each try_recv COUNT times, never waiting;
  *       prints one line per call: `msg ID`, `lost N`, `empty` or
  *       `error CODE` (for hostile rings and queues: every call returns)
+ *   streams batch NAME SIZE
+ *       subscribes read-only at the next new event, prints `subscribed at
+ *       N`, waits for a line on stdin, then receives batches of up to SIZE
+ *       events until one is empty, printing `batch C lost L` for each (and
+ *       `bad B` at the end: events out of order or not as above)
  *   streams pub NAME COUNT [wait]
  *       claims write access, prints `claimed`, waits for a line if `wait`,
  *       publishes events 0..COUNT, prints `published COUNT`
@@ -116,6 +121,44 @@ static int scan(const char *segment, uint64_t count)
     return 0;
 }
 
+static int batch(const char *segment, size_t size)
+{
+    char name[512], msg[256], line[16];
+    struct stat st;
+    shm_view view;
+    shm_subscriber sub;
+    Event events[16];
+    uint64_t lost, bad = 0;
+    size_t count, i;
+    void *base;
+    int fd, r;
+    snprintf(name, sizeof name, "/%s", segment);
+    fd = shm_open(name, O_RDONLY, 0);
+    if (fd < 0 || fstat(fd, &st) != 0 || size > 16)
+        return 1;
+    base = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+    if (base == MAP_FAILED || plant_check(base, (size_t)st.st_size, &view) != NULL
+        || plant_events_subscribe(&view, &sub, msg, sizeof msg) != SHM_OK)
+        return 1;
+    printf("subscribed at %llu\n", (unsigned long long)shm_subscriber_position(&sub));
+    if (fgets(line, sizeof line, stdin) == NULL)
+        return 1;
+    do {
+        /* Messages are numbered as their ids: a batch holds the numbers
+         * right after the loss it reports. */
+        uint64_t first = shm_subscriber_position(&sub);
+        r = plant_events_recv_batch(&sub, events, size, &count, &lost, msg, sizeof msg);
+        if (r != SHM_OK)
+            return fail(r, msg);
+        printf("batch %lu lost %llu\n", (unsigned long)count, (unsigned long long)lost);
+        for (i = 0; i < count; i++)
+            if (!same(&events[i], first + lost + i))
+                bad++;
+    } while (count > 0 || lost > 0);
+    printf("bad %llu\n", (unsigned long long)bad);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     char name[512], msg[256], line[16];
@@ -131,6 +174,8 @@ int main(int argc, char **argv)
     rw = strcmp(argv[1], "sub") != 0;
     if (strcmp(argv[1], "scan") == 0)
         return scan(argv[2], strtoull(argv[3], NULL, 10));
+    if (strcmp(argv[1], "batch") == 0)
+        return batch(argv[2], (size_t)strtoull(argv[3], NULL, 10));
     snprintf(name, sizeof name, "/%s", argv[2]);
     count = strtoull(argv[3], NULL, 10);
     fd = shm_open(name, rw ? O_RDWR : O_RDONLY, 0);

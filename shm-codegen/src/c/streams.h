@@ -100,7 +100,8 @@ typedef struct shm_subscriber {
     uint64_t cap;                /* the number of slots, a power of two */
     size_t size;                 /* bytes of a message */
     size_t stride;               /* bytes of a slot: `seq`, then the message in whole words */
-    uint64_t next;               /* the number of the next message to read */
+    uint64_t next;               /* the number of the next message to read, or to report lost */
+    uint64_t pending;            /* a loss found by a batch after messages, reported next */
     int how;                     /* how recv_timeout waits: SHM_WAIT_POLL (0, the default)
                                     or SHM_WAIT_FUTEX (a read-write mapping only) */
     struct shm_doorbell *bell;   /* with SHM_WAIT_POLL: an attached doorbell to sleep on, or NULL */
@@ -109,6 +110,7 @@ typedef struct shm_subscriber {
 /* Moves the cursor past every message published so far. */
 static inline void shm_subscriber_start_new(shm_subscriber *s)
 {
+    s->pending = 0;
     s->next = SHM_LOAD_ACQUIRE(s->region);
 }
 
@@ -116,7 +118,15 @@ static inline void shm_subscriber_start_new(shm_subscriber *s)
 static inline void shm_subscriber_start_oldest(shm_subscriber *s)
 {
     uint64_t h = SHM_LOAD_ACQUIRE(s->region);
+    s->pending = 0;
     s->next = h > s->cap ? h - s->cap : 0;
+}
+
+/* The number of the next message this subscriber will receive or report
+ * lost (messages are numbered from 0 in publishing order). */
+static inline uint64_t shm_subscriber_position(const shm_subscriber *s)
+{
+    return s->next - s->pending;
 }
 
 /* Makes *s a subscriber of the ring of `cap` slots of `size`-byte
@@ -186,6 +196,11 @@ static inline int shm_ring_try_next(shm_subscriber *s, void *out, size_t len, ui
     size_t k;
     if (s->region == NULL || len != s->size)
         return shm_fail(msg, msg_cap, SHM_ERR_CHECK, "not a subscriber of a ring of this type");
+    if (s->pending != 0) {
+        *lost = s->pending;
+        s->pending = 0;
+        return SHM_LOST;
+    }
     h = SHM_LOAD_ACQUIRE(s->region);
     if (h < next)
         return shm_ring_corrupt(msg, msg_cap, 0, h, next, 0, 0);
@@ -225,6 +240,46 @@ static inline int shm_ring_try_next(shm_subscriber *s, void *out, size_t len, ui
     *lost = oldest - next;
     s->next = oldest;
     return SHM_LOST;
+}
+
+/* Receives up to `n` messages of `len` bytes into `out` without waiting,
+ * each checked with `check`: how many in *count (at the start of `out`)
+ * and how many were lost just before the first of them in *lost. The
+ * messages of a batch are consecutive: a loss found after some messages
+ * ends the batch and is reported first by the next call (so they are the
+ * numbers position - count .. position). SHM_OK, or an error (the
+ * messages before it are in `out`, *count says how many). */
+static inline int shm_ring_recv_batch(shm_subscriber *s, void *out, size_t len, size_t n,
+                                      shm_msg_check check, size_t *count, uint64_t *lost,
+                                      char *msg, size_t msg_cap)
+{
+    unsigned char *dst = (unsigned char *)out;
+    unsigned losses = 0;
+    *count = 0;
+    *lost = 0;
+    /* Losses in a row need a publisher that keeps overtaking this
+     * subscriber: at most 64 of them per call. */
+    while (*count < n && losses < 64) {
+        uint64_t k = 0;
+        int r = shm_ring_try_next(s, dst + *count * len, len, &k, msg, msg_cap);
+        if (r == SHM_EMPTY)
+            break;
+        if (r == SHM_LOST && *count > 0) {
+            s->pending = k;
+            break;
+        }
+        if (r == SHM_LOST) {
+            *lost = *lost > UINT64_MAX - k ? UINT64_MAX : *lost + k;
+            losses++;
+            continue;
+        }
+        if (r == SHM_MSG)
+            r = check(dst + *count * len, msg, msg_cap);
+        if (r != SHM_OK)
+            return r;
+        *count += 1;
+    }
+    return SHM_OK;
 }
 
 #if defined(__linux__)

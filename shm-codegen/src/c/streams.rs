@@ -52,6 +52,7 @@ pub(super) fn declared(schema: &Schema, lower: &str, upper: &str) -> Vec<(String
                 "check",
                 "subscribe",
                 "try_recv",
+                "recv_batch",
                 "recv_timeout",
                 "publish",
             ]
@@ -228,6 +229,14 @@ fn emit_ring(out: &mut String, x: &str, t: &str, place: &[String]) {
     return r;
 }}
 
+/* Receives up to `n` messages into out[0..n] without waiting
+ * (shm_ring_recv_batch): how many in *count, and how many were lost just
+ * before the first of them in *lost. SHM_OK or an error, as {x}_try_recv. */
+{}
+{{
+    return shm_ring_recv_batch(sub, out, sizeof(*out), n, {check}, count, lost, msg, msg_cap);
+}}
+
 #if defined(__linux__)
 /* {x}_try_recv, waiting at most `timeout_ms` for a message or a loss
  * (SHM_EMPTY then), as sub->how says (set sub->how = SHM_WAIT_FUTEX on a
@@ -274,6 +283,19 @@ fn emit_ring(out: &mut String, x: &str, t: &str, place: &[String]) {
             &[
                 "shm_subscriber *sub",
                 &out_t,
+                "uint64_t *lost",
+                "char *msg",
+                "size_t msg_cap"
+            ]
+        ),
+        sig(
+            "int",
+            &format!("{x}_recv_batch"),
+            &[
+                "shm_subscriber *sub",
+                &out_t,
+                "size_t n",
+                "size_t *count",
                 "uint64_t *lost",
                 "char *msg",
                 "size_t msg_cap"
