@@ -491,6 +491,47 @@ fn a_rust_subscriber_receives_a_c_publisher() {
     }
 }
 
+/// A C publisher killed in the middle of a publish: its half-written
+/// message is never seen (by Rust or C subscribers); Rust takes write
+/// access over and the numbering goes on from the last complete message.
+#[test]
+fn a_c_publisher_killed_mid_publish_is_taken_over_and_the_sequence_goes_on() {
+    let Some(exe) = program(false) else { return };
+    let name = Name::new("c-pub-killed");
+    let seg = segment(&name);
+    let mut sub = seg.subscribe(|f| f.events()).unwrap();
+    let mut c = Lines::spawn(&exe, &["pub", name.as_str(), "3", "torn"]);
+    assert_eq!(c.line(), "claimed");
+    assert_eq!(c.line(), "published 3");
+    assert_eq!(c.line(), "torn at 3");
+    for i in 0..3 {
+        assert_eq!(sub.try_recv().unwrap(), Some(Recv::Msg(event(i))));
+    }
+    assert_eq!(
+        sub.try_recv().unwrap(),
+        None,
+        "the torn message is invisible"
+    );
+    let pid = c.child.id();
+    match seg.claim_writer(Duration::ZERO) {
+        Err(Error::WriterBusy { pid: p, .. }) => assert_eq!(p, pid),
+        other => panic!("expected WriterBusy, got {other:?}"),
+    }
+    c.child.kill().unwrap();
+    c.child.wait().unwrap();
+    let took = seg.claim_writer(Duration::ZERO).unwrap().unwrap();
+    assert_eq!(took.previous_pid, Some(pid));
+    let p = seg.publisher(|f| f.events()).unwrap();
+    assert_eq!(p.publish(&event(3)).unwrap(), 3);
+    assert_eq!(sub.try_recv().unwrap(), Some(Recv::Msg(event(3))));
+    assert_eq!(sub.try_recv().unwrap(), None);
+    let (out, code) = run(&exe, &["sub", name.as_str(), "4", "oldest"]);
+    assert_eq!(
+        (out.as_str(), code),
+        ("subscribed at 0\nreceived 4 lost 0 bad 0\n", Some(0))
+    );
+}
+
 #[test]
 fn a_damaged_ring_or_message_is_an_error_in_c() {
     let Some(exe) = program(false) else { return };

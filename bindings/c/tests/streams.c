@@ -21,9 +21,12 @@
  *       N`, waits for a line on stdin, then receives batches of up to SIZE
  *       events until one is empty, printing `batch C lost L` for each (and
  *       `bad B` at the end: events out of order or not as above)
- *   streams pub NAME COUNT [wait]
+ *   streams pub NAME COUNT [wait|torn]
  *       claims write access, prints `claimed`, waits for a line if `wait`,
- *       publishes events 0..COUNT, prints `published COUNT`
+ *       publishes events 0..COUNT, prints `published COUNT`; with `torn`,
+ *       then begins the next publish as a publisher killed in the middle
+ *       would leave it (its slot's seq odd, one word of the message
+ *       stored), prints `torn at N` and waits for stdin to close
  *   streams consume NAME COUNT [hold]
  *       claims the queue, prints `claimed took_over_from=P position=N`,
  *       takes COUNT commands and prints `consumed C bad B`; with `hold`,
@@ -299,6 +302,25 @@ int main(int argc, char **argv)
                     return fail(r, msg);
             }
             printf("published %llu\n", (unsigned long long)count);
+            if (argc > 4 && strcmp(argv[4], "torn") == 0) {
+                size_t at = 0;
+                unsigned char *region, *slot;
+                uint64_t h;
+                r = shm_stream_region(&w.view, PLANT_EVENTS_REGION_OFFSET,
+                                      PLANT_EVENTS_REGION_SIZE, &at, msg, sizeof msg);
+                if (r != SHM_OK)
+                    return fail(r, msg);
+                region = w.base + at;
+                h = SHM_LOAD_RELAXED(region);
+                slot = region + SHM_RING_HEADER
+                       + (size_t)(h & (PLANT_EVENTS_CAPACITY - 1u)) * (8u + sizeof(Event));
+                SHM_STORE_RELEASE(slot, 2u * h + 1u);
+                SHM_FENCE_RELEASE();
+                SHM_STORE_RELAXED(slot + 8, UINT64_C(0xdead));
+                printf("torn at %llu\n", (unsigned long long)h);
+                while (fgets(line, sizeof line, stdin) != NULL) {
+                }
+            }
         } else {
             for (i = 0; i < count; i++) {
                 Event e = event(i);

@@ -61,8 +61,10 @@ pub(super) fn declared(schema: &Schema, lower: &str, upper: &str) -> Vec<(String
             let f = format!("{lower}_{p}_{suffix}");
             out.push((f.clone(), what(&f)));
         }
-        let m = format!("{upper}_{}_CAPACITY", p.to_ascii_uppercase());
-        out.push((m.clone(), what(&m)));
+        for suffix in ["CAPACITY", "REGION_OFFSET", "REGION_SIZE"] {
+            let m = format!("{upper}_{}_{suffix}", p.to_ascii_uppercase());
+            out.push((m.clone(), what(&m)));
+        }
     }
     out
 }
@@ -91,12 +93,13 @@ pub(super) fn emit(
     for s in &streams {
         let p = path_ident(&s.path);
         let x = format!("{lower}_{p}");
-        let cap_macro = format!("{upper}_{}_CAPACITY", p.to_ascii_uppercase());
+        let macro_prefix = format!("{upper}_{}", p.to_ascii_uppercase());
+        let cap_macro = format!("{macro_prefix}_CAPACITY");
         let size = s.elem.size();
         let t = format!("{x}_msg");
         let place = [
-            format!("UINT64_C({})", s.region_offset),
-            format!("UINT64_C({})", s.region_len),
+            format!("{macro_prefix}_REGION_OFFSET"),
+            format!("{macro_prefix}_REGION_SIZE"),
             cap_macro.clone(),
             format!("sizeof({t})"),
         ];
@@ -119,7 +122,14 @@ pub(super) fn emit(
             out,
             "SHM_STATIC_ASSERT(sizeof({t}) == {size}, \"{t}: size must be {size}\");"
         );
-        let _ = writeln!(out, "#define {cap_macro} UINT64_C({})\n", s.cap);
+        let _ = writeln!(out, "#define {cap_macro} UINT64_C({})", s.cap);
+        let _ = writeln!(
+            out,
+            "/* Its region: where in the stream area, and how many bytes. */\n\
+             #define {macro_prefix}_REGION_OFFSET UINT64_C({})\n\
+             #define {macro_prefix}_REGION_SIZE UINT64_C({})\n",
+            s.region_offset, s.region_len
+        );
         // The message check, as the Rust reader checks a received message.
         let _ = writeln!(
             out,
