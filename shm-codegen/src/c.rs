@@ -529,6 +529,7 @@ pub(crate) fn generate(schema: &Schema, nested: &[&Schema], source: &str) -> Res
         enums: &enum_names,
     };
     let fp = schema.fingerprint();
+    let has_streams = schema.streams().is_some_and(|s| !s.is_empty());
     let mut out = String::new();
     let _ = write!(
         out,
@@ -553,7 +554,7 @@ pub(crate) fn generate(schema: &Schema, nested: &[&Schema], source: &str) -> Res
  * {lower}_claim(&w, fd, base, size, wait_ms, &take, msg, sizeof msg), then
  * {lower}_write(&w, &value, msg, sizeof msg), and shm_writer_release(&w):
  * the claim protocol (claim word, writer lock, take-over from a dead
- * owner, repair) and the write protocol of the Rust runtime.
+ * owner, repair) and the write protocol of the Rust runtime.{streams_note}
  */
 #ifndef SHM_{upper}_H
 #define SHM_{upper}_H
@@ -563,6 +564,15 @@ pub(crate) fn generate(schema: &Schema, nested: &[&Schema], source: &str) -> Res
         schema_name = c_comment(&schema.name),
         version = schema.version,
         source = c_comment(source),
+        streams_note = if has_streams {
+            format!(
+                "\n *\n * Rings and queues: the `{lower}_<field>_...` functions at the end\n \
+                 * (subscribe, try_recv, recv_timeout, publish; consumer_claim, peek,\n \
+                 * ack, try_send)."
+            )
+        } else {
+            String::new()
+        },
     );
     out.push_str(PRELUDE);
     out.push_str("\n#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
@@ -589,7 +599,6 @@ pub(crate) fn generate(schema: &Schema, nested: &[&Schema], source: &str) -> Res
     out.push_str(RUNTIME);
     out.push_str(RUNTIME_LINUX);
     out.push_str("#endif /* SHM_SEGMENT_HEADER_DEFINED */\n\n");
-    let has_streams = schema.streams().is_some_and(|s| !s.is_empty());
     if has_streams {
         out.push_str(streams::RUNTIME);
         out.push('\n');
