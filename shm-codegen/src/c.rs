@@ -15,6 +15,7 @@ use super::{
 };
 
 mod names;
+mod streams;
 
 use names::{enum_type_name, field_reserved, type_name};
 
@@ -299,6 +300,8 @@ const COMMON: &str = include_str!("c/macros.h");
 /// `docs/FORMAT.md` ("Concurrency protocol"), the value checks, and on
 /// Linux the waiter and the writer.
 const RUNTIME: &str = include_str!("c/runtime.h");
+/// Its Linux part, right after it: the waiter and the writer.
+const RUNTIME_LINUX: &str = include_str!("c/linux.h");
 
 /// Every enum and every string capacity `s` uses, nested structs included.
 fn collect<'a>(
@@ -307,7 +310,12 @@ fn collect<'a>(
     caps: &mut BTreeSet<u64>,
 ) -> Result<(), Error> {
     for f in &s.fields {
-        match strip_arrays(&f.ty).0 {
+        // The message types of rings and queues too.
+        let mut t = strip_arrays(&f.ty).0;
+        while let TypeInfo::Ring { elem, .. } | TypeInfo::Queue { elem, .. } = t {
+            t = strip_arrays(elem).0;
+        }
+        match t {
             TypeInfo::Enum(e) => match enums.iter().find(|x| x.name == e.name) {
                 Some(x) if **x == **e => {}
                 Some(_) => {
@@ -486,6 +494,10 @@ pub(crate) fn generate(schema: &Schema, nested: &[&Schema], source: &str) -> Res
     for d in &derived {
         file.declare(d, format!("the generated `{d}`"))?;
     }
+    for (d, what) in streams::declared(schema, &lower, &upper) {
+        file.declare(&d, what)?;
+        derived.push(d);
+    }
     file.declare(&name, format!("struct `{}`", schema.name))?;
     // Enums: a type, a constant per variant (macros, so field names must
     // avoid them), `_name` and `shm_check_enum_`.
@@ -517,6 +529,7 @@ pub(crate) fn generate(schema: &Schema, nested: &[&Schema], source: &str) -> Res
         enums: &enum_names,
     };
     let fp = schema.fingerprint();
+    let has_streams = schema.streams().is_some_and(|s| !s.is_empty());
     let mut out = String::new();
     let _ = write!(
         out,
@@ -541,7 +554,7 @@ pub(crate) fn generate(schema: &Schema, nested: &[&Schema], source: &str) -> Res
  * {lower}_claim(&w, fd, base, size, wait_ms, &take, msg, sizeof msg), then
  * {lower}_write(&w, &value, msg, sizeof msg), and shm_writer_release(&w):
  * the claim protocol (claim word, writer lock, take-over from a dead
- * owner, repair) and the write protocol of the Rust runtime.
+ * owner, repair) and the write protocol of the Rust runtime.{streams_note}
  */
 #ifndef SHM_{upper}_H
 #define SHM_{upper}_H
@@ -551,6 +564,15 @@ pub(crate) fn generate(schema: &Schema, nested: &[&Schema], source: &str) -> Res
         schema_name = c_comment(&schema.name),
         version = schema.version,
         source = c_comment(source),
+        streams_note = if has_streams {
+            format!(
+                "\n *\n * Rings and queues: the `{lower}_<field>_...` functions at the end\n \
+                 * (subscribe, try_recv, recv_timeout, publish; consumer_claim, peek,\n \
+                 * ack, try_send)."
+            )
+        } else {
+            String::new()
+        },
     );
     out.push_str(PRELUDE);
     out.push_str("\n#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
@@ -575,7 +597,12 @@ pub(crate) fn generate(schema: &Schema, nested: &[&Schema], source: &str) -> Res
     };
     emit_struct(&mut out, &header_schema(), "shm_segment_header", "", &plain)?;
     out.push_str(RUNTIME);
+    out.push_str(RUNTIME_LINUX);
     out.push_str("#endif /* SHM_SEGMENT_HEADER_DEFINED */\n\n");
+    if has_streams {
+        out.push_str(streams::RUNTIME);
+        out.push('\n');
+    }
 
     for (e, t) in &enum_names {
         emit_enum(&mut out, e, t);
@@ -697,13 +724,15 @@ static inline int {lower}_write(shm_writer *w, const {name} *value, char *msg, s
 }}
 #endif /* __linux__ */
 
-#ifdef __cplusplus
-}}
-#endif
-
-#endif /* SHM_{upper}_H */
 "#,
         schema_name = c_comment(&schema.name),
+    );
+    if has_streams {
+        streams::emit(&mut out, schema, &name, &lower, &upper, &names)?;
+    }
+    let _ = write!(
+        out,
+        "#ifdef __cplusplus\n}}\n#endif\n\n#endif /* SHM_{upper}_H */\n"
     );
     Ok(out)
 }

@@ -176,7 +176,11 @@ fn nested_structs(root: &Schema) -> Result<Vec<&Schema>, Error> {
     fn visit<'a>(s: &'a Schema, out: &mut Vec<&'a Schema>) -> Result<(), Error> {
         for f in &s.fields {
             let mut t = &f.ty;
-            while let TypeInfo::Array { elem, .. } = t {
+            // Through arrays, and rings and queues to their message type.
+            while let TypeInfo::Array { elem, .. }
+            | TypeInfo::Ring { elem, .. }
+            | TypeInfo::Queue { elem, .. } = t
+            {
                 t = elem;
             }
             if let TypeInfo::Struct(inner) = t {
@@ -233,7 +237,11 @@ fn check_names(s: &Schema, path: &str) -> Result<(), Error> {
         } else {
             format!("{path}.{}", f.name)
         };
-        if let TypeInfo::Struct(inner) = dims(&f.ty).0 {
+        let mut t = dims(&f.ty).0;
+        while let TypeInfo::Ring { elem, .. } | TypeInfo::Queue { elem, .. } = t {
+            t = dims(elem).0;
+        }
+        if let TypeInfo::Struct(inner) = t {
             check_names(inner, &fpath)?;
         }
     }

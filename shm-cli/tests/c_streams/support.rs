@@ -1,0 +1,265 @@
+//! What the tests of `c_streams.rs` share: the `Plant` schema (a ring
+//! and a queue of `Event`s of checked types), `streams.c` built against
+//! its generated header, and running and reading the C programs.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use crate::common::{Name, root};
+use shm_codegen::{Lang, generate, rust_source};
+use shm_runtime::descriptor::Schema;
+use shm_runtime::{FixedStr, Options, Queue, RawSegment, Ring, SharedEnum, SharedLayout};
+
+/// What an event is.
+#[derive(SharedEnum, Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Kind {
+    /// The first.
+    Start = 0,
+    /// Any other.
+    Tick = 1,
+    /// The last.
+    Stop = 2,
+}
+
+/// A message of checked types.
+#[derive(SharedLayout, Clone, Copy, Debug, PartialEq)]
+#[repr(C)]
+pub struct Event {
+    /// Its number.
+    pub id: u64,
+    /// `3 * id`.
+    pub value: u64,
+    /// `id % 3`.
+    pub kind: Kind,
+    /// `id % 2 == 1`.
+    pub ok: bool,
+    /// `"ev"`.
+    pub tag: FixedStr<4>,
+}
+
+/// Event number `i`, as `streams.c` makes and expects it.
+pub(crate) fn event(i: u64) -> Event {
+    Event {
+        id: i,
+        value: 3 * i,
+        kind: [Kind::Start, Kind::Tick, Kind::Stop][(i % 3) as usize],
+        ok: i % 2 == 1,
+        tag: FixedStr::new("ev").unwrap(),
+    }
+}
+
+/// State, a ring and a queue.
+#[derive(SharedLayout)]
+#[repr(C)]
+pub struct Plant {
+    /// Some state.
+    pub state: u64,
+    /// The last 8 events.
+    pub events: Ring<Event, 8>,
+    /// Up to 4 commands.
+    pub commands: Queue<Event, 4>,
+}
+
+/// `streams.c`, compiled with the generated `plant.h` as C (GCC) or C++
+/// (G++), once per process; `None` (and a message) if the compiler is
+/// missing.
+pub(crate) fn program(cpp: bool) -> Option<PathBuf> {
+    static BUILT: OnceLock<std::sync::Mutex<Vec<(bool, PathBuf)>>> = OnceLock::new();
+    let (cc, lang): (&str, &[&str]) = if cpp {
+        ("g++", &["-std=c++17", "-pedantic", "-x", "c++"])
+    } else {
+        ("gcc", &["-std=c11", "-pedantic"])
+    };
+    if !Command::new(cc)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        eprintln!("{cc} is not installed: skipped");
+        return None;
+    }
+    let mut built = BUILT.get_or_init(Default::default).lock().unwrap();
+    if let Some((_, exe)) = built.iter().find(|(c, _)| *c == cpp) {
+        return Some(exe.clone());
+    }
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("c-streams");
+    std::fs::create_dir_all(&dir).unwrap();
+    let schema = Schema::from_layout(&Plant::LAYOUT);
+    let text = generate(Lang::C, &schema, &rust_source(&schema)).unwrap();
+    std::fs::write(dir.join("plant.h"), text).unwrap();
+    let exe = dir.join(if cpp { "streams-cpp" } else { "streams-c" });
+    let out = Command::new(cc)
+        .args(["-Wall", "-Wextra", "-Werror", "-O1"])
+        .args(lang)
+        .arg("-I")
+        .arg(&dir)
+        .arg(root().join("bindings/c/tests/streams.c"))
+        .arg("-o")
+        .arg(&exe)
+        .arg("-lrt")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{cc} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    built.push((cpp, exe.clone()));
+    Some(exe)
+}
+
+/// Waits for `child` at most 60 s (a hang detector, not a time
+/// assertion), killing it if it has not ended.
+pub(crate) fn finish(mut child: Child) -> Output {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            let out = child.wait_with_output().unwrap();
+            panic!("the client hangs: {}", String::from_utf8_lossy(&out.stdout));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Runs `exe` with `args`; its stdout and exit code.
+pub(crate) fn run(exe: &Path, args: &[&str]) -> (String, Option<i32>) {
+    let o = finish(
+        Command::new(exe)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    (String::from_utf8(o.stdout).unwrap(), o.status.code())
+}
+
+/// A child whose stdout is read line by line.
+pub(crate) struct Lines {
+    pub(crate) child: Child,
+    out: BufReader<std::process::ChildStdout>,
+}
+
+impl Lines {
+    pub(crate) fn spawn(exe: &Path, args: &[&str]) -> Lines {
+        let mut child = Command::new(exe)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = BufReader::new(child.stdout.take().unwrap());
+        Lines { child, out }
+    }
+
+    /// The next line, without its end; panics if stdout ends.
+    pub(crate) fn line(&mut self) -> String {
+        let mut line = String::new();
+        assert_ne!(
+            self.out.read_line(&mut line).unwrap(),
+            0,
+            "the child ended early"
+        );
+        line.trim_end().to_owned()
+    }
+
+    /// Sends a line to its stdin.
+    pub(crate) fn go(&mut self) {
+        writeln!(self.child.stdin.as_mut().unwrap()).unwrap();
+    }
+
+    /// Waits for it to end successfully; the rest of its stdout.
+    pub(crate) fn done(mut self) -> String {
+        // (Its output is a few lines: the pipe never fills.)
+        let st = finish_wait(&mut self.child);
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut self.out, &mut rest).unwrap();
+        assert!(st.success(), "{st}: {rest}");
+        rest
+    }
+}
+
+/// Waits for `child` at most 60 s (a hang detector, not a time
+/// assertion), killing it if it has not ended.
+pub(crate) fn finish_wait(child: &mut Child) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            return st;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the client hangs");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+impl Drop for Lines {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A new `Plant` segment whose write access is free.
+pub(crate) fn segment(name: &Name) -> shm_runtime::Shared<Plant> {
+    Options::posix(name.as_str())
+        .create_new()
+        .claim_writer(false)
+        .open::<Plant>()
+        .unwrap()
+}
+
+/// Where stream `i` (0: the ring, 1: the queue) starts in the object.
+pub(crate) fn region(name: &Name, i: usize) -> u64 {
+    let raw = RawSegment::open(&Options::posix(name.as_str())).unwrap();
+    let streams = raw.schema().streams().unwrap();
+    raw.header().streams_offset().unwrap() + streams[i].region_offset
+}
+
+pub(crate) fn file(name: &Name) -> std::fs::File {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(format!("/dev/shm/{}", name.as_str()))
+        .unwrap()
+}
+
+/// The doorbell's `ro_waiters` (offset 16 of the System V segment under
+/// its key).
+pub(crate) fn ro_waiters(name: &Name) -> u32 {
+    let id = shm_runtime::SegmentId::Posix(format!("/{}", name.as_str()));
+    let key = shm_runtime::tools::doorbell_key(&id).unwrap();
+    // SAFETY: shmget/shmat/shmdt with a key, flags and the address shmat
+    // returned; the 64-byte attachment is read with one 4-byte atomic load
+    // (its words are only ever accessed as such) and detached.
+    unsafe {
+        let id = libc::shmget(key, 0, 0);
+        assert!(id >= 0, "no doorbell");
+        let p = libc::shmat(id, std::ptr::null(), libc::SHM_RDONLY);
+        assert_ne!(p as isize, -1);
+        let n = std::sync::atomic::AtomicU32::from_ptr(p.cast::<u8>().add(16).cast())
+            .load(std::sync::atomic::Ordering::SeqCst);
+        libc::shmdt(p);
+        n
+    }
+}
+
+/// Messages for the stress runs below: `SHM_C_STREAM_MESSAGES`, default
+/// 100 000.
+pub(crate) fn stress_messages() -> u64 {
+    std::env::var("SHM_C_STREAM_MESSAGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000)
+}
