@@ -8,8 +8,10 @@
 use shm_runtime::{LayoutDesc, SharedLayout, Utf16};
 
 pub mod evolution;
+pub mod plant;
 pub mod robot;
 pub use evolution::{SensorIncompatible, SensorV1, SensorV2, SensorV3};
+pub use plant::{Action, Command, Event, EventKind, Plant, PlantState};
 pub use robot::{Axis, Joint, Mode, Robot};
 
 /// The record of the writer/reader examples, laid out exactly like the C#
@@ -42,7 +44,7 @@ pub struct Alphabet {
 }
 
 /// Every schema of this crate, for the `shm` tool and the binding generator.
-pub static ALL: [&LayoutDesc; 2] = [&MySharedData::LAYOUT, &Alphabet::LAYOUT];
+pub static ALL: [&LayoutDesc; 3] = [&MySharedData::LAYOUT, &Alphabet::LAYOUT, &Plant::LAYOUT];
 
 /// The schema called `name`, if this crate has it.
 pub fn by_name(name: &str) -> Option<&'static LayoutDesc> {

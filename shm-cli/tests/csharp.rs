@@ -54,7 +54,7 @@ fn csharp_client() -> PathBuf {
     EXE.get_or_init(|| {
         let cs = root().join("bindings/csharp");
         let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-        for file in ["MySharedData.cs", "Alphabet.cs"] {
+        for file in ["MySharedData.cs", "Alphabet.cs", "Plant.cs"] {
             let dll = tmp.join(file.replace(".cs", ".dll"));
             mcs(
                 &["-target:library", &format!("-out:{}", dll.display())],

@@ -354,6 +354,13 @@ fn emit_struct(
                     );
                 }
             }
+            (TypeInfo::Ring { .. } | TypeInfo::Queue { .. }, _) => {
+                let _ = writeln!(
+                    out,
+                    "{indent}    [FieldOffset({})] public fixed byte {n}[{}]; // {} ({}): placeholder, no C# stream API yet",
+                    f.offset, f.size, f.name, f.ty
+                );
+            }
             _ => {
                 let _ = writeln!(
                     out,
@@ -396,7 +403,7 @@ pub(crate) fn generate(schema: &Schema, nested: &[&Schema], source: &str) -> Res
 // WaitForChange(since, ms) waits for a write; Claim(), Write(value) and
 // Release() write with the Rust claim protocol (docs/FORMAT.md "The claim
 // word"). The lower-level {name}.Reader (Check, TryRead) never stores to
-// the segment (bindings/csharp/tests/ReadMySharedData.cs shows it).
+// the segment (bindings/csharp/tests/ReadMySharedData.cs shows it).{streams}
 // </auto-generated>
 using System.Runtime.InteropServices;
 using System.Threading;
@@ -408,6 +415,12 @@ namespace Shm.Schemas
         schema_name = cs_comment(&schema.name),
         version = schema.version,
         source = cs_comment(source),
+        streams = if schema.streams().is_some_and(|s| !s.is_empty()) {
+            "\n// Rings and queues are not supported in C# yet: their fields are 8-byte\n\
+             // placeholders here; use the C, Python or Rust bindings for them."
+        } else {
+            ""
+        },
     );
     let mut inner = String::new();
     for e in &enums {
@@ -601,18 +614,25 @@ const FIXED_STR: &str = r#"
 
 /// The enums and string capacities used anywhere in `root`, each once.
 fn enums_and_strings(root: &Schema) -> (Vec<&EnumInfo>, Vec<u64>) {
-    fn visit<'a>(s: &'a Schema, enums: &mut Vec<&'a EnumInfo>, caps: &mut Vec<u64>) {
-        for f in &s.fields {
-            match dims(&f.ty).0 {
-                TypeInfo::Enum(e) if !enums.iter().any(|o| o.name == e.name) => enums.push(e),
-                TypeInfo::Str { cap } if !caps.contains(cap) => caps.push(*cap),
-                TypeInfo::Struct(inner) => visit(inner, enums, caps),
-                _ => {}
+    // (The message types of rings and queues too: their structs are
+    // emitted, so the enums and strings they use must be.)
+    fn visit<'a>(t: &'a TypeInfo, enums: &mut Vec<&'a EnumInfo>, caps: &mut Vec<u64>) {
+        match dims(t).0 {
+            TypeInfo::Enum(e) if !enums.iter().any(|o| o.name == e.name) => enums.push(e),
+            TypeInfo::Str { cap } if !caps.contains(cap) => caps.push(*cap),
+            TypeInfo::Struct(inner) => {
+                for f in &inner.fields {
+                    visit(&f.ty, enums, caps);
+                }
             }
+            TypeInfo::Ring { elem, .. } | TypeInfo::Queue { elem, .. } => visit(elem, enums, caps),
+            _ => {}
         }
     }
     let (mut enums, mut caps) = (Vec::new(), Vec::new());
-    visit(root, &mut enums, &mut caps);
+    for f in &root.fields {
+        visit(&f.ty, &mut enums, &mut caps);
+    }
     caps.sort_unstable();
     (enums, caps)
 }
