@@ -1,5 +1,6 @@
-//! C and C++ programs with the ring and queue functions of the generated
-//! header (`bindings/c/tests/streams.c`), against Rust publishers,
+//! C and C++ programs with the ring and queue functions of the checked-in
+//! header of `schemas::Plant` (`bindings/c/plant.h`, used by
+//! `bindings/c/tests/streams.c`), against Rust publishers,
 //! subscribers, producers and consumers on real segments: exact counts and
 //! exact losses, lossless queues in order both ways, a C consumer killed
 //! while holding a peeked message taken over by Rust (which receives that
@@ -60,7 +61,7 @@ fn the_stream_header_compiles_as_c11_and_cpp17_with_every_compiler() {
                     .args(lang)
                     .args(extra)
                     .arg("-I")
-                    .arg(&dir)
+                    .arg(root().join("bindings/c"))
                     .arg(&src)
                     .output()
                     .unwrap();
@@ -97,31 +98,59 @@ fn c_subscribers_receive_a_rust_publisher_with_exact_losses() {
             (out.as_str(), code),
             ("subscribed at 0\nreceived 3 lost 0 bad 0\n", Some(0))
         );
-        // Subscribed at 3, then 100 published: 92 lost, the last 8 received.
-        let mut c = Lines::spawn(&exe, &["sub", name.as_str(), "100", "new", "wait"]);
+        // Subscribed at 3, then KEPT + 92 published: 92 lost, the last KEPT
+        // received.
+        let mut c = Lines::spawn(
+            &exe,
+            &[
+                "sub",
+                name.as_str(),
+                &(KEPT + 92).to_string(),
+                "new",
+                "wait",
+            ],
+        );
         assert_eq!(c.line(), "subscribed at 3");
-        for i in 3..103 {
+        let mut at = 3;
+        for i in at..at + KEPT + 92 {
             p.publish(&event(i)).unwrap();
         }
-        c.go();
-        assert_eq!(c.done(), "received 8 lost 92 bad 0\n", "C++: {cpp}");
-        // In batches of 5 after 20 more: the loss first, then 5, then 3.
-        let mut c = Lines::spawn(&exe, &["batch", name.as_str(), "5"]);
-        assert_eq!(c.line(), "subscribed at 103");
-        for i in 103..123 {
-            p.publish(&event(i)).unwrap();
-        }
+        at += KEPT + 92;
         c.go();
         assert_eq!(
             c.done(),
-            "batch 5 lost 12\nbatch 3 lost 0\nbatch 0 lost 0\nbad 0\n",
+            format!("received {KEPT} lost 92 bad 0\n"),
             "C++: {cpp}"
         );
+        // In batches of 5 after KEPT + 12 more: the loss first, then full
+        // batches, then one cut short (KEPT is not a multiple of 5).
+        let mut c = Lines::spawn(&exe, &["batch", name.as_str(), "5"]);
+        assert_eq!(c.line(), format!("subscribed at {at}"));
+        for i in at..at + KEPT + 12 {
+            p.publish(&event(i)).unwrap();
+        }
+        at += KEPT + 12;
+        c.go();
+        let mut want = String::new();
+        let mut left = KEPT;
+        let mut lost = 12;
+        while left > 0 {
+            let n = left.min(5);
+            want += &format!("batch {n} lost {lost}\n");
+            (left, lost) = (left - n, 0);
+        }
+        want += "batch 0 lost 0\nbad 0\n";
+        assert!(!KEPT.is_multiple_of(5));
+        assert_eq!(c.done(), want, "C++: {cpp}");
         // Live, with a subscriber slower than the publisher: every message
         // received in order or counted lost, exactly.
-        let mut c = Lines::spawn(&exe, &["sub", name.as_str(), "2000", "new", "go", "50"]);
-        assert_eq!(c.line(), "subscribed at 123");
-        for i in 123..2123 {
+        let live = 3 * KEPT;
+        let mut c = Lines::spawn(
+            &exe,
+            &["sub", name.as_str(), &live.to_string(), "new", "go", "50"],
+        );
+        assert_eq!(c.line(), format!("subscribed at {at}"));
+        for i in at..at + live {
             p.publish(&event(i)).unwrap();
             if i % 64 == 0 {
                 std::thread::sleep(Duration::from_micros(100));
@@ -133,8 +162,9 @@ fn c_subscribers_receive_a_rust_publisher_with_exact_losses() {
             .filter_map(|w| w.parse().ok())
             .collect();
         assert_eq!(nums.len(), 3, "{last}");
-        assert_eq!((nums[0] + nums[1], nums[2]), (2000, 0), "{last}");
-        assert!(nums[0] >= 8, "{last}");
+        assert_eq!((nums[0] + nums[1], nums[2]), (live, 0), "{last}");
+        assert!(nums[0] >= KEPT, "{last}");
+        at += live;
         eprintln!("C++ {cpp}: slow subscriber {last}");
         // Asleep on the futex, counted in the doorbell (which the Rust
         // writer made when it claimed): a publish wakes it.
@@ -142,13 +172,13 @@ fn c_subscribers_receive_a_rust_publisher_with_exact_losses() {
             &exe,
             &["sub", name.as_str(), "1", "new", "go", "0", "doorbell"],
         );
-        assert_eq!(c.line(), "subscribed at 2123");
+        assert_eq!(c.line(), format!("subscribed at {at}"));
         let deadline = Instant::now() + Duration::from_secs(60);
         while ro_waiters(&name) == 0 {
             assert!(Instant::now() < deadline, "the C subscriber never slept");
             std::thread::sleep(Duration::from_millis(1));
         }
-        p.publish(&event(2123)).unwrap();
+        p.publish(&event(at)).unwrap();
         assert_eq!(c.done(), "received 1 lost 0 bad 0\n", "C++: {cpp}");
         assert_eq!(ro_waiters(&name), 0, "it unregistered");
     }
@@ -233,11 +263,12 @@ fn a_rust_subscriber_receives_a_c_publisher() {
             assert_eq!(waiter.join().unwrap(), Some(Recv::Msg(event(0))));
         });
         assert_eq!(c.done(), "published 1\n");
-        // 20 more into 8 slots: 12 lost, exactly, then the last 8.
-        let (out, _) = run(&exe, &["pub", name.as_str(), "20"]);
-        assert_eq!(out, "claimed\npublished 20\n");
+        // KEPT + 12 more into KEPT slots: 12 lost, exactly, then the last
+        // KEPT.
+        let (out, _) = run(&exe, &["pub", name.as_str(), &(KEPT + 12).to_string()]);
+        assert_eq!(out, format!("claimed\npublished {}\n", KEPT + 12));
         assert_eq!(sub.try_recv().unwrap(), Some(Recv::Lost(12)));
-        for i in 12..20 {
+        for i in 12..KEPT + 12 {
             assert_eq!(sub.try_recv().unwrap(), Some(Recv::Msg(event(i))));
         }
         assert_eq!(sub.try_recv().unwrap(), None);
@@ -298,7 +329,7 @@ fn a_damaged_ring_or_message_is_an_error_in_c() {
     let f = file(&name);
     let ring = region(&name, 0);
     // Slot 1 says it is being written with message 0 (below message 1).
-    let slot1 = ring + 64 + (8 + 24);
+    let slot1 = ring + 64 + SLOT;
     f.write_at(&1u64.to_ne_bytes(), slot1).unwrap();
     let mut sub = seg.subscribe(|f| f.events()).unwrap();
     sub.start_oldest();
@@ -332,15 +363,16 @@ fn a_damaged_ring_or_message_is_an_error_in_c() {
         (
             format!(
                 "subscribed at {}\nreceived 0 lost 0 bad 0\nerror -6: {what}\n",
-                u64::MAX - 8
+                u64::MAX - KEPT
             ),
             Some(1)
         )
     );
-    // An invalid message (bool 2): SHM_ERR_INVALID naming the field, and
-    // the subscriber moves past it.
+    // An invalid message (bool 2 in `ok`): SHM_ERR_INVALID naming the
+    // field, and the subscriber moves past it.
     f.write_at(&4u64.to_ne_bytes(), ring).unwrap();
-    f.write_at(&[2u8], slot1 + 8 + 17).unwrap();
+    let ok = std::mem::offset_of!(Event, ok) as u64;
+    f.write_at(&[2u8], slot1 + 8 + ok).unwrap();
     let Err(Error::InvalidValue { path, what, .. }) = ({
         let mut sub = seg.subscribe(|f| f.events()).unwrap();
         sub.start_oldest();
@@ -387,7 +419,7 @@ fn hostile_ring_and_queue_words_give_messages_losses_or_errors_in_c() {
         ])
         .args(["-fsanitize=address,undefined", "-fno-sanitize-recover=all"])
         .arg("-I")
-        .arg(&dir)
+        .arg(root().join("bindings/c"))
         .arg(root().join("bindings/c/tests/streams.c"))
         .arg("-o")
         .arg(&exe)
@@ -409,7 +441,7 @@ fn hostile_ring_and_queue_words_give_messages_losses_or_errors_in_c() {
         p.publish(&event(i)).unwrap();
     }
     let q = seg.producer(|f| f.commands()).unwrap();
-    q.try_send(&event(0)).unwrap();
+    q.try_send(&command(0)).unwrap();
     seg.release_writer().unwrap();
     let f = file(&name);
     let (ring, queue) = (region(&name, 0), region(&name, 1));
@@ -421,14 +453,22 @@ fn hostile_ring_and_queue_words_give_messages_losses_or_errors_in_c() {
         x ^= x >> 27;
         x.wrapping_mul(0x2545_f491_4f6c_dd1d)
     };
-    let mut pick = move || {
+    // A word for the ring slot `slot` (its sequence word) or, for `None`,
+    // a count.
+    let mut pick = move |slot: Option<u64>| {
         let r = next();
         // Mostly plausible counts and sequence numbers (near the real
-        // ones), so that messages and losses come out too.
+        // ones, in one of three laps: a slot's message numbers are its
+        // index plus a multiple of KEPT), so that messages and losses come
+        // out too.
+        let m = match slot {
+            Some(s) => s + KEPT * ((r >> 8) % 3),
+            None => (r >> 8) % (3 * KEPT),
+        };
         match r % 8 {
             0 => 0,
             1 => r % 8,
-            2..=4 => 2 * ((r >> 8) % 24) + 1 + (r >> 40) % 2,
+            2..=4 => 2 * m + 1 + (r >> 40) % 2,
             5 => u64::MAX - r % 16,
             6 => (u64::MAX / 2) - r % 16,
             _ => r,
@@ -436,18 +476,18 @@ fn hostile_ring_and_queue_words_give_messages_losses_or_errors_in_c() {
     };
     let mut outcomes = std::collections::BTreeMap::<String, usize>::new();
     for round in 0..64 {
-        f.write_at(&(pick() / 2).to_ne_bytes(), ring).unwrap();
-        for slot in 0..8 {
-            f.write_at(&pick().to_ne_bytes(), ring + 64 + slot * 32)
+        f.write_at(&(pick(None) / 2).to_ne_bytes(), ring).unwrap();
+        for slot in 0..KEPT {
+            f.write_at(&pick(Some(slot)).to_ne_bytes(), ring + 64 + slot * SLOT)
                 .unwrap();
         }
-        let head = pick() / 2;
+        let head = pick(None) / 2;
         let tail = if round % 4 == 0 {
-            pick()
+            pick(None)
         } else {
-            head + pick() % 6
+            head + pick(None) % 6
         };
-        let claim = if round % 2 == 0 { 0 } else { pick() };
+        let claim = if round % 2 == 0 { 0 } else { pick(None) };
         for (at, v) in [(0, tail), (64, head), (72, claim)] {
             f.write_at(&v.to_ne_bytes(), queue + at).unwrap();
         }
@@ -487,7 +527,7 @@ fn queues_are_lossless_and_in_order_between_rust_and_c() {
         let Some(exe) = program(cpp) else { continue };
         let name = Name::new("c-queue");
         let seg = segment(&name);
-        // Rust producer, C consumer: 500 through 4 slots (more with
+        // Rust producer, C consumer: 500 through 64 slots (more with
         // SHM_C_STREAM_MESSAGES).
         let n = (stress_messages() / 200).max(500);
         let count = n.to_string();
@@ -496,7 +536,8 @@ fn queues_are_lossless_and_in_order_between_rust_and_c() {
         seg.claim_writer(Duration::ZERO).unwrap();
         let q = seg.producer(|f| f.commands()).unwrap();
         for i in 0..n {
-            q.send_timeout(&event(i), Duration::from_secs(60)).unwrap();
+            q.send_timeout(&command(i), Duration::from_secs(60))
+                .unwrap();
         }
         assert_eq!(c.done(), format!("consumed {n} bad 0\n"), "C++: {cpp}");
         seg.release_writer().unwrap();
@@ -510,7 +551,7 @@ fn queues_are_lossless_and_in_order_between_rust_and_c() {
         assert_eq!(con.took_over_from(), None);
         for i in 0..n {
             let got = con.recv_timeout(Duration::from_secs(60)).unwrap();
-            assert_eq!(got, Some(event(i)), "C++: {cpp}");
+            assert_eq!(got, Some(command(i)), "C++: {cpp}");
         }
         assert_eq!(c.done(), format!("sent {n}\n"));
         assert_eq!(con.try_recv().unwrap(), None);
@@ -535,7 +576,7 @@ fn a_killed_c_consumer_is_taken_over_and_its_peeked_message_delivered_again() {
     seg.claim_writer(Duration::ZERO).unwrap();
     let q = seg.producer(|f| f.commands()).unwrap();
     for i in 0..4 {
-        q.try_send(&event(i)).unwrap();
+        q.try_send(&command(i)).unwrap();
     }
     let mut c = Lines::spawn(&exe, &["consume", name.as_str(), "2", "hold"]);
     assert_eq!(c.line(), "claimed took_over_from=0 position=0");
@@ -552,13 +593,13 @@ fn a_killed_c_consumer_is_taken_over_and_its_peeked_message_delivered_again() {
     let mut con = seg.consumer(|f| f.commands(), Duration::ZERO).unwrap();
     assert_eq!(con.took_over_from(), Some(pid));
     // At least once: the peeked message again, then the rest.
-    assert_eq!(con.try_recv().unwrap(), Some(event(2)));
-    assert_eq!(con.try_recv().unwrap(), Some(event(3)));
+    assert_eq!(con.try_recv().unwrap(), Some(command(2)));
+    assert_eq!(con.try_recv().unwrap(), Some(command(3)));
     assert_eq!(con.try_recv().unwrap(), None);
     // And the reverse: a Rust consumer killed is taken over by C. (This
     // process is alive, so its claim word is made to name a dead one.)
     drop(con);
-    q.try_send(&event(4)).unwrap();
+    q.try_send(&command(4)).unwrap();
     let claim = region(&name, 1) + 72;
     let dead = u64::from(i32::MAX as u32); // no process has this id
     file(&name).write_at(&dead.to_ne_bytes(), claim).unwrap();
@@ -579,13 +620,17 @@ fn a_corrupt_queue_is_an_error_in_c() {
     let name = Name::new("c-queue-bad");
     let _seg = segment(&name);
     let q = region(&name, 1);
-    // Sent 9 with 4 slots and none taken.
-    file(&name).write_at(&9u64.to_ne_bytes(), q).unwrap();
+    // Sent COMMAND_SLOTS + 5 and none taken.
+    let sent = COMMAND_SLOTS as u64 + 5;
+    file(&name).write_at(&sent.to_ne_bytes(), q).unwrap();
     let (out, code) = run(&exe, &["consume", name.as_str(), "1"]);
     assert_eq!(code, Some(1), "{out}");
     assert_eq!(
         out,
-        "claimed took_over_from=0 position=0\n\
-         error -6: queue counts taken 0 and sent 9 are not within its capacity 4\n"
+        format!(
+            "claimed took_over_from=0 position=0\n\
+             error -6: queue counts taken 0 and sent {sent} are not within its capacity \
+             {COMMAND_SLOTS}\n"
+        )
     );
 }

@@ -1,7 +1,10 @@
 /* Receives from and sends into the ring `events` and the queue `commands`
- * of a `Plant` segment (shm-cli/tests/c_streams.rs) with the header
- * `shm codegen --lang c` makes for it; compiled as C and as C++. Event
- * number i has id i, value 3 i, kind i % 3, ok i % 2 and tag "ev".
+ * of a `Plant` segment (shm-cli/tests/c_streams.rs) with its generated
+ * header (bindings/c/plant.h, from the `schemas` crate); compiled as C and
+ * as C++. As `Event::numbered` and `Command::numbered` (schemas/src/plant.rs)
+ * make them, event number i has id i, value 3 i, kind i % 3, ok i % 2 and
+ * tag "ev"; command number i has id i, setpoint i / 2, action i % 3 and
+ * urgent when i % 3 == 0.
  * Usage:
  *   streams sub NAME COUNT oldest|new [wait|go [SLOW_US [poll|doorbell]]]
  *       subscribes read-only (at the oldest kept event or the next new
@@ -53,10 +56,10 @@ static Event event(uint64_t i)
     Event e;
     memset(&e, 0, sizeof e);
     e.id = i;
-    e.value = 3 * i;
-    e.kind = (Kind)(i % 3);
+    e.value = (double)(3 * i);
+    e.kind = (EventKind)(i % 3);
     e.ok = (uint8_t)(i % 2);
-    shm_str4_set(&e.tag, "ev", 2);
+    shm_str12_set(&e.tag, "ev", 2);
     return e;
 }
 
@@ -66,17 +69,34 @@ static int same(const Event *e, uint64_t i)
     return memcmp(e, &want, sizeof want) == 0;
 }
 
+static Command command(uint64_t i)
+{
+    Command c;
+    memset(&c, 0, sizeof c);
+    c.id = i;
+    c.setpoint = (double)i / 2.0;
+    c.action = (Action)(i % 3);
+    c.urgent = (uint8_t)(i % 3 == 0);
+    return c;
+}
+
+static int same_command(const Command *c, uint64_t i)
+{
+    Command want = command(i);
+    return memcmp(c, &want, sizeof want) == 0;
+}
+
 static int fail(int code, const char *msg)
 {
     printf("error %d: %s\n", code, msg);
     return 1;
 }
 
-/* Prints what one try_recv returned. */
-static void outcome(int r, const Event *e, uint64_t lost)
+/* Prints what one try_recv returned (`id`: the message's). */
+static void outcome(int r, uint64_t id, uint64_t lost)
 {
     if (r == SHM_MSG)
-        printf("msg %llu\n", (unsigned long long)e->id);
+        printf("msg %llu\n", (unsigned long long)id);
     else if (r == SHM_LOST)
         printf("lost %llu\n", (unsigned long long)lost);
     else if (r == SHM_EMPTY)
@@ -108,7 +128,7 @@ static int scan(const char *segment, uint64_t count)
         Event e;
         uint64_t lost = 0;
         r = plant_events_try_recv(&sub, &e, &lost, msg, sizeof msg);
-        outcome(r, &e, lost);
+        outcome(r, e.id, lost);
     }
     r = plant_commands_consumer_claim(&c, fd, base, (size_t)st.st_size, 0, NULL, msg, sizeof msg);
     if (r != SHM_OK) {
@@ -116,9 +136,9 @@ static int scan(const char *segment, uint64_t count)
         return 0;
     }
     for (i = 0; i < count; i++) {
-        Event e;
+        Command e;
         r = plant_commands_try_recv(&c, &e, msg, sizeof msg);
-        outcome(r, &e, 0);
+        outcome(r, e.id, 0);
     }
     plant_commands_release(&c);
     return 0;
@@ -257,19 +277,19 @@ int main(int argc, char **argv)
         printf("claimed took_over_from=%lu position=%llu\n", (unsigned long)from,
                (unsigned long long)position);
         for (i = 0; i < count; i++) {
-            Event e;
+            Command e;
             r = plant_commands_recv_timeout(&c, &e, 10000, msg, sizeof msg);
             if (r == SHM_EMPTY)
                 break;
             if (r != SHM_MSG)
                 return fail(r, msg);
-            if (!same(&e, position + i))
+            if (!same_command(&e, position + i))
                 bad++;
             consumed++;
         }
         printf("consumed %llu bad %llu\n", (unsigned long long)consumed, (unsigned long long)bad);
         if (argc > 4 && strcmp(argv[4], "hold") == 0) {
-            Event e;
+            Command e;
             do {
                 r = plant_commands_peek(&c, &e, msg, sizeof msg);
                 if (r == SHM_EMPTY)
@@ -323,7 +343,7 @@ int main(int argc, char **argv)
             }
         } else {
             for (i = 0; i < count; i++) {
-                Event e = event(i);
+                Command e = command(i);
                 r = plant_commands_send_timeout(&w, &e, 60000, NULL, msg, sizeof msg);
                 if (r != SHM_OK)
                     return fail(r, msg);

@@ -1,6 +1,7 @@
-//! What the tests of `c_streams.rs` share: the `Plant` schema (a ring
-//! and a queue of `Event`s of checked types), `streams.c` built against
-//! its generated header, and running and reading the C programs.
+//! What the tests of `c_streams.rs` share: the `Plant` schema of the
+//! `schemas` crate (a ring of `Event`s and a queue of `Command`s, of
+//! checked types), `streams.c` built against its checked-in header
+//! (`bindings/c/plant.h`), and running and reading the C programs.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Write};
@@ -10,62 +11,28 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use crate::common::{Name, root};
-use shm_codegen::{Lang, generate, rust_source};
-use shm_runtime::descriptor::Schema;
-use shm_runtime::{FixedStr, Options, Queue, RawSegment, Ring, SharedEnum, SharedLayout};
+use shm_runtime::{Options, RawSegment};
 
-/// What an event is.
-#[derive(SharedEnum, Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
-pub enum Kind {
-    /// The first.
-    Start = 0,
-    /// Any other.
-    Tick = 1,
-    /// The last.
-    Stop = 2,
-}
-
-/// A message of checked types.
-#[derive(SharedLayout, Clone, Copy, Debug, PartialEq)]
-#[repr(C)]
-pub struct Event {
-    /// Its number.
-    pub id: u64,
-    /// `3 * id`.
-    pub value: u64,
-    /// `id % 3`.
-    pub kind: Kind,
-    /// `id % 2 == 1`.
-    pub ok: bool,
-    /// `"ev"`.
-    pub tag: FixedStr<4>,
-}
+pub use schemas::plant::{COMMAND_SLOTS, EVENTS_KEPT};
+pub use schemas::{Event, Plant};
 
 /// Event number `i`, as `streams.c` makes and expects it.
 pub(crate) fn event(i: u64) -> Event {
-    Event {
-        id: i,
-        value: 3 * i,
-        kind: [Kind::Start, Kind::Tick, Kind::Stop][(i % 3) as usize],
-        ok: i % 2 == 1,
-        tag: FixedStr::new("ev").unwrap(),
-    }
+    Event::numbered(i)
 }
 
-/// State, a ring and a queue.
-#[derive(SharedLayout)]
-#[repr(C)]
-pub struct Plant {
-    /// Some state.
-    pub state: u64,
-    /// The last 8 events.
-    pub events: Ring<Event, 8>,
-    /// Up to 4 commands.
-    pub commands: Queue<Event, 4>,
+/// Command number `i`, as `streams.c` makes and expects it.
+pub(crate) fn command(i: u64) -> schemas::Command {
+    schemas::Command::numbered(i)
 }
 
-/// `streams.c`, compiled with the generated `plant.h` as C (GCC) or C++
+/// The ring's capacity, as a message count.
+pub(crate) const KEPT: u64 = EVENTS_KEPT as u64;
+
+/// The bytes of one ring slot: its sequence word, then the event.
+pub(crate) const SLOT: u64 = 8 + size_of::<Event>() as u64;
+
+/// `streams.c`, compiled with `bindings/c/plant.h` as C (GCC) or C++
 /// (G++), once per process; `None` (and a message) if the compiler is
 /// missing.
 pub(crate) fn program(cpp: bool) -> Option<PathBuf> {
@@ -89,15 +56,12 @@ pub(crate) fn program(cpp: bool) -> Option<PathBuf> {
     }
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("c-streams");
     std::fs::create_dir_all(&dir).unwrap();
-    let schema = Schema::from_layout(&Plant::LAYOUT);
-    let text = generate(Lang::C, &schema, &rust_source(&schema)).unwrap();
-    std::fs::write(dir.join("plant.h"), text).unwrap();
     let exe = dir.join(if cpp { "streams-cpp" } else { "streams-c" });
     let out = Command::new(cc)
         .args(["-Wall", "-Wextra", "-Werror", "-O1"])
         .args(lang)
         .arg("-I")
-        .arg(&dir)
+        .arg(root().join("bindings/c"))
         .arg(root().join("bindings/c/tests/streams.c"))
         .arg("-o")
         .arg(&exe)

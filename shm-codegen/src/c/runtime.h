@@ -188,15 +188,33 @@ static inline size_t shm_path_index(char *path, size_t at, size_t i)
     return at + (size_t)n >= SHM_PATH_CAP ? SHM_PATH_CAP - 1 : at + (size_t)n;
 }
 
+/* Appends `text` to the message of `at` bytes in msg (msg_cap > at bytes),
+ * cut if longer, and ends it with a NUL; the new length. */
+static inline size_t shm_msg_append(char *msg, size_t msg_cap, size_t at, const char *text)
+{
+    while (*text != '\0' && at + 1 < msg_cap)
+        msg[at++] = *text++;
+    msg[at] = '\0';
+    return at;
+}
+
 /* The message of the Rust runtime's Error::InvalidValue, without the
- * segment's name: `field `path` holds an invalid value: what`. */
+ * segment's name: `field `path` holds an invalid value: what`. (Put
+ * together by hand rather than by snprintf, which GCC's
+ * -Wformat-truncation, in -Wall, warns about for a path and a message
+ * buffer of the same size.) */
 static inline int shm_invalid(char *msg, size_t msg_cap, const char *path, const char *what)
 {
     if (msg != NULL && msg_cap > 0) {
-        if (path[0] == '\0')
-            snprintf(msg, msg_cap, "invalid value: %s", what);
-        else
-            snprintf(msg, msg_cap, "field `%s` holds an invalid value: %s", path, what);
+        size_t at = 0;
+        if (path[0] != '\0') {
+            at = shm_msg_append(msg, msg_cap, at, "field `");
+            at = shm_msg_append(msg, msg_cap, at, path);
+            at = shm_msg_append(msg, msg_cap, at, "` holds an invalid value: ");
+        } else {
+            at = shm_msg_append(msg, msg_cap, at, "invalid value: ");
+        }
+        shm_msg_append(msg, msg_cap, at, what);
     }
     return SHM_ERR_INVALID;
 }
