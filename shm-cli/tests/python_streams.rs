@@ -9,8 +9,9 @@
 //! or queue whose words were scribbled on giving a clear exception, the
 //! Python and Rust readers agreeing call by call on scribbled words,
 //! damaged copies of the segment giving `typed_shm` errors only, and the
-//! generated module opening the streams.
-//! (`bindings/python/tests/streams_client.py` is the Python side.)
+//! generated module (checked in, and made from a segment) opening the
+//! streams. The schema is `schemas::Plant` (`bindings/python/plant.py`);
+//! `bindings/python/tests/streams_client.py` is the Python side.
 #![cfg(target_os = "linux")]
 
 use std::io::{BufRead, BufReader, Write};
@@ -18,64 +19,45 @@ use std::os::unix::fs::FileExt;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use shm_runtime::{Error, Options, Queue, ReadWrite, Recv, Ring, Shared, SharedEnum, SharedLayout};
+use schemas::plant::{COMMAND_SLOTS, EVENTS_KEPT};
+use schemas::{Command as PlantCommand, Event, Plant, PlantState};
+use shm_runtime::{Error, Options, Queue, ReadWrite, Recv, Ring, Shared, SharedLayout};
 use test_support::Name;
 
-/// What a note says.
-#[derive(SharedEnum, Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
-pub enum Kind {
-    /// Even ids.
-    Start = 1,
-    /// Odd ids.
-    Stop = 2,
+/// The ring's capacity, as a message count.
+const KEPT: u64 = EVENTS_KEPT as u64;
+
+/// Event number `i`, as the Python client makes and checks it.
+fn event(i: u64) -> Event {
+    Event::numbered(i)
 }
 
-/// A message: 16 bytes (`id`, then `kind` and `ok`, checked types).
-#[derive(SharedLayout, Clone, Copy, Debug, PartialEq)]
-#[repr(C)]
-pub struct Note {
-    /// Its number.
-    pub id: u64,
-    /// Start for an even id, Stop for an odd one.
-    pub kind: Kind,
-    /// Whether `id` is a multiple of 3.
-    pub ok: bool,
-    /// Zero.
-    pub _pad: [u8; 6],
-}
-
-/// The schema: a ring of 8 notes, then a queue of 4.
-#[derive(SharedLayout)]
-#[repr(C)]
-pub struct PyStreams {
-    /// Some state.
-    pub state: u64,
-    /// Broadcast notes.
-    pub events: Ring<Note, 8>,
-    /// Commands for one consumer.
-    pub commands: Queue<Note, 4>,
-}
-
-/// The note the Python client sends as number `i`.
-fn note(i: u64) -> Note {
-    Note {
-        id: i,
-        kind: if i.is_multiple_of(2) {
-            Kind::Start
-        } else {
-            Kind::Stop
-        },
-        ok: i.is_multiple_of(3),
-        _pad: [0; 6],
-    }
+/// Command number `i`, as the Python client makes and checks it.
+fn command(i: u64) -> PlantCommand {
+    PlantCommand::numbered(i)
 }
 
 /// Offsets from the stream area (docs/FORMAT.md, "Streams"): the ring's
-/// region (64 + 8 slots of 8 + 16 bytes = 256), then the queue's.
+/// region (a 64-byte header, then KEPT slots of a sequence word and an
+/// event), then the queue's (a 128-byte header, then its commands).
 const EVENTS: u64 = 0;
-const COMMANDS: u64 = 256;
-const SLOT: u64 = 24;
+const SLOT: u64 = 8 + size_of::<Event>() as u64;
+const COMMANDS: u64 = 64 + KEPT * SLOT;
+
+/// `Plant` with a ring of 8 and a queue of 4, for the fuzz test only: it
+/// changes every byte of the stream area four ways and drains every ring
+/// and queue after each change, which a ring of 1024 events would make
+/// take hours.
+#[derive(SharedLayout)]
+#[repr(C)]
+pub struct SmallPlant {
+    /// As in `Plant`.
+    pub state: PlantState,
+    /// As in `Plant`, 8 events.
+    pub events: Ring<Event, 8>,
+    /// As in `Plant`, 4 commands.
+    pub commands: Queue<PlantCommand, 4>,
+}
 
 fn python() -> String {
     std::env::var("SHM_TEST_PYTHON").unwrap_or_else(|_| "python3".to_owned())
@@ -180,7 +162,7 @@ impl Drop for Py {
 const CONSUMER_ENV: &str = "SHM_PY_STREAMS_CONSUMER";
 
 /// The Rust consumer in a child process: claims the queue of the segment
-/// `SHM_PY_STREAMS_CONSUMER` names, peeks the next note without
+/// `SHM_PY_STREAMS_CONSUMER` names, peeks the next command without
 /// acknowledging it, prints `holding ID` and waits for a line on stdin.
 /// Does nothing in a normal test run.
 #[test]
@@ -190,27 +172,27 @@ fn child_role() {
     };
     let seg = Options::posix(&name)
         .claim_writer(false)
-        .open::<PyStreams>()
+        .open::<Plant>()
         .unwrap();
     let mut c = seg
         .consumer(|f| f.commands(), Duration::from_secs(10))
         .unwrap();
-    let m = c.peek().unwrap().expect("a note in the queue");
+    let m = c.peek().unwrap().expect("a command in the queue");
     println!("holding {}", m.id);
     let mut line = String::new();
     let _ = std::io::stdin().read_line(&mut line);
 }
 
-fn segment(name: &Name, claim: bool) -> Shared<PyStreams, ReadWrite> {
+fn segment(name: &Name, claim: bool) -> Shared<Plant, ReadWrite> {
     Options::posix(&name.0)
         .create_new()
         .claim_writer(claim)
-        .open::<PyStreams>()
+        .open::<Plant>()
         .unwrap()
 }
 
 /// Where the stream area starts in `seg`.
-fn streams(seg: &Shared<PyStreams, ReadWrite>) -> u64 {
+fn streams(seg: &Shared<Plant, ReadWrite>) -> u64 {
     seg.header().streams_offset().unwrap()
 }
 
@@ -232,20 +214,21 @@ fn a_rust_publisher_and_a_python_subscriber_that_fell_behind_count_losses_exactl
     let events = seg.publisher(|f| f.events()).unwrap();
     let mut py = Py::start(&["drain", &name.0, "new"]);
     assert_eq!(py.line(), "subscribed 0");
-    for i in 0..20 {
-        events.publish(&note(i)).unwrap();
+    let n = KEPT + 12;
+    for i in 0..n {
+        events.publish(&event(i)).unwrap();
     }
     py.go();
     let mut want = vec!["lost 12".to_owned()];
-    want.extend((12..20).map(|i| format!("msg {i}")));
-    want.push("end 20".to_owned());
+    want.extend((12..n).map(|i| format!("msg {i}")));
+    want.push(format!("end {n}"));
     assert_eq!(py.rest(), want);
-    // From the oldest kept: the last 8, no loss.
+    // From the oldest kept: the last KEPT, no loss.
     let mut py = Py::start(&["drain", &name.0, "oldest"]);
     assert_eq!(py.line(), "subscribed 12");
     py.go();
-    let mut want: Vec<String> = (12..20).map(|i| format!("msg {i}")).collect();
-    want.push("end 20".to_owned());
+    let mut want: Vec<String> = (12..n).map(|i| format!("msg {i}")).collect();
+    want.push(format!("end {n}"));
     assert_eq!(py.rest(), want);
 }
 
@@ -261,7 +244,7 @@ fn a_live_python_subscriber_receives_or_counts_every_message_of_a_rust_publisher
     let mut py = Py::start(&["follow", &name.0, &count.to_string()]);
     assert_eq!(py.line(), "subscribed 0");
     for i in 0..count {
-        events.publish(&note(i)).unwrap();
+        events.publish(&event(i)).unwrap();
         if i % 8 == 7 {
             std::thread::yield_now();
         }
@@ -272,7 +255,7 @@ fn a_live_python_subscriber_receives_or_counts_every_message_of_a_rust_publisher
     assert_eq!(nums.len(), 3, "{out:?}");
     assert_eq!(nums[0] + nums[1], count, "received + lost: {out:?}");
     assert_eq!(nums[2], 0, "out of order or damaged: {out:?}");
-    assert!(nums[0] >= 8, "at least the last 8 arrive: {out:?}");
+    assert!(nums[0] >= KEPT, "at least the last KEPT arrive: {out:?}");
 }
 
 #[test]
@@ -288,20 +271,21 @@ fn a_python_publisher_is_read_by_a_rust_subscriber() {
         ["published 5"]
     );
     for i in 0..5 {
-        assert_eq!(sub.try_recv().unwrap(), Some(Recv::Msg(note(i))));
+        assert_eq!(sub.try_recv().unwrap(), Some(Recv::Msg(event(i))));
     }
     assert_eq!(sub.try_recv().unwrap(), None);
-    // 20 more (ids from 0 again, numbers 5..25): the first 12 are lost.
+    // KEPT + 12 more (ids from 0 again, numbers from 5): the first 12 are
+    // lost.
     assert_eq!(
-        Py::start(&["publish", &name.0, "20"]).rest(),
-        ["published 25"]
+        Py::start(&["publish", &name.0, &(KEPT + 12).to_string()]).rest(),
+        [format!("published {}", KEPT + 17)]
     );
     assert_eq!(sub.try_recv().unwrap(), Some(Recv::Lost(12)));
-    for i in 12..20 {
-        assert_eq!(sub.try_recv().unwrap(), Some(Recv::Msg(note(i))));
+    for i in 12..KEPT + 12 {
+        assert_eq!(sub.try_recv().unwrap(), Some(Recv::Msg(event(i))));
     }
     assert_eq!(sub.try_recv().unwrap(), None);
-    assert_eq!(sub.position(), 25);
+    assert_eq!(sub.position(), KEPT + 17);
 }
 
 #[test]
@@ -318,12 +302,12 @@ fn a_rust_producer_and_a_python_consumer_lose_nothing() {
     let t = std::time::Instant::now();
     for i in 0..count {
         producer
-            .send_timeout(&note(i), Duration::from_secs(20))
+            .send_timeout(&command(i), Duration::from_secs(20))
             .unwrap();
     }
     assert_eq!(py.rest(), [format!("consumed {count} bad 0")]);
     eprintln!(
-        "{count} messages Rust -> Python through 4 slots in {:?}",
+        "{count} messages Rust -> Python through {COMMAND_SLOTS} slots in {:?}",
         t.elapsed()
     );
     assert_eq!(producer.sent(), count);
@@ -344,14 +328,14 @@ fn a_python_producer_and_a_rust_consumer_lose_nothing() {
     let count = 500u64;
     let py = Py::start(&["produce", &name.0, &count.to_string()]);
     let got = c.recv_timeout(Duration::from_secs(20)).unwrap();
-    assert_eq!(got, Some(note(0)));
+    assert_eq!(got, Some(command(0)));
     let t = std::time::Instant::now();
     for i in 1..count {
         let got = c.recv_timeout(Duration::from_secs(20)).unwrap();
-        assert_eq!(got, Some(note(i)));
+        assert_eq!(got, Some(command(i)));
     }
     eprintln!(
-        "{count} messages Python -> Rust through 4 slots in {:?}",
+        "{count} messages Python -> Rust through {COMMAND_SLOTS} slots in {:?}",
         t.elapsed()
     );
     assert_eq!(py.rest(), [format!("sent {count}")]);
@@ -367,7 +351,7 @@ fn a_killed_python_consumer_is_taken_over_and_its_message_received_again() {
     let seg = segment(&name, true);
     let producer = seg.producer(|f| f.commands()).unwrap();
     for i in 0..3 {
-        producer.try_send(&note(i)).unwrap();
+        producer.try_send(&command(i)).unwrap();
     }
     let mut py = Py::start(&["hold", &name.0]);
     let line = py.line();
@@ -386,12 +370,12 @@ fn a_killed_python_consumer_is_taken_over_and_its_message_received_again() {
         .unwrap();
     assert_eq!(c.took_over_from(), Some(pid));
     for i in 0..3 {
-        assert_eq!(c.try_recv().unwrap(), Some(note(i)));
+        assert_eq!(c.try_recv().unwrap(), Some(command(i)));
     }
     // A Python consumer claims the queue the Rust one let go, and goes on
     // at its position.
     drop(c);
-    producer.try_send(&note(0)).unwrap();
+    producer.try_send(&command(0)).unwrap();
     let py = Py::start(&["consume", &name.0, "1"]);
     assert_eq!(py.rest(), ["consuming took_over=None", "consumed 1 bad 0"]);
 }
@@ -404,8 +388,8 @@ fn a_killed_rust_consumer_is_taken_over_by_python() {
     let name = Name::new("py-queue-kill-rust");
     let seg = segment(&name, true);
     let producer = seg.producer(|f| f.commands()).unwrap();
-    producer.try_send(&note(0)).unwrap();
-    producer.try_send(&note(1)).unwrap();
+    producer.try_send(&command(0)).unwrap();
+    producer.try_send(&command(1)).unwrap();
     let mut rust = test_support::ChildRole::start("child_role", CONSUMER_ENV, &name.0);
     assert_eq!(rust.expect("holding"), "holding 0");
     let pid = rust.pid();
@@ -420,7 +404,7 @@ fn a_killed_rust_consumer_is_taken_over_by_python() {
         "{err}"
     );
     rust.kill();
-    // Dead: taken over at once; the note it peeked is received again.
+    // Dead: taken over at once; the command it peeked is received again.
     let o = client(&["consume", &name.0, "2", "0"]).output().unwrap();
     assert_eq!(
         String::from_utf8_lossy(&o.stdout),
@@ -441,17 +425,18 @@ fn bad_messages_and_corrupt_counters_are_clear_exceptions_in_python() {
     let events = seg.publisher(|f| f.events()).unwrap();
     let mut py = Py::start(&["corrupt", &name.0]);
     assert_eq!(py.line(), "subscribed 0");
-    events.publish(&note(0)).unwrap();
-    events.publish(&note(1)).unwrap();
-    // Message 1's `ok` (slot 1, message byte 9) becomes 7; the published
-    // count says 5, but slots 2..4 were never written.
-    poke(&name, s + EVENTS + 64 + SLOT + 8 + 9, &[7]);
+    events.publish(&event(0)).unwrap();
+    events.publish(&event(1)).unwrap();
+    // Message 1's `ok` (slot 1) becomes 7; the published count says 5, but
+    // slots 2..4 were never written.
+    let ok = std::mem::offset_of!(Event, ok) as u64;
+    poke(&name, s + EVENTS + 64 + SLOT + 8 + ok, &[7]);
     poke(&name, s + EVENTS, &5u64.to_ne_bytes());
     py.go();
     let out = py.rest();
     assert_eq!(out.len(), 3, "{out:?}");
     assert!(
-        out[0].starts_with("got Note(id=0, kind=<Kind.Start: 1>, ok=True, _pad="),
+        out[0] == "got Event(id=0, value=0.0, kind=<EventKind.Started: 0>, ok=False, tag='ev')",
         "{out:?}"
     );
     assert!(
@@ -472,14 +457,14 @@ fn bad_messages_and_corrupt_counters_are_clear_exceptions_in_python() {
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(
         err.contains(
-            "queue counts taken 0 and sent 100 are not within its capacity 4 (field `commands`)"
+            "queue counts taken 0 and sent 100 are not within its capacity 64 (field `commands`)"
         ),
         "{err}"
     );
     // The Rust subscriber says the same.
     let mut sub = seg.subscribe(|f| f.events()).unwrap();
     sub.start_oldest();
-    assert_eq!(sub.try_recv().unwrap(), Some(Recv::Msg(note(0))));
+    assert_eq!(sub.try_recv().unwrap(), Some(Recv::Msg(event(0))));
     assert!(matches!(sub.try_recv(), Err(Error::InvalidValue { .. })));
     let e = sub.try_recv().unwrap_err().to_string();
     assert!(e.contains("slot 2 has sequence 0"), "{e}");
@@ -494,10 +479,6 @@ fn the_generated_module_lists_the_streams_and_opens_them_through_the_package() {
     let seg = segment(&name, true);
     let events = seg.publisher(|f| f.events()).unwrap();
     let producer = seg.producer(|f| f.commands()).unwrap();
-    for i in 0..3 {
-        events.publish(&note(i)).unwrap();
-        producer.try_send(&note(i)).unwrap();
-    }
     let dir = std::env::temp_dir().join(test_support::unique("py-gen-streams"));
     std::fs::create_dir_all(&dir).unwrap();
     let module = dir.join("py_streams_gen.py");
@@ -511,37 +492,53 @@ fn the_generated_module_lists_the_streams_and_opens_them_through_the_package() {
         "{}",
         String::from_utf8_lossy(&made.stderr)
     );
-    let script = format!(
-        "import py_streams_gen as m\n\
-         print(m.RINGS, m.QUEUES)\n\
-         with m.open_typed('{0}', write=True, claim=False) as seg:\n\
-         \x20   sub = seg.subscribe('events', start='oldest')\n\
-         \x20   print([n.id for n in sub], sub.position)\n\
-         \x20   with seg.consumer('commands') as c:\n\
-         \x20       print([n.id for n in c], c.position)\n\
-         other = m.open_typed('{0}', write=True, claim=False)\n\
-         c = other.consumer('commands')\n\
-         other.close()  # lets go of its consumer\n\
-         with m.open_typed('{0}', write=True, claim=False) as seg:\n\
-         \x20   print(seg.consumer('commands').took_over_from)\n",
-        name.0
-    );
-    let out = Command::new(python())
-        .args(["-c", &script])
-        .env(
-            "PYTHONPATH",
-            std::env::join_paths([dir.clone(), root().join("bindings/python")]).unwrap(),
-        )
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .output()
-        .unwrap();
+    // The module made from the segment, then the checked-in one.
+    for (round, module) in ["py_streams_gen", "plant"].into_iter().enumerate() {
+        let at = 3 * round as u64;
+        for i in at..at + 3 {
+            events.publish(&event(i)).unwrap();
+            producer.try_send(&command(i)).unwrap();
+        }
+        let script = format!(
+            "import {module} as m\n\
+             print(m.RINGS, m.QUEUES)\n\
+             with m.open_typed('{0}', write=True, claim=False) as seg:\n\
+             \x20   sub = seg.subscribe('events', start='oldest')\n\
+             \x20   print([e.id for e in sub], sub.position)\n\
+             \x20   with seg.consumer('commands') as c:\n\
+             \x20       print([c.id for c in c], c.position)\n\
+             other = m.open_typed('{0}', write=True, claim=False)\n\
+             c = other.consumer('commands')\n\
+             other.close()  # lets go of its consumer\n\
+             with m.open_typed('{0}', write=True, claim=False) as seg:\n\
+             \x20   print(seg.consumer('commands').took_over_from)\n",
+            name.0
+        );
+        let out = Command::new(python())
+            .args(["-c", &script])
+            .env(
+                "PYTHONPATH",
+                std::env::join_paths([dir.clone(), root().join("bindings/python")]).unwrap(),
+            )
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .output()
+            .unwrap();
+        let ids = |from: u64| format!("{:?}", (from..at + 3).collect::<Vec<_>>());
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            format!(
+                "{{'events': ('Event', {KEPT})}} {{'commands': ('Command', {COMMAND_SLOTS})}}\n\
+                 {} {}\n{} {}\nNone\n",
+                ids(0),
+                at + 3,
+                ids(at),
+                at + 3
+            ),
+            "{module}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     let _ = std::fs::remove_dir_all(&dir);
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        "{'events': ('Note', 8)} {'commands': ('Note', 4)}\n[0, 1, 2] 3\n[0, 1, 2] 3\nNone\n",
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// A small deterministic generator (xorshift64*), for the scribbling tests.
@@ -560,36 +557,56 @@ impl Rng {
     }
 }
 
-/// A message's words for the scribbler: its id, then `kind` and `ok`
-/// (mostly valid).
-fn scribbled_note(r: &mut Rng) -> [u8; 16] {
-    let mut b = [0u8; 16];
-    b[..8].copy_from_slice(&r.below(1000).to_ne_bytes());
-    b[8] = if r.below(4) > 0 {
-        1 + r.below(2) as u8
+/// A byte that is mostly one of the `valid` values from 0, else anything.
+fn mostly_below(r: &mut Rng, valid: u64) -> u8 {
+    if r.below(4) > 0 {
+        r.below(valid) as u8
     } else {
         r.below(256) as u8
-    };
-    b[9] = if r.below(4) > 0 {
-        r.below(2) as u8
-    } else {
-        r.below(256) as u8
-    };
+    }
+}
+
+/// An event's bytes for the scribbler: its id, value, `kind`, `ok` and
+/// `tag` (the checked fields mostly valid).
+fn scribbled_event(r: &mut Rng) -> [u8; size_of::<Event>()] {
+    let mut b = [0u8; size_of::<Event>()];
+    let id = r.below(1000);
+    b[..8].copy_from_slice(&id.to_ne_bytes());
+    b[8..16].copy_from_slice(&((3 * id) as f64).to_ne_bytes());
+    b[16] = mostly_below(r, 3);
+    b[17] = mostly_below(r, 2);
+    // The tag: a length of 2 (or up to 15: over 12 is invalid), "ev".
+    let len = if r.below(4) > 0 { 2 } else { r.below(16) };
+    b[18..20].copy_from_slice(&(len as u16).to_le_bytes());
+    b[20..22].copy_from_slice(b"ev");
     b
 }
 
-/// A counter near `base`, or one of the values that break the protocol.
-fn scribbled_count(r: &mut Rng) -> u64 {
+/// A command's bytes for the scribbler: its id, setpoint, `action` and
+/// `urgent` (mostly valid), zero padding.
+fn scribbled_command(r: &mut Rng) -> [u8; size_of::<PlantCommand>()] {
+    let mut b = [0u8; size_of::<PlantCommand>()];
+    let id = r.below(1000);
+    b[..8].copy_from_slice(&id.to_ne_bytes());
+    b[8..16].copy_from_slice(&(id as f64 / 2.0).to_ne_bytes());
+    b[16] = mostly_below(r, 3);
+    b[17] = mostly_below(r, 2);
+    b
+}
+
+/// A counter below `8 * cap` (plausible), or one of the values that break
+/// the protocol.
+fn scribbled_count(r: &mut Rng, cap: u64) -> u64 {
     match r.below(8) {
         0 => u64::MAX - r.below(20),
         1 => r.next(),
-        _ => r.below(64),
+        _ => r.below(8 * cap),
     }
 }
 
 /// What the Rust subscriber makes of the ring, from the oldest message:
 /// the Python client's `outcomes` lines.
-fn ring_outcomes(seg: &Shared<PyStreams, ReadWrite>, k: usize) -> Vec<String> {
+fn ring_outcomes(seg: &Shared<Plant, ReadWrite>, k: usize) -> Vec<String> {
     let mut sub = seg.subscribe(|f| f.events()).unwrap();
     sub.start_oldest();
     let mut out = vec![format!("start {}", sub.position())];
@@ -620,26 +637,28 @@ fn python_and_rust_subscribers_agree_on_any_ring_words() {
     let mut r = Rng(0x9e37_79b9_7f4a_7c15);
     let (mut corrupt, mut lost, mut msgs, mut invalid) = (0, 0, 0, 0);
     for round in 0..300 {
-        let head = scribbled_count(&mut r);
+        let head = scribbled_count(&mut r, KEPT);
         poke(&name, s, &head.to_ne_bytes());
-        for slot in 0..8u64 {
+        // Every slot, written at once.
+        let mut slots = Vec::with_capacity((KEPT * SLOT) as usize);
+        for slot in 0..KEPT {
             // The slot's latest message below `head` (mostly), a lap
             // before or after, being written, or anything.
-            let latest = head.wrapping_sub(1 + (head.wrapping_sub(1 + slot) & 7));
+            let latest = head.wrapping_sub(1 + (head.wrapping_sub(1 + slot) & (KEPT - 1)));
             let seq = match r.below(32) {
                 0 => 0,
                 1 => r.next(),
                 2 => latest.wrapping_mul(2).wrapping_add(1),
                 3 => u64::MAX - r.below(4),
-                4 => latest.wrapping_add(8).wrapping_mul(2).wrapping_add(2),
-                5 => latest.wrapping_add(8).wrapping_mul(2).wrapping_add(1),
-                6 => latest.wrapping_sub(8).wrapping_mul(2).wrapping_add(2),
+                4 => latest.wrapping_add(KEPT).wrapping_mul(2).wrapping_add(2),
+                5 => latest.wrapping_add(KEPT).wrapping_mul(2).wrapping_add(1),
+                6 => latest.wrapping_sub(KEPT).wrapping_mul(2).wrapping_add(2),
                 _ => latest.wrapping_mul(2).wrapping_add(2),
             };
-            let at = s + 64 + slot * SLOT;
-            poke(&name, at, &seq.to_ne_bytes());
-            poke(&name, at + 8, &scribbled_note(&mut r));
+            slots.extend_from_slice(&seq.to_ne_bytes());
+            slots.extend_from_slice(&scribbled_event(&mut r));
         }
+        poke(&name, s + 64, &slots);
         py.go();
         let mut got = Vec::new();
         loop {
@@ -674,24 +693,22 @@ fn python_and_rust_consumers_agree_on_any_queue_words() {
     let mut r = Rng(0x2545_f491_4f6c_dd1d);
     let (mut corrupt, mut msgs) = (0, 0);
     for round in 0..200 {
-        let head = scribbled_count(&mut r);
+        let head = scribbled_count(&mut r, COMMAND_SLOTS as u64);
         let tail = match r.below(6) {
             0 => head.wrapping_sub(1),
             1 => r.next(),
             _ => head.wrapping_add(r.below(6)),
         };
         let mut slots = Vec::new();
-        for _ in 0..4 {
-            slots.push(scribbled_note(&mut r));
+        for _ in 0..COMMAND_SLOTS {
+            slots.extend_from_slice(&scribbled_command(&mut r));
         }
         // The consumer takes messages (stores `head`): each side starts
         // from the same words.
         let scribble = || {
             poke(&name, q, &tail.to_ne_bytes());
             poke(&name, q + 64, &head.to_ne_bytes());
-            for (i, b) in slots.iter().enumerate() {
-                poke(&name, q + 128 + 16 * i as u64, b);
-            }
+            poke(&name, q + 128, &slots);
         };
         scribble();
         py.go();
@@ -732,14 +749,17 @@ fn damaged_copies_of_a_segment_with_streams_give_typed_shm_errors_only() {
         return;
     }
     let name = Name::new("py-streams-fuzz");
-    let seg = segment(&name, true);
+    let seg = Options::posix(&name.0)
+        .create_new()
+        .open::<SmallPlant>()
+        .unwrap();
     let events = seg.publisher(|f| f.events()).unwrap();
     for i in 0..11 {
-        events.publish(&note(i)).unwrap();
+        events.publish(&event(i)).unwrap();
     }
     let producer = seg.producer(|f| f.commands()).unwrap();
     for i in 0..3 {
-        producer.try_send(&note(i)).unwrap();
+        producer.try_send(&command(i)).unwrap();
     }
     let out = Command::new(python())
         .arg(root().join("bindings/python/tests/fuzz_typed_shm.py"))

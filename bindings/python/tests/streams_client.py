@@ -1,9 +1,12 @@
 """The `typed_shm` package's rings and queues as a real client process of
 the interop tests (shm-cli/tests/python_streams.rs), on a segment of the
-tests' `PyStreams` schema (`events: Ring<Note, 8>`, `commands: Queue<Note,
-4>`, `Note { id: u64, kind: Kind, ok: bool, _pad: [u8; 6] }`, `Kind` 1 = Start, 2 = Stop).
-A note is well formed when `kind` is Start for an even id, Stop for an odd
-one, and `ok` says whether the id is a multiple of 3. Usage:
+`schemas` crate's `Plant` schema (schemas/src/plant.rs: `events:
+Ring<Event, 1024>`, `commands: Queue<Command, 64>`). As
+`Event::numbered` and `Command::numbered` make them, event number i has
+id i, value 3 i, kind i % 3 (Started, Reading, Stopped), ok for odd i and
+tag "ev"; command number i has id i, setpoint i / 2, action i % 3 (Hold,
+Set, Shutdown) and urgent when i % 3 == 0. A message is well formed when
+it is the one its id says. Usage:
 
   streams_client.py drain NAME START   subscribe (START: new|oldest), print
                                        `subscribed P`, wait for a line on
@@ -14,16 +17,16 @@ one, and `ok` says whether the id is a multiple of 3. Usage:
                                        received or lost; print `received R
                                        lost L bad B`
   streams_client.py publish NAME COUNT claim write access, publish COUNT
-                                       notes (ids from 0), print `published N`
+                                       events (ids from 0), print `published N`
   streams_client.py consume NAME COUNT [WAIT]
                                        claim the queue (waiting up to WAIT s,
                                        10 by default),
                                        print `consuming took_over=PID|None`,
-                                       receive COUNT notes; print `consumed N
+                                       receive COUNT commands; print `consumed N
                                        bad B`
-  streams_client.py produce NAME COUNT claim write access, send COUNT notes
+  streams_client.py produce NAME COUNT claim write access, send COUNT commands
                                        (waiting for room); print `sent N`
-  streams_client.py hold NAME          claim the queue, peek the next note
+  streams_client.py hold NAME          claim the queue, peek the next command
                                        without acknowledging it, print
                                        `peeked ID pid P` and wait on stdin
   streams_client.py outcomes NAME K    for each line on stdin: subscribe from
@@ -50,12 +53,30 @@ import sys
 import typed_shm
 
 
-def note(i):
-    return {"id": i, "kind": "Start" if i % 2 == 0 else "Stop", "ok": i % 3 == 0, "_pad": [0] * 6}
+KINDS = ("Started", "Reading", "Stopped")
+ACTIONS = ("Hold", "Set", "Shutdown")
+
+
+def event(i):
+    return {"id": i, "value": float(3 * i), "kind": KINDS[i % 3], "ok": i % 2 == 1, "tag": "ev"}
+
+
+def command(i):
+    return {"id": i, "setpoint": i / 2, "action": ACTIONS[i % 3], "urgent": i % 3 == 0,
+            "_pad": [0] * 6}
 
 
 def well_formed(m):
-    return m.kind.name == ("Start" if m.id % 2 == 0 else "Stop") and m.ok == (m.id % 3 == 0)
+    """Whether event `m` is the one its id says."""
+    i = m.id
+    return (m.value == 3 * i and m.kind.name == KINDS[i % 3] and m.ok == (i % 2 == 1)
+            and m.tag == "ev")
+
+
+def well_formed_command(m):
+    """Whether command `m` is the one its id says."""
+    i = m.id
+    return m.setpoint == i / 2 and m.action.name == ACTIONS[i % 3] and m.urgent == (i % 3 == 0)
 
 
 def _what(e, path):
@@ -108,7 +129,7 @@ def main(argv):
             with typed_shm.open(name, write=True, writer_wait=10) as seg:
                 pub = seg.publisher("events")
                 for i in range(int(rest[0])):
-                    pub.publish(note(i))
+                    pub.publish(event(i))
                 say(f"published {pub.published}")
         elif cmd == "consume":
             count = int(rest[0])
@@ -121,7 +142,7 @@ def main(argv):
                         m = c.recv(timeout=20)
                         if m is None:
                             break
-                        if m.id != n or not well_formed(m):
+                        if m.id != n or not well_formed_command(m):
                             bad += 1
                         n += 1
                     say(f"consumed {n} bad {bad}")
@@ -129,7 +150,7 @@ def main(argv):
             with typed_shm.open(name, write=True, writer_wait=10) as seg:
                 p = seg.producer("commands")
                 for i in range(int(rest[0])):
-                    p.send(note(i), timeout=20)
+                    p.send(command(i), timeout=20)
                 say(f"sent {p.sent}")
         elif cmd == "hold":
             import os
