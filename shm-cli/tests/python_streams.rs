@@ -541,6 +541,101 @@ fn the_generated_module_lists_the_streams_and_opens_them_through_the_package() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Version 1 of a schema with a ring, room to grow (the upgrade test
+/// needs two versions of a schema: `schemas::Plant` has one).
+#[derive(SharedLayout, Clone, Copy, Debug)]
+#[repr(C)]
+#[shm(name = "Arm", capacity = 256)]
+pub struct ArmV1 {
+    /// Some state.
+    pub state: u64,
+    /// A ring both versions have.
+    pub log: Ring<u64, 4>,
+}
+
+/// Version 2 appends a field, a ring and a queue.
+#[derive(SharedLayout, Clone, Copy, Debug)]
+#[repr(C)]
+#[shm(name = "Arm", version = 2, extends = ArmV1, capacity = 256)]
+pub struct ArmV2 {
+    /// As in version 1.
+    pub state: u64,
+    /// As in version 1.
+    pub log: Ring<u64, 4>,
+    /// New.
+    pub speed: u64,
+    /// A ring version 1 did not have.
+    pub alarms: Ring<u32, 2>,
+    /// A queue version 1 did not have.
+    pub orders: Queue<u32, 2>,
+}
+
+/// A segment of version 1 upgraded in place to version 2: the rings and
+/// queues version 2 added have no room (an upgrade does not grow the
+/// stream area), which Python reports as `Unsupported`, as Rust does (the
+/// handle that upgraded, and any later one), and the old ring goes on.
+#[test]
+fn streams_an_upgrade_added_are_unsupported_in_python_as_in_rust() {
+    if python_missing() {
+        return;
+    }
+    let name = Name::new("py-upgraded");
+    let v1 = Options::posix(&name.0)
+        .create_new()
+        .open::<ArmV1>()
+        .unwrap();
+    v1.publisher(|f| f.log()).unwrap().publish(&7).unwrap();
+    drop(v1);
+    let v2 = Options::posix(&name.0)
+        .upgrade(true)
+        .open::<ArmV2>()
+        .unwrap();
+    let e = v2.subscribe(|f| f.alarms()).unwrap_err();
+    assert!(matches!(e, Error::Unsupported { .. }), "{e}");
+    let rust_says = e.to_string();
+    drop(v2);
+    let v2 = Options::posix(&name.0)
+        .claim_writer(false)
+        .open::<ArmV2>()
+        .unwrap();
+    let e = v2.subscribe(|f| f.alarms()).unwrap_err();
+    assert_eq!(e.to_string(), rust_says);
+    let Err(Error::Unsupported { .. }) = v2.consumer(|f| f.orders(), Duration::ZERO) else {
+        panic!("the queue an upgrade added")
+    };
+    let script = format!(
+        "import typed_shm\n\
+         with typed_shm.open('{0}', write=True, claim=False) as seg:\n\
+         \x20   print(list(seg.subscribe('log', start='oldest')))\n\
+         \x20   for what in (lambda: seg.subscribe('alarms'), lambda: seg.consumer('orders')):\n\
+         \x20       try:\n\
+         \x20           what()\n\
+         \x20       except typed_shm.Unsupported as e:\n\
+         \x20           print(e)\n",
+        name.0
+    );
+    let out = Command::new(python())
+        .args(["-c", &script])
+        .env("PYTHONPATH", root().join("bindings/python"))
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines.len(),
+        3,
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(lines[0], "[7]");
+    assert_eq!(lines[1], rust_says);
+    assert!(
+        lines[2].contains("this queue (stream offset") && lines[2].contains("older version"),
+        "{text}"
+    );
+}
+
 /// A small deterministic generator (xorshift64*), for the scribbling tests.
 struct Rng(u64);
 

@@ -25,9 +25,9 @@ impl<S: SharedLayout, A: Access> Shared<S, A> {
         // only accessed atomically (`Shared::from_mapping`).
         let fields = S::Fields::from(unsafe { Field::<S, ReadOnly>::from_raw(primary) });
         let at = (pick(fields).as_ptr() as usize).wrapping_sub(primary.as_ptr() as usize);
-        let place = places(&S::LAYOUT)
-            .unwrap_or_default()
-            .into_iter()
+        let all = places(&S::LAYOUT).unwrap_or_default();
+        let place = all
+            .iter()
             .find(|p| p.offset == at && type_eq(&p.ty, &X::TYPE))
             .ok_or_else(|| Error::Unsupported {
                 name: self.name().to_owned(),
@@ -49,20 +49,36 @@ impl<S: SharedLayout, A: Access> Shared<S, A> {
                 place.len
             ),
         };
-        let start = usize::try_from(h.backup_offset)
+        let area = usize::try_from(h.backup_offset)
             .ok()
             .zip(usize::try_from(h.capacity()).ok())
-            .and_then(|(b, c)| streams_offset(b, c))
+            .and_then(|(b, c)| streams_offset(b, c));
+        let start = area
             .and_then(|s| s.checked_add(place.stream))
             .ok_or_else(too_small)?;
+        // Where an older version of the schema, without this stream and
+        // the ones after it, ended its segment: after its payload copies
+        // (no streams) or after the streams before this one.
+        let older_end = |end: u64| {
+            end == h.backup_offset.saturating_add(h.capacity())
+                || all.iter().any(|p| {
+                    p.stream <= place.stream
+                        && area.and_then(|a| a.checked_add(p.stream)) == usize::try_from(end).ok()
+                })
+        };
         let len = len.ok_or_else(too_small)?;
         let past_end = start
             .checked_add(len)
             .is_none_or(|end| end as u64 > h.segment_size);
-        if past_end && matches!(self.compat(), crate::Compat::Upgraded { .. }) {
+        if past_end
+            && (matches!(self.compat(), crate::Compat::Upgraded { .. })
+                || older_end(h.segment_size))
+        {
             // Rings and queues keep their places across schema versions
             // (field order; versions append fields), but an upgrade in
-            // place does not grow the stream area.
+            // place does not grow the stream area: this handle upgraded
+            // the segment, or the segment ends where an older version
+            // ended it (a later handle of an upgraded segment).
             return Err(Error::Unsupported {
                 name: self.name().to_owned(),
                 what: format!(

@@ -304,6 +304,14 @@ fn rings_across_schema_versions() {
     assert!(matches!(e, Error::Unsupported { .. }), "{e}");
     assert!(e.to_string().contains("older version"), "{e}");
     drop(v2);
+    // A later handle of the upgraded segment (the same schema now) is told
+    // the same: the segment ends where version 1 ended it.
+    let again = Options::posix(&name).open::<ArmV2>().unwrap();
+    let e = again.subscribe(|f| f.alarms()).unwrap_err();
+    assert!(matches!(e, Error::Unsupported { .. }), "{e}");
+    assert!(e.to_string().contains("older version"), "{e}");
+    again.subscribe(|f| f.log()).unwrap();
+    drop(again);
 
     let name = unique("ring-evolution");
     let _c = Cleanup::posix(&name);

@@ -104,13 +104,34 @@ def region(seg, path, queue):
                                     f"(its rings and queues: {have})")
     p = found[0]
     h = seg.header
-    start = streams_offset(h.backup_offset, h.capacity) + p.region_offset
+    area = streams_offset(h.backup_offset, h.capacity)
+    start = area + p.region_offset
     end = start + p.region_len
+    if end > h.segment_size and _older_end(seg, area, p):
+        # As the Rust runtime: rings and queues keep their places across
+        # schema versions, but an upgrade in place does not grow the
+        # stream area.
+        raise Unsupported(seg.name, f"this {kind} (stream offset {p.region_offset}): the segment "
+                                    f"was made by an older version of schema "
+                                    f"`{seg.schema.name}` without it, and an upgrade in place "
+                                    f"does not add room for {kind}s (re-create the segment) is "
+                                    "not supported here")
     if end > h.segment_size or end > seg.object_size or start % 8:
         raise Corrupt(seg.name, f"the segment ({seg.object_size} bytes mapped) has no room for the "
                                 f"{kind} at payload offset {p.payload_offset} (stream offset "
                                 f"{p.region_offset}, {p.region_len} bytes) after the payload copies")
     return p, start
+
+
+def _older_end(seg, area, place):
+    """Whether the segment ends where an older version of its schema,
+    without `place` and the streams after it, ended it: after the payload
+    copies (no streams), or after the streams before `place` (the stream
+    area starts at `area`). A segment upgraded in place ends there."""
+    h = seg.header
+    return (h.segment_size == h.backup_offset + h.capacity
+            or any(h.segment_size == area + q.region_offset
+                   for q in seg.streams() if q.region_offset <= place.region_offset))
 
 
 def _wake(seg):
