@@ -232,6 +232,74 @@ fn a_rust_publisher_and_a_python_subscriber_that_fell_behind_count_losses_exactl
     assert_eq!(py.rest(), want);
 }
 
+/// `recv_batch`: batches of consecutive messages, a loss reported before
+/// the batch it ends (found first) or by the next call (found after
+/// messages), an invalid message ending a batch and raised by the next
+/// call; `publish_all`.
+#[test]
+fn python_batches_are_consecutive_and_losses_and_errors_end_them() {
+    if python_missing() {
+        return;
+    }
+    let name = Name::new("py-ring-batch");
+    let seg = segment(&name, true);
+    let events = seg.publisher(|f| f.events()).unwrap();
+    // KEPT + 12 published after it subscribed: the loss first, then full
+    // batches of 5, one cut short (KEPT is not a multiple of 5), an empty
+    // one.
+    let mut py = Py::start(&["batch", &name.0, "5"]);
+    assert_eq!(py.line(), "subscribed 0");
+    for i in 0..KEPT + 12 {
+        events.publish(&event(i)).unwrap();
+    }
+    py.go();
+    let mut want = Vec::new();
+    let (mut left, mut lost) = (KEPT, 12);
+    while left > 0 {
+        let n = left.min(5);
+        want.push(format!("batch {n} lost {lost}"));
+        (left, lost) = (left - n, 0);
+    }
+    want.push("batch 0 lost 0".to_owned());
+    want.push("bad 0".to_owned());
+    assert!(!KEPT.is_multiple_of(5));
+    assert_eq!(py.rest(), want);
+    // Message 2 of 5 invalid (`ok` 7): the batch ends before it, the next
+    // call raises, the one after goes on.
+    let name = Name::new("py-ring-batch-invalid");
+    let seg = segment(&name, true);
+    let events = seg.publisher(|f| f.events()).unwrap();
+    for i in 0..5 {
+        events.publish(&event(i)).unwrap();
+    }
+    let ok = std::mem::offset_of!(Event, ok) as u64;
+    poke(&name, streams(&seg) + EVENTS + 64 + 2 * SLOT + 8 + ok, &[7]);
+    assert_eq!(
+        Py::start(&["batches", &name.0, "10"]).rest(),
+        [
+            "batch [0, 1] lost 0 position 2",
+            "invalid",
+            "batch [3, 4] lost 0 position 5"
+        ]
+    );
+    // A publisher that laps the subscriber after two messages of a batch:
+    // the batch ends with them, the next one starts with the loss.
+    let name = Name::new("py-ring-lapped");
+    let seg = segment(&name, false);
+    assert_eq!(
+        Py::start(&["lapped", &name.0]).rest(),
+        [
+            "publish_all None 2",
+            "batch [0, 1] lost 0 position 2",
+            "batch [3, 4, 5, 6, 7] lost 1 position 8"
+        ]
+    );
+    let mut sub = seg.subscribe(|f| f.events()).unwrap();
+    sub.start_oldest();
+    assert_eq!(sub.position(), 3);
+    assert_eq!(sub.try_recv().unwrap(), Some(Recv::Msg(event(3))));
+}
+
 #[test]
 fn a_live_python_subscriber_receives_or_counts_every_message_of_a_rust_publisher() {
     if python_missing() {

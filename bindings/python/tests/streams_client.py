@@ -16,6 +16,22 @@ it is the one its id says. Usage:
                                        receive (recv) until COUNT messages are
                                        received or lost; print `received R
                                        lost L bad B`
+  streams_client.py batch NAME SIZE    subscribe (new), print `subscribed P`,
+                                       wait for a line, then receive batches
+                                       (recv_batch(SIZE)) until one is empty
+                                       without a loss, printing `batch C lost
+                                       L` for each, then `bad B` (messages
+                                       out of order or not well formed)
+  streams_client.py batches NAME SIZE  subscribe (oldest), then three times
+                                       recv_batch(SIZE): print `batch [IDS]
+                                       lost L position P`, or `invalid`
+  streams_client.py lapped NAME        claim write access; publish_all no
+                                       events, then 3, printing `publish_all
+                                       N1 N2` (their results); then receive
+                                       batches of 5 (from the first) while
+                                       the publisher laps the subscriber
+                                       after its second message; print
+                                       `batch [IDS] lost L position P` twice
   streams_client.py publish NAME COUNT claim write access, publish COUNT
                                        events (ids from 0), print `published N`
   streams_client.py consume NAME COUNT [WAIT]
@@ -125,6 +141,51 @@ def main(argv):
                     received += 1
                     expect = got.id + 1
                 say(f"received {received} lost {lost} bad {bad}")
+        elif cmd == "batch":
+            size = int(rest[0])
+            with typed_shm.open(name) as seg:
+                sub = seg.subscribe("events")
+                say(f"subscribed {sub.position}")
+                sys.stdin.readline()
+                bad = 0
+                while True:
+                    first = sub.position
+                    msgs, lost = sub.recv_batch(size)
+                    say(f"batch {len(msgs)} lost {lost}")
+                    # Consecutive: the numbers right after the loss (event
+                    # number i has id i here).
+                    bad += sum(1 for k, m in enumerate(msgs)
+                               if m.id != first + lost + k or not well_formed(m))
+                    if not msgs and not lost:
+                        break
+                say(f"bad {bad}")
+        elif cmd == "batches":
+            with typed_shm.open(name) as seg:
+                sub = seg.subscribe("events", start="oldest")
+                for _ in range(3):
+                    try:
+                        msgs, lost = sub.recv_batch(int(rest[0]))
+                        say(f"batch {[m.id for m in msgs]} lost {lost} position {sub.position}")
+                    except typed_shm.InvalidValue:
+                        say("invalid")
+        elif cmd == "lapped":
+            with typed_shm.open(name, write=True, writer_wait=10) as seg:
+                pub = seg.publisher("events")
+                sub = seg.subscribe("events")
+                none = pub.publish_all([])
+                say(f"publish_all {none} {pub.publish_all(event(i) for i in range(3))}")
+                step, calls = sub._step, [0]
+
+                def lapping():
+                    calls[0] += 1
+                    if calls[0] == 3:  # after two messages
+                        pub.publish_all([event(i) for i in range(3, 3 + pub.capacity)])
+                    return step()
+
+                sub._step = lapping
+                for _ in range(2):
+                    msgs, lost = sub.recv_batch(5)
+                    say(f"batch {[m.id for m in msgs]} lost {lost} position {sub.position}")
         elif cmd == "publish":
             with typed_shm.open(name, write=True, writer_wait=10) as seg:
                 pub = seg.publisher("events")

@@ -240,10 +240,15 @@ class Subscriber(_Messages):
     """A reader of one ring with its own cursor (`position`); never stores
     to the segment, so read-only handles subscribe too. `try_recv` and
     `recv` give the next message (decoded like a snapshot value), a `Lost`,
-    or None; iterating gives what is there now."""
+    or None; `recv_batch(n)` up to n consecutive messages; iterating gives
+    what is there now."""
 
     def __init__(self, seg, path, start="new"):
         super().__init__(seg, path, False)
+        # What `recv_batch` found after messages, for the next call: a loss
+        # (a count), or an error (and whether the cursor moved past its
+        # message: an InvalidValue).
+        self._pending, self._pending_error = 0, None
         self._slot0 = self._base + RING_HEADER
         self._stride = self._words * 8 + 8
         if start == "new":
@@ -259,16 +264,19 @@ class Subscriber(_Messages):
     def start_new(self):
         """Moves the cursor past every message published so far."""
         self._next = self._head()
+        self._pending, self._pending_error = 0, None
 
     def start_oldest(self):
         """Moves the cursor to the oldest message the ring still holds."""
         self._next = max(0, self._head() - self.capacity)
+        self._pending, self._pending_error = 0, None
 
     @property
     def position(self):
         """The number of the next message this subscriber will receive or
         report lost (messages are numbered from 0 in publishing order)."""
-        return self._next
+        skipped = isinstance(self._pending_error, InvalidValue)
+        return self._next - self._pending - skipped
 
     def _step(self):
         """`ring::try_next`: (None | ("msg", words) | ("lost", n)); Corrupt
@@ -313,6 +321,12 @@ class Subscriber(_Messages):
         published. Never waits. A message of a checked type that fails its
         check raises InvalidValue, and the subscriber moves past it; a ring
         whose counters cannot be right raises Corrupt (the cursor stays)."""
+        if self._pending_error is not None:
+            e, self._pending_error = self._pending_error, None
+            raise e
+        if self._pending:
+            n, self._pending = self._pending, 0
+            return Lost(n)
         got = self._step()
         if got is None:
             return None
@@ -334,6 +348,35 @@ class Subscriber(_Messages):
             got = self.try_recv()
             if got is not None or not ready:
                 return got
+
+    def recv_batch(self, n):
+        """Up to `n` messages without waiting, as (messages, lost): `lost`
+        messages were lost just before the first of them. The messages of
+        a batch are consecutive: a loss found after some messages ends the
+        batch and is reported first by the next call (so they are the
+        numbers `position - len(messages)` .. `position`). Likewise an
+        error (InvalidValue, Corrupt) found after some messages ends the
+        batch and is raised by the next call (`position` counts an invalid
+        message once that call raised); before any, it is raised."""
+        msgs, lost = [], 0
+        while len(msgs) < n:
+            try:
+                got = self.try_recv()
+            except Error as e:
+                if not msgs:
+                    raise
+                self._pending_error = e
+                break
+            if got is None:
+                break
+            if isinstance(got, Lost):
+                if msgs:
+                    self._pending = got.count
+                    break
+                lost += got.count
+            else:
+                msgs.append(got)
+        return msgs, lost
 
     def __iter__(self):
         """The messages and losses there are now; ends when nothing new is
@@ -364,7 +407,28 @@ class Publisher(_Messages):
         type), overwriting the oldest message if the ring is full; returns
         its number. Never waits for subscribers; wakes waiting ones."""
         self._seg._check_writer()
-        words = self._encode(msg)
+        h = self._publish(self._encode(msg))
+        _wake(self._seg)
+        return h
+
+    def publish_all(self, msgs):
+        """Publishes every message of `msgs` in order, waking waiting
+        subscribers once; returns the number of the last one, or None if
+        there were none. Every message is checked before the first is
+        published."""
+        self._seg._check_writer()
+        encoded = [self._encode(m) for m in msgs]
+        last = None
+        try:
+            for words in encoded:
+                last = self._publish(words)
+        finally:
+            if last is not None:
+                _wake(self._seg)
+        return last
+
+    def _publish(self, words):
+        """Publishes the message `words`; its number. No wake-up."""
         a, q = self._seg._a, self._seg._q
         h = a.load64(self._base, RELAXED)
         if 2 * h + 2 >= U64:
@@ -377,7 +441,6 @@ class Publisher(_Messages):
             q[i + k] = w  # one relaxed 8-byte store per word
         a.store64(at, 2 * h + 2, RELEASE)
         a.store64(self._base, h + 1, RELEASE)
-        _wake(self._seg)
         return h
 
     @property
