@@ -741,13 +741,16 @@ fn readme_blocks() -> Vec<String> {
 fn readme_program(block: &str, name: &Name, tag: &str) -> PathBuf {
     let dir = generated_dir();
     let src = dir.join(format!("readme-{tag}.c"));
-    let body = block.replace("\"/MyShare\"", &format!("\"/{}\"", name.0));
+    let body = block
+        .replace("\"/MyShare\"", &format!("\"/{}\"", name.0))
+        .replace("\"/plant\"", &format!("\"/{}\"", name.0));
     std::fs::write(
         &src,
         format!(
-            "#include \"my_shared_data.h\"\n#include <fcntl.h>\n#include <stdio.h>\n\
+            "#include \"my_shared_data.h\"\n#include \"plant.h\"\n\
+             #include <fcntl.h>\n#include <stdio.h>\n\
              #include <sys/mman.h>\n#include <sys/stat.h>\n\
-             int main(void)\n{{\n{body}    return 0;\n}}\n"
+             int main(void)\n{{\n{body}return 0;\n}}\n"
         ),
     )
     .unwrap();
@@ -762,9 +765,9 @@ fn the_readme_examples_read_and_write() {
         return;
     }
     let blocks = readme_blocks();
-    assert_eq!(blocks.len(), 2, "a read and a write example");
+    assert_eq!(blocks.len(), 3, "a read, a write and a ring example");
     for b in &blocks {
-        assert!(b.lines().count() <= 5, "five lines at most:\n{b}");
+        assert!(b.lines().count() <= 6, "six lines at most:\n{b}");
     }
     let name = Name::new("readme");
     let seg = free_segment(&name);
@@ -777,4 +780,16 @@ fn the_readme_examples_read_and_write() {
     assert_eq!(ok(run(&read, &[])), "7\n");
     // Write access was given back.
     assert_eq!(seg.claim_writer(Duration::ZERO).unwrap(), None);
+    // The ring example, from the oldest kept event.
+    let name = Name::new("readme-ring");
+    let plant = Options::posix(&name.0)
+        .create_new()
+        .open::<schemas::Plant>()
+        .unwrap();
+    let events = plant.publisher(|f| f.events()).unwrap();
+    for i in 0..3 {
+        events.publish(&schemas::Event::numbered(i)).unwrap();
+    }
+    let ring = readme_program(&blocks[2], &name, "ring");
+    assert_eq!(ok(run(&ring, &[])), "event 0\nevent 1\nevent 2\n");
 }

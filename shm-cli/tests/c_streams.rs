@@ -185,19 +185,20 @@ fn c_subscribers_receive_a_rust_publisher_with_exact_losses() {
 }
 
 /// A Rust publisher in a tight loop and a C subscriber (and a C++ one)
-/// reading as fast as they can: every message whole (each is checked
-/// against its number) and in order, or counted lost.
+/// reading as fast as they can, on a ring of 8 (`SmallPlant`: the
+/// publisher laps them again and again): every message whole (each is
+/// checked against its number) and in order, or counted lost.
 #[test]
 fn c_subscribers_of_a_fast_publisher_get_every_message_whole_or_counted_lost() {
     let n = stress_messages();
     let name = Name::new("c-stress");
-    let seg = segment(&name);
+    let seg = small_segment(&name);
     seg.claim_writer(Duration::ZERO).unwrap();
     let p = seg.publisher(|f| f.events()).unwrap();
     let count = n.to_string();
     let mut subs: Vec<Lines> = [false, true]
         .into_iter()
-        .filter_map(program)
+        .filter_map(small_program)
         .map(|exe| Lines::spawn(&exe, &["sub", name.as_str(), &count, "new", "wait"]))
         .collect();
     for c in &mut subs {

@@ -44,10 +44,11 @@ const EVENTS: u64 = 0;
 const SLOT: u64 = 8 + size_of::<Event>() as u64;
 const COMMANDS: u64 = 64 + KEPT * SLOT;
 
-/// `Plant` with a ring of 8 and a queue of 4, for the fuzz test only: it
-/// changes every byte of the stream area four ways and drains every ring
-/// and queue after each change, which a ring of 1024 events would make
-/// take hours.
+/// `Plant` with a ring of 8 and a queue of 4, for two tests: the fuzz
+/// test changes every byte of the stream area four ways and drains every
+/// ring and queue after each change, which a ring of 1024 events would
+/// make take hours; the live subscriber must be lapped by the publisher
+/// (it rarely is on a ring of 1024).
 #[derive(SharedLayout)]
 #[repr(C)]
 pub struct SmallPlant {
@@ -306,7 +307,10 @@ fn a_live_python_subscriber_receives_or_counts_every_message_of_a_rust_publisher
         return;
     }
     let name = Name::new("py-ring-live");
-    let seg = segment(&name, true);
+    let seg = Options::posix(&name.0)
+        .create_new()
+        .open::<SmallPlant>()
+        .unwrap();
     let events = seg.publisher(|f| f.events()).unwrap();
     let count = 3000u64;
     let mut py = Py::start(&["follow", &name.0, &count.to_string()]);
@@ -323,7 +327,7 @@ fn a_live_python_subscriber_receives_or_counts_every_message_of_a_rust_publisher
     assert_eq!(nums.len(), 3, "{out:?}");
     assert_eq!(nums[0] + nums[1], count, "received + lost: {out:?}");
     assert_eq!(nums[2], 0, "out of order or damaged: {out:?}");
-    assert!(nums[0] >= KEPT, "at least the last KEPT arrive: {out:?}");
+    assert!(nums[0] >= 8, "at least the last 8 arrive: {out:?}");
 }
 
 #[test]
@@ -607,6 +611,58 @@ fn the_generated_module_lists_the_streams_and_opens_them_through_the_package() {
         );
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The README's Python stream example (section "Python"), as written,
+/// against a `Plant` segment holding an event.
+#[test]
+fn the_readme_python_stream_example_runs() {
+    if python_missing() {
+        return;
+    }
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let section = readme.split("\n## Python\n").nth(1).unwrap();
+    let block = section
+        .split("```python\n")
+        .skip(1)
+        .map(|b| b.split("```").next().unwrap())
+        .find(|b| b.contains("subscribe("))
+        .expect("a stream example");
+    // The block is indented under a list item.
+    let code: String = block
+        .lines()
+        .map(|l| format!("{}\n", l.strip_prefix("  ").unwrap_or(l)))
+        .collect();
+    let name = Name::new("py-readme");
+    let seg = segment(&name, false);
+    seg.claim_writer(Duration::ZERO).unwrap();
+    seg.publisher(|f| f.events())
+        .unwrap()
+        .publish(&event(0))
+        .unwrap();
+    seg.release_writer().unwrap();
+    let code = code.replace("\"plant\"", &format!("{:?}", name.0));
+    let out = Command::new(python())
+        .args(["-c", &format!("import typed_shm\n{code}")])
+        .env("PYTHONPATH", root().join("bindings/python"))
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{code}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut sub = seg.subscribe(|f| f.events()).unwrap();
+    sub.start_oldest();
+    assert_eq!(sub.try_recv().unwrap(), Some(Recv::Msg(event(0))));
+    let Some(Recv::Msg(e)) = sub.try_recv().unwrap() else {
+        panic!("the event the example published")
+    };
+    assert_eq!((e.id, e.value, e.tag.as_str()), (1, 0.5, "boiler"));
+    // The example's consumer took the command it sent.
+    let c = seg.consumer(|f| f.commands(), Duration::ZERO).unwrap();
+    assert_eq!(c.position(), 1);
 }
 
 /// Version 1 of a schema with a ring, room to grow (the upgrade test

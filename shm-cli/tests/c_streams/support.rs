@@ -1,7 +1,8 @@
 //! What the tests of `c_streams.rs` share: the `Plant` schema of the
 //! `schemas` crate (a ring of `Event`s and a queue of `Command`s, of
 //! checked types), `streams.c` built against its checked-in header
-//! (`bindings/c/plant.h`), and running and reading the C programs.
+//! (`bindings/c/plant.h`) or against a small copy's, and running and
+//! reading the C programs.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Write};
@@ -11,10 +12,28 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use crate::common::{Name, root};
-use shm_runtime::{Options, RawSegment};
+use shm_codegen::{Lang, generate, rust_source};
+use shm_runtime::descriptor::Schema;
+use shm_runtime::{Options, Queue, RawSegment, Ring, SharedLayout};
 
 pub use schemas::plant::{COMMAND_SLOTS, EVENTS_KEPT};
-pub use schemas::{Event, Plant};
+pub use schemas::{Event, Plant, PlantState};
+
+/// `Plant` with a ring of 8 and a queue of 4, under the same name, so
+/// that its generated header has the same functions and `streams.c` builds
+/// against it: for the stress test, whose publisher must lap its
+/// subscribers again and again (it rarely laps a ring of 1024).
+#[derive(SharedLayout)]
+#[repr(C)]
+#[shm(name = "Plant")]
+pub struct SmallPlant {
+    /// As in `Plant`.
+    pub state: PlantState,
+    /// As in `Plant`, 8 events.
+    pub events: Ring<Event, 8>,
+    /// As in `Plant`, 4 commands.
+    pub commands: Queue<schemas::Command, 4>,
+}
 
 /// Event number `i`, as `streams.c` makes and expects it.
 pub(crate) fn event(i: u64) -> Event {
@@ -36,7 +55,17 @@ pub(crate) const SLOT: u64 = 8 + size_of::<Event>() as u64;
 /// (G++), once per process; `None` (and a message) if the compiler is
 /// missing.
 pub(crate) fn program(cpp: bool) -> Option<PathBuf> {
-    static BUILT: OnceLock<std::sync::Mutex<Vec<(bool, PathBuf)>>> = OnceLock::new();
+    build(cpp, false)
+}
+
+/// [`program`] for [`SmallPlant`] segments (built against its generated
+/// header).
+pub(crate) fn small_program(cpp: bool) -> Option<PathBuf> {
+    build(cpp, true)
+}
+
+fn build(cpp: bool, small: bool) -> Option<PathBuf> {
+    static BUILT: OnceLock<std::sync::Mutex<Vec<(bool, bool, PathBuf)>>> = OnceLock::new();
     let (cc, lang): (&str, &[&str]) = if cpp {
         ("g++", &["-std=c++17", "-pedantic", "-x", "c++"])
     } else {
@@ -51,17 +80,31 @@ pub(crate) fn program(cpp: bool) -> Option<PathBuf> {
         return None;
     }
     let mut built = BUILT.get_or_init(Default::default).lock().unwrap();
-    if let Some((_, exe)) = built.iter().find(|(c, _)| *c == cpp) {
+    if let Some((_, _, exe)) = built.iter().find(|(c, s, _)| (*c, *s) == (cpp, small)) {
         return Some(exe.clone());
     }
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("c-streams");
-    std::fs::create_dir_all(&dir).unwrap();
-    let exe = dir.join(if cpp { "streams-cpp" } else { "streams-c" });
+    let include = if small {
+        let include = dir.join("small");
+        std::fs::create_dir_all(&include).unwrap();
+        let schema = Schema::from_layout(&SmallPlant::LAYOUT);
+        let text = generate(Lang::C, &schema, &rust_source(&schema)).unwrap();
+        std::fs::write(include.join("plant.h"), text).unwrap();
+        include
+    } else {
+        std::fs::create_dir_all(&dir).unwrap();
+        root().join("bindings/c")
+    };
+    let exe = dir.join(format!(
+        "streams-{}{}",
+        if cpp { "cpp" } else { "c" },
+        if small { "-small" } else { "" }
+    ));
     let out = Command::new(cc)
         .args(["-Wall", "-Wextra", "-Werror", "-O1"])
         .args(lang)
         .arg("-I")
-        .arg(root().join("bindings/c"))
+        .arg(&include)
         .arg(root().join("bindings/c/tests/streams.c"))
         .arg("-o")
         .arg(&exe)
@@ -73,7 +116,7 @@ pub(crate) fn program(cpp: bool) -> Option<PathBuf> {
         "{cc} failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    built.push((cpp, exe.clone()));
+    built.push((cpp, small, exe.clone()));
     Some(exe)
 }
 
@@ -181,6 +224,15 @@ pub(crate) fn segment(name: &Name) -> shm_runtime::Shared<Plant> {
         .create_new()
         .claim_writer(false)
         .open::<Plant>()
+        .unwrap()
+}
+
+/// A new [`SmallPlant`] segment whose write access is free.
+pub(crate) fn small_segment(name: &Name) -> shm_runtime::Shared<SmallPlant> {
+    Options::posix(name.as_str())
+        .create_new()
+        .claim_writer(false)
+        .open::<SmallPlant>()
         .unwrap()
 }
 
