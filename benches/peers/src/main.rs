@@ -17,6 +17,9 @@ mod libs;
 mod measure;
 mod payload;
 mod report;
+mod stream_libs;
+mod stream_report;
+mod streams;
 mod sys;
 
 use std::path::PathBuf;
@@ -40,7 +43,7 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
     /// Only these groups (comma-separated: read, write, updates, latency,
-    /// project, open).
+    /// project, open, streams).
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
     /// Seconds the checking reader runs per row (updates seen).
@@ -96,7 +99,10 @@ fn run(args: Args) -> Res<()> {
     iceoryx2::prelude::set_log_level(iceoryx2::prelude::LogLevel::Error);
     if let Some(role) = args.role.clone() {
         sys::pin(args.cpu);
-        let v = measure::child(&role, &args)?;
+        let v = match role.strip_prefix("stream-") {
+            Some(mode) => streams::child(mode, &args)?,
+            None => measure::child(&role, &args)?,
+        };
         println!("{v}");
         return Ok(());
     }
@@ -130,6 +136,7 @@ fn run(args: Args) -> Res<()> {
     if torn > 0.0 {
         return Err(format!("{torn} torn reads of ours").into());
     }
+    stream_report::check(&results)?;
     Ok(())
 }
 
