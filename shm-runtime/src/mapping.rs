@@ -495,6 +495,7 @@ impl Mapping {
 
     /// After a write (or a repair or upgrade, which count as writes): wakes
     /// the processes waiting for a change, if any.
+    #[inline]
     pub(crate) fn wake(&self) {
         notify::wake(
             self.word32(off::NOTIFY),
