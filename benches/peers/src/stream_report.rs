@@ -44,6 +44,14 @@ fn ratio(a: Option<f64>, b: Option<f64>) -> String {
     }
 }
 
+/// A table row: label, mode, key, formatter.
+type Metric = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(Option<f64>) -> String,
+);
+
 fn size_label(size: usize) -> &'static str {
     if size == 64 { "64 B" } else { "4 KiB" }
 }
@@ -67,7 +75,7 @@ pub fn markdown(v: &Value) -> String {
         "| stream | size | N | raw ring | ours | iceoryx2 | ours / raw ring | ours / iceoryx2 |"
     );
     let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---:|---:|");
-    let metrics: [(&str, &str, &str, fn(Option<f64>) -> String); 4] = [
+    let metrics: [Metric; 4] = [
         (
             "throughput (messages/s received)",
             "throughput",
