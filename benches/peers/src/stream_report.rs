@@ -65,9 +65,9 @@ pub fn markdown(v: &Value) -> String {
     }
     let _ = writeln!(
         s,
-        "\nStreams: one producer process, one consumer process on another CPU; ours `Ring<M, N>` (`publish`, `recv_batch`), iceoryx2 0.10 publish-subscribe (safe overflow, subscriber buffer = history = N, `loan_uninit` + in-place build + `send`, `receive()` in place), raw ring = hand-written single-producer seqlock ring over a raw mapping (same layout, `memcpy`, no checks). Every message checked word by word. Throughput: the producer publishes flat out, the consumer spins (messages/s received; median of {} run(s)). Latency: one message every {} µs, `CLOCK_MONOTONIC` timestamp in it, one-way. Loss: flat-out producer, the consumer spends {} µs on each message. Ratios: ours / peer (throughput: above 1 ours is faster; latency: below 1 ours is faster).\n",
-        v["meta"]["updates_runs"].as_u64().unwrap_or(1),
+        "\nStreams: one producer process, one consumer process on another CPU; ours `Ring<M, N>` (`publish`, `recv_batch`), iceoryx2 0.10 publish-subscribe (safe overflow, subscriber buffer = history = N, `loan_uninit` + in-place build + `send`, `receive()` in place), raw ring = hand-written single-producer seqlock ring over a raw mapping (same layout, `memcpy`, no checks). Every message checked word by word. Throughput: the producer publishes flat out, the consumer spins (messages/s received). Latency: one message every {} µs, `CLOCK_MONOTONIC` timestamp in it, one-way (p50 and p99 of the run with the median p50). Throughput and latency: median of {} run(s), libraries interleaved. Loss: flat-out producer, the consumer spends {} µs on each message. Ratios: ours / peer (throughput: above 1 ours is faster; latency: below 1 ours is faster).\n",
         PERIOD_NS / 1000,
+        v["meta"]["updates_runs"].as_u64().unwrap_or(1),
         SLOW_NS / 1000,
     );
     let _ = writeln!(

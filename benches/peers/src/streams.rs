@@ -122,9 +122,9 @@ pub fn all(args: &Args, other: Option<usize>) -> Res<Value> {
     for rep in 0..ctx.repeats {
         for size in SIZES {
             for mode in MODES {
-                // Latency and loss rows once (many samples each); the
-                // throughput rows, which move most with the load, repeated.
-                if rep > 0 && mode != "throughput" {
+                // Throughput and latency rows repeated (they move most
+                // with the load); the loss rows once.
+                if rep > 0 && mode == "loss" {
                     continue;
                 }
                 for lib in LIBS {
@@ -141,7 +141,8 @@ pub fn all(args: &Args, other: Option<usize>) -> Res<Value> {
             eprintln!("streams {size} B (run {}): done", rep + 1);
         }
     }
-    // The median throughput run of each row (the others are kept in `runs`).
+    // The median run of each row, by throughput or by p50 latency (the
+    // others' figures are kept in `runs`).
     let mut rows = vec![];
     for size in SIZES {
         for mode in MODES {
@@ -150,12 +151,13 @@ pub fn all(args: &Args, other: Option<usize>) -> Res<Value> {
                     .iter()
                     .filter(|r| r["lib"] == lib && r["size"] == size && r["mode"] == mode)
                     .collect();
+                let key = if mode == "latency" { "p50" } else { "per_s" };
                 mine.sort_by(|a, b| {
-                    let k = |v: &Value| v["per_s"].as_f64().unwrap_or(0.0);
+                    let k = |v: &Value| v[key].as_f64().unwrap_or(0.0);
                     k(a).total_cmp(&k(b))
                 });
                 let mut row = mine[mine.len() / 2].clone();
-                row["runs"] = mine.iter().map(|r| r["per_s"].clone()).collect();
+                row["runs"] = mine.iter().map(|r| r[key].clone()).collect();
                 for k in ["torn", "dup", "reorder"] {
                     row[k] = mine
                         .iter()
