@@ -104,7 +104,7 @@ pub fn markdown(v: &Value) -> String {
     }
     let _ = writeln!(
         s,
-        "\nChecks of every stream row (summed over the runs): torn / duplicated / reordered messages received; \"exact\": received + lost = published, and the losses reported (ours, raw ring; iceoryx2 reports none, its losses are the gaps in the sequence numbers) = the gaps. Loss rows: published/s by the producer, received/s by the slow consumer.\n"
+        "\nChecks of every stream row (summed over the runs): torn / duplicated / reordered messages received; \"exact\": received + lost = published, and the losses reported (ours, raw ring; iceoryx2 reports none, its losses are the gaps in the sequence numbers) = the gaps. Loss rows: published/s by the producer, received/s by the slow consumer. CPU: the share of a CPU the producer / the consumer got (far below 100 %: the machine's other load took it, and the row says little).\n"
     );
     let _ = writeln!(
         s,
@@ -127,6 +127,12 @@ pub fn markdown(v: &Value) -> String {
                                 "**NOT exact**"
                             }
                         );
+                        let pct = |k: &str| {
+                            r[k].as_f64()
+                                .map_or("–".into(), |x| format!("{:.0} %", x * 100.0))
+                        };
+                        let _ =
+                            write!(c, "; CPU {} / {}", pct("producer_cpu"), pct("consumer_cpu"));
                         if mode == "loss" {
                             let _ = write!(
                                 c,

@@ -205,7 +205,7 @@ fn produce<L: StreamLib<M>, M: Msg>(ctx: &Ctx, mode: &str, lib: &str) -> Res<Val
         let mut tx = L::create(&name)?;
         let mut child = spawn(ctx, mode, lib, M::SIZE, &name)?;
         let sent = publish::<L, M>(ctx, mode, &ctl, &mut tx, &mut child);
-        let (seq, secs) = match sent {
+        let (seq, secs, cpu) = match sent {
             Ok(s) => s,
             Err(e) => {
                 let _ = child.kill();
@@ -218,6 +218,9 @@ fn produce<L: StreamLib<M>, M: Msg>(ctx: &Ctx, mode: &str, lib: &str) -> Res<Val
         let published = seq + 1;
         r["published"] = published.into();
         r["published_per_s"] = (seq as f64 / secs).into();
+        // The share of a CPU the producer got (far below 1: the machine's
+        // other load took its CPU).
+        r["producer_cpu"] = cpu.into();
         // Every message published was received or lost, once: the consumer
         // saw the last one, and the gaps in the sequence numbers before it
         // are the losses. A ring that reports its losses (ours, the raw
@@ -244,7 +247,7 @@ fn publish<L: StreamLib<M>, M: Msg>(
     ctl: &RawMap,
     tx: &mut L::Tx,
     child: &mut std::process::Child,
-) -> Res<(u64, f64)> {
+) -> Res<(u64, f64, f64)> {
     let t = Instant::now();
     while ready(ctl).load(Ordering::Acquire) == 0 {
         if child.try_wait()?.is_some() || t.elapsed() > DEADLINE {
@@ -255,6 +258,7 @@ fn publish<L: StreamLib<M>, M: Msg>(
     L::connect(tx)?;
     let mut scratch = M::zeroed();
     let t = Instant::now();
+    let cpu = sys::thread_cpu();
     let mut seq = 0u64;
     if mode == "latency" {
         let mut at = mono_ns();
@@ -276,8 +280,9 @@ fn publish<L: StreamLib<M>, M: Msg>(
         }
     }
     let secs = t.elapsed().as_secs_f64();
+    let cpu = (sys::thread_cpu() - cpu).as_secs_f64() / secs;
     L::send(tx, &mut scratch, seq, STOP)?;
-    Ok((seq, secs))
+    Ok((seq, secs, cpu))
 }
 
 /// What a consumer counted.
@@ -359,6 +364,7 @@ fn consume<L: StreamLib<M>, M: Msg>(mode: &str, args: &Args) -> Res<Value> {
     let one_cpu = args.cpu.is_none();
     ready(&ctl).store(1, Ordering::Release);
     let start = Instant::now();
+    let cpu = sys::thread_cpu();
     let mut spins = 0u32;
     while !seen.done {
         let k = L::poll(&mut rx, &mut |g: Got<'_, M>| match g {
@@ -374,6 +380,7 @@ fn consume<L: StreamLib<M>, M: Msg>(mode: &str, args: &Args) -> Res<Value> {
         }
     }
     let secs = seen.first.map_or(0.0, |t| t.elapsed().as_secs_f64());
+    let cpu = (sys::thread_cpu() - cpu).as_secs_f64() / start.elapsed().as_secs_f64();
     seen.lat.sort_by(f64::total_cmp);
     let pct = |p: f64| {
         (!seen.lat.is_empty()).then(|| seen.lat[((seen.lat.len() - 1) as f64 * p).round() as usize])
@@ -382,7 +389,7 @@ fn consume<L: StreamLib<M>, M: Msg>(mode: &str, args: &Args) -> Res<Value> {
         "received": seen.received,
         "reported": L::REPORTS_LOSSES.then_some(seen.reported),
         "gaps": seen.gaps, "torn": seen.torn, "dup": seen.dup, "reorder": seen.reorder,
-        "secs": secs,
+        "secs": secs, "consumer_cpu": cpu,
         "per_s": seen.received as f64 / secs.max(1e-9),
         "lost_per_s": seen.gaps as f64 / secs.max(1e-9),
         "p50": pct(0.5), "p99": pct(0.99), "samples": seen.lat.len(),
