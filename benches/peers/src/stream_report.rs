@@ -75,11 +75,17 @@ pub fn markdown(v: &Value) -> String {
         "| stream | size | N | raw ring | ours | iceoryx2 | ours / raw ring | ours / iceoryx2 |"
     );
     let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---:|---:|");
-    let metrics: [Metric; 4] = [
+    let metrics: [Metric; 5] = [
         (
             "throughput (messages/s received)",
             "throughput",
             "per_s",
+            rate,
+        ),
+        (
+            "throughput per second of consumer CPU time",
+            "throughput",
+            "per_cpu_s",
             rate,
         ),
         ("one-way latency p50", "latency", "p50", ns),

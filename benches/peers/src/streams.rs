@@ -380,7 +380,8 @@ fn consume<L: StreamLib<M>, M: Msg>(mode: &str, args: &Args) -> Res<Value> {
         }
     }
     let secs = seen.first.map_or(0.0, |t| t.elapsed().as_secs_f64());
-    let cpu = (sys::thread_cpu() - cpu).as_secs_f64() / start.elapsed().as_secs_f64();
+    let cpu_secs = (sys::thread_cpu() - cpu).as_secs_f64();
+    let cpu = cpu_secs / start.elapsed().as_secs_f64();
     seen.lat.sort_by(f64::total_cmp);
     let pct = |p: f64| {
         (!seen.lat.is_empty()).then(|| seen.lat[((seen.lat.len() - 1) as f64 * p).round() as usize])
@@ -391,6 +392,9 @@ fn consume<L: StreamLib<M>, M: Msg>(mode: &str, args: &Args) -> Res<Value> {
         "gaps": seen.gaps, "torn": seen.torn, "dup": seen.dup, "reorder": seen.reorder,
         "secs": secs, "consumer_cpu": cpu,
         "per_s": seen.received as f64 / secs.max(1e-9),
+        // Per second of the consumer's CPU time: what a descheduled
+        // consumer (a loaded machine) changes least.
+        "per_cpu_s": seen.received as f64 / cpu_secs.max(1e-9),
         "lost_per_s": seen.gaps as f64 / secs.max(1e-9),
         "p50": pct(0.5), "p99": pct(0.99), "samples": seen.lat.len(),
     }))
