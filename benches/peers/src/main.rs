@@ -1,6 +1,8 @@
 //! `peer-bench`: our runtime side by side with its peers (iceoryx2's
 //! blackboard, mmap-sync, a hand-written seqlock) and the raw baselines, on
-//! the same payloads with the same checks. See `BENCHMARKS.md`, "Peers".
+//! the same payloads with the same checks; and our message rings beside
+//! iceoryx2's publish-subscribe and a hand-written ring (`streams`). See
+//! `BENCHMARKS.md`, "Peers".
 //!
 //! ```text
 //! benches/peers/run.sh            # full run (a few minutes), table on stdout
