@@ -93,6 +93,7 @@ impl Mapping {
     /// The 4-byte header word at 248 (`waiters`) or 252 (`notify`): the
     /// only header bytes accessed as 4-byte atomics (see [`crate::notify`]);
     /// header copies skip them ([`validate::read_header_bytes`]).
+    #[inline]
     pub(crate) fn word32(&self, at: usize) -> &AtomicU32 {
         assert!(at == off::WAITERS || at == off::NOTIFY);
         // SAFETY: inside the header of every mapping, 4-aligned in a
