@@ -306,6 +306,10 @@ struct Seen {
 impl Seen {
     #[inline]
     fn got<M: Msg>(&mut self, m: &M, latency: bool, slow: bool) {
+        // Checked first, then timed: the latency ends once the consumer
+        // has read the whole message (iceoryx2's in place, from the
+        // producer's cache; the others' copy, which the copy read so).
+        let whole = m.check();
         if latency {
             let now = mono_ns();
             let ts = m.ts();
@@ -317,7 +321,7 @@ impl Seen {
             self.first = Some(Instant::now());
         }
         self.received += 1;
-        if !m.check() {
+        if !whole {
             self.torn += 1;
             return;
         }
