@@ -270,7 +270,11 @@ fn publish<L: StreamLib<M>, M: Msg>(
     if mode == "latency" {
         let mut at = mono_ns();
         for _ in 0..ctx.samples {
-            at += PERIOD_NS;
+            // Paced, never catching up: a producer that was descheduled
+            // publishes the next message at once, then paces again (a burst
+            // of the missed ones would queue up behind a slower consumer
+            // and measure the burst, not the ring).
+            at = (at + PERIOD_NS).max(mono_ns());
             while mono_ns() < at {
                 std::hint::spin_loop();
             }
