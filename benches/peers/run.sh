@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds and runs the peer benchmark (our runtime side by side with
-# iceoryx2's blackboard, mmap-sync and a hand-written seqlock; see
-# BENCHMARKS.md, "Peers"). This directory is its own cargo workspace, so the
-# root workspace's `cargo build` / `cargo test --workspace` never compile
-# the peers. Arguments go to the binary, e.g.
+# iceoryx2's blackboard, mmap-sync and a hand-written seqlock; our message
+# rings beside iceoryx2's publish-subscribe and a hand-written ring; see
+# BENCHMARKS.md, "Peers"). This directory is its own cargo workspace, so
+# the root workspace's `cargo build` / `cargo test --workspace` never
+# compile the peers. Arguments go to the binary, e.g.
 #
 #   benches/peers/run.sh            # full run (a few minutes)
 #   benches/peers/run.sh --quick    # every row once, briefly (CI)

@@ -91,6 +91,7 @@ pub(crate) struct Slot {
 impl Slot {
     /// The count of read-only waiters a writer looks at after each write,
     /// if this mapping has the doorbell attached.
+    #[inline]
     pub(crate) fn ro_waiters(&self) -> Option<&AtomicU32> {
         #[cfg(target_os = "linux")]
         return self.bell.get().map(imp::Bell::ro_waiters);
@@ -239,6 +240,7 @@ mod imp {
     unsafe impl Sync for Bell {}
 
     impl Bell {
+        #[inline]
         fn word(&self, at: usize) -> &AtomicU32 {
             assert!(at.is_multiple_of(4) && at + 4 <= SIZE);
             // SAFETY: `ptr` is a page-aligned attachment of a System V
@@ -249,6 +251,7 @@ mod imp {
             unsafe { AtomicU32::from_ptr(self.ptr.as_ptr().add(at).cast()) }
         }
 
+        #[inline]
         pub(super) fn ro_waiters(&self) -> &AtomicU32 {
             self.word(OFF_RO_WAITERS)
         }

@@ -70,6 +70,7 @@ impl Drop for WriteLock<'_> {
 
 /// A number for the calling thread, never 0 and never reused by another
 /// thread of this process.
+#[inline]
 pub(crate) fn this_thread() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     thread_local!(static ID: u64 = NEXT.fetch_add(1, Ordering::Relaxed));

@@ -93,6 +93,7 @@ impl Mapping {
     /// The 4-byte header word at 248 (`waiters`) or 252 (`notify`): the
     /// only header bytes accessed as 4-byte atomics (see [`crate::notify`]);
     /// header copies skip them ([`validate::read_header_bytes`]).
+    #[inline]
     pub(crate) fn word32(&self, at: usize) -> &AtomicU32 {
         assert!(at == off::WAITERS || at == off::NOTIFY);
         // SAFETY: inside the header of every mapping, 4-aligned in a
@@ -495,6 +496,7 @@ impl Mapping {
 
     /// After a write (or a repair or upgrade, which count as writes): wakes
     /// the processes waiting for a change, if any.
+    #[inline]
     pub(crate) fn wake(&self) {
         notify::wake(
             self.word32(off::NOTIFY),

@@ -92,6 +92,7 @@ pub(crate) struct Words<'a> {
 
 /// After a write: bump `notify`, and wake sleepers if there are any
 /// (`ro_waiters`: the doorbell's count, if the writer has it attached).
+#[inline]
 pub(crate) fn wake(notify: &AtomicU32, waiters: &AtomicU32, ro_waiters: Option<&AtomicU32>) {
     notify.fetch_add(1, Ordering::SeqCst);
     if waiters.load(Ordering::SeqCst) != 0

@@ -1,6 +1,8 @@
 //! `peer-bench`: our runtime side by side with its peers (iceoryx2's
 //! blackboard, mmap-sync, a hand-written seqlock) and the raw baselines, on
-//! the same payloads with the same checks. See `BENCHMARKS.md`, "Peers".
+//! the same payloads with the same checks; and our message rings beside
+//! iceoryx2's publish-subscribe and a hand-written ring (`streams`). See
+//! `BENCHMARKS.md`, "Peers".
 //!
 //! ```text
 //! benches/peers/run.sh            # full run (a few minutes), table on stdout
@@ -17,6 +19,9 @@ mod libs;
 mod measure;
 mod payload;
 mod report;
+mod stream_libs;
+mod stream_report;
+mod streams;
 mod sys;
 
 use std::path::PathBuf;
@@ -40,7 +45,7 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
     /// Only these groups (comma-separated: read, write, updates, latency,
-    /// project, open).
+    /// project, open, streams).
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
     /// Seconds the checking reader runs per row (updates seen).
@@ -96,7 +101,10 @@ fn run(args: Args) -> Res<()> {
     iceoryx2::prelude::set_log_level(iceoryx2::prelude::LogLevel::Error);
     if let Some(role) = args.role.clone() {
         sys::pin(args.cpu);
-        let v = measure::child(&role, &args)?;
+        let v = match role.strip_prefix("stream-") {
+            Some(mode) => streams::child(mode, &args)?,
+            None => measure::child(&role, &args)?,
+        };
         println!("{v}");
         return Ok(());
     }
@@ -130,6 +138,7 @@ fn run(args: Args) -> Res<()> {
     if torn > 0.0 {
         return Err(format!("{torn} torn reads of ours").into());
     }
+    stream_report::check(&results)?;
     Ok(())
 }
 

@@ -253,6 +253,9 @@ pub fn all(args: &Args) -> Res<Value> {
         }
         out["latency"] = rows.into();
     }
+    if want("streams") {
+        out["streams"] = crate::streams::all(args, other)?;
+    }
     out["meta"]["load_end"] = sys::loadavg().into();
     out["meta"]["seconds"] = started.elapsed().as_secs_f64().into();
     Ok(out)
@@ -411,7 +414,7 @@ fn spawn(ctx: &Ctx, role: &str, lib: &str, size: usize, name: &str) -> Res<Child
 }
 
 /// The JSON line a child printed, once it has exited.
-fn child_result(mut child: Child) -> Res<Value> {
+pub(crate) fn child_result(mut child: Child) -> Res<Value> {
     let status = child.wait()?;
     let mut s = String::new();
     if let Some(mut o) = child.stdout.take() {

@@ -259,6 +259,7 @@ pub fn markdown(v: &Value) -> String {
         }
     }
     s.push_str(&targets(v));
+    s.push_str(&crate::stream_report::markdown(v));
     s
 }
 

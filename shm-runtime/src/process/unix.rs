@@ -8,6 +8,7 @@
 /// (a fresh child, or the first call) asks `getpid` again. Without such a
 /// page (an older kernel, or Miri), `getpid` every time.
 #[cfg(all(target_os = "linux", not(miri)))]
+#[inline]
 pub(crate) fn current_pid() -> u32 {
     use std::sync::atomic::Ordering;
     match wiped_on_fork() {

@@ -5,7 +5,7 @@ use core::marker::PhantomData;
 use std::mem::MaybeUninit;
 use std::time::{Duration, Instant};
 
-use super::{Bad, Region, Ring, Step, publish, try_next};
+use super::{Bad, Region, Ring, Step, publish, try_next_cached};
 use crate::error::{Error, Result};
 use crate::field::{Access, Field, ReadOnly, ReadWrite, SharedLayout, ShmSafe, check_copy};
 use crate::notify;
@@ -68,6 +68,7 @@ impl<S: SharedLayout, A: Access> Shared<S, A> {
         let mut s = Subscriber {
             ring,
             next: 0,
+            seen: 0,
             pending: 0,
             name: self.name(),
             words: map.notify_words(!A::READ_ONLY),
@@ -163,6 +164,8 @@ pub struct Subscriber<'a, M> {
     ring: Region,
     /// The number of the next message to read.
     next: u64,
+    /// The `head` this subscriber loaded last (see `try_next_cached`).
+    seen: u64,
     /// A loss found by `recv_batch` after messages, reported next.
     pending: u64,
     name: &'a str,
@@ -184,6 +187,7 @@ impl<'a, M: ShmSafe> Subscriber<'a, M> {
     pub fn start_oldest(&mut self) {
         self.pending = 0;
         let h = super::RingMem::head(&self.ring, core::sync::atomic::Ordering::Acquire);
+        self.seen = h;
         self.next = h.saturating_sub(self.ring.cap as u64);
     }
 
@@ -192,6 +196,7 @@ impl<'a, M: ShmSafe> Subscriber<'a, M> {
     pub fn start_new(&mut self) {
         self.pending = 0;
         self.next = super::RingMem::head(&self.ring, core::sync::atomic::Ordering::Acquire);
+        self.seen = self.next;
     }
 
     /// The number of the next message this subscriber will receive or
@@ -210,13 +215,21 @@ impl<'a, M: ShmSafe> Subscriber<'a, M> {
             return Ok(Some(Recv::Lost(core::mem::take(&mut self.pending))));
         }
         let mut out = MaybeUninit::<M>::uninit();
-        // SAFETY: `out` is private and has room for an `M`.
-        let step = unsafe { try_next(&self.ring, &mut self.next, out.as_mut_ptr().cast()) };
+        // SAFETY: `out` is private and has room for an `M`; `seen` is 0 or
+        // an acquire load of `head`.
+        let step = unsafe {
+            try_next_cached(
+                &self.ring,
+                &mut self.seen,
+                &mut self.next,
+                out.as_mut_ptr().cast(),
+            )
+        };
         match step.map_err(|b| self.corrupt(b))? {
             Step::Empty => Ok(None),
             Step::Lost(n) => Ok(Some(Recv::Lost(n))),
             Step::Msg(_) => {
-                // SAFETY: `try_next` copied a whole message into `out`.
+                // SAFETY: `try_next_cached` copied a whole message into `out`.
                 unsafe { check_copy(self.name, out.as_ptr())? };
                 // SAFETY: every byte was written, and `M: ShmSafe` accepts
                 // it (every bit pattern, or it passed the check).
@@ -259,6 +272,9 @@ impl<'a, M: ShmSafe> Subscriber<'a, M> {
     /// first by the next call (so they are the numbers `position() - n ..
     /// position()`).
     pub fn recv_batch(&mut self, out: &mut [M]) -> Result<(usize, u64)> {
+        if !M::CHECKED {
+            return self.recv_batch_in_place(out);
+        }
         let (mut n, mut lost) = (0, 0u64);
         while n < out.len() {
             match self.try_recv()? {
@@ -272,6 +288,32 @@ impl<'a, M: ShmSafe> Subscriber<'a, M> {
                     out[n] = m;
                     n += 1;
                 }
+            }
+        }
+        Ok((n, lost))
+    }
+
+    /// [`Subscriber::recv_batch`] for a message type that takes every bit
+    /// pattern: copies each message straight into its place in `out` (no
+    /// private copy to move out of).
+    fn recv_batch_in_place(&mut self, out: &mut [M]) -> Result<(usize, u64)> {
+        let (mut n, mut lost) = (0, core::mem::take(&mut self.pending));
+        while n < out.len() {
+            let dst: *mut M = &mut out[n];
+            // SAFETY: `dst` is a private `M` with room for one; `M` is not
+            // `CHECKED`, so every bit pattern (whatever a torn copy leaves
+            // there, thrown away by `try_next_cached`) is a valid `M`;
+            // `seen` is 0 or an acquire load of `head`.
+            let step =
+                unsafe { try_next_cached(&self.ring, &mut self.seen, &mut self.next, dst.cast()) };
+            match step.map_err(|b| self.corrupt(b))? {
+                Step::Empty => break,
+                Step::Lost(k) if n > 0 => {
+                    self.pending = k;
+                    break;
+                }
+                Step::Lost(k) => lost = lost.saturating_add(k),
+                Step::Msg(_) => n += 1,
             }
         }
         Ok((n, lost))

@@ -4,7 +4,7 @@
 //! (a message `v` is `[v, !v]`, so a torn one fails the check) over
 //! loom's atomics; `publish` and `try_next` run on it unchanged.
 
-use super::{RingMem, Step, publish, try_next};
+use super::{RingMem, Step, publish, try_next, try_next_cached};
 use loom::sync::Arc;
 use loom::sync::atomic::{AtomicU64, Ordering};
 
@@ -110,18 +110,30 @@ fn send<R: RingMem>(r: &R, v: u64) {
 /// A reader that reads until it has accounted for `total` messages,
 /// checking that each is whole, is the message its number says (message
 /// `i` is `i + 1`), and that messages plus losses count every one once.
+/// `cached`: with the `head` it loaded last, as subscribers do
+/// (`try_next_cached`), else a fresh `head` each step (`try_next`).
 fn reader<R: RingMem + Send + Sync + 'static>(
     r: &Arc<R>,
     total: u64,
+    cached: bool,
 ) -> loom::thread::JoinHandle<()> {
     let r = r.clone();
     loom::thread::spawn(move || {
         let mut next = 0;
+        let mut seen = 0;
         let mut counted = 0;
         while counted < total {
             let mut out = [0u64; 2];
-            // SAFETY: `out` is two words.
-            match unsafe { try_next(&*r, &mut next, out.as_mut_ptr().cast()) }.unwrap() {
+            let dst = out.as_mut_ptr().cast();
+            // SAFETY: `out` is two words; `seen` is 0 or a loaded `head`.
+            let step = unsafe {
+                if cached {
+                    try_next_cached(&*r, &mut seen, &mut next, dst)
+                } else {
+                    try_next(&*r, &mut next, dst)
+                }
+            };
+            match step.unwrap() {
                 Step::Empty => loom::thread::yield_now(),
                 Step::Msg(i) => {
                     assert_eq!(out[0], !out[1], "torn message {out:?}");
@@ -142,7 +154,21 @@ fn reader<R: RingMem + Send + Sync + 'static>(
 fn loom_ring_readers_see_whole_messages_or_exact_losses() {
     model(2, || {
         let m = Arc::new(Model::new());
-        let r = reader(&m, 3);
+        let r = reader(&m, 3, false);
+        for v in 1..=3 {
+            send(&*m, v);
+        }
+        r.join().unwrap();
+    });
+}
+
+/// The same with the reader remembering the `head` it loaded last (a
+/// subscriber's `try_recv`).
+#[test]
+fn loom_ring_readers_with_a_remembered_head_see_whole_messages_or_exact_losses() {
+    model(2, || {
+        let m = Arc::new(Model::new());
+        let r = reader(&m, 3, true);
         for v in 1..=3 {
             send(&*m, v);
         }
@@ -157,7 +183,7 @@ fn loom_ring_readers_see_whole_messages_or_exact_losses() {
 fn loom_ring_finds_the_torn_message_when_the_fences_are_left_out() {
     model(2, || {
         let m = Arc::new(NoFences(Model::new()));
-        let r = reader(&m, 3);
+        let r = reader(&m, 3, true);
         for v in 1..=3 {
             send(&*m, v);
         }

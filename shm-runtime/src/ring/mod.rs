@@ -40,6 +40,10 @@
 //!                                                m = (s - 1) / 2: lost m + 1 - N - next
 //! ```
 //!
+//! A reader may take these steps with a `head` it loaded earlier while
+//! `next` is below it ([`try_next_cached`], what subscribers do): one load
+//! of the publisher's hottest word per batch, not per message.
+//!
 //! *Never torn.* This is the snapshot protocol's seqlock, one slot at a
 //! time (see `protocol.rs`): if the reader's copy saw any store of a later
 //! message into the slot, its acquire fence synchronises with that
@@ -256,17 +260,62 @@ pub(crate) unsafe fn publish<R: RingMem>(r: &R, src: *const u8) -> Result<u64, B
 
 /// One step of a reader at `next`: copies message `next` into `dst`, or
 /// reports a loss, or nothing new. Bounded work, whatever the segment holds.
+/// (Subscribers use [`try_next_cached`]; the loom model checks both.)
 ///
 /// # Safety
 ///
 /// `dst` is private and has room for a message.
+#[cfg(loom)]
 pub(crate) unsafe fn try_next<R: RingMem>(
     r: &R,
     next: &mut u64,
     dst: *mut u8,
 ) -> Result<Step, Bad> {
-    let n = r.cap();
     let h = r.head(Ordering::Acquire);
+    // SAFETY: the caller's contract.
+    unsafe { try_next_at(r, h, next, dst) }
+}
+
+/// [`try_next`] for a reader that remembers `seen`, the `head` it loaded
+/// last: it loads `head` again only once its cursor has reached `seen`
+/// (so a reader behind a busy publisher loads the publisher's hottest
+/// word once per batch, not once per message). Reading message `next <
+/// seen` is as safe as with a fresh `head`: `seen` was loaded with acquire
+/// after message `next` was complete, and the slot's `seq` tells whether
+/// it was overwritten since (a loss found from a stale `seen` is a loss
+/// still: those messages' slots were already being reused then).
+///
+/// # Safety
+///
+/// As [`try_next`]; `seen` is 0 or a value of `head` this reader loaded
+/// with acquire.
+#[inline]
+pub(crate) unsafe fn try_next_cached<R: RingMem>(
+    r: &R,
+    seen: &mut u64,
+    next: &mut u64,
+    dst: *mut u8,
+) -> Result<Step, Bad> {
+    if *next >= *seen {
+        *seen = r.head(Ordering::Acquire);
+    }
+    // SAFETY: the caller's contract; `seen` is an acquire load of `head`.
+    unsafe { try_next_at(r, *seen, next, dst) }
+}
+
+/// [`try_next`] with `h`, a value of `head` loaded with acquire.
+///
+/// # Safety
+///
+/// As [`try_next`].
+#[inline]
+unsafe fn try_next_at<R: RingMem>(
+    r: &R,
+    h: u64,
+    next: &mut u64,
+    dst: *mut u8,
+) -> Result<Step, Bad> {
+    let n = r.cap();
     if h < *next {
         return Err(Bad::HeadBack {
             head: h,
@@ -350,12 +399,14 @@ impl Region {
         }
     }
 
+    #[inline]
     fn word(&self, at: usize) -> &AtomicU64 {
         // SAFETY: callers pass the offset of a word inside the region,
         // which is mapped, 8-aligned and atomically accessed (`new`).
         unsafe { AtomicU64::from_ptr(self.base.add(at).cast()) }
     }
 
+    #[inline]
     fn slot(&self, slot: usize) -> usize {
         RING_HEADER + slot * self.stride
     }
@@ -370,24 +421,31 @@ unsafe impl Send for Region {}
 unsafe impl Sync for Region {}
 
 impl RingMem for Region {
+    #[inline]
     fn cap(&self) -> u64 {
         self.cap as u64
     }
+    #[inline]
     fn head(&self, order: Ordering) -> u64 {
         self.word(0).load(order)
     }
+    #[inline]
     fn set_head(&self, v: u64, order: Ordering) {
         self.word(0).store(v, order)
     }
+    #[inline]
     fn seq(&self, slot: usize, order: Ordering) -> u64 {
         self.word(self.slot(slot)).load(order)
     }
+    #[inline]
     fn set_seq(&self, slot: usize, v: u64, order: Ordering) {
         self.word(self.slot(slot)).store(v, order)
     }
+    #[inline]
     fn fence(order: Ordering) {
         fence(order)
     }
+    #[inline]
     unsafe fn load_msg(&self, slot: usize, dst: *mut u8) {
         // SAFETY: the slot's message words are inside the region (`slot <
         // cap`), 8-aligned, atomically accessed; `dst` has room (caller).
@@ -395,6 +453,7 @@ impl RingMem for Region {
             crate::words::load_words(self.base.add(self.slot(slot) + 8), dst, self.size);
         }
     }
+    #[inline]
     unsafe fn store_msg(&self, slot: usize, src: *const u8) {
         // SAFETY: as in `load_msg`; the caller is the one publisher.
         unsafe {
