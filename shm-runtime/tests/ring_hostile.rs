@@ -95,6 +95,42 @@ fn a_message_that_fails_its_check_is_an_error_and_skipped() {
 }
 
 #[test]
+fn an_error_after_messages_ends_the_batch_and_comes_next() {
+    let (name, _c, seg) = fresh();
+    let s = streams(&seg);
+    // A checked type: message 1 fails its check.
+    let p = seg.publisher(|f| f.flags()).unwrap();
+    let mut sub = seg.subscribe(|f| f.flags()).unwrap();
+    p.publish(&true).unwrap();
+    p.publish(&false).unwrap();
+    poke(&name, s + FLAGS + 64 + 16 + 8, 7);
+    let mut out = [false; 8];
+    assert_eq!(sub.recv_batch(&mut out).unwrap(), (1, 0), "message 0 kept");
+    assert!(out[0]);
+    let e = sub.recv_batch(&mut out).unwrap_err();
+    assert!(matches!(e, Error::InvalidValue { .. }), "{e}");
+    assert_eq!(sub.recv_batch(&mut out).unwrap(), (0, 0));
+    assert_eq!(sub.position(), 2);
+
+    // A type taking every bit pattern: slot 1 claims a message past the
+    // published count.
+    let p = seg.publisher(|f| f.pairs()).unwrap();
+    let mut sub = seg.subscribe(|f| f.pairs()).unwrap();
+    for i in 0..3 {
+        p.publish(&Pair { a: i, b: i }).unwrap();
+    }
+    poke(&name, s + PAIRS + 64 + 24, 2 * 9 + 2);
+    let mut out = [Pair { a: 0, b: 0 }; 8];
+    assert_eq!(sub.recv_batch(&mut out).unwrap(), (1, 0));
+    assert_eq!(out[0], Pair { a: 0, b: 0 });
+    for _ in 0..2 {
+        let e = sub.recv_batch(&mut out).unwrap_err();
+        assert!(matches!(e, Error::Corrupt { .. }), "{e}");
+    }
+    assert_eq!(sub.position(), 1, "the cursor stays at the corrupt slot");
+}
+
+#[test]
 fn a_published_count_at_the_end_of_its_range_is_an_error() {
     let (name, _c, seg) = fresh();
     let s = streams(&seg);

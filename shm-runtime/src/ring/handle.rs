@@ -70,6 +70,7 @@ impl<S: SharedLayout, A: Access> Shared<S, A> {
             next: 0,
             seen: 0,
             pending: 0,
+            deferred: None,
             name: self.name(),
             words: map.notify_words(!A::READ_ONLY),
             _m: PhantomData,
@@ -168,6 +169,8 @@ pub struct Subscriber<'a, M> {
     seen: u64,
     /// A loss found by `recv_batch` after messages, reported next.
     pending: u64,
+    /// An error found by `recv_batch` after messages, returned next.
+    deferred: Option<Error>,
     name: &'a str,
     words: notify::Words<'a>,
     _m: PhantomData<fn() -> M>,
@@ -186,6 +189,7 @@ impl<'a, M: ShmSafe> Subscriber<'a, M> {
     /// Moves the cursor to the oldest message the ring still holds.
     pub fn start_oldest(&mut self) {
         self.pending = 0;
+        self.deferred = None;
         let h = super::RingMem::head(&self.ring, core::sync::atomic::Ordering::Acquire);
         self.seen = h;
         self.next = h.saturating_sub(self.ring.cap as u64);
@@ -195,6 +199,7 @@ impl<'a, M: ShmSafe> Subscriber<'a, M> {
     /// message received is the next one published.
     pub fn start_new(&mut self) {
         self.pending = 0;
+        self.deferred = None;
         self.next = super::RingMem::head(&self.ring, core::sync::atomic::Ordering::Acquire);
         self.seen = self.next;
     }
@@ -211,6 +216,9 @@ impl<'a, M: ShmSafe> Subscriber<'a, M> {
     /// subscriber moves past it. A ring whose counters cannot be right is
     /// [`Error::Corrupt`] (the cursor stays, so the error repeats).
     pub fn try_recv(&mut self) -> Result<Option<Recv<M>>> {
+        if let Some(e) = self.deferred.take() {
+            return Err(e);
+        }
         if self.pending != 0 {
             return Ok(Some(Recv::Lost(core::mem::take(&mut self.pending))));
         }
@@ -270,14 +278,39 @@ impl<'a, M: ShmSafe> Subscriber<'a, M> {
     /// before the first of them. The messages of a batch are consecutive:
     /// a loss found after some messages ends the batch and is reported
     /// first by the next call (so they are the numbers `position() - n ..
-    /// position()`).
+    /// position()`). Likewise an error found after some messages ends the
+    /// batch and is returned by the next call, so no message received is
+    /// kept from the caller.
     pub fn recv_batch(&mut self, out: &mut [M]) -> Result<(usize, u64)> {
-        if !M::CHECKED {
-            return self.recv_batch_in_place(out);
+        if let Some(e) = self.deferred.take() {
+            return Err(e);
         }
+        let (n, lost, err) = if M::CHECKED {
+            self.recv_batch_checked(out)
+        } else {
+            self.recv_batch_in_place(out)
+        };
+        match err {
+            Some(e) if n == 0 && lost == 0 => Err(e),
+            Some(e) => {
+                self.deferred = Some(e);
+                Ok((n, lost))
+            }
+            None => Ok((n, lost)),
+        }
+    }
+
+    /// [`Subscriber::recv_batch`] through `try_recv` (each message
+    /// checked on its private copy): the messages, the loss before them,
+    /// and the error that ended the batch, if one did.
+    fn recv_batch_checked(&mut self, out: &mut [M]) -> (usize, u64, Option<Error>) {
         let (mut n, mut lost) = (0, 0u64);
         while n < out.len() {
-            match self.try_recv()? {
+            let r = match self.try_recv() {
+                Ok(r) => r,
+                Err(e) => return (n, lost, Some(e)),
+            };
+            match r {
                 None => break,
                 Some(Recv::Lost(k)) if n > 0 => {
                     self.pending = k;
@@ -290,13 +323,13 @@ impl<'a, M: ShmSafe> Subscriber<'a, M> {
                 }
             }
         }
-        Ok((n, lost))
+        (n, lost, None)
     }
 
     /// [`Subscriber::recv_batch`] for a message type that takes every bit
     /// pattern: copies each message straight into its place in `out` (no
     /// private copy to move out of).
-    fn recv_batch_in_place(&mut self, out: &mut [M]) -> Result<(usize, u64)> {
+    fn recv_batch_in_place(&mut self, out: &mut [M]) -> (usize, u64, Option<Error>) {
         let (mut n, mut lost) = (0, core::mem::take(&mut self.pending));
         while n < out.len() {
             let dst: *mut M = &mut out[n];
@@ -306,7 +339,11 @@ impl<'a, M: ShmSafe> Subscriber<'a, M> {
             // `seen` is 0 or an acquire load of `head`.
             let step =
                 unsafe { try_next_cached(&self.ring, &mut self.seen, &mut self.next, dst.cast()) };
-            match step.map_err(|b| self.corrupt(b))? {
+            let step = match step {
+                Ok(step) => step,
+                Err(b) => return (n, lost, Some(self.corrupt(b))),
+            };
+            match step {
                 Step::Empty => break,
                 Step::Lost(k) if n > 0 => {
                     self.pending = k;
@@ -316,7 +353,7 @@ impl<'a, M: ShmSafe> Subscriber<'a, M> {
                 Step::Msg(_) => n += 1,
             }
         }
-        Ok((n, lost))
+        (n, lost, None)
     }
 
     /// An iterator over what is there now (messages and losses); it ends
