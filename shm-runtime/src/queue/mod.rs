@@ -330,7 +330,10 @@ impl<S: SharedLayout> Shared<S, ReadWrite> {
     /// then); a dead consumer is taken over at once
     /// ([`Consumer::took_over_from`]), and the new one goes on where it
     /// stopped. Needs a read-write handle (the consumer stores its
-    /// position), not write access. Dropping the consumer lets go.
+    /// position), not write access. Dropping the consumer lets go. The
+    /// consumer belongs to the process that made it: in a child made by
+    /// `fork`, its calls are [`Error::ConsumerBusy`] naming the parent,
+    /// and dropping it leaves the parent's claim.
     pub fn consumer<'s, M: ShmSafe, const N: usize>(
         &'s self,
         pick: impl FnOnce(S::Fields<'s, ReadOnly>) -> Field<'s, Queue<M, N>, ReadOnly>,
@@ -463,6 +466,11 @@ impl<S: SharedLayout, M> std::fmt::Debug for Consumer<'_, S, M> {
 
 impl<S: SharedLayout, M> Drop for Consumer<'_, S, M> {
     fn drop(&mut self) {
+        // A child made by `fork` drops its copy of its parent's consumer:
+        // the claim is the parent's, and stays.
+        if writer::pid_of(self.me) != crate::process::current_pid() {
+            return;
+        }
         let _ = self
             .q
             .claim()
@@ -485,6 +493,7 @@ impl<S: SharedLayout, M: ShmSafe> Consumer<'_, S, M> {
     /// `try_recv` returns it again until [`Consumer::ack`]. `None` if the
     /// queue is empty.
     pub fn peek(&mut self) -> Result<Option<M>> {
+        self.own()?;
         let mut out = MaybeUninit::<M>::uninit();
         // SAFETY: `out` is private and has room for an `M`.
         let got = unsafe { peek(&self.q, out.as_mut_ptr().cast()) };
@@ -506,6 +515,7 @@ impl<S: SharedLayout, M: ShmSafe> Consumer<'_, S, M> {
     /// Acknowledges the message the last [`Consumer::peek`] returned (the
     /// producer may then reuse its slot); does nothing if there is none.
     pub fn ack(&mut self) -> Result<()> {
+        self.own()?;
         if !core::mem::take(&mut self.peeked) {
             return Ok(());
         }
@@ -588,6 +598,21 @@ impl<S: SharedLayout, M: ShmSafe> Consumer<'_, S, M> {
             name: self.seg.name().to_owned(),
             what,
         }
+    }
+
+    /// [`Error::ConsumerBusy`] naming the parent in a child made by
+    /// `fork`: the claim (and the queue) belongs to the process that made
+    /// the consumer, not to a copy of it (one load, as for write access).
+    fn own(&self) -> Result<()> {
+        let pid = writer::pid_of(self.me);
+        if pid != crate::process::current_pid() {
+            return Err(Error::ConsumerBusy {
+                name: self.seg.name().to_owned(),
+                pid,
+                this_process: false,
+            });
+        }
+        Ok(())
     }
 }
 
