@@ -1,0 +1,234 @@
+//! Attacks on streams in nested places (issue 16, red team): rings inside
+//! an array of structs, a queue inside a nested struct, a ring of strings
+//! holding terminal escapes and bidirectional overrides. The Rust runtime,
+//! `shm dump`, `shm watch` and the Python package (which places the
+//! regions from the segment's descriptor, not from a compiled type) must
+//! agree on which region is whose, and no tool may print the attacker's
+//! bytes raw.
+#![cfg(target_os = "linux")]
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::shm_ok;
+use shm_runtime::{FixedStr, Options, Queue, Recv, Ring, SharedLayout};
+use test_support::Name;
+
+/// An arm with its own ring.
+#[derive(SharedLayout, Clone, Copy)]
+#[repr(C)]
+pub struct Arm {
+    /// Its number.
+    pub id: u64,
+    /// Its events.
+    pub events: Ring<u64, 2>,
+}
+
+/// A struct holding a queue.
+#[derive(SharedLayout, Clone, Copy)]
+#[repr(C)]
+pub struct Inner {
+    /// Some state.
+    pub x: u64,
+    /// A queue of one.
+    pub cmds: Queue<u32, 1>,
+}
+
+/// Rings in an array of structs, a ring of strings, a queue in a struct.
+#[derive(SharedLayout)]
+#[repr(C)]
+pub struct Nested {
+    /// Some state.
+    pub state: u64,
+    /// Three arms, three rings.
+    pub arms: [Arm; 3],
+    /// A ring of strings.
+    pub names: Ring<FixedStr<16>, 2>,
+    /// A struct with a queue.
+    pub inner: Inner,
+}
+
+/// The child processes of the common helpers. Does nothing as a test.
+#[test]
+fn child_role() {
+    common::child_role();
+}
+
+/// What an attacker writes: an escape sequence that would colour the
+/// terminal, a bidirectional override and a NUL.
+const EVIL: &str = "\u{1b}[31mx\u{202e}y\0";
+
+fn filled(name: &Name) -> shm_runtime::Shared<Nested> {
+    let seg = Options::posix(name.as_str())
+        .create_or_open()
+        .open::<Nested>()
+        .unwrap();
+    for i in 0..3 {
+        let p = seg
+            .publisher(|f| f.arms().at(i).unwrap().fields().events())
+            .unwrap();
+        for k in 0..=i as u64 {
+            p.publish(&(100 * i as u64 + k)).unwrap();
+        }
+    }
+    let p = seg.publisher(|f| f.names()).unwrap();
+    p.publish(&FixedStr::new(EVIL).unwrap()).unwrap();
+    let q = seg.producer(|f| f.inner().fields().cmds()).unwrap();
+    q.try_send(&7).unwrap();
+    seg
+}
+
+#[test]
+fn rings_in_an_array_of_structs_are_each_their_own() {
+    let name = Name::new("nested-rings");
+    let seg = filled(&name);
+    for i in 0..3 {
+        let mut sub = seg
+            .subscribe(|f| f.arms().at(i).unwrap().fields().events())
+            .unwrap();
+        sub.start_oldest();
+        let got: Vec<u64> = sub
+            .iter()
+            .map(|r| match r.unwrap() {
+                Recv::Msg(m) => m,
+                Recv::Lost(n) => panic!("lost {n}"),
+            })
+            .collect();
+        // Arm `i` got `i + 1` messages into 2 slots: the last (up to) 2.
+        let want: Vec<u64> = (0..=i as u64)
+            .map(|k| 100 * i as u64 + k)
+            .skip(i.saturating_sub(1))
+            .collect();
+        assert_eq!(got, want, "arm {i}");
+    }
+    let mut names = seg.subscribe(|f| f.names()).unwrap();
+    names.start_oldest();
+    match names.try_recv().unwrap() {
+        Some(Recv::Msg(s)) => assert_eq!(s.as_str(), EVIL),
+        other => panic!("{other:?}"),
+    }
+    let mut c = seg
+        .consumer(|f| f.inner().fields().cmds(), Duration::ZERO)
+        .unwrap();
+    assert_eq!(c.try_recv().unwrap(), Some(7));
+    // The tools see the same messages in the same places.
+    let json = shm_ok(&["dump", name.as_str(), "--json"]);
+    for (i, want) in [
+        "\"messages\": [{\"seq\": 0, \"message\": 0}]",
+        "\"messages\": [{\"seq\": 0, \"message\": 100}, {\"seq\": 1, \"message\": 101}]",
+        "\"messages\": [{\"seq\": 1, \"message\": 201}, {\"seq\": 2, \"message\": 202}]",
+    ]
+    .iter()
+    .enumerate()
+    {
+        assert!(
+            json.replace(['\n', ' '], "")
+                .contains(&want.replace([' '], "")),
+            "arm {i}: {want} not in {json}"
+        );
+    }
+    let text = shm_ok(&["dump", name.as_str()]);
+    for out in [&json, &text] {
+        assert!(
+            !out.contains('\u{1b}') && !out.contains('\u{202e}') && !out.contains('\0'),
+            "raw attacker bytes in {out:?}"
+        );
+    }
+    assert!(text.contains("\\u{1b}[31mx\\u{202e}y\\0"), "{text}");
+    assert!(json.contains("\\u001b[31mx\\u202ey\\u0000"), "{json}");
+}
+
+#[test]
+fn watch_escapes_strings_in_messages() {
+    let name = Name::new("nested-watch");
+    let seg = filled(&name);
+    // From the oldest kept message: 1 + 2 + 2 arm messages, the name, the
+    // command.
+    let _ = &seg;
+    for json in [false, true] {
+        let mut args = vec![
+            "watch",
+            name.as_str(),
+            "--from-oldest",
+            "--count",
+            "7",
+            "--timeout",
+            "60",
+        ];
+        if json {
+            args.push("--json");
+        }
+        let all = shm_ok(&args);
+        assert!(
+            !all.contains('\u{1b}') && !all.contains('\u{202e}') && !all.contains('\0'),
+            "raw attacker bytes in {all:?}"
+        );
+        let want = if json {
+            "\\u001b[31mx\\u202ey\\u0000"
+        } else {
+            "\\u{1b}[31mx\\u{202e}y\\0"
+        };
+        assert!(all.contains(want), "{want} not in {all}");
+        for m in ["101", "202", "7"] {
+            assert!(all.contains(m), "{m} not in {all}");
+        }
+    }
+}
+
+fn python() -> String {
+    std::env::var("SHM_TEST_PYTHON").unwrap_or_else(|_| "python3".to_owned())
+}
+
+/// The Python package finds each region from the descriptor: the same
+/// messages as the Rust runtime, for every nested ring and the queue.
+#[test]
+fn python_places_nested_rings_as_rust_does() {
+    let ok = Command::new(python())
+        .args([
+            "-c",
+            "import ctypes.util, sys; sys.exit(ctypes.util.find_library('atomic') is None)",
+        ])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(std::env::var_os("CI").is_none(), "python3 is missing");
+        eprintln!("skipped: python3 with libatomic is missing");
+        return;
+    }
+    let name = Name::new("nested-python");
+    let _seg = filled(&name);
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned();
+    let script = r#"
+import sys, typed_shm
+with typed_shm.open(sys.argv[1], write=True, claim=False) as seg:
+    for i in range(3):
+        sub = seg.subscribe(f"arms[{i}].events", start="oldest")
+        print(f"arm{i}=" + ",".join(str(m) for m in sub))
+    sub = seg.subscribe("names", start="oldest")
+    print("names=" + ascii([m for m in sub]))
+    with seg.consumer("inner.cmds") as c:
+        print(f"cmds={c.try_recv()}")
+"#;
+    let out = Command::new(python())
+        .args(["-c", script, name.as_str()])
+        .env("PYTHONPATH", root.join("bindings/python"))
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("arm0=0\n"), "{text}");
+    assert!(text.contains("arm1=100,101\n"), "{text}");
+    assert!(text.contains("arm2=201,202\n"), "{text}");
+    assert!(text.contains("names=['\\x1b[31mx\\u202ey\\x00']"), "{text}");
+    assert!(text.contains("cmds=7"), "{text}");
+}
