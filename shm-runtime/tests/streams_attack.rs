@@ -81,6 +81,7 @@ fn child_role() {
     match role {
         "fork-consumer" => fork_consumer(name),
         "stopped-waiter" => stopped_waiter(name),
+        "other-user" => other_user(name),
         _ => panic!("unknown role {role}"),
     }
 }
@@ -653,4 +654,91 @@ fn a_segment_re_created_under_the_name_leaves_old_subscribers_on_the_old_one() {
     let mut sub2 = ro2.subscribe(|f| f.events()).unwrap();
     sub2.start_oldest();
     assert_eq!(sub2.try_recv().unwrap(), Some(Recv::Msg(2)));
+}
+
+/// Another user with read permission only: subscribes and reads every
+/// message; cannot open read-write (so no publisher, producer or
+/// consumer); its waits end.
+fn other_user(name: &str) {
+    let e = Options::posix(name)
+        .claim_writer(false)
+        .open::<Target>()
+        .map(|_| ())
+        .unwrap_err();
+    println!("rw={}", matches!(e, Error::PermissionDenied { .. }));
+    let ro = Options::posix(name).open_read_only::<Target>().unwrap();
+    let mut sub = ro.subscribe(|f| f.events()).unwrap();
+    sub.start_oldest();
+    let mut got = Vec::new();
+    while let Some(r) = sub.try_recv().unwrap() {
+        got.push(format!("{r:?}").replace(' ', ""));
+    }
+    println!("got={}", got.join(","));
+    let start = Instant::now();
+    let t = Duration::from_millis(100);
+    let r = sub.recv_timeout(t).unwrap();
+    println!("wait={r:?} long_enough={}", start.elapsed() >= t);
+}
+
+#[test]
+fn another_user_with_read_permission_subscribes_and_nothing_more() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipped: not running as root, cannot switch users");
+        return;
+    }
+    let name = unique("attack-user");
+    let _c = Cleanup::posix(&name);
+    let seg = Options::posix(&name)
+        .create_new()
+        .mode(0o644)
+        .open::<Target>()
+        .unwrap();
+    let p = seg.publisher(|f| f.events()).unwrap();
+    for i in 0..6 {
+        p.publish(&i).unwrap();
+    }
+    let q = seg.producer(|f| f.commands()).unwrap();
+    q.try_send(&9).unwrap();
+    let child = test_support::child_command(
+        "child_role",
+        ROLE_ENV,
+        format!("other-user:{name}"),
+    );
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
+        .arg(child.get_program())
+        .args(child.get_args())
+        .envs(child.get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .output();
+    let out = match out {
+        Ok(o) if o.status.success() => o,
+        Ok(o) => panic!(
+            "the other user's process failed: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ),
+        Err(e) => {
+            eprintln!("skipped: setpriv is not available: {e}");
+            return;
+        }
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = |k: &str| {
+        text.lines()
+            .find_map(|l| l.find(&format!("{k}=")).map(|at| l[at..].to_owned()))
+            .unwrap_or_else(|| panic!("no {k} in {text}"))
+    };
+    assert_eq!(field(&line("rw"), "rw"), "true", "{text}");
+    assert_eq!(
+        field(&line("got"), "got"),
+        "Msg(2),Msg(3),Msg(4),Msg(5)",
+        "{text}"
+    );
+    let w = line("wait");
+    assert_eq!(field(&w, "wait"), "None", "{text}");
+    assert_eq!(field(&w, "long_enough"), "true", "{text}");
+    // Nothing changed for the owner: its queue, claim word and ring.
+    let mut c = seg.consumer(|f| f.commands(), Duration::ZERO).unwrap();
+    assert_eq!(c.try_recv().unwrap(), Some(9));
+    assert_eq!(p.publish(&6).unwrap(), 6);
 }
