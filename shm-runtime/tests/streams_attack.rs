@@ -82,6 +82,7 @@ fn child_role() {
         "fork-consumer" => fork_consumer(name),
         "stopped-waiter" => stopped_waiter(name),
         "other-user" => other_user(name),
+        "steal-consumer" => steal_consumer(name),
         _ => panic!("unknown role {role}"),
     }
 }
@@ -460,11 +461,15 @@ fn counters_scribbled_while_waiting_never_hang_or_panic() {
                 };
                 for _ in 0..4 {
                     let start = Instant::now();
-                    match c.recv_timeout(t) {
+                    let r = c.recv_timeout(t);
+                    check("consumer recv_timeout", start);
+                    match r {
                         Ok(_) | Err(Error::Corrupt { .. }) => {}
+                        // The claim word scribbled on: this consumer no
+                        // longer holds the queue; claim again.
+                        Err(Error::ConsumerBusy { .. }) => break,
                         Err(e) => panic!("recv: {e}"),
                     }
-                    check("consumer recv_timeout", start);
                 }
             }
         });
@@ -699,11 +704,7 @@ fn another_user_with_read_permission_subscribes_and_nothing_more() {
     }
     let q = seg.producer(|f| f.commands()).unwrap();
     q.try_send(&9).unwrap();
-    let child = test_support::child_command(
-        "child_role",
-        ROLE_ENV,
-        format!("other-user:{name}"),
-    );
+    let child = test_support::child_command("child_role", ROLE_ENV, format!("other-user:{name}"));
     let out = std::process::Command::new("setpriv")
         .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
         .arg(child.get_program())
@@ -741,4 +742,69 @@ fn another_user_with_read_permission_subscribes_and_nothing_more() {
     let mut c = seg.consumer(|f| f.commands(), Duration::ZERO).unwrap();
     assert_eq!(c.try_recv().unwrap(), Some(9));
     assert_eq!(p.publish(&6).unwrap(), 6);
+}
+
+/// Claims the queue (its claim word zeroed by the attacker), takes one
+/// message, and holds the queue until stdin closes.
+fn steal_consumer(name: &str) {
+    let seg = Options::posix(name)
+        .claim_writer(false)
+        .open::<Target>()
+        .unwrap();
+    let mut c = seg.consumer(|f| f.commands(), Duration::ZERO).unwrap();
+    println!("stole got={}", outcome(&c.try_recv()));
+    wait_stdin_line();
+}
+
+/// A process with write permission zeroes the claim word of a live
+/// consumer; a second consumer process then claims the queue. The first
+/// must notice at its next call (`ConsumerBusy` naming the second), not
+/// consume beside it (which would deliver messages twice and race the
+/// `head` stores).
+#[test]
+fn a_consumer_whose_claim_was_taken_stops_consuming() {
+    let (name, _c, seg) = fresh("attack-steal");
+    let s = seg.header().streams_offset().unwrap();
+    let seg2 = Options::posix(&name)
+        .claim_writer(false)
+        .open::<Target>()
+        .unwrap();
+    let p = seg.producer(|f| f.commands()).unwrap();
+    p.try_send(&10).unwrap();
+    p.try_send(&11).unwrap();
+    let mut c = seg2.consumer(|f| f.commands(), Duration::ZERO).unwrap();
+    assert_eq!(c.try_recv().unwrap(), Some(10));
+    let raw = Raw::map(&name);
+    raw.word(s + COMMANDS + 72).store(0, Ordering::Release);
+    let mut thief = spawn("steal-consumer", &name);
+    let line = thief.expect("stole");
+    assert_eq!(field(&line, "got"), "ok:Some(11)", "{line}");
+    p.try_send(&12).unwrap();
+    for r in [
+        c.try_recv().map(|_| ()),
+        c.peek().map(|_| ()),
+        c.ack(),
+        c.recv_timeout(Duration::from_millis(10)).map(|_| ()),
+    ] {
+        let e = r.unwrap_err();
+        assert!(
+            matches!(e, Error::ConsumerBusy { pid, this_process: false, .. } if pid == thief.pid()),
+            "{e}"
+        );
+    }
+    drop(c);
+    // The thief still holds the queue (the old consumer's drop left its
+    // word alone), and message 12 is still there for it.
+    assert_eq!(raw.word(s + COMMANDS + 64).load(Ordering::Acquire), 2);
+    let e = seg2
+        .consumer(|f| f.commands(), Duration::ZERO)
+        .map(|_| ())
+        .unwrap_err();
+    assert!(matches!(e, Error::ConsumerBusy { .. }), "{e}");
+    thief.finish();
+    // A zeroed word under a live consumer of this process: refused too.
+    let mut c = seg2.consumer(|f| f.commands(), Duration::ZERO).unwrap();
+    raw.word(s + COMMANDS + 72).store(0, Ordering::Release);
+    let e = c.try_recv().unwrap_err();
+    assert!(matches!(e, Error::Corrupt { .. }), "{e}");
 }

@@ -488,6 +488,18 @@ class Consumer(_QueueSide):
         if self._me is None or self._pid != os.getpid():
             raise Error(self._name, f"this consumer of queue `{self.path}` is closed (or inherited "
                                     "by fork)")
+        # Still this consumer's claim, as the Rust runtime checks: someone
+        # else's word there (a process with write permission stored it, or
+        # a consumer judged this one dead) stops it, so that it never goes
+        # on beside another consumer.
+        w = self._seg._a.load64(self._claim, ACQUIRE)
+        if w != self._me:
+            if w == 0:
+                raise self._corrupt("queue consumer claim word is 0 while this consumer holds the "
+                                    "queue")
+            pid = w & 0xFFFFFFFF
+            raise ConsumerBusy(self._name, f"queue `{self.path}` has a live consumer, process {pid}",
+                               pid, False)
 
     @property
     def position(self):

@@ -600,9 +600,14 @@ impl<S: SharedLayout, M: ShmSafe> Consumer<'_, S, M> {
         }
     }
 
-    /// [`Error::ConsumerBusy`] naming the parent in a child made by
-    /// `fork`: the claim (and the queue) belongs to the process that made
-    /// the consumer, not to a copy of it (one load, as for write access).
+    /// Whether this consumer still holds the queue: [`Error::ConsumerBusy`]
+    /// naming the parent in a child made by `fork` (the claim belongs to
+    /// the process that made the consumer, not to a copy of it), or naming
+    /// the process whose word the claim word now holds (someone stored
+    /// there: a process with write permission, or a consumer that judged
+    /// this one dead); [`Error::Corrupt`] if it was zeroed. Two loads (the
+    /// claim word is on `head`'s cache line), so that a consumer never
+    /// goes on beside another one.
     fn own(&self) -> Result<()> {
         let pid = writer::pid_of(self.me);
         if pid != crate::process::current_pid() {
@@ -612,7 +617,17 @@ impl<S: SharedLayout, M: ShmSafe> Consumer<'_, S, M> {
                 this_process: false,
             });
         }
-        Ok(())
+        match self.q.claim().load(Ordering::Acquire) {
+            w if w == self.me => Ok(()),
+            0 => Err(self.corrupt(
+                "queue consumer claim word is 0 while this consumer holds the queue".to_owned(),
+            )),
+            w => Err(Error::ConsumerBusy {
+                name: self.seg.name().to_owned(),
+                pid: writer::pid_of(w),
+                this_process: false,
+            }),
+        }
     }
 }
 
