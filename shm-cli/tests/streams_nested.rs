@@ -232,3 +232,89 @@ with typed_shm.open(sys.argv[1], write=True, claim=False) as seg:
     assert!(text.contains("names=['\\x1b[31mx\\u202ey\\x00']"), "{text}");
     assert!(text.contains("cmds=7"), "{text}");
 }
+
+/// Attack (red team): the claim word of a live Python consumer overwritten
+/// with another live process's word: the Python consumer stops at its next
+/// call with `ConsumerBusy` naming that process, as the Rust runtime and
+/// the C header do; zeroed, it is `Corrupt`.
+#[test]
+fn a_python_consumer_whose_claim_word_was_overwritten_stops() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::os::unix::fs::FileExt;
+    let ok = Command::new(python())
+        .args([
+            "-c",
+            "import ctypes.util, sys; sys.exit(ctypes.util.find_library('atomic') is None)",
+        ])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(std::env::var_os("CI").is_none(), "python3 is missing");
+        eprintln!("skipped: python3 with libatomic is missing");
+        return;
+    }
+    let name = Name::new("nested-py-steal");
+    let seg = filled(&name);
+    let raw = shm_runtime::RawSegment::open(&Options::posix(name.as_str())).unwrap();
+    let streams = raw.schema().streams().unwrap();
+    let q = raw.header().streams_offset().unwrap() + streams.last().unwrap().region_offset;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned();
+    let script = r#"
+import sys, typed_shm
+with typed_shm.open(sys.argv[1], write=True, claim=False) as seg:
+    c = seg.consumer("inner.cmds")
+    print(f"claimed {c.try_recv()}", flush=True)
+    for _ in range(2):
+        sys.stdin.readline()
+        try:
+            print(f"got {c.try_recv()}", flush=True)
+        except typed_shm.Error as e:
+            print(f"{type(e).__name__}: {e}", flush=True)
+"#;
+    let mut child = Command::new(python())
+        .args(["-c", script, name.as_str()])
+        .env("PYTHONPATH", root.join("bindings/python"))
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    let mut next = |line: &mut String| {
+        line.clear();
+        out.read_line(line).unwrap();
+        line.trim_end().to_owned()
+    };
+    assert_eq!(next(&mut line), "claimed 7");
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(format!("/dev/shm/{}", name.as_str()))
+        .unwrap();
+    let me = u64::from(std::process::id());
+    f.write_all_at(&me.to_ne_bytes(), q + 72).unwrap();
+    seg.producer(|f| f.inner().fields().cmds())
+        .unwrap()
+        .try_send(&8)
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin).unwrap();
+    let l = next(&mut line);
+    assert!(
+        l.starts_with("ConsumerBusy:") && l.contains(&format!("process {me}")),
+        "{l}"
+    );
+    f.write_all_at(&0u64.to_ne_bytes(), q + 72).unwrap();
+    writeln!(stdin).unwrap();
+    let l = next(&mut line);
+    assert!(
+        l.starts_with("Corrupt:")
+            && l.contains("queue consumer claim word is 0 while this consumer holds the queue"),
+        "{l}"
+    );
+    drop(stdin);
+    assert!(child.wait().unwrap().success());
+}
