@@ -83,6 +83,7 @@ fn child_role() {
         "stopped-waiter" => stopped_waiter(name),
         "other-user" => other_user(name),
         "steal-consumer" => steal_consumer(name),
+        "fork-publisher" => fork_publisher(name),
         _ => panic!("unknown role {role}"),
     }
 }
@@ -807,4 +808,64 @@ fn a_consumer_whose_claim_was_taken_stops_consuming() {
     raw.word(s + COMMANDS + 72).store(0, Ordering::Release);
     let e = c.try_recv().unwrap_err();
     assert!(matches!(e, Error::Corrupt { .. }), "{e}");
+}
+
+/// Holds write access with a publisher, a producer and a subscriber, and
+/// forks: the child publishes, sends and receives through the inherited
+/// handles, then exits; the parent publishes and sends after it.
+fn fork_publisher(name: &str) {
+    let seg = Options::posix(name)
+        .writer_wait(Duration::from_secs(10))
+        .open::<Target>()
+        .unwrap();
+    let pb = seg.publisher(|f| f.events()).unwrap();
+    let q = seg.producer(|f| f.commands()).unwrap();
+    let mut sub = seg.subscribe(|f| f.events()).unwrap();
+    pb.publish(&1).unwrap();
+    // SAFETY: as in `fork_consumer`: a single-threaded role process.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork: {}", std::io::Error::last_os_error());
+    if pid == 0 {
+        let publish = outcome(&pb.publish(&2));
+        let send = outcome(&q.try_send(&2));
+        let recv = outcome(&sub.try_recv());
+        println!("child publish={publish} send={send} recv={recv}");
+        // SAFETY: as in `fork_consumer`.
+        unsafe { libc::_exit(0) };
+    }
+    let mut status = 0;
+    // SAFETY: waits for our own child.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    println!(
+        "parent publish={} send={} recv={}",
+        outcome(&pb.publish(&3)),
+        outcome(&q.try_send(&3)),
+        outcome(&sub.try_recv())
+    );
+}
+
+#[test]
+fn a_forked_child_cannot_publish_or_send_through_inherited_handles() {
+    let (name, _c, seg) = fresh("attack-fork-publisher");
+    seg.release_writer().unwrap();
+    let child = spawn("fork-publisher", &name);
+    let rest = child.finish();
+    let line = |who: &str| {
+        rest.lines()
+            .find_map(|l| l.find(who).map(|at| l[at..].to_owned()))
+            .unwrap_or_else(|| panic!("no {who} in {rest}"))
+    };
+    let c = line("child publish=");
+    assert!(field(&c, "publish").starts_with("err:"), "{c}");
+    assert!(c.contains("does_not_hold_write_access"), "{c}");
+    assert!(field(&c, "send").starts_with("err:"), "{c}");
+    assert_eq!(field(&c, "recv"), "ok:Some(Msg(1))", "{c}");
+    let p = line("parent publish=");
+    assert_eq!(field(&p, "publish"), "ok:1", "{p}");
+    assert_eq!(field(&p, "send"), "ok:0", "{p}");
+    assert_eq!(field(&p, "recv"), "ok:Some(Msg(1))", "{p}");
+    let mut sub = seg.subscribe(|f| f.events()).unwrap();
+    sub.start_oldest();
+    let got: Vec<_> = sub.iter().map(|r| r.unwrap()).collect();
+    assert_eq!(got, [Recv::Msg(1), Recv::Msg(3)]);
 }
