@@ -1,0 +1,172 @@
+//! Edge shapes and races of `streams_attack.rs`: capacities 1 and 2^24,
+//! publishes racing snapshot writes, a name re-created under a
+//! subscriber, and the handles' thread traits.
+
+use super::*;
+
+/// The handles' thread traits: every handle may move to another thread
+/// (a subscriber or consumer handed to a worker); the publisher and the
+/// producer may be shared (their calls take the handle's write lock).
+#[test]
+fn handles_are_send_and_the_writing_ones_sync() {
+    fn send<T: Send>() {}
+    fn sync<T: Sync>() {}
+    send::<shm_runtime::Subscriber<'static, u64>>();
+    send::<shm_runtime::Publisher<'static, Target, u64>>();
+    sync::<shm_runtime::Publisher<'static, Target, u64>>();
+    send::<shm_runtime::Producer<'static, Target, u64>>();
+    sync::<shm_runtime::Producer<'static, Target, u64>>();
+    send::<shm_runtime::Consumer<'static, Target, u64>>();
+}
+
+/// Edge shapes: capacity 1, one-byte messages, and capacities of 2^24.
+/// (Zero-sized messages do not compile, and the descriptor decoders of
+/// Rust and Python refuse them.)
+#[derive(SharedLayout)]
+#[repr(C)]
+pub struct Edges {
+    pub state: u64,
+    pub one: Ring<u64, 1>,
+    pub byte: Ring<u8, 2>,
+    pub q_one: Queue<u64, 1>,
+    pub big: Ring<u8, { 1 << 24 }>,
+    pub big_q: Queue<u8, { 1 << 24 }>,
+}
+
+/// Region offsets in the stream area: `one` 64 + 16 = 128 bytes, `byte`
+/// 64 + 2 × 16 = 128, `q_one` 128 + 8 = 192, then `big`.
+const BIG: u64 = 128 + 128 + 192;
+const BIG_Q: u64 = BIG + 64 + (1 << 24) * 16;
+
+#[test]
+fn capacity_one_small_messages_and_the_largest_capacity_work() {
+    let name = unique("attack-edges");
+    let _c = Cleanup::posix(&name);
+    let seg = Options::posix(&name).create_new().open::<Edges>().unwrap();
+    let seg2 = Options::posix(&name)
+        .claim_writer(false)
+        .open::<Edges>()
+        .unwrap();
+    // Capacity 1: every publish overwrites the one slot; losses exact.
+    let p = seg.publisher(|f| f.one()).unwrap();
+    let mut sub = seg.subscribe(|f| f.one()).unwrap();
+    for i in 0..5 {
+        p.publish(&i).unwrap();
+    }
+    assert_eq!(sub.try_recv().unwrap(), Some(Recv::Lost(4)));
+    assert_eq!(sub.try_recv().unwrap(), Some(Recv::Msg(4)));
+    assert_eq!(sub.try_recv().unwrap(), None);
+    assert_eq!(sub.position(), 5);
+    let p = seg.publisher(|f| f.byte()).unwrap();
+    let mut sub = seg.subscribe(|f| f.byte()).unwrap();
+    for i in 0..3 {
+        p.publish(&i).unwrap();
+    }
+    assert_eq!(sub.try_recv().unwrap(), Some(Recv::Lost(1)));
+    assert_eq!(sub.try_recv().unwrap(), Some(Recv::Msg(1)));
+    assert_eq!(sub.try_recv().unwrap(), Some(Recv::Msg(2)));
+    assert_eq!(sub.try_recv().unwrap(), None);
+    // A queue of one.
+    let q = seg.producer(|f| f.q_one()).unwrap();
+    let mut c = seg2.consumer(|f| f.q_one(), Duration::ZERO).unwrap();
+    q.try_send(&1).unwrap();
+    assert!(matches!(
+        q.try_send(&2),
+        Err(Error::QueueFull { capacity: 1, .. })
+    ));
+    assert_eq!(c.try_recv().unwrap(), Some(1));
+    q.try_send(&2).unwrap();
+    assert_eq!(c.try_recv().unwrap(), Some(2));
+    // 2^24 slots: the counters set (as by 2^24 - 1 earlier messages) so
+    // that the next messages use the last slot, then wrap to slot 0.
+    let s = seg.header().streams_offset().unwrap();
+    let raw = Raw::map(&name);
+    let n = 1u64 << 24;
+    raw.word(s + BIG).store(n - 1, Ordering::Release);
+    let p = seg.publisher(|f| f.big()).unwrap();
+    let mut sub = seg.subscribe(|f| f.big()).unwrap();
+    assert_eq!(sub.position(), n - 1);
+    p.publish(&1).unwrap();
+    p.publish(&2).unwrap();
+    assert_eq!(sub.try_recv().unwrap(), Some(Recv::Msg(1)));
+    assert_eq!(sub.try_recv().unwrap(), Some(Recv::Msg(2)));
+    sub.start_oldest();
+    // Slots 0 .. 2^24 - 2 hold no message of this lap: not complete, and
+    // not a later lap either (the counters were set by hand).
+    assert!(matches!(sub.try_recv(), Err(Error::Corrupt { .. })));
+    raw.word(s + BIG_Q).store(n - 1, Ordering::Release);
+    raw.word(s + BIG_Q + 64).store(n - 1, Ordering::Release);
+    let q = seg.producer(|f| f.big_q()).unwrap();
+    let mut c = seg2.consumer(|f| f.big_q(), Duration::ZERO).unwrap();
+    q.try_send(&1).unwrap();
+    q.try_send(&2).unwrap();
+    assert_eq!(c.try_recv().unwrap(), Some(1));
+    assert_eq!(c.try_recv().unwrap(), Some(2));
+    assert_eq!(c.position(), n + 1);
+    let len = std::fs::metadata(format!("/dev/shm/{name}")).unwrap().len();
+    assert!(len >= s + BIG_Q + 128 + n * 8, "{len}");
+}
+
+/// A publisher thread and a writer thread of the same handle: the
+/// snapshot and the ring do not disturb each other.
+#[test]
+fn publishes_and_snapshot_writes_racing_through_one_handle() {
+    let (name, _c, seg) = fresh("attack-write-race");
+    let ro = Options::posix(&name).open_read_only::<Target>().unwrap();
+    let mut sub = ro.subscribe(|f| f.events()).unwrap();
+    let n = 5_000u64;
+    let (mut got, mut lost) = (0u64, 0u64);
+    std::thread::scope(|sc| {
+        sc.spawn(|| {
+            let p = seg.publisher(|f| f.events()).unwrap();
+            for i in 0..n {
+                p.publish(&i).unwrap();
+            }
+        });
+        sc.spawn(|| {
+            for i in 0..n {
+                seg.write(&Target {
+                    state: i,
+                    events: Ring::new(),
+                    commands: Queue::new(),
+                })
+                .unwrap();
+            }
+        });
+        while got + lost < n {
+            match sub.recv_timeout(Duration::from_secs(30)).unwrap() {
+                Some(Recv::Msg(m)) => {
+                    assert_eq!(m, got + lost, "in order, once");
+                    got += 1;
+                }
+                Some(Recv::Lost(k)) => lost += k,
+                None => panic!("no message for 30 s"),
+            }
+            let v = ro.read().unwrap();
+            assert!(v.state < n);
+        }
+    });
+    assert_eq!(got + lost, n);
+    assert_eq!(seg.read().unwrap().state, n - 1);
+}
+
+/// The name removed and re-created while a subscriber holds the old
+/// segment: the subscriber keeps its (unlinked) object, sees nothing of
+/// the new one and never errs or hangs; a new open sees the new ring.
+#[test]
+fn a_segment_re_created_under_the_name_leaves_old_subscribers_on_the_old_one() {
+    let (name, _c, seg) = fresh("attack-recreate");
+    let ro = Options::posix(&name).open_read_only::<Target>().unwrap();
+    let mut sub = ro.subscribe(|f| f.events()).unwrap();
+    seg.publisher(|f| f.events()).unwrap().publish(&1).unwrap();
+    Options::posix(&name).remove().unwrap();
+    drop(seg);
+    let new = Options::posix(&name).create_new().open::<Target>().unwrap();
+    new.publisher(|f| f.events()).unwrap().publish(&2).unwrap();
+    assert_eq!(sub.try_recv().unwrap(), Some(Recv::Msg(1)));
+    assert_eq!(sub.recv_timeout(Duration::from_millis(200)).unwrap(), None);
+    let ro2 = Options::posix(&name).open_read_only::<Target>().unwrap();
+    let mut sub2 = ro2.subscribe(|f| f.events()).unwrap();
+    sub2.start_oldest();
+    assert_eq!(sub2.try_recv().unwrap(), Some(Recv::Msg(2)));
+}
