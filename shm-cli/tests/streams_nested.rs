@@ -318,3 +318,92 @@ with typed_shm.open(sys.argv[1], write=True, claim=False) as seg:
     drop(stdin);
     assert!(child.wait().unwrap().success());
 }
+
+/// Version 1 with a ring, room to grow.
+#[derive(SharedLayout, Clone, Copy)]
+#[repr(C)]
+#[shm(name = "Limb", capacity = 256)]
+pub struct LimbV1 {
+    /// Some state.
+    pub state: u64,
+    /// A ring.
+    pub log: Ring<u64, 4>,
+}
+
+/// Version 2 appends a field and a ring.
+#[derive(SharedLayout, Clone, Copy)]
+#[repr(C)]
+#[shm(version = 2, extends = LimbV1, capacity = 256)]
+pub struct LimbV2 {
+    /// Some state.
+    pub state: u64,
+    /// A ring.
+    pub log: Ring<u64, 4>,
+    /// New.
+    pub speed: u64,
+    /// New, without room in an upgraded segment.
+    pub alarms: Ring<u32, 2>,
+}
+
+/// Attack (red team): a segment upgraded in place, opened afterwards by
+/// Python (which places regions from the now newer descriptor): the ring
+/// the upgrade had no room for is `Unsupported`, as in Rust (it was a
+/// false `Corrupt` in both before), and the old ring reads.
+#[test]
+fn a_ring_added_by_an_upgrade_is_unsupported_in_python_too() {
+    let ok = Command::new(python())
+        .args([
+            "-c",
+            "import ctypes.util, sys; sys.exit(ctypes.util.find_library('atomic') is None)",
+        ])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(std::env::var_os("CI").is_none(), "python3 is missing");
+        eprintln!("skipped: python3 with libatomic is missing");
+        return;
+    }
+    let name = Name::new("nested-upgrade");
+    let v1 = Options::posix(name.as_str())
+        .create_new()
+        .open::<LimbV1>()
+        .unwrap();
+    v1.publisher(|f| f.log()).unwrap().publish(&7).unwrap();
+    drop(v1);
+    drop(
+        Options::posix(name.as_str())
+            .upgrade(true)
+            .open::<LimbV2>()
+            .unwrap(),
+    );
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned();
+    let script = r#"
+import sys, typed_shm
+with typed_shm.open(sys.argv[1]) as seg:
+    print("log=" + ",".join(str(m) for m in seg.subscribe("log", start="oldest")))
+    try:
+        seg.subscribe("alarms")
+    except typed_shm.Error as e:
+        print(f"{type(e).__name__}: {e}")
+"#;
+    let out = Command::new(python())
+        .args(["-c", script, name.as_str()])
+        .env("PYTHONPATH", root.join("bindings/python"))
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("log=7\n"), "{text}");
+    assert!(
+        text.contains("Unsupported:") && text.contains("older version of schema `Limb`"),
+        "{text}"
+    );
+}

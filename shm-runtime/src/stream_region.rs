@@ -59,7 +59,12 @@ impl<S: SharedLayout, A: Access> Shared<S, A> {
         let past_end = start
             .checked_add(len)
             .is_none_or(|end| end as u64 > h.segment_size);
-        if past_end && matches!(self.compat(), crate::Compat::Upgraded { .. }) {
+        // A creator counts every ring and queue of its schema in
+        // `segment_size`, so a region that starts at or past it belongs to
+        // a version newer than the creator's: a segment upgraded in place
+        // (by this handle or by another program before it opened).
+        let not_made = start as u64 >= h.segment_size;
+        if past_end && (not_made || matches!(self.compat(), crate::Compat::Upgraded { .. })) {
             // Rings and queues keep their places across schema versions
             // (field order; versions append fields), but an upgrade in
             // place does not grow the stream area.

@@ -106,6 +106,13 @@ def region(seg, path, queue):
     h = seg.header
     start = streams_offset(h.backup_offset, h.capacity) + p.region_offset
     end = start + p.region_len
+    if start >= h.segment_size:
+        # A creator counts every ring and queue of its schema in the
+        # segment size: this one is of a newer version (an upgrade in place).
+        raise Unsupported(seg.name, f"this {kind} (stream offset {p.region_offset}): the segment "
+                                    f"was made by an older version of schema `{seg.schema.name}` "
+                                    f"without it, and an upgrade in place does not add room for "
+                                    f"{kind}s (re-create the segment)")
     if end > h.segment_size or end > seg.object_size or start % 8:
         raise Corrupt(seg.name, f"the segment ({seg.object_size} bytes mapped) has no room for the "
                                 f"{kind} at payload offset {p.payload_offset} (stream offset "

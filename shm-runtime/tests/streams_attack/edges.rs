@@ -170,3 +170,54 @@ fn a_segment_re_created_under_the_name_leaves_old_subscribers_on_the_old_one() {
     sub2.start_oldest();
     assert_eq!(sub2.try_recv().unwrap(), Some(Recv::Msg(2)));
 }
+
+/// Version 1 with a ring, room to grow.
+#[derive(SharedLayout, Clone, Copy, Debug)]
+#[repr(C)]
+#[shm(name = "Limb", capacity = 256)]
+pub struct LimbV1 {
+    pub state: u64,
+    pub log: Ring<u64, 4>,
+}
+
+/// Version 2 appends a field and a ring.
+#[derive(SharedLayout, Clone, Copy, Debug)]
+#[repr(C)]
+#[shm(version = 2, extends = LimbV1, capacity = 256)]
+pub struct LimbV2 {
+    pub state: u64,
+    pub log: Ring<u64, 4>,
+    pub speed: u64,
+    pub alarms: Ring<u32, 2>,
+}
+
+/// A segment upgraded in place by one program, then opened by others as
+/// the newer version (read-write and read-only): the ring the upgrade
+/// could not make room for is refused as the README says
+/// (`Unsupported`), for every later opener, not only for the upgrader;
+/// the old ring goes on.
+#[test]
+fn a_ring_added_by_an_upgrade_is_unsupported_for_every_later_opener() {
+    let name = unique("attack-upgrade");
+    let _c = Cleanup::posix(&name);
+    let v1 = Options::posix(&name).create_new().open::<LimbV1>().unwrap();
+    v1.publisher(|f| f.log()).unwrap().publish(&7).unwrap();
+    drop(v1);
+    drop(
+        Options::posix(&name)
+            .upgrade(true)
+            .open::<LimbV2>()
+            .unwrap(),
+    );
+    let rw = Options::posix(&name).open::<LimbV2>().unwrap();
+    let ro = Options::posix(&name).open_read_only::<LimbV2>().unwrap();
+    let e = rw.publisher(|f| f.alarms()).unwrap_err();
+    assert!(matches!(e, Error::Unsupported { .. }), "{e}");
+    let e = ro.subscribe(|f| f.alarms()).unwrap_err();
+    assert!(matches!(e, Error::Unsupported { .. }), "{e}");
+    let mut s = ro.subscribe(|f| f.log()).unwrap();
+    s.start_oldest();
+    assert_eq!(s.try_recv().unwrap(), Some(Recv::Msg(7)));
+    rw.publisher(|f| f.log()).unwrap().publish(&8).unwrap();
+    assert_eq!(s.try_recv().unwrap(), Some(Recv::Msg(8)));
+}
