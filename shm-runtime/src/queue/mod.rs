@@ -493,23 +493,36 @@ impl<S: SharedLayout, M: ShmSafe> Consumer<'_, S, M> {
     /// `try_recv` returns it again until [`Consumer::ack`]. `None` if the
     /// queue is empty.
     pub fn peek(&mut self) -> Result<Option<M>> {
-        self.own()?;
         let mut out = MaybeUninit::<M>::uninit();
         // SAFETY: `out` is private and has room for an `M`.
-        let got = unsafe { peek(&self.q, out.as_mut_ptr().cast()) };
+        Ok(unsafe { self.peek_into(out.as_mut_ptr()) }?.then(|| {
+            // SAFETY: written whole and accepted by `M` (every bit
+            // pattern, or it passed the check).
+            unsafe { out.assume_init() }
+        }))
+    }
+
+    /// [`Consumer::peek`] into `*out`: `true` if a message was copied
+    /// there (and checked).
+    ///
+    /// # Safety
+    ///
+    /// `out` is private and has room for an `M`.
+    unsafe fn peek_into(&mut self, out: *mut M) -> Result<bool> {
+        self.own()?;
+        // SAFETY: the caller's contract.
+        let got = unsafe { peek(&self.q, out.cast()) };
         if got.map_err(|what| self.corrupt(what))?.is_none() {
-            return Ok(None);
+            return Ok(false);
         }
         self.peeked = true;
         // SAFETY: `out` was written whole.
-        if let Err(e) = unsafe { check_copy(self.seg.name(), out.as_ptr()) } {
+        if let Err(e) = unsafe { check_copy(self.seg.name(), out.cast_const()) } {
             // A bad message is taken, so that the queue goes on.
             self.ack()?;
             return Err(e);
         }
-        // SAFETY: written whole and accepted by `M` (every bit pattern, or
-        // it passed the check).
-        Ok(Some(unsafe { out.assume_init() }))
+        Ok(true)
     }
 
     /// Acknowledges the message the last [`Consumer::peek`] returned (the
@@ -559,19 +572,22 @@ impl<S: SharedLayout, M: ShmSafe> Consumer<'_, S, M> {
     }
 
     /// Takes up to `out.len()` messages without waiting; returns how many
-    /// were stored at the start of `out`.
+    /// were stored at the start of `out`. Each message goes through a
+    /// private buffer (on the heap over 16 KiB), so messages larger than
+    /// the thread's stack work too.
     pub fn recv_batch(&mut self, out: &mut [M]) -> Result<usize> {
-        let mut n = 0;
-        while n < out.len() {
-            match self.try_recv()? {
-                Some(m) => {
-                    out[n] = m;
-                    n += 1;
-                }
-                None => break,
+        crate::scratch::with_buffer::<M, _>(|buf| {
+            let mut n = 0;
+            // SAFETY: `buf` is private and has room for an `M`.
+            while n < out.len() && unsafe { self.peek_into(buf.as_ptr()) }? {
+                self.ack()?;
+                // SAFETY: `buf` holds a message `M` accepts; `M: ShmSafe`
+                // has no drop glue.
+                unsafe { crate::scratch::copy_into(&mut out[n], buf) };
+                n += 1;
             }
-        }
-        Ok(n)
+            Ok(n)
+        })
     }
 
     /// An iterator taking the messages there are now; it ends when the

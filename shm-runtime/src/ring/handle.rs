@@ -206,21 +206,35 @@ impl<'a, M: ShmSafe> Subscriber<'a, M> {
     /// subscriber moves past it. A ring whose counters cannot be right is
     /// [`Error::Corrupt`] (the cursor stays, so the error repeats).
     pub fn try_recv(&mut self) -> Result<Option<Recv<M>>> {
+        let mut out = MaybeUninit::<M>::uninit();
+        // SAFETY: `out` is private and has room for an `M`.
+        Ok(match unsafe { self.step(out.as_mut_ptr()) }? {
+            None => None,
+            Some(Recv::Lost(n)) => Some(Recv::Lost(n)),
+            // SAFETY: `step` copied a whole message that `M` accepts.
+            Some(Recv::Msg(())) => Some(Recv::Msg(unsafe { out.assume_init() })),
+        })
+    }
+
+    /// One step of [`Subscriber::try_recv`], the message (`Msg(())`)
+    /// copied into `*out` and checked.
+    ///
+    /// # Safety
+    ///
+    /// `out` is private and has room for an `M`.
+    unsafe fn step(&mut self, out: *mut M) -> Result<Option<Recv<()>>> {
         if self.pending != 0 {
             return Ok(Some(Recv::Lost(core::mem::take(&mut self.pending))));
         }
-        let mut out = MaybeUninit::<M>::uninit();
-        // SAFETY: `out` is private and has room for an `M`.
-        let step = unsafe { try_next(&self.ring, &mut self.next, out.as_mut_ptr().cast()) };
+        // SAFETY: the caller's contract.
+        let step = unsafe { try_next(&self.ring, &mut self.next, out.cast()) };
         match step.map_err(|b| self.corrupt(b))? {
             Step::Empty => Ok(None),
             Step::Lost(n) => Ok(Some(Recv::Lost(n))),
             Step::Msg(_) => {
                 // SAFETY: `try_next` copied a whole message into `out`.
-                unsafe { check_copy(self.name, out.as_ptr())? };
-                // SAFETY: every byte was written, and `M: ShmSafe` accepts
-                // it (every bit pattern, or it passed the check).
-                Ok(Some(Recv::Msg(unsafe { out.assume_init() })))
+                unsafe { check_copy(self.name, out.cast_const())? };
+                Ok(Some(Recv::Msg(())))
             }
         }
     }
@@ -258,23 +272,32 @@ impl<'a, M: ShmSafe> Subscriber<'a, M> {
     /// a loss found after some messages ends the batch and is reported
     /// first by the next call (so they are the numbers `position() - n ..
     /// position()`).
+    ///
+    /// Each message goes from the segment to a private buffer (on the heap
+    /// for messages over 16 KiB) and from there into `out`, so messages
+    /// larger than the thread's stack work too.
     pub fn recv_batch(&mut self, out: &mut [M]) -> Result<(usize, u64)> {
-        let (mut n, mut lost) = (0, 0u64);
-        while n < out.len() {
-            match self.try_recv()? {
-                None => break,
-                Some(Recv::Lost(k)) if n > 0 => {
-                    self.pending = k;
-                    break;
-                }
-                Some(Recv::Lost(k)) => lost = lost.saturating_add(k),
-                Some(Recv::Msg(m)) => {
-                    out[n] = m;
-                    n += 1;
+        crate::scratch::with_buffer::<M, _>(|buf| {
+            let (mut n, mut lost) = (0, 0u64);
+            while n < out.len() {
+                // SAFETY: `buf` is private and has room for an `M`.
+                match unsafe { self.step(buf.as_ptr()) }? {
+                    None => break,
+                    Some(Recv::Lost(k)) if n > 0 => {
+                        self.pending = k;
+                        break;
+                    }
+                    Some(Recv::Lost(k)) => lost = lost.saturating_add(k),
+                    Some(Recv::Msg(())) => {
+                        // SAFETY: `buf` holds a message `M` accepts; `M:
+                        // ShmSafe` has no drop glue.
+                        unsafe { crate::scratch::copy_into(&mut out[n], buf) };
+                        n += 1;
+                    }
                 }
             }
-        }
-        Ok((n, lost))
+            Ok((n, lost))
+        })
     }
 
     /// An iterator over what is there now (messages and losses); it ends

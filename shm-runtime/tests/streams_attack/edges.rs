@@ -221,3 +221,61 @@ fn a_ring_added_by_an_upgrade_is_unsupported_for_every_later_opener() {
     rw.publisher(|f| f.log()).unwrap().publish(&8).unwrap();
     assert_eq!(s.try_recv().unwrap(), Some(Recv::Msg(8)));
 }
+
+/// A message of 256 KiB.
+#[derive(SharedLayout, Clone, Copy)]
+#[repr(C)]
+pub struct Big {
+    pub words: [u64; 32768],
+}
+
+#[derive(SharedLayout)]
+#[repr(C)]
+pub struct BigStream {
+    pub state: u64,
+    pub events: Ring<Big, 2>,
+    pub commands: Queue<Big, 2>,
+}
+
+/// Messages larger than a thread's stack, received into the heap with
+/// `recv_batch` on a thread of 512 KiB stack (as the snapshot API does
+/// values larger than the stack).
+#[test]
+fn messages_larger_than_the_stack_are_received_into_the_heap() {
+    let name = unique("attack-big");
+    let _c = Cleanup::posix(&name);
+    let seg = Options::posix(&name)
+        .create_new()
+        .open::<BigStream>()
+        .unwrap();
+    let seg2 = Options::posix(&name)
+        .claim_writer(false)
+        .open::<BigStream>()
+        .unwrap();
+    // SAFETY: as below.
+    let mut m: Box<Big> = unsafe { Box::new_zeroed().assume_init() };
+    for (i, w) in m.words.iter_mut().enumerate() {
+        *w = i as u64;
+    }
+    seg.publisher(|f| f.events()).unwrap().publish(&m).unwrap();
+    seg.producer(|f| f.commands())
+        .unwrap()
+        .try_send(&m)
+        .unwrap();
+    std::thread::scope(|sc| {
+        std::thread::Builder::new()
+            .stack_size(512 << 10)
+            .spawn_scoped(sc, || {
+                let mut sub = seg2.subscribe(|f| f.events()).unwrap();
+                sub.start_oldest();
+                // SAFETY: a `Big` is words, for which zero bytes are valid.
+                let mut out: Box<[Big]> = unsafe { Box::new_zeroed_slice(1).assume_init() };
+                assert_eq!(sub.recv_batch(&mut out).unwrap(), (1, 0));
+                assert_eq!(out[0].words[32767], 32767);
+                let mut c = seg2.consumer(|f| f.commands(), Duration::ZERO).unwrap();
+                assert_eq!(c.recv_batch(&mut out).unwrap(), 1);
+                assert_eq!(out[0].words[32767], 32767);
+            })
+            .unwrap();
+    });
+}
