@@ -407,3 +407,95 @@ with typed_shm.open(sys.argv[1]) as seg:
         "{text}"
     );
 }
+
+/// Attack (red team): two Python threads publishing through one ring
+/// publisher, and two sending through one producer, at once (the GIL is
+/// released in every `ctypes` call, and the switch interval is made tiny):
+/// every publish and send must get its own number, as in Rust (whose
+/// handle serialises them with its write lock), and the counts must add
+/// up; two threads taking from one consumer must never get one message
+/// twice.
+#[test]
+fn python_threads_sharing_a_publisher_producer_or_consumer_get_distinct_numbers() {
+    let ok = Command::new(python())
+        .args([
+            "-c",
+            "import ctypes.util, sys; sys.exit(ctypes.util.find_library('atomic') is None)",
+        ])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(std::env::var_os("CI").is_none(), "python3 is missing");
+        eprintln!("skipped: python3 with libatomic is missing");
+        return;
+    }
+    let name = Name::new("nested-py-threads");
+    let seg = filled(&name);
+    seg.release_writer().unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned();
+    let script = r#"
+import sys, threading, typed_shm
+sys.setswitchinterval(1e-6)
+N = 5000
+def both(f):
+    out = [[], []]
+    def run(k):
+        for i in range(N):
+            r = f(k * N + i)
+            if r is not None:
+                out[k].append(r)
+    ts = [threading.Thread(target=run, args=(k,)) for k in range(2)]
+    for t in ts: t.start()
+    for t in ts: t.join()
+    return out[0] + out[1]
+with typed_shm.open(sys.argv[1], write=True, writer_wait=10) as seg:
+    pub = seg.publisher("arms[0].events")
+    before = pub.published
+    a = both(pub.publish)
+    print(f"publish dups={len(a) - len(set(a))} added={pub.published - before} calls={len(a)}")
+    prod = seg.producer("inner.cmds")
+    with seg.consumer("inner.cmds") as c:
+        c.try_recv()
+        stop = []
+        got = []
+        def take():
+            while not stop:
+                m = c.try_recv()
+                if m is not None:
+                    got.append(m)
+        takers = [threading.Thread(target=take) for _ in range(2)]
+        for t in takers: t.start()
+        def send(i):
+            return prod.send(i, timeout=10)
+        s = both(send)
+        while len(got) < len(s) and c.position < prod.sent:
+            pass
+        stop.append(1)
+        for t in takers: t.join()
+        print(f"send dups={len(s) - len(set(s))} sent={len(s)} got={len(got)} got_dups={len(got) - len(set(got))}")
+"#;
+    let out = Command::new(python())
+        .args(["-c", script, name.as_str()])
+        .env("PYTHONPATH", root.join("bindings/python"))
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("publish dups=0 added=10000 calls=10000"),
+        "{text}"
+    );
+    assert!(
+        text.contains("send dups=0 sent=10000 got=10000 got_dups=0"),
+        "{text}"
+    );
+    assert!(text.contains("got_dups=0"), "{text}");
+}

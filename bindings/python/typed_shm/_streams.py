@@ -10,6 +10,7 @@ used, a message is copied privately and then checked, every call does a
 bounded amount of work, and a wait is bounded by its timeout."""
 
 import os
+import threading
 import time
 from array import array
 
@@ -349,6 +350,10 @@ class Publisher(_Messages):
         """Publishes `msg` (a Record or dict, or a value of the message
         type), overwriting the oldest message if the ring is full; returns
         its number. Never waits for subscribers; wakes waiting ones."""
+        with self._seg._wlock:  # one publish at a time through this handle
+            return self._publish(msg)
+
+    def _publish(self, msg):
         self._seg._check_writer()
         words = self._encode(msg)
         a, q = self._seg._a, self._seg._q
@@ -405,6 +410,10 @@ class Producer(_QueueSide):
     def try_send(self, msg):
         """Sends `msg` if the queue has room and returns its number;
         QueueFull at once if not. Wakes a waiting consumer."""
+        with self._seg._wlock:  # one send at a time through this handle
+            return self._try_send(msg)
+
+    def _try_send(self, msg):
         self._seg._check_writer()
         words = self._encode(msg)
         h, t = self._counts(ACQUIRE, RELAXED)
@@ -469,6 +478,9 @@ class Consumer(_QueueSide):
                                         "the claim word's compare-and-swap")
         super().__init__(seg, path)
         self._claim, self._peeked, self._me = self._base + Q_CLAIM, False, None
+        # Threads sharing this consumer take turns: a peek and its ack (and
+        # a whole try_recv) are one step, so no message is taken twice.
+        self._lock = threading.RLock()
         self.took_over_from = self._take(wait)
         seg._consumers.add(self)
 
@@ -517,6 +529,10 @@ class Consumer(_QueueSide):
         """The next message, not yet acknowledged (the next peek or
         try_recv returns it again until `ack`); None if the queue is empty.
         A message that fails its check raises InvalidValue and is taken."""
+        with self._lock:
+            return self._peek()
+
+    def _peek(self):
         self._check()
         h, t = self._counts(ACQUIRE, ACQUIRE)
         if h == t:
@@ -526,12 +542,16 @@ class Consumer(_QueueSide):
         try:
             return self._decode(words)
         except InvalidValue:
-            self.ack()  # taken, so that the queue goes on
+            self._ack()  # taken, so that the queue goes on
             raise
 
     def ack(self):
         """Acknowledges the message the last `peek` returned (the producer
         may then reuse its slot); does nothing if there is none."""
+        with self._lock:
+            self._ack()
+
+    def _ack(self):
         self._check()
         if not self._peeked:
             return
@@ -544,10 +564,11 @@ class Consumer(_QueueSide):
     def try_recv(self):
         """The next message, acknowledged before it is returned; None if
         the queue is empty."""
-        m = self.peek()
-        if m is not None:
-            self.ack()
-        return m
+        with self._lock:
+            m = self._peek()
+            if m is not None:
+                self._ack()
+            return m
 
     def recv(self, timeout=None):
         """`try_recv`, waiting at most `timeout` s (None: no limit) for a
