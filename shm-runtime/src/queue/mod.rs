@@ -369,6 +369,7 @@ impl<S: SharedLayout> Shared<S, ReadWrite> {
             me,
             took_over_from,
             peeked: false,
+            failed: None,
             words: map.notify_words(true),
             _m: PhantomData,
         })
@@ -451,6 +452,9 @@ pub struct Consumer<'a, S: SharedLayout, M> {
     me: u64,
     took_over_from: Option<u32>,
     peeked: bool,
+    /// An invalid message found by `recv_batch` after messages (taken),
+    /// reported by the next call.
+    failed: Option<Error>,
     words: notify::Words<'a>,
     _m: PhantomData<fn() -> M>,
 }
@@ -509,6 +513,9 @@ impl<S: SharedLayout, M: ShmSafe> Consumer<'_, S, M> {
     ///
     /// `out` is private and has room for an `M`.
     unsafe fn peek_into(&mut self, out: *mut M) -> Result<bool> {
+        if let Some(e) = self.failed.take() {
+            return Err(e);
+        }
         self.own()?;
         // SAFETY: the caller's contract.
         let got = unsafe { peek(&self.q, out.cast()) };
@@ -574,13 +581,32 @@ impl<S: SharedLayout, M: ShmSafe> Consumer<'_, S, M> {
     /// Takes up to `out.len()` messages without waiting; returns how many
     /// were stored at the start of `out`. Each message goes through a
     /// private buffer (on the heap over 16 KiB), so messages larger than
-    /// the thread's stack work too.
+    /// the thread's stack work too. An error after some messages ends the
+    /// batch, which returns them (they were taken); an invalid message
+    /// (taken too) is the next call's error.
     pub fn recv_batch(&mut self, out: &mut [M]) -> Result<usize> {
         crate::scratch::with_buffer::<M, _>(|buf| {
             let mut n = 0;
-            // SAFETY: `buf` is private and has room for an `M`.
-            while n < out.len() && unsafe { self.peek_into(buf.as_ptr()) }? {
-                self.ack()?;
+            while n < out.len() {
+                // SAFETY: `buf` is private and has room for an `M`.
+                match unsafe { self.peek_into(buf.as_ptr()) } {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    Err(e) if n > 0 => {
+                        if matches!(e, Error::InvalidValue { .. }) {
+                            self.failed = Some(e);
+                        }
+                        break;
+                    }
+                    Err(e) => return Err(e),
+                }
+                match self.ack() {
+                    Ok(()) => {}
+                    // Not taken: the error (corrupt counters, a lost
+                    // claim) repeats at the next call.
+                    Err(_) if n > 0 => break,
+                    Err(e) => return Err(e),
+                }
                 // SAFETY: `buf` holds a message `M` accepts; `M: ShmSafe`
                 // has no drop glue.
                 unsafe { crate::scratch::copy_into(&mut out[n], buf) };

@@ -69,6 +69,7 @@ impl<S: SharedLayout, A: Access> Shared<S, A> {
             ring,
             next: 0,
             pending: 0,
+            failed: None,
             name: self.name(),
             words: map.notify_words(!A::READ_ONLY),
             _m: PhantomData,
@@ -165,6 +166,9 @@ pub struct Subscriber<'a, M> {
     next: u64,
     /// A loss found by `recv_batch` after messages, reported next.
     pending: u64,
+    /// An invalid message found by `recv_batch` after messages (the
+    /// cursor moved past it), reported next.
+    failed: Option<Error>,
     name: &'a str,
     words: notify::Words<'a>,
     _m: PhantomData<fn() -> M>,
@@ -183,6 +187,7 @@ impl<'a, M: ShmSafe> Subscriber<'a, M> {
     /// Moves the cursor to the oldest message the ring still holds.
     pub fn start_oldest(&mut self) {
         self.pending = 0;
+        self.failed = None;
         let h = super::RingMem::head(&self.ring, core::sync::atomic::Ordering::Acquire);
         self.next = h.saturating_sub(self.ring.cap as u64);
     }
@@ -191,6 +196,7 @@ impl<'a, M: ShmSafe> Subscriber<'a, M> {
     /// message received is the next one published.
     pub fn start_new(&mut self) {
         self.pending = 0;
+        self.failed = None;
         self.next = super::RingMem::head(&self.ring, core::sync::atomic::Ordering::Acquire);
     }
 
@@ -223,6 +229,9 @@ impl<'a, M: ShmSafe> Subscriber<'a, M> {
     ///
     /// `out` is private and has room for an `M`.
     unsafe fn step(&mut self, out: *mut M) -> Result<Option<Recv<()>>> {
+        if let Some(e) = self.failed.take() {
+            return Err(e);
+        }
         if self.pending != 0 {
             return Ok(Some(Recv::Lost(core::mem::take(&mut self.pending))));
         }
@@ -271,23 +280,44 @@ impl<'a, M: ShmSafe> Subscriber<'a, M> {
     /// before the first of them. The messages of a batch are consecutive:
     /// a loss found after some messages ends the batch and is reported
     /// first by the next call (so they are the numbers `position() - n ..
-    /// position()`).
+    /// position()`). So does an error found after some messages: an
+    /// invalid message (moved past) is the next call's error. Bounded
+    /// work: a call ends after 64 losses in a row (a publisher that keeps
+    /// overtaking this subscriber) with the messages and losses so far.
     ///
     /// Each message goes from the segment to a private buffer (on the heap
     /// for messages over 16 KiB) and from there into `out`, so messages
     /// larger than the thread's stack work too.
     pub fn recv_batch(&mut self, out: &mut [M]) -> Result<(usize, u64)> {
         crate::scratch::with_buffer::<M, _>(|buf| {
-            let (mut n, mut lost) = (0, 0u64);
-            while n < out.len() {
+            let (mut n, mut lost, mut losses) = (0, 0u64, 0u32);
+            // Losses in a row need a publisher that keeps overtaking this
+            // subscriber: at most 64 of them per call (as in C), so that
+            // a call never chases a publisher for as long as it publishes.
+            while n < out.len() && losses < 64 {
                 // SAFETY: `buf` is private and has room for an `M`.
-                match unsafe { self.step(buf.as_ptr()) }? {
+                let step = match unsafe { self.step(buf.as_ptr()) } {
+                    Err(e) if n > 0 => {
+                        // The messages already stored are returned; an
+                        // invalid message is reported next (a corrupt
+                        // ring's cursor stays, so that error repeats).
+                        if matches!(e, Error::InvalidValue { .. }) {
+                            self.failed = Some(e);
+                        }
+                        break;
+                    }
+                    r => r?,
+                };
+                match step {
                     None => break,
                     Some(Recv::Lost(k)) if n > 0 => {
                         self.pending = k;
                         break;
                     }
-                    Some(Recv::Lost(k)) => lost = lost.saturating_add(k),
+                    Some(Recv::Lost(k)) => {
+                        lost = lost.saturating_add(k);
+                        losses += 1;
+                    }
                     Some(Recv::Msg(())) => {
                         // SAFETY: `buf` holds a message `M` accepts; `M:
                         // ShmSafe` has no drop glue.

@@ -279,3 +279,145 @@ fn messages_larger_than_the_stack_are_received_into_the_heap() {
             .unwrap();
     });
 }
+
+#[derive(SharedLayout)]
+#[repr(C)]
+pub struct Flags {
+    pub state: u64,
+    pub flags: Ring<bool, 8>,
+    pub orders: Queue<bool, 4>,
+}
+
+/// A bad message in the middle of a batch: the messages before it are
+/// returned (not dropped with the error: a queue's were acknowledged
+/// already), the error comes at the next call, and nothing is lost
+/// uncounted.
+#[test]
+fn a_bad_message_in_a_batch_does_not_swallow_the_ones_before_it() {
+    let name = unique("attack-batch");
+    let _c = Cleanup::posix(&name);
+    let seg = Options::posix(&name).create_new().open::<Flags>().unwrap();
+    let seg2 = Options::posix(&name)
+        .claim_writer(false)
+        .open::<Flags>()
+        .unwrap();
+    let s = seg.header().streams_offset().unwrap();
+    let raw = Raw::map(&name);
+    // Ring: 4 messages, the third made 7 (slot 2: 64 + 2 × 16 + 8).
+    let p = seg.publisher(|f| f.flags()).unwrap();
+    let mut sub = seg.subscribe(|f| f.flags()).unwrap();
+    for b in [true, false, true, true] {
+        p.publish(&b).unwrap();
+    }
+    raw.word(s + 64 + 2 * 16 + 8).store(7, Ordering::Relaxed);
+    let mut out = [false; 8];
+    assert_eq!(sub.recv_batch(&mut out).unwrap(), (2, 0));
+    assert_eq!(out[..2], [true, false]);
+    let e = sub.recv_batch(&mut out).unwrap_err();
+    assert!(matches!(e, Error::InvalidValue { .. }), "{e}");
+    assert_eq!(sub.recv_batch(&mut out).unwrap(), (1, 0));
+    assert_eq!(sub.position(), 4);
+    // Queue (region after the ring's 64 + 8 × 16 = 192 bytes): the same.
+    let q = seg.producer(|f| f.orders()).unwrap();
+    let mut c = seg2.consumer(|f| f.orders(), Duration::ZERO).unwrap();
+    for b in [true, false, true, true] {
+        q.try_send(&b).unwrap();
+    }
+    raw.word(s + 192 + 128 + 2 * 8).store(7, Ordering::Relaxed);
+    assert_eq!(c.recv_batch(&mut out).unwrap(), 2);
+    assert_eq!(out[..2], [true, false]);
+    let e = c.recv_batch(&mut out).unwrap_err();
+    assert!(matches!(e, Error::InvalidValue { .. }), "{e}");
+    assert_eq!(c.recv_batch(&mut out).unwrap(), 1);
+    assert_eq!(c.position(), 4);
+}
+
+#[derive(SharedLayout)]
+#[repr(C)]
+pub struct Chase {
+    pub state: u64,
+    pub pages: Ring<[u64; 512], 2>,
+}
+
+/// A publisher that keeps overtaking a subscriber (4 KiB messages in 2
+/// slots, published in a tight loop): `recv_batch` must return while the
+/// publisher is still publishing (bounded work per call, as in C: at most
+/// 64 losses in a row), not chase it for as long as it publishes.
+#[test]
+fn recv_batch_returns_while_a_publisher_keeps_overtaking() {
+    let name = unique("attack-chase");
+    let _c = Cleanup::posix(&name);
+    let seg = Options::posix(&name).create_new().open::<Chase>().unwrap();
+    let ro = Options::posix(&name).open_read_only::<Chase>().unwrap();
+    let stop = AtomicBool::new(false);
+    let published = AtomicU64::new(0);
+    std::thread::scope(|sc| {
+        sc.spawn(|| {
+            let p = seg.publisher(|f| f.pages()).unwrap();
+            let page = [7u64; 512];
+            // At most 10^8 messages: ends the test if the subscriber hangs.
+            for i in 0..100_000_000u64 {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                p.publish(&page).unwrap();
+                published.store(i + 1, Ordering::Relaxed);
+            }
+        });
+        let mut sub = ro.subscribe(|f| f.pages()).unwrap();
+        let mut out = vec![[0u64; 512]; 4];
+        let (mut most, mut calls) = (0u64, 0);
+        while published.load(Ordering::Relaxed) < 1000 {
+            std::thread::yield_now();
+        }
+        sub.start_new();
+        for _ in 0..200 {
+            let (_, lost) = sub.recv_batch(&mut out).unwrap();
+            most = most.max(lost);
+            calls += 1;
+        }
+        stop.store(true, Ordering::Relaxed);
+        eprintln!("{calls} calls, at most {most} lost in one");
+    });
+}
+
+/// A process with write permission raising the ring's published count in
+/// a tight loop (by more than the capacity each time): every step of a
+/// subscriber finds a new loss. `recv_batch` must still return (after at
+/// most 64 losses in a row, as in C) while the attacker goes on, not loop
+/// until the attacker stops (here: after 20 s, a hang detector).
+#[test]
+fn recv_batch_returns_while_an_attacker_keeps_raising_the_count() {
+    let (name, _c, seg) = super::fresh("attack-raise");
+    let s = seg.header().streams_offset().unwrap();
+    let raw = Raw::map(&name);
+    let running = AtomicBool::new(true);
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|sc| {
+        sc.spawn(|| {
+            let head = raw.word(s + EVENTS);
+            let end = Instant::now() + Duration::from_secs(20);
+            while !stop.load(Ordering::Relaxed) && Instant::now() < end {
+                for _ in 0..1000 {
+                    head.fetch_add(5, Ordering::Release);
+                }
+            }
+            running.store(false, Ordering::Relaxed);
+        });
+        let ro = Options::posix(&name).open_read_only::<Target>().unwrap();
+        let mut sub = ro.subscribe(|f| f.events()).unwrap();
+        let mut out = [0u64; 4];
+        for _ in 0..50 {
+            match sub.recv_batch(&mut out) {
+                Ok(_) | Err(Error::Corrupt { .. }) => {}
+                Err(e) => panic!("{e}"),
+            }
+            assert!(
+                running.load(Ordering::Relaxed),
+                "recv_batch returned only once the attacker stopped"
+            );
+            sub.start_new();
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+}
