@@ -499,3 +499,58 @@ with typed_shm.open(sys.argv[1], write=True, writer_wait=10) as seg:
     );
     assert!(text.contains("got_dups=0"), "{text}");
 }
+
+/// Attack (red team): a Python consumer inherited by `os.fork`: the child's
+/// calls are `ConsumerBusy` naming the parent (as in Rust), its close
+/// leaves the parent's claim, and the parent goes on.
+#[test]
+fn a_python_consumer_inherited_by_fork_is_the_parents() {
+    let ok = Command::new(python())
+        .args([
+            "-c",
+            "import ctypes.util, sys; sys.exit(ctypes.util.find_library('atomic') is None)",
+        ])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(std::env::var_os("CI").is_none(), "python3 is missing");
+        eprintln!("skipped: python3 with libatomic is missing");
+        return;
+    }
+    let name = Name::new("nested-py-fork");
+    let _seg = filled(&name);
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned();
+    let script = r#"
+import os, sys, typed_shm
+with typed_shm.open(sys.argv[1], write=True, claim=False) as seg:
+    c = seg.consumer("inner.cmds")
+    pid = os.fork()
+    if pid == 0:
+        try:
+            c.try_recv()
+            print("child got", flush=True)
+        except typed_shm.ConsumerBusy as e:
+            print(f"child busy pid={e.pid} parent={e.pid == os.getppid()}", flush=True)
+        c.close()
+        os._exit(0)
+    os.waitpid(pid, 0)
+    print(f"parent got={c.try_recv()}", flush=True)
+"#;
+    let out = Command::new(python())
+        .args(["-c", script, name.as_str()])
+        .env("PYTHONPATH", root.join("bindings/python"))
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("parent=True"), "{text}");
+    assert!(text.contains("parent got=7"), "{text}");
+}

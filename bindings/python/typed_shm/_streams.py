@@ -504,9 +504,13 @@ class Consumer(_QueueSide):
             time.sleep(0.001)
 
     def _check(self):
-        if self._me is None or self._pid != os.getpid():
-            raise Error(self._name, f"this consumer of queue `{self.path}` is closed (or inherited "
-                                    "by fork)")
+        if self._me is None:
+            raise Error(self._name, f"this consumer of queue `{self.path}` is closed")
+        if self._pid != os.getpid():
+            # Inherited by fork: the queue is the parent's, as in Rust.
+            raise ConsumerBusy(self._name, f"queue `{self.path}` is consumed by process "
+                                           f"{self._pid} (this consumer was inherited by fork)",
+                               self._pid, False)
         # Still this consumer's claim, as the Rust runtime checks: someone
         # else's word there (a process with write permission stored it, or
         # a consumer judged this one dead) stops it, so that it never goes
