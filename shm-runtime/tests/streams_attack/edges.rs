@@ -421,3 +421,52 @@ fn recv_batch_returns_while_an_attacker_keeps_raising_the_count() {
         stop.store(true, Ordering::Relaxed);
     });
 }
+
+/// Rings and queues on every backend (System V, whose object size the
+/// kernel rounds to pages; a file; the in-process backing): publish,
+/// subscribe (read-only too), send, consume, a second consumer refused.
+#[test]
+fn streams_work_on_every_backend() {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in unique("attack-backends").bytes() {
+        h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+    }
+    let key = ((h & 0x7fff_ffff) | 0x4000_0000) as i32;
+    let dir = std::env::temp_dir().join(unique("attack-backends"));
+    for opts in [Options::sysv(key), Options::file(&dir), Options::memory()] {
+        let _c = Cleanup(opts.clone());
+        let seg = opts.clone().create_new().open::<Target>().unwrap();
+        let p = seg.publisher(|f| f.events()).unwrap();
+        let mut sub = seg.subscribe(|f| f.events()).unwrap();
+        for i in 0..6 {
+            p.publish(&i).unwrap();
+        }
+        assert_eq!(sub.try_recv().unwrap(), Some(Recv::Lost(2)));
+        assert_eq!(sub.try_recv().unwrap(), Some(Recv::Msg(2)));
+        let q = seg.producer(|f| f.commands()).unwrap();
+        q.try_send(&1).unwrap();
+        let mut c = seg.consumer(|f| f.commands(), Duration::ZERO).unwrap();
+        assert_eq!(c.try_recv().unwrap(), Some(1));
+        if !matches!(opts.id(), shm_runtime::SegmentId::Memory) {
+            let ro = opts.open_read_only::<Target>().unwrap();
+            let mut sub = ro.subscribe(|f| f.events()).unwrap();
+            sub.start_oldest();
+            assert_eq!(sub.try_recv().unwrap(), Some(Recv::Msg(2)));
+            let rw = opts.clone().claim_writer(false).open::<Target>().unwrap();
+            let e = rw
+                .consumer(|f| f.commands(), Duration::ZERO)
+                .map(|_| ())
+                .unwrap_err();
+            assert!(
+                matches!(
+                    e,
+                    Error::ConsumerBusy {
+                        this_process: true,
+                        ..
+                    }
+                ),
+                "{e}"
+            );
+        }
+    }
+}
