@@ -1777,10 +1777,31 @@ static inline int shm_consumer_claim(shm_consumer *c, int fd, void *base, size_t
     return SHM_OK;
 }
 
+/* Whether `c` still holds its queue, as the Rust runtime checks before
+ * each peek and acknowledgement: the claim word still this consumer's
+ * own. SHM_OK; SHM_ERR_BUSY naming the process whose word is there now
+ * (someone stored it: a process with write permission, or a consumer that
+ * judged this one dead), so that a consumer never goes on beside another;
+ * SHM_ERR_CORRUPT if the word was zeroed. */
+static inline int shm_consumer_owns(const shm_consumer *c, char *msg, size_t msg_cap)
+{
+    uint64_t w = SHM_LOAD_ACQUIRE(c->region + SHM_QUEUE_CLAIM);
+    if (w == c->word)
+        return SHM_OK;
+    if (w == 0)
+        return shm_fail(msg, msg_cap, SHM_ERR_CORRUPT,
+                        "queue consumer claim word is 0 while this consumer holds the queue");
+    if (msg != NULL && msg_cap > 0)
+        snprintf(msg, msg_cap, "another process (pid %lu) consumes this queue; one consumer at a time",
+                 (unsigned long)(uint32_t)w);
+    return SHM_ERR_BUSY;
+}
+
 /* Copies the next message into `out` (`len` bytes) without taking it:
  * SHM_MSG (the next peek returns it again until shm_consumer_ack),
- * SHM_EMPTY, SHM_ERR_NOT_WRITER (not claimed in this process) or
- * SHM_ERR_CORRUPT. `head` and `tail` loaded with acquire, then the message
+ * SHM_EMPTY, SHM_ERR_NOT_WRITER (not claimed in this process),
+ * SHM_ERR_BUSY (the claim word names another process now: see
+ * shm_consumer_owns) or SHM_ERR_CORRUPT. `head` and `tail` loaded with acquire, then the message
  * with relaxed whole-word loads. Does not validate: the generated
  * `<schema>_<queue>_peek` does. */
 static inline int shm_consumer_peek(shm_consumer *c, void *out, size_t len, char *msg,
@@ -1791,6 +1812,9 @@ static inline int shm_consumer_peek(shm_consumer *c, void *out, size_t len, char
     if (c->region == NULL || c->word == 0 || (uint32_t)getpid() != c->pid || len != c->size)
         return shm_fail(msg, msg_cap, SHM_ERR_NOT_WRITER,
                         "this process does not consume this queue through this handle");
+    r = shm_consumer_owns(c, msg, msg_cap);
+    if (r != SHM_OK)
+        return r;
     r = shm_queue_counts(c->region, c->cap, 0, 0, &h, &t, msg, msg_cap);
     if (r != SHM_OK)
         return r;
@@ -1805,7 +1829,8 @@ static inline int shm_consumer_peek(shm_consumer *c, void *out, size_t len, char
 
 /* Acknowledges the message the last peek returned (the producer may then
  * reuse its slot): `head` + 1 (release), then wakes waiters. Does nothing
- * if there is none. SHM_OK or SHM_ERR_CORRUPT. */
+ * if there is none. SHM_OK, SHM_ERR_BUSY or SHM_ERR_CORRUPT (see
+ * shm_consumer_owns). */
 static inline int shm_consumer_ack(shm_consumer *c, char *msg, size_t msg_cap)
 {
     uint64_t h, t;
@@ -1813,6 +1838,9 @@ static inline int shm_consumer_ack(shm_consumer *c, char *msg, size_t msg_cap)
     if (!c->peeked)
         return SHM_OK;
     c->peeked = 0;
+    r = shm_consumer_owns(c, msg, msg_cap);
+    if (r != SHM_OK)
+        return r;
     r = shm_queue_counts(c->region, c->cap, 1, 0, &h, &t, msg, msg_cap);
     if (r != SHM_OK)
         return r;

@@ -635,3 +635,35 @@ fn a_corrupt_queue_is_an_error_in_c() {
         )
     );
 }
+
+/// Attack (red team): the claim word of a live C consumer overwritten with
+/// another live process's word (as a process with write permission, or a
+/// consumer that judged it dead, would): the C consumer stops at its next
+/// call with `SHM_ERR_BUSY` naming that process, as the Rust runtime does,
+/// instead of consuming beside it.
+#[test]
+fn a_c_consumer_whose_claim_word_was_overwritten_stops() {
+    let Some(exe) = program(false) else { return };
+    let name = Name::new("c-queue-steal");
+    let seg = segment(&name);
+    seg.claim_writer(Duration::ZERO).unwrap();
+    let q = region(&name, 1);
+    let p = seg.producer(|f| f.commands()).unwrap();
+    p.try_send(&command(0)).unwrap();
+    let mut c = Lines::spawn(&exe, &["consume", name.as_str(), "2"]);
+    assert!(c.line().starts_with("claimed took_over_from=0"));
+    // This live process's pid, start token 0 (alive while the pid is).
+    let me = u64::from(std::process::id());
+    file(&name).write_at(&me.to_ne_bytes(), q + 72).unwrap();
+    p.try_send(&command(1)).unwrap();
+    let st = support::finish_wait(&mut c.child);
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut c.out, &mut rest).unwrap();
+    assert_eq!(st.code(), Some(1), "{rest}");
+    assert!(
+        rest.ends_with(&format!(
+            "error -4: another process (pid {me}) consumes this queue; one consumer at a time\n"
+        )),
+        "{rest}"
+    );
+}

@@ -71,6 +71,22 @@ fn on_heap<T, R>(f: impl FnOnce(NonNull<T>) -> R) -> R {
     f(heap.0.cast::<T>())
 }
 
+/// Copies the `T` at `src` over `*dst` (a message from a buffer of
+/// [`with_buffer`] into the caller's slice), with no copy of the value on
+/// the stack.
+///
+/// # Safety
+///
+/// `src` holds a valid `T`, and `T` has no drop glue (a [`ShmSafe`] type).
+///
+/// [`ShmSafe`]: crate::ShmSafe
+pub(crate) unsafe fn copy_into<T>(dst: &mut T, src: NonNull<T>) {
+    // SAFETY: `src` is a valid `T` (the caller's contract) in a private
+    // buffer, so it does not overlap `dst`; overwriting `*dst` drops
+    // nothing (no drop glue).
+    unsafe { core::ptr::copy_nonoverlapping(src.as_ptr(), dst, 1) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

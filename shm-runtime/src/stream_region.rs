@@ -56,24 +56,16 @@ impl<S: SharedLayout, A: Access> Shared<S, A> {
         let start = area
             .and_then(|s| s.checked_add(place.stream))
             .ok_or_else(too_small)?;
-        // Where an older version of the schema, without this stream and
-        // the ones after it, ended its segment: after its payload copies
-        // (no streams) or after the streams before this one.
-        let older_end = |end: u64| {
-            end == h.backup_offset.saturating_add(h.capacity())
-                || all.iter().any(|p| {
-                    p.stream <= place.stream
-                        && area.and_then(|a| a.checked_add(p.stream)) == usize::try_from(end).ok()
-                })
-        };
         let len = len.ok_or_else(too_small)?;
         let past_end = start
             .checked_add(len)
             .is_none_or(|end| end as u64 > h.segment_size);
-        if past_end
-            && (matches!(self.compat(), crate::Compat::Upgraded { .. })
-                || older_end(h.segment_size))
-        {
+        // A creator counts every ring and queue of its schema in
+        // `segment_size`, so a region that starts at or past it belongs to
+        // a version newer than the creator's: a segment upgraded in place
+        // (by this handle or by another program before it opened).
+        let not_made = start as u64 >= h.segment_size;
+        if past_end && (not_made || matches!(self.compat(), crate::Compat::Upgraded { .. })) {
             // Rings and queues keep their places across schema versions
             // (field order; versions append fields), but an upgrade in
             // place does not grow the stream area: this handle upgraded

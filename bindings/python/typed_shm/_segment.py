@@ -6,6 +6,7 @@ import mmap
 import os
 import stat
 import sys
+import threading
 import time
 import weakref
 from array import array
@@ -126,6 +127,11 @@ class Segment:
         self.take_over = None
         self._places = None
         self._consumers = weakref.WeakSet()  # closed with the handle
+        # Serialises this handle's writes, publishes and sends across
+        # threads (as the Rust handle's write lock does): `ctypes` calls
+        # release the GIL, so two threads could otherwise both write the
+        # copy, the slot or the number that is next.
+        self._wlock = threading.RLock()
         if isinstance(path, int):
             try:
                 self._map_sysv(path, write)
@@ -526,17 +532,19 @@ class Segment:
         structs likewise, arrays as sequences, enums as their IntEnum, an
         int or a variant name, chars and Utf16 as one-character strs).
         Bytes no field covers keep their contents. Returns the version."""
-        self._check_writer()
-        buf = bytearray(array("Q", self._latest_words()).tobytes())
-        self._codec.encode_into(buf, value)
-        self._store(array("Q", bytes(buf)).tolist())
-        return self.version()
+        with self._wlock:
+            self._check_writer()
+            buf = bytearray(array("Q", self._latest_words()).tobytes())
+            self._codec.encode_into(buf, value)
+            self._store(array("Q", bytes(buf)).tolist())
+            return self.version()
 
     def update(self, **fields):
         """Writes the latest value with some top-level fields changed."""
-        self._check_writer()
-        current = self._codec.decode(array("Q", self._latest_words()).tobytes())
-        return self.write(current._replace(**fields))
+        with self._wlock:
+            self._check_writer()
+            current = self._codec.decode(array("Q", self._latest_words()).tobytes())
+            return self.write(current._replace(**fields))
 
     def _begin_torn_write(self):
         """For tests: what a write does first, stopped there (the target

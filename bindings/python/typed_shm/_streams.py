@@ -10,6 +10,7 @@ used, a message is copied privately and then checked, every call does a
 bounded amount of work, and a wait is bounded by its timeout."""
 
 import os
+import threading
 import time
 from array import array
 
@@ -104,34 +105,20 @@ def region(seg, path, queue):
                                     f"(its rings and queues: {have})")
     p = found[0]
     h = seg.header
-    area = streams_offset(h.backup_offset, h.capacity)
-    start = area + p.region_offset
+    start = streams_offset(h.backup_offset, h.capacity) + p.region_offset
     end = start + p.region_len
-    if end > h.segment_size and _older_end(seg, area, p):
-        # As the Rust runtime: rings and queues keep their places across
-        # schema versions, but an upgrade in place does not grow the
-        # stream area.
+    if start >= h.segment_size:
+        # A creator counts every ring and queue of its schema in the
+        # segment size: this one is of a newer version (an upgrade in place).
         raise Unsupported(seg.name, f"this {kind} (stream offset {p.region_offset}): the segment "
-                                    f"was made by an older version of schema "
-                                    f"`{seg.schema.name}` without it, and an upgrade in place "
-                                    f"does not add room for {kind}s (re-create the segment) is "
-                                    "not supported here")
+                                    f"was made by an older version of schema `{seg.schema.name}` "
+                                    f"without it, and an upgrade in place does not add room for "
+                                    f"{kind}s (re-create the segment) is not supported here")
     if end > h.segment_size or end > seg.object_size or start % 8:
         raise Corrupt(seg.name, f"the segment ({seg.object_size} bytes mapped) has no room for the "
                                 f"{kind} at payload offset {p.payload_offset} (stream offset "
                                 f"{p.region_offset}, {p.region_len} bytes) after the payload copies")
     return p, start
-
-
-def _older_end(seg, area, place):
-    """Whether the segment ends where an older version of its schema,
-    without `place` and the streams after it, ended it: after the payload
-    copies (no streams), or after the streams before `place` (the stream
-    area starts at `area`). A segment upgraded in place ends there."""
-    h = seg.header
-    return (h.segment_size == h.backup_offset + h.capacity
-            or any(h.segment_size == area + q.region_offset
-                   for q in seg.streams() if q.region_offset <= place.region_offset))
 
 
 def _wake(seg):
@@ -406,26 +393,28 @@ class Publisher(_Messages):
         """Publishes `msg` (a Record or dict, or a value of the message
         type), overwriting the oldest message if the ring is full; returns
         its number. Never waits for subscribers; wakes waiting ones."""
-        self._seg._check_writer()
-        h = self._publish(self._encode(msg))
-        _wake(self._seg)
-        return h
+        with self._seg._wlock:  # one publish at a time through this handle
+            self._seg._check_writer()
+            h = self._publish(self._encode(msg))
+            _wake(self._seg)
+            return h
 
     def publish_all(self, msgs):
         """Publishes every message of `msgs` in order, waking waiting
         subscribers once; returns the number of the last one, or None if
         there were none. Every message is checked before the first is
         published."""
-        self._seg._check_writer()
-        encoded = [self._encode(m) for m in msgs]
-        last = None
-        try:
-            for words in encoded:
-                last = self._publish(words)
-        finally:
-            if last is not None:
-                _wake(self._seg)
-        return last
+        with self._seg._wlock:  # one publish at a time through this handle
+            self._seg._check_writer()
+            encoded = [self._encode(m) for m in msgs]
+            last = None
+            try:
+                for words in encoded:
+                    last = self._publish(words)
+            finally:
+                if last is not None:
+                    _wake(self._seg)
+            return last
 
     def _publish(self, words):
         """Publishes the message `words`; its number. No wake-up."""
@@ -482,6 +471,10 @@ class Producer(_QueueSide):
     def try_send(self, msg):
         """Sends `msg` if the queue has room and returns its number;
         QueueFull at once if not. Wakes a waiting consumer."""
+        with self._seg._wlock:  # one send at a time through this handle
+            return self._try_send(msg)
+
+    def _try_send(self, msg):
         self._seg._check_writer()
         words = self._encode(msg)
         h, t = self._counts(ACQUIRE, RELAXED)
@@ -546,6 +539,9 @@ class Consumer(_QueueSide):
                                         "the claim word's compare-and-swap")
         super().__init__(seg, path)
         self._claim, self._peeked, self._me = self._base + Q_CLAIM, False, None
+        # Threads sharing this consumer take turns: a peek and its ack (and
+        # a whole try_recv) are one step, so no message is taken twice.
+        self._lock = threading.RLock()
         self.took_over_from = self._take(wait)
         seg._consumers.add(self)
 
@@ -569,9 +565,25 @@ class Consumer(_QueueSide):
             time.sleep(0.001)
 
     def _check(self):
-        if self._me is None or self._pid != os.getpid():
-            raise Error(self._name, f"this consumer of queue `{self.path}` is closed (or inherited "
-                                    "by fork)")
+        if self._me is None:
+            raise Error(self._name, f"this consumer of queue `{self.path}` is closed")
+        if self._pid != os.getpid():
+            # Inherited by fork: the queue is the parent's, as in Rust.
+            raise ConsumerBusy(self._name, f"queue `{self.path}` is consumed by process "
+                                           f"{self._pid} (this consumer was inherited by fork)",
+                               self._pid, False)
+        # Still this consumer's claim, as the Rust runtime checks: someone
+        # else's word there (a process with write permission stored it, or
+        # a consumer judged this one dead) stops it, so that it never goes
+        # on beside another consumer.
+        w = self._seg._a.load64(self._claim, ACQUIRE)
+        if w != self._me:
+            if w == 0:
+                raise self._corrupt("queue consumer claim word is 0 while this consumer holds the "
+                                    "queue")
+            pid = w & 0xFFFFFFFF
+            raise ConsumerBusy(self._name, f"queue `{self.path}` has a live consumer, process {pid}",
+                               pid, False)
 
     @property
     def position(self):
@@ -582,6 +594,10 @@ class Consumer(_QueueSide):
         """The next message, not yet acknowledged (the next peek or
         try_recv returns it again until `ack`); None if the queue is empty.
         A message that fails its check raises InvalidValue and is taken."""
+        with self._lock:
+            return self._peek()
+
+    def _peek(self):
         self._check()
         h, t = self._counts(ACQUIRE, ACQUIRE)
         if h == t:
@@ -591,12 +607,16 @@ class Consumer(_QueueSide):
         try:
             return self._decode(words)
         except InvalidValue:
-            self.ack()  # taken, so that the queue goes on
+            self._ack()  # taken, so that the queue goes on
             raise
 
     def ack(self):
         """Acknowledges the message the last `peek` returned (the producer
         may then reuse its slot); does nothing if there is none."""
+        with self._lock:
+            self._ack()
+
+    def _ack(self):
         self._check()
         if not self._peeked:
             return
@@ -609,10 +629,11 @@ class Consumer(_QueueSide):
     def try_recv(self):
         """The next message, acknowledged before it is returned; None if
         the queue is empty."""
-        m = self.peek()
-        if m is not None:
-            self.ack()
-        return m
+        with self._lock:
+            m = self._peek()
+            if m is not None:
+                self._ack()
+            return m
 
     def recv(self, timeout=None):
         """`try_recv`, waiting at most `timeout` s (None: no limit) for a

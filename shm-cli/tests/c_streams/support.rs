@@ -152,7 +152,7 @@ pub(crate) fn run(exe: &Path, args: &[&str]) -> (String, Option<i32>) {
 /// A child whose stdout is read line by line.
 pub(crate) struct Lines {
     pub(crate) child: Child,
-    out: BufReader<std::process::ChildStdout>,
+    pub(crate) out: BufReader<std::process::ChildStdout>,
 }
 
 impl Lines {

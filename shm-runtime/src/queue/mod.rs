@@ -330,7 +330,10 @@ impl<S: SharedLayout> Shared<S, ReadWrite> {
     /// then); a dead consumer is taken over at once
     /// ([`Consumer::took_over_from`]), and the new one goes on where it
     /// stopped. Needs a read-write handle (the consumer stores its
-    /// position), not write access. Dropping the consumer lets go.
+    /// position), not write access. Dropping the consumer lets go. The
+    /// consumer belongs to the process that made it: in a child made by
+    /// `fork`, its calls are [`Error::ConsumerBusy`] naming the parent,
+    /// and dropping it leaves the parent's claim.
     pub fn consumer<'s, M: ShmSafe, const N: usize>(
         &'s self,
         pick: impl FnOnce(S::Fields<'s, ReadOnly>) -> Field<'s, Queue<M, N>, ReadOnly>,
@@ -366,6 +369,7 @@ impl<S: SharedLayout> Shared<S, ReadWrite> {
             me,
             took_over_from,
             peeked: false,
+            failed: None,
             words: map.notify_words(true),
             _m: PhantomData,
         })
@@ -448,6 +452,9 @@ pub struct Consumer<'a, S: SharedLayout, M> {
     me: u64,
     took_over_from: Option<u32>,
     peeked: bool,
+    /// An invalid message found by `recv_batch` after messages (taken),
+    /// reported by the next call.
+    failed: Option<Error>,
     words: notify::Words<'a>,
     _m: PhantomData<fn() -> M>,
 }
@@ -463,6 +470,11 @@ impl<S: SharedLayout, M> std::fmt::Debug for Consumer<'_, S, M> {
 
 impl<S: SharedLayout, M> Drop for Consumer<'_, S, M> {
     fn drop(&mut self) {
+        // A child made by `fork` drops its copy of its parent's consumer:
+        // the claim is the parent's, and stays.
+        if writer::pid_of(self.me) != crate::process::current_pid() {
+            return;
+        }
         let _ = self
             .q
             .claim()
@@ -487,25 +499,43 @@ impl<S: SharedLayout, M: ShmSafe> Consumer<'_, S, M> {
     pub fn peek(&mut self) -> Result<Option<M>> {
         let mut out = MaybeUninit::<M>::uninit();
         // SAFETY: `out` is private and has room for an `M`.
-        let got = unsafe { peek(&self.q, out.as_mut_ptr().cast()) };
+        Ok(unsafe { self.peek_into(out.as_mut_ptr()) }?.then(|| {
+            // SAFETY: written whole and accepted by `M` (every bit
+            // pattern, or it passed the check).
+            unsafe { out.assume_init() }
+        }))
+    }
+
+    /// [`Consumer::peek`] into `*out`: `true` if a message was copied
+    /// there (and checked).
+    ///
+    /// # Safety
+    ///
+    /// `out` is private and has room for an `M`.
+    unsafe fn peek_into(&mut self, out: *mut M) -> Result<bool> {
+        if let Some(e) = self.failed.take() {
+            return Err(e);
+        }
+        self.own()?;
+        // SAFETY: the caller's contract.
+        let got = unsafe { peek(&self.q, out.cast()) };
         if got.map_err(|what| self.corrupt(what))?.is_none() {
-            return Ok(None);
+            return Ok(false);
         }
         self.peeked = true;
         // SAFETY: `out` was written whole.
-        if let Err(e) = unsafe { check_copy(self.seg.name(), out.as_ptr()) } {
+        if let Err(e) = unsafe { check_copy(self.seg.name(), out.cast_const()) } {
             // A bad message is taken, so that the queue goes on.
             self.ack()?;
             return Err(e);
         }
-        // SAFETY: written whole and accepted by `M` (every bit pattern, or
-        // it passed the check).
-        Ok(Some(unsafe { out.assume_init() }))
+        Ok(true)
     }
 
     /// Acknowledges the message the last [`Consumer::peek`] returned (the
     /// producer may then reuse its slot); does nothing if there is none.
     pub fn ack(&mut self) -> Result<()> {
+        self.own()?;
         if !core::mem::take(&mut self.peeked) {
             return Ok(());
         }
@@ -549,19 +579,41 @@ impl<S: SharedLayout, M: ShmSafe> Consumer<'_, S, M> {
     }
 
     /// Takes up to `out.len()` messages without waiting; returns how many
-    /// were stored at the start of `out`.
+    /// were stored at the start of `out`. Each message goes through a
+    /// private buffer (on the heap over 16 KiB), so messages larger than
+    /// the thread's stack work too. An error after some messages ends the
+    /// batch, which returns them (they were taken); an invalid message
+    /// (taken too) is the next call's error.
     pub fn recv_batch(&mut self, out: &mut [M]) -> Result<usize> {
-        let mut n = 0;
-        while n < out.len() {
-            match self.try_recv()? {
-                Some(m) => {
-                    out[n] = m;
-                    n += 1;
+        crate::scratch::with_buffer::<M, _>(|buf| {
+            let mut n = 0;
+            while n < out.len() {
+                // SAFETY: `buf` is private and has room for an `M`.
+                match unsafe { self.peek_into(buf.as_ptr()) } {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    Err(e) if n > 0 => {
+                        if matches!(e, Error::InvalidValue { .. }) {
+                            self.failed = Some(e);
+                        }
+                        break;
+                    }
+                    Err(e) => return Err(e),
                 }
-                None => break,
+                match self.ack() {
+                    Ok(()) => {}
+                    // Not taken: the error (corrupt counters, a lost
+                    // claim) repeats at the next call.
+                    Err(_) if n > 0 => break,
+                    Err(e) => return Err(e),
+                }
+                // SAFETY: `buf` holds a message `M` accepts; `M: ShmSafe`
+                // has no drop glue.
+                unsafe { crate::scratch::copy_into(&mut out[n], buf) };
+                n += 1;
             }
-        }
-        Ok(n)
+            Ok(n)
+        })
     }
 
     /// An iterator taking the messages there are now; it ends when the
@@ -587,6 +639,36 @@ impl<S: SharedLayout, M: ShmSafe> Consumer<'_, S, M> {
         Error::Corrupt {
             name: self.seg.name().to_owned(),
             what,
+        }
+    }
+
+    /// Whether this consumer still holds the queue: [`Error::ConsumerBusy`]
+    /// naming the parent in a child made by `fork` (the claim belongs to
+    /// the process that made the consumer, not to a copy of it), or naming
+    /// the process whose word the claim word now holds (someone stored
+    /// there: a process with write permission, or a consumer that judged
+    /// this one dead); [`Error::Corrupt`] if it was zeroed. Two loads (the
+    /// claim word is on `head`'s cache line), so that a consumer never
+    /// goes on beside another one.
+    fn own(&self) -> Result<()> {
+        let pid = writer::pid_of(self.me);
+        if pid != crate::process::current_pid() {
+            return Err(Error::ConsumerBusy {
+                name: self.seg.name().to_owned(),
+                pid,
+                this_process: false,
+            });
+        }
+        match self.q.claim().load(Ordering::Acquire) {
+            w if w == self.me => Ok(()),
+            0 => Err(self.corrupt(
+                "queue consumer claim word is 0 while this consumer holds the queue".to_owned(),
+            )),
+            w => Err(Error::ConsumerBusy {
+                name: self.seg.name().to_owned(),
+                pid: writer::pid_of(w),
+                this_process: false,
+            }),
         }
     }
 }

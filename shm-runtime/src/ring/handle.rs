@@ -70,7 +70,7 @@ impl<S: SharedLayout, A: Access> Shared<S, A> {
             next: 0,
             seen: 0,
             pending: 0,
-            deferred: None,
+            failed: None,
             name: self.name(),
             words: map.notify_words(!A::READ_ONLY),
             _m: PhantomData,
@@ -169,8 +169,9 @@ pub struct Subscriber<'a, M> {
     seen: u64,
     /// A loss found by `recv_batch` after messages, reported next.
     pending: u64,
-    /// An error found by `recv_batch` after messages, returned next.
-    deferred: Option<Error>,
+    /// An error found by `recv_batch` after messages or a loss, returned
+    /// next.
+    failed: Option<Error>,
     name: &'a str,
     words: notify::Words<'a>,
     _m: PhantomData<fn() -> M>,
@@ -189,7 +190,7 @@ impl<'a, M: ShmSafe> Subscriber<'a, M> {
     /// Moves the cursor to the oldest message the ring still holds.
     pub fn start_oldest(&mut self) {
         self.pending = 0;
-        self.deferred = None;
+        self.failed = None;
         let h = super::RingMem::head(&self.ring, core::sync::atomic::Ordering::Acquire);
         self.seen = h;
         self.next = h.saturating_sub(self.ring.cap as u64);
@@ -199,7 +200,7 @@ impl<'a, M: ShmSafe> Subscriber<'a, M> {
     /// message received is the next one published.
     pub fn start_new(&mut self) {
         self.pending = 0;
-        self.deferred = None;
+        self.failed = None;
         self.next = super::RingMem::head(&self.ring, core::sync::atomic::Ordering::Acquire);
         self.seen = self.next;
     }
@@ -216,32 +217,40 @@ impl<'a, M: ShmSafe> Subscriber<'a, M> {
     /// subscriber moves past it. A ring whose counters cannot be right is
     /// [`Error::Corrupt`] (the cursor stays, so the error repeats).
     pub fn try_recv(&mut self) -> Result<Option<Recv<M>>> {
-        if let Some(e) = self.deferred.take() {
+        let mut out = MaybeUninit::<M>::uninit();
+        // SAFETY: `out` is private and has room for an `M`.
+        Ok(match unsafe { self.step(out.as_mut_ptr()) }? {
+            None => None,
+            Some(Recv::Lost(n)) => Some(Recv::Lost(n)),
+            // SAFETY: `step` copied a whole message that `M` accepts.
+            Some(Recv::Msg(())) => Some(Recv::Msg(unsafe { out.assume_init() })),
+        })
+    }
+
+    /// One step of [`Subscriber::try_recv`], the message (`Msg(())`)
+    /// copied into `*out` and checked.
+    ///
+    /// # Safety
+    ///
+    /// `out` is private and has room for an `M`.
+    unsafe fn step(&mut self, out: *mut M) -> Result<Option<Recv<()>>> {
+        if let Some(e) = self.failed.take() {
             return Err(e);
         }
         if self.pending != 0 {
             return Ok(Some(Recv::Lost(core::mem::take(&mut self.pending))));
         }
-        let mut out = MaybeUninit::<M>::uninit();
-        // SAFETY: `out` is private and has room for an `M`; `seen` is 0 or
-        // an acquire load of `head`.
-        let step = unsafe {
-            try_next_cached(
-                &self.ring,
-                &mut self.seen,
-                &mut self.next,
-                out.as_mut_ptr().cast(),
-            )
-        };
+        // SAFETY: the caller's contract; `seen` is 0 or an acquire load of
+        // `head`.
+        let step =
+            unsafe { try_next_cached(&self.ring, &mut self.seen, &mut self.next, out.cast()) };
         match step.map_err(|b| self.corrupt(b))? {
             Step::Empty => Ok(None),
             Step::Lost(n) => Ok(Some(Recv::Lost(n))),
             Step::Msg(_) => {
                 // SAFETY: `try_next_cached` copied a whole message into `out`.
-                unsafe { check_copy(self.name, out.as_ptr())? };
-                // SAFETY: every byte was written, and `M: ShmSafe` accepts
-                // it (every bit pattern, or it passed the check).
-                Ok(Some(Recv::Msg(unsafe { out.assume_init() })))
+                unsafe { check_copy(self.name, out.cast_const())? };
+                Ok(Some(Recv::Msg(())))
             }
         }
     }
@@ -278,79 +287,79 @@ impl<'a, M: ShmSafe> Subscriber<'a, M> {
     /// before the first of them. The messages of a batch are consecutive:
     /// a loss found after some messages ends the batch and is reported
     /// first by the next call (so they are the numbers `position() - n ..
-    /// position()`). Likewise an error found after some messages ends the
-    /// batch and is returned by the next call, so no message received is
-    /// kept from the caller.
+    /// position()`). So does an error found after some messages or a loss:
+    /// the next call returns it (an invalid message was moved past; a
+    /// corrupt ring's cursor stays, so that error repeats after). Bounded
+    /// work: a call ends after 64 losses in a row (a publisher that keeps
+    /// overtaking this subscriber) with the messages and losses so far.
+    ///
+    /// A message of a type that takes every bit pattern is copied straight
+    /// into its place in `out`; one of a checked type goes to a private
+    /// buffer first (on the heap for messages over 16 KiB, so messages
+    /// larger than the thread's stack work too), is checked there, then
+    /// moved into `out`.
     pub fn recv_batch(&mut self, out: &mut [M]) -> Result<(usize, u64)> {
-        if let Some(e) = self.deferred.take() {
+        if let Some(e) = self.failed.take() {
             return Err(e);
         }
+        let len = out.len();
         let (n, lost, err) = if M::CHECKED {
-            self.recv_batch_checked(out)
+            crate::scratch::with_buffer::<M, _>(|buf| {
+                self.batch(len, |sub, n| {
+                    // SAFETY: `buf` is private and has room for an `M`.
+                    let r = unsafe { sub.step(buf.as_ptr()) };
+                    if let Ok(Some(Recv::Msg(()))) = r {
+                        // SAFETY: `buf` holds a message `M` accepts (it
+                        // passed its check); `M: ShmSafe` has no drop glue.
+                        unsafe { crate::scratch::copy_into(&mut out[n], buf) };
+                    }
+                    r
+                })
+            })
         } else {
-            self.recv_batch_in_place(out)
+            self.batch(len, |sub, n| {
+                let dst: *mut M = &mut out[n];
+                // SAFETY: `dst` is a private `M` with room for one; `M` is
+                // not `CHECKED`, so every bit pattern (whatever a torn copy
+                // thrown away leaves there) is a valid `M`.
+                unsafe { sub.step(dst) }
+            })
         };
         match err {
             Some(e) if n == 0 && lost == 0 => Err(e),
             Some(e) => {
-                self.deferred = Some(e);
+                self.failed = Some(e);
                 Ok((n, lost))
             }
             None => Ok((n, lost)),
         }
     }
 
-    /// [`Subscriber::recv_batch`] through `try_recv` (each message
-    /// checked on its private copy): the messages, the loss before them,
-    /// and the error that ended the batch, if one did.
-    fn recv_batch_checked(&mut self, out: &mut [M]) -> (usize, u64, Option<Error>) {
-        let (mut n, mut lost) = (0, 0u64);
-        while n < out.len() {
-            let r = match self.try_recv() {
-                Ok(r) => r,
+    /// The loop of [`Subscriber::recv_batch`]: `one(self, n)` receives the
+    /// next message into `out[n]` (or a loss, or nothing). Returns the
+    /// messages, the loss before them and the error that ended the batch.
+    fn batch(
+        &mut self,
+        len: usize,
+        mut one: impl FnMut(&mut Self, usize) -> Result<Option<Recv<()>>>,
+    ) -> (usize, u64, Option<Error>) {
+        let (mut n, mut lost, mut losses) = (0, 0u64, 0u32);
+        // Losses in a row need a publisher that keeps overtaking this
+        // subscriber: at most 64 of them per call (as in C), so that a
+        // call never chases a publisher for as long as it publishes.
+        while n < len && losses < 64 {
+            match one(self, n) {
                 Err(e) => return (n, lost, Some(e)),
-            };
-            match r {
-                None => break,
-                Some(Recv::Lost(k)) if n > 0 => {
+                Ok(None) => break,
+                Ok(Some(Recv::Lost(k))) if n > 0 => {
                     self.pending = k;
                     break;
                 }
-                Some(Recv::Lost(k)) => lost = lost.saturating_add(k),
-                Some(Recv::Msg(m)) => {
-                    out[n] = m;
-                    n += 1;
+                Ok(Some(Recv::Lost(k))) => {
+                    lost = lost.saturating_add(k);
+                    losses += 1;
                 }
-            }
-        }
-        (n, lost, None)
-    }
-
-    /// [`Subscriber::recv_batch`] for a message type that takes every bit
-    /// pattern: copies each message straight into its place in `out` (no
-    /// private copy to move out of).
-    fn recv_batch_in_place(&mut self, out: &mut [M]) -> (usize, u64, Option<Error>) {
-        let (mut n, mut lost) = (0, core::mem::take(&mut self.pending));
-        while n < out.len() {
-            let dst: *mut M = &mut out[n];
-            // SAFETY: `dst` is a private `M` with room for one; `M` is not
-            // `CHECKED`, so every bit pattern (whatever a torn copy leaves
-            // there, thrown away by `try_next_cached`) is a valid `M`;
-            // `seen` is 0 or an acquire load of `head`.
-            let step =
-                unsafe { try_next_cached(&self.ring, &mut self.seen, &mut self.next, dst.cast()) };
-            let step = match step {
-                Ok(step) => step,
-                Err(b) => return (n, lost, Some(self.corrupt(b))),
-            };
-            match step {
-                Step::Empty => break,
-                Step::Lost(k) if n > 0 => {
-                    self.pending = k;
-                    break;
-                }
-                Step::Lost(k) => lost = lost.saturating_add(k),
-                Step::Msg(_) => n += 1,
+                Ok(Some(Recv::Msg(()))) => n += 1,
             }
         }
         (n, lost, None)
