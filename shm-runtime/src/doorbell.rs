@@ -14,6 +14,8 @@
 //! | 4 | 4 | version, 1 |
 //! | 8 | 8 | the name's hash (two 4-byte words, low first) |
 //! | 16 | 4 | `ro_waiters`: read-only processes sleeping on `notify` |
+//! | 20 | 4 | the kind of name: 1 POSIX, 2 System V, 3 file (0: unknown) |
+//! | 24 | 4 | System V: the segment's key |
 //!
 //! all accessed as 4-byte atomics only.
 //!
@@ -48,6 +50,18 @@
 //! doorbell of the segment's owner whose words a reader overwrote is
 //! ignored by waiters (they poll) until the owner's next claim writes them
 //! again.
+//!
+//! Orphans: a doorbell outlives its segment when the name is removed by
+//! other means (`rm /dev/shm/N`, `shm_unlink` or `IPC_RMID` by another
+//! program) while no writer of the owner has it open (all exited, or were
+//! killed). A writer that makes a doorbell first removes this user's
+//! orphans ([`sweep`]): 64-byte doorbells of this user (owner and
+//! creator), attached by nobody (so their counts are stale: a sleeping
+//! waiter is attached), whose words name a POSIX segment no entry of
+//! `/dev/shm` hashes to or a System V key with no segment. A file
+//! segment's doorbell cannot be told orphaned (its path is not stored,
+//! and files cannot be listed): it goes with `Options::remove`, `shm rm`,
+//! or `ipcrm`.
 //!
 //! Limits: a segment opened through a descriptor's link (`/proc/...`,
 //! `/dev/fd/...`: a memfd's `share_path`) has no doorbell. A file
@@ -153,6 +167,17 @@ pub(crate) fn remove(id: &SegmentId) {
     let _ = id;
 }
 
+/// Removes this user's orphaned doorbells: those attached by nobody whose
+/// POSIX or System V segment's name is gone (see the module's
+/// documentation); returns how many. Best effort, Linux only (elsewhere
+/// 0). A writer runs it before it makes a doorbell.
+pub fn sweep() -> usize {
+    #[cfg(target_os = "linux")]
+    return imp::sweep();
+    #[cfg(not(target_os = "linux"))]
+    0
+}
+
 /// The System V key of `id`'s doorbell, for tools and tests (`None` for
 /// kinds without one; on systems without doorbells, the key one would
 /// have).
@@ -195,13 +220,18 @@ fn identity(id: &SegmentId) -> Option<(i32, u64)> {
         _ => return None,
     }
     let h = fnv1a(&name);
-    // Never 0 (IPC_PRIVATE).
-    let key = ((h >> 32) as u32 & 0x7fff_ffff).max(1) as i32;
-    Some((key, h))
+    Some((key_for(h), h))
+}
+
+/// The key of the doorbell whose name hashes to `h`: never 0
+/// (`IPC_PRIVATE`).
+fn key_for(h: u64) -> i32 {
+    ((h >> 32) as u32 & 0x7fff_ffff).max(1) as i32
 }
 
 #[cfg(target_os = "linux")]
 mod imp {
+    use std::collections::HashSet;
     use std::ptr::NonNull;
     use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -218,6 +248,11 @@ mod imp {
     const OFF_VERSION: usize = 4;
     const OFF_HASH: usize = 8;
     const OFF_RO_WAITERS: usize = 16;
+    const OFF_KIND: usize = 20;
+    const OFF_KEY: usize = 24;
+    const KIND_POSIX: u32 = 1;
+    const KIND_SYSV: u32 = 2;
+    const KIND_FILE: u32 = 3;
 
     /// An attached doorbell (read-write: waiters and the writer both store
     /// to it).
@@ -232,6 +267,16 @@ mod imp {
         owned: Option<(libc::c_int, SegmentId)>,
     }
 
+    /// The kind word of `id`'s doorbell and its key word (System V).
+    fn kind_of(id: &SegmentId) -> (u32, u32) {
+        match id {
+            SegmentId::Posix(_) => (KIND_POSIX, 0),
+            SegmentId::SysV(k) => (KIND_SYSV, *k as u32),
+            SegmentId::File(_) => (KIND_FILE, 0),
+            _ => (0, 0),
+        }
+    }
+
     // SAFETY: the attachment is owned by this value and only accessed
     // through 4-byte atomics, so it may be sent and shared across threads.
     unsafe impl Send for Bell {}
@@ -244,8 +289,8 @@ mod imp {
             // SAFETY: `ptr` is a page-aligned attachment of a System V
             // segment of exactly SIZE bytes (checked before attaching; its
             // size cannot change), kept until `Drop`, read-write except in
-            // `remove`, which only loads; its words are only ever accessed
-            // as 4-byte atomics.
+            // `remove` and `orphan`, which only load; its words are only
+            // ever accessed as 4-byte atomics.
             unsafe { AtomicU32::from_ptr(self.ptr.as_ptr().add(at).cast()) }
         }
 
@@ -259,6 +304,14 @@ mod imp {
             if self.mine && !self.is_for(self.hash) {
                 self.write_words();
             }
+        }
+
+        /// Its owner's writer: the kind of name and the key (System V),
+        /// for [`sweep`] (a doorbell made by an older version has none).
+        fn write_kind(&self, id: &SegmentId) {
+            let (kind, key) = kind_of(id);
+            self.word(OFF_KIND).store(kind, Ordering::Relaxed);
+            self.word(OFF_KEY).store(key, Ordering::Relaxed);
         }
 
         fn write_words(&self) {
@@ -338,6 +391,9 @@ mod imp {
                 shmid
             }
             Err(e) if mine && e.raw_os_error() == Some(libc::ENOENT) => {
+                // One more doorbell: first those of this user that
+                // outlived their segments go.
+                sweep();
                 // System V modes ignore the umask.
                 let flags = libc::IPC_CREAT | libc::IPC_EXCL | mode_for(seg_mode) as libc::c_int;
                 created_now = true;
@@ -363,6 +419,9 @@ mod imp {
         // owner made it under this key): (re)written by its owner.
         if created_now || (mine && !bell.is_for(hash)) {
             bell.write_words();
+        }
+        if mine {
+            bell.write_kind(id);
         }
         if !bell.is_for(hash) {
             return None;
@@ -402,5 +461,111 @@ mod imp {
         if ours {
             let _ = sysv::shmctl_noarg(shmid, libc::IPC_RMID);
         }
+    }
+
+    /// Removes this user's orphaned doorbells (see the module's
+    /// documentation): returns how many.
+    pub(super) fn sweep() -> usize {
+        let Ok(list) = std::fs::read_to_string("/proc/sysvipc/shm") else {
+            return 0;
+        };
+        let me = i64::from(rustix::process::geteuid().as_raw());
+        let mut live: Option<Option<HashSet<u64>>> = None;
+        let mut removed = 0;
+        for line in list.lines().skip(1) {
+            // key shmid perms size cpid lpid nattch uid gid cuid cgid ...
+            let f: Vec<i64> = line
+                .split_whitespace()
+                .take(10)
+                .map_while(|w| w.parse().ok())
+                .collect();
+            let &[key, shmid, _, size, _, _, nattch, uid, _, cuid] = f.as_slice() else {
+                continue;
+            };
+            if size != SIZE as i64 || nattch != 0 || uid != me || cuid != me {
+                continue;
+            }
+            let (Ok(key), Ok(shmid)) = (i32::try_from(key), libc::c_int::try_from(shmid)) else {
+                continue;
+            };
+            if orphan(key, shmid, me, &mut live) && idle(shmid, me) {
+                removed += usize::from(sysv::shmctl_noarg(shmid, libc::IPC_RMID).is_ok());
+            }
+        }
+        removed
+    }
+
+    /// Whether `shmid` is still a 64-byte object of this user attached by
+    /// nobody.
+    fn idle(shmid: libc::c_int, me: i64) -> bool {
+        sysv::ipc_stat(shmid).is_ok_and(|ds| {
+            ds.shm_segsz == SIZE
+                && ds.shm_nattch == 0
+                && i64::from(ds.shm_perm.uid) == me
+                && i64::from(ds.shm_perm.cuid) == me
+        })
+    }
+
+    /// Whether the object `shmid` under `key` is a doorbell (its words
+    /// say so, for a name whose key is `key`) whose segment's name is
+    /// gone. `live`: the hashes of the names in `/dev/shm`, read once
+    /// (`None` inside if it cannot be read: then no POSIX doorbell is
+    /// orphaned).
+    fn orphan(
+        key: i32,
+        shmid: libc::c_int,
+        me: i64,
+        live: &mut Option<Option<HashSet<u64>>>,
+    ) -> bool {
+        if !idle(shmid, me) {
+            return false;
+        }
+        let Ok(ptr) = sysv::shmat(shmid, true) else {
+            return false;
+        };
+        let bell = Bell {
+            ptr,
+            hash: 0,
+            mine: false,
+            owned: None,
+        };
+        let load = |at| bell.word(at).load(Ordering::Relaxed);
+        let hash = u64::from(load(OFF_HASH)) | (u64::from(load(OFF_HASH + 4)) << 32);
+        if bell.word(OFF_MAGIC).load(Ordering::Acquire) != MAGIC
+            || load(OFF_VERSION) != VERSION
+            || super::key_for(hash) != key
+        {
+            return false;
+        }
+        let (kind, sysv_key) = (load(OFF_KIND), load(OFF_KEY) as i32);
+        drop(bell);
+        match kind {
+            KIND_POSIX => live
+                .get_or_insert_with(posix_hashes)
+                .as_ref()
+                .is_some_and(|names| !names.contains(&hash)),
+            KIND_SYSV => {
+                super::identity(&SegmentId::SysV(sysv_key)).is_some_and(|(_, h)| h == hash)
+                    && sysv::shmget(sysv_key, 0, 0)
+                        .is_err_and(|e| e.raw_os_error() == Some(libc::ENOENT))
+            }
+            // A file's path is not stored; an older doorbell's kind is
+            // unknown.
+            _ => false,
+        }
+    }
+
+    /// The doorbell hashes of the names in `/dev/shm` (every entry, as
+    /// `posix:/ENTRY`), or `None` if it cannot be read whole.
+    fn posix_hashes() -> Option<HashSet<u64>> {
+        use std::os::unix::ffi::OsStrExt;
+        let mut names = HashSet::new();
+        for entry in std::fs::read_dir("/dev/shm").ok()? {
+            let entry = entry.ok()?;
+            let mut name = b"shm-runtime doorbell 1\0posix:/".to_vec();
+            name.extend_from_slice(entry.file_name().as_bytes());
+            names.insert(super::fnv1a(&name));
+        }
+        Some(names)
     }
 }
