@@ -100,3 +100,15 @@ pub(crate) fn run(out: &mut impl Write, name: &str, force: bool) -> Res {
     writeln!(out, "removed {}", Escaped(&opts.id().to_string()))?;
     Ok(())
 }
+
+/// `shm rm --orphaned-doorbells`: removes this user's doorbells whose
+/// segment is gone (`tools::remove_orphaned_doorbells`).
+pub(crate) fn orphaned_doorbells(out: &mut impl Write) -> Res {
+    let n = shm_runtime::tools::remove_orphaned_doorbells();
+    writeln!(
+        out,
+        "removed {n} orphaned doorbell{}",
+        if n == 1 { "" } else { "s" }
+    )?;
+    Ok(())
+}

@@ -283,6 +283,35 @@ fn watch_prints_each_change() {
     std::thread::sleep(Duration::from_millis(1));
 }
 
+/// Whether the POSIX segment `name` has a doorbell (Linux: a System V
+/// segment under its key).
+fn has_doorbell(name: &str) -> bool {
+    let key = shm_runtime::tools::doorbell_key(&shm_runtime::SegmentId::Posix(name.into()));
+    // SAFETY: shmget takes no pointers.
+    unsafe { libc::shmget(key.unwrap(), 0, 0) >= 0 }
+}
+
+#[test]
+fn rm_takes_a_killed_writers_doorbell_and_orphans_go_with_orphaned_doorbells() {
+    // `shm rm` of a segment whose writer was killed: the doorbell goes too.
+    let mut w = Writer::start("rm-killed");
+    assert!(has_doorbell(&w.name.0));
+    w.kill();
+    shm_ok(&["rm", &w.name.0]);
+    assert!(!has_doorbell(&w.name.0));
+    // The name removed by other means after the writer was killed:
+    // `--orphaned-doorbells` removes the doorbell left (unless a sweep by
+    // another writer did first).
+    let mut w = Writer::start("rm-orphan");
+    w.kill();
+    std::fs::remove_file(format!("/dev/shm/{}", w.name.0)).unwrap();
+    let out = shm_ok(&["rm", "--orphaned-doorbells"]);
+    assert!(out.starts_with("removed "), "{out}");
+    assert!(!has_doorbell(&w.name.0));
+    let e = shm_fails(&["rm", "--orphaned-doorbells", &w.name.0]);
+    assert!(e.contains("cannot be used with"), "{e}");
+}
+
 #[test]
 fn rm_removes_a_typed_segment() {
     let n = Name::new("rm");
