@@ -178,6 +178,33 @@ pub fn sweep() -> usize {
     0
 }
 
+/// What [`classify`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Found {
+    /// One of this user's orphaned doorbells ([`sweep`] removes it).
+    Orphan,
+    /// Another doorbell (live, attached, another user's, a file
+    /// segment's, or made by an older version).
+    Doorbell {
+        /// The kind of segment its words name: `POSIX`, `System V`,
+        /// `file` or `unknown`.
+        kind: &'static str,
+    },
+}
+
+/// For tools (`shm ls`): whether the System V segment `shmid` under `key`
+/// is a doorbell (64 bytes, its words say so; `None` if not, or it cannot
+/// be read), and whether it is an orphan. Linux only (elsewhere `None`).
+pub fn classify(key: i32, shmid: i32) -> Option<Found> {
+    #[cfg(target_os = "linux")]
+    return imp::classify(key, shmid);
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (key, shmid);
+        None
+    }
+}
+
 /// The System V key of `id`'s doorbell, for tools and tests (`None` for
 /// kinds without one; on systems without doorbells, the key one would
 /// have).
@@ -506,11 +533,31 @@ mod imp {
         })
     }
 
-    /// Whether the object `shmid` under `key` is a doorbell (its words
-    /// say so, for a name whose key is `key`) whose segment's name is
-    /// gone. `live`: the hashes of the names in `/dev/shm`, read once
-    /// (`None` inside if it cannot be read: then no POSIX doorbell is
-    /// orphaned).
+    /// The words of the object `shmid` under `key` if they say it is a
+    /// doorbell (magic, version, and a hash that gives `key`): (hash,
+    /// kind, key word).
+    fn words(key: i32, shmid: libc::c_int) -> Option<(u64, u32, i32)> {
+        if sysv::ipc_stat(shmid).ok()?.shm_segsz != SIZE {
+            return None;
+        }
+        let bell = Bell {
+            ptr: sysv::shmat(shmid, true).ok()?,
+            hash: 0,
+            mine: false,
+            owned: None,
+        };
+        let load = |at| bell.word(at).load(Ordering::Relaxed);
+        let hash = u64::from(load(OFF_HASH)) | (u64::from(load(OFF_HASH + 4)) << 32);
+        let ok = bell.word(OFF_MAGIC).load(Ordering::Acquire) == MAGIC
+            && load(OFF_VERSION) == VERSION
+            && super::key_for(hash) == key;
+        ok.then(|| (hash, load(OFF_KIND), load(OFF_KEY) as i32))
+    }
+
+    /// Whether the object `shmid` under `key` is a doorbell of this user,
+    /// attached by nobody, whose segment's name is gone. `live`: the
+    /// hashes of the names in `/dev/shm`, read once (`None` inside if it
+    /// cannot be read: then no POSIX doorbell is orphaned).
     fn orphan(
         key: i32,
         shmid: libc::c_int,
@@ -520,25 +567,9 @@ mod imp {
         if !idle(shmid, me) {
             return false;
         }
-        let Ok(ptr) = sysv::shmat(shmid, true) else {
+        let Some((hash, kind, sysv_key)) = words(key, shmid) else {
             return false;
         };
-        let bell = Bell {
-            ptr,
-            hash: 0,
-            mine: false,
-            owned: None,
-        };
-        let load = |at| bell.word(at).load(Ordering::Relaxed);
-        let hash = u64::from(load(OFF_HASH)) | (u64::from(load(OFF_HASH + 4)) << 32);
-        if bell.word(OFF_MAGIC).load(Ordering::Acquire) != MAGIC
-            || load(OFF_VERSION) != VERSION
-            || super::key_for(hash) != key
-        {
-            return false;
-        }
-        let (kind, sysv_key) = (load(OFF_KIND), load(OFF_KEY) as i32);
-        drop(bell);
         match kind {
             KIND_POSIX => live
                 .get_or_insert_with(posix_hashes)
@@ -553,6 +584,24 @@ mod imp {
             // unknown.
             _ => false,
         }
+    }
+
+    /// See [`super::classify`].
+    pub(super) fn classify(key: i32, shmid: libc::c_int) -> Option<super::Found> {
+        let (_, kind, _) = words(key, shmid)?;
+        let me = i64::from(rustix::process::geteuid().as_raw());
+        Some(if orphan(key, shmid, me, &mut None) {
+            super::Found::Orphan
+        } else {
+            super::Found::Doorbell {
+                kind: match kind {
+                    KIND_POSIX => "POSIX",
+                    KIND_SYSV => "System V",
+                    KIND_FILE => "file",
+                    _ => "unknown",
+                },
+            }
+        })
     }
 
     /// The doorbell hashes of the names in `/dev/shm` (every entry, as
