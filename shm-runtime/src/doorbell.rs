@@ -316,7 +316,7 @@ mod imp {
             // SAFETY: `ptr` is a page-aligned attachment of a System V
             // segment of exactly SIZE bytes (checked before attaching; its
             // size cannot change), kept until `Drop`, read-write except in
-            // `remove` and `orphan`, which only load; its words are only
+            // `remove` and `words`, which only load; its words are only
             // ever accessed as 4-byte atomics.
             unsafe { AtomicU32::from_ptr(self.ptr.as_ptr().add(at).cast()) }
         }
