@@ -104,10 +104,19 @@ pub struct ChildRole {
 }
 
 /// How long [`ChildRole::expect`] and [`ChildRole::finish`] wait for the
-/// child before they panic: a hang detector, not a time assertion. A test
-/// that hangs until someone kills it never runs its cleanup and leaves its
-/// segments (and their doorbells) behind; one that panics does.
+/// child before they panic, unless `SHM_TEST_HANG_SECS` says otherwise (for
+/// long runs): a hang detector, not a time assertion. A test that hangs
+/// until someone kills it never runs its cleanup and leaves its segments
+/// (and their doorbells) behind; one that panics does.
 pub const HANG: Duration = Duration::from_secs(300);
+
+/// [`HANG`], or `SHM_TEST_HANG_SECS`.
+fn hang() -> Duration {
+    std::env::var("SHM_TEST_HANG_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map_or(HANG, Duration::from_secs)
+}
 
 /// Lines of `out` sent to a channel by a thread, until it ends.
 fn lines_of(out: ChildStdout) -> mpsc::Receiver<String> {
@@ -153,15 +162,17 @@ impl ChildRole {
     }
 
     /// The next line the child prints (`None` at the end of its output);
-    /// panics after [`HANG`] without one.
+    /// panics at `deadline` without one.
     fn next_line(&mut self, deadline: Instant, what: &str) -> Option<String> {
         let left = deadline.saturating_duration_since(Instant::now());
         match self.out.recv_timeout(left) {
             Ok(line) => Some(line),
             Err(mpsc::RecvTimeoutError::Disconnected) => None,
             Err(mpsc::RecvTimeoutError::Timeout) => panic!(
-                "child {} hung: no {what} within {HANG:?} (a hang detector); it printed:\n{}",
+                "child {} hung: no {what} within {:?} (a hang detector; SHM_TEST_HANG_SECS \
+                 for longer); it printed:\n{}",
                 self.pid(),
+                hang(),
                 self.seen
             ),
         }
@@ -172,7 +183,7 @@ impl ChildRole {
     /// printed, if its stdout ends first or nothing holding `token` comes
     /// within [`HANG`].
     pub fn expect(&mut self, token: &str) -> String {
-        let deadline = Instant::now() + HANG;
+        let deadline = Instant::now() + hang();
         loop {
             let line = self.next_line(deadline, &format!("{token:?}"));
             let Some(line) = line else {
@@ -198,7 +209,7 @@ impl ChildRole {
     /// for the child to exit successfully; returns the rest of its output.
     pub fn finish(mut self) -> String {
         drop(self.child.stdin.take());
-        let deadline = Instant::now() + HANG;
+        let deadline = Instant::now() + hang();
         let mut rest = String::new();
         while let Some(line) = self.next_line(deadline, "end of output") {
             rest.push_str(&line);
