@@ -327,6 +327,14 @@ fn rm_takes_a_killed_writers_doorbell_and_orphans_go_with_orphaned_doorbells() {
     assert!(!has_doorbell(&w.name.0));
     let e = shm_fails(&["rm", "--orphaned-doorbells", &w.name.0]);
     assert!(e.contains("cannot be used with"), "{e}");
+    // `shm rm` of the name after it was removed otherwise: it says the
+    // name is gone, and removes the doorbell all the same.
+    let mut w = Writer::start("rm-gone");
+    w.kill();
+    std::fs::remove_file(format!("/dev/shm/{}", w.name.0)).unwrap();
+    let e = shm_fails(&["rm", &w.name.0]);
+    assert!(e.contains("no such"), "{e}");
+    assert!(!has_doorbell(&w.name.0));
 }
 
 #[test]

@@ -159,8 +159,9 @@ impl Slot {
 
 /// Removes the doorbell of `id` if there is one (a 64-byte object under
 /// its key that says it is this name's doorbell, or that this user made),
-/// best effort: what this user may not remove stays.
-pub(crate) fn remove(id: &SegmentId) {
+/// best effort: what this user may not remove stays. (`Options::remove`
+/// does this; for tools: `shm rm` of a name already gone.)
+pub fn remove(id: &SegmentId) {
     #[cfg(target_os = "linux")]
     imp::remove(id);
     #[cfg(not(target_os = "linux"))]

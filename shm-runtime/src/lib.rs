@@ -65,7 +65,7 @@ mod words;
 pub mod tools {
     pub use crate::doorbell::{
         Found as DoorbellFound, classify as classify_doorbell, key_of as doorbell_key,
-        sweep as remove_orphaned_doorbells,
+        remove as remove_doorbell, sweep as remove_orphaned_doorbells,
     };
     pub use crate::escape::{Escaped, EscapedBytes, escape, is_plain};
     pub use crate::image::{open_image, segment_image, validate_bytes, validate_bytes_untyped};
