@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use shm_runtime::header::HEADER_SIZE;
-use shm_runtime::tools::{Escaped, EscapedBytes};
+use shm_runtime::tools::{DoorbellFound, Escaped, EscapedBytes, classify_doorbell};
 use shm_runtime::{Error, Options, RawSegment};
 
 use crate::{Failure, Res, safe_json};
@@ -115,13 +115,24 @@ fn sysv_rows(rows: &mut Vec<Row>) {
         ) else {
             continue;
         };
-        let probe = if key == 0 {
-            Probe::Other {
+        let bell = (size == 64)
+            .then(|| id.parse().ok())
+            .flatten()
+            .and_then(|shmid| classify_doorbell(key, shmid));
+        let probe = match bell {
+            Some(DoorbellFound::Orphan) => Probe::Other {
+                typed: false,
+                note: "orphaned doorbell: its segment is gone (shm rm --orphaned-doorbells)".into(),
+            },
+            Some(DoorbellFound::Doorbell { kind }) => Probe::Other {
+                typed: false,
+                note: format!("doorbell of a {kind} segment"),
+            },
+            None if key == 0 => Probe::Other {
                 typed: false,
                 note: "private (IPC_PRIVATE, no key to open it by)".into(),
-            }
-        } else {
-            probe(Options::sysv(key))
+            },
+            None => probe(Options::sysv(key)),
         };
         let name = format!("key={key} (0x{:08x}) id={}", key as u32, Escaped(id));
         rows.push(Row {

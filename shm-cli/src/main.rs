@@ -129,13 +129,20 @@ enum Command {
         #[arg(short, long)]
         output: Option<std::path::PathBuf>,
     },
-    /// Remove a segment's name (processes that have it mapped keep it).
+    /// Remove a segment's name (processes that have it mapped keep it), or
+    /// this user's orphaned doorbells.
     Rm {
         /// The segment (`NAME`, `posix:NAME`, `sysv:KEY` or `file:PATH`).
-        segment: String,
+        #[arg(required_unless_present = "orphaned_doorbells")]
+        segment: Option<String>,
         /// Remove it even if it is not a typed segment.
         #[arg(long)]
         force: bool,
+        /// Instead: remove this user's doorbells (Linux: the 64-byte System
+        /// V segments of read-only waiters) that nobody has attached and
+        /// whose POSIX or System V segment is gone.
+        #[arg(long, conflicts_with_all = ["segment", "force"])]
+        orphaned_doorbells: bool,
     },
     /// Generate C, C# or Python bindings for a schema.
     Codegen {
@@ -266,7 +273,14 @@ fn run(cli: Cli) -> Res {
         Command::Describe { segment, output } => {
             schema_source::describe(&mut out, &segment, output)
         }
-        Command::Rm { segment, force } => rm::run(&mut out, &segment, force),
+        Command::Rm {
+            segment,
+            force,
+            orphaned_doorbells,
+        } => match segment {
+            Some(segment) if !orphaned_doorbells => rm::run(&mut out, &segment, force),
+            _ => rm::orphaned_doorbells(&mut out),
+        },
         Command::Codegen {
             lang,
             schema,

@@ -68,6 +68,7 @@ fn check_typed(opts: &Options) -> Res {
                 )));
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                shm_runtime::tools::remove_doorbell(opts.id());
                 return Err(Error::NotFound { name: id }.into());
             }
             Err(_) => {} // The open below says why.
@@ -79,7 +80,12 @@ fn check_typed(opts: &Options) -> Res {
         // a damaged segment or one of another header version.
         Err(Error::Corrupt { .. } | Error::UnsupportedVersion { .. }) => Ok(()),
         Err(Error::TooSmall { needed, .. }) if needed > HEADER_SIZE as u64 => Ok(()),
-        Err(e @ Error::NotFound { .. }) => Err(e.into()),
+        // The name is gone (removed by other means); its doorbell, if
+        // left, goes all the same.
+        Err(e @ Error::NotFound { .. }) => {
+            shm_runtime::tools::remove_doorbell(opts.id());
+            Err(e.into())
+        }
         Err(Error::NotInitialized { .. }) => Err(Failure(format!(
             "{}: no typed-segment header (it is all zero: another program's object, or one \
              whose creator died before writing it); {NOT_REMOVED}",
@@ -98,5 +104,17 @@ pub(crate) fn run(out: &mut impl Write, name: &str, force: bool) -> Res {
     }
     opts.remove()?;
     writeln!(out, "removed {}", Escaped(&opts.id().to_string()))?;
+    Ok(())
+}
+
+/// `shm rm --orphaned-doorbells`: removes this user's doorbells whose
+/// segment is gone (`tools::remove_orphaned_doorbells`).
+pub(crate) fn orphaned_doorbells(out: &mut impl Write) -> Res {
+    let n = shm_runtime::tools::remove_orphaned_doorbells();
+    writeln!(
+        out,
+        "removed {n} orphaned doorbell{}",
+        if n == 1 { "" } else { "s" }
+    )?;
     Ok(())
 }

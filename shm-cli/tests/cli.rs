@@ -283,6 +283,60 @@ fn watch_prints_each_change() {
     std::thread::sleep(Duration::from_millis(1));
 }
 
+/// The doorbell key of the POSIX segment `name`.
+fn doorbell_key(name: &str) -> i32 {
+    shm_runtime::tools::doorbell_key(&shm_runtime::SegmentId::Posix(name.into())).unwrap()
+}
+
+/// Whether the POSIX segment `name` has a doorbell (Linux: a System V
+/// segment under its key).
+fn has_doorbell(name: &str) -> bool {
+    // SAFETY: shmget takes no pointers.
+    unsafe { libc::shmget(doorbell_key(name), 0, 0) >= 0 }
+}
+
+/// The `shm ls` row of the System V segment under `key`, if any.
+fn ls_row(key: i32) -> Option<String> {
+    let ls = shm_ok(&["ls"]);
+    let at = format!("(0x{:08x})", key as u32);
+    ls.lines().find(|l| l.contains(&at)).map(str::to_owned)
+}
+
+#[test]
+fn rm_takes_a_killed_writers_doorbell_and_orphans_go_with_orphaned_doorbells() {
+    // `shm rm` of a segment whose writer was killed: the doorbell goes too.
+    let mut w = Writer::start("rm-killed");
+    assert!(has_doorbell(&w.name.0));
+    let row = ls_row(doorbell_key(&w.name.0)).unwrap();
+    assert!(row.contains("doorbell of a POSIX segment"), "{row}");
+    w.kill();
+    shm_ok(&["rm", &w.name.0]);
+    assert!(!has_doorbell(&w.name.0));
+    // The name removed by other means after the writer was killed:
+    // `--orphaned-doorbells` removes the doorbell left (unless a sweep by
+    // another writer did first).
+    let mut w = Writer::start("rm-orphan");
+    w.kill();
+    std::fs::remove_file(format!("/dev/shm/{}", w.name.0)).unwrap();
+    // (Unless another test's writer swept it already.)
+    if let Some(row) = ls_row(doorbell_key(&w.name.0)) {
+        assert!(row.contains("orphaned doorbell"), "{row}");
+    }
+    let out = shm_ok(&["rm", "--orphaned-doorbells"]);
+    assert!(out.starts_with("removed "), "{out}");
+    assert!(!has_doorbell(&w.name.0));
+    let e = shm_fails(&["rm", "--orphaned-doorbells", &w.name.0]);
+    assert!(e.contains("cannot be used with"), "{e}");
+    // `shm rm` of the name after it was removed otherwise: it says the
+    // name is gone, and removes the doorbell all the same.
+    let mut w = Writer::start("rm-gone");
+    w.kill();
+    std::fs::remove_file(format!("/dev/shm/{}", w.name.0)).unwrap();
+    let e = shm_fails(&["rm", &w.name.0]);
+    assert!(e.contains("no such"), "{e}");
+    assert!(!has_doorbell(&w.name.0));
+}
+
 #[test]
 fn rm_removes_a_typed_segment() {
     let n = Name::new("rm");

@@ -14,6 +14,8 @@
 //! | 4 | 4 | version, 1 |
 //! | 8 | 8 | the name's hash (two 4-byte words, low first) |
 //! | 16 | 4 | `ro_waiters`: read-only processes sleeping on `notify` |
+//! | 20 | 4 | the kind of name: 1 POSIX, 2 System V, 3 file (0: unknown) |
+//! | 24 | 4 | System V: the segment's key |
 //!
 //! all accessed as 4-byte atomics only.
 //!
@@ -48,6 +50,18 @@
 //! doorbell of the segment's owner whose words a reader overwrote is
 //! ignored by waiters (they poll) until the owner's next claim writes them
 //! again.
+//!
+//! Orphans: a doorbell outlives its segment when the name is removed by
+//! other means (`rm /dev/shm/N`, `shm_unlink` or `IPC_RMID` by another
+//! program) while no writer of the owner has it open (all exited, or were
+//! killed). A writer that makes a doorbell first removes this user's
+//! orphans ([`sweep`]): 64-byte doorbells of this user (owner and
+//! creator), attached by nobody (so their counts are stale: a sleeping
+//! waiter is attached), whose words name a POSIX segment no entry of
+//! `/dev/shm` hashes to or a System V key with no segment. A file
+//! segment's doorbell cannot be told orphaned (its path is not stored,
+//! and files cannot be listed): it goes with `Options::remove`, `shm rm`,
+//! or `ipcrm`.
 //!
 //! Limits: a segment opened through a descriptor's link (`/proc/...`,
 //! `/dev/fd/...`: a memfd's `share_path`) has no doorbell. A file
@@ -146,12 +160,51 @@ impl Slot {
 
 /// Removes the doorbell of `id` if there is one (a 64-byte object under
 /// its key that says it is this name's doorbell, or that this user made),
-/// best effort: what this user may not remove stays.
-pub(crate) fn remove(id: &SegmentId) {
+/// best effort: what this user may not remove stays. (`Options::remove`
+/// does this; for tools: `shm rm` of a name already gone.)
+pub fn remove(id: &SegmentId) {
     #[cfg(target_os = "linux")]
     imp::remove(id);
     #[cfg(not(target_os = "linux"))]
     let _ = id;
+}
+
+/// Removes this user's orphaned doorbells: those attached by nobody whose
+/// POSIX or System V segment's name is gone (see the module's
+/// documentation); returns how many. Best effort, Linux only (elsewhere
+/// 0). A writer runs it before it makes a doorbell.
+pub fn sweep() -> usize {
+    #[cfg(target_os = "linux")]
+    return imp::sweep();
+    #[cfg(not(target_os = "linux"))]
+    0
+}
+
+/// What [`classify`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Found {
+    /// One of this user's orphaned doorbells ([`sweep`] removes it).
+    Orphan,
+    /// Another doorbell (live, attached, another user's, a file
+    /// segment's, or made by an older version).
+    Doorbell {
+        /// The kind of segment its words name: `POSIX`, `System V`,
+        /// `file` or `unknown`.
+        kind: &'static str,
+    },
+}
+
+/// For tools (`shm ls`): whether the System V segment `shmid` under `key`
+/// is a doorbell (64 bytes, its words say so; `None` if not, or it cannot
+/// be read), and whether it is an orphan. Linux only (elsewhere `None`).
+pub fn classify(key: i32, shmid: i32) -> Option<Found> {
+    #[cfg(target_os = "linux")]
+    return imp::classify(key, shmid);
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (key, shmid);
+        None
+    }
 }
 
 /// The System V key of `id`'s doorbell, for tools and tests (`None` for
@@ -196,13 +249,18 @@ fn identity(id: &SegmentId) -> Option<(i32, u64)> {
         _ => return None,
     }
     let h = fnv1a(&name);
-    // Never 0 (IPC_PRIVATE).
-    let key = ((h >> 32) as u32 & 0x7fff_ffff).max(1) as i32;
-    Some((key, h))
+    Some((key_for(h), h))
+}
+
+/// The key of the doorbell whose name hashes to `h`: never 0
+/// (`IPC_PRIVATE`).
+fn key_for(h: u64) -> i32 {
+    ((h >> 32) as u32 & 0x7fff_ffff).max(1) as i32
 }
 
 #[cfg(target_os = "linux")]
 mod imp {
+    use std::collections::HashSet;
     use std::ptr::NonNull;
     use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -219,6 +277,11 @@ mod imp {
     const OFF_VERSION: usize = 4;
     const OFF_HASH: usize = 8;
     const OFF_RO_WAITERS: usize = 16;
+    const OFF_KIND: usize = 20;
+    const OFF_KEY: usize = 24;
+    const KIND_POSIX: u32 = 1;
+    const KIND_SYSV: u32 = 2;
+    const KIND_FILE: u32 = 3;
 
     /// An attached doorbell (read-write: waiters and the writer both store
     /// to it).
@@ -231,6 +294,16 @@ mod imp {
         /// For `mine`: its identifier and the segment's name, to remove it
         /// when this goes and the segment's name is gone.
         owned: Option<(libc::c_int, SegmentId)>,
+    }
+
+    /// The kind word of `id`'s doorbell and its key word (System V).
+    fn kind_of(id: &SegmentId) -> (u32, u32) {
+        match id {
+            SegmentId::Posix(_) => (KIND_POSIX, 0),
+            SegmentId::SysV(k) => (KIND_SYSV, *k as u32),
+            SegmentId::File(_) => (KIND_FILE, 0),
+            _ => (0, 0),
+        }
     }
 
     // SAFETY: the attachment is owned by this value and only accessed
@@ -246,8 +319,8 @@ mod imp {
             // SAFETY: `ptr` is a page-aligned attachment of a System V
             // segment of exactly SIZE bytes (checked before attaching; its
             // size cannot change), kept until `Drop`, read-write except in
-            // `remove`, which only loads; its words are only ever accessed
-            // as 4-byte atomics.
+            // `remove` and `words`, which only load; its words are only
+            // ever accessed as 4-byte atomics.
             unsafe { AtomicU32::from_ptr(self.ptr.as_ptr().add(at).cast()) }
         }
 
@@ -262,6 +335,14 @@ mod imp {
             if self.mine && !self.is_for(self.hash) {
                 self.write_words();
             }
+        }
+
+        /// Its owner's writer: the kind of name and the key (System V),
+        /// for [`sweep`] (a doorbell made by an older version has none).
+        fn write_kind(&self, id: &SegmentId) {
+            let (kind, key) = kind_of(id);
+            self.word(OFF_KIND).store(kind, Ordering::Relaxed);
+            self.word(OFF_KEY).store(key, Ordering::Relaxed);
         }
 
         fn write_words(&self) {
@@ -341,6 +422,9 @@ mod imp {
                 shmid
             }
             Err(e) if mine && e.raw_os_error() == Some(libc::ENOENT) => {
+                // One more doorbell: first those of this user that
+                // outlived their segments go.
+                sweep();
                 // System V modes ignore the umask.
                 let flags = libc::IPC_CREAT | libc::IPC_EXCL | mode_for(seg_mode) as libc::c_int;
                 created_now = true;
@@ -366,6 +450,9 @@ mod imp {
         // owner made it under this key): (re)written by its owner.
         if created_now || (mine && !bell.is_for(hash)) {
             bell.write_words();
+        }
+        if mine {
+            bell.write_kind(id);
         }
         if !bell.is_for(hash) {
             return None;
@@ -405,5 +492,133 @@ mod imp {
         if ours {
             let _ = sysv::shmctl_noarg(shmid, libc::IPC_RMID);
         }
+    }
+
+    /// Removes this user's orphaned doorbells (see the module's
+    /// documentation): returns how many.
+    pub(super) fn sweep() -> usize {
+        let Ok(list) = std::fs::read_to_string("/proc/sysvipc/shm") else {
+            return 0;
+        };
+        let me = i64::from(rustix::process::geteuid().as_raw());
+        let mut live: Option<Option<HashSet<u64>>> = None;
+        let mut removed = 0;
+        for line in list.lines().skip(1) {
+            // key shmid perms size cpid lpid nattch uid gid cuid cgid ...
+            let f: Vec<i64> = line
+                .split_whitespace()
+                .take(10)
+                .map_while(|w| w.parse().ok())
+                .collect();
+            let &[key, shmid, _, size, _, _, nattch, uid, _, cuid] = f.as_slice() else {
+                continue;
+            };
+            if size != SIZE as i64 || nattch != 0 || uid != me || cuid != me {
+                continue;
+            }
+            let (Ok(key), Ok(shmid)) = (i32::try_from(key), libc::c_int::try_from(shmid)) else {
+                continue;
+            };
+            if orphan(key, shmid, me, &mut live) && idle(shmid, me) {
+                removed += usize::from(sysv::shmctl_noarg(shmid, libc::IPC_RMID).is_ok());
+            }
+        }
+        removed
+    }
+
+    /// Whether `shmid` is still a 64-byte object of this user attached by
+    /// nobody.
+    fn idle(shmid: libc::c_int, me: i64) -> bool {
+        sysv::ipc_stat(shmid).is_ok_and(|ds| {
+            ds.shm_segsz == SIZE
+                && ds.shm_nattch == 0
+                && i64::from(ds.shm_perm.uid) == me
+                && i64::from(ds.shm_perm.cuid) == me
+        })
+    }
+
+    /// The words of the object `shmid` under `key` if they say it is a
+    /// doorbell (magic, version, and a hash that gives `key`): (hash,
+    /// kind, key word).
+    fn words(key: i32, shmid: libc::c_int) -> Option<(u64, u32, i32)> {
+        if sysv::ipc_stat(shmid).ok()?.shm_segsz != SIZE {
+            return None;
+        }
+        let bell = Bell {
+            ptr: sysv::shmat(shmid, true).ok()?,
+            hash: 0,
+            mine: false,
+            owned: None,
+        };
+        let load = |at| bell.word(at).load(Ordering::Relaxed);
+        let hash = u64::from(load(OFF_HASH)) | (u64::from(load(OFF_HASH + 4)) << 32);
+        let ok = bell.word(OFF_MAGIC).load(Ordering::Acquire) == MAGIC
+            && load(OFF_VERSION) == VERSION
+            && super::key_for(hash) == key;
+        ok.then(|| (hash, load(OFF_KIND), load(OFF_KEY) as i32))
+    }
+
+    /// Whether the object `shmid` under `key` is a doorbell of this user,
+    /// attached by nobody, whose segment's name is gone. `live`: the
+    /// hashes of the names in `/dev/shm`, read once (`None` inside if it
+    /// cannot be read: then no POSIX doorbell is orphaned).
+    fn orphan(
+        key: i32,
+        shmid: libc::c_int,
+        me: i64,
+        live: &mut Option<Option<HashSet<u64>>>,
+    ) -> bool {
+        if !idle(shmid, me) {
+            return false;
+        }
+        let Some((hash, kind, sysv_key)) = words(key, shmid) else {
+            return false;
+        };
+        match kind {
+            KIND_POSIX => live
+                .get_or_insert_with(posix_hashes)
+                .as_ref()
+                .is_some_and(|names| !names.contains(&hash)),
+            KIND_SYSV => {
+                super::identity(&SegmentId::SysV(sysv_key)).is_some_and(|(_, h)| h == hash)
+                    && sysv::shmget(sysv_key, 0, 0)
+                        .is_err_and(|e| e.raw_os_error() == Some(libc::ENOENT))
+            }
+            // A file's path is not stored; an older doorbell's kind is
+            // unknown.
+            _ => false,
+        }
+    }
+
+    /// See [`super::classify`].
+    pub(super) fn classify(key: i32, shmid: libc::c_int) -> Option<super::Found> {
+        let (_, kind, _) = words(key, shmid)?;
+        let me = i64::from(rustix::process::geteuid().as_raw());
+        Some(if orphan(key, shmid, me, &mut None) {
+            super::Found::Orphan
+        } else {
+            super::Found::Doorbell {
+                kind: match kind {
+                    KIND_POSIX => "POSIX",
+                    KIND_SYSV => "System V",
+                    KIND_FILE => "file",
+                    _ => "unknown",
+                },
+            }
+        })
+    }
+
+    /// The doorbell hashes of the names in `/dev/shm` (every entry, as
+    /// `posix:/ENTRY`), or `None` if it cannot be read whole.
+    fn posix_hashes() -> Option<HashSet<u64>> {
+        use std::os::unix::ffi::OsStrExt;
+        let mut names = HashSet::new();
+        for entry in std::fs::read_dir("/dev/shm").ok()? {
+            let entry = entry.ok()?;
+            let mut name = b"shm-runtime doorbell 1\0posix:/".to_vec();
+            name.extend_from_slice(entry.file_name().as_bytes());
+            names.insert(super::fnv1a(&name));
+        }
+        Some(names)
     }
 }

@@ -63,7 +63,10 @@ mod words;
 /// untrusted text for human-readable output.
 #[doc(hidden)]
 pub mod tools {
-    pub use crate::doorbell::key_of as doorbell_key;
+    pub use crate::doorbell::{
+        Found as DoorbellFound, classify as classify_doorbell, key_of as doorbell_key,
+        remove as remove_doorbell, sweep as remove_orphaned_doorbells,
+    };
     pub use crate::escape::{Escaped, EscapedBytes, escape, is_plain};
     pub use crate::image::{open_image, segment_image, validate_bytes, validate_bytes_untyped};
     pub use crate::name::{POSIX_NAME_MAX, posix as check_posix_name};

@@ -7,9 +7,11 @@
 //!   as a child process in a role (one `#[test]` that does nothing unless
 //!   an environment variable selects a role), and read what it prints.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use shm_runtime::Options;
 
@@ -95,8 +97,41 @@ pub fn child_command(role_test: &str, var: &str, value: impl AsRef<std::ffi::OsS
 /// running) and reaped when dropped.
 pub struct ChildRole {
     child: Child,
-    out: BufReader<ChildStdout>,
+    /// The child's stdout, line by line (a thread reads it), so that a
+    /// wait for a line can give up.
+    out: mpsc::Receiver<String>,
     seen: String,
+}
+
+/// How long [`ChildRole::expect`] and [`ChildRole::finish`] wait for the
+/// child before they panic, unless `SHM_TEST_HANG_SECS` says otherwise (for
+/// long runs): a hang detector, not a time assertion. A test that hangs
+/// until someone kills it never runs its cleanup and leaves its segments
+/// (and their doorbells) behind; one that panics does.
+pub const HANG: Duration = Duration::from_secs(300);
+
+/// [`HANG`], or `SHM_TEST_HANG_SECS`.
+fn hang() -> Duration {
+    std::env::var("SHM_TEST_HANG_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map_or(HANG, Duration::from_secs)
+}
+
+/// Lines of `out` sent to a channel by a thread, until it ends.
+fn lines_of(out: ChildStdout) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut out = BufReader::new(out);
+        loop {
+            let mut line = String::new();
+            match out.read_line(&mut line) {
+                Ok(n) if n > 0 && tx.send(line).is_ok() => {}
+                _ => return,
+            }
+        }
+    });
+    rx
 }
 
 impl ChildRole {
@@ -108,7 +143,7 @@ impl ChildRole {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start the child process");
-        let out = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let out = lines_of(child.stdout.take().expect("piped stdout"));
         ChildRole {
             child,
             out,
@@ -126,22 +161,38 @@ impl ChildRole {
         &mut self.child
     }
 
+    /// The next line the child prints (`None` at the end of its output);
+    /// panics at `deadline` without one.
+    fn next_line(&mut self, deadline: Instant, what: &str) -> Option<String> {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match self.out.recv_timeout(left) {
+            Ok(line) => Some(line),
+            Err(mpsc::RecvTimeoutError::Disconnected) => None,
+            Err(mpsc::RecvTimeoutError::Timeout) => panic!(
+                "child {} hung: no {what} within {:?} (a hang detector; SHM_TEST_HANG_SECS \
+                 for longer); it printed:\n{}",
+                self.pid(),
+                hang(),
+                self.seen
+            ),
+        }
+    }
+
     /// Reads lines until one contains `token`; returns that line from
     /// `token` on, without the line end. Panics, with what the child
-    /// printed, if its stdout ends first.
+    /// printed, if its stdout ends first or nothing holding `token` comes
+    /// within [`HANG`].
     pub fn expect(&mut self, token: &str) -> String {
+        let deadline = Instant::now() + hang();
         loop {
-            let mut line = String::new();
-            let n = self
-                .out
-                .read_line(&mut line)
-                .expect("read the child's stdout");
-            assert!(
-                n > 0,
-                "child {} ended without printing {token:?}; it printed:\n{}",
-                self.pid(),
-                self.seen
-            );
+            let line = self.next_line(deadline, &format!("{token:?}"));
+            let Some(line) = line else {
+                panic!(
+                    "child {} ended without printing {token:?}; it printed:\n{}",
+                    self.pid(),
+                    self.seen
+                );
+            };
             self.seen.push_str(&line);
             if let Some(at) = line.find(token) {
                 return line[at..].trim_end().to_owned();
@@ -158,10 +209,11 @@ impl ChildRole {
     /// for the child to exit successfully; returns the rest of its output.
     pub fn finish(mut self) -> String {
         drop(self.child.stdin.take());
+        let deadline = Instant::now() + hang();
         let mut rest = String::new();
-        self.out
-            .read_to_string(&mut rest)
-            .expect("read the child's stdout");
+        while let Some(line) = self.next_line(deadline, "end of output") {
+            rest.push_str(&line);
+        }
         let status = self.child.wait().expect("wait for the child");
         self.seen.push_str(&rest);
         assert!(

@@ -114,6 +114,12 @@ impl Writer {
         );
         Writer { child, name }
     }
+
+    /// SIGKILLs the writer: it never closes its handle (the segment and
+    /// its doorbell stay).
+    pub fn kill(&mut self) {
+        self.child.kill();
+    }
 }
 
 impl Drop for Writer {
