@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-use crate::streams::{LIBS, PERIOD_NS, SIZES, SLOW_NS, cap, window};
+use crate::streams::{ICE_BP, LIBS, PERIOD_NS, SIZES, SLOW_NS, cap, window};
 use crate::sys::Res;
 
 fn row<'v>(v: &'v Value, mode: &str, lib: &str, size: usize) -> Option<&'v Value> {
@@ -44,12 +44,14 @@ fn ratio(a: Option<f64>, b: Option<f64>) -> String {
     }
 }
 
-/// A table row: label, mode, key, formatter.
+/// A table row: label, mode, key, formatter, the library of the
+/// iceoryx2 column.
 type Metric = (
     &'static str,
     &'static str,
     &'static str,
     fn(Option<f64>) -> String,
+    &'static str,
 );
 
 fn size_label(size: usize) -> &'static str {
@@ -75,33 +77,58 @@ pub fn markdown(v: &Value) -> String {
         "| stream | size | N | raw ring | ours | iceoryx2 | ours / raw ring | ours / iceoryx2 |"
     );
     let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---:|---:|");
-    let metrics: [Metric; 7] = [
+    let metrics: [Metric; 8] = [
         (
             "lossless throughput (messages/s received)",
             "lossless",
             "per_s",
             rate,
+            "iceoryx2",
+        ),
+        (
+            "lossless throughput, iceoryx2's own backpressure in its column",
+            "lossless",
+            "per_s",
+            rate,
+            ICE_BP,
         ),
         (
             "lossless throughput per second of consumer CPU time",
             "lossless",
             "per_cpu_s",
             rate,
+            "iceoryx2",
         ),
         (
             "flat-out publishing, messages/s received (lapped: not a transport rate)",
             "throughput",
             "per_s",
             rate,
+            "iceoryx2",
         ),
-        ("one-way latency p50", "latency", "p50", ns),
-        ("one-way latency p99", "latency", "p99", ns),
-        ("one-way latency p50, best run", "latency", "p50_best", ns),
-        ("lost/s, slow consumer", "loss", "lost_per_s", rate),
+        ("one-way latency p50", "latency", "p50", ns, "iceoryx2"),
+        ("one-way latency p99", "latency", "p99", ns, "iceoryx2"),
+        (
+            "one-way latency p50, best run",
+            "latency",
+            "p50_best",
+            ns,
+            "iceoryx2",
+        ),
+        (
+            "lost/s, slow consumer",
+            "loss",
+            "lost_per_s",
+            rate,
+            "iceoryx2",
+        ),
     ];
-    for (label, mode, key, fmt) in metrics {
+    for (label, mode, key, fmt, ice) in metrics {
         for size in SIZES {
-            let x: Vec<Option<f64>> = LIBS.iter().map(|l| get(v, mode, l, size, key)).collect();
+            let x: Vec<Option<f64>> = [LIBS[0], LIBS[1], ice]
+                .iter()
+                .map(|l| get(v, mode, l, size, key))
+                .collect();
             let _ = writeln!(
                 s,
                 "| {label} | {} | {} | {} | {} | {} | {} | {} |",
@@ -129,9 +156,18 @@ pub fn markdown(v: &Value) -> String {
         } else {
             mode
         };
-        for size in SIZES {
+        let lines: &[(&str, [&str; 3])] = if mode == "lossless" {
+            &[
+                (label, LIBS),
+                ("lossless, iceoryx2's own backpressure", ["", "", ICE_BP]),
+            ]
+        } else {
+            &[(label, LIBS)]
+        };
+        for (line, size) in lines.iter().flat_map(|l| SIZES.map(|z| (l, z))) {
+            let (label, libs) = *line;
             let _ = write!(s, "| {label} | {} |", size_label(size));
-            for lib in LIBS {
+            for lib in libs {
                 let c = match row(v, mode, lib, size) {
                     Some(r) => {
                         let mut c = format!(
@@ -152,12 +188,12 @@ pub fn markdown(v: &Value) -> String {
                         let _ =
                             write!(c, "; CPU {} / {}", pct("producer_cpu"), pct("consumer_cpu"));
                         if mode == "lossless" {
-                            let _ = write!(
-                                c,
-                                "; lost {} (window {})",
-                                r["lost_total"],
-                                window(cap(size))
-                            );
+                            let how = if lib == ICE_BP {
+                                "no window: iceoryx2's backpressure".to_string()
+                            } else {
+                                format!("window {}", window(cap(size)))
+                            };
+                            let _ = write!(c, "; lost {} ({how})", r["lost_total"]);
                         }
                         if mode == "loss" {
                             let _ = write!(

@@ -29,12 +29,21 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::Args;
-use crate::stream_libs::{Got, Ice, Msg, Ours, RawRing, StreamLib};
+use crate::stream_libs::{Got, Ice, IceBackpressure, Msg, Ours, RawRing, StreamLib};
 use crate::stream_libs::{M4K, M64};
 use crate::sys::{self, DEADLINE, RawMap, Res, relax};
 
 /// The libraries, in table order.
 pub const LIBS: [&str; 3] = ["raw ring", "ours", "iceoryx2"];
+/// iceoryx2 with its own backpressure (safe overflow off, `send` waits):
+/// measured in the `lossless` rows only, beside the others.
+pub const ICE_BP: &str = "iceoryx2 backpressure";
+
+/// The libraries measured in `mode`.
+pub fn libs(mode: &str) -> &'static [&'static str] {
+    const LOSSLESS: [&str; 4] = ["raw ring", "ours", "iceoryx2", ICE_BP];
+    if mode == "lossless" { &LOSSLESS } else { &LIBS }
+}
 /// The measurements.
 pub const MODES: [&str; 4] = ["lossless", "throughput", "latency", "loss"];
 /// The message sizes.
@@ -73,6 +82,7 @@ macro_rules! dispatch {
             "raw ring" => sized!(RawRing),
             "ours" => sized!(Ours),
             "iceoryx2" => sized!(Ice),
+            ICE_BP => sized!(IceBackpressure),
             l => Err(format!("no stream library {l:?}").into()),
         }
     }};
@@ -150,7 +160,7 @@ pub fn all(args: &Args, other: Option<usize>) -> Res<Value> {
                 if rep > 0 && mode == "loss" {
                     continue;
                 }
-                for lib in LIBS {
+                for &lib in libs(mode) {
                     let r: Res<Value> =
                         dispatch!(lib, size, |L, M| produce::<L, M>(&ctx, mode, lib));
                     let mut r = r.map_err(|e| format!("streams {mode} {lib} {size} B: {e}"))?;
@@ -169,7 +179,7 @@ pub fn all(args: &Args, other: Option<usize>) -> Res<Value> {
     let mut rows = vec![];
     for size in SIZES {
         for mode in MODES {
-            for lib in LIBS {
+            for &lib in libs(mode) {
                 let mut mine: Vec<&Value> = runs
                     .iter()
                     .filter(|r| r["lib"] == lib && r["size"] == size && r["mode"] == mode)
@@ -315,7 +325,13 @@ fn publish<L: StreamLib<M>, M: Msg>(
         // Flat out, but never `window` or more messages ahead of what the
         // consumer has taken (its progress word is read only when the
         // last value read says the window is full).
-        let (dur, window) = (Duration::from_secs_f64(ctx.secs), window(M::N));
+        // (A library with its own backpressure: no window of the bench's.)
+        let window = if L::OWN_BACKPRESSURE {
+            u64::MAX
+        } else {
+            window(M::N)
+        };
+        let dur = Duration::from_secs_f64(ctx.secs);
         let (prog, one_cpu) = (progress(ctl), ctx.other.is_none());
         let (mut taken, mut spins) = (0u64, 0u32);
         while t.elapsed() < dur {
