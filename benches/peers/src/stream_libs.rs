@@ -154,6 +154,10 @@ pub trait StreamLib<M: Msg> {
     type Rx;
     /// Whether it reports losses (else they are only seen as gaps).
     const REPORTS_LOSSES: bool;
+    /// Whether `send` itself waits while the consumer's buffer is full
+    /// (the library's own backpressure: the `lossless` rows then use no
+    /// window of the bench's).
+    const OWN_BACKPRESSURE: bool = false;
     /// Creates the stream named `name`.
     fn create(name: &str) -> Res<Self::Tx>;
     /// Opens the existing stream `name` and subscribes, from the next new
@@ -230,7 +234,16 @@ impl<M: Msg> StreamLib<M> for Ours {
 /// publisher, one subscriber. The producer loans a sample and builds the
 /// message in place (`loan_uninit`, zero-copy: its fastest API); the
 /// consumer checks the sample in place (`receive()`).
-pub struct Ice;
+pub type Ice = IceWith<false>;
+
+/// iceoryx2 publish-subscribe with its own backpressure instead: safe
+/// overflow off, the publisher's `BackpressureStrategy::RetryUntilDelivered`
+/// (`send` waits while the subscriber's buffer of `N` is full); otherwise
+/// as [`Ice`].
+pub type IceBackpressure = IceWith<true>;
+
+/// iceoryx2 publish-subscribe, with its own backpressure or not.
+pub struct IceWith<const BACKPRESSURE: bool>;
 
 /// The producer side of [`Ice`] (fields drop in this order).
 pub struct IceTx<M: Msg> {
@@ -250,22 +263,31 @@ fn ice_name(name: &str) -> Res<ServiceName> {
     Ok(ServiceName::new(&format!("peer-bench/{name}"))?)
 }
 
-impl<M: Msg> StreamLib<M> for Ice {
+impl<M: Msg, const BACKPRESSURE: bool> StreamLib<M> for IceWith<BACKPRESSURE> {
     type Tx = IceTx<M>;
     type Rx = IceRx<M>;
     const REPORTS_LOSSES: bool = false;
+    const OWN_BACKPRESSURE: bool = BACKPRESSURE;
     fn create(name: &str) -> Res<Self::Tx> {
         let node = NodeBuilder::new().create::<ipc::Service>()?;
         let service = node
             .service_builder(&ice_name(name)?)
             .publish_subscribe::<M>()
-            .enable_safe_overflow(true)
+            .enable_safe_overflow(!BACKPRESSURE)
             .subscriber_max_buffer_size(M::N)
             .history_size(M::N)
             .max_publishers(1)
             .max_subscribers(1)
             .create()?;
-        let publisher = service.publisher_builder().create()?;
+        let strategy = if BACKPRESSURE {
+            BackpressureStrategy::RetryUntilDelivered
+        } else {
+            BackpressureStrategy::DiscardData
+        };
+        let publisher = service
+            .publisher_builder()
+            .backpressure_strategy(strategy)
+            .create()?;
         Ok(IceTx {
             publisher,
             _service: service,

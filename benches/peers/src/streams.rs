@@ -5,10 +5,16 @@
 //! other CPU); every received message is checked word by word, and its
 //! sequence number tells losses, duplicates and reordering apart.
 //!
-//! Three measurements per library and size (see `BENCHMARKS.md`,
+//! Four measurements per library and size (see `BENCHMARKS.md`,
 //! "Streams"):
-//! - `throughput`: the producer publishes flat out; the consumer spins on
-//!   its batch receive; messages/s received;
+//! - `lossless`: the producer publishes as fast as it can but never more
+//!   than [`window`] messages ahead of what the consumer has taken (the
+//!   consumer publishes its progress in a bench-only shared word after each
+//!   batch; the same mechanism for every library), so nothing is lost and
+//!   messages/s received is what the transport carries end to end;
+//! - `throughput`: the producer publishes flat out (it laps its consumer:
+//!   a faster producer makes its consumer receive *less*); the consumer
+//!   spins on its batch receive; messages/s received;
 //! - `latency`: the producer publishes one message every [`PERIOD_NS`]
 //!   with a `CLOCK_MONOTONIC` timestamp in it; the consumer spins and
 //!   records now − timestamp (one-way), p50 / p99;
@@ -23,14 +29,23 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::Args;
-use crate::stream_libs::{Got, Ice, Msg, Ours, RawRing, StreamLib};
+use crate::stream_libs::{Got, Ice, IceBackpressure, Msg, Ours, RawRing, StreamLib};
 use crate::stream_libs::{M4K, M64};
 use crate::sys::{self, DEADLINE, RawMap, Res, relax};
 
 /// The libraries, in table order.
 pub const LIBS: [&str; 3] = ["raw ring", "ours", "iceoryx2"];
+/// iceoryx2 with its own backpressure (safe overflow off, `send` waits):
+/// measured in the `lossless` rows only, beside the others.
+pub const ICE_BP: &str = "iceoryx2 backpressure";
+
+/// The libraries measured in `mode`.
+pub fn libs(mode: &str) -> &'static [&'static str] {
+    const LOSSLESS: [&str; 4] = ["raw ring", "ours", "iceoryx2", ICE_BP];
+    if mode == "lossless" { &LOSSLESS } else { &LIBS }
+}
 /// The measurements.
-pub const MODES: [&str; 3] = ["throughput", "latency", "loss"];
+pub const MODES: [&str; 4] = ["lossless", "throughput", "latency", "loss"];
 /// The message sizes.
 pub const SIZES: [usize; 2] = [64, 4096];
 
@@ -67,6 +82,7 @@ macro_rules! dispatch {
             "raw ring" => sized!(RawRing),
             "ours" => sized!(Ours),
             "iceoryx2" => sized!(Ice),
+            ICE_BP => sized!(IceBackpressure),
             l => Err(format!("no stream library {l:?}").into()),
         }
     }};
@@ -100,9 +116,26 @@ fn ready(m: &RawMap) -> &AtomicU64 {
     unsafe { AtomicU64::from_ptr(m.ptr().cast()) }
 }
 
+/// The consumer's progress (the next sequence number it expects: every
+/// message before it taken), word 8 of the control mapping (its own cache
+/// line): the feedback of the `lossless` rows, written by the consumer
+/// after each batch, read by the producer.
+fn progress(m: &RawMap) -> &AtomicU64 {
+    // SAFETY: offset 64 of a page-aligned mapping of 4 KiB that lives as
+    // long as `m`; only accessed atomically, by both processes.
+    unsafe { AtomicU64::from_ptr(m.ptr().add(64).cast()) }
+}
+
+/// How far (messages) the producer of a `lossless` row may run ahead of
+/// its consumer's published progress: half the ring, so the slot it writes
+/// is never one the consumer may still be reading.
+pub fn window(cap: usize) -> u64 {
+    cap as u64 / 2
+}
+
 /// What the stream rows share.
 struct Ctx {
-    /// Seconds of flat-out publishing (throughput and loss rows).
+    /// Seconds of publishing (lossless, throughput and loss rows).
     secs: f64,
     /// Messages of a latency row.
     samples: u64,
@@ -127,7 +160,7 @@ pub fn all(args: &Args, other: Option<usize>) -> Res<Value> {
                 if rep > 0 && mode == "loss" {
                     continue;
                 }
-                for lib in LIBS {
+                for &lib in libs(mode) {
                     let r: Res<Value> =
                         dispatch!(lib, size, |L, M| produce::<L, M>(&ctx, mode, lib));
                     let mut r = r.map_err(|e| format!("streams {mode} {lib} {size} B: {e}"))?;
@@ -146,7 +179,7 @@ pub fn all(args: &Args, other: Option<usize>) -> Res<Value> {
     let mut rows = vec![];
     for size in SIZES {
         for mode in MODES {
-            for lib in LIBS {
+            for &lib in libs(mode) {
                 let mut mine: Vec<&Value> = runs
                     .iter()
                     .filter(|r| r["lib"] == lib && r["size"] == size && r["mode"] == mode)
@@ -164,6 +197,12 @@ pub fn all(args: &Args, other: Option<usize>) -> Res<Value> {
                     .iter()
                     .filter_map(|r| r["p50"].as_f64())
                     .reduce(f64::min)
+                    .into();
+                // Every run's losses (the `lossless` rows must have none).
+                row["lost_total"] = mine
+                    .iter()
+                    .filter_map(|r| r["gaps"].as_u64())
+                    .sum::<u64>()
                     .into();
                 for k in ["torn", "dup", "reorder"] {
                     row[k] = mine
@@ -236,7 +275,8 @@ fn produce<L: StreamLib<M>, M: Msg>(ctx: &Ctx, mode: &str, lib: &str) -> Res<Val
         let gaps = r["gaps"].as_u64().unwrap_or(0);
         let adds_up = received + gaps == published;
         let reported_ok = r["reported"].as_u64().is_none_or(|rep| rep == gaps);
-        r["exact"] = (adds_up && reported_ok).into();
+        let lossless_ok = mode != "lossless" || gaps == 0;
+        r["exact"] = (adds_up && reported_ok && lossless_ok).into();
         Ok(r)
     })();
     L::remove(&name);
@@ -280,6 +320,38 @@ fn publish<L: StreamLib<M>, M: Msg>(
             }
             L::send(tx, &mut scratch, seq, mono_ns())?;
             seq += 1;
+        }
+    } else if mode == "lossless" {
+        // Flat out, but never `window` or more messages ahead of what the
+        // consumer has taken (its progress word is read only when the
+        // last value read says the window is full).
+        // (A library with its own backpressure: no window of the bench's.)
+        let window = if L::OWN_BACKPRESSURE {
+            u64::MAX
+        } else {
+            window(M::N)
+        };
+        let dur = Duration::from_secs_f64(ctx.secs);
+        let (prog, one_cpu) = (progress(ctl), ctx.other.is_none());
+        let (mut taken, mut spins) = (0u64, 0u32);
+        while t.elapsed() < dur {
+            for _ in 0..64 {
+                while seq - taken >= window {
+                    taken = prog.load(Ordering::Acquire);
+                    if seq - taken < window {
+                        break;
+                    }
+                    relax(one_cpu);
+                    spins = spins.wrapping_add(1);
+                    if spins.is_multiple_of(4096)
+                        && (t.elapsed() > dur + DEADLINE || child.try_wait()?.is_some())
+                    {
+                        return Err("the consumer stopped taking messages".into());
+                    }
+                }
+                L::send(tx, &mut scratch, seq, 0)?;
+                seq += 1;
+            }
         }
     } else {
         let dur = Duration::from_secs_f64(ctx.secs);
@@ -372,6 +444,7 @@ fn consume<L: StreamLib<M>, M: Msg>(mode: &str, args: &Args) -> Res<Value> {
     })?;
     let mut rx = sys::retry("subscribe", || L::open(&args.name))?;
     let (latency, slow) = (mode == "latency", mode == "loss");
+    let feedback = (mode == "lossless").then(|| progress(&ctl));
     let mut seen = Seen {
         lat: Vec::with_capacity(if latency { 1 << 20 } else { 0 }),
         ..Seen::default()
@@ -386,6 +459,9 @@ fn consume<L: StreamLib<M>, M: Msg>(mode: &str, args: &Args) -> Res<Value> {
             Got::Lost(n) => seen.reported += n,
             Got::Msg(m) => seen.got(m, latency, slow),
         })?;
+        if let (Some(p), true) = (feedback, k > 0) {
+            p.store(seen.expect, Ordering::Release);
+        }
         if k == 0 {
             relax(one_cpu);
             spins = spins.wrapping_add(1);
