@@ -41,7 +41,7 @@
 //! ```
 //!
 //! A reader may take these steps with a `head` it loaded earlier while
-//! `next` is below it ([`try_next_cached`], what subscribers do): one load
+//! `next` is below it (`try_next_cached`, what subscribers do): one load
 //! of the publisher's hottest word per batch, not per message.
 //!
 //! *Never torn.* This is the snapshot protocol's seqlock, one slot at a
