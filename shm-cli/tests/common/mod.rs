@@ -68,6 +68,54 @@ pub fn shm_fails(args: &[&str]) -> String {
     err
 }
 
+/// The Python interpreter: `SHM_TEST_PYTHON` (e.g. a venv's, with numpy),
+/// or `python3`.
+pub fn python() -> String {
+    std::env::var("SHM_TEST_PYTHON").unwrap_or_else(|_| "python3".to_owned())
+}
+
+/// Whether the Python these tests need is missing (`python3`, its `venv`
+/// and `ensurepip` modules if `venv`, and libatomic, which the package's
+/// writer and futex waiter load through ctypes): then the test is skipped
+/// with a message, as the C and C# tests skip without their compilers, so
+/// that `cargo test --workspace` needs only a Rust toolchain. Under CI
+/// (`CI` set; `.ci/python.sh` installs all of it) a missing piece fails.
+pub fn python_missing(venv: bool) -> bool {
+    let mut check = String::from(
+        "import ctypes.util, sys; sys.exit(ctypes.util.find_library('atomic') is None)",
+    );
+    if venv {
+        check.push_str("; import ensurepip, venv");
+    }
+    let ready = Command::new(python())
+        .args(["-c", &check])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if ready {
+        return false;
+    }
+    let what = if venv {
+        "python3 with libatomic, venv and pip"
+    } else {
+        "python3 with libatomic"
+    };
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{what} is missing: run .ci/python.sh"
+    );
+    eprintln!("skipped: {what} is missing (.ci/python.sh installs it)");
+    true
+}
+
+/// The Python interpreter with the package (`bindings/python`) on its
+/// path, writing no bytecode there.
+pub fn python_command() -> Command {
+    let mut c = Command::new(python());
+    c.env("PYTHONPATH", root().join("bindings/python"))
+        .env("PYTHONDONTWRITEBYTECODE", "1");
+    c
+}
+
 /// Selects [`writer_child_role`] in a child process: the segment's name.
 const WRITER_ENV: &str = "SHM_CLI_WRITER_CHILD";
 
