@@ -15,9 +15,9 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{Name, Writer, root};
+use common::{Name, Writer, finish, read_u32, ro_waiters, root, wait_until};
 use schemas::MySharedData;
 use schemas::robot::Robot;
 use shm_codegen::{Lang, generate, rust_source};
@@ -146,21 +146,6 @@ fn program(src: &str, cpp: bool) -> Option<PathBuf> {
     }
     built.push((key, exe.clone()));
     Some(exe)
-}
-
-/// Waits for `child` at most 60 s (a hang detector, not a time
-/// assertion), killing it if it has not ended.
-fn finish(mut child: Child) -> Output {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            let out = child.wait_with_output().unwrap();
-            panic!("the client hangs: {}", String::from_utf8_lossy(&out.stderr));
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    child.wait_with_output().unwrap()
 }
 
 fn run(exe: &Path, args: &[&str]) -> Output {
@@ -462,11 +447,7 @@ fn c_waiters_wake_on_a_rust_write_and_rust_waiters_on_a_c_write() {
             "doorbell" => ro_waiters(&name),
             _ => 1,
         };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while count() == 0 {
-            assert!(Instant::now() < deadline, "the C waiter never registered");
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        wait_until("the C waiter never registered", || count() != 0);
         seg.claim_writer(Duration::ZERO).unwrap();
         seg.write(&common::demo_value()).unwrap();
         seg.release_writer().unwrap();
@@ -487,14 +468,9 @@ fn c_waiters_wake_on_a_rust_write_and_rust_waiters_on_a_c_write() {
             seg.wait_for_change(since, Duration::from_secs(600))
         })
     };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while read_u32(&name, 248) == 0 {
-        assert!(
-            Instant::now() < deadline,
-            "the Rust waiter never registered"
-        );
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    wait_until("the Rust waiter never registered", || {
+        read_u32(&name, 248) != 0
+    });
     ok(run(&exe, &["write", &name.0, "8"]));
     assert_eq!(waiter.join().unwrap(), Some(since + 1));
     // A Rust read-only waiter (counted in the doorbell), a C write (which
@@ -509,14 +485,9 @@ fn c_waiters_wake_on_a_rust_write_and_rust_waiters_on_a_c_write() {
             seg.wait_for_change(since, Duration::from_secs(600))
         })
     };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while ro_waiters(&name) == 0 {
-        assert!(
-            Instant::now() < deadline,
-            "the Rust waiter never registered"
-        );
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    wait_until("the Rust waiter never registered", || {
+        ro_waiters(&name) != 0
+    });
     ok(run(&exe, &["write", &name.0, "9"]));
     assert_eq!(waiter.join().unwrap(), Some(since + 1));
     assert_eq!(ro_waiters(&name), 0);
@@ -565,33 +536,6 @@ fn a_read_lock_on_the_claim_word_leaves_the_claim_word_to_decide() {
     assert_eq!(out.status.code(), Some(3), "{out:?}");
     assert_eq!(seg.read().unwrap().value, 5);
     drop(file);
-}
-
-/// The doorbell's `ro_waiters` (offset 16 of the System V segment under
-/// its key).
-fn ro_waiters(name: &Name) -> u32 {
-    let id = shm_runtime::SegmentId::Posix(format!("/{}", name.0));
-    let key = shm_runtime::tools::doorbell_key(&id).unwrap();
-    // SAFETY: shmget/shmat/shmdt with a key, flags and the address shmat
-    // returned; the 64-byte attachment is read with one 4-byte atomic load
-    // (its words are only ever accessed as such) and detached.
-    unsafe {
-        let id = libc::shmget(key, 0, 0);
-        assert!(id >= 0, "no doorbell");
-        let p = libc::shmat(id, std::ptr::null(), libc::SHM_RDONLY);
-        assert_ne!(p as isize, -1);
-        let n = std::sync::atomic::AtomicU32::from_ptr(p.cast::<u8>().add(16).cast())
-            .load(std::sync::atomic::Ordering::SeqCst);
-        libc::shmdt(p);
-        n
-    }
-}
-
-fn read_u32(name: &Name, at: u64) -> u32 {
-    let f = std::fs::File::open(format!("/dev/shm/{}", name.0)).unwrap();
-    let mut b = [0u8; 4];
-    f.read_at(&mut b, at).unwrap();
-    u32::from_ne_bytes(b)
 }
 
 // ---------------------------------------------------------------------

@@ -7,11 +7,12 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use crate::common::{Name, root};
+pub(crate) use crate::common::{finish, read_u32, ro_waiters, wait_until};
 use shm_codegen::{Lang, generate, rust_source};
 use shm_runtime::descriptor::Schema;
 use shm_runtime::{Options, Queue, RawSegment, Ring, SharedLayout};
@@ -118,21 +119,6 @@ fn build(cpp: bool, small: bool) -> Option<PathBuf> {
     );
     built.push((cpp, small, exe.clone()));
     Some(exe)
-}
-
-/// Waits for `child` at most 60 s (a hang detector, not a time
-/// assertion), killing it if it has not ended.
-pub(crate) fn finish(mut child: Child) -> Output {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            let out = child.wait_with_output().unwrap();
-            panic!("the client hangs: {}", String::from_utf8_lossy(&out.stdout));
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    child.wait_with_output().unwrap()
 }
 
 /// Runs `exe` with `args`; its stdout and exit code.
@@ -249,26 +235,6 @@ pub(crate) fn file(name: &Name) -> std::fs::File {
         .write(true)
         .open(format!("/dev/shm/{}", name.as_str()))
         .unwrap()
-}
-
-/// The doorbell's `ro_waiters` (offset 16 of the System V segment under
-/// its key).
-pub(crate) fn ro_waiters(name: &Name) -> u32 {
-    let id = shm_runtime::SegmentId::Posix(format!("/{}", name.as_str()));
-    let key = shm_runtime::tools::doorbell_key(&id).unwrap();
-    // SAFETY: shmget/shmat/shmdt with a key, flags and the address shmat
-    // returned; the 64-byte attachment is read with one 4-byte atomic load
-    // (its words are only ever accessed as such) and detached.
-    unsafe {
-        let id = libc::shmget(key, 0, 0);
-        assert!(id >= 0, "no doorbell");
-        let p = libc::shmat(id, std::ptr::null(), libc::SHM_RDONLY);
-        assert_ne!(p as isize, -1);
-        let n = std::sync::atomic::AtomicU32::from_ptr(p.cast::<u8>().add(16).cast())
-            .load(std::sync::atomic::Ordering::SeqCst);
-        libc::shmdt(p);
-        n
-    }
 }
 
 /// Messages for the stress runs below: `SHM_C_STREAM_MESSAGES`, default

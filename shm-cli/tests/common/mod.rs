@@ -6,6 +6,7 @@
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use test_support::{ChildRole, child_command};
 
@@ -114,6 +115,64 @@ pub fn python_command() -> Command {
     c.env("PYTHONPATH", root().join("bindings/python"))
         .env("PYTHONDONTWRITEBYTECODE", "1");
     c
+}
+
+/// Waits for `child` at most 60 s (a hang detector, not a time
+/// assertion), killing it if it has not ended.
+pub fn finish(mut child: Child) -> Output {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "the client hangs: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Polls `ready` every millisecond until it holds; panics with `what`
+/// after 60 s (a hang detector, not a time assertion).
+pub fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !ready() {
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// The 4-byte word at byte `at` of the POSIX object of `name`.
+pub fn read_u32(name: &Name, at: u64) -> u32 {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::File::open(format!("/dev/shm/{}", name.as_str())).unwrap();
+    let mut b = [0u8; 4];
+    f.read_at(&mut b, at).unwrap();
+    u32::from_ne_bytes(b)
+}
+
+/// The doorbell's `ro_waiters` (offset 16 of the System V segment under
+/// its key).
+pub fn ro_waiters(name: &Name) -> u32 {
+    let id = shm_runtime::SegmentId::Posix(format!("/{}", name.as_str()));
+    let key = shm_runtime::tools::doorbell_key(&id).unwrap();
+    // SAFETY: shmget/shmat/shmdt with a key, flags and the address shmat
+    // returned; the 64-byte attachment is read with one 4-byte atomic load
+    // (its words are only ever accessed as such) and detached.
+    unsafe {
+        let id = libc::shmget(key, 0, 0);
+        assert!(id >= 0, "no doorbell");
+        let p = libc::shmat(id, std::ptr::null(), libc::SHM_RDONLY);
+        assert_ne!(p as isize, -1);
+        let n = std::sync::atomic::AtomicU32::from_ptr(p.cast::<u8>().add(16).cast())
+            .load(std::sync::atomic::Ordering::SeqCst);
+        libc::shmdt(p);
+        n
+    }
 }
 
 /// Selects [`writer_child_role`] in a child process: the segment's name.
