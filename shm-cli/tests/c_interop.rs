@@ -10,14 +10,14 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use common::{Name, Writer, finish, read_u32, ro_waiters, root, wait_until};
+use common::{Lines, Name, Writer, finish, read_u32, ro_waiters, root, wait_until};
 use schemas::MySharedData;
 use schemas::robot::Robot;
 use shm_codegen::{Lang, generate, rust_source};
@@ -168,44 +168,6 @@ fn ok(o: Output) -> String {
         String::from_utf8_lossy(&o.stderr)
     );
     String::from_utf8(o.stdout).unwrap()
-}
-
-/// A child whose stdout is read line by line.
-struct Lines {
-    child: Child,
-    out: BufReader<std::process::ChildStdout>,
-}
-
-impl Lines {
-    fn spawn(exe: &Path, args: &[&str]) -> Lines {
-        let mut child = Command::new(exe)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let out = BufReader::new(child.stdout.take().unwrap());
-        Lines { child, out }
-    }
-
-    /// The next line, without its end; panics if stdout ends.
-    fn line(&mut self) -> String {
-        let mut line = String::new();
-        assert_ne!(
-            self.out.read_line(&mut line).unwrap(),
-            0,
-            "the child ended early"
-        );
-        line.trim_end().to_owned()
-    }
-}
-
-impl Drop for Lines {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 // ---------------------------------------------------------------------

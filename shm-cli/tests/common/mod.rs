@@ -136,6 +136,75 @@ pub fn finish(mut child: Child) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// A child whose stdout is read line by line.
+pub struct Lines {
+    pub child: Child,
+    pub out: BufReader<std::process::ChildStdout>,
+}
+
+impl Lines {
+    pub fn spawn(exe: &Path, args: &[&str]) -> Lines {
+        let mut child = Command::new(exe)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = BufReader::new(child.stdout.take().unwrap());
+        Lines { child, out }
+    }
+
+    /// The next line, without its end; panics if stdout ends.
+    pub fn line(&mut self) -> String {
+        let mut line = String::new();
+        assert_ne!(
+            self.out.read_line(&mut line).unwrap(),
+            0,
+            "the child ended early"
+        );
+        line.trim_end().to_owned()
+    }
+
+    /// Sends a line to its stdin.
+    pub fn go(&mut self) {
+        writeln!(self.child.stdin.as_mut().unwrap()).unwrap();
+    }
+
+    /// Waits for it to end successfully; the rest of its stdout.
+    pub fn done(mut self) -> String {
+        // (Its output is a few lines: the pipe never fills.)
+        let st = finish_wait(&mut self.child);
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut self.out, &mut rest).unwrap();
+        assert!(st.success(), "{st}: {rest}");
+        rest
+    }
+}
+
+/// Waits for `child` at most 60 s (a hang detector, not a time
+/// assertion), killing it if it has not ended.
+pub fn finish_wait(child: &mut Child) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            return st;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the client hangs");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+impl Drop for Lines {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Polls `ready` every millisecond until it holds; panics with `what`
 /// after 60 s (a hang detector, not a time assertion).
 pub fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
