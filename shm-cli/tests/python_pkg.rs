@@ -18,7 +18,10 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
-use common::{Name, Writer, demo_value, python, python_command, python_missing, root, shm_ok};
+use common::{
+    Name, Writer, demo_value, python, python_command, python_fuzz, python_missing,
+    python_test_script, root, shm_ok,
+};
 use schemas::{Axis, Mode, MySharedData, Robot};
 use shm_runtime::{Error, FixedStr, Options, ReadWrite, Shared, Utf16};
 
@@ -56,9 +59,8 @@ fn rust_reader(name: &str) -> String {
 /// `python3 bindings/python/tests/typed_shm_client.py ARGS...`, with the
 /// package on the path.
 fn client(args: &[&str]) -> Command {
-    let mut c = python_command();
-    c.arg(root().join("bindings/python/tests/typed_shm_client.py"))
-        .args(args);
+    let mut c = python_test_script("typed_shm_client.py");
+    c.args(args);
     c
 }
 
@@ -407,18 +409,7 @@ fn damaged_segments_give_typed_shm_errors_only() {
     }
     let name = Name::new("py-fuzz");
     let _seg = new_segment(&name, &Robot::sample());
-    let out = python_command()
-        .arg(root().join("bindings/python/tests/fuzz_typed_shm.py"))
-        .arg(&name.0)
-        .arg(env!("CARGO_TARGET_TMPDIR"))
-        .output()
-        .unwrap();
-    let text = String::from_utf8(out.stdout).unwrap();
-    assert!(
-        out.status.success() && text.starts_with("ok "),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    python_fuzz(&name);
 }
 
 #[test]

@@ -700,17 +700,5 @@ fn damaged_copies_of_a_segment_with_streams_give_typed_shm_errors_only() {
     for i in 0..3 {
         producer.try_send(&command(i)).unwrap();
     }
-    let out = python_command()
-        .arg(root().join("bindings/python/tests/fuzz_typed_shm.py"))
-        .arg(&name.0)
-        .arg(env!("CARGO_TARGET_TMPDIR"))
-        .output()
-        .unwrap();
-    let text = String::from_utf8(out.stdout).unwrap();
-    eprintln!("fuzz_typed_shm.py: {text}");
-    assert!(
-        out.status.success() && text.starts_with("ok "),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    python_fuzz(&name);
 }

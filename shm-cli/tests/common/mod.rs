@@ -117,6 +117,32 @@ pub fn python_command() -> Command {
     c
 }
 
+/// `python3 bindings/python/tests/FILE` with the package on the path
+/// ([`python_command`]).
+pub fn python_test_script(file: &str) -> Command {
+    let mut c = python_command();
+    c.arg(root().join("bindings/python/tests").join(file));
+    c
+}
+
+/// Runs `bindings/python/tests/fuzz_typed_shm.py` on damaged copies of
+/// the segment `name`: it must succeed and print `ok ...`; that output.
+pub fn python_fuzz(name: &Name) -> String {
+    let out = python_test_script("fuzz_typed_shm.py")
+        .arg(name.as_str())
+        .arg(env!("CARGO_TARGET_TMPDIR"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    eprintln!("fuzz_typed_shm.py: {text}");
+    assert!(
+        out.status.success() && text.starts_with("ok "),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
 /// Waits for `child` at most 60 s (a hang detector, not a time
 /// assertion), killing it if it has not ended.
 pub fn finish(mut child: Child) -> Output {

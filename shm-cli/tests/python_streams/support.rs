@@ -12,7 +12,7 @@ pub(crate) use schemas::{Command as PlantCommand, Event, Plant, PlantState};
 use shm_runtime::{Options, Queue, ReadWrite, Ring, Shared, SharedLayout};
 use test_support::Name;
 
-pub(crate) use crate::common::{python, python_command, root};
+pub(crate) use crate::common::{python, python_command, python_fuzz, python_test_script, root};
 
 /// The ring's capacity, as a message count.
 pub(crate) const KEPT: u64 = EVENTS_KEPT as u64;
@@ -56,9 +56,8 @@ pub(crate) fn python_missing() -> bool {
 }
 
 pub(crate) fn client(args: &[&str]) -> Command {
-    let mut c = python_command();
-    c.arg(root().join("bindings/python/tests/streams_client.py"))
-        .args(args);
+    let mut c = python_test_script("streams_client.py");
+    c.args(args);
     c
 }
 
