@@ -89,13 +89,7 @@ struct Py {
 
 impl Py {
     fn start(args: &[&str], token: &str) -> Py {
-        let mut child = client(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run python3");
-        let out = BufReader::new(child.stdout.take().unwrap());
+        let (child, out) = common::spawn_piped(client(args));
         let mut py = Py {
             child,
             out,

@@ -5,7 +5,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use test_support::{ChildRole, child_command};
@@ -162,6 +162,19 @@ pub fn finish(mut child: Child) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// Starts `cmd` with its stdin, stdout and stderr piped; the child and
+/// its stdout, to be read line by line.
+pub fn spawn_piped(mut cmd: Command) -> (Child, BufReader<ChildStdout>) {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("run {cmd:?}: {e}"));
+    let out = BufReader::new(child.stdout.take().unwrap());
+    (child, out)
+}
+
 /// A child whose stdout is read line by line.
 pub struct Lines {
     pub child: Child,
@@ -170,14 +183,9 @@ pub struct Lines {
 
 impl Lines {
     pub fn spawn(exe: &Path, args: &[&str]) -> Lines {
-        let mut child = Command::new(exe)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let out = BufReader::new(child.stdout.take().unwrap());
+        let mut cmd = Command::new(exe);
+        cmd.args(args);
+        let (child, out) = spawn_piped(cmd);
         Lines { child, out }
     }
 

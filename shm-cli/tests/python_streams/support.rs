@@ -5,7 +5,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::FileExt;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 
 pub(crate) use schemas::plant::{COMMAND_SLOTS, EVENTS_KEPT};
 pub(crate) use schemas::{Command as PlantCommand, Event, Plant, PlantState};
@@ -78,13 +78,7 @@ pub(crate) struct Py {
 
 impl Py {
     pub(crate) fn start(args: &[&str]) -> Py {
-        let mut child = client(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run python3");
-        let out = BufReader::new(child.stdout.take().unwrap());
+        let (child, out) = crate::common::spawn_piped(client(args));
         Py { child, out }
     }
 
