@@ -566,6 +566,12 @@ static inline uint64_t shm_clock_ns(clockid_t clk)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* A wait of `ms` milliseconds in nanoseconds, at most UINT64_MAX / 2. */
+static inline uint64_t shm_ms_to_ns(uint64_t ms)
+{
+    return ms > UINT64_MAX / 2000000u ? UINT64_MAX / 2 : ms * 1000000u;
+}
+
 /* Sleeps `ns` nanoseconds (less than a second). */
 static inline void shm_sleep_ns(uint64_t ns)
 {
@@ -650,6 +656,71 @@ static inline void shm_doorbell_detach(shm_doorbell *bell)
 #define SHM_WAIT_POLL 0
 #define SHM_WAIT_FUTEX 1
 
+/* A wait on the segment mapped at `seg` in progress: the futex word
+ * `notify`, where the waiter counts itself (`waiters`, or the doorbell's
+ * `ro_waiters`) when `how` is SHM_WAIT_FUTEX, when it began (`start`,
+ * CLOCK_MONOTONIC ns), how long it may last (`limit` ns) and how long a
+ * futex sleep may last before it looks again (`recheck` ns). */
+typedef struct shm_waiting {
+    const unsigned char *notify;
+    unsigned char *waiters;
+    uint64_t start, limit, recheck;
+    int how;
+} shm_waiting;
+
+/* Begins a wait of `timeout_ms` on the segment mapped at `seg`, as `how`
+ * says; with SHM_WAIT_POLL and an attached doorbell `bell` (else NULL), on
+ * the futex instead, counted in the doorbell and looking again at least
+ * every 100 ms. Ends with shm_wait_end. */
+static inline void shm_wait_begin(shm_waiting *w, const unsigned char *seg, shm_doorbell *bell,
+                                  int how, uint64_t timeout_ms)
+{
+    w->notify = seg + offsetof(shm_segment_header, notify);
+    w->waiters = (unsigned char *)(uintptr_t)(seg + offsetof(shm_segment_header, waiters));
+    w->start = shm_clock_ns(CLOCK_MONOTONIC);
+    w->limit = shm_ms_to_ns(timeout_ms);
+    w->recheck = 50000000u;
+    w->how = how;
+    if (how != SHM_WAIT_FUTEX && bell != NULL && bell->words != NULL) {
+        w->how = SHM_WAIT_FUTEX;
+        w->waiters = bell->words + 16;
+        w->recheck = 100000000u;
+    }
+    if (w->how == SHM_WAIT_FUTEX)
+        SHM_ADD32(w->waiters, 1u);
+}
+
+/* One pause of the wait `w`: 0 once its time is up; else a sleep on the
+ * futex while `notify` still holds `n` (at most `recheck`) with
+ * SHM_WAIT_FUTEX, or a poll pause (0.1 ms for the first 10 ms, then 1 ms),
+ * and 1. */
+static inline int shm_wait_pause(const shm_waiting *w, uint32_t n)
+{
+    uint64_t spent = shm_clock_ns(CLOCK_MONOTONIC) - w->start, left;
+    if (spent >= w->limit)
+        return 0;
+    left = w->limit - spent;
+    if (w->how == SHM_WAIT_FUTEX) {
+        struct timespec ts;
+        if (left > w->recheck)
+            left = w->recheck;
+        ts.tv_sec = 0;
+        ts.tv_nsec = (long)left;
+        syscall(SYS_futex, w->notify, SHM_FUTEX_WAIT, n, &ts, NULL, 0);
+    } else {
+        uint64_t step = spent < 10000000u ? 100000u : 1000000u;
+        shm_sleep_ns(step < left ? step : left);
+    }
+    return 1;
+}
+
+/* Ends the wait `w` (the waiter no longer counts itself). */
+static inline void shm_wait_end(const shm_waiting *w)
+{
+    if (w->how == SHM_WAIT_FUTEX)
+        SHM_SUB32(w->waiters, 1u);
+}
+
 /* Waits until the version of the segment of the checked view `v`
  * (shm_version) differs from `since`, or `timeout_ms` milliseconds pass.
  * Returns 1 and the new version in *version (unless NULL), or 0 at the
@@ -661,51 +732,24 @@ static inline void shm_doorbell_detach(shm_doorbell *bell)
 static inline int shm_wait_for_change_with(const shm_view *v, shm_doorbell *bell, uint64_t since,
                                            uint64_t timeout_ms, int how, uint64_t *version)
 {
-    const unsigned char *notify;
-    unsigned char *waiters;
-    uint64_t start = shm_clock_ns(CLOCK_MONOTONIC);
-    uint64_t limit = timeout_ms > UINT64_MAX / 2000000u ? UINT64_MAX / 2 : timeout_ms * 1000000u;
-    uint64_t recheck = 50000000u;
+    shm_waiting w;
     int changed = 0;
     if (v->base == NULL)
         return 0;
-    notify = v->base + offsetof(shm_segment_header, notify);
-    waiters = (unsigned char *)(uintptr_t)(v->base + offsetof(shm_segment_header, waiters));
-    if (how != SHM_WAIT_FUTEX && bell != NULL && bell->words != NULL) {
-        how = SHM_WAIT_FUTEX;
-        waiters = bell->words + 16;
-        recheck = 100000000u;
-    }
-    if (how == SHM_WAIT_FUTEX)
-        SHM_ADD32(waiters, 1u);
+    shm_wait_begin(&w, v->base, bell, how, timeout_ms);
     for (;;) {
-        uint32_t n = SHM_LOAD32(notify);
-        uint64_t now, ver = shm_version(v), spent, left;
+        uint32_t n = SHM_LOAD32(w.notify);
+        uint64_t ver = shm_version(v);
         if (ver != since) {
             changed = 1;
             if (version != NULL)
                 *version = ver;
             break;
         }
-        now = shm_clock_ns(CLOCK_MONOTONIC);
-        spent = now - start;
-        if (spent >= limit)
+        if (!shm_wait_pause(&w, n))
             break;
-        left = limit - spent;
-        if (how == SHM_WAIT_FUTEX) {
-            struct timespec ts;
-            if (left > recheck)
-                left = recheck;
-            ts.tv_sec = 0;
-            ts.tv_nsec = (long)left;
-            syscall(SYS_futex, notify, SHM_FUTEX_WAIT, n, &ts, NULL, 0);
-        } else {
-            uint64_t step = spent < 10000000u ? 100000u : 1000000u;
-            shm_sleep_ns(step < left ? step : left);
-        }
     }
-    if (how == SHM_WAIT_FUTEX)
-        SHM_SUB32(waiters, 1u);
+    shm_wait_end(&w);
     return changed;
 }
 
@@ -1016,7 +1060,7 @@ static inline int shm_writer_claim(shm_writer *w, int fd, void *base, size_t len
     }
     me = shm_own_word();
     start = shm_clock_ns(CLOCK_MONOTONIC);
-    limit = wait_ms > UINT64_MAX / 2000000u ? UINT64_MAX / 2 : wait_ms * 1000000u;
+    limit = shm_ms_to_ns(wait_ms);
     for (;;) {
         uint64_t spent;
         int claimed = 0;

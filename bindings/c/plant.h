@@ -570,6 +570,12 @@ static inline uint64_t shm_clock_ns(clockid_t clk)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* A wait of `ms` milliseconds in nanoseconds, at most UINT64_MAX / 2. */
+static inline uint64_t shm_ms_to_ns(uint64_t ms)
+{
+    return ms > UINT64_MAX / 2000000u ? UINT64_MAX / 2 : ms * 1000000u;
+}
+
 /* Sleeps `ns` nanoseconds (less than a second). */
 static inline void shm_sleep_ns(uint64_t ns)
 {
@@ -654,6 +660,71 @@ static inline void shm_doorbell_detach(shm_doorbell *bell)
 #define SHM_WAIT_POLL 0
 #define SHM_WAIT_FUTEX 1
 
+/* A wait on the segment mapped at `seg` in progress: the futex word
+ * `notify`, where the waiter counts itself (`waiters`, or the doorbell's
+ * `ro_waiters`) when `how` is SHM_WAIT_FUTEX, when it began (`start`,
+ * CLOCK_MONOTONIC ns), how long it may last (`limit` ns) and how long a
+ * futex sleep may last before it looks again (`recheck` ns). */
+typedef struct shm_waiting {
+    const unsigned char *notify;
+    unsigned char *waiters;
+    uint64_t start, limit, recheck;
+    int how;
+} shm_waiting;
+
+/* Begins a wait of `timeout_ms` on the segment mapped at `seg`, as `how`
+ * says; with SHM_WAIT_POLL and an attached doorbell `bell` (else NULL), on
+ * the futex instead, counted in the doorbell and looking again at least
+ * every 100 ms. Ends with shm_wait_end. */
+static inline void shm_wait_begin(shm_waiting *w, const unsigned char *seg, shm_doorbell *bell,
+                                  int how, uint64_t timeout_ms)
+{
+    w->notify = seg + offsetof(shm_segment_header, notify);
+    w->waiters = (unsigned char *)(uintptr_t)(seg + offsetof(shm_segment_header, waiters));
+    w->start = shm_clock_ns(CLOCK_MONOTONIC);
+    w->limit = shm_ms_to_ns(timeout_ms);
+    w->recheck = 50000000u;
+    w->how = how;
+    if (how != SHM_WAIT_FUTEX && bell != NULL && bell->words != NULL) {
+        w->how = SHM_WAIT_FUTEX;
+        w->waiters = bell->words + 16;
+        w->recheck = 100000000u;
+    }
+    if (w->how == SHM_WAIT_FUTEX)
+        SHM_ADD32(w->waiters, 1u);
+}
+
+/* One pause of the wait `w`: 0 once its time is up; else a sleep on the
+ * futex while `notify` still holds `n` (at most `recheck`) with
+ * SHM_WAIT_FUTEX, or a poll pause (0.1 ms for the first 10 ms, then 1 ms),
+ * and 1. */
+static inline int shm_wait_pause(const shm_waiting *w, uint32_t n)
+{
+    uint64_t spent = shm_clock_ns(CLOCK_MONOTONIC) - w->start, left;
+    if (spent >= w->limit)
+        return 0;
+    left = w->limit - spent;
+    if (w->how == SHM_WAIT_FUTEX) {
+        struct timespec ts;
+        if (left > w->recheck)
+            left = w->recheck;
+        ts.tv_sec = 0;
+        ts.tv_nsec = (long)left;
+        syscall(SYS_futex, w->notify, SHM_FUTEX_WAIT, n, &ts, NULL, 0);
+    } else {
+        uint64_t step = spent < 10000000u ? 100000u : 1000000u;
+        shm_sleep_ns(step < left ? step : left);
+    }
+    return 1;
+}
+
+/* Ends the wait `w` (the waiter no longer counts itself). */
+static inline void shm_wait_end(const shm_waiting *w)
+{
+    if (w->how == SHM_WAIT_FUTEX)
+        SHM_SUB32(w->waiters, 1u);
+}
+
 /* Waits until the version of the segment of the checked view `v`
  * (shm_version) differs from `since`, or `timeout_ms` milliseconds pass.
  * Returns 1 and the new version in *version (unless NULL), or 0 at the
@@ -665,51 +736,24 @@ static inline void shm_doorbell_detach(shm_doorbell *bell)
 static inline int shm_wait_for_change_with(const shm_view *v, shm_doorbell *bell, uint64_t since,
                                            uint64_t timeout_ms, int how, uint64_t *version)
 {
-    const unsigned char *notify;
-    unsigned char *waiters;
-    uint64_t start = shm_clock_ns(CLOCK_MONOTONIC);
-    uint64_t limit = timeout_ms > UINT64_MAX / 2000000u ? UINT64_MAX / 2 : timeout_ms * 1000000u;
-    uint64_t recheck = 50000000u;
+    shm_waiting w;
     int changed = 0;
     if (v->base == NULL)
         return 0;
-    notify = v->base + offsetof(shm_segment_header, notify);
-    waiters = (unsigned char *)(uintptr_t)(v->base + offsetof(shm_segment_header, waiters));
-    if (how != SHM_WAIT_FUTEX && bell != NULL && bell->words != NULL) {
-        how = SHM_WAIT_FUTEX;
-        waiters = bell->words + 16;
-        recheck = 100000000u;
-    }
-    if (how == SHM_WAIT_FUTEX)
-        SHM_ADD32(waiters, 1u);
+    shm_wait_begin(&w, v->base, bell, how, timeout_ms);
     for (;;) {
-        uint32_t n = SHM_LOAD32(notify);
-        uint64_t now, ver = shm_version(v), spent, left;
+        uint32_t n = SHM_LOAD32(w.notify);
+        uint64_t ver = shm_version(v);
         if (ver != since) {
             changed = 1;
             if (version != NULL)
                 *version = ver;
             break;
         }
-        now = shm_clock_ns(CLOCK_MONOTONIC);
-        spent = now - start;
-        if (spent >= limit)
+        if (!shm_wait_pause(&w, n))
             break;
-        left = limit - spent;
-        if (how == SHM_WAIT_FUTEX) {
-            struct timespec ts;
-            if (left > recheck)
-                left = recheck;
-            ts.tv_sec = 0;
-            ts.tv_nsec = (long)left;
-            syscall(SYS_futex, notify, SHM_FUTEX_WAIT, n, &ts, NULL, 0);
-        } else {
-            uint64_t step = spent < 10000000u ? 100000u : 1000000u;
-            shm_sleep_ns(step < left ? step : left);
-        }
     }
-    if (how == SHM_WAIT_FUTEX)
-        SHM_SUB32(waiters, 1u);
+    shm_wait_end(&w);
     return changed;
 }
 
@@ -1020,7 +1064,7 @@ static inline int shm_writer_claim(shm_writer *w, int fd, void *base, size_t len
     }
     me = shm_own_word();
     start = shm_clock_ns(CLOCK_MONOTONIC);
-    limit = wait_ms > UINT64_MAX / 2000000u ? UINT64_MAX / 2 : wait_ms * 1000000u;
+    limit = shm_ms_to_ns(wait_ms);
     for (;;) {
         uint64_t spent;
         int claimed = 0;
@@ -1168,6 +1212,16 @@ static inline int shm_writer_write(shm_writer *w, const void *value, size_t len,
 /* The largest number of slots a ring or queue has (2^24). */
 #define SHM_STREAM_CAP_MAX UINT64_C(16777216)
 
+/* Whether `cap` is a stream's number of slots (a power of two, at most
+ * SHM_STREAM_CAP_MAX) and `region_len` bytes hold its `header`-byte header
+ * and `cap` slots of `slot` bytes. */
+static inline int shm_stream_fits(uint64_t cap, uint64_t region_len, uint64_t header,
+                                  uint64_t slot)
+{
+    return cap != 0 && (cap & (cap - 1u)) == 0 && cap <= SHM_STREAM_CAP_MAX
+           && region_len >= header + cap * slot;
+}
+
 /* Checks a message copied out of a ring or queue (a generated
  * `<schema>_<field>_check`): SHM_OK or SHM_ERR_INVALID, as the Rust reader
  * checks it. */
@@ -1285,8 +1339,8 @@ static inline int shm_ring_subscribe(const shm_view *v, uint64_t region_offset,
     size_t start = 0;
     int r;
     memset(s, 0, sizeof(*s));
-    if (cap == 0 || (cap & (cap - 1u)) != 0 || cap > SHM_STREAM_CAP_MAX || size == 0
-        || region_len < SHM_RING_HEADER + cap * (8u + ((size + 7u) & ~(size_t)7u)))
+    if (size == 0
+        || !shm_stream_fits(cap, region_len, SHM_RING_HEADER, 8u + ((size + 7u) & ~(size_t)7u)))
         return shm_fail(msg, msg_cap, SHM_ERR_CHECK, "not a ring of this size");
     r = shm_stream_region(v, region_offset, region_len, &start, msg, msg_cap);
     if (r != SHM_OK)
@@ -1436,44 +1490,19 @@ static inline int shm_ring_recv_batch(shm_subscriber *s, void *out, size_t len, 
 static inline int shm_wait_word(const unsigned char *seg, struct shm_doorbell *bell, int how,
                                 const unsigned char *word, uint64_t seen, uint64_t timeout_ms)
 {
-    const unsigned char *notify = seg + offsetof(shm_segment_header, notify);
-    unsigned char *waiters = (unsigned char *)(uintptr_t)(seg + offsetof(shm_segment_header, waiters));
-    uint64_t start = shm_clock_ns(CLOCK_MONOTONIC);
-    uint64_t limit = timeout_ms > UINT64_MAX / 2000000u ? UINT64_MAX / 2 : timeout_ms * 1000000u;
-    uint64_t recheck = 50000000u;
+    shm_waiting w;
     int changed = 0;
-    if (how != SHM_WAIT_FUTEX && bell != NULL && bell->words != NULL) {
-        how = SHM_WAIT_FUTEX;
-        waiters = bell->words + 16;
-        recheck = 100000000u;
-    }
-    if (how == SHM_WAIT_FUTEX)
-        SHM_ADD32(waiters, 1u);
+    shm_wait_begin(&w, seg, bell, how, timeout_ms);
     for (;;) {
-        uint32_t n = SHM_LOAD32(notify);
-        uint64_t spent, left;
+        uint32_t n = SHM_LOAD32(w.notify);
         if (SHM_LOAD_SEQCST(word) != seen) {
             changed = 1;
             break;
         }
-        spent = shm_clock_ns(CLOCK_MONOTONIC) - start;
-        if (spent >= limit)
+        if (!shm_wait_pause(&w, n))
             break;
-        left = limit - spent;
-        if (how == SHM_WAIT_FUTEX) {
-            struct timespec ts;
-            if (left > recheck)
-                left = recheck;
-            ts.tv_sec = 0;
-            ts.tv_nsec = (long)left;
-            syscall(SYS_futex, notify, SHM_FUTEX_WAIT, n, &ts, NULL, 0);
-        } else {
-            uint64_t step = spent < 10000000u ? 100000u : 1000000u;
-            shm_sleep_ns(step < left ? step : left);
-        }
     }
-    if (how == SHM_WAIT_FUTEX)
-        SHM_SUB32(waiters, 1u);
+    shm_wait_end(&w);
     return changed;
 }
 
@@ -1495,7 +1524,7 @@ static inline int shm_ring_next_timeout(shm_subscriber *s, void *out, size_t len
                                         uint64_t timeout_ms, char *msg, size_t msg_cap)
 {
     uint64_t start = shm_clock_ns(CLOCK_MONOTONIC);
-    uint64_t limit = timeout_ms > UINT64_MAX / 2000000u ? UINT64_MAX / 2 : timeout_ms * 1000000u;
+    uint64_t limit = shm_ms_to_ns(timeout_ms);
     for (;;) {
         uint64_t spent;
         int r = shm_ring_try_next(s, out, len, lost, msg, msg_cap);
@@ -1543,8 +1572,7 @@ static inline int shm_ring_publish(shm_writer *w, uint64_t region_offset, uint64
     int r = shm_writer_held(w, msg, msg_cap);
     if (r != SHM_OK)
         return r;
-    if (cap == 0 || (cap & (cap - 1u)) != 0 || cap > SHM_STREAM_CAP_MAX
-        || region_len < SHM_RING_HEADER + cap * stride)
+    if (!shm_stream_fits(cap, region_len, SHM_RING_HEADER, stride))
         return shm_fail(msg, msg_cap, SHM_ERR_CHECK, "not a ring of this size");
     r = shm_stream_region(&w->view, region_offset, region_len, &start, msg, msg_cap);
     if (r != SHM_OK)
@@ -1612,8 +1640,7 @@ static inline int shm_queue_send(shm_writer *w, uint64_t region_offset, uint64_t
     int r = shm_writer_held(w, msg, msg_cap);
     if (r != SHM_OK)
         return r;
-    if (cap == 0 || (cap & (cap - 1u)) != 0 || cap > SHM_STREAM_CAP_MAX
-        || region_len < SHM_QUEUE_HEADER + cap * room)
+    if (!shm_stream_fits(cap, region_len, SHM_QUEUE_HEADER, room))
         return shm_fail(msg, msg_cap, SHM_ERR_CHECK, "not a queue of this size");
     r = shm_stream_region(&w->view, region_offset, region_len, &start, msg, msg_cap);
     if (r != SHM_OK)
@@ -1654,7 +1681,7 @@ static inline int shm_queue_send_timeout(shm_writer *w, uint64_t region_offset,
                                          char *msg, size_t msg_cap)
 {
     uint64_t start = shm_clock_ns(CLOCK_MONOTONIC);
-    uint64_t limit = timeout_ms > UINT64_MAX / 2000000u ? UINT64_MAX / 2 : timeout_ms * 1000000u;
+    uint64_t limit = shm_ms_to_ns(timeout_ms);
     for (;;) {
         size_t at = 0;
         uint64_t spent, head;
@@ -1731,8 +1758,7 @@ static inline int shm_consumer_claim(shm_consumer *c, int fd, void *base, size_t
     err = shm_view_open(base, len, &c->view);
     if (err == NULL)
         err = shm_check_view(&c->view, fingerprint, payload_size, align);
-    if (err == NULL && (cap == 0 || (cap & (cap - 1u)) != 0 || cap > SHM_STREAM_CAP_MAX
-                        || region_len < SHM_QUEUE_HEADER + cap * room))
+    if (err == NULL && !shm_stream_fits(cap, region_len, SHM_QUEUE_HEADER, room))
         err = "not a queue of this size";
     if (err != NULL) {
         memset(c, 0, sizeof(*c));
@@ -1745,7 +1771,7 @@ static inline int shm_consumer_claim(shm_consumer *c, int fd, void *base, size_t
     }
     me = shm_own_word();
     t0 = shm_clock_ns(CLOCK_MONOTONIC);
-    limit = wait_ms > UINT64_MAX / 2000000u ? UINT64_MAX / 2 : wait_ms * 1000000u;
+    limit = shm_ms_to_ns(wait_ms);
     for (;;) {
         unsigned char *claim = (unsigned char *)base + start + SHM_QUEUE_CLAIM;
         w = SHM_LOAD_ACQUIRE(claim);
@@ -1879,7 +1905,7 @@ static inline int shm_consumer_recv_timeout(shm_consumer *c, void *out, size_t l
                                             size_t msg_cap)
 {
     uint64_t start = shm_clock_ns(CLOCK_MONOTONIC);
-    uint64_t limit = timeout_ms > UINT64_MAX / 2000000u ? UINT64_MAX / 2 : timeout_ms * 1000000u;
+    uint64_t limit = shm_ms_to_ns(timeout_ms);
     for (;;) {
         uint64_t spent, t;
         int r = shm_consumer_recv(c, out, len, check, 1, msg, msg_cap);

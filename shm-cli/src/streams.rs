@@ -78,6 +78,19 @@ fn consumer_text(w: Option<u64>) -> String {
     }
 }
 
+/// Adds the counters `c` of stream `s` to the JSON object `o`: `sent`,
+/// `acknowledged` and `consumer_pid` (null: none) for a queue, `published`
+/// for a ring (null where outside the segment).
+fn add_counters(o: &mut Json, s: &StreamInfo<'_>, c: &Counters) {
+    if s.queue {
+        o["sent"] = json!(c.count);
+        o["acknowledged"] = json!(c.acked);
+        o["consumer_pid"] = json!(c.consumer.filter(|w| *w != 0).map(|w| w & 0xffff_ffff));
+    } else {
+        o["published"] = json!(c.count);
+    }
+}
+
 /// The `streams` array of `shm inspect --json`.
 pub(crate) fn inspect_json(seg: &RawSegment) -> Res<Json> {
     let mut v = Vec::new();
@@ -91,13 +104,7 @@ pub(crate) fn inspect_json(seg: &RawSegment) -> Res<Json> {
             "region_offset": region(seg, &s),
             "region_size": s.region_len,
         });
-        if s.queue {
-            o["sent"] = json!(c.count);
-            o["acknowledged"] = json!(c.acked);
-            o["consumer_pid"] = json!(c.consumer.filter(|w| *w != 0).map(|w| w & 0xffff_ffff));
-        } else {
-            o["published"] = json!(c.count);
-        }
+        add_counters(&mut o, &s, &c);
         v.push(o);
     }
     Ok(Json::Array(v))
@@ -302,13 +309,7 @@ fn dump_json(seg: &RawSegment, s: &StreamInfo<'_>, max: u64) -> Json {
         "type": s.elem.to_string(),
         "capacity": s.cap,
     });
-    if s.queue {
-        o["sent"] = json!(c.count);
-        o["acknowledged"] = json!(c.acked);
-        o["consumer_pid"] = json!(c.consumer.filter(|w| *w != 0).map(|w| w & 0xffff_ffff));
-    } else {
-        o["published"] = json!(c.count);
-    }
+    add_counters(&mut o, s, &c);
     let region = || {
         let base = whole_region(seg, s)?;
         Some((base, message_buf(s)?))

@@ -10,14 +10,14 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{Name, Writer, root};
+use common::{Lines, Name, Writer, finish, read_u32, ro_waiters, root, wait_until};
 use schemas::MySharedData;
 use schemas::robot::Robot;
 use shm_codegen::{Lang, generate, rust_source};
@@ -148,21 +148,6 @@ fn program(src: &str, cpp: bool) -> Option<PathBuf> {
     Some(exe)
 }
 
-/// Waits for `child` at most 60 s (a hang detector, not a time
-/// assertion), killing it if it has not ended.
-fn finish(mut child: Child) -> Output {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            let out = child.wait_with_output().unwrap();
-            panic!("the client hangs: {}", String::from_utf8_lossy(&out.stderr));
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    child.wait_with_output().unwrap()
-}
-
 fn run(exe: &Path, args: &[&str]) -> Output {
     finish(
         Command::new(exe)
@@ -183,44 +168,6 @@ fn ok(o: Output) -> String {
         String::from_utf8_lossy(&o.stderr)
     );
     String::from_utf8(o.stdout).unwrap()
-}
-
-/// A child whose stdout is read line by line.
-struct Lines {
-    child: Child,
-    out: BufReader<std::process::ChildStdout>,
-}
-
-impl Lines {
-    fn spawn(exe: &Path, args: &[&str]) -> Lines {
-        let mut child = Command::new(exe)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let out = BufReader::new(child.stdout.take().unwrap());
-        Lines { child, out }
-    }
-
-    /// The next line, without its end; panics if stdout ends.
-    fn line(&mut self) -> String {
-        let mut line = String::new();
-        assert_ne!(
-            self.out.read_line(&mut line).unwrap(),
-            0,
-            "the child ended early"
-        );
-        line.trim_end().to_owned()
-    }
-}
-
-impl Drop for Lines {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 // ---------------------------------------------------------------------
@@ -462,11 +409,7 @@ fn c_waiters_wake_on_a_rust_write_and_rust_waiters_on_a_c_write() {
             "doorbell" => ro_waiters(&name),
             _ => 1,
         };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while count() == 0 {
-            assert!(Instant::now() < deadline, "the C waiter never registered");
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        wait_until("the C waiter never registered", || count() != 0);
         seg.claim_writer(Duration::ZERO).unwrap();
         seg.write(&common::demo_value()).unwrap();
         seg.release_writer().unwrap();
@@ -487,14 +430,9 @@ fn c_waiters_wake_on_a_rust_write_and_rust_waiters_on_a_c_write() {
             seg.wait_for_change(since, Duration::from_secs(600))
         })
     };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while read_u32(&name, 248) == 0 {
-        assert!(
-            Instant::now() < deadline,
-            "the Rust waiter never registered"
-        );
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    wait_until("the Rust waiter never registered", || {
+        read_u32(&name, 248) != 0
+    });
     ok(run(&exe, &["write", &name.0, "8"]));
     assert_eq!(waiter.join().unwrap(), Some(since + 1));
     // A Rust read-only waiter (counted in the doorbell), a C write (which
@@ -509,14 +447,9 @@ fn c_waiters_wake_on_a_rust_write_and_rust_waiters_on_a_c_write() {
             seg.wait_for_change(since, Duration::from_secs(600))
         })
     };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while ro_waiters(&name) == 0 {
-        assert!(
-            Instant::now() < deadline,
-            "the Rust waiter never registered"
-        );
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    wait_until("the Rust waiter never registered", || {
+        ro_waiters(&name) != 0
+    });
     ok(run(&exe, &["write", &name.0, "9"]));
     assert_eq!(waiter.join().unwrap(), Some(since + 1));
     assert_eq!(ro_waiters(&name), 0);
@@ -565,33 +498,6 @@ fn a_read_lock_on_the_claim_word_leaves_the_claim_word_to_decide() {
     assert_eq!(out.status.code(), Some(3), "{out:?}");
     assert_eq!(seg.read().unwrap().value, 5);
     drop(file);
-}
-
-/// The doorbell's `ro_waiters` (offset 16 of the System V segment under
-/// its key).
-fn ro_waiters(name: &Name) -> u32 {
-    let id = shm_runtime::SegmentId::Posix(format!("/{}", name.0));
-    let key = shm_runtime::tools::doorbell_key(&id).unwrap();
-    // SAFETY: shmget/shmat/shmdt with a key, flags and the address shmat
-    // returned; the 64-byte attachment is read with one 4-byte atomic load
-    // (its words are only ever accessed as such) and detached.
-    unsafe {
-        let id = libc::shmget(key, 0, 0);
-        assert!(id >= 0, "no doorbell");
-        let p = libc::shmat(id, std::ptr::null(), libc::SHM_RDONLY);
-        assert_ne!(p as isize, -1);
-        let n = std::sync::atomic::AtomicU32::from_ptr(p.cast::<u8>().add(16).cast())
-            .load(std::sync::atomic::Ordering::SeqCst);
-        libc::shmdt(p);
-        n
-    }
-}
-
-fn read_u32(name: &Name, at: u64) -> u32 {
-    let f = std::fs::File::open(format!("/dev/shm/{}", name.0)).unwrap();
-    let mut b = [0u8; 4];
-    f.read_at(&mut b, at).unwrap();
-    u32::from_ne_bytes(b)
 }
 
 // ---------------------------------------------------------------------

@@ -15,7 +15,7 @@ mod support;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{Name, root};
 use shm_runtime::{Error, Recv};
@@ -80,6 +80,18 @@ fn the_stream_header_compiles_as_c11_and_cpp17_with_every_compiler() {
 
 // ---------------------------------------------------------------------
 // Rings.
+
+/// The last line of a C subscriber of `total` messages, `received R lost
+/// L bad B`: every message received or counted lost, none bad; R.
+fn received_or_lost(last: &str, total: u64) -> u64 {
+    let nums: Vec<u64> = last
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    assert_eq!(nums.len(), 3, "{last}");
+    assert_eq!((nums[0] + nums[1], nums[2]), (total, 0), "{last}");
+    nums[0]
+}
 
 #[test]
 fn c_subscribers_receive_a_rust_publisher_with_exact_losses() {
@@ -157,13 +169,7 @@ fn c_subscribers_receive_a_rust_publisher_with_exact_losses() {
             }
         }
         let last = c.done();
-        let nums: Vec<u64> = last
-            .split_whitespace()
-            .filter_map(|w| w.parse().ok())
-            .collect();
-        assert_eq!(nums.len(), 3, "{last}");
-        assert_eq!((nums[0] + nums[1], nums[2]), (live, 0), "{last}");
-        assert!(nums[0] >= KEPT, "{last}");
+        assert!(received_or_lost(&last, live) >= KEPT, "{last}");
         at += live;
         eprintln!("C++ {cpp}: slow subscriber {last}");
         // Asleep on the futex, counted in the doorbell (which the Rust
@@ -173,11 +179,7 @@ fn c_subscribers_receive_a_rust_publisher_with_exact_losses() {
             &["sub", name.as_str(), "1", "new", "go", "0", "doorbell"],
         );
         assert_eq!(c.line(), format!("subscribed at {at}"));
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while ro_waiters(&name) == 0 {
-            assert!(Instant::now() < deadline, "the C subscriber never slept");
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        wait_until("the C subscriber never slept", || ro_waiters(&name) != 0);
         p.publish(&event(at)).unwrap();
         assert_eq!(c.done(), "received 1 lost 0 bad 0\n", "C++: {cpp}");
         assert_eq!(ro_waiters(&name), 0, "it unregistered");
@@ -210,12 +212,7 @@ fn c_subscribers_of_a_fast_publisher_get_every_message_whole_or_counted_lost() {
     }
     for c in subs {
         let last = c.done();
-        let nums: Vec<u64> = last
-            .split_whitespace()
-            .filter_map(|w| w.parse().ok())
-            .collect();
-        assert_eq!(nums.len(), 3, "{last}");
-        assert_eq!((nums[0] + nums[1], nums[2]), (n, 0), "{last}");
+        received_or_lost(&last, n);
         eprintln!("{n} published: {last}");
     }
 }
@@ -247,19 +244,9 @@ fn a_rust_subscriber_receives_a_c_publisher() {
         assert_eq!(c.line(), "claimed");
         std::thread::scope(|s| {
             let waiter = s.spawn(|| sub.recv_timeout(Duration::from_secs(600)).unwrap());
-            let deadline = Instant::now() + Duration::from_secs(60);
-            let f = file(&name);
-            let mut w = [0u8; 4];
-            while {
-                f.read_at(&mut w, 248).unwrap();
-                u32::from_ne_bytes(w) == 0
-            } {
-                assert!(
-                    Instant::now() < deadline,
-                    "the Rust waiter never registered"
-                );
-                std::thread::sleep(Duration::from_millis(1));
-            }
+            wait_until("the Rust waiter never registered", || {
+                read_u32(&name, 248) != 0
+            });
             c.go();
             assert_eq!(waiter.join().unwrap(), Some(Recv::Msg(event(0))));
         });

@@ -12,7 +12,7 @@ mod common;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Output, Stdio};
+use std::process::{Child, ChildStdout, Command, Output};
 use std::time::{Duration, Instant};
 
 use common::{MidWrite, Name, Writer, demo_value, root, shm_ok};
@@ -111,15 +111,9 @@ struct Cs {
 
 impl Cs {
     fn start(exe: &Path, args: &[&str]) -> Cs {
-        let mut child = Command::new("mono")
-            .arg(exe)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let out = BufReader::new(child.stdout.take().unwrap());
+        let mut cmd = Command::new("mono");
+        cmd.arg(exe).args(args);
+        let (child, out) = common::spawn_piped(cmd);
         Cs { child, out }
     }
 

@@ -18,7 +18,10 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
-use common::{Name, Writer, demo_value, root, shm_ok};
+use common::{
+    Name, Writer, demo_value, python, python_command, python_fuzz, python_missing,
+    python_test_script, root, shm_ok,
+};
 use schemas::{Axis, Mode, MySharedData, Robot};
 use shm_runtime::{Error, FixedStr, Options, ReadWrite, Shared, Utf16};
 
@@ -53,49 +56,11 @@ fn rust_reader(name: &str) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// The Python interpreter: `SHM_TEST_PYTHON` (e.g. a venv's, with numpy),
-/// or `python3`.
-fn python() -> String {
-    std::env::var("SHM_TEST_PYTHON").unwrap_or_else(|_| "python3".to_owned())
-}
-
-/// Whether the Python these tests need is missing (`python3`, its `venv`
-/// and `ensurepip` modules if `venv`, and libatomic, which the package's
-/// writer and futex waiter load through ctypes): then the test is skipped
-/// with a message, as the C and C# tests skip without their compilers, so
-/// that `cargo test --workspace` needs only a Rust toolchain. Under CI
-/// (`CI` set; `.ci/python.sh` installs all of it) a missing piece fails.
-fn python_missing(venv: bool) -> bool {
-    let mut check = String::from(
-        "import ctypes.util, sys; sys.exit(ctypes.util.find_library('atomic') is None)",
-    );
-    if venv {
-        check.push_str("; import ensurepip, venv");
-    }
-    let ready = Command::new(python())
-        .args(["-c", &check])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if ready {
-        return false;
-    }
-    let what = "python3 with libatomic (and venv and pip for the pip test)";
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "{what} is missing: run .ci/python.sh"
-    );
-    eprintln!("skipped: {what} is missing (.ci/python.sh installs it)");
-    true
-}
-
 /// `python3 bindings/python/tests/typed_shm_client.py ARGS...`, with the
 /// package on the path.
 fn client(args: &[&str]) -> Command {
-    let mut c = Command::new(python());
-    c.arg(root().join("bindings/python/tests/typed_shm_client.py"))
-        .args(args)
-        .env("PYTHONPATH", root().join("bindings/python"))
-        .env("PYTHONDONTWRITEBYTECODE", "1");
+    let mut c = python_test_script("typed_shm_client.py");
+    c.args(args);
     c
 }
 
@@ -124,13 +89,7 @@ struct Py {
 
 impl Py {
     fn start(args: &[&str], token: &str) -> Py {
-        let mut child = client(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run python3");
-        let out = BufReader::new(child.stdout.take().unwrap());
+        let (child, out) = common::spawn_piped(client(args));
         let mut py = Py {
             child,
             out,
@@ -444,20 +403,7 @@ fn damaged_segments_give_typed_shm_errors_only() {
     }
     let name = Name::new("py-fuzz");
     let _seg = new_segment(&name, &Robot::sample());
-    let out = Command::new(python())
-        .arg(root().join("bindings/python/tests/fuzz_typed_shm.py"))
-        .arg(&name.0)
-        .arg(env!("CARGO_TARGET_TMPDIR"))
-        .env("PYTHONPATH", root().join("bindings/python"))
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .output()
-        .unwrap();
-    let text = String::from_utf8(out.stdout).unwrap();
-    assert!(
-        out.status.success() && text.starts_with("ok "),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    python_fuzz(&name);
 }
 
 #[test]
@@ -517,7 +463,7 @@ fn a_python_writer_is_read_by_rust_and_shm_dump_and_excludes_rust_writers() {
     ));
     py.finish();
     // A handle never closed is released when the interpreter exits.
-    let out = Command::new(python())
+    let out = python_command()
         .args([
             "-c",
             &format!(
@@ -525,8 +471,6 @@ fn a_python_writer_is_read_by_rust_and_shm_dump_and_excludes_rust_writers() {
                 name.0
             ),
         ])
-        .env("PYTHONPATH", root().join("bindings/python"))
-        .env("PYTHONDONTWRITEBYTECODE", "1")
         .output()
         .unwrap();
     assert!(

@@ -14,6 +14,7 @@
 //! `bindings/python/tests/streams_client.py` is the Python side.
 #![cfg(target_os = "linux")]
 
+mod common;
 #[path = "python_streams/support.rs"]
 mod support;
 
@@ -151,10 +152,7 @@ fn a_live_python_subscriber_receives_or_counts_every_message_of_a_rust_publisher
         return;
     }
     let name = Name::new("py-ring-live");
-    let seg = Options::posix(&name.0)
-        .create_new()
-        .open::<SmallPlant>()
-        .unwrap();
+    let seg = small_segment(&name);
     let events = seg.publisher(|f| f.events()).unwrap();
     let count = 3000u64;
     let mut py = Py::start(&["follow", &name.0, &count.to_string()]);
@@ -310,9 +308,7 @@ fn a_killed_rust_consumer_is_taken_over_by_python() {
     assert_eq!(rust.expect("holding"), "holding 0");
     let pid = rust.pid();
     // Alive: the Python consumer is refused, naming it.
-    let o = client(&["consume", &name.0, "2", "0"]).output().unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(1), "{err}");
+    let err = client_fails(&["consume", &name.0, "2", "0"]);
     assert!(
         err.contains(&format!(
             "has a live consumer, process {pid} (pid {pid}, this process False)"
@@ -368,9 +364,7 @@ fn bad_messages_and_corrupt_counters_are_clear_exceptions_in_python() {
     );
     // A queue whose sent count is past its capacity.
     poke(&name, s + COMMANDS, &100u64.to_ne_bytes());
-    let o = client(&["consume", &name.0, "1"]).output().unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(1), "{err}");
+    let err = client_fails(&["consume", &name.0, "1"]);
     assert!(
         err.contains(
             "queue counts taken 0 and sent 100 are not within its capacity 64 (field `commands`)"
@@ -486,10 +480,8 @@ fn the_readme_python_stream_example_runs() {
         .unwrap();
     seg.release_writer().unwrap();
     let code = code.replace("\"plant\"", &format!("{:?}", name.0));
-    let out = Command::new(python())
+    let out = python_command()
         .args(["-c", &format!("import typed_shm\n{code}")])
-        .env("PYTHONPATH", root().join("bindings/python"))
-        .env("PYTHONDONTWRITEBYTECODE", "1")
         .output()
         .unwrap();
     assert!(
@@ -553,12 +545,7 @@ fn streams_an_upgrade_added_are_unsupported_in_python_as_in_rust() {
          \x20           print(e)\n",
         name.0
     );
-    let out = Command::new(python())
-        .args(["-c", &script])
-        .env("PYTHONPATH", root().join("bindings/python"))
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .output()
-        .unwrap();
+    let out = python_command().args(["-c", &script]).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
@@ -631,15 +618,7 @@ fn python_and_rust_subscribers_agree_on_any_ring_words() {
         }
         poke(&name, s + 64, &slots);
         py.go();
-        let mut got = Vec::new();
-        loop {
-            let line = py.line();
-            let end = line.starts_with("done");
-            got.push(line);
-            if end {
-                break;
-            }
-        }
+        let got = py.lines_to_done();
         let want = ring_outcomes(&seg, k);
         assert_eq!(got, want, "round {round}, head {head}");
         corrupt += want.iter().filter(|l| l.starts_with("corrupt")).count();
@@ -683,15 +662,7 @@ fn python_and_rust_consumers_agree_on_any_queue_words() {
         };
         scribble();
         py.go();
-        let mut got = Vec::new();
-        loop {
-            let line = py.line();
-            let end = line.starts_with("done");
-            got.push(line);
-            if end {
-                break;
-            }
-        }
+        let got = py.lines_to_done();
         scribble();
         let mut c = seg.consumer(|f| f.commands(), Duration::ZERO).unwrap();
         let mut want = Vec::new();
@@ -720,10 +691,7 @@ fn damaged_copies_of_a_segment_with_streams_give_typed_shm_errors_only() {
         return;
     }
     let name = Name::new("py-streams-fuzz");
-    let seg = Options::posix(&name.0)
-        .create_new()
-        .open::<SmallPlant>()
-        .unwrap();
+    let seg = small_segment(&name);
     let events = seg.publisher(|f| f.events()).unwrap();
     for i in 0..11 {
         events.publish(&event(i)).unwrap();
@@ -732,19 +700,5 @@ fn damaged_copies_of_a_segment_with_streams_give_typed_shm_errors_only() {
     for i in 0..3 {
         producer.try_send(&command(i)).unwrap();
     }
-    let out = Command::new(python())
-        .arg(root().join("bindings/python/tests/fuzz_typed_shm.py"))
-        .arg(&name.0)
-        .arg(env!("CARGO_TARGET_TMPDIR"))
-        .env("PYTHONPATH", root().join("bindings/python"))
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .output()
-        .unwrap();
-    let text = String::from_utf8(out.stdout).unwrap();
-    eprintln!("fuzz_typed_shm.py: {text}");
-    assert!(
-        out.status.success() && text.starts_with("ok "),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    python_fuzz(&name);
 }

@@ -9,10 +9,9 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
-use common::shm_ok;
+use common::{python_command, python_missing, shm_ok};
 use shm_runtime::{FixedStr, Options, Queue, Recv, Ring, SharedLayout};
 use test_support::Name;
 
@@ -177,32 +176,31 @@ fn watch_escapes_strings_in_messages() {
     }
 }
 
-fn python() -> String {
-    std::env::var("SHM_TEST_PYTHON").unwrap_or_else(|_| "python3".to_owned())
+/// Runs the Python `script` with the segment's name as its argument; its
+/// stdout, after it succeeded.
+fn python_ok(script: &str, name: &Name) -> String {
+    let out = python_command()
+        .args(["-c", script, name.as_str()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
 }
 
 /// The Python package finds each region from the descriptor: the same
 /// messages as the Rust runtime, for every nested ring and the queue.
 #[test]
 fn python_places_nested_rings_as_rust_does() {
-    let ok = Command::new(python())
-        .args([
-            "-c",
-            "import ctypes.util, sys; sys.exit(ctypes.util.find_library('atomic') is None)",
-        ])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(std::env::var_os("CI").is_none(), "python3 is missing");
-        eprintln!("skipped: python3 with libatomic is missing");
+    if python_missing(false) {
         return;
     }
     let name = Name::new("nested-python");
     let _seg = filled(&name);
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_owned();
     let script = r#"
 import sys, typed_shm
 with typed_shm.open(sys.argv[1], write=True, claim=False) as seg:
@@ -214,18 +212,7 @@ with typed_shm.open(sys.argv[1], write=True, claim=False) as seg:
     with seg.consumer("inner.cmds") as c:
         print(f"cmds={c.try_recv()}")
 "#;
-    let out = Command::new(python())
-        .args(["-c", script, name.as_str()])
-        .env("PYTHONPATH", root.join("bindings/python"))
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = python_ok(script, &name);
     assert!(text.contains("arm0=0\n"), "{text}");
     assert!(text.contains("arm1=100,101\n"), "{text}");
     assert!(text.contains("arm2=201,202\n"), "{text}");
@@ -241,16 +228,7 @@ with typed_shm.open(sys.argv[1], write=True, claim=False) as seg:
 fn a_python_consumer_whose_claim_word_was_overwritten_stops() {
     use std::io::{BufRead, BufReader, Write};
     use std::os::unix::fs::FileExt;
-    let ok = Command::new(python())
-        .args([
-            "-c",
-            "import ctypes.util, sys; sys.exit(ctypes.util.find_library('atomic') is None)",
-        ])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(std::env::var_os("CI").is_none(), "python3 is missing");
-        eprintln!("skipped: python3 with libatomic is missing");
+    if python_missing(false) {
         return;
     }
     let name = Name::new("nested-py-steal");
@@ -258,10 +236,6 @@ fn a_python_consumer_whose_claim_word_was_overwritten_stops() {
     let raw = shm_runtime::RawSegment::open(&Options::posix(name.as_str())).unwrap();
     let streams = raw.schema().streams().unwrap();
     let q = raw.header().streams_offset().unwrap() + streams.last().unwrap().region_offset;
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_owned();
     let script = r#"
 import sys, typed_shm
 with typed_shm.open(sys.argv[1], write=True, claim=False) as seg:
@@ -274,10 +248,8 @@ with typed_shm.open(sys.argv[1], write=True, claim=False) as seg:
         except typed_shm.Error as e:
             print(f"{type(e).__name__}: {e}", flush=True)
 "#;
-    let mut child = Command::new(python())
+    let mut child = python_command()
         .args(["-c", script, name.as_str()])
-        .env("PYTHONPATH", root.join("bindings/python"))
-        .env("PYTHONDONTWRITEBYTECODE", "1")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -351,16 +323,7 @@ pub struct LimbV2 {
 /// false `Corrupt` in both before), and the old ring reads.
 #[test]
 fn a_ring_added_by_an_upgrade_is_unsupported_in_python_too() {
-    let ok = Command::new(python())
-        .args([
-            "-c",
-            "import ctypes.util, sys; sys.exit(ctypes.util.find_library('atomic') is None)",
-        ])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(std::env::var_os("CI").is_none(), "python3 is missing");
-        eprintln!("skipped: python3 with libatomic is missing");
+    if python_missing(false) {
         return;
     }
     let name = Name::new("nested-upgrade");
@@ -376,10 +339,6 @@ fn a_ring_added_by_an_upgrade_is_unsupported_in_python_too() {
             .open::<LimbV2>()
             .unwrap(),
     );
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_owned();
     let script = r#"
 import sys, typed_shm
 with typed_shm.open(sys.argv[1]) as seg:
@@ -389,18 +348,7 @@ with typed_shm.open(sys.argv[1]) as seg:
     except typed_shm.Error as e:
         print(f"{type(e).__name__}: {e}")
 "#;
-    let out = Command::new(python())
-        .args(["-c", script, name.as_str()])
-        .env("PYTHONPATH", root.join("bindings/python"))
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = python_ok(script, &name);
     assert!(text.contains("log=7\n"), "{text}");
     assert!(
         text.contains("Unsupported:") && text.contains("older version of schema `Limb`"),
@@ -417,25 +365,12 @@ with typed_shm.open(sys.argv[1]) as seg:
 /// twice.
 #[test]
 fn python_threads_sharing_a_publisher_producer_or_consumer_get_distinct_numbers() {
-    let ok = Command::new(python())
-        .args([
-            "-c",
-            "import ctypes.util, sys; sys.exit(ctypes.util.find_library('atomic') is None)",
-        ])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(std::env::var_os("CI").is_none(), "python3 is missing");
-        eprintln!("skipped: python3 with libatomic is missing");
+    if python_missing(false) {
         return;
     }
     let name = Name::new("nested-py-threads");
     let seg = filled(&name);
     seg.release_writer().unwrap();
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_owned();
     let script = r#"
 import sys, threading, typed_shm
 sys.setswitchinterval(1e-6)
@@ -477,18 +412,7 @@ with typed_shm.open(sys.argv[1], write=True, writer_wait=10) as seg:
         for t in takers: t.join()
         print(f"send dups={len(s) - len(set(s))} sent={len(s)} got={len(got)} got_dups={len(got) - len(set(got))}")
 "#;
-    let out = Command::new(python())
-        .args(["-c", script, name.as_str()])
-        .env("PYTHONPATH", root.join("bindings/python"))
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = python_ok(script, &name);
     assert!(
         text.contains("publish dups=0 added=10000 calls=10000"),
         "{text}"
@@ -505,24 +429,11 @@ with typed_shm.open(sys.argv[1], write=True, writer_wait=10) as seg:
 /// leaves the parent's claim, and the parent goes on.
 #[test]
 fn a_python_consumer_inherited_by_fork_is_the_parents() {
-    let ok = Command::new(python())
-        .args([
-            "-c",
-            "import ctypes.util, sys; sys.exit(ctypes.util.find_library('atomic') is None)",
-        ])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(std::env::var_os("CI").is_none(), "python3 is missing");
-        eprintln!("skipped: python3 with libatomic is missing");
+    if python_missing(false) {
         return;
     }
     let name = Name::new("nested-py-fork");
     let _seg = filled(&name);
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_owned();
     let script = r#"
 import os, sys, typed_shm
 with typed_shm.open(sys.argv[1], write=True, claim=False) as seg:
@@ -539,18 +450,7 @@ with typed_shm.open(sys.argv[1], write=True, claim=False) as seg:
     os.waitpid(pid, 0)
     print(f"parent got={c.try_recv()}", flush=True)
 "#;
-    let out = Command::new(python())
-        .args(["-c", script, name.as_str()])
-        .env("PYTHONPATH", root.join("bindings/python"))
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = python_ok(script, &name);
     assert!(text.contains("parent=True"), "{text}");
     assert!(text.contains("parent got=7"), "{text}");
 }

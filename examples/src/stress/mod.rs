@@ -12,7 +12,9 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use shm_runtime::{Error, Field, Options, Queue, ReadOnly, Recv, Ring, SharedLayout, ShmSafe};
+use shm_runtime::{
+    Error, Field, Options, Queue, ReadOnly, ReadWrite, Recv, Ring, Shared, SharedLayout, ShmSafe,
+};
 
 pub mod runs;
 
@@ -222,16 +224,21 @@ pub fn run_role(a: &RoleArgs) -> Result<(), String> {
     }
 }
 
+/// The existing segment `name`, opened read-write by a producer (waiting
+/// up to [`PATIENCE`] for it and for write access).
+fn open_writer<S: Schema>(name: &str) -> Result<Shared<S, ReadWrite>, Error> {
+    Options::posix(name)
+        .open_existing()
+        .open_timeout(PATIENCE)
+        .writer_wait(PATIENCE)
+        .open::<S>()
+}
+
 fn role<S: Schema>(a: &RoleArgs) -> Result<(), String> {
     let e = |e: Error| e.to_string();
     match a.role.as_str() {
         "ring-produce" => {
-            let seg = Options::posix(&a.name)
-                .open_existing()
-                .open_timeout(PATIENCE)
-                .writer_wait(PATIENCE)
-                .open::<S>()
-                .map_err(e)?;
+            let seg = open_writer::<S>(&a.name).map_err(e)?;
             let p = seg.publisher(S::ring).map_err(e)?;
             out(format_args!("ready next={}", p.published()));
             while p.published() < a.count {
@@ -248,12 +255,7 @@ fn role<S: Schema>(a: &RoleArgs) -> Result<(), String> {
             Ok(())
         }
         "queue-produce" => {
-            let seg = Options::posix(&a.name)
-                .open_existing()
-                .open_timeout(PATIENCE)
-                .writer_wait(PATIENCE)
-                .open::<S>()
-                .map_err(e)?;
+            let seg = open_writer::<S>(&a.name).map_err(e)?;
             let p = seg.producer(S::queue).map_err(e)?;
             let log = a.flags.contains("log");
             out(format_args!("ready next={}", p.sent()));

@@ -5,12 +5,11 @@
 //! reading the C programs.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
 
+pub(crate) use crate::common::{Lines, finish, finish_wait, read_u32, ro_waiters, wait_until};
 use crate::common::{Name, root};
 use shm_codegen::{Lang, generate, rust_source};
 use shm_runtime::descriptor::Schema;
@@ -120,21 +119,6 @@ fn build(cpp: bool, small: bool) -> Option<PathBuf> {
     Some(exe)
 }
 
-/// Waits for `child` at most 60 s (a hang detector, not a time
-/// assertion), killing it if it has not ended.
-pub(crate) fn finish(mut child: Child) -> Output {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            let out = child.wait_with_output().unwrap();
-            panic!("the client hangs: {}", String::from_utf8_lossy(&out.stdout));
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    child.wait_with_output().unwrap()
-}
-
 /// Runs `exe` with `args`; its stdout and exit code.
 pub(crate) fn run(exe: &Path, args: &[&str]) -> (String, Option<i32>) {
     let o = finish(
@@ -147,75 +131,6 @@ pub(crate) fn run(exe: &Path, args: &[&str]) -> (String, Option<i32>) {
             .unwrap(),
     );
     (String::from_utf8(o.stdout).unwrap(), o.status.code())
-}
-
-/// A child whose stdout is read line by line.
-pub(crate) struct Lines {
-    pub(crate) child: Child,
-    pub(crate) out: BufReader<std::process::ChildStdout>,
-}
-
-impl Lines {
-    pub(crate) fn spawn(exe: &Path, args: &[&str]) -> Lines {
-        let mut child = Command::new(exe)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let out = BufReader::new(child.stdout.take().unwrap());
-        Lines { child, out }
-    }
-
-    /// The next line, without its end; panics if stdout ends.
-    pub(crate) fn line(&mut self) -> String {
-        let mut line = String::new();
-        assert_ne!(
-            self.out.read_line(&mut line).unwrap(),
-            0,
-            "the child ended early"
-        );
-        line.trim_end().to_owned()
-    }
-
-    /// Sends a line to its stdin.
-    pub(crate) fn go(&mut self) {
-        writeln!(self.child.stdin.as_mut().unwrap()).unwrap();
-    }
-
-    /// Waits for it to end successfully; the rest of its stdout.
-    pub(crate) fn done(mut self) -> String {
-        // (Its output is a few lines: the pipe never fills.)
-        let st = finish_wait(&mut self.child);
-        let mut rest = String::new();
-        std::io::Read::read_to_string(&mut self.out, &mut rest).unwrap();
-        assert!(st.success(), "{st}: {rest}");
-        rest
-    }
-}
-
-/// Waits for `child` at most 60 s (a hang detector, not a time
-/// assertion), killing it if it has not ended.
-pub(crate) fn finish_wait(child: &mut Child) -> std::process::ExitStatus {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            return st;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("the client hangs");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-impl Drop for Lines {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// A new `Plant` segment whose write access is free.
@@ -249,26 +164,6 @@ pub(crate) fn file(name: &Name) -> std::fs::File {
         .write(true)
         .open(format!("/dev/shm/{}", name.as_str()))
         .unwrap()
-}
-
-/// The doorbell's `ro_waiters` (offset 16 of the System V segment under
-/// its key).
-pub(crate) fn ro_waiters(name: &Name) -> u32 {
-    let id = shm_runtime::SegmentId::Posix(format!("/{}", name.as_str()));
-    let key = shm_runtime::tools::doorbell_key(&id).unwrap();
-    // SAFETY: shmget/shmat/shmdt with a key, flags and the address shmat
-    // returned; the 64-byte attachment is read with one 4-byte atomic load
-    // (its words are only ever accessed as such) and detached.
-    unsafe {
-        let id = libc::shmget(key, 0, 0);
-        assert!(id >= 0, "no doorbell");
-        let p = libc::shmat(id, std::ptr::null(), libc::SHM_RDONLY);
-        assert_ne!(p as isize, -1);
-        let n = std::sync::atomic::AtomicU32::from_ptr(p.cast::<u8>().add(16).cast())
-            .load(std::sync::atomic::Ordering::SeqCst);
-        libc::shmdt(p);
-        n
-    }
 }
 
 /// Messages for the stress runs below: `SHM_C_STREAM_MESSAGES`, default

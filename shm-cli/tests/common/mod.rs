@@ -5,7 +5,8 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use test_support::{ChildRole, child_command};
 
@@ -66,6 +67,215 @@ pub fn shm_fails(args: &[&str]) -> String {
         "{err}"
     );
     err
+}
+
+/// The Python interpreter: `SHM_TEST_PYTHON` (e.g. a venv's, with numpy),
+/// or `python3`.
+pub fn python() -> String {
+    std::env::var("SHM_TEST_PYTHON").unwrap_or_else(|_| "python3".to_owned())
+}
+
+/// Whether the Python these tests need is missing (`python3`, its `venv`
+/// and `ensurepip` modules if `venv`, and libatomic, which the package's
+/// writer and futex waiter load through ctypes): then the test is skipped
+/// with a message, as the C and C# tests skip without their compilers, so
+/// that `cargo test --workspace` needs only a Rust toolchain. Under CI
+/// (`CI` set; `.ci/python.sh` installs all of it) a missing piece fails.
+pub fn python_missing(venv: bool) -> bool {
+    let mut check = String::from(
+        "import ctypes.util, sys; sys.exit(ctypes.util.find_library('atomic') is None)",
+    );
+    if venv {
+        check.push_str("; import ensurepip, venv");
+    }
+    let ready = Command::new(python())
+        .args(["-c", &check])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if ready {
+        return false;
+    }
+    let what = if venv {
+        "python3 with libatomic, venv and pip"
+    } else {
+        "python3 with libatomic"
+    };
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{what} is missing: run .ci/python.sh"
+    );
+    eprintln!("skipped: {what} is missing (.ci/python.sh installs it)");
+    true
+}
+
+/// The Python interpreter with the package (`bindings/python`) on its
+/// path, writing no bytecode there.
+pub fn python_command() -> Command {
+    let mut c = Command::new(python());
+    c.env("PYTHONPATH", root().join("bindings/python"))
+        .env("PYTHONDONTWRITEBYTECODE", "1");
+    c
+}
+
+/// `python3 bindings/python/tests/FILE` with the package on the path
+/// ([`python_command`]).
+pub fn python_test_script(file: &str) -> Command {
+    let mut c = python_command();
+    c.arg(root().join("bindings/python/tests").join(file));
+    c
+}
+
+/// Runs `bindings/python/tests/fuzz_typed_shm.py` on damaged copies of
+/// the segment `name`: it must succeed and print `ok ...`; that output.
+pub fn python_fuzz(name: &Name) -> String {
+    let out = python_test_script("fuzz_typed_shm.py")
+        .arg(name.as_str())
+        .arg(env!("CARGO_TARGET_TMPDIR"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    eprintln!("fuzz_typed_shm.py: {text}");
+    assert!(
+        out.status.success() && text.starts_with("ok "),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
+/// Waits for `child` at most 60 s (a hang detector, not a time
+/// assertion), killing it if it has not ended.
+pub fn finish(mut child: Child) -> Output {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "the client hangs: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Starts `cmd` with its stdin, stdout and stderr piped; the child and
+/// its stdout, to be read line by line.
+pub fn spawn_piped(mut cmd: Command) -> (Child, BufReader<ChildStdout>) {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("run {cmd:?}: {e}"));
+    let out = BufReader::new(child.stdout.take().unwrap());
+    (child, out)
+}
+
+/// A child whose stdout is read line by line.
+pub struct Lines {
+    pub child: Child,
+    pub out: BufReader<std::process::ChildStdout>,
+}
+
+impl Lines {
+    pub fn spawn(exe: &Path, args: &[&str]) -> Lines {
+        let mut cmd = Command::new(exe);
+        cmd.args(args);
+        let (child, out) = spawn_piped(cmd);
+        Lines { child, out }
+    }
+
+    /// The next line, without its end; panics if stdout ends.
+    pub fn line(&mut self) -> String {
+        let mut line = String::new();
+        assert_ne!(
+            self.out.read_line(&mut line).unwrap(),
+            0,
+            "the child ended early"
+        );
+        line.trim_end().to_owned()
+    }
+
+    /// Sends a line to its stdin.
+    pub fn go(&mut self) {
+        writeln!(self.child.stdin.as_mut().unwrap()).unwrap();
+    }
+
+    /// Waits for it to end successfully; the rest of its stdout.
+    pub fn done(mut self) -> String {
+        // (Its output is a few lines: the pipe never fills.)
+        let st = finish_wait(&mut self.child);
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut self.out, &mut rest).unwrap();
+        assert!(st.success(), "{st}: {rest}");
+        rest
+    }
+}
+
+/// Waits for `child` at most 60 s (a hang detector, not a time
+/// assertion), killing it if it has not ended.
+pub fn finish_wait(child: &mut Child) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            return st;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the client hangs");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+impl Drop for Lines {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `ready` every millisecond until it holds; panics with `what`
+/// after 60 s (a hang detector, not a time assertion).
+pub fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !ready() {
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// The 4-byte word at byte `at` of the POSIX object of `name`.
+pub fn read_u32(name: &Name, at: u64) -> u32 {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::File::open(format!("/dev/shm/{}", name.as_str())).unwrap();
+    let mut b = [0u8; 4];
+    f.read_at(&mut b, at).unwrap();
+    u32::from_ne_bytes(b)
+}
+
+/// The doorbell's `ro_waiters` (offset 16 of the System V segment under
+/// its key).
+pub fn ro_waiters(name: &Name) -> u32 {
+    let id = shm_runtime::SegmentId::Posix(format!("/{}", name.as_str()));
+    let key = shm_runtime::tools::doorbell_key(&id).unwrap();
+    // SAFETY: shmget/shmat/shmdt with a key, flags and the address shmat
+    // returned; the 64-byte attachment is read with one 4-byte atomic load
+    // (its words are only ever accessed as such) and detached.
+    unsafe {
+        let id = libc::shmget(key, 0, 0);
+        assert!(id >= 0, "no doorbell");
+        let p = libc::shmat(id, std::ptr::null(), libc::SHM_RDONLY);
+        assert_ne!(p as isize, -1);
+        let n = std::sync::atomic::AtomicU32::from_ptr(p.cast::<u8>().add(16).cast())
+            .load(std::sync::atomic::Ordering::SeqCst);
+        libc::shmdt(p);
+        n
+    }
 }
 
 /// Selects [`writer_child_role`] in a child process: the segment's name.

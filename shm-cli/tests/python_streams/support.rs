@@ -5,12 +5,14 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::FileExt;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 
 pub(crate) use schemas::plant::{COMMAND_SLOTS, EVENTS_KEPT};
 pub(crate) use schemas::{Command as PlantCommand, Event, Plant, PlantState};
 use shm_runtime::{Options, Queue, ReadWrite, Ring, Shared, SharedLayout};
 use test_support::Name;
+
+pub(crate) use crate::common::{python, python_command, python_fuzz, python_test_script, root};
 
 /// The ring's capacity, as a message count.
 pub(crate) const KEPT: u64 = EVENTS_KEPT as u64;
@@ -48,45 +50,24 @@ pub struct SmallPlant {
     pub commands: Queue<PlantCommand, 4>,
 }
 
-pub(crate) fn python() -> String {
-    std::env::var("SHM_TEST_PYTHON").unwrap_or_else(|_| "python3".to_owned())
-}
-
-/// As in python_pkg.rs: skipped without python3 and libatomic, unless `CI`
-/// is set.
+/// Skipped without python3 and libatomic, unless `CI` is set.
 pub(crate) fn python_missing() -> bool {
-    let ready = Command::new(python())
-        .args([
-            "-c",
-            "import ctypes.util, sys; sys.exit(ctypes.util.find_library('atomic') is None)",
-        ])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if ready {
-        return false;
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "python3 with libatomic is missing: run .ci/python.sh"
-    );
-    eprintln!("skipped: python3 with libatomic is missing (.ci/python.sh installs it)");
-    true
-}
-
-pub(crate) fn root() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_owned()
+    crate::common::python_missing(false)
 }
 
 pub(crate) fn client(args: &[&str]) -> Command {
-    let mut c = Command::new(python());
-    c.arg(root().join("bindings/python/tests/streams_client.py"))
-        .args(args)
-        .env("PYTHONPATH", root().join("bindings/python"))
-        .env("PYTHONDONTWRITEBYTECODE", "1");
+    let mut c = python_test_script("streams_client.py");
+    c.args(args);
     c
+}
+
+/// Runs the Python client with `args`, which must fail with status 1; its
+/// stderr.
+pub(crate) fn client_fails(args: &[&str]) -> String {
+    let o = client(args).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    err
 }
 
 /// A Python client with piped stdin/stdout (killed on drop).
@@ -97,13 +78,7 @@ pub(crate) struct Py {
 
 impl Py {
     pub(crate) fn start(args: &[&str]) -> Py {
-        let mut child = client(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run python3");
-        let out = BufReader::new(child.stdout.take().unwrap());
+        let (child, out) = crate::common::spawn_piped(client(args));
         Py { child, out }
     }
 
@@ -116,6 +91,19 @@ impl Py {
             panic!("python ended early: {err}");
         }
         line.trim_end().to_owned()
+    }
+
+    /// The next lines, up to and with the one starting with `done`.
+    pub(crate) fn lines_to_done(&mut self) -> Vec<String> {
+        let mut got = Vec::new();
+        loop {
+            let line = self.line();
+            let end = line.starts_with("done");
+            got.push(line);
+            if end {
+                return got;
+            }
+        }
     }
 
     pub(crate) fn go(&mut self) {
@@ -152,6 +140,14 @@ pub(crate) fn segment(name: &Name, claim: bool) -> Shared<Plant, ReadWrite> {
         .create_new()
         .claim_writer(claim)
         .open::<Plant>()
+        .unwrap()
+}
+
+/// A new `SmallPlant` segment `name`, with write access.
+pub(crate) fn small_segment(name: &Name) -> Shared<SmallPlant, ReadWrite> {
+    Options::posix(&name.0)
+        .create_new()
+        .open::<SmallPlant>()
         .unwrap()
 }
 

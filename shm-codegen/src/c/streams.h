@@ -23,6 +23,16 @@
 /* The largest number of slots a ring or queue has (2^24). */
 #define SHM_STREAM_CAP_MAX UINT64_C(16777216)
 
+/* Whether `cap` is a stream's number of slots (a power of two, at most
+ * SHM_STREAM_CAP_MAX) and `region_len` bytes hold its `header`-byte header
+ * and `cap` slots of `slot` bytes. */
+static inline int shm_stream_fits(uint64_t cap, uint64_t region_len, uint64_t header,
+                                  uint64_t slot)
+{
+    return cap != 0 && (cap & (cap - 1u)) == 0 && cap <= SHM_STREAM_CAP_MAX
+           && region_len >= header + cap * slot;
+}
+
 /* Checks a message copied out of a ring or queue (a generated
  * `<schema>_<field>_check`): SHM_OK or SHM_ERR_INVALID, as the Rust reader
  * checks it. */
@@ -140,8 +150,8 @@ static inline int shm_ring_subscribe(const shm_view *v, uint64_t region_offset,
     size_t start = 0;
     int r;
     memset(s, 0, sizeof(*s));
-    if (cap == 0 || (cap & (cap - 1u)) != 0 || cap > SHM_STREAM_CAP_MAX || size == 0
-        || region_len < SHM_RING_HEADER + cap * (8u + ((size + 7u) & ~(size_t)7u)))
+    if (size == 0
+        || !shm_stream_fits(cap, region_len, SHM_RING_HEADER, 8u + ((size + 7u) & ~(size_t)7u)))
         return shm_fail(msg, msg_cap, SHM_ERR_CHECK, "not a ring of this size");
     r = shm_stream_region(v, region_offset, region_len, &start, msg, msg_cap);
     if (r != SHM_OK)
@@ -291,44 +301,19 @@ static inline int shm_ring_recv_batch(shm_subscriber *s, void *out, size_t len, 
 static inline int shm_wait_word(const unsigned char *seg, struct shm_doorbell *bell, int how,
                                 const unsigned char *word, uint64_t seen, uint64_t timeout_ms)
 {
-    const unsigned char *notify = seg + offsetof(shm_segment_header, notify);
-    unsigned char *waiters = (unsigned char *)(uintptr_t)(seg + offsetof(shm_segment_header, waiters));
-    uint64_t start = shm_clock_ns(CLOCK_MONOTONIC);
-    uint64_t limit = timeout_ms > UINT64_MAX / 2000000u ? UINT64_MAX / 2 : timeout_ms * 1000000u;
-    uint64_t recheck = 50000000u;
+    shm_waiting w;
     int changed = 0;
-    if (how != SHM_WAIT_FUTEX && bell != NULL && bell->words != NULL) {
-        how = SHM_WAIT_FUTEX;
-        waiters = bell->words + 16;
-        recheck = 100000000u;
-    }
-    if (how == SHM_WAIT_FUTEX)
-        SHM_ADD32(waiters, 1u);
+    shm_wait_begin(&w, seg, bell, how, timeout_ms);
     for (;;) {
-        uint32_t n = SHM_LOAD32(notify);
-        uint64_t spent, left;
+        uint32_t n = SHM_LOAD32(w.notify);
         if (SHM_LOAD_SEQCST(word) != seen) {
             changed = 1;
             break;
         }
-        spent = shm_clock_ns(CLOCK_MONOTONIC) - start;
-        if (spent >= limit)
+        if (!shm_wait_pause(&w, n))
             break;
-        left = limit - spent;
-        if (how == SHM_WAIT_FUTEX) {
-            struct timespec ts;
-            if (left > recheck)
-                left = recheck;
-            ts.tv_sec = 0;
-            ts.tv_nsec = (long)left;
-            syscall(SYS_futex, notify, SHM_FUTEX_WAIT, n, &ts, NULL, 0);
-        } else {
-            uint64_t step = spent < 10000000u ? 100000u : 1000000u;
-            shm_sleep_ns(step < left ? step : left);
-        }
     }
-    if (how == SHM_WAIT_FUTEX)
-        SHM_SUB32(waiters, 1u);
+    shm_wait_end(&w);
     return changed;
 }
 
@@ -350,7 +335,7 @@ static inline int shm_ring_next_timeout(shm_subscriber *s, void *out, size_t len
                                         uint64_t timeout_ms, char *msg, size_t msg_cap)
 {
     uint64_t start = shm_clock_ns(CLOCK_MONOTONIC);
-    uint64_t limit = timeout_ms > UINT64_MAX / 2000000u ? UINT64_MAX / 2 : timeout_ms * 1000000u;
+    uint64_t limit = shm_ms_to_ns(timeout_ms);
     for (;;) {
         uint64_t spent;
         int r = shm_ring_try_next(s, out, len, lost, msg, msg_cap);
@@ -398,8 +383,7 @@ static inline int shm_ring_publish(shm_writer *w, uint64_t region_offset, uint64
     int r = shm_writer_held(w, msg, msg_cap);
     if (r != SHM_OK)
         return r;
-    if (cap == 0 || (cap & (cap - 1u)) != 0 || cap > SHM_STREAM_CAP_MAX
-        || region_len < SHM_RING_HEADER + cap * stride)
+    if (!shm_stream_fits(cap, region_len, SHM_RING_HEADER, stride))
         return shm_fail(msg, msg_cap, SHM_ERR_CHECK, "not a ring of this size");
     r = shm_stream_region(&w->view, region_offset, region_len, &start, msg, msg_cap);
     if (r != SHM_OK)
@@ -467,8 +451,7 @@ static inline int shm_queue_send(shm_writer *w, uint64_t region_offset, uint64_t
     int r = shm_writer_held(w, msg, msg_cap);
     if (r != SHM_OK)
         return r;
-    if (cap == 0 || (cap & (cap - 1u)) != 0 || cap > SHM_STREAM_CAP_MAX
-        || region_len < SHM_QUEUE_HEADER + cap * room)
+    if (!shm_stream_fits(cap, region_len, SHM_QUEUE_HEADER, room))
         return shm_fail(msg, msg_cap, SHM_ERR_CHECK, "not a queue of this size");
     r = shm_stream_region(&w->view, region_offset, region_len, &start, msg, msg_cap);
     if (r != SHM_OK)
@@ -509,7 +492,7 @@ static inline int shm_queue_send_timeout(shm_writer *w, uint64_t region_offset,
                                          char *msg, size_t msg_cap)
 {
     uint64_t start = shm_clock_ns(CLOCK_MONOTONIC);
-    uint64_t limit = timeout_ms > UINT64_MAX / 2000000u ? UINT64_MAX / 2 : timeout_ms * 1000000u;
+    uint64_t limit = shm_ms_to_ns(timeout_ms);
     for (;;) {
         size_t at = 0;
         uint64_t spent, head;
@@ -586,8 +569,7 @@ static inline int shm_consumer_claim(shm_consumer *c, int fd, void *base, size_t
     err = shm_view_open(base, len, &c->view);
     if (err == NULL)
         err = shm_check_view(&c->view, fingerprint, payload_size, align);
-    if (err == NULL && (cap == 0 || (cap & (cap - 1u)) != 0 || cap > SHM_STREAM_CAP_MAX
-                        || region_len < SHM_QUEUE_HEADER + cap * room))
+    if (err == NULL && !shm_stream_fits(cap, region_len, SHM_QUEUE_HEADER, room))
         err = "not a queue of this size";
     if (err != NULL) {
         memset(c, 0, sizeof(*c));
@@ -600,7 +582,7 @@ static inline int shm_consumer_claim(shm_consumer *c, int fd, void *base, size_t
     }
     me = shm_own_word();
     t0 = shm_clock_ns(CLOCK_MONOTONIC);
-    limit = wait_ms > UINT64_MAX / 2000000u ? UINT64_MAX / 2 : wait_ms * 1000000u;
+    limit = shm_ms_to_ns(wait_ms);
     for (;;) {
         unsigned char *claim = (unsigned char *)base + start + SHM_QUEUE_CLAIM;
         w = SHM_LOAD_ACQUIRE(claim);
@@ -734,7 +716,7 @@ static inline int shm_consumer_recv_timeout(shm_consumer *c, void *out, size_t l
                                             size_t msg_cap)
 {
     uint64_t start = shm_clock_ns(CLOCK_MONOTONIC);
-    uint64_t limit = timeout_ms > UINT64_MAX / 2000000u ? UINT64_MAX / 2 : timeout_ms * 1000000u;
+    uint64_t limit = shm_ms_to_ns(timeout_ms);
     for (;;) {
         uint64_t spent, t;
         int r = shm_consumer_recv(c, out, len, check, 1, msg, msg_cap);

@@ -206,13 +206,18 @@ fn ret_call(f: &str, args: &[String]) -> String {
     out
 }
 
+/// The arguments of a call into the stream runtime: `before`, the
+/// stream's place (`place`: region offset, size, capacity, message size),
+/// then `after`.
+fn place_args(before: &[&str], place: &[String], after: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = before.iter().map(|s| s.to_string()).collect();
+    v.extend(place.iter().cloned());
+    v.extend(after.iter().map(|s| s.to_string()));
+    v
+}
+
 fn emit_ring(out: &mut String, x: &str, t: &str, place: &[String]) {
-    let args = |before: &[&str], after: &[&str]| -> Vec<String> {
-        let mut v: Vec<String> = before.iter().map(|s| s.to_string()).collect();
-        v.extend(place.iter().cloned());
-        v.extend(after.iter().map(|s| s.to_string()));
-        v
-    };
+    let args = |before: &[&str], after: &[&str]| place_args(before, place, after);
     let out_t = format!("{t} *out");
     let in_t = format!("const {t} *m");
     let check = format!("{x}_check");
@@ -342,12 +347,7 @@ fn emit_ring(out: &mut String, x: &str, t: &str, place: &[String]) {
 }
 
 fn emit_queue(out: &mut String, x: &str, t: &str, place: &[String], name: &str, upper: &str) {
-    let args = |before: &[&str], after: &[&str]| -> Vec<String> {
-        let mut v: Vec<String> = before.iter().map(|s| s.to_string()).collect();
-        v.extend(place.iter().cloned());
-        v.extend(after.iter().map(|s| s.to_string()));
-        v
-    };
+    let args = |before: &[&str], after: &[&str]| place_args(before, place, after);
     let out_t = format!("{t} *out");
     let in_t = format!("const {t} *m");
     let check = format!("{x}_check");
