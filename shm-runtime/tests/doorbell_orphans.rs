@@ -79,7 +79,7 @@ fn killed_writer(kind: &str, name: &str, id: &SegmentId) {
 }
 
 /// The doorbell's System V record: (identifier, number attached).
-fn doorbell(id: &SegmentId) -> Option<(i32, u64)> {
+fn doorbell(id: &SegmentId) -> Option<(i32, libc::shmatt_t)> {
     let key = doorbell_key(id).unwrap();
     // SAFETY: shmget and shmctl get valid arguments; `ds` is zeroed, then
     // kernel-filled.
