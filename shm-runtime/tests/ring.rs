@@ -227,3 +227,20 @@ fn concurrent_readers_see_whole_messages_and_count_every_one() {
         }
     });
 }
+
+#[test]
+fn a_batch_of_a_checked_type_goes_through_a_private_copy() {
+    // `bool` is checked: each message is copied to a private buffer,
+    // checked there, then moved into the slice (Miri runs this file).
+    let seg = fresh();
+    let publisher = seg.publisher(|f| f.flags()).unwrap();
+    let mut sub = seg.subscribe(|f| f.flags()).unwrap();
+    for b in [true, false, true] {
+        publisher.publish(&b).unwrap();
+    }
+    let mut out = [false; 4];
+    assert_eq!(sub.recv_batch(&mut out).unwrap(), (2, 1), "message 0 lost");
+    assert_eq!(out[..2], [false, true]);
+    assert_eq!(sub.recv_batch(&mut out).unwrap(), (0, 0));
+    assert_eq!(sub.position(), 3);
+}
