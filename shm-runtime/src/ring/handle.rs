@@ -240,10 +240,10 @@ impl<'a, M: ShmSafe> Subscriber<'a, M> {
         if self.pending != 0 {
             return Ok(Some(Recv::Lost(core::mem::take(&mut self.pending))));
         }
+        let (ring, seen, next) = (&self.ring, &mut self.seen, &mut self.next);
         // SAFETY: the caller's contract; `seen` is 0 or an acquire load of
         // `head`.
-        let step =
-            unsafe { try_next_cached(&self.ring, &mut self.seen, &mut self.next, out.cast()) };
+        let step = unsafe { try_next_cached(ring, seen, next, out.cast()) };
         match step.map_err(|b| self.corrupt(b))? {
             Step::Empty => Ok(None),
             Step::Lost(n) => Ok(Some(Recv::Lost(n))),
