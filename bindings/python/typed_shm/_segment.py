@@ -15,7 +15,7 @@ from . import _streams, _sys
 from ._descriptor import from_segment
 from ._errors import (Corrupt, Error, NotASegment, NotFound, NotInitialized, NotWriter, Timeout,
                       TooSmall, Unsupported, WriterBusy, escape)
-from ._header import (BACKUP_SEQ, HEADER_SIZE, MAGIC, NOTIFY, SCHEMA_SEQ, SEQ, WAITERS, WRITER,
+from ._header import (BACKUP_SEQ, HEADER_SIZE, MAGIC, SCHEMA_SEQ, SEQ, WRITER,
                       WRITER_SINCE, Header)
 from ._sys import ACQUIRE, RELAXED, RELEASE, SEQ_CST
 from ._values import Codec
@@ -359,37 +359,16 @@ class Segment:
         one) and sleeps on the `notify` futex, looking at the counters
         again at least every 50 ms (read-only: 100 ms); otherwise it polls
         (0.1 ms between looks for 10 ms, then 1 ms)."""
-        start = time.monotonic()
-        deadline = None if timeout is None else start + timeout
-        a = self._a
-        lib = _sys.LIBATOMIC
-        counter, recheck = None, 0.05
-        if lib is not None and _sys.SYS_FUTEX is not None:
-            if self.writable:
-                counter = a.addr + WAITERS
-            else:
-                bell = self._doorbell()
-                if bell is not None:
-                    counter, recheck = bell.ro_waiters, 0.1
-        if counter is not None:
-            lib.fetch_add4(counter, 1, SEQ_CST)
-        try:
-            while True:
-                n = a.load32(NOTIFY, SEQ_CST)
-                v = self.version()
-                if v != since:
-                    return v
-                now = time.monotonic()
-                if deadline is not None and now >= deadline:
-                    return None
-                left = 3600.0 if deadline is None else deadline - now
-                if counter is not None:
-                    _sys.futex_wait(a.addr + NOTIFY, n, min(left, recheck))
-                else:
-                    time.sleep(min(left, 0.0001 if now - start < 0.01 else 0.001))
-        finally:
-            if counter is not None:
-                lib.fetch_add4(counter, 0xFFFFFFFF, SEQ_CST)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        seen = []
+
+        def changed():
+            v = self.version()
+            if v != since:
+                seen.append(v)
+            return bool(seen)
+
+        return seen[0] if _streams.wait_until(self, deadline, changed) else None
 
     def _doorbell(self):
         """The segment's doorbell, attached once found (looked for again at
@@ -515,12 +494,10 @@ class Segment:
         for i, w in enumerate(words):
             q[base + i] = w  # one 8-byte store per word
         a.store64(target, (s + 2) & _MASK, RELEASE)
-        a.fetch_add32(NOTIFY, 1)
-        if _sys.SYS_FUTEX is not None:
-            # Always (not only when `waiters` is not 0): this also wakes
-            # read-only Rust waiters, counted in the doorbell, which this
-            # package does not attach.
-            _sys.futex_wake(a.addr + NOTIFY)
+        # Always wakes (not only when `waiters` is not 0): this also wakes
+        # read-only Rust waiters, counted in the doorbell, which this
+        # package does not attach.
+        _streams._wake(self)
 
     def _latest_words(self):
         p, b = self._a.load64(SEQ, ACQUIRE), self._a.load64(BACKUP_SEQ, ACQUIRE)
